@@ -1,0 +1,16 @@
+//! clearway: mission security clearance requests decided against published Security Risk
+//! Assessments, the way the UN Security Management System does it.
+
+pub mod access;
+pub mod auth;
+pub mod cache;
+pub mod clearing;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod problem;
+pub mod publishing;
+pub mod sra_import;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

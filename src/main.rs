@@ -1,1 +1,125 @@
-fn main() {}
+//! The `clearway` command: serve, migrate, mint development tokens, import SRAs.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+
+use clearway::auth::{Role, issue_development_token};
+use clearway::config::Settings;
+use clearway::startup::{Application, Services};
+use clearway::store::SqliteStore;
+use clearway::{sra_import, telemetry};
+
+/// Settings come from config/default.toml, config/$CLEARWAY_ENV.toml (default: development)
+/// and CLEARWAY__SECTION__KEY environment variables.
+#[derive(Parser)]
+#[command(
+    name = "clearway",
+    version,
+    about = "Mission security clearance service"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply migrations, then serve the HTTP API.
+    Serve {
+        /// Load config/sample-sras.json first (skipping what exists): a realistic first run.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Print a development JWT signed with the configured HS256 secret.
+    Token {
+        #[arg(long)]
+        sub: String,
+        /// traveller, travel-unit, security-analyst, approver-hq, approver-dg or admin; repeatable.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// The organisation (required for travel units).
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        ttl_minutes: Option<i64>,
+    },
+    /// Areas and Security Risk Assessments.
+    Sra {
+        #[command(subcommand)]
+        command: SraCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SraCommand {
+    /// Import areas and SRAs from a JSON file, e.g. config/sample-sras.json.
+    Import { file: PathBuf },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::from_env()?;
+    telemetry::init(&settings.log);
+    match cli.command {
+        Command::Serve { demo } => {
+            let services = Services::open(&settings).await?;
+            if demo {
+                let path = settings.config_dir.join("sample-sras.json");
+                import_file(&services, &path).await?;
+            }
+            let app = Application::serve(&settings, services)?;
+            tracing::info!(address = %app.address(), environment = %settings.environment, "clearway serving");
+            app.run().await?;
+        }
+        Command::Migrate => {
+            let store = SqliteStore::connect(&settings.database).await?;
+            store.migrate().await?;
+            store.close().await;
+            println!("migrations applied to {}", settings.database.url);
+        }
+        Command::Token {
+            sub,
+            roles,
+            org,
+            ttl_minutes,
+        } => {
+            let roles = roles
+                .iter()
+                .map(|r| r.parse::<Role>().map_err(anyhow::Error::msg))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let ttl = ttl_minutes.unwrap_or(settings.auth.dev_token_ttl_minutes);
+            println!(
+                "{}",
+                issue_development_token(&settings.auth, &sub, &roles, org.as_deref(), ttl)?
+            );
+        }
+        Command::Sra {
+            command: SraCommand::Import { file },
+        } => {
+            let services = Services::open(&settings).await?;
+            import_file(&services, &file).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn import_file(services: &Services, path: &std::path::Path) -> anyhow::Result<()> {
+    let json =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let report = sra_import::import(&services.publishing, &json, Utc::now().date_naive()).await?;
+    println!(
+        "{}: {} areas created ({} existed), {} SRAs published ({} existed)",
+        path.display(),
+        report.areas_created,
+        report.areas_existing,
+        report.sras_published,
+        report.sras_existing
+    );
+    Ok(())
+}

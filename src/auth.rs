@@ -1,0 +1,232 @@
+//! Who is calling: bearer JWTs fully validated (signature, algorithm, exp, nbf, iss, aud) into a caller.
+
+use std::collections::HashSet;
+
+use anyhow::Context;
+use chrono::Utc;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::config::AuthSettings;
+use crate::domain::request::OrgId;
+
+/// Longer tokens are refused before any parsing.
+const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Traveller,
+    TravelUnit,
+    SecurityAnalyst,
+    ApproverHq,
+    ApproverDg,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Traveller,
+        Role::TravelUnit,
+        Role::SecurityAnalyst,
+        Role::ApproverHq,
+        Role::ApproverDg,
+        Role::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Traveller => "traveller",
+            Role::TravelUnit => "travel-unit",
+            Role::SecurityAnalyst => "security-analyst",
+            Role::ApproverHq => "approver-hq",
+            Role::ApproverDg => "approver-dg",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role `{s}`"))
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub subject: String,
+    pub roles: Vec<Role>,
+    /// The organisation a travel unit (or traveller) belongs to, from the `org` claim.
+    pub org: Option<OrgId>,
+}
+
+impl Caller {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    pub fn has_any(&self, roles: &[Role]) -> bool {
+        roles.iter().any(|r| self.has(*r))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("no bearer token in the Authorization header")]
+    Missing,
+    #[error("the token has expired")]
+    Expired,
+    #[error("invalid token: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+}
+
+/// Verifies tokens with the keys the settings name; each key accepts exactly one algorithm,
+/// so an HS256 token can never be checked against an RSA public key.
+pub struct TokenVerifier {
+    keys: Vec<(Algorithm, DecodingKey, Validation)>,
+}
+
+impl TokenVerifier {
+    pub fn from_settings(
+        auth: &AuthSettings,
+        resolve: impl Fn(&std::path::Path) -> std::path::PathBuf,
+    ) -> anyhow::Result<Self> {
+        let validation = |alg| {
+            let mut v = Validation::new(alg);
+            v.set_issuer(&[&auth.issuer]);
+            v.set_audience(&[&auth.audience]);
+            v.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+            v.validate_nbf = true;
+            v.leeway = auth.leeway_secs;
+            v
+        };
+        let mut keys = Vec::new();
+        if let Some(secret) = &auth.hs256_secret {
+            keys.push((
+                Algorithm::HS256,
+                DecodingKey::from_secret(secret.as_bytes()),
+                validation(Algorithm::HS256),
+            ));
+        }
+        if let Some(file) = &auth.rs256_public_key_file {
+            let pem = std::fs::read(resolve(file))
+                .with_context(|| format!("reading {}", file.display()))?;
+            let key = DecodingKey::from_rsa_pem(&pem)
+                .context("auth.rs256_public_key_file is not an RSA public key")?;
+            keys.push((Algorithm::RS256, key, validation(Algorithm::RS256)));
+        }
+        if let Some(file) = &auth.es256_public_key_file {
+            let pem = std::fs::read(resolve(file))
+                .with_context(|| format!("reading {}", file.display()))?;
+            let key = DecodingKey::from_ec_pem(&pem)
+                .context("auth.es256_public_key_file is not an EC public key")?;
+            keys.push((Algorithm::ES256, key, validation(Algorithm::ES256)));
+        }
+        anyhow::ensure!(!keys.is_empty(), "no token verification key configured");
+        Ok(Self { keys })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::Invalid("token too long".into()));
+        }
+        // `alg: none` and unknown algorithms fail here: the header type has no such variant.
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| AuthError::Invalid("malformed token".into()))?;
+        let (_, key, validation) = self
+            .keys
+            .iter()
+            .find(|(alg, _, _)| *alg == header.alg)
+            .ok_or_else(|| {
+                AuthError::Invalid(format!("algorithm {:?} is not accepted", header.alg))
+            })?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, key, validation).map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                ErrorKind::ImmatureSignature => AuthError::Invalid("token not valid yet".into()),
+                ErrorKind::InvalidIssuer => AuthError::Invalid("wrong issuer".into()),
+                ErrorKind::InvalidAudience => AuthError::Invalid("wrong audience".into()),
+                ErrorKind::InvalidSignature => AuthError::Invalid("bad signature".into()),
+                ErrorKind::MissingRequiredClaim(claim) => {
+                    AuthError::Invalid(format!("missing claim `{claim}`"))
+                }
+                _ => AuthError::Invalid("malformed token".into()),
+            })?;
+        caller_from(data.claims)
+    }
+}
+
+fn caller_from(claims: Claims) -> Result<Caller, AuthError> {
+    let subject = claims.sub.trim();
+    if subject.is_empty() || subject.len() > 128 || subject.chars().any(char::is_control) {
+        return Err(AuthError::Invalid("missing or malformed `sub`".into()));
+    }
+    let mut roles = Vec::with_capacity(claims.roles.len());
+    for raw in &claims.roles {
+        let role: Role = raw.parse().map_err(AuthError::Invalid)?;
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    let org = claims
+        .org
+        .as_deref()
+        .map(|o| OrgId::parse("org", o))
+        .transpose()
+        .map_err(|_| AuthError::Invalid("malformed `org`".into()))?;
+    Ok(Caller {
+        subject: subject.to_owned(),
+        roles,
+        org,
+    })
+}
+
+/// Mints an HS256 token with the configured secret: for development and tests only.
+pub fn issue_development_token(
+    auth: &AuthSettings,
+    subject: &str,
+    roles: &[Role],
+    org: Option<&str>,
+    ttl_minutes: i64,
+) -> anyhow::Result<String> {
+    let secret = auth.hs256_secret.as_ref().context(
+        "no auth.hs256_secret configured: development tokens need one (CLEARWAY_ENV=development)",
+    )?;
+    let now = Utc::now().timestamp();
+    let unique: HashSet<&str> = roles.iter().map(|r| r.as_str()).collect();
+    let claims = Claims {
+        sub: subject.to_owned(),
+        roles: unique.into_iter().map(str::to_owned).collect(),
+        org: org.map(str::to_owned),
+        iss: auth.issuer.clone(),
+        aud: auth.audience.clone(),
+        iat: now,
+        nbf: now,
+        exp: now + ttl_minutes * 60,
+    };
+    Ok(jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )?)
+}

@@ -1,0 +1,107 @@
+//! Area risk, read through three tiers: in-process, then Redis, then the store.
+
+mod redis_tier;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use moka::future::Cache;
+
+use crate::config::{CacheSettings, RedisSettings};
+use crate::domain::area::AreaCode;
+use crate::domain::sra::AreaRisk;
+use crate::store::{Store, StoreError};
+
+pub use redis_tier::{RedisState, RedisTier};
+
+/// What a lookup found: an area (with its SRAs), or the knowledge that there is none.
+type Entry = Option<Arc<AreaRisk>>;
+
+/// Counters for the metrics endpoint: where lookups were answered.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    pub local_hits: AtomicU64,
+    pub redis_hits: AtomicU64,
+    pub store_reads: AtomicU64,
+}
+
+pub struct AreaRiskCache {
+    local: Cache<AreaCode, Entry>,
+    redis: Option<Arc<RedisTier>>,
+    store: Arc<dyn Store>,
+    pub stats: CacheStats,
+}
+
+impl AreaRiskCache {
+    /// Builds the cache; Redis is optional and may be down: the tier reconnects by itself.
+    pub async fn new(
+        settings: &CacheSettings,
+        redis: &RedisSettings,
+        store: Arc<dyn Store>,
+    ) -> anyhow::Result<Self> {
+        let local = Cache::builder()
+            .max_capacity(settings.local_capacity)
+            .time_to_live(Duration::from_millis(settings.local_ttl_ms))
+            .build();
+        let redis = if redis.url.trim().is_empty() {
+            None
+        } else {
+            Some(RedisTier::start(redis).await?)
+        };
+        Ok(Self {
+            local,
+            redis,
+            store,
+            stats: CacheStats::default(),
+        })
+    }
+
+    /// The area's risk picture, or `None` for an unknown area. Concurrent misses on the same
+    /// area share one load.
+    pub async fn get(&self, code: &AreaCode) -> Result<Entry, StoreError> {
+        if let Some(entry) = self.local.get(code).await {
+            self.stats.local_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(entry);
+        }
+        self.local
+            .try_get_with(code.clone(), self.load(code))
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    async fn load(&self, code: &AreaCode) -> Result<Entry, StoreError> {
+        if let Some(redis) = &self.redis
+            && let Some(found) = redis.get(code).await
+        {
+            self.stats.redis_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Some(Arc::new(found)));
+        }
+        self.stats.store_reads.fetch_add(1, Ordering::Relaxed);
+        let entry = self.store.area_risk(code).await?.map(Arc::new);
+        if let (Some(redis), Some(risk)) = (&self.redis, &entry) {
+            redis.put(code, risk).await;
+        }
+        Ok(entry)
+    }
+
+    /// After a write to an area or its SRAs: reload from the store, write it through to
+    /// Redis, and replace the in-process entry so this instance decides on it at once.
+    pub async fn refresh(&self, code: &AreaCode) -> Result<(), StoreError> {
+        let entry = self.store.area_risk(code).await?.map(Arc::new);
+        if let Some(redis) = &self.redis {
+            match &entry {
+                Some(risk) => redis.put(code, risk).await,
+                None => redis.remove(code).await,
+            }
+        }
+        self.local.insert(code.clone(), entry).await;
+        Ok(())
+    }
+
+    pub fn redis_state(&self) -> RedisState {
+        self.redis
+            .as_ref()
+            .map_or(RedisState::Disabled, |r| r.state())
+    }
+}

@@ -1,0 +1,232 @@
+//! Typed settings: `config/default.toml`, then `config/$CLEARWAY_ENV.toml`, then `CLEARWAY__*`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::domain::criticality::ProgrammeCriticality;
+use crate::domain::policy::PolicyRules;
+use crate::domain::risk::{RiskLevel, RiskMatrix};
+
+/// The HS256 secret shipped in `config/development.toml`. It is public, so the service
+/// refuses to run with it anywhere but in development.
+pub const DEVELOPMENT_SECRET: &str = "clearway-development-secret-not-for-production-use";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    #[serde(skip, default)]
+    pub environment: String,
+    #[serde(skip, default)]
+    pub config_dir: PathBuf,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub cache: CacheSettings,
+    pub auth: AuthSettings,
+    pub policy: PolicySettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    pub max_body_bytes: usize,
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    /// SQLite `synchronous` pragma: `full` (durable on power loss) or `normal`.
+    pub synchronous: String,
+    pub busy_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisSettings {
+    /// Empty disables Redis: the in-process tier reads through to the store.
+    pub url: String,
+    pub key_prefix: String,
+    pub entry_ttl_secs: u64,
+    pub connect_timeout_ms: u64,
+    pub response_timeout_ms: u64,
+    pub reconnect_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CacheSettings {
+    pub local_ttl_ms: u64,
+    pub local_capacity: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub leeway_secs: u64,
+    #[serde(default)]
+    pub hs256_secret: Option<String>,
+    #[serde(default)]
+    pub rs256_public_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub es256_public_key_file: Option<PathBuf>,
+    /// Lifetime of tokens minted by `clearway token`.
+    pub dev_token_ttl_minutes: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PolicySettings {
+    /// The risk matrix, acceptance limits and approval chains, relative to the config directory.
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    /// `pretty` for people, `json` for log shippers.
+    pub format: String,
+    pub filter: String,
+}
+
+impl Settings {
+    /// Loads the layered settings for `environment` from `config_dir`.
+    pub fn load(config_dir: &Path, environment: &str) -> anyhow::Result<Settings> {
+        let raw = config::Config::builder()
+            .add_source(config::File::from(config_dir.join("default.toml")))
+            .add_source(
+                config::File::from(config_dir.join(format!("{environment}.toml"))).required(false),
+            )
+            .add_source(
+                config::Environment::with_prefix("CLEARWAY")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .with_context(|| format!("reading settings from {}", config_dir.display()))?;
+        let mut settings: Settings = raw.try_deserialize().context("invalid settings")?;
+        settings.environment = environment.to_owned();
+        settings.config_dir = config_dir.to_owned();
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Loads from `CLEARWAY_CONFIG_DIR` (default `./config`) for `CLEARWAY_ENV` (default development).
+    pub fn from_env() -> anyhow::Result<Settings> {
+        let dir = std::env::var_os("CLEARWAY_CONFIG_DIR")
+            .map_or_else(|| PathBuf::from("config"), PathBuf::from);
+        let environment = std::env::var("CLEARWAY_ENV").unwrap_or_else(|_| "development".into());
+        Self::load(&dir, &environment)
+    }
+
+    pub fn is_development(&self) -> bool {
+        self.environment == "development"
+    }
+
+    /// Refuses settings that would be unsafe to run with.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if let Some(secret) = &self.auth.hs256_secret {
+            if secret == DEVELOPMENT_SECRET && !self.is_development() {
+                bail!(
+                    "the development JWT secret is configured in the `{}` environment; set auth.hs256_secret to a secret of your own, or use RS256/ES256 keys",
+                    self.environment
+                );
+            }
+            if secret.len() < 32 {
+                bail!("auth.hs256_secret must be at least 32 bytes");
+            }
+        }
+        let has_key = self.auth.hs256_secret.is_some()
+            || self.auth.rs256_public_key_file.is_some()
+            || self.auth.es256_public_key_file.is_some();
+        if !has_key {
+            bail!(
+                "no token verification key: set auth.hs256_secret, auth.rs256_public_key_file or auth.es256_public_key_file"
+            );
+        }
+        if !matches!(
+            self.database.synchronous.as_str(),
+            "full" | "normal" | "extra"
+        ) {
+            bail!("database.synchronous must be full, extra or normal");
+        }
+        Ok(())
+    }
+
+    /// A file named in the settings, relative to the config directory unless absolute.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_owned()
+        } else {
+            self.config_dir.join(path)
+        }
+    }
+
+    pub fn load_policy(&self) -> anyhow::Result<PolicyRules> {
+        let path = self.resolve(&self.policy.file);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        parse_policy(&text).with_context(|| format!("invalid policy in {}", path.display()))
+    }
+}
+
+/// The policy file's shape: one row of the matrix per likelihood, columns by impact.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    matrix: MatrixRows,
+    acceptance: BTreeMap<String, RiskLevel>,
+    approval_chains: BTreeMap<String, Vec<String>>,
+    mission_sra_required_from: RiskLevel,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatrixRows {
+    very_unlikely: [RiskLevel; 5],
+    unlikely: [RiskLevel; 5],
+    moderately_likely: [RiskLevel; 5],
+    likely: [RiskLevel; 5],
+    very_likely: [RiskLevel; 5],
+}
+
+pub fn parse_policy(text: &str) -> anyhow::Result<PolicyRules> {
+    let file: PolicyFile = toml::from_str(text)?;
+    let m = file.matrix;
+    let matrix = RiskMatrix::new([
+        m.very_unlikely,
+        m.unlikely,
+        m.moderately_likely,
+        m.likely,
+        m.very_likely,
+    ])
+    .map_err(anyhow::Error::msg)?;
+    let acceptance = file
+        .acceptance
+        .iter()
+        .map(|(pc, level)| {
+            Ok((
+                pc.parse::<ProgrammeCriticality>()
+                    .map_err(anyhow::Error::msg)?,
+                *level,
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let chains = file
+        .approval_chains
+        .iter()
+        .map(|(level, stages)| {
+            Ok((
+                level.parse::<RiskLevel>().map_err(anyhow::Error::msg)?,
+                stages.clone(),
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    PolicyRules::new(matrix, acceptance, chains, file.mission_sra_required_from)
+        .map_err(anyhow::Error::msg)
+}

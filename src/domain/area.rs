@@ -1,0 +1,108 @@
+//! Where people travel: area codes, areas and their suspension.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::{Invalid, bounded_text};
+
+/// An area code such as `SOM-BAY`: 2 to 32 upper-case letters, digits and hyphens,
+/// starting with a letter. Lower case input is upper-cased, so `som-bay` names the same area.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct AreaCode(String);
+
+impl AreaCode {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, Invalid> {
+        let code = raw.trim().to_ascii_uppercase();
+        let well_formed = (2..=32).contains(&code.len())
+            && code.starts_with(|c: char| c.is_ascii_uppercase())
+            && code
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+            && !code.ends_with('-');
+        if well_formed {
+            Ok(Self(code))
+        } else {
+            Err(Invalid::new(
+                field,
+                "invalid_field",
+                "an area code is 2 to 32 letters, digits and hyphens, starting with a letter (e.g. SOM-BAY)",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for AreaCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        AreaCode::parse("", &raw).map_err(|e| serde::de::Error::custom(e.detail))
+    }
+}
+
+impl std::fmt::Display for AreaCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why operations in an area stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspensionReason {
+    Relocation,
+    Evacuation,
+    ProgrammeSuspension,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspension {
+    pub reason: SuspensionReason,
+    pub since: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Area {
+    pub code: AreaCode,
+    pub name: String,
+    pub country: String,
+    pub suspension: Option<Suspension>,
+}
+
+impl Area {
+    pub fn new(code: AreaCode, name: &str, country: &str) -> Result<Self, Invalid> {
+        Ok(Self {
+            code,
+            name: bounded_text("/name", name, 200)?,
+            country: bounded_text("/country", country, 100)?,
+            suspension: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn area_codes_are_normalised_and_checked() {
+        assert_eq!(
+            AreaCode::parse("/a", " som-bay ").unwrap().as_str(),
+            "SOM-BAY"
+        );
+        for bad in [
+            "",
+            "S",
+            "1SOM",
+            "SOM BAY",
+            "SOM-",
+            "SOM_BAY",
+            &"A".repeat(33),
+        ] {
+            assert!(AreaCode::parse("/a", bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The legs of a trip, checked for shape: dates in order, no overlap, nothing in the past.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::Invalid;
+use super::area::AreaCode;
+
+pub const MAX_LEGS: usize = 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leg {
+    pub area: AreaCode,
+    pub arrival: NaiveDate,
+    pub departure: NaiveDate,
+}
+
+/// A non-empty, ordered itinerary of at most [`MAX_LEGS`] legs, none starting before `today`.
+/// `Deserialize` is for reading back what the store holds; input goes through [`Itinerary::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Itinerary(Vec<Leg>);
+
+impl Itinerary {
+    pub fn parse(legs: Vec<Leg>, today: NaiveDate) -> Result<Self, Invalid> {
+        if legs.is_empty() {
+            return Err(Invalid::new(
+                "/legs",
+                "invalid_itinerary",
+                "an itinerary has at least one leg",
+            ));
+        }
+        if legs.len() > MAX_LEGS {
+            return Err(Invalid::new(
+                "/legs",
+                "too_many_legs",
+                format!(
+                    "an itinerary has at most {MAX_LEGS} legs, this one has {}",
+                    legs.len()
+                ),
+            ));
+        }
+        for (i, leg) in legs.iter().enumerate() {
+            if leg.departure < leg.arrival {
+                return Err(Invalid::new(
+                    format!("/legs/{i}/departure"),
+                    "invalid_itinerary",
+                    format!(
+                        "departure {} is before arrival {}",
+                        leg.departure, leg.arrival
+                    ),
+                ));
+            }
+            if leg.arrival < today {
+                return Err(Invalid::new(
+                    format!("/legs/{i}/arrival"),
+                    "leg_in_past",
+                    format!("arrival {} is in the past (today is {today})", leg.arrival),
+                ));
+            }
+            // Moving on the day of departure is normal; arriving before leaving the last place is not.
+            if let Some(previous) = i.checked_sub(1).map(|p| &legs[p])
+                && leg.arrival < previous.departure
+            {
+                return Err(Invalid::new(
+                    format!("/legs/{i}/arrival"),
+                    "invalid_itinerary",
+                    format!(
+                        "leg {i} arrives {} before leg {} departs {}: legs must be in order and must not overlap",
+                        leg.arrival,
+                        i - 1,
+                        previous.departure
+                    ),
+                ));
+            }
+        }
+        Ok(Self(legs))
+    }
+
+    pub fn legs(&self) -> &[Leg] {
+        &self.0
+    }
+
+    pub fn first_arrival(&self) -> NaiveDate {
+        self.0[0].arrival
+    }
+
+    pub fn last_departure(&self) -> NaiveDate {
+        self.0[self.0.len() - 1].departure
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leg(area: &str, arrival: &str, departure: &str) -> Leg {
+        Leg {
+            area: AreaCode::parse("", area).unwrap(),
+            arrival: arrival.parse().unwrap(),
+            departure: departure.parse().unwrap(),
+        }
+    }
+
+    fn today() -> NaiveDate {
+        "2026-11-23".parse().unwrap()
+    }
+
+    #[test]
+    fn legs_may_change_area_on_the_day_of_departure() {
+        let it = Itinerary::parse(
+            vec![
+                leg("KEN-NBO", "2026-12-01", "2026-12-03"),
+                leg("SOM-MOG", "2026-12-03", "2026-12-09"),
+            ],
+            today(),
+        )
+        .unwrap();
+        assert_eq!(it.first_arrival().to_string(), "2026-12-01");
+        assert_eq!(it.last_departure().to_string(), "2026-12-09");
+    }
+
+    #[test]
+    fn each_shape_error_names_its_field_and_code() {
+        let cases = [
+            (vec![], "/legs", "invalid_itinerary"),
+            (
+                vec![leg("KEN-NBO", "2026-12-05", "2026-12-01")],
+                "/legs/0/departure",
+                "invalid_itinerary",
+            ),
+            (
+                vec![leg("KEN-NBO", "2026-11-22", "2026-12-01")],
+                "/legs/0/arrival",
+                "leg_in_past",
+            ),
+            (
+                vec![
+                    leg("KEN-NBO", "2026-12-01", "2026-12-05"),
+                    leg("SOM-MOG", "2026-12-04", "2026-12-09"),
+                ],
+                "/legs/1/arrival",
+                "invalid_itinerary",
+            ),
+            (
+                vec![leg("KEN-NBO", "2026-12-01", "2026-12-01"); MAX_LEGS + 1],
+                "/legs",
+                "too_many_legs",
+            ),
+        ];
+        for (legs, field, code) in cases {
+            let err = Itinerary::parse(legs, today()).unwrap_err();
+            assert_eq!((err.field.as_str(), err.code), (field, code));
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The pure core: what a clearance decision is and how it is reached. No I/O, no async.
+
+pub mod area;
+pub mod criticality;
+pub mod itinerary;
+pub mod policy;
+pub mod request;
+pub mod risk;
+pub mod sra;
+
+/// A value refused at the edge: which field (as a JSON pointer, relative to the document
+/// being parsed), a stable machine code and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: String,
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl Invalid {
+    pub fn new(field: impl Into<String>, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// Re-anchors the pointer under a parent, e.g. `/arrival` under `/legs/2`.
+    pub fn under(mut self, parent: &str) -> Self {
+        self.field = format!("{parent}{}", self.field);
+        self
+    }
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.field, self.code, self.detail)
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// Trims and bounds a free-text field; an empty or oversized value is refused.
+pub fn bounded_text(field: &str, value: &str, max_chars: usize) -> Result<String, Invalid> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(Invalid::new(field, "invalid_field", "must not be empty"));
+    }
+    if trimmed.chars().count() > max_chars {
+        return Err(Invalid::new(
+            field,
+            "invalid_field",
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(Invalid::new(
+            field,
+            "invalid_field",
+            "must not contain control characters",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}

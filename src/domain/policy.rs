@@ -1,0 +1,649 @@
+//! The decision: each leg against the SRAs in force, the request taking its strictest leg.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::area::{AreaCode, SuspensionReason};
+use super::criticality::ProgrammeCriticality;
+use super::itinerary::Leg;
+use super::request::ClearanceRequest;
+use super::risk::{RiskLevel, RiskMatrix};
+use super::sra::{AreaRisk, SraRef, SraSummary};
+
+/// An approval stage such as `hq` or `dg`; the names come from configuration.
+pub type Stage = String;
+
+/// The organisation's rules: the matrix, what each programme criticality may accept, which
+/// approval chain each risk level needs, and from which level a mission-specific SRA is due.
+#[derive(Debug, Clone)]
+pub struct PolicyRules {
+    pub matrix: RiskMatrix,
+    acceptance: BTreeMap<ProgrammeCriticality, RiskLevel>,
+    chains: BTreeMap<RiskLevel, Vec<Stage>>,
+    mission_sra_from: RiskLevel,
+}
+
+impl PolicyRules {
+    pub fn new(
+        matrix: RiskMatrix,
+        acceptance: BTreeMap<ProgrammeCriticality, RiskLevel>,
+        chains: BTreeMap<RiskLevel, Vec<Stage>>,
+        mission_sra_from: RiskLevel,
+    ) -> Result<Self, String> {
+        let mut previous = RiskLevel::Unacceptable;
+        for pc in ProgrammeCriticality::ALL {
+            let limit = *acceptance
+                .get(&pc)
+                .ok_or_else(|| format!("no accepted risk level for {}", pc.as_str()))?;
+            if limit == RiskLevel::Unacceptable {
+                return Err(format!("{} may not accept unacceptable risk", pc.as_str()));
+            }
+            // A less critical programme never justifies more risk than a more critical one.
+            if limit > previous {
+                return Err(format!(
+                    "{} accepts more risk than the programme criticality above it",
+                    pc.as_str()
+                ));
+            }
+            previous = limit;
+        }
+        if chains.contains_key(&RiskLevel::Unacceptable) {
+            return Err("unacceptable risk is refused; it has no approval chain".into());
+        }
+        Ok(Self {
+            matrix,
+            acceptance,
+            chains,
+            mission_sra_from,
+        })
+    }
+
+    pub fn accepted_risk(&self, pc: ProgrammeCriticality) -> RiskLevel {
+        self.acceptance[&pc]
+    }
+
+    pub fn chain_for(&self, risk: RiskLevel) -> &[Stage] {
+        self.chains.get(&risk).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Outcomes, from most lenient to strictest: the request takes the maximum over its legs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Cleared,
+    Escalated,
+    Held,
+    Refused,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Cleared => "cleared",
+            Outcome::Escalated => "escalated",
+            Outcome::Held => "held",
+            Outcome::Refused => "refused",
+        }
+    }
+}
+
+/// Why a leg (or the request) got its outcome; part of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionCode {
+    WithinAcceptedRisk,
+    EscalationRequired,
+    NoSraInForce,
+    AreaSuspended,
+    BsafeMissing,
+    SsafeMissing,
+    MissionSraRequired,
+    RiskExceedsProgrammeCriticality,
+    UnacceptableRisk,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegDecision {
+    pub area: AreaCode,
+    pub sra: Option<SraRef>,
+    pub risk: Option<RiskLevel>,
+    pub outcome: Outcome,
+    pub code: DecisionCode,
+    pub reason: String,
+    pub conditions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub outcome: Outcome,
+    pub code: DecisionCode,
+    pub reason: String,
+    /// Stages that must approve, in order; empty unless escalated.
+    pub approval_chain: Vec<Stage>,
+    pub legs: Vec<LegDecision>,
+}
+
+/// Decides a request. `area_risk` gives what is known of each area; an area it does not
+/// know is treated as having no SRA in force, never as safe.
+pub fn evaluate<'a>(
+    request: &ClearanceRequest,
+    area_risk: impl Fn(&AreaCode) -> Option<&'a AreaRisk>,
+    rules: &PolicyRules,
+) -> Decision {
+    let legs: Vec<LegDecision> = request
+        .legs
+        .legs()
+        .iter()
+        .map(|leg| evaluate_leg(request, leg, area_risk(&leg.area), rules))
+        .collect();
+    combine(legs, rules)
+}
+
+fn combine(legs: Vec<LegDecision>, rules: &PolicyRules) -> Decision {
+    // The first leg of the strictest outcome explains the request.
+    let (index, strictest) = legs
+        .iter()
+        .enumerate()
+        .rev()
+        .max_by_key(|(_, leg)| leg.outcome)
+        .expect("an itinerary has at least one leg");
+    let outcome = strictest.outcome;
+    let code = strictest.code;
+    let reason = if outcome == Outcome::Cleared {
+        match legs.len() {
+            1 => strictest.reason.clone(),
+            n => format!("All {n} legs are within the accepted risk."),
+        }
+    } else {
+        format!(
+            "Leg {} ({}): {}",
+            index + 1,
+            strictest.area,
+            strictest.reason
+        )
+    };
+    let approval_chain = if outcome == Outcome::Escalated {
+        legs.iter()
+            .filter(|leg| leg.outcome == Outcome::Escalated)
+            .filter_map(|leg| leg.risk)
+            .max()
+            .map(|risk| rules.chain_for(risk).to_vec())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    Decision {
+        outcome,
+        code,
+        reason,
+        approval_chain,
+        legs,
+    }
+}
+
+fn evaluate_leg(
+    request: &ClearanceRequest,
+    leg: &Leg,
+    area: Option<&AreaRisk>,
+    rules: &PolicyRules,
+) -> LegDecision {
+    let decide =
+        |outcome, code, reason: String, sra: Option<&SraSummary>, conditions| LegDecision {
+            area: leg.area.clone(),
+            sra: sra.map(SraSummary::reference),
+            risk: sra.map(|s| s.residual_risk),
+            outcome,
+            code,
+            reason,
+            conditions,
+        };
+    let coverage = area.map(|a| a.coverage(leg.arrival, leg.departure));
+    let covering = coverage.as_ref().map_or(&[][..], |c| c.sras.as_slice());
+    // The worst version in force during the stay governs it; on a tie, the newest.
+    let governing = covering
+        .iter()
+        .copied()
+        .max_by_key(|s| (s.residual_risk, s.version));
+    let conditions = conditions_of(covering);
+    let pc = request.programme_criticality;
+
+    // Refusals first: a known unacceptable risk is final whatever else is missing.
+    if let Some(sra) = governing {
+        let risk = sra.residual_risk;
+        let accepted = rules.accepted_risk(pc);
+        if risk == RiskLevel::Unacceptable {
+            let reason = format!(
+                "residual risk is Unacceptable (SRA v{}); no programme criticality justifies it",
+                sra.version
+            );
+            return decide(
+                Outcome::Refused,
+                DecisionCode::UnacceptableRisk,
+                reason,
+                governing,
+                conditions,
+            );
+        }
+        if risk > accepted {
+            let reason = format!(
+                "residual risk is {} (SRA v{}), above the {} that {} accepts",
+                risk.label(),
+                sra.version,
+                accepted.label(),
+                pc.as_str()
+            );
+            return decide(
+                Outcome::Refused,
+                DecisionCode::RiskExceedsProgrammeCriticality,
+                reason,
+                governing,
+                conditions,
+            );
+        }
+    }
+
+    if let Some(suspension) = area.and_then(|a| a.area.suspension.as_ref()) {
+        let why = match suspension.reason {
+            SuspensionReason::Relocation => "relocation",
+            SuspensionReason::Evacuation => "evacuation",
+            SuspensionReason::ProgrammeSuspension => "suspension of programmes",
+        };
+        let reason = format!(
+            "operations in the area are suspended ({why} since {})",
+            suspension.since
+        );
+        return decide(
+            Outcome::Held,
+            DecisionCode::AreaSuspended,
+            reason,
+            governing,
+            conditions,
+        );
+    }
+
+    let Some(sra) = governing.filter(|_| coverage.as_ref().is_some_and(|c| c.complete)) else {
+        let reason = format!(
+            "no published SRA is in force for the whole stay {} to {}",
+            leg.arrival, leg.departure
+        );
+        return decide(
+            Outcome::Held,
+            DecisionCode::NoSraInForce,
+            reason,
+            governing,
+            conditions,
+        );
+    };
+
+    let traveller = &request.traveller;
+    if traveller
+        .bsafe_valid_until
+        .is_none_or(|until| until < leg.departure)
+    {
+        let reason = format!(
+            "no BSAFE certificate valid through departure on {}",
+            leg.departure
+        );
+        return decide(
+            Outcome::Held,
+            DecisionCode::BsafeMissing,
+            reason,
+            governing,
+            conditions,
+        );
+    }
+    if covering.iter().any(|s| s.requires_ssafe)
+        && traveller
+            .ssafe_valid_until
+            .is_none_or(|until| until < leg.departure)
+    {
+        let reason = format!(
+            "the SRA requires SSAFE and no SSAFE certificate is valid through departure on {}",
+            leg.departure
+        );
+        return decide(
+            Outcome::Held,
+            DecisionCode::SsafeMissing,
+            reason,
+            governing,
+            conditions,
+        );
+    }
+
+    let risk = sra.residual_risk;
+    if risk >= rules.mission_sra_from && request.mission_sra_reference.is_none() {
+        let reason = format!(
+            "residual risk is {} (SRA v{}); travel at this level needs a mission-specific SRA reference",
+            risk.label(),
+            sra.version
+        );
+        return decide(
+            Outcome::Held,
+            DecisionCode::MissionSraRequired,
+            reason,
+            governing,
+            conditions,
+        );
+    }
+
+    let chain = rules.chain_for(risk);
+    if chain.is_empty() {
+        let mut reason = format!(
+            "residual risk is {} (SRA v{}), within what {} accepts",
+            risk.label(),
+            sra.version,
+            pc.as_str()
+        );
+        if !conditions.is_empty() {
+            reason.push_str(&format!("; conditions: {}", conditions.join(", ")));
+        }
+        decide(
+            Outcome::Cleared,
+            DecisionCode::WithinAcceptedRisk,
+            reason,
+            governing,
+            conditions,
+        )
+    } else {
+        let reason = format!(
+            "residual risk is {} (SRA v{}); needs approval by {}",
+            risk.label(),
+            sra.version,
+            chain.join(", then ")
+        );
+        decide(
+            Outcome::Escalated,
+            DecisionCode::EscalationRequired,
+            reason,
+            governing,
+            conditions,
+        )
+    }
+}
+
+/// Every mandatory measure of every version in force during the stay, once each, in order.
+fn conditions_of(covering: &[&SraSummary]) -> Vec<String> {
+    let mut conditions: Vec<String> = Vec::new();
+    for measure in covering.iter().flat_map(|s| &s.mandatory_measures) {
+        if !conditions.contains(measure) {
+            conditions.push(measure.clone());
+        }
+    }
+    conditions
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::domain::area::{Area, Suspension};
+    use crate::domain::itinerary::Itinerary;
+    use crate::domain::request::{OrgId, Traveller, TravellerId};
+    use crate::domain::risk::{Impact, Likelihood};
+    use crate::domain::sra::{SecurityLevel, Sra, SraStatus};
+    use chrono::NaiveDate;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+    use uuid::Uuid;
+
+    use RiskLevel::*;
+
+    pub fn un_matrix() -> RiskMatrix {
+        RiskMatrix::new([
+            [Low, Low, Low, Medium, Medium],
+            [Low, Low, Medium, Medium, High],
+            [Low, Medium, High, High, VeryHigh],
+            [Low, Medium, High, VeryHigh, Unacceptable],
+            [Low, Medium, VeryHigh, Unacceptable, Unacceptable],
+        ])
+        .unwrap()
+    }
+
+    pub fn rules() -> PolicyRules {
+        use ProgrammeCriticality::*;
+        PolicyRules::new(
+            un_matrix(),
+            [(Pc1, VeryHigh), (Pc2, High), (Pc3, Medium), (Pc4, Medium)].into(),
+            [(High, vec![]), (VeryHigh, vec!["hq".into(), "dg".into()])].into(),
+            VeryHigh,
+        )
+        .unwrap()
+    }
+
+    fn day(offset: u64) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2027, 1, 1).unwrap() + chrono::Days::new(offset)
+    }
+
+    fn code(i: usize) -> AreaCode {
+        AreaCode::parse("", &format!("AREA-{i}")).unwrap()
+    }
+
+    fn area_at(i: usize, risk: Option<RiskLevel>, ssafe: bool) -> AreaRisk {
+        let area = Area::new(code(i), "Area", "Land").unwrap();
+        let sras: Vec<Sra> = risk
+            .map(|risk| Sra {
+                id: Uuid::from_u128(i as u128),
+                area: code(i),
+                version: 1,
+                status: SraStatus::Published,
+                effective_from: day(0),
+                review_due: day(365),
+                security_level: SecurityLevel::new("", 3).unwrap(),
+                residual_risk: risk,
+                threats: vec![],
+                mandatory_measures: vec![format!("measure-{i}")],
+                requires_ssafe: ssafe,
+                published_at: None,
+            })
+            .into_iter()
+            .collect();
+        AreaRisk::new(area, &sras)
+    }
+
+    fn request(pc: ProgrammeCriticality, areas: &[usize], mission: bool) -> ClearanceRequest {
+        let legs = areas
+            .iter()
+            .enumerate()
+            .map(|(n, &i)| Leg {
+                area: code(i),
+                arrival: day(10 + 3 * n as u64),
+                departure: day(12 + 3 * n as u64),
+            })
+            .collect();
+        ClearanceRequest::new(
+            Traveller::new(
+                TravellerId::parse("", "u-1").unwrap(),
+                "T",
+                OrgId::parse("", "WFP").unwrap(),
+                Some(day(400)),
+                Some(day(400)),
+            )
+            .unwrap(),
+            "Monitoring",
+            pc,
+            mission.then_some("MSRA-1"),
+            Itinerary::parse(legs, day(0)).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn decide_one(pc: ProgrammeCriticality, risk: RiskLevel) -> Decision {
+        let area = area_at(0, Some(risk), false);
+        evaluate(&request(pc, &[0], true), |_| Some(&area), &rules())
+    }
+
+    /// The whole matrix x PC1..PC4: what each cell's residual risk means for each programme.
+    #[test]
+    fn every_matrix_cell_for_every_programme_criticality() {
+        use DecisionCode::*;
+        use Outcome::*;
+        use ProgrammeCriticality::*;
+        let matrix = un_matrix();
+        let mut checked = 0;
+        for likelihood in Likelihood::ALL {
+            for impact in Impact::ALL {
+                let risk = matrix.assess(likelihood, impact);
+                for pc in ProgrammeCriticality::ALL {
+                    let expected = match (risk, pc) {
+                        (Unacceptable, _) => (Refused, UnacceptableRisk),
+                        (Low | Medium, _) => (Cleared, WithinAcceptedRisk),
+                        (High, Pc1 | Pc2) => (Cleared, WithinAcceptedRisk),
+                        (VeryHigh, Pc1) => (Escalated, EscalationRequired),
+                        (High | VeryHigh, _) => (Refused, RiskExceedsProgrammeCriticality),
+                    };
+                    let decision = decide_one(pc, risk);
+                    assert_eq!(
+                        (decision.outcome, decision.code),
+                        expected,
+                        "{likelihood:?} x {impact:?} = {risk:?} for {pc:?}"
+                    );
+                    let leg = &decision.legs[0];
+                    assert_eq!(leg.risk, Some(risk));
+                    assert_eq!(leg.conditions, vec!["measure-0".to_string()]);
+                    let chain = if expected.0 == Escalated {
+                        vec!["hq", "dg"]
+                    } else {
+                        vec![]
+                    };
+                    assert_eq!(decision.approval_chain, chain);
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 100);
+    }
+
+    #[test]
+    fn very_high_without_a_mission_sra_reference_is_held() {
+        let area = area_at(0, Some(VeryHigh), false);
+        let d = evaluate(
+            &request(ProgrammeCriticality::Pc1, &[0], false),
+            |_| Some(&area),
+            &rules(),
+        );
+        assert_eq!(
+            (d.outcome, d.code),
+            (Outcome::Held, DecisionCode::MissionSraRequired)
+        );
+    }
+
+    #[test]
+    fn holds_name_what_is_missing() {
+        let rules = rules();
+        let pc2 = request(ProgrammeCriticality::Pc2, &[0], false);
+
+        let no_sra = area_at(0, None, false);
+        let d = evaluate(&pc2, |_| Some(&no_sra), &rules);
+        assert_eq!(
+            (d.outcome, d.code),
+            (Outcome::Held, DecisionCode::NoSraInForce)
+        );
+        assert_eq!(d.legs[0].sra, None);
+        let d = evaluate(&pc2, |_| None, &rules);
+        assert_eq!(d.code, DecisionCode::NoSraInForce);
+
+        let mut suspended = area_at(0, Some(Low), false);
+        suspended.area.suspension = Some(Suspension {
+            reason: SuspensionReason::Evacuation,
+            since: day(0),
+        });
+        let d = evaluate(&pc2, |_| Some(&suspended), &rules);
+        assert_eq!(
+            (d.outcome, d.code),
+            (Outcome::Held, DecisionCode::AreaSuspended)
+        );
+
+        let low = area_at(0, Some(Low), false);
+        let mut no_bsafe = pc2.clone();
+        no_bsafe.traveller.bsafe_valid_until = Some(day(11));
+        let d = evaluate(&no_bsafe, |_| Some(&low), &rules);
+        assert_eq!(
+            (d.outcome, d.code),
+            (Outcome::Held, DecisionCode::BsafeMissing)
+        );
+
+        let needs_ssafe = area_at(0, Some(Low), true);
+        let mut no_ssafe = pc2.clone();
+        no_ssafe.traveller.ssafe_valid_until = None;
+        let d = evaluate(&no_ssafe, |_| Some(&needs_ssafe), &rules);
+        assert_eq!(
+            (d.outcome, d.code),
+            (Outcome::Held, DecisionCode::SsafeMissing)
+        );
+        let d = evaluate(&no_ssafe, |_| Some(&low), &rules);
+        assert_eq!(d.outcome, Outcome::Cleared);
+    }
+
+    #[test]
+    fn a_refusal_outranks_a_hold_on_another_leg() {
+        let areas: HashMap<AreaCode, AreaRisk> = [
+            (code(0), area_at(0, None, false)),
+            (code(1), area_at(1, Some(Unacceptable), false)),
+            (code(2), area_at(2, Some(Low), false)),
+        ]
+        .into();
+        let d = evaluate(
+            &request(ProgrammeCriticality::Pc1, &[2, 0, 1], true),
+            |c| areas.get(c),
+            &rules(),
+        );
+        assert_eq!(
+            (d.outcome, d.code),
+            (Outcome::Refused, DecisionCode::UnacceptableRisk)
+        );
+        assert!(d.reason.starts_with("Leg 3 (AREA-1)"), "{}", d.reason);
+        let outcomes: Vec<_> = d.legs.iter().map(|l| l.outcome).collect();
+        assert_eq!(
+            outcomes,
+            [Outcome::Cleared, Outcome::Held, Outcome::Refused]
+        );
+    }
+
+    fn any_risk() -> impl Strategy<Value = Option<RiskLevel>> {
+        prop_oneof![
+            Just(None),
+            proptest::sample::select(RiskLevel::ALL.to_vec()).prop_map(Some)
+        ]
+    }
+
+    fn any_pc() -> impl Strategy<Value = ProgrammeCriticality> {
+        proptest::sample::select(ProgrammeCriticality::ALL.to_vec())
+    }
+
+    proptest! {
+        #[test]
+        fn the_strictest_leg_always_decides(
+            risks in proptest::collection::vec((any_risk(), any::<bool>()), 1..6),
+            pc in any_pc(),
+            mission in any::<bool>(),
+        ) {
+            let areas: Vec<AreaRisk> = risks.iter().enumerate().map(|(i, (r, s))| area_at(i, *r, *s)).collect();
+            let order: Vec<usize> = (0..areas.len()).collect();
+            let d = evaluate(&request(pc, &order, mission), |c| areas.iter().find(|a| &a.area.code == c), &rules());
+            let strictest = d.legs.iter().map(|l| l.outcome).max().unwrap();
+            prop_assert_eq!(d.outcome, strictest);
+            let first = d.legs.iter().find(|l| l.outcome == strictest).unwrap();
+            prop_assert_eq!(d.code, first.code);
+        }
+
+        #[test]
+        fn adding_a_leg_never_makes_a_decision_more_lenient(
+            risks in proptest::collection::vec((any_risk(), any::<bool>()), 1..6),
+            extra in (any_risk(), any::<bool>()),
+            at in 0usize..6,
+            pc in any_pc(),
+            mission in any::<bool>(),
+        ) {
+            let mut areas: Vec<AreaRisk> = risks.iter().enumerate().map(|(i, (r, s))| area_at(i, *r, *s)).collect();
+            let lookup = |areas: &[AreaRisk], c: &AreaCode| areas.iter().position(|a| &a.area.code == c);
+            let order: Vec<usize> = (0..areas.len()).collect();
+            let before = evaluate(&request(pc, &order, mission), |c| lookup(&areas, c).map(|i| &areas[i]), &rules());
+            areas.push(area_at(areas.len(), extra.0, extra.1));
+            let mut longer = order.clone();
+            longer.insert(at.min(order.len()), areas.len() - 1);
+            let after = evaluate(&request(pc, &longer, mission), |c| lookup(&areas, c).map(|i| &areas[i]), &rules());
+            prop_assert!(after.outcome >= before.outcome, "{:?} -> {:?}", before.outcome, after.outcome);
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! A clearance request as the domain sees it: who travels, why, and where.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::criticality::ProgrammeCriticality;
+use super::itinerary::Itinerary;
+use super::policy::{Decision, Outcome};
+use super::{Invalid, bounded_text};
+
+/// An identifier taken from outside (a traveller id, an organisation): 1 to 64 characters
+/// of letters, digits and `.-_@`, so it is safe in logs, URLs and keys.
+fn identifier(field: &str, raw: &str, extra: &[char]) -> Result<String, Invalid> {
+    let value = raw.trim();
+    let well_formed = (1..=64).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c) || extra.contains(&c));
+    if well_formed {
+        Ok(value.to_owned())
+    } else {
+        Err(Invalid::new(
+            field,
+            "invalid_field",
+            "must be 1 to 64 letters, digits or . _ - @",
+        ))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TravellerId(String);
+
+impl TravellerId {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, Invalid> {
+        identifier(field, raw, &[]).map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An organisation (agency, fund, programme) such as `UNICEF`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OrgId(String);
+
+impl OrgId {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, Invalid> {
+        identifier(field, raw, &[' ']).map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Traveller {
+    pub id: TravellerId,
+    pub name: String,
+    pub org: OrgId,
+    pub bsafe_valid_until: Option<NaiveDate>,
+    pub ssafe_valid_until: Option<NaiveDate>,
+}
+
+impl Traveller {
+    pub fn new(
+        id: TravellerId,
+        name: &str,
+        org: OrgId,
+        bsafe_valid_until: Option<NaiveDate>,
+        ssafe_valid_until: Option<NaiveDate>,
+    ) -> Result<Self, Invalid> {
+        Ok(Self {
+            id,
+            name: bounded_text("/traveller/name", name, 200)?,
+            org,
+            bsafe_valid_until,
+            ssafe_valid_until,
+        })
+    }
+}
+
+/// A submitted request, valid in shape; whether it clears is for the policy to say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClearanceRequest {
+    pub traveller: Traveller,
+    pub purpose: String,
+    pub programme_criticality: ProgrammeCriticality,
+    pub mission_sra_reference: Option<String>,
+    pub legs: Itinerary,
+}
+
+impl ClearanceRequest {
+    pub fn new(
+        traveller: Traveller,
+        purpose: &str,
+        programme_criticality: ProgrammeCriticality,
+        mission_sra_reference: Option<&str>,
+        legs: Itinerary,
+    ) -> Result<Self, Invalid> {
+        let mission_sra_reference = mission_sra_reference
+            .filter(|r| !r.trim().is_empty())
+            .map(|r| bounded_text("/mission_sra_reference", r, 100))
+            .transpose()?;
+        Ok(Self {
+            traveller,
+            purpose: bounded_text("/purpose", purpose, 500)?,
+            programme_criticality,
+            mission_sra_reference,
+            legs,
+        })
+    }
+}
+
+/// Where a request stands. The first four come straight from a decision; the rest from
+/// the approval chain and the people involved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    Cleared,
+    Held,
+    Refused,
+    Escalated,
+    Approved,
+    Rejected,
+    Returned,
+    Withdrawn,
+    Revoked,
+}
+
+impl RequestStatus {
+    pub const ALL: [RequestStatus; 9] = [
+        Self::Cleared,
+        Self::Held,
+        Self::Refused,
+        Self::Escalated,
+        Self::Approved,
+        Self::Rejected,
+        Self::Returned,
+        Self::Withdrawn,
+        Self::Revoked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cleared => "cleared",
+            Self::Held => "held",
+            Self::Refused => "refused",
+            Self::Escalated => "escalated",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Returned => "returned",
+            Self::Withdrawn => "withdrawn",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+impl From<Outcome> for RequestStatus {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Cleared => Self::Cleared,
+            Outcome::Held => Self::Held,
+            Outcome::Refused => Self::Refused,
+            Outcome::Escalated => Self::Escalated,
+        }
+    }
+}
+
+impl std::str::FromStr for RequestStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown request status `{s}`"))
+    }
+}
+
+/// A request as recorded: what was asked, by whom, and what was decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    pub id: Uuid,
+    pub status: RequestStatus,
+    pub submitted_at: DateTime<Utc>,
+    /// The token subject that submitted it: the traveller, or a travel unit's system.
+    pub submitted_by: String,
+    pub request: ClearanceRequest,
+    pub decision: Decision,
+}

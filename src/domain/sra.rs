@@ -1,0 +1,454 @@
+//! Security Risk Assessments and which of them is in force for an area on given dates.
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::area::{Area, AreaCode};
+use super::risk::{Impact, Likelihood, RiskLevel, RiskMatrix};
+use super::{Invalid, bounded_text};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SraStatus {
+    Draft,
+    Endorsed,
+    Published,
+    Superseded,
+    Withdrawn,
+}
+
+impl SraStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SraStatus::Draft => "draft",
+            SraStatus::Endorsed => "endorsed",
+            SraStatus::Published => "published",
+            SraStatus::Superseded => "superseded",
+            SraStatus::Withdrawn => "withdrawn",
+        }
+    }
+}
+
+impl std::str::FromStr for SraStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            SraStatus::Draft,
+            SraStatus::Endorsed,
+            SraStatus::Published,
+            SraStatus::Superseded,
+            SraStatus::Withdrawn,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+        .ok_or_else(|| format!("unknown SRA status `{s}`"))
+    }
+}
+
+/// UN security level of an area, 1 (minimal) to 6 (extreme).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct SecurityLevel(u8);
+
+impl SecurityLevel {
+    pub fn new(field: &str, level: i64) -> Result<Self, Invalid> {
+        match u8::try_from(level) {
+            Ok(level @ 1..=6) => Ok(Self(level)),
+            _ => Err(Invalid::new(
+                field,
+                "invalid_field",
+                "the UN security level is a whole number from 1 to 6",
+            )),
+        }
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for SecurityLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        SecurityLevel::new("", i64::deserialize(d)?).map_err(|e| serde::de::Error::custom(e.detail))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Threat {
+    pub name: String,
+    pub likelihood: Likelihood,
+    pub impact: Impact,
+}
+
+/// A reference to the SRA version a decision relied on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SraRef {
+    pub id: Uuid,
+    pub version: u32,
+}
+
+/// One SRA version as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sra {
+    pub id: Uuid,
+    pub area: AreaCode,
+    pub version: u32,
+    pub status: SraStatus,
+    pub effective_from: NaiveDate,
+    pub review_due: NaiveDate,
+    pub security_level: SecurityLevel,
+    pub residual_risk: RiskLevel,
+    pub threats: Vec<Threat>,
+    pub mandatory_measures: Vec<String>,
+    pub requires_ssafe: bool,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// What an analyst submits to publish an SRA, before it is checked.
+#[derive(Debug, Clone)]
+pub struct SraInput {
+    pub area: AreaCode,
+    pub version: i64,
+    pub effective_from: NaiveDate,
+    pub review_due: NaiveDate,
+    pub security_level: i64,
+    pub residual_risk: Option<RiskLevel>,
+    pub threats: Vec<Threat>,
+    pub mandatory_measures: Vec<String>,
+    pub requires_ssafe: bool,
+}
+
+const MAX_THREATS: usize = 50;
+const MAX_MEASURES: usize = 50;
+
+impl Sra {
+    /// Checks an analyst's input and builds a published SRA from it. The residual risk,
+    /// when not stated, is the worst threat's cell in the organisation's matrix.
+    pub fn publish(
+        input: SraInput,
+        matrix: &RiskMatrix,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Sra, Invalid> {
+        let version = u32::try_from(input.version)
+            .ok()
+            .filter(|v| *v >= 1)
+            .ok_or_else(|| {
+                Invalid::new(
+                    "/version",
+                    "invalid_field",
+                    "version is a whole number from 1",
+                )
+            })?;
+        if input.review_due < input.effective_from {
+            return Err(Invalid::new(
+                "/review_due",
+                "invalid_field",
+                "review_due must not be before effective_from",
+            ));
+        }
+        let security_level = SecurityLevel::new("/security_level", input.security_level)?;
+        if input.threats.len() > MAX_THREATS {
+            return Err(Invalid::new(
+                "/threats",
+                "invalid_field",
+                format!("at most {MAX_THREATS} threats"),
+            ));
+        }
+        let threats = input
+            .threats
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| {
+                Ok(Threat {
+                    name: bounded_text(&format!("/threats/{i}/name"), &t.name, 200)?,
+                    ..t
+                })
+            })
+            .collect::<Result<Vec<_>, Invalid>>()?;
+        if input.mandatory_measures.len() > MAX_MEASURES {
+            return Err(Invalid::new(
+                "/mandatory_measures",
+                "invalid_field",
+                format!("at most {MAX_MEASURES} measures"),
+            ));
+        }
+        let mandatory_measures = input
+            .mandatory_measures
+            .iter()
+            .enumerate()
+            .map(|(i, m)| bounded_text(&format!("/mandatory_measures/{i}"), m, 200))
+            .collect::<Result<Vec<_>, Invalid>>()?;
+        let computed = threats
+            .iter()
+            .map(|t| matrix.assess(t.likelihood, t.impact))
+            .max();
+        let residual_risk = input.residual_risk.or(computed).ok_or_else(|| {
+            Invalid::new(
+                "/residual_risk",
+                "invalid_field",
+                "give the residual risk, or the threats to compute it from",
+            )
+        })?;
+        Ok(Sra {
+            id,
+            area: input.area,
+            version,
+            status: SraStatus::Published,
+            effective_from: input.effective_from,
+            review_due: input.review_due,
+            security_level,
+            residual_risk,
+            threats,
+            mandatory_measures,
+            requires_ssafe: input.requires_ssafe,
+            published_at: Some(now),
+        })
+    }
+
+    pub fn reference(&self) -> SraRef {
+        SraRef {
+            id: self.id,
+            version: self.version,
+        }
+    }
+
+    fn summary(&self) -> SraSummary {
+        SraSummary {
+            id: self.id,
+            version: self.version,
+            effective_from: self.effective_from,
+            review_due: self.review_due,
+            security_level: self.security_level,
+            residual_risk: self.residual_risk,
+            mandatory_measures: self.mandatory_measures.clone(),
+            requires_ssafe: self.requires_ssafe,
+        }
+    }
+}
+
+/// What a decision needs of one published SRA version; the value the cache holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SraSummary {
+    pub id: Uuid,
+    pub version: u32,
+    pub effective_from: NaiveDate,
+    pub review_due: NaiveDate,
+    pub security_level: SecurityLevel,
+    pub residual_risk: RiskLevel,
+    pub mandatory_measures: Vec<String>,
+    pub requires_ssafe: bool,
+}
+
+impl SraSummary {
+    pub fn reference(&self) -> SraRef {
+        SraRef {
+            id: self.id,
+            version: self.version,
+        }
+    }
+}
+
+/// An area with its published SRA versions: everything a decision needs to know about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AreaRisk {
+    pub area: Area,
+    /// Published versions, ordered by effective date then version.
+    sras: Vec<SraSummary>,
+}
+
+/// A published SRA with the dates it is actually in force: from its effective date to its
+/// review date, cut short by the next version's effective date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InForce<'a> {
+    pub sra: &'a SraSummary,
+    pub from: NaiveDate,
+    pub until: NaiveDate,
+}
+
+/// The SRAs that govern a stay, and whether they cover every day of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coverage<'a> {
+    pub sras: Vec<&'a SraSummary>,
+    pub complete: bool,
+}
+
+impl AreaRisk {
+    pub fn new(area: Area, published: &[Sra]) -> Self {
+        let mut sras: Vec<SraSummary> = published
+            .iter()
+            .filter(|s| s.status == SraStatus::Published && s.area == area.code)
+            .map(Sra::summary)
+            .collect();
+        sras.sort_by_key(|s| (s.effective_from, s.version));
+        Self { area, sras }
+    }
+
+    pub fn published(&self) -> &[SraSummary] {
+        &self.sras
+    }
+
+    /// Each version's window; a later effective date supersedes, and on the same date the
+    /// higher version wins (its predecessor's window is then empty and skipped).
+    pub fn windows(&self) -> impl Iterator<Item = InForce<'_>> {
+        self.sras.iter().enumerate().filter_map(|(i, sra)| {
+            let superseded_from = self.sras[i + 1..]
+                .iter()
+                .map(|next| next.effective_from)
+                .min();
+            let until = match superseded_from {
+                Some(next) => next
+                    .checked_sub_days(Days::new(1))
+                    .map_or(sra.review_due, |day_before| day_before.min(sra.review_due)),
+                None => sra.review_due,
+            };
+            (until >= sra.effective_from).then_some(InForce {
+                sra,
+                from: sra.effective_from,
+                until,
+            })
+        })
+    }
+
+    pub fn in_force_on(&self, day: NaiveDate) -> Option<&SraSummary> {
+        self.windows()
+            .find(|w| w.from <= day && day <= w.until)
+            .map(|w| w.sra)
+    }
+
+    /// The versions in force during `[arrival, departure]`, and whether every day is covered.
+    pub fn coverage(&self, arrival: NaiveDate, departure: NaiveDate) -> Coverage<'_> {
+        let mut sras = Vec::new();
+        let mut next_uncovered = Some(arrival);
+        for window in self.windows() {
+            if window.until < arrival || window.from > departure {
+                continue;
+            }
+            sras.push(window.sra);
+            if let Some(day) = next_uncovered
+                && window.from <= day
+                && window.until >= day
+            {
+                next_uncovered = window.until.checked_add_days(Days::new(1));
+            }
+        }
+        let complete = next_uncovered.is_none_or(|day| day > departure);
+        Coverage { sras, complete }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::domain::area::Area;
+
+    pub fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    pub fn summary(version: u32, from: &str, due: &str, risk: RiskLevel) -> Sra {
+        Sra {
+            id: Uuid::now_v7(),
+            area: AreaCode::parse("", "TST-A").unwrap(),
+            version,
+            status: SraStatus::Published,
+            effective_from: day(from),
+            review_due: day(due),
+            security_level: SecurityLevel::new("", 3).unwrap(),
+            residual_risk: risk,
+            threats: vec![],
+            mandatory_measures: vec![],
+            requires_ssafe: false,
+            published_at: None,
+        }
+    }
+
+    pub fn area() -> Area {
+        Area::new(AreaCode::parse("", "TST-A").unwrap(), "Test", "Testland").unwrap()
+    }
+
+    #[test]
+    fn a_later_version_supersedes_from_its_effective_date() {
+        let risk = AreaRisk::new(
+            area(),
+            &[
+                summary(1, "2026-01-01", "2026-12-31", RiskLevel::Low),
+                summary(2, "2026-06-01", "2027-05-31", RiskLevel::High),
+            ],
+        );
+        assert_eq!(risk.in_force_on(day("2026-05-31")).unwrap().version, 1);
+        assert_eq!(risk.in_force_on(day("2026-06-01")).unwrap().version, 2);
+        let across = risk.coverage(day("2026-05-30"), day("2026-06-02"));
+        assert!(across.complete);
+        assert_eq!(across.sras.len(), 2);
+    }
+
+    #[test]
+    fn a_stay_past_the_review_date_is_not_covered() {
+        let risk = AreaRisk::new(
+            area(),
+            &[summary(1, "2026-01-01", "2026-03-31", RiskLevel::Low)],
+        );
+        assert!(risk.coverage(day("2026-03-01"), day("2026-03-31")).complete);
+        assert!(!risk.coverage(day("2026-03-30"), day("2026-04-01")).complete);
+        assert!(!risk.coverage(day("2025-12-31"), day("2026-01-02")).complete);
+        assert!(risk.in_force_on(day("2026-04-01")).is_none());
+    }
+
+    #[test]
+    fn a_gap_between_versions_leaves_the_stay_uncovered() {
+        let risk = AreaRisk::new(
+            area(),
+            &[
+                summary(1, "2026-01-01", "2026-01-31", RiskLevel::Low),
+                summary(2, "2026-02-05", "2026-12-31", RiskLevel::Low),
+            ],
+        );
+        assert!(!risk.coverage(day("2026-01-30"), day("2026-02-06")).complete);
+        assert!(risk.coverage(day("2026-02-05"), day("2026-02-06")).complete);
+    }
+
+    #[test]
+    fn drafts_and_withdrawn_versions_never_count() {
+        let mut withdrawn = summary(2, "2026-01-01", "2026-12-31", RiskLevel::Low);
+        withdrawn.status = SraStatus::Withdrawn;
+        let risk = AreaRisk::new(area(), &[withdrawn]);
+        assert!(risk.in_force_on(day("2026-06-01")).is_none());
+    }
+
+    #[test]
+    fn the_residual_risk_defaults_to_the_worst_threat() {
+        let matrix = crate::domain::policy::tests::un_matrix();
+        let input = SraInput {
+            area: AreaCode::parse("", "TST-A").unwrap(),
+            version: 1,
+            effective_from: day("2026-01-01"),
+            review_due: day("2026-12-31"),
+            security_level: 4,
+            residual_risk: None,
+            threats: vec![
+                Threat {
+                    name: "Crime".into(),
+                    likelihood: Likelihood::Likely,
+                    impact: Impact::Minor,
+                },
+                Threat {
+                    name: "Armed conflict".into(),
+                    likelihood: Likelihood::Likely,
+                    impact: Impact::Severe,
+                },
+            ],
+            mandatory_measures: vec![],
+            requires_ssafe: false,
+        };
+        let sra = Sra::publish(input.clone(), &matrix, Uuid::now_v7(), Utc::now()).unwrap();
+        assert_eq!(sra.residual_risk, RiskLevel::VeryHigh);
+        let bad = SraInput {
+            review_due: day("2025-12-31"),
+            ..input
+        };
+        let err = Sra::publish(bad, &matrix, Uuid::now_v7(), Utc::now()).unwrap_err();
+        assert_eq!(err.field, "/review_due");
+    }
+}

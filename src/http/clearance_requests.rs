@@ -1,0 +1,205 @@
+//! `/v1/clearance-requests`: submit a request, read one, list them.
+
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::AppState;
+use super::extract::{query_pairs, read_json};
+use crate::auth::Caller;
+use crate::domain::area::AreaCode;
+use crate::domain::criticality::ProgrammeCriticality;
+use crate::domain::itinerary::{Itinerary, Leg};
+use crate::domain::policy::Decision;
+use crate::domain::request::{
+    ClearanceRequest, OrgId, RequestRecord, RequestStatus, Traveller, TravellerId,
+};
+use crate::problem::Problem;
+
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitBody {
+    traveller: TravellerBody,
+    purpose: String,
+    programme_criticality: ProgrammeCriticality,
+    #[serde(default)]
+    mission_sra_reference: Option<String>,
+    legs: Vec<LegBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TravellerBody {
+    id: String,
+    name: String,
+    org: String,
+    #[serde(default)]
+    bsafe_valid_until: Option<NaiveDate>,
+    #[serde(default)]
+    ssafe_valid_until: Option<NaiveDate>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LegBody {
+    area: String,
+    arrival: NaiveDate,
+    departure: NaiveDate,
+}
+
+impl SubmitBody {
+    /// The edge: raw JSON values become domain types, or the first fault is reported.
+    fn into_domain(self, today: NaiveDate) -> Result<ClearanceRequest, Problem> {
+        let t = self.traveller;
+        let traveller = Traveller::new(
+            TravellerId::parse("/traveller/id", &t.id)?,
+            &t.name,
+            OrgId::parse("/traveller/org", &t.org)?,
+            t.bsafe_valid_until,
+            t.ssafe_valid_until,
+        )?;
+        let legs = self
+            .legs
+            .into_iter()
+            .enumerate()
+            .map(|(i, leg)| {
+                Ok(Leg {
+                    area: AreaCode::parse(&format!("/legs/{i}/area"), &leg.area)?,
+                    arrival: leg.arrival,
+                    departure: leg.departure,
+                })
+            })
+            .collect::<Result<Vec<_>, Problem>>()?;
+        Ok(ClearanceRequest::new(
+            traveller,
+            &self.purpose,
+            self.programme_criticality,
+            self.mission_sra_reference.as_deref(),
+            Itinerary::parse(legs, today)?,
+        )?)
+    }
+}
+
+/// A request as the API shows it.
+#[derive(Serialize)]
+pub struct RequestView<'a> {
+    id: Uuid,
+    status: RequestStatus,
+    submitted_at: DateTime<Utc>,
+    traveller: &'a Traveller,
+    purpose: &'a str,
+    programme_criticality: ProgrammeCriticality,
+    mission_sra_reference: Option<&'a str>,
+    legs: &'a [Leg],
+    decision: &'a Decision,
+}
+
+impl<'a> From<&'a RequestRecord> for RequestView<'a> {
+    fn from(r: &'a RequestRecord) -> Self {
+        Self {
+            id: r.id,
+            status: r.status,
+            submitted_at: r.submitted_at,
+            traveller: &r.request.traveller,
+            purpose: &r.request.purpose,
+            programme_criticality: r.request.programme_criticality,
+            mission_sra_reference: r.request.mission_sra_reference.as_deref(),
+            legs: r.request.legs.legs(),
+            decision: &r.decision,
+        }
+    }
+}
+
+pub async fn submit(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let body: SubmitBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let request = body.into_domain(Utc::now().date_naive())?;
+    let record = state.clearing.submit(&caller, request).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((LOCATION, format!("/v1/clearance-requests/{}", record.id)))
+        .json(RequestView::from(&record)))
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    // A malformed id names no request: the same 404 as any other unknown one.
+    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found())?;
+    let record = state.clearing.get(&caller, id).await?;
+    Ok(HttpResponse::Ok().json(RequestView::from(&record)))
+}
+
+#[derive(Serialize)]
+struct Page<'a> {
+    items: Vec<RequestView<'a>>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let mut status = None;
+    let mut before = None;
+    let mut limit = DEFAULT_PAGE;
+    for (name, value) in query_pairs(&req, &["status", "cursor", "limit"])? {
+        match name.as_str() {
+            "status" => {
+                status = Some(
+                    value
+                        .parse::<RequestStatus>()
+                        .map_err(|e| Problem::invalid_query("status", e))?,
+                );
+            }
+            "cursor" => before = Some(decode_cursor(&value)?),
+            _ => {
+                limit = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=MAX_PAGE).contains(n))
+                    .ok_or_else(|| {
+                        Problem::invalid_query(
+                            "limit",
+                            format!("limit is a whole number from 1 to {MAX_PAGE}"),
+                        )
+                    })?;
+            }
+        }
+    }
+    let records = state.clearing.list(&caller, status, before, limit).await?;
+    let next_cursor = (records.len() == limit as usize)
+        .then(|| {
+            records
+                .last()
+                .map(|r| URL_SAFE_NO_PAD.encode(r.id.as_bytes()))
+        })
+        .flatten();
+    Ok(HttpResponse::Ok().json(Page {
+        items: records.iter().map(RequestView::from).collect(),
+        next_cursor,
+    }))
+}
+
+fn decode_cursor(raw: &str) -> Result<Uuid, Problem> {
+    URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()
+        .and_then(|bytes| Uuid::from_slice(&bytes).ok())
+        .ok_or_else(|| Problem::invalid_query("cursor", "not a cursor this service issued"))
+}

@@ -1,0 +1,229 @@
+//! Getting typed input out of a request: the caller from its token, a JSON body with the
+//! field at fault named, and query parameters.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde_path_to_error::Segment;
+
+use super::AppState;
+use crate::auth::{AuthError, Caller};
+use crate::problem::Problem;
+
+impl FromRequest for Caller {
+    type Error = Problem;
+    type Future = Ready<Result<Caller, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Caller, Problem> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(Problem::internal)?;
+    let header = req.headers().get(AUTHORIZATION).ok_or(AuthError::Missing)?;
+    let value = header
+        .to_str()
+        .map_err(|_| AuthError::Invalid("the Authorization header is not text".into()))?;
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => {
+            return Err(
+                AuthError::Invalid("expected `Authorization: Bearer <token>`".into()).into(),
+            );
+        }
+    };
+    Ok(state.verifier.verify(token)?)
+}
+
+/// Reads a JSON body of at most `limit` bytes into `T`, naming the field at fault on error.
+pub async fn read_json<T: DeserializeOwned>(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<T, Problem> {
+    let is_json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    if !is_json {
+        return Err(Problem::unsupported_media_type());
+    }
+    // Refuse a declared oversize body before reading any of it.
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(Problem::payload_too_large(limit));
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|e| Problem::malformed_json(format!("the body could not be read: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(Problem::payload_too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    parse_json(&body)
+}
+
+/// Parses JSON; a syntax error is a 400, a value that does not fit the schema a 422 naming
+/// the field by JSON pointer.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
+    let value = match parsed {
+        Ok(value) => value,
+        Err(e) => {
+            let inner = e.inner();
+            if !inner.is_data() {
+                return Err(Problem::malformed_json(inner.to_string()));
+            }
+            let mut pointer = json_pointer(e.path());
+            let message = inner.to_string();
+            // serde reports a missing or unknown field at its parent; point at the field itself.
+            if let Some(name) = quoted_after(&message, "missing field `")
+                .or_else(|| quoted_after(&message, "unknown field `"))
+            {
+                let tail = format!("/{}", escape(name));
+                if !pointer.ends_with(&tail) {
+                    pointer.push_str(&tail);
+                }
+            }
+            let detail = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
+            return Err(Problem::invalid_field(pointer, detail));
+        }
+    };
+    deserializer.end().map_err(|e| {
+        Problem::malformed_json(format!("trailing characters after the JSON value: {e}"))
+    })?;
+    Ok(value)
+}
+
+fn json_pointer(path: &serde_path_to_error::Path) -> String {
+    let mut pointer = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+            Segment::Map { key } => pointer.push_str(&format!("/{}", escape(key))),
+            Segment::Enum { variant } => pointer.push_str(&format!("/{}", escape(variant))),
+            Segment::Unknown => {}
+        }
+    }
+    pointer
+}
+
+fn escape(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = message.strip_prefix(prefix)?;
+    rest.split('`').next()
+}
+
+/// Query parameters as pairs, refusing names the endpoint does not know: a misspelt
+/// filter must not silently return everything.
+pub fn query_pairs(req: &HttpRequest, known: &[&str]) -> Result<Vec<(String, String)>, Problem> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).map_err(|e| {
+            Problem::invalid_query("query", format!("the query string is malformed: {e}"))
+        })?;
+    if let Some((name, _)) = pairs
+        .iter()
+        .find(|(name, _)| !known.contains(&name.as_str()))
+    {
+        return Err(Problem::invalid_query(
+            name.clone(),
+            format!("unknown query parameter; known: {}", known.join(", ")),
+        ));
+    }
+    Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        legs: Vec<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        arrival: chrono::NaiveDate,
+        area: String,
+    }
+
+    #[test]
+    fn errors_point_at_the_field() {
+        let cases = [
+            (
+                r#"{"legs":[{"arrival":"2026-13-01","area":"X"}]}"#,
+                "/legs/0/arrival",
+            ),
+            (r#"{"legs":[{"area":"X"}]}"#, "/legs/0/arrival"),
+            (
+                r#"{"legs":[{"arrival":"2026-12-01","area":"X","extra":1}]}"#,
+                "/legs/0/extra",
+            ),
+            (r#"{"legs":{}}"#, "/legs"),
+        ];
+        for (body, field) in cases {
+            let problem = parse_json::<Outer>(body.as_bytes()).unwrap_err();
+            assert_eq!(
+                (problem.status, problem.code),
+                (422, "invalid_field"),
+                "{body}"
+            );
+            assert_eq!(
+                problem.field.as_deref(),
+                Some(field),
+                "{body}: {}",
+                problem.detail
+            );
+        }
+    }
+
+    #[test]
+    fn syntax_errors_and_deep_nesting_are_malformed_json() {
+        for body in [&b"{"[..], b"{\"legs\": []} trailing", b"not json"] {
+            assert_eq!(
+                parse_json::<Outer>(body).unwrap_err().code,
+                "malformed_json"
+            );
+        }
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(
+            parse_json::<serde_json::Value>(deep.as_bytes())
+                .unwrap_err()
+                .code,
+            "malformed_json"
+        );
+    }
+}

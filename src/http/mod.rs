@@ -1,0 +1,83 @@
+//! The HTTP API (v1, JSON, bearer JWT): the route table and what every handler shares.
+
+mod areas;
+mod clearance_requests;
+pub mod extract;
+mod health;
+mod problem_response;
+mod request_id;
+mod sras;
+
+use std::sync::Arc;
+
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpResponse, web};
+
+use crate::auth::TokenVerifier;
+use crate::cache::AreaRiskCache;
+use crate::clearing::Clearing;
+use crate::problem::Problem;
+use crate::publishing::Publishing;
+use crate::store::Store;
+
+pub use request_id::with_request_id;
+
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub cache: Arc<AreaRiskCache>,
+    pub clearing: Clearing,
+    pub publishing: Publishing,
+    pub verifier: TokenVerifier,
+    pub max_body_bytes: usize,
+}
+
+/// Every route the service answers. Unknown paths and methods get problem+json too.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
+        .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(
+            web::scope("/v1")
+                .service(
+                    resource("/clearance-requests")
+                        .route(web::post().to(clearance_requests::submit))
+                        .route(web::get().to(clearance_requests::list)),
+                )
+                .service(
+                    resource("/clearance-requests/{id}")
+                        .route(web::get().to(clearance_requests::get)),
+                )
+                .service(
+                    resource("/areas")
+                        .route(web::post().to(areas::create))
+                        .route(web::get().to(areas::list)),
+                )
+                .service(resource("/areas/{code}").route(web::get().to(areas::get)))
+                .service(
+                    resource("/sras")
+                        .route(web::post().to(sras::publish))
+                        .route(web::get().to(sras::list)),
+                ),
+        )
+        .default_service(web::to(not_found));
+}
+
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn not_found() -> Result<HttpResponse, Problem> {
+    Err(Problem::not_found())
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, Problem> {
+    Err(Problem::method_not_allowed())
+}
+
+/// Headers every response carries: nothing is cached by intermediaries, sniffed or framed.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Cache-Control", "no-store"))
+        .add(("Referrer-Policy", "no-referrer"))
+}

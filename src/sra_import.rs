@@ -1,0 +1,185 @@
+//! Loads areas and SRAs from a JSON file (the sample, or an organisation's own) into the store.
+//! Dates may be absolute (`2027-01-31`) or relative to the day of import (`today+30d`), so a
+//! sample stays realistic whenever it is loaded. Re-importing skips what already exists.
+
+use anyhow::{Context, bail};
+use chrono::{Days, NaiveDate};
+use serde::Deserialize;
+
+use crate::domain::area::{Area, AreaCode, Suspension, SuspensionReason};
+use crate::domain::risk::{Impact, Likelihood, RiskLevel};
+use crate::domain::sra::{SraInput, Threat};
+use crate::problem::Problem;
+use crate::publishing::Publishing;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportFile {
+    areas: Vec<AreaEntry>,
+    sras: Vec<SraEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AreaEntry {
+    code: String,
+    name: String,
+    country: String,
+    #[serde(default)]
+    suspension: Option<SuspensionEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuspensionEntry {
+    reason: SuspensionReason,
+    since: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SraEntry {
+    area: String,
+    version: i64,
+    effective_from: String,
+    review_due: String,
+    security_level: i64,
+    #[serde(default)]
+    residual_risk: Option<RiskLevel>,
+    #[serde(default)]
+    threats: Vec<ThreatEntry>,
+    #[serde(default)]
+    mandatory_measures: Vec<String>,
+    #[serde(default)]
+    requires_ssafe: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThreatEntry {
+    name: String,
+    likelihood: Likelihood,
+    impact: Impact,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub areas_created: usize,
+    pub areas_existing: usize,
+    pub sras_published: usize,
+    pub sras_existing: usize,
+}
+
+/// `2027-01-31`, `today`, `today+30d` or `today-90d`.
+pub fn resolve_date(raw: &str, today: NaiveDate) -> anyhow::Result<NaiveDate> {
+    let Some(offset) = raw.strip_prefix("today") else {
+        return raw
+            .parse()
+            .with_context(|| format!("`{raw}` is not a date"));
+    };
+    if offset.is_empty() {
+        return Ok(today);
+    }
+    let days: u64 = offset[1..]
+        .strip_suffix('d')
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("`{raw}`: expected today+Nd or today-Nd"))?;
+    let moved = match &offset[..1] {
+        "+" => today.checked_add_days(Days::new(days)),
+        "-" => today.checked_sub_days(Days::new(days)),
+        _ => bail!("`{raw}`: expected today+Nd or today-Nd"),
+    };
+    moved.with_context(|| format!("`{raw}` is out of range"))
+}
+
+pub async fn import(
+    publishing: &Publishing,
+    json: &str,
+    today: NaiveDate,
+) -> anyhow::Result<ImportReport> {
+    let file: ImportFile =
+        serde_json::from_str(json).context("the import file does not have the expected shape")?;
+    let mut report = ImportReport::default();
+    for entry in file.areas {
+        let code = AreaCode::parse("code", &entry.code)?;
+        let mut area = Area::new(code.clone(), &entry.name, &entry.country)?;
+        match publishing.create_area(area.clone()).await {
+            Ok(_) => report.areas_created += 1,
+            Err(Problem {
+                code: "area_exists",
+                ..
+            }) => {
+                report.areas_existing += 1;
+                continue;
+            }
+            Err(problem) => bail!("area {code}: {problem}"),
+        }
+        if let Some(s) = entry.suspension {
+            area.suspension = Some(Suspension {
+                reason: s.reason,
+                since: resolve_date(&s.since, today)?,
+            });
+            publishing
+                .set_suspension(&code, area.suspension.as_ref())
+                .await
+                .map_err(|p| anyhow::anyhow!("area {code}: {p}"))?;
+        }
+    }
+    for entry in file.sras {
+        let input = SraInput {
+            area: AreaCode::parse("area", &entry.area)?,
+            version: entry.version,
+            effective_from: resolve_date(&entry.effective_from, today)?,
+            review_due: resolve_date(&entry.review_due, today)?,
+            security_level: entry.security_level,
+            residual_risk: entry.residual_risk,
+            threats: entry
+                .threats
+                .into_iter()
+                .map(|t| Threat {
+                    name: t.name,
+                    likelihood: t.likelihood,
+                    impact: t.impact,
+                })
+                .collect(),
+            mandatory_measures: entry.mandatory_measures,
+            requires_ssafe: entry.requires_ssafe,
+        };
+        let label = format!("SRA v{} for {}", entry.version, entry.area);
+        match publishing.publish_sra(input).await {
+            Ok(_) => report.sras_published += 1,
+            Err(Problem {
+                code: "sra_version_exists",
+                ..
+            }) => report.sras_existing += 1,
+            Err(problem) => bail!("{label}: {problem}"),
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_dates_resolve_against_today() {
+        let today: NaiveDate = "2026-11-23".parse().unwrap();
+        assert_eq!(resolve_date("today", today).unwrap(), today);
+        assert_eq!(
+            resolve_date("today+8d", today).unwrap().to_string(),
+            "2026-12-01"
+        );
+        assert_eq!(
+            resolve_date("today-23d", today).unwrap().to_string(),
+            "2026-10-31"
+        );
+        assert_eq!(
+            resolve_date("2027-01-31", today).unwrap().to_string(),
+            "2027-01-31"
+        );
+        for bad in ["today+", "today*3d", "today+3", "yesterday", "2026-02-30"] {
+            assert!(resolve_date(bad, today).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Startup as a function: build the application (store, cache, policy, keys), bind, serve.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::auth::TokenVerifier;
+use crate::cache::AreaRiskCache;
+use crate::clearing::Clearing;
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::publishing::Publishing;
+use crate::store::{SqliteStore, Store};
+
+/// The parts every entry point needs: the serving app, and the CLI's import.
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub cache: Arc<AreaRiskCache>,
+    pub clearing: Clearing,
+    pub publishing: Publishing,
+}
+
+impl Services {
+    /// Opens the store, applies migrations, loads the policy and starts the cache.
+    pub async fn open(settings: &Settings) -> anyhow::Result<Services> {
+        let sqlite = SqliteStore::connect(&settings.database)
+            .await
+            .with_context(|| format!("opening the database {}", settings.database.url))?;
+        sqlite.migrate().await?;
+        let store: Arc<dyn Store> = Arc::new(sqlite);
+        let policy = Arc::new(settings.load_policy()?);
+        let cache =
+            Arc::new(AreaRiskCache::new(&settings.cache, &settings.redis, store.clone()).await?);
+        Ok(Services {
+            clearing: Clearing::new(store.clone(), cache.clone(), policy.clone()),
+            publishing: Publishing::new(store.clone(), cache.clone(), policy),
+            store,
+            cache,
+        })
+    }
+}
+
+pub struct Application {
+    server: Server,
+    address: SocketAddr,
+}
+
+impl Application {
+    /// Builds everything and binds `server.host:server.port` (port 0 picks a free one).
+    pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
+        let services = Services::open(settings).await?;
+        Self::serve(settings, services)
+    }
+
+    pub fn serve(settings: &Settings, services: Services) -> anyhow::Result<Application> {
+        let verifier = TokenVerifier::from_settings(&settings.auth, |p| settings.resolve(p))?;
+        let state = web::Data::new(AppState {
+            store: services.store,
+            cache: services.cache,
+            clearing: services.clearing,
+            publishing: services.publishing,
+            verifier,
+            max_body_bytes: settings.server.max_body_bytes,
+        });
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .with_context(|| {
+                format!("binding {}:{}", settings.server.host, settings.server.port)
+            })?;
+        let address = listener.local_addr()?;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(http::security_headers())
+                .wrap(actix_web::middleware::from_fn(http::with_request_id))
+                .configure(http::routes)
+        })
+        .listen(listener)?
+        .client_request_timeout(Duration::from_secs(10))
+        .client_disconnect_timeout(Duration::from_secs(2))
+        .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        Ok(Application {
+            server: server.run(),
+            address,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until the server is stopped (SIGINT/SIGTERM finish in-flight requests first).
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
