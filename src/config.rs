@@ -230,3 +230,51 @@ pub fn parse_policy(text: &str) -> anyhow::Result<PolicyRules> {
     PolicyRules::new(matrix, acceptance, chains, file.mission_sra_required_from)
         .map_err(anyhow::Error::msg)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+    }
+
+    #[test]
+    fn the_shipped_settings_and_policy_load() {
+        let settings = Settings::load(&shipped(), "development").unwrap();
+        assert_eq!(
+            settings.auth.hs256_secret.as_deref(),
+            Some(DEVELOPMENT_SECRET)
+        );
+        let policy = settings.load_policy().unwrap();
+        assert_eq!(policy.chain_for(RiskLevel::VeryHigh), ["hq", "dg"]);
+        assert!(policy.chain_for(RiskLevel::High).is_empty());
+        assert_eq!(
+            policy.accepted_risk(ProgrammeCriticality::Pc2),
+            RiskLevel::High
+        );
+    }
+
+    #[test]
+    fn the_development_secret_is_refused_outside_development() {
+        let mut settings = Settings::load(&shipped(), "development").unwrap();
+        settings.environment = "production".into();
+        let err = settings.check().unwrap_err().to_string();
+        assert!(err.contains("development JWT secret"), "{err}");
+        settings.auth.hs256_secret = None;
+        assert!(
+            settings.check().is_err(),
+            "no key at all must be refused too"
+        );
+    }
+
+    #[test]
+    fn a_policy_that_accepts_unacceptable_risk_is_refused() {
+        let text = std::fs::read_to_string(shipped().join("risk-policy.toml")).unwrap();
+        assert!(parse_policy(&text).is_ok());
+        let lax = text.replace("PC1 = \"very_high\"", "PC1 = \"unacceptable\"");
+        assert!(parse_policy(&lax).is_err());
+        let inverted = text.replace("PC4 = \"medium\"", "PC4 = \"high\"");
+        assert!(parse_policy(&inverted).is_err());
+    }
+}

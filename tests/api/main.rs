@@ -1,0 +1,10 @@
+//! Black-box tests of clearway over HTTP: the real application, real Redis, a fresh SQLite file each.
+
+mod areas_and_sras;
+mod cache;
+mod cli;
+mod decisions;
+mod input_errors;
+mod support;
+mod tokens;
+mod visibility;

@@ -1,0 +1,363 @@
+//! The test harness: the real application on a random port, a fresh SQLite file, its own
+//! Redis key prefix (or its own Redis server), and builders for the requests users send.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chrono::{Days, NaiveDate, Utc};
+use clearway::auth::{Role, issue_development_token};
+use clearway::config::Settings;
+use clearway::startup::Application;
+use serde_json::{Value, json};
+use sqlx::SqlitePool;
+use tempfile::TempDir;
+use uuid::Uuid;
+
+pub fn config_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
+}
+
+/// A date `offset` days from today, as the API writes it.
+pub fn day(offset: i64) -> String {
+    date(offset).to_string()
+}
+
+pub fn date(offset: i64) -> NaiveDate {
+    let today = Utc::now().date_naive();
+    if offset >= 0 {
+        today + Days::new(offset as u64)
+    } else {
+        today - Days::new(offset.unsigned_abs())
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+    pub db: SqlitePool,
+    _dir: TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts the app after `adjust` has had its say on the settings.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::load(&config_dir(), "development").unwrap();
+        settings.server.port = 0;
+        settings.server.workers = 1;
+        settings.database.url = format!("sqlite://{}", dir.path().join("clearway.db").display());
+        settings.redis.url = redis_url();
+        settings.redis.key_prefix = format!("clearway-test:{}:", Uuid::new_v4().simple());
+        settings.redis.entry_ttl_secs = 120;
+        settings.redis.reconnect_interval_ms = 100;
+        settings.log.filter = "warn".into();
+        adjust(&mut settings);
+        clearway::telemetry::init(&settings.log);
+        let app = Application::build(&settings)
+            .await
+            .expect("the application builds");
+        let address = format!("http://{}", app.address());
+        tokio::spawn(app.run());
+        let db = SqlitePool::connect(&settings.database.url).await.unwrap();
+        TestApp {
+            address,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
+            settings,
+            db,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn token(&self, sub: &str, roles: &[Role], org: Option<&str>) -> String {
+        issue_development_token(&self.settings.auth, sub, roles, org, 60).unwrap()
+    }
+
+    pub fn traveller(&self, sub: &str, org: &str) -> String {
+        self.token(sub, &[Role::Traveller], Some(org))
+    }
+
+    pub fn analyst(&self) -> String {
+        self.token("analyst-1", &[Role::SecurityAnalyst], None)
+    }
+
+    pub fn admin(&self) -> String {
+        self.token("admin-1", &[Role::Admin], None)
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        read(response).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        read(
+            self.client
+                .get(self.url(path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn submit(&self, token: &str, submission: &Submission) -> (u16, Value) {
+        self.post("/v1/clearance-requests", token, &submission.json)
+            .await
+    }
+
+    /// Registers an area with one published SRA at `risk` (none when `None`), valid a year.
+    pub async fn area(&self, code: &str, risk: Option<&str>) -> AreaFixture<'_> {
+        let (status, body) = self
+            .post(
+                "/v1/areas",
+                &self.analyst(),
+                &json!({"code": code, "name": format!("Area {code}"), "country": "Testland"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let fixture = AreaFixture {
+            app: self,
+            code: code.to_owned(),
+        };
+        if let Some(risk) = risk {
+            fixture
+                .publish(1, risk, -30, 365, false, &["Security briefing"])
+                .await;
+        }
+        fixture
+    }
+
+    /// Rows in the tables a submission writes: what a refused request must leave unchanged.
+    pub async fn stored_rows(&self) -> (i64, i64) {
+        let requests: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clearance_requests")
+            .fetch_one(&self.db)
+            .await
+            .unwrap();
+        let legs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM request_legs")
+            .fetch_one(&self.db)
+            .await
+            .unwrap();
+        (requests, legs)
+    }
+
+    pub async fn redis_entry(&self, code: &str) -> Option<Value> {
+        redis_entry(
+            &self.settings.redis.url,
+            &self.settings.redis.key_prefix,
+            code,
+        )
+        .await
+    }
+}
+
+pub async fn redis_entry(url: &str, prefix: &str, code: &str) -> Option<Value> {
+    let client = redis::Client::open(url).ok()?;
+    let mut c = client.get_multiplexed_async_connection().await.ok()?;
+    let raw: Option<String> = redis::cmd("GET")
+        .arg(format!("{prefix}area:{code}"))
+        .query_async(&mut c)
+        .await
+        .ok()?;
+    raw.and_then(|r| serde_json::from_str(&r).ok())
+}
+
+pub async fn read(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+pub struct AreaFixture<'a> {
+    app: &'a TestApp,
+    pub code: String,
+}
+
+impl AreaFixture<'_> {
+    pub async fn publish(
+        &self,
+        version: u32,
+        risk: &str,
+        from: i64,
+        until: i64,
+        ssafe: bool,
+        measures: &[&str],
+    ) -> Value {
+        let (status, body) = self
+            .app
+            .post(
+                "/v1/sras",
+                &self.app.analyst(),
+                &json!({
+                    "area": self.code, "version": version,
+                    "effective_from": day(from), "review_due": day(until),
+                    "security_level": 3, "residual_risk": risk,
+                    "threats": [], "mandatory_measures": measures, "requires_ssafe": ssafe,
+                }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+}
+
+/// A clearance request as a traveller or travel unit would send it.
+#[derive(Clone)]
+pub struct Submission {
+    pub json: Value,
+}
+
+impl Submission {
+    /// PC3, valid BSAFE and SSAFE, no legs yet.
+    pub fn for_traveller(id: &str, org: &str) -> Submission {
+        Submission {
+            json: json!({
+                "traveller": {"id": id, "name": format!("Traveller {id}"), "org": org,
+                              "bsafe_valid_until": day(700), "ssafe_valid_until": day(700)},
+                "purpose": "Programme monitoring",
+                "programme_criticality": "PC3",
+                "mission_sra_reference": null,
+                "legs": [],
+            }),
+        }
+    }
+
+    pub fn pc(mut self, pc: &str) -> Self {
+        self.json["programme_criticality"] = json!(pc);
+        self
+    }
+
+    pub fn mission_sra(mut self, reference: &str) -> Self {
+        self.json["mission_sra_reference"] = json!(reference);
+        self
+    }
+
+    pub fn leg(mut self, area: &str, arrival: i64, departure: i64) -> Self {
+        self.json["legs"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"area": area, "arrival": day(arrival), "departure": day(departure)}));
+        self
+    }
+
+    pub fn without(mut self, pointer: &str) -> Self {
+        let (parent, field) = pointer.rsplit_once('/').unwrap();
+        let target = if parent.is_empty() {
+            &mut self.json
+        } else {
+            self.json.pointer_mut(parent).unwrap()
+        };
+        target.as_object_mut().unwrap().remove(field);
+        self
+    }
+
+    pub fn set(mut self, pointer: &str, value: Value) -> Self {
+        *self
+            .json
+            .pointer_mut(pointer)
+            .unwrap_or_else(|| panic!("no {pointer}")) = value;
+        self
+    }
+}
+
+/// A Redis server of the test's own on a free port, so the test may stop and restart it.
+pub struct OwnRedis {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl OwnRedis {
+    pub fn start() -> OwnRedis {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = OwnRedis { port, child: None };
+        redis.restart();
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    pub fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Polls `check` until it holds or `within` passes.
+pub async fn eventually<F: AsyncFnMut() -> bool>(within: Duration, mut check: F) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
