@@ -1,5 +1,6 @@
 //! The pure core: what a clearance decision is and how it is reached. No I/O, no async.
 
+pub mod approval;
 pub mod area;
 pub mod criticality;
 pub mod itinerary;

@@ -145,3 +145,69 @@ async fn a_request_without_a_bearer_token_is_refused() {
         .unwrap();
     assert_eq!(response.status(), 401);
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Production keys: RS256 and ES256 public keys from PEM files; no HS256 at all.
+async fn app_with_public_keys() -> TestApp {
+    TestApp::spawn_with(|s| {
+        s.auth.hs256_secret = None;
+        s.auth.rs256_public_key_file = Some(fixture("jwt-rs256-public.pem"));
+        s.auth.es256_public_key_file = Some(fixture("jwt-es256-public.pem"));
+    })
+    .await
+}
+
+async fn list_with(app: &TestApp, token: &str) -> (u16, Value) {
+    app.get("/v1/clearance-requests", token).await
+}
+
+#[tokio::test]
+async fn rs256_and_es256_tokens_from_an_identity_provider_are_accepted() {
+    let app = app_with_public_keys().await;
+    let good = claims(&app);
+    for (alg, key) in [
+        (
+            Algorithm::RS256,
+            EncodingKey::from_rsa_pem(&std::fs::read(fixture("jwt-rs256-private.pem")).unwrap())
+                .unwrap(),
+        ),
+        (
+            Algorithm::ES256,
+            EncodingKey::from_ec_pem(&std::fs::read(fixture("jwt-es256-private.pem")).unwrap())
+                .unwrap(),
+        ),
+    ] {
+        let token = jsonwebtoken::encode(&Header::new(alg), &good, &key).unwrap();
+        let (status, body) = list_with(&app, &token).await;
+        assert_eq!(status, 200, "{alg:?}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn an_hs256_token_signed_with_the_public_key_is_refused() {
+    let app = app_with_public_keys().await;
+    let good = claims(&app);
+    // Algorithm confusion: the attacker knows the public key and uses it as an HMAC secret.
+    let public_pem = std::fs::read(fixture("jwt-rs256-public.pem")).unwrap();
+    let forged = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &good,
+        &EncodingKey::from_secret(&public_pem),
+    )
+    .unwrap();
+    let (status, body) = list_with(&app, &forged).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("invalid_token")),
+        "{body}"
+    );
+    // And the development secret means nothing to a production configuration.
+    let dev = sign(&good, clearway::config::DEVELOPMENT_SECRET);
+    let (status, _) = list_with(&app, &dev).await;
+    assert_eq!(status, 401);
+}
