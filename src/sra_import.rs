@@ -1,14 +1,16 @@
 //! Loads areas and SRAs from a JSON file (the sample, or an organisation's own) into the store.
-//! Dates may be absolute (`2027-01-31`) or relative to the day of import (`today+30d`), so a
-//! sample stays realistic whenever it is loaded. Re-importing skips what already exists.
+//! Each SRA is the object `POST /v1/sras` takes. Dates may be absolute (`2027-01-31`) or
+//! relative to the day of import (`today+30d`), so a sample stays realistic whenever it is
+//! loaded. Re-importing skips what already exists.
 
 use anyhow::{Context, bail};
 use chrono::{Days, NaiveDate};
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::domain::area::{Area, AreaCode, Suspension, SuspensionReason};
-use crate::domain::risk::{Impact, Likelihood, RiskLevel};
-use crate::domain::sra::{SraInput, Threat};
+use crate::http::extract::parse_json;
+use crate::http::sras::SraBody;
 use crate::problem::Problem;
 use crate::publishing::Publishing;
 
@@ -16,7 +18,7 @@ use crate::publishing::Publishing;
 #[serde(deny_unknown_fields)]
 struct ImportFile {
     areas: Vec<AreaEntry>,
-    sras: Vec<SraEntry>,
+    sras: Vec<Value>,
 }
 
 #[derive(Deserialize)]
@@ -34,32 +36,6 @@ struct AreaEntry {
 struct SuspensionEntry {
     reason: SuspensionReason,
     since: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SraEntry {
-    area: String,
-    version: i64,
-    effective_from: String,
-    review_due: String,
-    security_level: i64,
-    #[serde(default)]
-    residual_risk: Option<RiskLevel>,
-    #[serde(default)]
-    threats: Vec<ThreatEntry>,
-    #[serde(default)]
-    mandatory_measures: Vec<String>,
-    #[serde(default)]
-    requires_ssafe: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ThreatEntry {
-    name: String,
-    likelihood: Likelihood,
-    impact: Impact,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -92,6 +68,17 @@ pub fn resolve_date(raw: &str, today: NaiveDate) -> anyhow::Result<NaiveDate> {
     moved.with_context(|| format!("`{raw}` is out of range"))
 }
 
+/// Replaces relative dates in an SRA object with absolute ones, so it reads as the API's.
+fn with_absolute_dates(mut sra: Value, today: NaiveDate) -> anyhow::Result<Value> {
+    for key in ["effective_from", "review_due"] {
+        if let Some(Value::String(raw)) = sra.get(key) {
+            let date = resolve_date(raw, today)?;
+            sra[key] = Value::String(date.to_string());
+        }
+    }
+    Ok(sra)
+}
+
 pub async fn import(
     publishing: &Publishing,
     json: &str,
@@ -102,8 +89,8 @@ pub async fn import(
     let mut report = ImportReport::default();
     for entry in file.areas {
         let code = AreaCode::parse("code", &entry.code)?;
-        let mut area = Area::new(code.clone(), &entry.name, &entry.country)?;
-        match publishing.create_area(area.clone()).await {
+        let area = Area::new(code.clone(), &entry.name, &entry.country)?;
+        match publishing.create_area(area).await {
             Ok(_) => report.areas_created += 1,
             Err(Problem {
                 code: "area_exists",
@@ -115,37 +102,22 @@ pub async fn import(
             Err(problem) => bail!("area {code}: {problem}"),
         }
         if let Some(s) = entry.suspension {
-            area.suspension = Some(Suspension {
+            let suspension = Suspension {
                 reason: s.reason,
                 since: resolve_date(&s.since, today)?,
-            });
+            };
             publishing
-                .set_suspension(&code, area.suspension.as_ref())
+                .set_suspension(&code, Some(&suspension))
                 .await
                 .map_err(|p| anyhow::anyhow!("area {code}: {p}"))?;
         }
     }
-    for entry in file.sras {
-        let input = SraInput {
-            area: AreaCode::parse("area", &entry.area)?,
-            version: entry.version,
-            effective_from: resolve_date(&entry.effective_from, today)?,
-            review_due: resolve_date(&entry.review_due, today)?,
-            security_level: entry.security_level,
-            residual_risk: entry.residual_risk,
-            threats: entry
-                .threats
-                .into_iter()
-                .map(|t| Threat {
-                    name: t.name,
-                    likelihood: t.likelihood,
-                    impact: t.impact,
-                })
-                .collect(),
-            mandatory_measures: entry.mandatory_measures,
-            requires_ssafe: entry.requires_ssafe,
-        };
-        let label = format!("SRA v{} for {}", entry.version, entry.area);
+    for (i, raw) in file.sras.into_iter().enumerate() {
+        let label = format!("sras[{i}] ({} v{})", raw["area"], raw["version"]);
+        let body = with_absolute_dates(raw, today)?.to_string();
+        let input = parse_json::<SraBody>(body.as_bytes())
+            .and_then(SraBody::into_input)
+            .map_err(|p| anyhow::anyhow!("{label}: {p}"))?;
         match publishing.publish_sra(input).await {
             Ok(_) => report.sras_published += 1,
             Err(Problem {

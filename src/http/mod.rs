@@ -6,7 +6,7 @@ pub mod extract;
 mod health;
 mod problem_response;
 mod request_id;
-mod sras;
+pub mod sras;
 
 use std::sync::Arc;
 

@@ -13,9 +13,10 @@ use crate::domain::risk::RiskLevel;
 use crate::domain::sra::{Sra, SraInput, Threat};
 use crate::problem::Problem;
 
+/// The SRA as `POST /v1/sras` takes it; `clearway sra import` files hold the same objects.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SraBody {
+pub struct SraBody {
     area: String,
     version: i64,
     effective_from: NaiveDate,
@@ -40,7 +41,7 @@ struct ThreatBody {
 }
 
 impl SraBody {
-    fn into_input(self) -> Result<SraInput, Problem> {
+    pub fn into_input(self) -> Result<SraInput, Problem> {
         Ok(SraInput {
             area: AreaCode::parse("/area", &self.area)?,
             version: self.version,
