@@ -1,5 +1,5 @@
-//! Submitting and reading clearance requests: decided against the cached area risk,
-//! stored before they are acknowledged.
+//! Submitting, reading, withdrawing and amending clearance requests: decided against the
+//! cached area risk, stored (with their audit entry) before they are acknowledged.
 
 use std::sync::Arc;
 
@@ -9,24 +9,34 @@ use uuid::Uuid;
 use crate::access;
 use crate::auth::Caller;
 use crate::cache::AreaRiskCache;
-use crate::domain::policy::{self, PolicyRules};
+use crate::domain::approval::Escalation;
+use crate::domain::audit::{AuditAction, AuditDraft, AuditEntry};
+use crate::domain::policy::{self, Decision, Outcome, PolicyRules};
 use crate::domain::request::{ClearanceRequest, RequestRecord, RequestStatus};
 use crate::domain::sra::AreaRisk;
+use crate::notify::{QueueEventKind, QueueEvents};
 use crate::problem::Problem;
-use crate::store::{RequestQuery, Store};
+use crate::store::{RequestChange, RequestQuery, Store, StoreError};
 
 pub struct Clearing {
     store: Arc<dyn Store>,
     cache: Arc<AreaRiskCache>,
     policy: Arc<PolicyRules>,
+    events: QueueEvents,
 }
 
 impl Clearing {
-    pub fn new(store: Arc<dyn Store>, cache: Arc<AreaRiskCache>, policy: Arc<PolicyRules>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        cache: Arc<AreaRiskCache>,
+        policy: Arc<PolicyRules>,
+        events: QueueEvents,
+    ) -> Self {
         Self {
             store,
             cache,
             policy,
+            events,
         }
     }
 
@@ -38,21 +48,28 @@ impl Clearing {
         request: ClearanceRequest,
     ) -> Result<RequestRecord, Problem> {
         access::may_submit(caller, &request.traveller)?;
-        let risks = self.area_risks(&request).await?;
-        let decision = policy::evaluate(
-            &request,
-            |code| risks.iter().find(|r| &r.area.code == code).map(Arc::as_ref),
-            &self.policy,
-        );
+        let decision = self.decide(&request).await?;
+        let now = Utc::now();
         let record = RequestRecord {
             id: Uuid::now_v7(),
             status: RequestStatus::from(decision.outcome),
-            submitted_at: Utc::now(),
+            submitted_at: now,
             submitted_by: caller.subject.clone(),
+            escalation: escalation_for(&decision, now),
             request,
             decision,
+            version: 1,
         };
-        self.store.insert_request(&record).await?;
+        let audit = AuditDraft {
+            actor: caller.subject.clone(),
+            action: AuditAction::Submitted,
+            from: None,
+            to: record.status,
+            stage: current_stage(&record),
+            comment: None,
+        };
+        self.store.insert_request(&record, audit).await?;
+        self.announce_new(&record, &caller.subject);
         tracing::info!(
             request_id = %record.id,
             outcome = record.decision.outcome.as_str(),
@@ -60,6 +77,15 @@ impl Clearing {
             "clearance request decided"
         );
         Ok(record)
+    }
+
+    async fn decide(&self, request: &ClearanceRequest) -> Result<Decision, Problem> {
+        let risks = self.area_risks(request).await?;
+        Ok(policy::evaluate(
+            request,
+            |code| risks.iter().find(|r| &r.area.code == code).map(Arc::as_ref),
+            &self.policy,
+        ))
     }
 
     /// Every leg's area, from the cache; an unknown area is the caller's mistake.
@@ -82,6 +108,13 @@ impl Clearing {
         Ok(risks)
     }
 
+    fn announce_new(&self, record: &RequestRecord, actor: &str) {
+        if let Some(stage) = current_stage(record) {
+            self.events
+                .publish(QueueEventKind::New, record.id, &stage, actor);
+        }
+    }
+
     pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<RequestRecord, Problem> {
         if access::read_scope(caller).is_none() {
             return Err(Problem::forbidden(
@@ -95,6 +128,11 @@ impl Clearing {
             .ok_or_else(Problem::not_found)?;
         access::may_read(caller, &record)?;
         Ok(record)
+    }
+
+    pub async fn audit_trail(&self, caller: &Caller, id: Uuid) -> Result<Vec<AuditEntry>, Problem> {
+        self.get(caller, id).await?;
+        Ok(self.store.audit_trail(id).await?)
     }
 
     pub async fn list(
@@ -114,5 +152,133 @@ impl Clearing {
             limit,
         };
         Ok(self.store.list_requests(&query).await?)
+    }
+
+    /// The traveller (or their travel unit) withdraws a request that is still pending.
+    pub async fn withdraw(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        comment: Option<String>,
+    ) -> Result<RequestRecord, Problem> {
+        let current = self.get(caller, id).await?;
+        access::may_submit(caller, &current.request.traveller)?;
+        if !current.status.is_pending() {
+            return Err(not_pending(current.status, "withdrawn"));
+        }
+        let mut next = current.clone();
+        next.status = RequestStatus::Withdrawn;
+        if let Some(escalation) = next.escalation.as_mut() {
+            escalation.claim = None;
+        }
+        next.version += 1;
+        let change = RequestChange {
+            record: &next,
+            legs_changed: false,
+            audit: AuditDraft {
+                actor: caller.subject.clone(),
+                action: AuditAction::Withdrawn,
+                from: Some(current.status),
+                to: next.status,
+                stage: current_stage(&current),
+                comment,
+            },
+        };
+        self.store
+            .update_request(change)
+            .await
+            .map_err(changed_meanwhile)?;
+        if let Some(stage) = current_stage(&current) {
+            self.events
+                .publish(QueueEventKind::Removed, id, &stage, &caller.subject);
+        }
+        Ok(next)
+    }
+
+    /// A returned (or held) request, amended by its traveller or travel unit: decided
+    /// afresh, and if escalated again it re-enters the chain at its first stage.
+    pub async fn amend(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        request: ClearanceRequest,
+    ) -> Result<RequestRecord, Problem> {
+        let current = self.get(caller, id).await?;
+        access::may_submit(caller, &current.request.traveller)?;
+        if !matches!(
+            current.status,
+            RequestStatus::Returned | RequestStatus::Held
+        ) {
+            return Err(not_pending(current.status, "amended"));
+        }
+        if request.traveller.id != current.request.traveller.id {
+            return Err(Problem::invalid_field(
+                "/traveller/id",
+                "the traveller of a request cannot change; submit a new request",
+            ));
+        }
+        let decision = self.decide(&request).await?;
+        let now = Utc::now();
+        let next = RequestRecord {
+            status: RequestStatus::from(decision.outcome),
+            escalation: escalation_for(&decision, now),
+            request,
+            decision,
+            version: current.version + 1,
+            ..current.clone()
+        };
+        let change = RequestChange {
+            record: &next,
+            legs_changed: true,
+            audit: AuditDraft {
+                actor: caller.subject.clone(),
+                action: AuditAction::Amended,
+                from: Some(current.status),
+                to: next.status,
+                stage: current_stage(&next),
+                comment: None,
+            },
+        };
+        self.store
+            .update_request(change)
+            .await
+            .map_err(changed_meanwhile)?;
+        self.announce_new(&next, &caller.subject);
+        Ok(next)
+    }
+}
+
+/// A fresh pass through the approval chain, when the decision escalates.
+fn escalation_for(decision: &Decision, now: chrono::DateTime<Utc>) -> Option<Escalation> {
+    (decision.outcome == Outcome::Escalated && !decision.approval_chain.is_empty())
+        .then(|| Escalation::start(decision.approval_chain.clone(), now))
+}
+
+/// The stage a request waits on, while escalated.
+pub fn current_stage(record: &RequestRecord) -> Option<String> {
+    (record.status == RequestStatus::Escalated)
+        .then(|| record.escalation.as_ref().map(|e| e.stage().clone()))
+        .flatten()
+}
+
+pub fn not_pending(status: RequestStatus, what: &str) -> Problem {
+    Problem::conflict(
+        "not_pending",
+        format!(
+            "the request is {}; it can no longer be {what}",
+            status.as_str()
+        ),
+    )
+    .with("status", status)
+}
+
+/// Another change won the race for this request; nothing of this one was written.
+pub fn changed_meanwhile(e: StoreError) -> Problem {
+    match e {
+        StoreError::Conflict(_) => Problem::conflict(
+            "concurrent_update",
+            "the request changed while this change was made; read it again and retry",
+        ),
+        other => other.into(),
     }
 }

@@ -26,7 +26,16 @@ pub struct Settings {
     pub cache: CacheSettings,
     pub auth: AuthSettings,
     pub policy: PolicySettings,
+    pub approval: ApprovalSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApprovalSettings {
+    /// How long a claim on an escalation lasts unless released or renewed.
+    pub lease_seconds: i64,
+    /// The role that decides each stage named in the policy's approval chains.
+    pub stage_roles: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -2,12 +2,14 @@
 //! Assessments, the way the UN Security Management System does it.
 
 pub mod access;
+pub mod approvals;
 pub mod auth;
 pub mod cache;
 pub mod clearing;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod notify;
 pub mod problem;
 pub mod publishing;
 pub mod sra_import;

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use clearway::auth::{Role, issue_development_token};
 use clearway::config::Settings;
 use clearway::startup::{Application, Services};
-use clearway::store::SqliteStore;
+use clearway::store::{SqliteStore, Store};
 use clearway::{sra_import, telemetry};
 
 /// Settings come from config/default.toml, config/$CLEARWAY_ENV.toml (default: development)
@@ -48,11 +48,22 @@ enum Command {
         #[arg(long)]
         ttl_minutes: Option<i64>,
     },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Areas and Security Risk Assessments.
     Sra {
         #[command(subcommand)]
         command: SraCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every request's hash chain; exits 1 and names the first broken link if any.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -98,6 +109,27 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 issue_development_token(&settings.auth, &sub, &roles, org.as_deref(), ttl)?
             );
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let store = SqliteStore::connect(&settings.database).await?;
+            store.migrate().await?;
+            let report = store.verify_audit().await?;
+            store.close().await;
+            match report.first_broken {
+                None => println!(
+                    "audit trail intact: {} entries over {} requests",
+                    report.entries, report.requests
+                ),
+                Some(broken) => {
+                    eprintln!(
+                        "audit trail BROKEN at request {} entry {}: {}",
+                        broken.request_id, broken.seq, broken.reason
+                    );
+                    std::process::exit(1);
+                }
+            }
         }
         Command::Sra {
             command: SraCommand::Import { file },

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::auth::AuthError;
 use crate::domain::Invalid;
+use crate::domain::approval::ApprovalError;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -17,6 +18,9 @@ pub struct Problem {
     /// The input at fault: a JSON pointer into the body, or a query parameter's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Members particular to a problem type, such as who holds a claim and until when.
+    #[serde(flatten)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
@@ -32,7 +36,15 @@ impl Problem {
             title,
             detail: detail.into(),
             field: None,
+            extensions: serde_json::Map::new(),
         }
+    }
+
+    pub fn with(mut self, member: &str, value: impl serde::Serialize) -> Self {
+        if let Ok(value) = serde_json::to_value(value) {
+            self.extensions.insert(member.to_owned(), value);
+        }
+        self
     }
 
     pub fn at(mut self, field: impl Into<String>) -> Self {
@@ -175,6 +187,29 @@ impl From<StoreError> for Problem {
             }
             StoreError::NotFound(_) => Problem::not_found(),
             StoreError::Conflict(detail) => Problem::conflict("conflict", detail),
+        }
+    }
+}
+
+impl From<ApprovalError> for Problem {
+    fn from(e: ApprovalError) -> Self {
+        let detail = e.to_string();
+        match e {
+            ApprovalError::OwnRequest | ApprovalError::SameApproverTwice(_) => {
+                Problem::new(403, e.code(), "Four-eyes rule", detail)
+            }
+            ApprovalError::CommentRequired => {
+                Problem::new(422, e.code(), "A comment is required", detail).at("/comment")
+            }
+            ApprovalError::ClaimedByAnother { holder, until } => Problem::new(
+                409,
+                "claimed_by_another",
+                "Claimed by another approver",
+                detail,
+            )
+            .with("holder", holder)
+            .with("until", until),
+            _ => Problem::new(409, e.code(), "Conflict", detail),
         }
     }
 }

@@ -8,11 +8,13 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
-use crate::auth::TokenVerifier;
+use crate::approvals::Approvals;
+use crate::auth::{Role, TokenVerifier};
 use crate::cache::AreaRiskCache;
 use crate::clearing::Clearing;
 use crate::config::Settings;
 use crate::http::{self, AppState};
+use crate::notify::QueueEvents;
 use crate::publishing::Publishing;
 use crate::store::{SqliteStore, Store};
 
@@ -22,6 +24,7 @@ pub struct Services {
     pub cache: Arc<AreaRiskCache>,
     pub clearing: Clearing,
     pub publishing: Publishing,
+    pub approvals: Approvals,
 }
 
 impl Services {
@@ -33,11 +36,28 @@ impl Services {
         sqlite.migrate().await?;
         let store: Arc<dyn Store> = Arc::new(sqlite);
         let policy = Arc::new(settings.load_policy()?);
+        let stage_roles = settings
+            .approval
+            .stage_roles
+            .iter()
+            .map(|(stage, role)| {
+                let role = role.parse::<Role>().map_err(anyhow::Error::msg)?;
+                Ok((stage.clone(), role))
+            })
+            .collect::<anyhow::Result<std::collections::BTreeMap<_, _>>>()?;
+        if let Some(stage) = policy.stages().find(|s| !stage_roles.contains_key(*s)) {
+            anyhow::bail!(
+                "the policy's approval chains name the stage `{stage}`, which approval.stage_roles does not assign to a role"
+            );
+        }
         let cache =
             Arc::new(AreaRiskCache::new(&settings.cache, &settings.redis, store.clone()).await?);
+        let events = QueueEvents::new();
+        let lease = chrono::Duration::seconds(settings.approval.lease_seconds);
         Ok(Services {
-            clearing: Clearing::new(store.clone(), cache.clone(), policy.clone()),
+            clearing: Clearing::new(store.clone(), cache.clone(), policy.clone(), events.clone()),
             publishing: Publishing::new(store.clone(), cache.clone(), policy),
+            approvals: Approvals::new(store.clone(), lease, stage_roles, events),
             store,
             cache,
         })
@@ -63,6 +83,7 @@ impl Application {
             cache: services.cache,
             clearing: services.clearing,
             publishing: services.publishing,
+            approvals: services.approvals,
             verifier,
             max_body_bytes: settings.server.max_body_bytes,
         });

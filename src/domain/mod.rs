@@ -2,6 +2,7 @@
 
 pub mod approval;
 pub mod area;
+pub mod audit;
 pub mod criticality;
 pub mod itinerary;
 pub mod policy;

@@ -63,6 +63,11 @@ impl PolicyRules {
         self.acceptance[&pc]
     }
 
+    /// Every stage any approval chain names.
+    pub fn stages(&self) -> impl Iterator<Item = &Stage> {
+        self.chains.values().flatten()
+    }
+
     pub fn chain_for(&self, risk: RiskLevel) -> &[Stage] {
         self.chains.get(&risk).map_or(&[], Vec::as_slice)
     }

@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::approval::Escalation;
 use super::criticality::ProgrammeCriticality;
 use super::itinerary::Itinerary;
 use super::policy::{Decision, Outcome};
@@ -189,4 +190,15 @@ pub struct RequestRecord {
     pub submitted_by: String,
     pub request: ClearanceRequest,
     pub decision: Decision,
+    /// The approval chain, once the request has been escalated.
+    pub escalation: Option<Escalation>,
+    /// Bumped by every change; a change applies only to the version it was decided on.
+    pub version: i64,
+}
+
+impl RequestStatus {
+    /// Still open: a person or a change of circumstances may yet move it.
+    pub fn is_pending(self) -> bool {
+        matches!(self, Self::Escalated | Self::Held | Self::Returned)
+    }
 }

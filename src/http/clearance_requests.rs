@@ -11,10 +11,11 @@ use uuid::Uuid;
 use super::AppState;
 use super::extract::{query_pairs, read_json};
 use crate::auth::Caller;
+use crate::domain::approval::StageDecision;
 use crate::domain::area::AreaCode;
 use crate::domain::criticality::ProgrammeCriticality;
 use crate::domain::itinerary::{Itinerary, Leg};
-use crate::domain::policy::Decision;
+use crate::domain::policy::{Decision, Stage};
 use crate::domain::request::{
     ClearanceRequest, OrgId, RequestRecord, RequestStatus, Traveller, TravellerId,
 };
@@ -99,6 +100,19 @@ pub struct RequestView<'a> {
     mission_sra_reference: Option<&'a str>,
     legs: &'a [Leg],
     decision: &'a Decision,
+    /// Where the request is in its approval chain, once escalated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval: Option<ApprovalView<'a>>,
+    version: i64,
+}
+
+#[derive(Serialize)]
+struct ApprovalView<'a> {
+    chain: &'a [Stage],
+    /// The stage deciding now; absent once the chain is done.
+    stage: Option<&'a Stage>,
+    since: DateTime<Utc>,
+    decisions: &'a [StageDecision],
 }
 
 impl<'a> From<&'a RequestRecord> for RequestView<'a> {
@@ -113,6 +127,16 @@ impl<'a> From<&'a RequestRecord> for RequestView<'a> {
             mission_sra_reference: r.request.mission_sra_reference.as_deref(),
             legs: r.request.legs.legs(),
             decision: &r.decision,
+            approval: r.escalation.as_ref().map(|e| ApprovalView {
+                chain: &e.chain,
+                stage: (r.status == RequestStatus::Escalated).then(|| e.stage()),
+                since: e
+                    .decisions
+                    .last()
+                    .map_or(e.stage_since, |d| d.decided_at.max(e.stage_since)),
+                decisions: &e.decisions,
+            }),
+            version: r.version,
         }
     }
 }
@@ -129,6 +153,68 @@ pub async fn submit(
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/v1/clearance-requests/{}", record.id)))
         .json(RequestView::from(&record)))
+}
+
+pub async fn amend(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found())?;
+    let body: SubmitBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let request = body.into_domain(Utc::now().date_naive())?;
+    let record = state.clearing.amend(&caller, id, request).await?;
+    Ok(HttpResponse::Ok().json(RequestView::from(&record)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct WithdrawBody {
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found())?;
+    // The reason is optional, and so is the body that carries it.
+    let has_body = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .is_some_and(|v| v != "0");
+    let body: WithdrawBody = if has_body {
+        read_json(&req, payload, state.max_body_bytes).await?
+    } else {
+        WithdrawBody::default()
+    };
+    let comment = body
+        .comment
+        .map(|c| crate::domain::bounded_text("/comment", &c, 2000))
+        .transpose()?;
+    let record = state.clearing.withdraw(&caller, id, comment).await?;
+    Ok(HttpResponse::Ok().json(RequestView::from(&record)))
+}
+
+#[derive(Serialize)]
+struct AuditTrail {
+    items: Vec<crate::domain::audit::AuditEntry>,
+}
+
+pub async fn audit(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found())?;
+    let items = state.clearing.audit_trail(&caller, id).await?;
+    Ok(HttpResponse::Ok().json(AuditTrail { items }))
 }
 
 pub async fn get(

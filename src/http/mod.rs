@@ -2,6 +2,7 @@
 
 mod areas;
 mod clearance_requests;
+mod escalations;
 pub mod extract;
 mod health;
 mod problem_response;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, web};
 
+use crate::approvals::Approvals;
 use crate::auth::TokenVerifier;
 use crate::cache::AreaRiskCache;
 use crate::clearing::Clearing;
@@ -27,6 +29,7 @@ pub struct AppState {
     pub cache: Arc<AreaRiskCache>,
     pub clearing: Clearing,
     pub publishing: Publishing,
+    pub approvals: Approvals,
     pub verifier: TokenVerifier,
     pub max_body_bytes: usize,
 }
@@ -44,7 +47,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/clearance-requests/{id}")
-                        .route(web::get().to(clearance_requests::get)),
+                        .route(web::get().to(clearance_requests::get))
+                        .route(web::patch().to(clearance_requests::amend)),
+                )
+                .service(
+                    resource("/clearance-requests/{id}/withdraw")
+                        .route(web::post().to(clearance_requests::withdraw)),
+                )
+                .service(
+                    resource("/clearance-requests/{id}/audit")
+                        .route(web::get().to(clearance_requests::audit)),
+                )
+                .service(resource("/escalations").route(web::get().to(escalations::queue)))
+                .service(resource("/escalations/stream").route(web::get().to(escalations::stream)))
+                .service(
+                    resource("/escalations/{id}/claim").route(web::post().to(escalations::claim)),
+                )
+                .service(
+                    resource("/escalations/{id}/release")
+                        .route(web::post().to(escalations::release)),
+                )
+                .service(
+                    resource("/escalations/{id}/decision")
+                        .route(web::post().to(escalations::decide)),
                 )
                 .service(
                     resource("/areas")

@@ -16,6 +16,8 @@ struct Body<'a> {
     code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    #[serde(flatten)]
+    extensions: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 impl ResponseError for Problem {
@@ -31,6 +33,7 @@ impl ResponseError for Problem {
             detail: &self.detail,
             code: self.code,
             field: self.field.as_deref(),
+            extensions: &self.extensions,
         };
         let mut response = HttpResponse::build(self.status_code());
         response

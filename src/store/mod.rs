@@ -3,9 +3,11 @@
 mod sqlite;
 
 use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::domain::area::{Area, AreaCode, Suspension};
+use crate::domain::audit::{AuditDraft, AuditEntry};
 use crate::domain::request::{OrgId, RequestRecord, RequestStatus, TravellerId};
 use crate::domain::sra::{AreaRisk, Sra};
 
@@ -63,6 +65,39 @@ pub struct RequestQuery {
     pub limit: u32,
 }
 
+/// A change to a stored request: `record` is the new state, written only if the stored
+/// version is still `record.version - 1`; otherwise `Conflict` and nothing changes.
+#[derive(Debug, Clone)]
+pub struct RequestChange<'a> {
+    pub record: &'a RequestRecord,
+    /// The itinerary changed (an amendment): the legs are rewritten too.
+    pub legs_changed: bool,
+    pub audit: AuditDraft,
+}
+
+/// Where the next page of a stage's queue starts: after this (travel start, submission, id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuePosition {
+    pub first_arrival: NaiveDate,
+    pub submitted_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// What `clearway audit verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditReport {
+    pub requests: u64,
+    pub entries: u64,
+    pub first_broken: Option<BrokenLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenLink {
+    pub request_id: Uuid,
+    pub seq: i64,
+    pub reason: String,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
@@ -82,8 +117,28 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_sra(&self, sra: &Sra) -> Result<(), StoreError>;
     async fn list_sras(&self, area: Option<&AreaCode>) -> Result<Vec<Sra>, StoreError>;
 
-    /// Stores a request, its legs and its decision in one transaction.
-    async fn insert_request(&self, record: &RequestRecord) -> Result<(), StoreError>;
+    /// Stores a request, its legs, its decision and its first audit entry in one transaction.
+    async fn insert_request(
+        &self,
+        record: &RequestRecord,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError>;
+    /// Applies a change and appends its audit entry in one transaction; `Conflict` if the
+    /// request changed since it was read.
+    async fn update_request(&self, change: RequestChange<'_>) -> Result<(), StoreError>;
     async fn get_request(&self, id: Uuid) -> Result<Option<RequestRecord>, StoreError>;
     async fn list_requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError>;
+
+    /// Escalated requests awaiting `stage`: soonest travel first, then oldest submission.
+    async fn escalation_queue(
+        &self,
+        stage: &str,
+        after: Option<QueuePosition>,
+        limit: u32,
+    ) -> Result<Vec<RequestRecord>, StoreError>;
+
+    /// A request's audit trail, oldest first.
+    async fn audit_trail(&self, id: Uuid) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Checks every request's chain; reports the first broken link.
+    async fn verify_audit(&self) -> Result<AuditReport, StoreError>;
 }

@@ -5,16 +5,21 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::TryStreamExt;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
-use super::{RequestQuery, RequestScope, Store, StoreError};
+use super::{
+    AuditReport, BrokenLink, QueuePosition, RequestChange, RequestQuery, RequestScope, Store,
+    StoreError,
+};
 use crate::config::DatabaseSettings;
 use crate::domain::area::{Area, AreaCode, Suspension, SuspensionReason};
+use crate::domain::audit::{AuditDraft, AuditEntry, first_broken_link};
 use crate::domain::request::RequestRecord;
 use crate::domain::sra::{AreaRisk, SecurityLevel, Sra};
 
@@ -131,6 +136,7 @@ fn request_from_row(row: &SqliteRow) -> Result<RequestRecord, StoreError> {
     let status: String = row.try_get("status")?;
     let request: String = row.try_get("request")?;
     let decision: String = row.try_get("decision")?;
+    let escalation: Option<String> = row.try_get("escalation")?;
     Ok(RequestRecord {
         id: Uuid::parse_str(&id).map_err(|e| corrupt(e.to_string()))?,
         status: status.parse().map_err(corrupt)?,
@@ -138,7 +144,97 @@ fn request_from_row(row: &SqliteRow) -> Result<RequestRecord, StoreError> {
         submitted_by: row.try_get("submitted_by")?,
         request: serde_json::from_str(&request)?,
         decision: serde_json::from_str(&decision)?,
+        escalation: escalation
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?,
+        version: row.try_get("version")?,
     })
+}
+
+fn audit_from_row(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
+    let corrupt = |e: String| StoreError::Corrupt(e);
+    let request_id: String = row.try_get("request_id")?;
+    let action: String = row.try_get("action")?;
+    let from: Option<String> = row.try_get("from_status")?;
+    let to: String = row.try_get("to_status")?;
+    Ok(AuditEntry {
+        request_id: Uuid::parse_str(&request_id).map_err(|e| corrupt(e.to_string()))?,
+        seq: row.try_get("seq")?,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        action: serde_json::from_value(serde_json::Value::String(action))?,
+        from: from.map(|f| f.parse()).transpose().map_err(corrupt)?,
+        to: to.parse().map_err(corrupt)?,
+        stage: row.try_get("stage")?,
+        comment: row.try_get("comment")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+/// The stage awaiting a decision, for the queue index; none unless escalated.
+fn queue_stage(record: &RequestRecord) -> Option<&str> {
+    (record.status == crate::domain::request::RequestStatus::Escalated)
+        .then(|| record.escalation.as_ref().map(|e| e.stage().as_str()))
+        .flatten()
+}
+
+async fn insert_legs(tx: &mut SqliteConnection, record: &RequestRecord) -> Result<(), StoreError> {
+    let id = record.id.to_string();
+    let mut legs = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO request_legs (request_id, seq, area_code, arrival, departure) ",
+    );
+    legs.push_values(
+        record.request.legs.legs().iter().enumerate(),
+        |mut row, (seq, leg)| {
+            row.push_bind(id.clone())
+                .push_bind(seq as i64)
+                .push_bind(leg.area.as_str())
+                .push_bind(leg.arrival)
+                .push_bind(leg.departure);
+        },
+    );
+    legs.build().execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// Appends an entry to the request's chain, after its current last entry.
+async fn append_audit(
+    tx: &mut SqliteConnection,
+    request_id: Uuid,
+    draft: AuditDraft,
+) -> Result<AuditEntry, StoreError> {
+    let last: Option<(i64, String)> = sqlx::query_as(
+        "SELECT seq, hash FROM audit_log WHERE request_id = ? ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(request_id.to_string())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let entry = AuditEntry::chain(
+        request_id,
+        last.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
+        Utc::now(),
+        draft,
+    );
+    sqlx::query(
+        "INSERT INTO audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(entry.request_id.to_string())
+    .bind(entry.seq)
+    .bind(&entry.at)
+    .bind(&entry.actor)
+    .bind(serde_json::to_value(entry.action)?.as_str().unwrap_or_default().to_owned())
+    .bind(entry.from.map(|s| s.as_str()))
+    .bind(entry.to.as_str())
+    .bind(&entry.stage)
+    .bind(&entry.comment)
+    .bind(&entry.prev_hash)
+    .bind(&entry.hash)
+    .execute(&mut *tx)
+    .await?;
+    Ok(entry)
 }
 
 #[async_trait]
@@ -268,15 +364,18 @@ impl Store for SqliteStore {
         rows.iter().map(sra_from_row).collect()
     }
 
-    async fn insert_request(&self, record: &RequestRecord) -> Result<(), StoreError> {
+    async fn insert_request(
+        &self,
+        record: &RequestRecord,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
         let request = &record.request;
-        let id = record.id.to_string();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality, first_arrival, last_departure, submitted_at, updated_at, request, decision) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality, first_arrival, last_departure, submitted_at, updated_at, request, decision, escalation, stage, version) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&id)
+        .bind(record.id.to_string())
         .bind(request.traveller.id.as_str())
         .bind(request.traveller.org.as_str())
         .bind(&record.submitted_by)
@@ -288,22 +387,54 @@ impl Store for SqliteStore {
         .bind(record.submitted_at)
         .bind(serde_json::to_string(request)?)
         .bind(serde_json::to_string(&record.decision)?)
+        .bind(record.escalation.as_ref().map(serde_json::to_string).transpose()?)
+        .bind(queue_stage(record))
+        .bind(record.version)
         .execute(&mut *tx)
         .await?;
-        let mut legs = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO request_legs (request_id, seq, area_code, arrival, departure) ",
-        );
-        legs.push_values(
-            request.legs.legs().iter().enumerate(),
-            |mut row, (seq, leg)| {
-                row.push_bind(&id)
-                    .push_bind(seq as i64)
-                    .push_bind(leg.area.as_str())
-                    .push_bind(leg.arrival)
-                    .push_bind(leg.departure);
-            },
-        );
-        legs.build().execute(&mut *tx).await?;
+        insert_legs(&mut tx, record).await?;
+        append_audit(&mut tx, record.id, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_request(&self, change: RequestChange<'_>) -> Result<(), StoreError> {
+        let record = change.record;
+        let request = &record.request;
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE clearance_requests SET status = ?, programme_criticality = ?, first_arrival = ?, last_departure = ?, \
+             updated_at = ?, request = ?, decision = ?, escalation = ?, stage = ?, version = ? \
+             WHERE id = ? AND version = ?",
+        )
+        .bind(record.status.as_str())
+        .bind(request.programme_criticality.as_str())
+        .bind(request.legs.first_arrival())
+        .bind(request.legs.last_departure())
+        .bind(Utc::now())
+        .bind(serde_json::to_string(request)?)
+        .bind(serde_json::to_string(&record.decision)?)
+        .bind(record.escalation.as_ref().map(serde_json::to_string).transpose()?)
+        .bind(queue_stage(record))
+        .bind(record.version)
+        .bind(record.id.to_string())
+        .bind(record.version - 1)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "request {} changed meanwhile",
+                record.id
+            )));
+        }
+        if change.legs_changed {
+            sqlx::query("DELETE FROM request_legs WHERE request_id = ?")
+                .bind(record.id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            insert_legs(&mut tx, record).await?;
+        }
+        append_audit(&mut tx, record.id, change.audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -343,6 +474,115 @@ impl Store for SqliteStore {
             .iter()
             .map(request_from_row)
             .collect()
+    }
+
+    async fn escalation_queue(
+        &self,
+        stage: &str,
+        after: Option<QueuePosition>,
+        limit: u32,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "SELECT * FROM clearance_requests WHERE status = 'escalated' AND stage = ",
+        );
+        sql.push_bind(stage);
+        if let Some(after) = after {
+            sql.push(" AND (first_arrival, submitted_at, id) > (")
+                .push_bind(after.first_arrival)
+                .push(", ")
+                .push_bind(after.submitted_at)
+                .push(", ")
+                .push_bind(after.id.to_string())
+                .push(")");
+        }
+        sql.push(" ORDER BY first_arrival, submitted_at, id LIMIT ")
+            .push_bind(i64::from(limit));
+        sql.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(request_from_row)
+            .collect()
+    }
+
+    async fn audit_trail(&self, id: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
+        sqlx::query("SELECT * FROM audit_log WHERE request_id = ? ORDER BY seq")
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(audit_from_row)
+            .collect()
+    }
+
+    async fn verify_audit(&self) -> Result<AuditReport, StoreError> {
+        let mut report = AuditReport {
+            requests: 0,
+            entries: 0,
+            first_broken: None,
+        };
+        // Every change writes one entry, so a trail must be as long as its request's version:
+        // this catches a trail whose newest entries were cut off.
+        let mut rows = sqlx::query(
+            "SELECT a.*, r.version AS request_version FROM audit_log a JOIN clearance_requests r ON r.id = a.request_id \
+             ORDER BY a.request_id, a.seq",
+        )
+        .fetch(&self.pool);
+        let mut trail: Vec<AuditEntry> = Vec::new();
+        let mut version = 0;
+        let check = |trail: &[AuditEntry], version: i64| -> Option<BrokenLink> {
+            let first = trail.first()?;
+            if let Some((seq, reason)) = first_broken_link(trail) {
+                return Some(BrokenLink {
+                    request_id: first.request_id,
+                    seq,
+                    reason: reason.into(),
+                });
+            }
+            let last = trail.last()?.seq;
+            (last != version).then(|| BrokenLink {
+                request_id: first.request_id,
+                seq: last + 1,
+                reason: format!(
+                    "the trail ends at entry {last} but the request has had {version} changes"
+                ),
+            })
+        };
+        while let Some(row) = rows.try_next().await? {
+            let entry = audit_from_row(&row)?;
+            report.entries += 1;
+            if trail
+                .first()
+                .is_some_and(|f| f.request_id != entry.request_id)
+            {
+                report.requests += 1;
+                if let Some(broken) = check(&trail, version) {
+                    report.first_broken = Some(broken);
+                    return Ok(report);
+                }
+                trail.clear();
+            }
+            version = row.try_get("request_version")?;
+            trail.push(entry);
+        }
+        if !trail.is_empty() {
+            report.requests += 1;
+            report.first_broken = check(&trail, version);
+        }
+        drop(rows);
+        if report.first_broken.is_none() {
+            let orphan: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM clearance_requests r WHERE NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.request_id = r.id) LIMIT 1",
+            )
+            .fetch_optional(&self.pool)
+            .await?;
+            report.first_broken = orphan.map(|id| BrokenLink {
+                request_id: Uuid::parse_str(&id).unwrap_or_default(),
+                seq: 1,
+                reason: "the request has no audit trail".into(),
+            });
+        }
+        Ok(report)
     }
 }
 

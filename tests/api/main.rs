@@ -4,6 +4,7 @@ mod areas_and_sras;
 mod cache;
 mod cli;
 mod decisions;
+mod escalations;
 mod input_errors;
 mod support;
 mod tokens;

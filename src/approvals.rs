@@ -1,0 +1,234 @@
+//! Working the escalation queue: approvers list their stage, claim an item (a lease),
+//! and decide it; every step is checked by the pure chain rules and stored with its audit entry.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use uuid::Uuid;
+
+use crate::auth::{Caller, Role};
+use crate::clearing::{changed_meanwhile, not_pending};
+use crate::domain::approval::{Escalation, Outcome, Verdict};
+use crate::domain::audit::{AuditAction, AuditDraft};
+use crate::domain::request::{RequestRecord, RequestStatus};
+use crate::notify::{QueueEventKind, QueueEvents};
+use crate::problem::Problem;
+use crate::store::{QueuePosition, RequestChange, Store, StoreError};
+
+pub struct Approvals {
+    store: Arc<dyn Store>,
+    lease: Duration,
+    stage_roles: BTreeMap<String, Role>,
+    events: QueueEvents,
+}
+
+/// What an approver did to an item, for the audit trail and the live queue.
+enum Step {
+    Claim,
+    Release,
+    Decide(Verdict, String),
+}
+
+impl Approvals {
+    pub fn new(
+        store: Arc<dyn Store>,
+        lease: Duration,
+        stage_roles: BTreeMap<String, Role>,
+        events: QueueEvents,
+    ) -> Self {
+        Self {
+            store,
+            lease,
+            stage_roles,
+            events,
+        }
+    }
+
+    pub fn events(&self) -> &QueueEvents {
+        &self.events
+    }
+
+    /// Approvers see the stages their roles decide; admins see every stage.
+    pub fn may_watch(&self, caller: &Caller, stage: &str) -> bool {
+        caller.has(Role::Admin) || self.stage_roles.get(stage).is_some_and(|r| caller.has(*r))
+    }
+
+    pub fn stages(&self) -> impl Iterator<Item = &String> {
+        self.stage_roles.keys()
+    }
+
+    pub async fn queue(
+        &self,
+        caller: &Caller,
+        stage: &str,
+        after: Option<QueuePosition>,
+        limit: u32,
+    ) -> Result<Vec<RequestRecord>, Problem> {
+        if !self.stage_roles.contains_key(stage) {
+            return Err(Problem::invalid_query(
+                "stage",
+                format!(
+                    "unknown stage; known: {}",
+                    self.stages().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        if !self.may_watch(caller, stage) {
+            return Err(Problem::forbidden(format!(
+                "the {stage} queue is for its approvers"
+            )));
+        }
+        Ok(self.store.escalation_queue(stage, after, limit).await?)
+    }
+
+    pub async fn claim(&self, caller: &Caller, id: Uuid) -> Result<RequestRecord, Problem> {
+        self.act(caller, id, None, Step::Claim).await
+    }
+
+    pub async fn release(&self, caller: &Caller, id: Uuid) -> Result<RequestRecord, Problem> {
+        self.act(caller, id, None, Step::Release).await
+    }
+
+    pub async fn decide(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        stage: Option<&str>,
+        verdict: Verdict,
+        comment: String,
+    ) -> Result<RequestRecord, Problem> {
+        self.act(caller, id, stage, Step::Decide(verdict, comment))
+            .await
+    }
+
+    /// Reads the item, applies the step with the chain rules, and writes it over the version
+    /// read. If another approver's write got there first, the step is judged again on
+    /// what they wrote: that is how the loser of a race learns who holds the item.
+    async fn act(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        stage: Option<&str>,
+        step: Step,
+    ) -> Result<RequestRecord, Problem> {
+        for _ in 0..3 {
+            let current = self.item(caller, id).await?;
+            let (next, audit, events) = self.apply(caller, &current, stage, &step)?;
+            let change = RequestChange {
+                record: &next,
+                legs_changed: false,
+                audit,
+            };
+            match self.store.update_request(change).await {
+                Ok(()) => {
+                    for (kind, stage) in events {
+                        self.events.publish(kind, id, &stage, &caller.subject);
+                    }
+                    return Ok(next);
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(changed_meanwhile(StoreError::Conflict(id.to_string())))
+    }
+
+    /// The escalated request behind a queue item, if the caller may act on its stage.
+    async fn item(&self, caller: &Caller, id: Uuid) -> Result<RequestRecord, Problem> {
+        let approver = self.stage_roles.values().any(|r| caller.has(*r));
+        if !approver {
+            return Err(Problem::forbidden(
+                "working the queue requires an approver role",
+            ));
+        }
+        let record = self
+            .store
+            .get_request(id)
+            .await?
+            .ok_or_else(Problem::not_found)?;
+        // Requests that never reached the chain are not queue items.
+        if record.escalation.is_none() {
+            return Err(Problem::not_found());
+        }
+        Ok(record)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn apply(
+        &self,
+        caller: &Caller,
+        current: &RequestRecord,
+        stage: Option<&str>,
+        step: &Step,
+    ) -> Result<(RequestRecord, AuditDraft, Vec<(QueueEventKind, String)>), Problem> {
+        let escalation = current.escalation.as_ref().ok_or_else(Problem::not_found)?;
+        if current.status != RequestStatus::Escalated {
+            return Err(not_pending(current.status, "decided"));
+        }
+        let at = escalation.stage().clone();
+        if !self.stage_roles.get(&at).is_some_and(|r| caller.has(*r)) {
+            return Err(Problem::forbidden(format!(
+                "the {at} stage is decided by its own approvers"
+            )));
+        }
+        let requested = stage.unwrap_or(&at);
+        let parties = [
+            current.request.traveller.id.as_str(),
+            current.submitted_by.as_str(),
+        ];
+        let now = Utc::now();
+        let me = caller.subject.as_str();
+        let mut next = current.clone();
+        next.version += 1;
+        let mut audit = AuditDraft {
+            actor: me.to_owned(),
+            action: AuditAction::Claimed,
+            from: Some(current.status),
+            to: current.status,
+            stage: Some(at.clone()),
+            comment: None,
+        };
+        let events = match step {
+            Step::Claim => {
+                next.escalation = Some(escalation.claim(requested, me, &parties, self.lease, now)?);
+                vec![(QueueEventKind::Claimed, at)]
+            }
+            Step::Release => {
+                next.escalation = Some(escalation.release(me, now)?);
+                audit.action = AuditAction::Released;
+                vec![(QueueEventKind::Released, at)]
+            }
+            Step::Decide(verdict, comment) => {
+                let (decision, outcome) =
+                    escalation.decide(requested, me, &parties, *verdict, comment, now)?;
+                audit.action = match verdict {
+                    Verdict::Approve => AuditAction::Approved,
+                    Verdict::Reject => AuditAction::Rejected,
+                    Verdict::Return => AuditAction::Returned,
+                };
+                audit.comment = Some(decision.comment.clone());
+                match outcome {
+                    Outcome::NextStage(advanced) => {
+                        let entered = advanced.stage().clone();
+                        next.escalation = Some(advanced);
+                        vec![
+                            (QueueEventKind::Decided, at),
+                            (QueueEventKind::New, entered),
+                        ]
+                    }
+                    Outcome::Final(status) => {
+                        let mut concluded: Escalation = escalation.clone();
+                        concluded.claim = None;
+                        concluded.decisions.push(decision);
+                        next.escalation = Some(concluded);
+                        next.status = status;
+                        vec![(QueueEventKind::Decided, at)]
+                    }
+                }
+            }
+        };
+        audit.to = next.status;
+        Ok((next, audit, events))
+    }
+}

@@ -1,0 +1,249 @@
+//! `/v1/escalations`: the approvers' queue per stage, claims, decisions, and a live stream.
+
+use std::time::Duration;
+
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
+
+use super::AppState;
+use super::clearance_requests::RequestView;
+use super::extract::{query_pairs, read_json};
+use crate::auth::Caller;
+use crate::domain::approval::Verdict;
+use crate::domain::request::RequestRecord;
+use crate::problem::Problem;
+use crate::store::QueuePosition;
+
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
+const URGENT_WITHIN_HOURS: i64 = 72;
+
+#[derive(Serialize)]
+struct QueueItem<'a> {
+    stage: &'a str,
+    in_stage_since: DateTime<Utc>,
+    seconds_in_queue: i64,
+    /// Travel starts within 72 hours: decide this one first.
+    urgent: bool,
+    claim: Option<&'a crate::domain::approval::Claim>,
+    request: RequestView<'a>,
+}
+
+impl<'a> QueueItem<'a> {
+    fn of(record: &'a RequestRecord, now: DateTime<Utc>) -> Option<Self> {
+        let escalation = record.escalation.as_ref()?;
+        let travel_starts = record
+            .request
+            .legs
+            .first_arrival()
+            .and_hms_opt(0, 0, 0)?
+            .and_utc();
+        Some(Self {
+            stage: escalation.stage(),
+            in_stage_since: escalation.stage_since,
+            seconds_in_queue: (now - escalation.stage_since).num_seconds().max(0),
+            urgent: travel_starts - now <= chrono::Duration::hours(URGENT_WITHIN_HOURS),
+            claim: escalation.claim.as_ref().filter(|c| c.is_live(now)),
+            request: RequestView::from(record),
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct QueuePage<'a> {
+    items: Vec<QueueItem<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+pub async fn queue(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let mut stage = None;
+    let mut after = None;
+    let mut limit = DEFAULT_PAGE;
+    for (name, value) in query_pairs(&req, &["stage", "cursor", "limit"])? {
+        match name.as_str() {
+            "stage" => stage = Some(value),
+            "cursor" => after = Some(decode_position(&value)?),
+            _ => {
+                limit = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=MAX_PAGE).contains(n))
+                    .ok_or_else(|| {
+                        Problem::invalid_query(
+                            "limit",
+                            format!("limit is a whole number from 1 to {MAX_PAGE}"),
+                        )
+                    })?;
+            }
+        }
+    }
+    let stage =
+        stage.ok_or_else(|| Problem::invalid_query("stage", "name the stage, e.g. ?stage=hq"))?;
+    let records = state.approvals.queue(&caller, &stage, after, limit).await?;
+    let now = Utc::now();
+    let next_cursor = (records.len() == limit as usize)
+        .then(|| records.last().map(encode_position))
+        .flatten();
+    Ok(HttpResponse::Ok().json(QueuePage {
+        items: records
+            .iter()
+            .filter_map(|r| QueueItem::of(r, now))
+            .collect(),
+        next_cursor,
+    }))
+}
+
+fn encode_position(record: &RequestRecord) -> String {
+    let raw = format!(
+        "{}|{}|{}",
+        record.request.legs.first_arrival(),
+        record.submitted_at.to_rfc3339(),
+        record.id
+    );
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_position(cursor: &str) -> Result<QueuePosition, Problem> {
+    let bad = || Problem::invalid_query("cursor", "not a cursor this service issued");
+    let raw =
+        String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
+    let mut parts = raw.split('|');
+    let (Some(day), Some(at), Some(id), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    Ok(QueuePosition {
+        first_arrival: day.parse::<NaiveDate>().map_err(|_| bad())?,
+        submitted_at: DateTime::parse_from_rfc3339(at)
+            .map_err(|_| bad())?
+            .with_timezone(&Utc),
+        id: Uuid::parse_str(id).map_err(|_| bad())?,
+    })
+}
+
+fn item_id(raw: &str) -> Result<Uuid, Problem> {
+    Uuid::parse_str(raw).map_err(|_| Problem::not_found())
+}
+
+pub async fn claim(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let record = state.approvals.claim(&caller, item_id(&id)?).await?;
+    Ok(HttpResponse::Ok().json(QueueItem::of(&record, Utc::now())))
+}
+
+pub async fn release(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let record = state.approvals.release(&caller, item_id(&id)?).await?;
+    Ok(HttpResponse::Ok().json(QueueItem::of(&record, Utc::now())))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    decision: Verdict,
+    comment: String,
+    /// The stage the approver means to decide; refused if the item has moved on.
+    #[serde(default)]
+    stage: Option<String>,
+}
+
+pub async fn decide(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let id = item_id(&id)?;
+    let body: DecisionBody = read_json(&req, payload, state.max_body_bytes).await?;
+    if body.comment.chars().count() > 2000 {
+        return Err(Problem::invalid_field(
+            "/comment",
+            "at most 2000 characters",
+        ));
+    }
+    let record = state
+        .approvals
+        .decide(
+            &caller,
+            id,
+            body.stage.as_deref(),
+            body.decision,
+            body.comment,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(RequestView::from(&record)))
+}
+
+/// Server-sent events: `new`, `claimed`, `released`, `decided` and `removed` items of the
+/// stages the caller may watch, with a heartbeat comment every 15 seconds.
+pub async fn stream(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let only = query_pairs(&req, &["stage"])?
+        .into_iter()
+        .next()
+        .map(|(_, s)| s);
+    let stages: Vec<String> = state
+        .approvals
+        .stages()
+        .filter(|s| only.as_ref().is_none_or(|o| o == *s))
+        .filter(|s| state.approvals.may_watch(&caller, s))
+        .cloned()
+        .collect();
+    if stages.is_empty() {
+        return Err(Problem::forbidden("no queue you may watch"));
+    }
+    let receiver = state.approvals.events().subscribe();
+    let events = futures_util::stream::unfold(
+        (receiver, stages, true),
+        |(mut receiver, stages, first)| async move {
+            if first {
+                let hello =
+                    Bytes::from(format!(": watching {}\nretry: 3000\n\n", stages.join(", ")));
+                return Some((Ok::<_, actix_web::Error>(hello), (receiver, stages, false)));
+            }
+            loop {
+                let next = tokio::time::timeout(Duration::from_secs(15), receiver.recv()).await;
+                let frame = match next {
+                    Err(_) => Bytes::from_static(b": heartbeat\n\n"),
+                    Ok(Ok(event)) if stages.contains(&event.stage) => {
+                        let data = serde_json::to_string(&event).unwrap_or_default();
+                        Bytes::from(format!("event: {}\ndata: {data}\n\n", event.kind.as_str()))
+                    }
+                    Ok(Ok(_)) => continue,
+                    // Too slow to keep up: say so, so the page re-reads the queue.
+                    Ok(Err(RecvError::Lagged(missed))) => {
+                        Bytes::from(format!("event: lagged\ndata: {{\"missed\": {missed}}}\n\n"))
+                    }
+                    Ok(Err(RecvError::Closed)) => return None,
+                };
+                return Some((Ok(frame), (receiver, stages, false)));
+            }
+        },
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(events))
+}
