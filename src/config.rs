@@ -27,7 +27,20 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub policy: PolicySettings,
     pub approval: ApprovalSettings,
+    pub webhooks: WebhookSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookSettings {
+    /// Run the deliverer in this process.
+    pub deliver: bool,
+    pub poll_interval_ms: u64,
+    pub timeout_ms: u64,
+    pub backoff_base_ms: u64,
+    pub backoff_max_secs: u64,
+    pub max_attempts: u32,
+    pub batch: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

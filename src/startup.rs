@@ -15,6 +15,7 @@ use crate::clearing::Clearing;
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::notify::QueueEvents;
+use crate::notify::deliverer::Deliverer;
 use crate::publishing::Publishing;
 use crate::store::{SqliteStore, Store};
 
@@ -64,6 +65,11 @@ impl Services {
     }
 }
 
+/// Selects the TLS implementation for outgoing HTTPS (webhooks); safe to call repeatedly.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 pub struct Application {
     server: Server,
     address: SocketAddr,
@@ -87,6 +93,10 @@ impl Application {
             verifier,
             max_body_bytes: settings.server.max_body_bytes,
         });
+        if settings.webhooks.deliver {
+            let deliverer = Deliverer::new(state.store.clone(), settings.webhooks.clone())?;
+            tokio::spawn(deliverer.run());
+        }
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
                 format!("binding {}:{}", settings.server.host, settings.server.port)

@@ -9,6 +9,7 @@ pub mod policy;
 pub mod request;
 pub mod risk;
 pub mod sra;
+pub mod webhook;
 
 /// A value refused at the edge: which field (as a JSON pointer, relative to the document
 /// being parsed), a stable machine code and a sentence for people.

@@ -8,6 +8,7 @@ mod health;
 mod problem_response;
 mod request_id;
 pub mod sras;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -66,6 +67,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/escalations/{id}/release")
                         .route(web::post().to(escalations::release)),
+                )
+                .service(
+                    resource("/webhooks")
+                        .route(web::post().to(webhooks::register))
+                        .route(web::get().to(webhooks::list)),
+                )
+                .service(resource("/webhooks/{id}").route(web::delete().to(webhooks::remove)))
+                .service(
+                    resource("/webhooks/{id}/deliveries")
+                        .route(web::get().to(webhooks::deliveries)),
                 )
                 .service(
                     resource("/escalations/{id}/decision")

@@ -1,5 +1,7 @@
 //! Telling people what changed: live queue events for approvers' screens (server-sent
-//! events), fanned out in-process.
+//! events, fanned out in-process) and signed webhooks for travel units' systems.
+
+pub mod deliverer;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -10,6 +10,7 @@ use crate::domain::area::{Area, AreaCode, Suspension};
 use crate::domain::audit::{AuditDraft, AuditEntry};
 use crate::domain::request::{OrgId, RequestRecord, RequestStatus, TravellerId};
 use crate::domain::sra::{AreaRisk, Sra};
+use crate::domain::webhook::Webhook;
 
 pub use sqlite::SqliteStore;
 
@@ -98,6 +99,47 @@ pub struct BrokenLink {
     pub reason: String,
 }
 
+/// A webhook delivery a deliverer has leased and must attempt now.
+#[derive(Debug, Clone)]
+pub struct DueDelivery {
+    pub id: i64,
+    pub attempts: u32,
+    pub webhook_id: Uuid,
+    pub url: String,
+    pub secret: String,
+    pub event: String,
+    /// The exact bytes to send and sign.
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Attempt {
+    pub attempt: u32,
+    pub at: DateTime<Utc>,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptResult {
+    Delivered,
+    RetryAt(DateTime<Utc>),
+    GiveUp,
+}
+
+/// A delivery as a travel unit sees it, with every attempt.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryView {
+    pub id: i64,
+    pub event: String,
+    pub request_id: Uuid,
+    pub status: String,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub attempts: Vec<Attempt>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
@@ -136,6 +178,31 @@ pub trait Store: Send + Sync + 'static {
         after: Option<QueuePosition>,
         limit: u32,
     ) -> Result<Vec<RequestRecord>, StoreError>;
+
+    async fn create_webhook(&self, webhook: &Webhook) -> Result<(), StoreError>;
+    async fn list_webhooks(&self, org: &OrgId) -> Result<Vec<Webhook>, StoreError>;
+    async fn get_webhook(&self, id: Uuid) -> Result<Option<Webhook>, StoreError>;
+    /// Removes a webhook; its undelivered events are dropped with it.
+    async fn delete_webhook(&self, id: Uuid) -> Result<(), StoreError>;
+    /// Leases up to `limit` due deliveries: for each webhook and request only the oldest
+    /// undelivered event, so events arrive in order.
+    async fn claim_due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>, StoreError>;
+    async fn finish_attempt(
+        &self,
+        delivery_id: i64,
+        attempt: &Attempt,
+        result: AttemptResult,
+    ) -> Result<(), StoreError>;
+    async fn list_deliveries(
+        &self,
+        webhook_id: Uuid,
+        limit: u32,
+    ) -> Result<Vec<DeliveryView>, StoreError>;
 
     /// A request's audit trail, oldest first.
     async fn audit_trail(&self, id: Uuid) -> Result<Vec<AuditEntry>, StoreError>;

@@ -9,3 +9,4 @@ mod input_errors;
 mod support;
 mod tokens;
 mod visibility;
+mod webhooks;

@@ -1,0 +1,296 @@
+//! Webhooks for travel units: what they subscribe to, how each event is signed, and how
+//! long to wait before trying a failed delivery again. Pure.
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use uuid::Uuid;
+
+use super::audit::AuditAction;
+use super::{Invalid, request::OrgId};
+
+/// Every event a webhook may subscribe to; `*` subscribes to all.
+pub const EVENTS: [&str; 6] = [
+    "request.submitted",
+    "request.approved",
+    "request.rejected",
+    "request.returned",
+    "request.withdrawn",
+    "request.amended",
+];
+
+/// The event a state change raises; claims and releases are internal to the queue.
+pub fn event_name(action: AuditAction) -> Option<&'static str> {
+    match action {
+        AuditAction::Submitted => Some("request.submitted"),
+        AuditAction::Approved => Some("request.approved"),
+        AuditAction::Rejected => Some("request.rejected"),
+        AuditAction::Returned => Some("request.returned"),
+        AuditAction::Withdrawn => Some("request.withdrawn"),
+        AuditAction::Amended => Some("request.amended"),
+        AuditAction::Claimed | AuditAction::Released => None,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub org: OrgId,
+    pub url: String,
+    pub events: Vec<String>,
+    #[serde(skip_serializing)]
+    pub secret: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Webhook {
+    pub fn subscribes_to(&self, event: &str) -> bool {
+        self.events.iter().any(|e| e == "*" || e == event)
+    }
+}
+
+/// Checks a subscription's fields; the URL must be absolute http(s) without credentials.
+pub fn check_subscription(url: &str, events: &[String], secret: &str) -> Result<(), Invalid> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| Invalid::new("/url", "invalid_field", format!("not an absolute URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(Invalid::new(
+            "/url",
+            "invalid_field",
+            "the URL must be http or https with a host",
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(Invalid::new(
+            "/url",
+            "invalid_field",
+            "put no credentials in the URL; the signature authenticates us",
+        ));
+    }
+    if url.len() > 2000 {
+        return Err(Invalid::new(
+            "/url",
+            "invalid_field",
+            "at most 2000 characters",
+        ));
+    }
+    if events.is_empty() {
+        return Err(Invalid::new(
+            "/events",
+            "invalid_field",
+            "subscribe to at least one event, or \"*\"",
+        ));
+    }
+    if let Some((i, unknown)) = events
+        .iter()
+        .enumerate()
+        .find(|(_, e)| *e != "*" && !EVENTS.contains(&e.as_str()))
+    {
+        return Err(Invalid::new(
+            format!("/events/{i}"),
+            "invalid_field",
+            format!("unknown event `{unknown}`; known: *, {}", EVENTS.join(", ")),
+        ));
+    }
+    if !(16..=256).contains(&secret.len()) {
+        return Err(Invalid::new(
+            "/secret",
+            "invalid_field",
+            "the secret is 16 to 256 bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// An event to deliver, written with the change it reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    pub request_id: Uuid,
+    pub org: OrgId,
+    pub name: &'static str,
+    pub payload: serde_json::Value,
+}
+
+/// `Clearway-Signature: v1=<hex>`, the HMAC-SHA256 of `"{timestamp}.{raw body}"` under the
+/// webhook's secret. Binding the timestamp lets receivers refuse replays outside a window.
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// What a receiver does: the signature matches and the timestamp is within `window_secs` of now.
+pub fn verify_signature(
+    secret: &str,
+    header: &str,
+    timestamp: i64,
+    body: &[u8],
+    now: i64,
+    window_secs: i64,
+) -> bool {
+    if (now - timestamp).abs() > window_secs {
+        return false;
+    }
+    let Some(given) = header.strip_prefix("v1=").and_then(|h| hex::decode(h).ok()) else {
+        return false;
+    };
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac.verify_slice(&given).is_ok()
+}
+
+/// Exponential backoff: `base`, then doubling per failed attempt, capped at `max`.
+pub fn retry_delay(
+    attempts: u32,
+    base: chrono::Duration,
+    max: chrono::Duration,
+) -> chrono::Duration {
+    let factor = 1i32
+        .checked_shl(attempts.saturating_sub(1).min(30))
+        .unwrap_or(i32::MAX);
+    base.checked_mul(factor).map_or(max, |d| d.min(max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_verifies_only_for_its_body_secret_and_time() {
+        let body = br#"{"event":"request.approved"}"#;
+        let sig = signature("s3cret-s3cret-s3cret", 1_800_000_000, body);
+        assert!(verify_signature(
+            "s3cret-s3cret-s3cret",
+            &sig,
+            1_800_000_000,
+            body,
+            1_800_000_010,
+            300
+        ));
+        assert!(!verify_signature(
+            "another-secret-123",
+            &sig,
+            1_800_000_000,
+            body,
+            1_800_000_010,
+            300
+        ));
+        assert!(!verify_signature(
+            "s3cret-s3cret-s3cret",
+            &sig,
+            1_800_000_000,
+            b"{}",
+            1_800_000_010,
+            300
+        ));
+        assert!(!verify_signature(
+            "s3cret-s3cret-s3cret",
+            &sig,
+            1_800_000_001,
+            body,
+            1_800_000_010,
+            300
+        ));
+        assert!(
+            !verify_signature(
+                "s3cret-s3cret-s3cret",
+                &sig,
+                1_800_000_000,
+                body,
+                1_800_000_400,
+                300
+            ),
+            "replayed too late"
+        );
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_a_cap() {
+        let base = chrono::Duration::seconds(1);
+        let max = chrono::Duration::seconds(60);
+        let delays: Vec<i64> = (1..=8)
+            .map(|n| retry_delay(n, base, max).num_seconds())
+            .collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(retry_delay(200, base, max), max);
+    }
+
+    #[test]
+    fn subscriptions_are_checked() {
+        let all = vec!["*".to_string()];
+        assert!(
+            check_subscription("https://unit.example.org/hooks", &all, "0123456789abcdef").is_ok()
+        );
+        assert_eq!(
+            check_subscription("ftp://x", &all, "0123456789abcdef")
+                .unwrap_err()
+                .field,
+            "/url"
+        );
+        assert_eq!(
+            check_subscription("https://u:p@x.org", &all, "0123456789abcdef")
+                .unwrap_err()
+                .field,
+            "/url"
+        );
+        assert_eq!(
+            check_subscription(
+                "https://x.org",
+                &["request.exploded".into()],
+                "0123456789abcdef"
+            )
+            .unwrap_err()
+            .field,
+            "/events/0"
+        );
+        assert_eq!(
+            check_subscription("https://x.org", &all, "short")
+                .unwrap_err()
+                .field,
+            "/secret"
+        );
+    }
+}
+
+/// The event a change to `record` raises, if any: what travel units' systems receive.
+pub fn event_for(
+    record: &super::request::RequestRecord,
+    audit: &super::audit::AuditDraft,
+    at: DateTime<Utc>,
+) -> Option<OutboxEvent> {
+    let name = event_name(audit.action)?;
+    let stage = (record.status == super::request::RequestStatus::Escalated)
+        .then(|| record.escalation.as_ref().map(|e| e.stage().clone()))
+        .flatten();
+    let payload = serde_json::json!({
+        "event": name,
+        "event_id": Uuid::now_v7(),
+        "occurred_at": at,
+        "actor": audit.actor,
+        "comment": audit.comment,
+        "request": {
+            "id": record.id,
+            "version": record.version,
+            "status": record.status,
+            "previous_status": audit.from,
+            "stage": stage,
+            "traveller_id": record.request.traveller.id,
+            "org": record.request.traveller.org,
+            "first_arrival": record.request.legs.first_arrival(),
+        },
+    });
+    Some(OutboxEvent {
+        request_id: record.id,
+        org: record.request.traveller.org.clone(),
+        name,
+        payload,
+    })
+}

@@ -1,0 +1,109 @@
+//! `/v1/webhooks`: a travel unit registers where its organisation's status changes go,
+//! and sees every delivery attempt.
+
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::AppState;
+use super::extract::{query_pairs, read_json};
+use crate::auth::{Caller, Role};
+use crate::domain::request::OrgId;
+use crate::domain::webhook::{Webhook, check_subscription};
+use crate::problem::Problem;
+use crate::store::DeliveryView;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookBody {
+    url: String,
+    events: Vec<String>,
+    secret: String,
+}
+
+#[derive(Serialize)]
+struct Items<T> {
+    items: Vec<T>,
+}
+
+/// Webhooks belong to a travel unit's organisation.
+fn organisation(caller: &Caller) -> Result<OrgId, Problem> {
+    match (&caller.org, caller.has(Role::TravelUnit)) {
+        (Some(org), true) => Ok(org.clone()),
+        _ => Err(Problem::forbidden(
+            "webhooks are managed by a travel unit, with its organisation in the token",
+        )),
+    }
+}
+
+async fn own_webhook(state: &AppState, caller: &Caller, raw: &str) -> Result<Webhook, Problem> {
+    let org = organisation(caller)?;
+    let id = Uuid::parse_str(raw).map_err(|_| Problem::not_found())?;
+    match state.store.get_webhook(id).await? {
+        Some(hook) if hook.org == org => Ok(hook),
+        _ => Err(Problem::not_found()),
+    }
+}
+
+pub async fn register(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let org = organisation(&caller)?;
+    let body: WebhookBody = read_json(&req, payload, state.max_body_bytes).await?;
+    check_subscription(&body.url, &body.events, &body.secret)?;
+    let hook = Webhook {
+        id: Uuid::now_v7(),
+        org,
+        url: body.url,
+        events: body.events,
+        secret: body.secret,
+        created_by: caller.subject.clone(),
+        created_at: Utc::now(),
+    };
+    state.store.create_webhook(&hook).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((LOCATION, format!("/v1/webhooks/{}", hook.id)))
+        .json(&hook))
+}
+
+pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, Problem> {
+    let org = organisation(&caller)?;
+    let items = state.store.list_webhooks(&org).await?;
+    Ok(HttpResponse::Ok().json(Items { items }))
+}
+
+pub async fn remove(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let hook = own_webhook(&state, &caller, &id).await?;
+    state.store.delete_webhook(hook.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn deliveries(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let hook = own_webhook(&state, &caller, &id).await?;
+    let mut limit = 50;
+    for (_, value) in query_pairs(&req, &["limit"])? {
+        limit = value
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| {
+                Problem::invalid_query("limit", "limit is a whole number from 1 to 200")
+            })?;
+    }
+    let items: Vec<DeliveryView> = state.store.list_deliveries(hook.id, limit).await?;
+    Ok(HttpResponse::Ok().json(Items { items }))
+}

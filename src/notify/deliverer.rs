@@ -1,0 +1,117 @@
+//! Delivers the outbox to travel units' webhooks: signed POSTs, retried with exponential
+//! backoff until delivered or given up, oldest event of each request first. Everything it
+//! needs is in the store, so a restart resumes where it stopped.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures_util::future::join_all;
+
+use crate::config::WebhookSettings;
+use crate::domain::webhook::{retry_delay, signature};
+use crate::store::{Attempt, AttemptResult, DueDelivery, Store};
+
+pub struct Deliverer {
+    store: Arc<dyn Store>,
+    client: reqwest::Client,
+    settings: WebhookSettings,
+}
+
+impl Deliverer {
+    pub fn new(store: Arc<dyn Store>, settings: WebhookSettings) -> anyhow::Result<Self> {
+        crate::startup::install_tls_provider();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(settings.timeout_ms))
+            .connect_timeout(Duration::from_millis(settings.timeout_ms.min(5000)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("clearway-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            store,
+            client,
+            settings,
+        })
+    }
+
+    /// Runs until the process ends. Store errors are logged and retried on the next tick.
+    pub async fn run(self) {
+        let mut tick = tokio::time::interval(Duration::from_millis(
+            self.settings.poll_interval_ms.max(10),
+        ));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.deliver_due().await {
+                tracing::warn!(error = %e, "webhook delivery round failed; retrying");
+            }
+        }
+    }
+
+    /// One round: lease what is due and attempt it all concurrently.
+    pub async fn deliver_due(&self) -> Result<usize, crate::store::StoreError> {
+        let lease = chrono::Duration::milliseconds(self.settings.timeout_ms as i64 * 2 + 1000);
+        let due = self
+            .store
+            .claim_due_deliveries(Utc::now(), lease, self.settings.batch)
+            .await?;
+        let count = due.len();
+        for result in join_all(due.into_iter().map(|d| self.attempt(d))).await {
+            result?;
+        }
+        Ok(count)
+    }
+
+    async fn attempt(&self, delivery: DueDelivery) -> Result<(), crate::store::StoreError> {
+        let started = Instant::now();
+        let timestamp = Utc::now().timestamp();
+        let body = delivery.payload.into_bytes();
+        let sent = self
+            .client
+            .post(&delivery.url)
+            .header("Content-Type", "application/json")
+            .header("Clearway-Event", &delivery.event)
+            .header("Clearway-Delivery", delivery.id.to_string())
+            .header("Clearway-Timestamp", timestamp.to_string())
+            .header(
+                "Clearway-Signature",
+                signature(&delivery.secret, timestamp, &body),
+            )
+            .body(body)
+            .send()
+            .await;
+        let number = delivery.attempts + 1;
+        let (status_code, error) = match sent {
+            Ok(response) if response.status().is_success() => {
+                (Some(response.status().as_u16()), None)
+            }
+            Ok(response) => (
+                Some(response.status().as_u16()),
+                Some(format!("answered {}", response.status())),
+            ),
+            Err(e) if e.is_timeout() => (None, Some("timed out".to_owned())),
+            Err(e) => (None, Some(format!("could not deliver: {e}"))),
+        };
+        let now = Utc::now();
+        let result = if error.is_none() {
+            AttemptResult::Delivered
+        } else if number >= self.settings.max_attempts {
+            tracing::warn!(delivery = delivery.id, webhook = %delivery.webhook_id, "webhook delivery given up after {number} attempts");
+            AttemptResult::GiveUp
+        } else {
+            let base = chrono::Duration::milliseconds(self.settings.backoff_base_ms as i64);
+            let max = chrono::Duration::seconds(self.settings.backoff_max_secs as i64);
+            AttemptResult::RetryAt(now + retry_delay(number, base, max))
+        };
+        let attempt = Attempt {
+            attempt: number,
+            at: now,
+            status_code,
+            error,
+            duration_ms: started.elapsed().as_millis() as i64,
+        };
+        self.store
+            .finish_attempt(delivery.id, &attempt, result)
+            .await
+    }
+}

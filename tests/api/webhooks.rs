@@ -1,0 +1,413 @@
+//! Travel units' webhooks: signed, durable, retried, in order per request, never in the way.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use clearway::auth::Role;
+use clearway::domain::webhook::verify_signature;
+use serde_json::{Value, json};
+
+use crate::support::{Submission, TestApp, eventually};
+
+const SECRET: &str = "unicef-webhook-secret-0123456789";
+
+#[derive(Clone, Debug)]
+struct Received {
+    status: u16,
+    event: String,
+    timestamp: i64,
+    signature: String,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// A travel unit's endpoint: records every call; fails the first `failures`, then answers
+/// 204 (after `delay`).
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    calls: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    fn start(failures: usize, delay: Duration) -> Receiver {
+        let calls: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hooks/clearway", listener.local_addr().unwrap());
+        let record = calls.clone();
+        let server = HttpServer::new(move || {
+            let record = record.clone();
+            let seen = seen.clone();
+            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+                let record = record.clone();
+                let seen = seen.clone();
+                async move {
+                    tokio::time::sleep(delay).await;
+                    let status = if seen.fetch_add(1, Ordering::SeqCst) < failures {
+                        500
+                    } else {
+                        204
+                    };
+                    let header = |name: &str| {
+                        req.headers()
+                            .get(name)
+                            .map(|v| v.to_str().unwrap().to_owned())
+                            .unwrap_or_default()
+                    };
+                    record.lock().unwrap().push(Received {
+                        status,
+                        event: header("clearway-event"),
+                        timestamp: header("clearway-timestamp").parse().unwrap_or_default(),
+                        signature: header("clearway-signature"),
+                        body: body.to_vec(),
+                    });
+                    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+                        .finish()
+                }
+            }))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        Receiver { url, calls }
+    }
+
+    fn calls(&self) -> Vec<Received> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn delivered(&self) -> Vec<Received> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.status == 204)
+            .collect()
+    }
+}
+
+fn fast_webhooks(s: &mut clearway::config::Settings) {
+    s.webhooks.poll_interval_ms = 50;
+    s.webhooks.backoff_base_ms = 100;
+    s.webhooks.timeout_ms = 2000;
+}
+
+async fn register(app: &TestApp, url: &str, events: Value) -> String {
+    let unit = app.token("unicef-desk", &[Role::TravelUnit], Some("UNICEF"));
+    let (status, body) = app
+        .post(
+            "/v1/webhooks",
+            &unit,
+            &json!({"url": url, "events": events, "secret": SECRET}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(body.get("secret").is_none(), "the secret is never echoed");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_travel_unit_receives_each_status_change_signed_and_in_order() {
+    let receiver = Receiver::start(0, Duration::ZERO);
+    let app = TestApp::spawn_with(fast_webhooks).await;
+    app.area("TST-VHIGH", Some("very_high")).await;
+    register(&app, &receiver.url, json!(["*"])).await;
+    let alice = app.traveller("alice", "UNICEF");
+    let trip = Submission::for_traveller("alice", "UNICEF")
+        .pc("PC1")
+        .mission_sra("M-1")
+        .leg("TST-VHIGH", 5, 8);
+    let (_, body) = app.submit(&alice, &trip).await;
+    let id = body["id"].as_str().unwrap().to_owned();
+    for (who, role) in [("hq-1", Role::ApproverHq), ("dg-1", Role::ApproverDg)] {
+        let token = app.token(who, &[role], None);
+        let (status, _) = app
+            .post(&format!("/v1/escalations/{id}/claim"), &token, &json!({}))
+            .await;
+        assert_eq!(status, 200);
+        let (status, _) = app
+            .post(
+                &format!("/v1/escalations/{id}/decision"),
+                &token,
+                &json!({"decision": "approve", "comment": "Security plan adequate"}),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    // Another organisation's request is none of UNICEF's business.
+    let bob = app.traveller("bob", "WFP");
+    app.submit(
+        &bob,
+        &Submission::for_traveller("bob", "WFP")
+            .pc("PC1")
+            .mission_sra("M-2")
+            .leg("TST-VHIGH", 5, 8),
+    )
+    .await;
+
+    assert!(
+        eventually(Duration::from_secs(10), async || receiver.delivered().len()
+            >= 3)
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let delivered = receiver.delivered();
+    assert_eq!(delivered.len(), 3, "exactly UNICEF's three changes");
+    let now = chrono::Utc::now().timestamp();
+    for call in &delivered {
+        assert!(
+            verify_signature(
+                SECRET,
+                &call.signature,
+                call.timestamp,
+                &call.body,
+                now,
+                300
+            ),
+            "bad signature on {}",
+            call.event
+        );
+        assert!(!verify_signature(
+            "not-the-secret-0123456789",
+            &call.signature,
+            call.timestamp,
+            &call.body,
+            now,
+            300
+        ));
+    }
+    let seen: Vec<(String, String, Value)> = delivered
+        .iter()
+        .map(|c| {
+            let json = c.json();
+            (
+                c.event.clone(),
+                json["request"]["status"].as_str().unwrap().to_owned(),
+                json["request"]["stage"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("request.submitted".into(), "escalated".into(), json!("hq")),
+            ("request.approved".into(), "escalated".into(), json!("dg")),
+            ("request.approved".into(), "approved".into(), json!(null)),
+        ]
+    );
+    assert_eq!(delivered[2].json()["comment"], "Security plan adequate");
+    assert!(
+        delivered
+            .iter()
+            .all(|c| c.json()["request"]["id"] == id.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_failing_receiver_gets_every_event_in_order_after_retries() {
+    let receiver = Receiver::start(2, Duration::ZERO);
+    let app = TestApp::spawn_with(fast_webhooks).await;
+    app.area("TST-NOSRA", None).await;
+    let hook = register(
+        &app,
+        &receiver.url,
+        json!(["request.submitted", "request.withdrawn"]),
+    )
+    .await;
+    let alice = app.traveller("alice", "UNICEF");
+    let (_, held) = app
+        .submit(
+            &alice,
+            &Submission::for_traveller("alice", "UNICEF").leg("TST-NOSRA", 3, 4),
+        )
+        .await;
+    let id = held["id"].as_str().unwrap();
+    let (status, _) = app
+        .post(
+            &format!("/v1/clearance-requests/{id}/withdraw"),
+            &alice,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    assert!(
+        eventually(Duration::from_secs(10), async || receiver.delivered().len()
+            >= 2)
+        .await
+    );
+    let calls: Vec<(u16, String)> = receiver
+        .calls()
+        .iter()
+        .map(|c| (c.status, c.event.clone()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (500, "request.submitted".into()),
+            (500, "request.submitted".into()),
+            (204, "request.submitted".into()),
+            (204, "request.withdrawn".into()),
+        ],
+        "the withdrawal waits for the submission to get through"
+    );
+
+    let unit = app.token("unicef-desk", &[Role::TravelUnit], Some("UNICEF"));
+    let (status, deliveries) = app
+        .get(&format!("/v1/webhooks/{hook}/deliveries"), &unit)
+        .await;
+    assert_eq!(status, 200);
+    let items = deliveries["items"].as_array().unwrap();
+    let attempts: Vec<(String, usize)> = items
+        .iter()
+        .map(|d| {
+            (
+                d["event"].as_str().unwrap().to_owned(),
+                d["attempts"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            ("request.withdrawn".into(), 1),
+            ("request.submitted".into(), 3)
+        ]
+    );
+    assert_eq!(items[1]["attempts"][0]["status_code"], 500);
+    assert_eq!(items[1]["status"], "delivered");
+
+    let other = app.token("wfp-desk", &[Role::TravelUnit], Some("WFP"));
+    let (status, _) = app
+        .get(&format!("/v1/webhooks/{hook}/deliveries"), &other)
+        .await;
+    assert_eq!(
+        status, 404,
+        "another organisation's webhook does not exist for it"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_receiver_never_holds_up_decisions() {
+    let receiver = Receiver::start(0, Duration::from_secs(10));
+    let app = TestApp::spawn_with(|s| {
+        fast_webhooks(s);
+        s.webhooks.timeout_ms = 300;
+    })
+    .await;
+    app.area("TST-LOW", Some("low")).await;
+    let hook = register(&app, &receiver.url, json!(["*"])).await;
+    let alice = app.traveller("alice", "UNICEF");
+    let started = Instant::now();
+    for day in 1..=5 {
+        let (status, _) = app
+            .submit(
+                &alice,
+                &Submission::for_traveller("alice", "UNICEF").leg("TST-LOW", day, day),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "decisions waited on the webhook: {:?}",
+        started.elapsed()
+    );
+    let unit = app.token("unicef-desk", &[Role::TravelUnit], Some("UNICEF"));
+    let timed_out = eventually(Duration::from_secs(10), async || {
+        let (_, body) = app
+            .get(&format!("/v1/webhooks/{hook}/deliveries"), &unit)
+            .await;
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["attempts"][0]["error"] == "timed out")
+    })
+    .await;
+    assert!(
+        timed_out,
+        "the slow receiver's attempts are recorded as timed out"
+    );
+}
+
+#[tokio::test]
+async fn events_written_while_no_deliverer_runs_are_delivered_after_a_restart() {
+    let receiver = Receiver::start(0, Duration::ZERO);
+    let first = TestApp::spawn_with(|s| s.webhooks.deliver = false).await;
+    first.area("TST-LOW", Some("low")).await;
+    register(&first, &receiver.url, json!(["*"])).await;
+    let alice = first.traveller("alice", "UNICEF");
+    let (_, body) = first
+        .submit(
+            &alice,
+            &Submission::for_traveller("alice", "UNICEF").leg("TST-LOW", 2, 3),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(receiver.calls().is_empty());
+
+    let url = first.settings.database.url.clone();
+    let _second = TestApp::spawn_with(|s| {
+        fast_webhooks(s);
+        s.database.url = url;
+    })
+    .await;
+    assert!(
+        eventually(Duration::from_secs(10), async || receiver.delivered().len()
+            == 1)
+        .await
+    );
+    assert_eq!(receiver.delivered()[0].json()["request"]["id"], body["id"]);
+}
+
+#[tokio::test]
+async fn only_a_travel_unit_registers_webhooks_and_bad_ones_are_refused() {
+    let app = TestApp::spawn().await;
+    let (status, _) = app
+        .post(
+            "/v1/webhooks",
+            &app.traveller("alice", "UNICEF"),
+            &json!({"url": "https://x.org/h", "events": ["*"], "secret": SECRET}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let unit = app.token("unicef-desk", &[Role::TravelUnit], Some("UNICEF"));
+    for (body, field) in [
+        (
+            json!({"url": "not a url", "events": ["*"], "secret": SECRET}),
+            "/url",
+        ),
+        (
+            json!({"url": "https://x.org/h", "events": ["request.exploded"], "secret": SECRET}),
+            "/events/0",
+        ),
+        (
+            json!({"url": "https://x.org/h", "events": ["*"], "secret": "short"}),
+            "/secret",
+        ),
+        (
+            json!({"url": "https://x.org/h", "events": ["*"]}),
+            "/secret",
+        ),
+    ] {
+        let (status, problem) = app.post("/v1/webhooks", &unit, &body).await;
+        assert_eq!(
+            (status, problem["field"].as_str()),
+            (422, Some(field)),
+            "{problem}"
+        );
+    }
+    let (_, list) = app.get("/v1/webhooks", &unit).await;
+    assert_eq!(list["items"], json!([]));
+}
