@@ -159,6 +159,41 @@ pub fn retry_delay(
     base.checked_mul(factor).map_or(max, |d| d.min(max))
 }
 
+/// The event a change to `record` raises, if any: what travel units' systems receive.
+pub fn event_for(
+    record: &super::request::RequestRecord,
+    audit: &super::audit::AuditDraft,
+    at: DateTime<Utc>,
+) -> Option<OutboxEvent> {
+    let name = event_name(audit.action)?;
+    let stage = (record.status == super::request::RequestStatus::Escalated)
+        .then(|| record.escalation.as_ref().map(|e| e.stage().clone()))
+        .flatten();
+    let payload = serde_json::json!({
+        "event": name,
+        "event_id": Uuid::now_v7(),
+        "occurred_at": at,
+        "actor": audit.actor,
+        "comment": audit.comment,
+        "request": {
+            "id": record.id,
+            "version": record.version,
+            "status": record.status,
+            "previous_status": audit.from,
+            "stage": stage,
+            "traveller_id": record.request.traveller.id,
+            "org": record.request.traveller.org,
+            "first_arrival": record.request.legs.first_arrival(),
+        },
+    });
+    Some(OutboxEvent {
+        request_id: record.id,
+        org: record.request.traveller.org.clone(),
+        name,
+        payload,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,39 +293,4 @@ mod tests {
             "/secret"
         );
     }
-}
-
-/// The event a change to `record` raises, if any: what travel units' systems receive.
-pub fn event_for(
-    record: &super::request::RequestRecord,
-    audit: &super::audit::AuditDraft,
-    at: DateTime<Utc>,
-) -> Option<OutboxEvent> {
-    let name = event_name(audit.action)?;
-    let stage = (record.status == super::request::RequestStatus::Escalated)
-        .then(|| record.escalation.as_ref().map(|e| e.stage().clone()))
-        .flatten();
-    let payload = serde_json::json!({
-        "event": name,
-        "event_id": Uuid::now_v7(),
-        "occurred_at": at,
-        "actor": audit.actor,
-        "comment": audit.comment,
-        "request": {
-            "id": record.id,
-            "version": record.version,
-            "status": record.status,
-            "previous_status": audit.from,
-            "stage": stage,
-            "traveller_id": record.request.traveller.id,
-            "org": record.request.traveller.org,
-            "first_arrival": record.request.legs.first_arrival(),
-        },
-    });
-    Some(OutboxEvent {
-        request_id: record.id,
-        org: record.request.traveller.org.clone(),
-        name,
-        payload,
-    })
 }
