@@ -53,12 +53,18 @@ pub fn read_scope(caller: &Caller) -> Option<RequestScope> {
 }
 
 /// Whether a caller may see this request. Callers who may read requests but not this one
-/// are told it does not exist, so ids of others' requests reveal nothing.
+/// are told it does not exist, so ids of others' requests reveal nothing. Approvers read the
+/// requests that reached the approval chain.
 pub fn may_read(caller: &Caller, record: &RequestRecord) -> Result<(), Problem> {
     let traveller = &record.request.traveller;
+    let approver = is_approver(caller);
+    if approver && record.escalation.is_some() {
+        return Ok(());
+    }
     match read_scope(caller) {
+        None if approver => Err(Problem::not_found()),
         None => Err(Problem::forbidden(
-            "reading requests requires the traveller, travel-unit or admin role",
+            "reading requests requires the traveller, travel-unit, approver or admin role",
         )),
         Some(RequestScope::All) => Ok(()),
         Some(RequestScope::Org(org)) if org == traveller.org => Ok(()),
@@ -67,6 +73,10 @@ pub fn may_read(caller: &Caller, record: &RequestRecord) -> Result<(), Problem> 
         Some(_) if caller.has(Role::Traveller) && caller.subject == traveller.id.as_str() => Ok(()),
         Some(_) => Err(Problem::not_found()),
     }
+}
+
+pub fn is_approver(caller: &Caller) -> bool {
+    caller.has_any(&[Role::ApproverHq, Role::ApproverDg])
 }
 
 #[cfg(test)]

@@ -116,9 +116,9 @@ impl Clearing {
     }
 
     pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<RequestRecord, Problem> {
-        if access::read_scope(caller).is_none() {
+        if access::read_scope(caller).is_none() && !access::is_approver(caller) {
             return Err(Problem::forbidden(
-                "reading requests requires the traveller, travel-unit or admin role",
+                "reading requests requires the traveller, travel-unit, approver or admin role",
             ));
         }
         let record = self

@@ -188,6 +188,29 @@ async fn a_very_high_risk_trip_needs_hq_then_dg_approval() {
         ]
     );
     assert!(chain.queue("dg", DG).await.is_empty());
+
+    // Approvers read escalated requests and their trails; not others.
+    let hq = chain.app.token("hq-officer", HQ, None);
+    let (status, _) = chain
+        .app
+        .get(&format!("/v1/clearance-requests/{id}/audit"), &hq)
+        .await;
+    assert_eq!(status, 200);
+    let (_, cleared) = chain
+        .app
+        .submit(
+            &chain.traveller,
+            &Submission::for_traveller("alice", "UNICEF").leg("TST-LOW", 1, 2),
+        )
+        .await;
+    let (status, _) = chain
+        .app
+        .get(
+            &format!("/v1/clearance-requests/{}", cleared["id"].as_str().unwrap()),
+            &hq,
+        )
+        .await;
+    assert_eq!(status, 404);
 }
 
 #[tokio::test]
