@@ -217,6 +217,12 @@ impl Clearing {
                 "the traveller of a request cannot change; submit a new request",
             ));
         }
+        if request.traveller.org != current.request.traveller.org {
+            return Err(Problem::invalid_field(
+                "/traveller/org",
+                "the organisation of a request cannot change; submit a new request",
+            ));
+        }
         let decision = self.decide(&request).await?;
         let now = Utc::now();
         let next = RequestRecord {

@@ -47,7 +47,10 @@ impl AreaRiskCache {
         let redis = if redis.url.trim().is_empty() {
             None
         } else {
-            Some(RedisTier::start(redis).await?)
+            let tier = RedisTier::start(redis).await?;
+            let retry = Duration::from_millis(redis.reconnect_interval_ms.max(50));
+            tokio::spawn(follow_changes(Arc::downgrade(&tier), local.clone(), retry));
+            Some(tier)
         };
         Ok(Self {
             local,
@@ -86,7 +89,8 @@ impl AreaRiskCache {
     }
 
     /// After a write to an area or its SRAs: reload from the store, write it through to
-    /// Redis, and replace the in-process entry so this instance decides on it at once.
+    /// Redis, replace the in-process entry so this instance decides on it at once, and tell
+    /// the other instances to drop theirs.
     pub async fn refresh(&self, code: &AreaCode) -> Result<(), StoreError> {
         let entry = self.store.area_risk(code).await?.map(Arc::new);
         if let Some(redis) = &self.redis {
@@ -96,6 +100,9 @@ impl AreaRiskCache {
             }
         }
         self.local.insert(code.clone(), entry).await;
+        if let Some(redis) = &self.redis {
+            redis.announce(code).await;
+        }
         Ok(())
     }
 
@@ -103,5 +110,38 @@ impl AreaRiskCache {
         self.redis
             .as_ref()
             .map_or(RedisState::Disabled, |r| r.state())
+    }
+}
+
+/// Drops in-process entries when any instance announces a change. Whenever the subscription
+/// is (re)established, everything is dropped: announcements made meanwhile were missed.
+/// The in-process TTL bounds the staleness should this listener be down.
+async fn follow_changes(
+    tier: std::sync::Weak<RedisTier>,
+    local: Cache<AreaCode, Entry>,
+    retry: Duration,
+) {
+    use futures_util::StreamExt;
+    loop {
+        let Some((client, channel)) = tier.upgrade().map(|t| (t.client().clone(), t.channel()))
+        else {
+            return;
+        };
+        let connect = tokio::time::timeout(Duration::from_secs(2), client.get_async_pubsub()).await;
+        if let Ok(Ok(mut pubsub)) = connect
+            && pubsub.subscribe(&channel).await.is_ok()
+        {
+            local.invalidate_all();
+            let mut messages = pubsub.into_on_message();
+            while let Some(message) = messages.next().await {
+                let Ok(raw) = message.get_payload::<String>() else {
+                    continue;
+                };
+                if let Ok(code) = AreaCode::parse("", &raw) {
+                    local.invalidate(&code).await;
+                }
+            }
+        }
+        tokio::time::sleep(retry).await;
     }
 }

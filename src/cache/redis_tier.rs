@@ -135,6 +135,25 @@ impl RedisTier {
         .await;
     }
 
+    /// The channel on which instances announce that an area's risk changed.
+    pub fn channel(&self) -> String {
+        format!("{}area-changed", self.prefix)
+    }
+
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    /// Tells every instance to drop its in-process entry for the area.
+    pub async fn announce(&self, code: &AreaCode) {
+        let channel = self.channel();
+        let code = code.to_string();
+        self.run("publish", async |mut c: ConnectionManager| {
+            c.publish::<_, _, ()>(&channel, &code).await
+        })
+        .await;
+    }
+
     pub async fn remove(&self, code: &AreaCode) {
         let key = self.key(code);
         self.run("delete", async |mut c: ConnectionManager| {

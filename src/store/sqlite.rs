@@ -279,17 +279,23 @@ fn webhook_from_row(row: &SqliteRow) -> Result<Webhook, StoreError> {
 }
 
 /// Appends an entry to the request's chain, after its current last entry.
+/// `first` says the request is new, so there is no earlier entry to look up.
 async fn append_audit(
     tx: &mut SqliteConnection,
     request_id: Uuid,
     draft: AuditDraft,
+    first: bool,
 ) -> Result<AuditEntry, StoreError> {
-    let last: Option<(i64, String)> = sqlx::query_as(
-        "SELECT seq, hash FROM audit_log WHERE request_id = ? ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(request_id.to_string())
-    .fetch_optional(&mut *tx)
-    .await?;
+    let last: Option<(i64, String)> = if first {
+        None
+    } else {
+        sqlx::query_as(
+            "SELECT seq, hash FROM audit_log WHERE request_id = ? ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(request_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+    };
     let entry = AuditEntry::chain(
         request_id,
         last.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
@@ -397,14 +403,6 @@ impl Store for SqliteStore {
     }
 
     async fn insert_sra(&self, sra: &Sra) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM areas WHERE code = ?")
-            .bind(sra.area.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if known.is_none() {
-            return Err(StoreError::NotFound(format!("area {}", sra.area)));
-        }
         sqlx::query(
             "INSERT INTO sras (id, area_code, version, status, effective_from, review_due, security_level, residual_risk, threats, mandatory_measures, requires_ssafe, published_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -421,15 +419,20 @@ impl Store for SqliteStore {
         .bind(serde_json::to_string(&sra.mandatory_measures)?)
         .bind(sra.requires_ssafe)
         .bind(sra.published_at)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => {
-                StoreError::Conflict(format!("version {} of the SRA for {} exists", sra.version, sra.area))
+        .map_err(|e| match e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                StoreError::NotFound(format!("area {}", sra.area))
             }
-            other => other,
+            e => match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!(
+                    "version {} of the SRA for {} exists",
+                    sra.version, sra.area
+                )),
+                other => other,
+            },
         })?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -473,7 +476,7 @@ impl Store for SqliteStore {
         .await?;
         insert_legs(&mut tx, record).await?;
         enqueue_event(&mut tx, record, &audit).await?;
-        append_audit(&mut tx, record.id, audit).await?;
+        append_audit(&mut tx, record.id, audit, true).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -515,7 +518,7 @@ impl Store for SqliteStore {
             insert_legs(&mut tx, record).await?;
         }
         enqueue_event(&mut tx, record, &change.audit).await?;
-        append_audit(&mut tx, record.id, change.audit).await?;
+        append_audit(&mut tx, record.id, change.audit, false).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -729,24 +732,24 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<DueDelivery>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // Lease first, in one statement: a transaction that starts by writing never has to
+        // upgrade a read snapshot, which SQLite may refuse under concurrent writers.
         let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT d.id FROM webhook_deliveries d \
-             WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 AND (d.locked_until IS NULL OR d.locked_until <= ?1) \
-             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id \
-                             AND e.request_id = d.request_id AND e.status = 'pending' AND e.id < d.id) \
-             ORDER BY d.id LIMIT ?2",
+            "UPDATE webhook_deliveries SET locked_until = ?3 WHERE id IN ( \
+               SELECT d.id FROM webhook_deliveries d \
+               WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 AND (d.locked_until IS NULL OR d.locked_until <= ?1) \
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id \
+                               AND e.request_id = d.request_id AND e.status = 'pending' AND e.id < d.id) \
+               ORDER BY d.id LIMIT ?2) \
+             RETURNING id",
         )
         .bind(ts(now))
         .bind(i64::from(limit))
+        .bind(ts(now + lease))
         .fetch_all(&mut *tx)
         .await?;
         let mut due = Vec::with_capacity(ids.len());
         for id in ids {
-            sqlx::query("UPDATE webhook_deliveries SET locked_until = ? WHERE id = ?")
-                .bind(ts(now + lease))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
             let row = sqlx::query(
                 "SELECT d.id, d.attempts, d.webhook_id, w.url, w.secret, o.event, o.payload FROM webhook_deliveries d \
                  JOIN webhooks w ON w.id = d.webhook_id JOIN outbox o ON o.id = d.outbox_id WHERE d.id = ?",

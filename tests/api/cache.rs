@@ -117,3 +117,41 @@ async fn the_service_starts_and_decides_without_redis() {
         (Some("degraded"), Some("up"))
     );
 }
+
+#[tokio::test]
+async fn a_publication_through_one_instance_reaches_the_others_decisions_within_a_second() {
+    let a = TestApp::spawn().await;
+    let (url, prefix) = (
+        a.settings.database.url.clone(),
+        a.settings.redis.key_prefix.clone(),
+    );
+    // Instance B shares A's database and Redis prefix, with a long in-process TTL so that only
+    // the announcement can make it see the change in time.
+    let b = TestApp::spawn_with(|s| {
+        s.database.url = url;
+        s.redis.key_prefix = prefix;
+        s.cache.local_ttl_ms = 60_000;
+    })
+    .await;
+    let area = a.area("TST-SHARED", Some("medium")).await;
+    let token = b.traveller("alice", "UNICEF");
+    let trip = Submission::for_traveller("alice", "UNICEF").leg("TST-SHARED", 3, 5);
+    let (_, before) = b.submit(&token, &trip).await;
+    assert_eq!(
+        before["status"], "cleared",
+        "B has the area in its in-process tier now"
+    );
+
+    area.publish(2, "high", -1, 100, false, &[]).await;
+    let published = std::time::Instant::now();
+    let seen = eventually(Duration::from_secs(1), async || {
+        let (_, body) = b.submit(&token, &trip).await;
+        body["status"] == "refused"
+    })
+    .await;
+    assert!(
+        seen,
+        "B still decides on the old SRA after {:?}",
+        published.elapsed()
+    );
+}

@@ -236,6 +236,22 @@ async fn a_returned_request_is_amended_and_re_enters_the_chain_at_hq() {
     let returned = chain.claim_and_decide("dg-1", DG, &id, "return").await;
     assert_eq!(returned["status"], "returned");
 
+    let moved = chain.trip(9).set("/traveller/org", json!("WFP"));
+    let response = chain
+        .app
+        .client
+        .patch(chain.app.url(&format!("/v1/clearance-requests/{id}")))
+        .bearer_auth(chain.app.token("alice", &[Role::Traveller], None))
+        .json(&moved.json)
+        .send()
+        .await
+        .unwrap();
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(
+        problem["field"], "/traveller/org",
+        "a request cannot move to another organisation"
+    );
+
     let amended = chain.trip(9).set(
         "/purpose",
         json!("Distribution monitoring, with the requested security plan"),
