@@ -16,7 +16,7 @@ use crate::domain::request::{ClearanceRequest, RequestRecord, RequestStatus};
 use crate::domain::sra::AreaRisk;
 use crate::notify::{QueueEventKind, QueueEvents};
 use crate::problem::Problem;
-use crate::store::{RequestChange, RequestQuery, Store, StoreError};
+use crate::store::{RequestChange, RequestQuery, RescreenJob, Store, StoreError};
 
 pub struct Clearing {
     store: Arc<dyn Store>,
@@ -251,6 +251,73 @@ impl Clearing {
             .map_err(changed_meanwhile)?;
         self.announce_new(&next, &caller.subject);
         Ok(next)
+    }
+}
+
+impl Clearing {
+    /// Decides a stored request again after the change that `job` stands for, and moves it
+    /// if the decision now says otherwise. Returns whether it moved.
+    pub async fn rescreen(&self, id: Uuid, job: &RescreenJob) -> Result<bool, Problem> {
+        for _ in 0..3 {
+            let Some(current) = self.store.get_request(id).await? else {
+                return Ok(false);
+            };
+            let decision = self.decide(&current.request).await?;
+            let Some(status) = current.status.after_rescreen(decision.outcome) else {
+                return Ok(false);
+            };
+            let now = Utc::now();
+            let escalation = match status {
+                RequestStatus::Escalated if current.status == RequestStatus::Escalated => {
+                    current.escalation.clone()
+                }
+                RequestStatus::Escalated => escalation_for(&decision, now),
+                _ => current.escalation.clone().map(|mut e| {
+                    e.claim = None;
+                    e
+                }),
+            };
+            let next = RequestRecord {
+                status,
+                decision,
+                escalation,
+                version: current.version + 1,
+                ..current.clone()
+            };
+            let change = RequestChange {
+                record: &next,
+                legs_changed: false,
+                audit: AuditDraft {
+                    actor: job.actor.clone(),
+                    action: AuditAction::Rescreened,
+                    from: Some(current.status),
+                    to: status,
+                    stage: current_stage(&next),
+                    comment: Some(job.reason.clone()),
+                },
+            };
+            match self.store.update_request(change).await {
+                Ok(()) => {
+                    if current.status != RequestStatus::Escalated {
+                        self.announce_new(&next, &job.actor);
+                    } else if let Some(stage) =
+                        current_stage(&current).filter(|_| status != RequestStatus::Escalated)
+                    {
+                        self.events
+                            .publish(QueueEventKind::Removed, id, &stage, &job.actor);
+                    }
+                    return Ok(true);
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(changed_meanwhile(StoreError::Conflict(id.to_string())))
+    }
+
+    /// Makes sure this instance decides on what the store holds for the area now.
+    pub async fn refresh_area(&self, code: &crate::domain::area::AreaCode) -> Result<(), Problem> {
+        Ok(self.cache.refresh(code).await?)
     }
 }
 

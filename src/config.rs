@@ -28,7 +28,17 @@ pub struct Settings {
     pub policy: PolicySettings,
     pub approval: ApprovalSettings,
     pub webhooks: WebhookSettings,
+    pub rescreening: RescreenSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RescreenSettings {
+    /// Work re-screening jobs in this process.
+    pub run: bool,
+    pub poll_interval_ms: u64,
+    pub batch: u32,
+    pub lease_seconds: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

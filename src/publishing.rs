@@ -1,21 +1,31 @@
-//! Changing what decisions rest on: areas and SRAs, written to the store, then through the cache.
+//! Changing what decisions rest on: areas, their suspension, and SRAs through their
+//! lifecycle. Each change is written to the store with the re-screening job it calls for,
+//! then through the cache.
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::cache::AreaRiskCache;
 use crate::domain::area::{Area, AreaCode, Suspension};
 use crate::domain::policy::PolicyRules;
-use crate::domain::sra::{Sra, SraInput};
+use crate::domain::sra::{Signoff, Sra, SraInput};
 use crate::problem::Problem;
-use crate::store::{Store, StoreError};
+use crate::store::{RescreenJob, Store, StoreError};
 
 pub struct Publishing {
     store: Arc<dyn Store>,
     cache: Arc<AreaRiskCache>,
     policy: Arc<PolicyRules>,
+}
+
+/// How many requests a change will have decided again, and where to follow the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Rescreening {
+    pub id: Uuid,
+    pub requests: i64,
 }
 
 impl Publishing {
@@ -37,32 +47,198 @@ impl Publishing {
         Ok(area)
     }
 
+    /// Suspends operations in an area (or lifts the suspension with `None`); requests with
+    /// legs there from today on are screened again.
     pub async fn set_suspension(
         &self,
         code: &AreaCode,
         suspension: Option<&Suspension>,
-    ) -> Result<(), Problem> {
-        self.store.set_suspension(code, suspension).await?;
+        actor: &str,
+    ) -> Result<Rescreening, Problem> {
+        let reason = match suspension {
+            Some(s) => format!("{code} suspended ({:?}) from {}", s.reason, s.since),
+            None => format!("suspension of {code} lifted"),
+        };
+        let today = Utc::now().date_naive();
+        let job = RescreenJob::new(code.clone(), reason, actor, today, None, Utc::now());
+        let requests = self
+            .store
+            .set_suspension(code, suspension, Some(&job))
+            .await?;
         self.cache.refresh(code).await?;
-        Ok(())
+        Ok(Rescreening {
+            id: job.id,
+            requests,
+        })
     }
 
-    /// Publishes an SRA; the next decision for its area uses it.
-    pub async fn publish_sra(&self, input: SraInput) -> Result<Sra, Problem> {
-        let sra = Sra::publish(input, &self.policy.matrix, Uuid::now_v7(), Utc::now())?;
-        self.store.insert_sra(&sra).await.map_err(|e| match e {
-            StoreError::NotFound(_) => Problem::unknown_area("/area", sra.area.as_str()),
-            StoreError::Conflict(detail) => {
-                Problem::conflict("sra_version_exists", detail).at("/version")
-            }
-            other => other.into(),
-        })?;
+    /// Publishes an SRA endorsed and approved elsewhere, in one step.
+    pub async fn publish_sra(
+        &self,
+        input: SraInput,
+        endorsement: Option<Signoff>,
+        approval: Option<Signoff>,
+        actor: &str,
+    ) -> Result<(Sra, Rescreening), Problem> {
+        let mut sra =
+            Sra::publish_directly(input, &self.policy.matrix, Uuid::now_v7(), Utc::now())?;
+        sra.endorsement = endorsement;
+        sra.approval = approval;
+        let others = self.store.list_sras(Some(&sra.area)).await?;
+        if others.iter().any(|o| o.version == sra.version) {
+            let detail = format!("version {} of the SRA for {} exists", sra.version, sra.area);
+            return Err(Problem::conflict("sra_version_exists", detail).at("/version"));
+        }
+        sra.check_no_overlap(&others)?;
+        let job = publication_job(&sra, actor);
+        let requests = self
+            .store
+            .insert_sra(&sra, Some(&job))
+            .await
+            .map_err(|e| sra_write_problem(e, &sra))?;
         self.cache.refresh(&sra.area).await?;
-        tracing::info!(area = %sra.area, version = sra.version, risk = sra.residual_risk.as_str(), "SRA published");
+        tracing::info!(area = %sra.area, version = sra.version, risk = sra.residual_risk.as_str(), requests, "SRA published");
+        Ok((
+            sra,
+            Rescreening {
+                id: job.id,
+                requests,
+            },
+        ))
+    }
+
+    pub async fn create_draft(&self, input: SraInput) -> Result<Sra, Problem> {
+        let sra = Sra::draft(input, &self.policy.matrix, Uuid::now_v7())?;
+        self.store
+            .insert_sra(&sra, None)
+            .await
+            .map_err(|e| sra_write_problem(e, &sra))?;
         Ok(sra)
+    }
+
+    pub async fn get_sra(&self, id: Uuid) -> Result<Sra, Problem> {
+        self.store.get_sra(id).await?.ok_or_else(Problem::not_found)
+    }
+
+    pub async fn endorse(&self, id: Uuid, signoff: Signoff) -> Result<Sra, Problem> {
+        let current = self.get_sra(id).await?;
+        let next = current.endorse(signoff).map_err(lifecycle_problem)?;
+        self.replace(&current, &next, None).await?;
+        Ok(next)
+    }
+
+    pub async fn approve(&self, id: Uuid, signoff: Signoff) -> Result<Sra, Problem> {
+        let current = self.get_sra(id).await?;
+        let next = current.approve(signoff).map_err(lifecycle_problem)?;
+        self.replace(&current, &next, None).await?;
+        Ok(next)
+    }
+
+    /// Publishes an endorsed and approved SRA; it supersedes earlier versions from its date.
+    pub async fn publish(&self, id: Uuid, actor: &str) -> Result<(Sra, Rescreening), Problem> {
+        let current = self.get_sra(id).await?;
+        let others = self.store.list_sras(Some(&current.area)).await?;
+        let next = current
+            .publish(&others, Utc::now())
+            .map_err(lifecycle_problem)?;
+        let job = publication_job(&next, actor);
+        let requests = self.replace(&current, &next, Some(&job)).await?;
+        self.cache.refresh(&next.area).await?;
+        Ok((
+            next,
+            Rescreening {
+                id: job.id,
+                requests,
+            },
+        ))
+    }
+
+    /// Withdraws a published SRA: the dates it covered have no SRA from it any more.
+    pub async fn withdraw(&self, id: Uuid, actor: &str) -> Result<(Sra, Rescreening), Problem> {
+        let current = self.get_sra(id).await?;
+        let next = current.withdraw(Utc::now()).map_err(lifecycle_problem)?;
+        let reason = format!("SRA v{} for {} withdrawn", next.version, next.area);
+        let job = RescreenJob::new(
+            next.area.clone(),
+            reason,
+            actor,
+            next.effective_from,
+            Some(next.review_due),
+            Utc::now(),
+        );
+        let requests = self.replace(&current, &next, Some(&job)).await?;
+        self.cache.refresh(&next.area).await?;
+        Ok((
+            next,
+            Rescreening {
+                id: job.id,
+                requests,
+            },
+        ))
+    }
+
+    async fn replace(
+        &self,
+        current: &Sra,
+        next: &Sra,
+        job: Option<&RescreenJob>,
+    ) -> Result<i64, Problem> {
+        self.store
+            .update_sra(next, current.status, job)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => Problem::conflict(
+                    "concurrent_update",
+                    "the SRA changed while this change was made; read it again and retry",
+                ),
+                other => other.into(),
+            })
     }
 
     pub async fn list_sras(&self, area: Option<&AreaCode>) -> Result<Vec<Sra>, Problem> {
         Ok(self.store.list_sras(area).await?)
     }
+}
+
+fn publication_job(sra: &Sra, actor: &str) -> RescreenJob {
+    let reason = format!(
+        "SRA v{} for {} published: {} from {}",
+        sra.version,
+        sra.area,
+        sra.residual_risk.label(),
+        sra.effective_from
+    );
+    RescreenJob::new(
+        sra.area.clone(),
+        reason,
+        actor,
+        sra.effective_from,
+        None,
+        Utc::now(),
+    )
+}
+
+fn sra_write_problem(e: StoreError, sra: &Sra) -> Problem {
+    match e {
+        StoreError::NotFound(_) => Problem::unknown_area("/area", sra.area.as_str()),
+        StoreError::Conflict(detail) => {
+            Problem::conflict("sra_version_exists", detail).at("/version")
+        }
+        other => other.into(),
+    }
+}
+
+/// Lifecycle refusals are 422s with their own codes.
+fn lifecycle_problem(e: crate::domain::Invalid) -> Problem {
+    let problem = Problem::new(422, e.code, "The SRA cannot make that step", e.detail);
+    if e.field.is_empty() {
+        problem
+    } else {
+        problem.at(e.field)
+    }
+}
+
+/// Dates in sign-offs may not lie in the future.
+pub fn signoff_date_ok(on: NaiveDate) -> bool {
+    on <= Utc::now().date_naive()
 }

@@ -38,6 +38,9 @@ struct SuspensionEntry {
     since: String,
 }
 
+/// The actor the audit trail names for imported changes.
+const IMPORTER: &str = "clearway-import";
+
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ImportReport {
     pub areas_created: usize,
@@ -107,7 +110,7 @@ pub async fn import(
                 since: resolve_date(&s.since, today)?,
             };
             publishing
-                .set_suspension(&code, Some(&suspension))
+                .set_suspension(&code, Some(&suspension), IMPORTER)
                 .await
                 .map_err(|p| anyhow::anyhow!("area {code}: {p}"))?;
         }
@@ -115,10 +118,13 @@ pub async fn import(
     for (i, raw) in file.sras.into_iter().enumerate() {
         let label = format!("sras[{i}] ({} v{})", raw["area"], raw["version"]);
         let body = with_absolute_dates(raw, today)?.to_string();
-        let input = parse_json::<SraBody>(body.as_bytes())
-            .and_then(SraBody::into_input)
+        let parts = parse_json::<SraBody>(body.as_bytes())
+            .and_then(SraBody::into_parts)
             .map_err(|p| anyhow::anyhow!("{label}: {p}"))?;
-        match publishing.publish_sra(input).await {
+        let published = publishing
+            .publish_sra(parts.input, parts.endorsement, parts.approval, IMPORTER)
+            .await;
+        match published {
             Ok(_) => report.sras_published += 1,
             Err(Problem {
                 code: "sra_version_exists",

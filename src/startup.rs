@@ -17,13 +17,14 @@ use crate::http::{self, AppState};
 use crate::notify::QueueEvents;
 use crate::notify::deliverer::Deliverer;
 use crate::publishing::Publishing;
+use crate::rescreening::Rescreener;
 use crate::store::{SqliteStore, Store};
 
 /// The parts every entry point needs: the serving app, and the CLI's import.
 pub struct Services {
     pub store: Arc<dyn Store>,
     pub cache: Arc<AreaRiskCache>,
-    pub clearing: Clearing,
+    pub clearing: Arc<Clearing>,
     pub publishing: Publishing,
     pub approvals: Approvals,
 }
@@ -56,7 +57,12 @@ impl Services {
         let events = QueueEvents::new();
         let lease = chrono::Duration::seconds(settings.approval.lease_seconds);
         Ok(Services {
-            clearing: Clearing::new(store.clone(), cache.clone(), policy.clone(), events.clone()),
+            clearing: Arc::new(Clearing::new(
+                store.clone(),
+                cache.clone(),
+                policy.clone(),
+                events.clone(),
+            )),
             publishing: Publishing::new(store.clone(), cache.clone(), policy),
             approvals: Approvals::new(store.clone(), lease, stage_roles, events),
             store,
@@ -93,6 +99,14 @@ impl Application {
             verifier,
             max_body_bytes: settings.server.max_body_bytes,
         });
+        if settings.rescreening.run {
+            let rescreener = Rescreener::new(
+                state.store.clone(),
+                state.clearing.clone(),
+                settings.rescreening.clone(),
+            );
+            tokio::spawn(rescreener.run());
+        }
         if settings.webhooks.deliver {
             let deliverer = Deliverer::new(state.store.clone(), settings.webhooks.clone())?;
             tokio::spawn(deliverer.run());

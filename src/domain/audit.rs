@@ -22,6 +22,8 @@ pub enum AuditAction {
     Returned,
     Withdrawn,
     Amended,
+    /// Decided again after an SRA or suspension changed.
+    Rescreened,
 }
 
 /// What a state change records, before it is placed in its chain.

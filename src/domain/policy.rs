@@ -440,6 +440,10 @@ pub(crate) mod tests {
                 mandatory_measures: vec![format!("measure-{i}")],
                 requires_ssafe: ssafe,
                 published_at: None,
+                residual_risk_justification: None,
+                endorsement: None,
+                approval: None,
+                withdrawn_at: None,
             })
             .into_iter()
             .collect();

@@ -197,8 +197,65 @@ pub struct RequestRecord {
 }
 
 impl RequestStatus {
+    /// Where a request goes when it is decided again after an SRA or suspension changed, if
+    /// anywhere. Pending requests follow the new decision; a clearance that would now be
+    /// refused is revoked, one that would now be held (suspension, no SRA) is held, one that
+    /// would now need approval re-enters the chain. An approval stands while the risk stays
+    /// within what was approved.
+    pub fn after_rescreen(self, outcome: Outcome) -> Option<RequestStatus> {
+        use Outcome as O;
+        let next = match (self, outcome) {
+            (Self::Held, o) => Self::from(o),
+            (Self::Escalated, o) => Self::from(o),
+            (Self::Cleared | Self::Approved, O::Refused) => Self::Revoked,
+            (Self::Cleared | Self::Approved, O::Held) => Self::Held,
+            (Self::Cleared, O::Escalated) => Self::Escalated,
+            (Self::Cleared, O::Cleared) => Self::Cleared,
+            (Self::Approved, O::Cleared | O::Escalated) => Self::Approved,
+            _ => return None,
+        };
+        (next != self).then_some(next)
+    }
+
     /// Still open: a person or a change of circumstances may yet move it.
     pub fn is_pending(self) -> bool {
         matches!(self, Self::Escalated | Self::Held | Self::Returned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_re_screen_does_to_each_status() {
+        use Outcome as O;
+        use RequestStatus as S;
+        let cases = [
+            (S::Held, O::Cleared, Some(S::Cleared)),
+            (S::Held, O::Escalated, Some(S::Escalated)),
+            (S::Held, O::Held, None),
+            (S::Cleared, O::Escalated, Some(S::Escalated)),
+            (S::Cleared, O::Refused, Some(S::Revoked)),
+            (S::Cleared, O::Held, Some(S::Held)),
+            (S::Cleared, O::Cleared, None),
+            (S::Approved, O::Refused, Some(S::Revoked)),
+            (S::Approved, O::Escalated, None),
+            (S::Approved, O::Cleared, None),
+            (S::Escalated, O::Refused, Some(S::Refused)),
+            (S::Escalated, O::Cleared, Some(S::Cleared)),
+            (S::Escalated, O::Escalated, None),
+            (S::Withdrawn, O::Cleared, None),
+            (S::Rejected, O::Cleared, None),
+            (S::Returned, O::Cleared, None),
+            (S::Revoked, O::Cleared, None),
+        ];
+        for (from, outcome, expected) in cases {
+            assert_eq!(
+                from.after_rescreen(outcome),
+                expected,
+                "{from:?} + {outcome:?}"
+            );
+        }
     }
 }

@@ -103,6 +103,29 @@ pub struct Sra {
     pub mandatory_measures: Vec<String>,
     pub requires_ssafe: bool,
     pub published_at: Option<DateTime<Utc>>,
+    /// Why the stated residual risk differs from what the matrix gives for the threats.
+    pub residual_risk_justification: Option<String>,
+    /// The Security Management Team's endorsement.
+    pub endorsement: Option<Signoff>,
+    /// The designated official's approval.
+    pub approval: Option<Signoff>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
+/// Who signed off a step of an SRA, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signoff {
+    pub by: String,
+    pub on: NaiveDate,
+}
+
+impl Signoff {
+    pub fn new(field: &str, by: &str, on: NaiveDate) -> Result<Self, Invalid> {
+        Ok(Self {
+            by: bounded_text(&format!("{field}/by"), by, 200)?,
+            on,
+        })
+    }
 }
 
 /// What an analyst submits to publish an SRA, before it is checked.
@@ -117,20 +140,31 @@ pub struct SraInput {
     pub threats: Vec<Threat>,
     pub mandatory_measures: Vec<String>,
     pub requires_ssafe: bool,
+    pub residual_risk_justification: Option<String>,
 }
 
 const MAX_THREATS: usize = 50;
 const MAX_MEASURES: usize = 50;
 
 impl Sra {
-    /// Checks an analyst's input and builds a published SRA from it. The residual risk,
-    /// when not stated, is the worst threat's cell in the organisation's matrix.
-    pub fn publish(
+    /// Checks an analyst's input and publishes it in one step: for SRAs endorsed and approved
+    /// outside this service (imports, the one-step `POST /v1/sras`).
+    pub fn publish_directly(
         input: SraInput,
         matrix: &RiskMatrix,
         id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Sra, Invalid> {
+        let mut sra = Sra::draft(input, matrix, id)?;
+        sra.status = SraStatus::Published;
+        sra.published_at = Some(now);
+        Ok(sra)
+    }
+
+    /// Checks an analyst's input and builds a draft from it. The residual risk, when not
+    /// stated, is the worst threat's cell in the organisation's matrix; a stated one that
+    /// differs from it needs a justification.
+    pub fn draft(input: SraInput, matrix: &RiskMatrix, id: Uuid) -> Result<Sra, Invalid> {
         let version = u32::try_from(input.version)
             .ok()
             .filter(|v| *v >= 1)
@@ -191,11 +225,31 @@ impl Sra {
                 "give the residual risk, or the threats to compute it from",
             )
         })?;
+        let justification = input
+            .residual_risk_justification
+            .as_deref()
+            .filter(|j| !j.trim().is_empty())
+            .map(|j| bounded_text("/residual_risk_justification", j, 2000))
+            .transpose()?;
+        if let Some(computed) = computed
+            && computed != residual_risk
+            && justification.is_none()
+        {
+            return Err(Invalid::new(
+                "/residual_risk",
+                "residual_risk_contradicts_matrix",
+                format!(
+                    "the threats give {} on the risk matrix; state why the residual risk is {} in residual_risk_justification",
+                    computed.label(),
+                    residual_risk.label()
+                ),
+            ));
+        }
         Ok(Sra {
             id,
             area: input.area,
             version,
-            status: SraStatus::Published,
+            status: SraStatus::Draft,
             effective_from: input.effective_from,
             review_due: input.review_due,
             security_level,
@@ -203,7 +257,124 @@ impl Sra {
             threats,
             mandatory_measures,
             requires_ssafe: input.requires_ssafe,
+            published_at: None,
+            residual_risk_justification: justification,
+            endorsement: None,
+            approval: None,
+            withdrawn_at: None,
+        })
+    }
+
+    fn refuse(&self, code: &'static str, detail: String) -> Invalid {
+        Invalid::new("", code, detail)
+    }
+
+    /// The Security Management Team endorses a draft.
+    pub fn endorse(&self, signoff: Signoff) -> Result<Sra, Invalid> {
+        if self.status != SraStatus::Draft {
+            return Err(self.refuse(
+                "invalid_sra_transition",
+                format!(
+                    "only a draft is endorsed; this SRA is {}",
+                    self.status.as_str()
+                ),
+            ));
+        }
+        Ok(Sra {
+            status: SraStatus::Endorsed,
+            endorsement: Some(signoff),
+            ..self.clone()
+        })
+    }
+
+    /// The designated official approves an endorsed SRA.
+    pub fn approve(&self, signoff: Signoff) -> Result<Sra, Invalid> {
+        match self.status {
+            SraStatus::Draft => Err(self.refuse(
+                "sra_not_endorsed",
+                "the SMT must endorse the SRA before it is approved".into(),
+            )),
+            SraStatus::Endorsed => Ok(Sra {
+                approval: Some(signoff),
+                ..self.clone()
+            }),
+            other => Err(self.refuse(
+                "invalid_sra_transition",
+                format!("this SRA is already {}", other.as_str()),
+            )),
+        }
+    }
+
+    /// Publishes an endorsed and approved SRA, unless another published version of the area
+    /// takes effect on the same date (it would be ambiguous which one applies).
+    pub fn publish(&self, published: &[Sra], now: DateTime<Utc>) -> Result<Sra, Invalid> {
+        match self.status {
+            SraStatus::Draft => {
+                return Err(self.refuse(
+                    "sra_not_endorsed",
+                    "a draft that was never endorsed cannot be published".into(),
+                ));
+            }
+            SraStatus::Endorsed if self.approval.is_none() => {
+                return Err(self.refuse(
+                    "sra_not_approved",
+                    "the SRA must be approved before it is published".into(),
+                ));
+            }
+            SraStatus::Endorsed => {}
+            other => {
+                return Err(self.refuse(
+                    "invalid_sra_transition",
+                    format!("this SRA is already {}", other.as_str()),
+                ));
+            }
+        }
+        let published_now = Sra {
+            status: SraStatus::Published,
             published_at: Some(now),
+            ..self.clone()
+        };
+        published_now.check_no_overlap(published)?;
+        Ok(published_now)
+    }
+
+    /// Two published versions of an area taking effect on the same day would leave it
+    /// ambiguous which one applies; a later date supersedes instead.
+    pub fn check_no_overlap(&self, others: &[Sra]) -> Result<(), Invalid> {
+        let clash = others.iter().find(|o| {
+            o.id != self.id
+                && o.area == self.area
+                && o.status == SraStatus::Published
+                && o.effective_from == self.effective_from
+        });
+        match clash {
+            Some(other) => Err(Invalid::new(
+                "/effective_from",
+                "sra_overlap",
+                format!(
+                    "version {} of the SRA for {} already takes effect on {}; withdraw it first, or publish from a later date to supersede it",
+                    other.version, self.area, self.effective_from
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Withdraws a published SRA: it no longer counts for any date.
+    pub fn withdraw(&self, now: DateTime<Utc>) -> Result<Sra, Invalid> {
+        if self.status != SraStatus::Published {
+            return Err(self.refuse(
+                "invalid_sra_transition",
+                format!(
+                    "only a published SRA is withdrawn; this one is {}",
+                    self.status.as_str()
+                ),
+            ));
+        }
+        Ok(Sra {
+            status: SraStatus::Withdrawn,
+            withdrawn_at: Some(now),
+            ..self.clone()
         })
     }
 
@@ -361,6 +532,10 @@ pub(crate) mod tests {
             mandatory_measures: vec![],
             requires_ssafe: false,
             published_at: None,
+            residual_risk_justification: None,
+            endorsement: None,
+            approval: None,
+            withdrawn_at: None,
         }
     }
 
@@ -441,14 +616,82 @@ pub(crate) mod tests {
             ],
             mandatory_measures: vec![],
             requires_ssafe: false,
+            residual_risk_justification: None,
         };
-        let sra = Sra::publish(input.clone(), &matrix, Uuid::now_v7(), Utc::now()).unwrap();
+        let sra =
+            Sra::publish_directly(input.clone(), &matrix, Uuid::now_v7(), Utc::now()).unwrap();
         assert_eq!(sra.residual_risk, RiskLevel::VeryHigh);
         let bad = SraInput {
             review_due: day("2025-12-31"),
             ..input
         };
-        let err = Sra::publish(bad, &matrix, Uuid::now_v7(), Utc::now()).unwrap_err();
+        let err = Sra::publish_directly(bad, &matrix, Uuid::now_v7(), Utc::now()).unwrap_err();
         assert_eq!(err.field, "/review_due");
+    }
+
+    #[test]
+    fn an_sra_is_drafted_endorsed_approved_and_published_in_that_order() {
+        let matrix = crate::domain::policy::tests::un_matrix();
+        let input = SraInput {
+            area: AreaCode::parse("", "TST-A").unwrap(),
+            version: 2,
+            effective_from: day("2026-06-01"),
+            review_due: day("2026-12-31"),
+            security_level: 4,
+            residual_risk: Some(RiskLevel::Medium),
+            threats: vec![Threat {
+                name: "Armed conflict".into(),
+                likelihood: Likelihood::Likely,
+                impact: Impact::Severe,
+            }],
+            mandatory_measures: vec![],
+            requires_ssafe: false,
+            residual_risk_justification: None,
+        };
+        let err = Sra::draft(input.clone(), &matrix, Uuid::now_v7()).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.code),
+            ("/residual_risk", "residual_risk_contradicts_matrix")
+        );
+        let justified = SraInput {
+            residual_risk_justification: Some("Armoured movement and escorts in place".into()),
+            ..input
+        };
+        let draft = Sra::draft(justified, &matrix, Uuid::now_v7()).unwrap();
+        assert_eq!(draft.residual_risk, RiskLevel::Medium);
+        let smt = Signoff::new("", "SMT Somalia", day("2026-05-20")).unwrap();
+        let dso = Signoff::new("", "DO Somalia", day("2026-05-21")).unwrap();
+
+        assert_eq!(
+            draft.publish(&[], Utc::now()).unwrap_err().code,
+            "sra_not_endorsed"
+        );
+        assert_eq!(
+            draft.approve(dso.clone()).unwrap_err().code,
+            "sra_not_endorsed"
+        );
+        let endorsed = draft.endorse(smt.clone()).unwrap();
+        assert_eq!(
+            endorsed.publish(&[], Utc::now()).unwrap_err().code,
+            "sra_not_approved"
+        );
+        let approved = endorsed.approve(dso).unwrap();
+        let v1 = summary(1, "2026-06-01", "2026-12-31", RiskLevel::Low);
+        assert_eq!(
+            approved
+                .publish(std::slice::from_ref(&v1), Utc::now())
+                .unwrap_err()
+                .code,
+            "sra_overlap"
+        );
+        let published = approved.publish(&[], Utc::now()).unwrap();
+        assert_eq!(published.status, SraStatus::Published);
+        assert_eq!(
+            published.endorse(smt).unwrap_err().code,
+            "invalid_sra_transition"
+        );
+        let withdrawn = published.withdraw(Utc::now()).unwrap();
+        assert_eq!(withdrawn.status, SraStatus::Withdrawn);
+        assert!(withdrawn.withdraw(Utc::now()).is_err());
     }
 }

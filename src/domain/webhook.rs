@@ -11,13 +11,14 @@ use super::audit::AuditAction;
 use super::{Invalid, request::OrgId};
 
 /// Every event a webhook may subscribe to; `*` subscribes to all.
-pub const EVENTS: [&str; 6] = [
+pub const EVENTS: [&str; 7] = [
     "request.submitted",
     "request.approved",
     "request.rejected",
     "request.returned",
     "request.withdrawn",
     "request.amended",
+    "request.rescreened",
 ];
 
 /// The event a state change raises; claims and releases are internal to the queue.
@@ -29,6 +30,7 @@ pub fn event_name(action: AuditAction) -> Option<&'static str> {
         AuditAction::Returned => Some("request.returned"),
         AuditAction::Withdrawn => Some("request.withdrawn"),
         AuditAction::Amended => Some("request.amended"),
+        AuditAction::Rescreened => Some("request.rescreened"),
         AuditAction::Claimed | AuditAction::Released => None,
     }
 }

@@ -6,12 +6,14 @@ use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::extract::read_json;
+use super::extract::{query_pairs, read_json};
 use crate::auth::{Caller, Role};
-use crate::domain::area::{Area, AreaCode, Suspension};
+use crate::domain::area::{Area, AreaCode, Suspension, SuspensionReason};
 use crate::domain::risk::RiskLevel;
 use crate::domain::sra::{AreaRisk, SecurityLevel, SraRef, SraSummary};
 use crate::problem::Problem;
+use crate::publishing::Rescreening;
+use crate::store::PersonnelEntry;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +31,8 @@ pub struct AreaView<'a> {
     country: &'a str,
     suspension: Option<&'a Suspension>,
     in_force: Option<InForceView<'a>>,
+    /// The latest SRA is past its review date and nothing replaced it: nobody clears here.
+    review_overdue: bool,
     /// Every published version, oldest first, with the dates each applies.
     published: Vec<InForceView<'a>>,
 }
@@ -67,6 +71,9 @@ impl<'a> AreaView<'a> {
             country: &area.country,
             suspension: area.suspension.as_ref(),
             in_force: risk.in_force_on(today).map(InForceView::of),
+            review_overdue: risk.in_force_on(today).is_none()
+                && risk.published().iter().all(|s| s.review_due < today)
+                && !risk.published().is_empty(),
             published: risk.published().iter().map(InForceView::of).collect(),
         }
     }
@@ -122,4 +129,171 @@ pub async fn get(
         .await?
         .ok_or_else(Problem::not_found)?;
     Ok(HttpResponse::Ok().json(AreaView::of(&risk, Utc::now().date_naive())))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuspensionBody {
+    reason: SuspensionReason,
+    /// Defaults to today.
+    #[serde(default)]
+    since: Option<NaiveDate>,
+}
+
+#[derive(Serialize)]
+struct SuspensionChange<'a> {
+    area: AreaView<'a>,
+    rescreening: Rescreening,
+}
+
+async fn change_suspension(
+    state: &AppState,
+    caller: &Caller,
+    code: &str,
+    suspension: Option<Suspension>,
+) -> Result<HttpResponse, Problem> {
+    if !caller.has(Role::SecurityAnalyst) {
+        return Err(Problem::forbidden(
+            "suspending areas requires the security-analyst role",
+        ));
+    }
+    let code = AreaCode::parse("code", code).map_err(|_| Problem::not_found())?;
+    let rescreening = state
+        .publishing
+        .set_suspension(&code, suspension.as_ref(), &caller.subject)
+        .await?;
+    let risk = state
+        .cache
+        .get(&code)
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    Ok(HttpResponse::Ok().json(SuspensionChange {
+        area: AreaView::of(&risk, Utc::now().date_naive()),
+        rescreening,
+    }))
+}
+
+/// `POST /v1/areas/{code}/suspension`: operations relocate, evacuate or stop.
+pub async fn suspend(
+    state: web::Data<AppState>,
+    caller: Caller,
+    code: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let body: SuspensionBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let suspension = Suspension {
+        reason: body.reason,
+        since: body.since.unwrap_or_else(|| Utc::now().date_naive()),
+    };
+    change_suspension(&state, &caller, &code, Some(suspension)).await
+}
+
+/// `DELETE /v1/areas/{code}/suspension`: operations resume.
+pub async fn lift(
+    state: web::Data<AppState>,
+    caller: Caller,
+    code: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    change_suspension(&state, &caller, &code, None).await
+}
+
+#[derive(Serialize)]
+struct Personnel<'a> {
+    area: &'a AreaCode,
+    on: NaiveDate,
+    count: usize,
+    items: &'a [PersonnelEntry],
+}
+
+/// `GET /v1/areas/{code}/personnel?on=YYYY-MM-DD`: the crisis locator. JSON, or CSV when
+/// the caller accepts `text/csv`.
+pub async fn personnel(
+    state: web::Data<AppState>,
+    caller: Caller,
+    code: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    if !caller.has_any(&[Role::SecurityAnalyst, Role::Admin]) {
+        return Err(Problem::forbidden(
+            "the crisis locator is for security analysts and admins",
+        ));
+    }
+    let code = AreaCode::parse("code", &code).map_err(|_| Problem::not_found())?;
+    let mut on = Utc::now().date_naive();
+    for (_, value) in query_pairs(&req, &["on"])? {
+        on = value
+            .parse()
+            .map_err(|_| Problem::invalid_query("on", "a date as YYYY-MM-DD"))?;
+    }
+    if state.cache.get(&code).await?.is_none() {
+        return Err(Problem::not_found());
+    }
+    let items = state.store.personnel(&code, on).await?;
+    let wants_csv = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/csv"));
+    if wants_csv {
+        return Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                actix_web::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"personnel-{code}-{on}.csv\""),
+            ))
+            .body(personnel_csv(&items)));
+    }
+    Ok(HttpResponse::Ok().json(Personnel {
+        area: &code,
+        on,
+        count: items.len(),
+        items: &items,
+    }))
+}
+
+fn personnel_csv(items: &[PersonnelEntry]) -> String {
+    let mut csv =
+        String::from("traveller_id,traveller_name,org,status,arrival,departure,request_id\r\n");
+    for p in items {
+        let fields = [
+            csv_field(&p.traveller_id),
+            csv_field(&p.traveller_name),
+            csv_field(&p.org),
+            p.status.clone(),
+            p.arrival.to_string(),
+            p.departure.to_string(),
+            p.request_id.to_string(),
+        ];
+        csv.push_str(&fields.join(","));
+        csv.push_str("\r\n");
+    }
+    csv
+}
+
+/// Quotes a field for CSV (RFC 4180), and defuses values a spreadsheet would run as a formula.
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("A. Traveller"), "A. Traveller");
+        assert_eq!(csv_field("Doe, Jane"), "\"Doe, Jane\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+    }
 }

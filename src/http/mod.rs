@@ -28,7 +28,7 @@ pub use request_id::with_request_id;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub cache: Arc<AreaRiskCache>,
-    pub clearing: Clearing,
+    pub clearing: Arc<Clearing>,
     pub publishing: Publishing,
     pub approvals: Approvals,
     pub verifier: TokenVerifier,
@@ -88,6 +88,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(areas::list)),
                 )
                 .service(resource("/areas/{code}").route(web::get().to(areas::get)))
+                .service(
+                    resource("/areas/{code}/suspension")
+                        .route(web::post().to(areas::suspend))
+                        .route(web::delete().to(areas::lift)),
+                )
+                .service(resource("/areas/{code}/personnel").route(web::get().to(areas::personnel)))
+                .service(resource("/sras/drafts").route(web::post().to(sras::draft)))
+                .service(resource("/sras/{id}").route(web::get().to(sras::get)))
+                .service(resource("/sras/{id}/endorsement").route(web::post().to(sras::endorse)))
+                .service(resource("/sras/{id}/approval").route(web::post().to(sras::approve)))
+                .service(resource("/sras/{id}/publish").route(web::post().to(sras::publish_draft)))
+                .service(resource("/sras/{id}/withdraw").route(web::post().to(sras::withdraw)))
+                .service(resource("/rescreening/{id}").route(web::get().to(sras::rescreening)))
                 .service(
                     resource("/sras")
                         .route(web::post().to(sras::publish))

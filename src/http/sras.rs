@@ -1,17 +1,21 @@
-//! `/v1/sras`: publish a Security Risk Assessment, list them.
+//! `/v1/sras`: Security Risk Assessments, published in one step or drafted, endorsed,
+//! approved and published; withdrawn; listed. Every publication says how many requests it
+//! has screened again.
 
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::AppState;
 use super::extract::{query_pairs, read_json};
 use crate::auth::{Caller, Role};
 use crate::domain::area::AreaCode;
-use crate::domain::risk::RiskLevel;
-use crate::domain::sra::{Sra, SraInput, Threat};
+use crate::domain::risk::{Impact, Likelihood, RiskLevel};
+use crate::domain::sra::{Signoff, Sra, SraInput, Threat};
 use crate::problem::Problem;
+use crate::publishing::{Rescreening, signoff_date_ok};
 
 /// The SRA as `POST /v1/sras` takes it; `clearway sra import` files hold the same objects.
 #[derive(Deserialize)]
@@ -25,43 +29,96 @@ pub struct SraBody {
     #[serde(default)]
     residual_risk: Option<RiskLevel>,
     #[serde(default)]
+    residual_risk_justification: Option<String>,
+    #[serde(default)]
     threats: Vec<ThreatBody>,
     #[serde(default)]
     mandatory_measures: Vec<String>,
     #[serde(default)]
     requires_ssafe: bool,
+    /// For one-step publication of an SRA signed off elsewhere.
+    #[serde(default)]
+    endorsement: Option<SignoffBody>,
+    #[serde(default)]
+    approval: Option<SignoffBody>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ThreatBody {
     name: String,
-    likelihood: crate::domain::risk::Likelihood,
-    impact: crate::domain::risk::Impact,
+    likelihood: Likelihood,
+    impact: Impact,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignoffBody {
+    by: String,
+    on: NaiveDate,
+}
+
+impl SignoffBody {
+    fn into_signoff(self, field: &str) -> Result<Signoff, Problem> {
+        if !signoff_date_ok(self.on) {
+            return Err(Problem::invalid_field(
+                format!("{field}/on"),
+                "a sign-off cannot be dated in the future",
+            ));
+        }
+        Ok(Signoff::new(field, &self.by, self.on)?)
+    }
+}
+
+/// The parts of an SRA body: what was assessed, and who signed it off (when given).
+pub struct SraParts {
+    pub input: SraInput,
+    pub endorsement: Option<Signoff>,
+    pub approval: Option<Signoff>,
 }
 
 impl SraBody {
-    pub fn into_input(self) -> Result<SraInput, Problem> {
-        Ok(SraInput {
-            area: AreaCode::parse("/area", &self.area)?,
-            version: self.version,
-            effective_from: self.effective_from,
-            review_due: self.review_due,
-            security_level: self.security_level,
-            residual_risk: self.residual_risk,
-            threats: self
-                .threats
-                .into_iter()
-                .map(|t| Threat {
-                    name: t.name,
-                    likelihood: t.likelihood,
-                    impact: t.impact,
-                })
-                .collect(),
-            mandatory_measures: self.mandatory_measures,
-            requires_ssafe: self.requires_ssafe,
+    pub fn into_parts(self) -> Result<SraParts, Problem> {
+        Ok(SraParts {
+            input: SraInput {
+                area: AreaCode::parse("/area", &self.area)?,
+                version: self.version,
+                effective_from: self.effective_from,
+                review_due: self.review_due,
+                security_level: self.security_level,
+                residual_risk: self.residual_risk,
+                residual_risk_justification: self.residual_risk_justification,
+                threats: self
+                    .threats
+                    .into_iter()
+                    .map(|t| Threat {
+                        name: t.name,
+                        likelihood: t.likelihood,
+                        impact: t.impact,
+                    })
+                    .collect(),
+                mandatory_measures: self.mandatory_measures,
+                requires_ssafe: self.requires_ssafe,
+            },
+            endorsement: self
+                .endorsement
+                .map(|s| s.into_signoff("/endorsement"))
+                .transpose()?,
+            approval: self
+                .approval
+                .map(|s| s.into_signoff("/approval"))
+                .transpose()?,
         })
     }
+}
+
+/// An SRA, and for changes that affect decisions, the re-screening they started.
+#[derive(Serialize)]
+struct SraView<'a> {
+    #[serde(flatten)]
+    sra: &'a Sra,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rescreening: Option<Rescreening>,
 }
 
 const READERS: [Role; 4] = [
@@ -71,22 +128,156 @@ const READERS: [Role; 4] = [
     Role::ApproverDg,
 ];
 
+fn analyst(caller: &Caller) -> Result<(), Problem> {
+    if caller.has(Role::SecurityAnalyst) {
+        Ok(())
+    } else {
+        Err(Problem::forbidden(
+            "SRAs are managed by the security-analyst role",
+        ))
+    }
+}
+
+fn sra_id(raw: &str) -> Result<Uuid, Problem> {
+    Uuid::parse_str(raw).map_err(|_| Problem::not_found())
+}
+
+/// One-step publication.
 pub async fn publish(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    if !caller.has(Role::SecurityAnalyst) {
-        return Err(Problem::forbidden(
-            "publishing SRAs requires the security-analyst role",
-        ));
-    }
+    analyst(&caller)?;
     let body: SraBody = read_json(&req, payload, state.max_body_bytes).await?;
-    let sra = state.publishing.publish_sra(body.into_input()?).await?;
+    let parts = body.into_parts()?;
+    let (sra, rescreening) = state
+        .publishing
+        .publish_sra(
+            parts.input,
+            parts.endorsement,
+            parts.approval,
+            &caller.subject,
+        )
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/v1/sras/{}", sra.id)))
-        .json(&sra))
+        .json(SraView {
+            sra: &sra,
+            rescreening: Some(rescreening),
+        }))
+}
+
+pub async fn draft(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    analyst(&caller)?;
+    let body: SraBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let parts = body.into_parts()?;
+    if parts.endorsement.is_some() || parts.approval.is_some() {
+        return Err(Problem::invalid_field(
+            if parts.endorsement.is_some() {
+                "/endorsement"
+            } else {
+                "/approval"
+            },
+            "a draft is endorsed and approved through its own steps",
+        ));
+    }
+    let sra = state.publishing.create_draft(parts.input).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((LOCATION, format!("/v1/sras/{}", sra.id)))
+        .json(SraView {
+            sra: &sra,
+            rescreening: None,
+        }))
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    if !caller.has_any(&READERS) {
+        return Err(Problem::forbidden(
+            "reading SRAs requires a security, approver or admin role",
+        ));
+    }
+    let sra = state.publishing.get_sra(sra_id(&id)?).await?;
+    Ok(HttpResponse::Ok().json(SraView {
+        sra: &sra,
+        rescreening: None,
+    }))
+}
+
+pub async fn endorse(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    analyst(&caller)?;
+    let id = sra_id(&id)?;
+    let body: SignoffBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let sra = state.publishing.endorse(id, body.into_signoff("")?).await?;
+    Ok(HttpResponse::Ok().json(SraView {
+        sra: &sra,
+        rescreening: None,
+    }))
+}
+
+pub async fn approve(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    analyst(&caller)?;
+    let id = sra_id(&id)?;
+    let body: SignoffBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let sra = state.publishing.approve(id, body.into_signoff("")?).await?;
+    Ok(HttpResponse::Ok().json(SraView {
+        sra: &sra,
+        rescreening: None,
+    }))
+}
+
+pub async fn publish_draft(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    analyst(&caller)?;
+    let (sra, rescreening) = state
+        .publishing
+        .publish(sra_id(&id)?, &caller.subject)
+        .await?;
+    Ok(HttpResponse::Ok().json(SraView {
+        sra: &sra,
+        rescreening: Some(rescreening),
+    }))
+}
+
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    analyst(&caller)?;
+    let (sra, rescreening) = state
+        .publishing
+        .withdraw(sra_id(&id)?, &caller.subject)
+        .await?;
+    Ok(HttpResponse::Ok().json(SraView {
+        sra: &sra,
+        rescreening: Some(rescreening),
+    }))
 }
 
 #[derive(Serialize)]
@@ -113,4 +304,23 @@ pub async fn list(
         .transpose()?;
     let items = state.publishing.list_sras(area.as_ref()).await?;
     Ok(HttpResponse::Ok().json(SraList { items }))
+}
+
+/// `GET /v1/rescreening/{id}`: how far a re-screening job got.
+pub async fn rescreening(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    if !caller.has_any(&[Role::SecurityAnalyst, Role::Admin]) {
+        return Err(Problem::forbidden(
+            "re-screening jobs are for security analysts and admins",
+        ));
+    }
+    let job = state
+        .store
+        .get_rescreen_job(sra_id(&id)?)
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    Ok(HttpResponse::Ok().json(job))
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::domain::area::{Area, AreaCode, Suspension};
 use crate::domain::audit::{AuditDraft, AuditEntry};
 use crate::domain::request::{OrgId, RequestRecord, RequestStatus, TravellerId};
-use crate::domain::sra::{AreaRisk, Sra};
+use crate::domain::sra::{AreaRisk, Sra, SraStatus};
 use crate::domain::webhook::Webhook;
 
 pub use sqlite::SqliteStore;
@@ -99,6 +99,68 @@ pub struct BrokenLink {
     pub reason: String,
 }
 
+/// A durable re-screening job: every pending or cleared request with a leg in `area` on or
+/// after `from` (and up to `until`, when set) is decided again.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RescreenJob {
+    pub id: Uuid,
+    pub area: AreaCode,
+    /// The change that called for it, in words; it goes into each moved request's audit entry.
+    pub reason: String,
+    pub actor: String,
+    pub from: NaiveDate,
+    pub until: Option<NaiveDate>,
+    pub status: String,
+    pub total: i64,
+    pub processed: i64,
+    pub changed: i64,
+    #[serde(skip)]
+    pub cursor: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl RescreenJob {
+    /// A job over the area's legs from `from` (never before today: finished trips stay as
+    /// they were decided) up to `until`.
+    pub fn new(
+        area: AreaCode,
+        reason: String,
+        actor: &str,
+        from: NaiveDate,
+        until: Option<NaiveDate>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            area,
+            reason,
+            actor: actor.to_owned(),
+            from: from.max(now.date_naive()),
+            until,
+            status: "pending".into(),
+            total: 0,
+            processed: 0,
+            changed: 0,
+            cursor: None,
+            created_at: now,
+            finished_at: None,
+        }
+    }
+}
+
+/// Who holds a clearance for an area on a date: the duty-of-care list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PersonnelEntry {
+    pub request_id: Uuid,
+    pub traveller_id: String,
+    pub traveller_name: String,
+    pub org: String,
+    pub status: String,
+    pub arrival: NaiveDate,
+    pub departure: NaiveDate,
+}
+
 /// A webhook delivery a deliverer has leased and must attempt now.
 #[derive(Debug, Clone)]
 pub struct DueDelivery {
@@ -146,17 +208,61 @@ pub trait Store: Send + Sync + 'static {
 
     /// Adds an area; `Conflict` if the code exists.
     async fn create_area(&self, area: &Area) -> Result<(), StoreError>;
+    /// Suspends or lifts; with `rescreen`, the job is created in the same transaction and the
+    /// number of requests it will look at is returned.
     async fn set_suspension(
         &self,
         code: &AreaCode,
         suspension: Option<&Suspension>,
-    ) -> Result<(), StoreError>;
+        rescreen: Option<&RescreenJob>,
+    ) -> Result<i64, StoreError>;
     /// Every area with its published SRAs, by code.
     async fn list_areas(&self) -> Result<Vec<AreaRisk>, StoreError>;
     async fn area_risk(&self, code: &AreaCode) -> Result<Option<AreaRisk>, StoreError>;
 
     /// Stores an SRA; `NotFound` for an unknown area, `Conflict` if the version exists.
-    async fn insert_sra(&self, sra: &Sra) -> Result<(), StoreError>;
+    /// With `rescreen`, creates the job in the same transaction and returns its size.
+    async fn insert_sra(
+        &self,
+        sra: &Sra,
+        rescreen: Option<&RescreenJob>,
+    ) -> Result<i64, StoreError>;
+    /// Replaces an SRA that still has status `expected`; `Conflict` otherwise.
+    async fn update_sra(
+        &self,
+        sra: &Sra,
+        expected: SraStatus,
+        rescreen: Option<&RescreenJob>,
+    ) -> Result<i64, StoreError>;
+    async fn get_sra(&self, id: Uuid) -> Result<Option<Sra>, StoreError>;
+
+    /// Leases the oldest unfinished re-screening job, if any.
+    async fn claim_rescreen_job(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<RescreenJob>, StoreError>;
+    /// The next requests a job must look at, after its cursor, in id order.
+    async fn rescreen_candidates(
+        &self,
+        job: &RescreenJob,
+        limit: u32,
+    ) -> Result<Vec<Uuid>, StoreError>;
+    /// Records progress (and renews the lease); `done` closes the job.
+    async fn advance_rescreen_job(
+        &self,
+        job: &RescreenJob,
+        lease_until: DateTime<Utc>,
+        done: bool,
+    ) -> Result<(), StoreError>;
+    async fn get_rescreen_job(&self, id: Uuid) -> Result<Option<RescreenJob>, StoreError>;
+
+    /// Travellers holding a cleared or approved request with a leg in `area` on `on`.
+    async fn personnel(
+        &self,
+        area: &AreaCode,
+        on: NaiveDate,
+    ) -> Result<Vec<PersonnelEntry>, StoreError>;
     async fn list_sras(&self, area: Option<&AreaCode>) -> Result<Vec<Sra>, StoreError>;
 
     /// Stores a request, its legs, its decision and its first audit entry in one transaction.

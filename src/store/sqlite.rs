@@ -14,14 +14,14 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
 use super::{
-    Attempt, AttemptResult, AuditReport, BrokenLink, DeliveryView, DueDelivery, QueuePosition,
-    RequestChange, RequestQuery, RequestScope, Store, StoreError,
+    Attempt, AttemptResult, AuditReport, BrokenLink, DeliveryView, DueDelivery, PersonnelEntry,
+    QueuePosition, RequestChange, RequestQuery, RequestScope, RescreenJob, Store, StoreError,
 };
 use crate::config::DatabaseSettings;
 use crate::domain::area::{Area, AreaCode, Suspension, SuspensionReason};
 use crate::domain::audit::{AuditDraft, AuditEntry, first_broken_link};
 use crate::domain::request::{OrgId, RequestRecord};
-use crate::domain::sra::{AreaRisk, SecurityLevel, Sra};
+use crate::domain::sra::{AreaRisk, SecurityLevel, Signoff, Sra, SraStatus};
 use crate::domain::webhook::{Webhook, event_for};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -128,7 +128,78 @@ fn sra_from_row(row: &SqliteRow) -> Result<Sra, StoreError> {
         mandatory_measures: serde_json::from_str(&measures)?,
         requires_ssafe: row.try_get("requires_ssafe")?,
         published_at: row.try_get::<Option<DateTime<Utc>>, _>("published_at")?,
+        residual_risk_justification: row.try_get("residual_risk_justification")?,
+        endorsement: signoff(row, "endorsed_by", "endorsed_on")?,
+        approval: signoff(row, "approved_by", "approved_on")?,
+        withdrawn_at: row.try_get::<Option<DateTime<Utc>>, _>("withdrawn_at")?,
     })
+}
+
+fn signoff(row: &SqliteRow, by: &str, on: &str) -> Result<Option<Signoff>, StoreError> {
+    let by: Option<String> = row.try_get(by)?;
+    let on: Option<NaiveDate> = row.try_get(on)?;
+    Ok(by.zip(on).map(|(by, on)| Signoff { by, on }))
+}
+
+fn job_from_row(row: &SqliteRow) -> Result<RescreenJob, StoreError> {
+    let corrupt = |e: String| StoreError::Corrupt(e);
+    let id: String = row.try_get("id")?;
+    let area: String = row.try_get("area_code")?;
+    let cursor: Option<String> = row.try_get("cursor")?;
+    let created_at: String = row.try_get("created_at")?;
+    let finished_at: Option<String> = row.try_get("finished_at")?;
+    Ok(RescreenJob {
+        id: Uuid::parse_str(&id).map_err(|e| corrupt(e.to_string()))?,
+        area: AreaCode::parse("area_code", &area).map_err(|e| corrupt(e.to_string()))?,
+        reason: row.try_get("reason")?,
+        actor: row.try_get("actor")?,
+        from: row.try_get("window_from")?,
+        until: row.try_get("window_until")?,
+        status: row.try_get("status")?,
+        total: row.try_get("total")?,
+        processed: row.try_get("processed")?,
+        changed: row.try_get("changed")?,
+        cursor: cursor
+            .map(|c| Uuid::parse_str(&c))
+            .transpose()
+            .map_err(|e| corrupt(e.to_string()))?,
+        created_at: parse_ts(&created_at)?,
+        finished_at: finished_at.as_deref().map(parse_ts).transpose()?,
+    })
+}
+
+/// Statuses a re-screen may move: pending, or cleared to travel.
+const RESCREENED: &str = "('held', 'cleared', 'approved', 'escalated')";
+
+/// Creates a re-screening job, counting the requests it will look at.
+async fn create_rescreen_job(
+    tx: &mut SqliteConnection,
+    job: &RescreenJob,
+) -> Result<i64, StoreError> {
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(DISTINCT l.request_id) FROM request_legs l JOIN clearance_requests r ON r.id = l.request_id \
+         WHERE l.area_code = ?1 AND l.departure >= ?2 AND (?3 IS NULL OR l.arrival <= ?3) AND r.status IN {RESCREENED}"
+    ))
+    .bind(job.area.as_str())
+    .bind(job.from)
+    .bind(job.until)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO rescreen_jobs (id, area_code, reason, actor, window_from, window_until, status, total, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+    )
+    .bind(job.id.to_string())
+    .bind(job.area.as_str())
+    .bind(&job.reason)
+    .bind(&job.actor)
+    .bind(job.from)
+    .bind(job.until)
+    .bind(total)
+    .bind(ts(job.created_at))
+    .execute(&mut *tx)
+    .await?;
+    Ok(total)
 }
 
 fn request_from_row(row: &SqliteRow) -> Result<RequestRecord, StoreError> {
@@ -353,19 +424,26 @@ impl Store for SqliteStore {
         &self,
         code: &AreaCode,
         suspension: Option<&Suspension>,
-    ) -> Result<(), StoreError> {
+        rescreen: Option<&RescreenJob>,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE areas SET suspension_reason = ?, suspended_since = ? WHERE code = ?",
         )
         .bind(suspension.map(|s| reason_text(s.reason)))
         .bind(suspension.map(|s| s.since))
         .bind(code.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("area {code}")));
         }
-        Ok(())
+        let total = match rescreen {
+            Some(job) => create_rescreen_job(&mut tx, job).await?,
+            None => 0,
+        };
+        tx.commit().await?;
+        Ok(total)
     }
 
     async fn list_areas(&self) -> Result<Vec<AreaRisk>, StoreError> {
@@ -402,10 +480,16 @@ impl Store for SqliteStore {
         Ok(Some(AreaRisk::new(area, &sras)))
     }
 
-    async fn insert_sra(&self, sra: &Sra) -> Result<(), StoreError> {
+    async fn insert_sra(
+        &self,
+        sra: &Sra,
+        rescreen: Option<&RescreenJob>,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO sras (id, area_code, version, status, effective_from, review_due, security_level, residual_risk, threats, mandatory_measures, requires_ssafe, published_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO sras (id, area_code, version, status, effective_from, review_due, security_level, residual_risk, threats, \
+             mandatory_measures, requires_ssafe, published_at, residual_risk_justification, endorsed_by, endorsed_on, approved_by, \
+             approved_on, withdrawn_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(sra.id.to_string())
         .bind(sra.area.as_str())
@@ -419,7 +503,13 @@ impl Store for SqliteStore {
         .bind(serde_json::to_string(&sra.mandatory_measures)?)
         .bind(sra.requires_ssafe)
         .bind(sra.published_at)
-        .execute(&self.pool)
+        .bind(&sra.residual_risk_justification)
+        .bind(sra.endorsement.as_ref().map(|s| s.by.clone()))
+        .bind(sra.endorsement.as_ref().map(|s| s.on))
+        .bind(sra.approval.as_ref().map(|s| s.by.clone()))
+        .bind(sra.approval.as_ref().map(|s| s.on))
+        .bind(sra.withdrawn_at)
+        .execute(&mut *tx)
         .await
         .map_err(|e| match e {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
@@ -433,7 +523,170 @@ impl Store for SqliteStore {
                 other => other,
             },
         })?;
+        let total = match rescreen {
+            Some(job) => create_rescreen_job(&mut tx, job).await?,
+            None => 0,
+        };
+        tx.commit().await?;
+        Ok(total)
+    }
+
+    async fn update_sra(
+        &self,
+        sra: &Sra,
+        expected: SraStatus,
+        rescreen: Option<&RescreenJob>,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE sras SET status = ?, published_at = ?, endorsed_by = ?, endorsed_on = ?, approved_by = ?, approved_on = ?, \
+             withdrawn_at = ? WHERE id = ? AND status = ?",
+        )
+        .bind(sra.status.as_str())
+        .bind(sra.published_at)
+        .bind(sra.endorsement.as_ref().map(|s| s.by.clone()))
+        .bind(sra.endorsement.as_ref().map(|s| s.on))
+        .bind(sra.approval.as_ref().map(|s| s.by.clone()))
+        .bind(sra.approval.as_ref().map(|s| s.on))
+        .bind(sra.withdrawn_at)
+        .bind(sra.id.to_string())
+        .bind(expected.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "SRA {} changed meanwhile",
+                sra.id
+            )));
+        }
+        let total = match rescreen {
+            Some(job) => create_rescreen_job(&mut tx, job).await?,
+            None => 0,
+        };
+        tx.commit().await?;
+        Ok(total)
+    }
+
+    async fn get_sra(&self, id: Uuid) -> Result<Option<Sra>, StoreError> {
+        sqlx::query("SELECT * FROM sras WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(sra_from_row)
+            .transpose()
+    }
+
+    async fn claim_rescreen_job(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<RescreenJob>, StoreError> {
+        let id: Option<String> = sqlx::query_scalar(
+            "UPDATE rescreen_jobs SET locked_until = ?2 WHERE id = ( \
+               SELECT id FROM rescreen_jobs WHERE status = 'pending' AND (locked_until IS NULL OR locked_until <= ?1) \
+               ORDER BY created_at LIMIT 1) RETURNING id",
+        )
+        .bind(ts(now))
+        .bind(ts(now + lease))
+        .fetch_optional(&self.pool)
+        .await?;
+        match id {
+            Some(id) => {
+                self.get_rescreen_job(
+                    Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                )
+                .await
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn rescreen_candidates(
+        &self,
+        job: &RescreenJob,
+        limit: u32,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT DISTINCT l.request_id FROM request_legs l JOIN clearance_requests r ON r.id = l.request_id \
+             WHERE l.area_code = ?1 AND l.departure >= ?2 AND (?3 IS NULL OR l.arrival <= ?3) AND r.status IN {RESCREENED} \
+             AND (?4 IS NULL OR l.request_id > ?4) ORDER BY l.request_id LIMIT ?5"
+        ))
+        .bind(job.area.as_str())
+        .bind(job.from)
+        .bind(job.until)
+        .bind(job.cursor.map(|c| c.to_string()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        ids.iter()
+            .map(|id| Uuid::parse_str(id).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    }
+
+    async fn advance_rescreen_job(
+        &self,
+        job: &RescreenJob,
+        lease_until: DateTime<Utc>,
+        done: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE rescreen_jobs SET cursor = ?, processed = ?, changed = ?, status = ?, locked_until = ?, finished_at = ? WHERE id = ?",
+        )
+        .bind(job.cursor.map(|c| c.to_string()))
+        .bind(job.processed)
+        .bind(job.changed)
+        .bind(if done { "done" } else { "pending" })
+        .bind(if done { None } else { Some(ts(lease_until)) })
+        .bind(done.then(|| ts(Utc::now())))
+        .bind(job.id.to_string())
+        .execute(&self.pool)
+        .await?;
         Ok(())
+    }
+
+    async fn get_rescreen_job(&self, id: Uuid) -> Result<Option<RescreenJob>, StoreError> {
+        sqlx::query("SELECT * FROM rescreen_jobs WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(job_from_row)
+            .transpose()
+    }
+
+    async fn personnel(
+        &self,
+        area: &AreaCode,
+        on: NaiveDate,
+    ) -> Result<Vec<PersonnelEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.traveller_id, json_extract(r.request, '$.traveller.name') AS traveller_name, r.org, r.status, \
+             l.arrival, l.departure FROM request_legs l JOIN clearance_requests r ON r.id = l.request_id \
+             WHERE l.area_code = ?1 AND l.arrival <= ?2 AND l.departure >= ?2 AND r.status IN ('cleared', 'approved') \
+             ORDER BY r.org, r.traveller_id, l.arrival",
+        )
+        .bind(area.as_str())
+        .bind(on)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("id")?;
+                Ok(PersonnelEntry {
+                    request_id: Uuid::parse_str(&id)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    traveller_id: row.try_get("traveller_id")?,
+                    traveller_name: row
+                        .try_get::<Option<String>, _>("traveller_name")?
+                        .unwrap_or_default(),
+                    org: row.try_get("org")?,
+                    status: row.try_get("status")?,
+                    arrival: row.try_get("arrival")?,
+                    departure: row.try_get("departure")?,
+                })
+            })
+            .collect()
     }
 
     async fn list_sras(&self, area: Option<&AreaCode>) -> Result<Vec<Sra>, StoreError> {

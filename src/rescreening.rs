@@ -1,0 +1,98 @@
+//! Works through re-screening jobs: every request a changed SRA or suspension touches is
+//! decided again. Jobs live in the store with a cursor, so any instance can pick one up and
+//! a restart finishes what was started.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::clearing::Clearing;
+use crate::config::RescreenSettings;
+use crate::store::{RescreenJob, Store, StoreError};
+
+pub struct Rescreener {
+    store: Arc<dyn Store>,
+    clearing: Arc<Clearing>,
+    settings: RescreenSettings,
+}
+
+impl Rescreener {
+    pub fn new(store: Arc<dyn Store>, clearing: Arc<Clearing>, settings: RescreenSettings) -> Self {
+        Self {
+            store,
+            clearing,
+            settings,
+        }
+    }
+
+    pub async fn run(self) {
+        let mut tick = tokio::time::interval(Duration::from_millis(
+            self.settings.poll_interval_ms.max(10),
+        ));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match self.work_one().await {
+                Ok(true) => tick.reset_immediately(),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "re-screening round failed; the job resumes later")
+                }
+            }
+        }
+    }
+
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.settings.lease_seconds.max(5))
+    }
+
+    /// Takes the oldest unfinished job and works it to the end. Returns whether there was one.
+    pub async fn work_one(&self) -> Result<bool, StoreError> {
+        let Some(mut job) = self
+            .store
+            .claim_rescreen_job(Utc::now(), self.lease())
+            .await?
+        else {
+            return Ok(false);
+        };
+        if let Err(problem) = self.clearing.refresh_area(&job.area).await {
+            tracing::warn!(%problem, job = %job.id, "could not refresh the area before re-screening");
+            return Ok(true);
+        }
+        loop {
+            let batch = self
+                .store
+                .rescreen_candidates(&job, self.settings.batch)
+                .await?;
+            for id in &batch {
+                match self.clearing.rescreen(*id, &job).await {
+                    Ok(true) => job.changed += 1,
+                    Ok(false) => {}
+                    Err(problem) => {
+                        // Leave the cursor before this request: the next attempt starts here.
+                        tracing::warn!(%problem, request = %id, job = %job.id, "re-screening a request failed");
+                        self.store
+                            .advance_rescreen_job(&job, Utc::now(), false)
+                            .await?;
+                        return Ok(true);
+                    }
+                }
+                job.processed += 1;
+                job.cursor = Some(*id);
+            }
+            let done = batch.len() < self.settings.batch as usize;
+            self.store
+                .advance_rescreen_job(&job, Utc::now() + self.lease(), done)
+                .await?;
+            if done {
+                log_done(&job);
+                return Ok(true);
+            }
+        }
+    }
+}
+
+fn log_done(job: &RescreenJob) {
+    tracing::info!(job = %job.id, area = %job.area, processed = job.processed, changed = job.changed, reason = %job.reason, "re-screening finished");
+}
