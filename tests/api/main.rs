@@ -6,6 +6,7 @@ mod cli;
 mod decisions;
 mod escalations;
 mod input_errors;
+mod lifecycle;
 mod support;
 mod tokens;
 mod visibility;

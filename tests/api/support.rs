@@ -61,6 +61,7 @@ impl TestApp {
         settings.redis.key_prefix = format!("clearway-test:{}:", Uuid::new_v4().simple());
         settings.redis.entry_ttl_secs = 120;
         settings.redis.reconnect_interval_ms = 100;
+        settings.rescreening.poll_interval_ms = 50;
         settings.log.filter = "warn".into();
         adjust(&mut settings);
         clearway::telemetry::init(&settings.log);
@@ -225,6 +226,18 @@ impl AreaFixture<'_> {
             )
             .await;
         assert_eq!(status, 201, "{body}");
+        // Fixtures are history: let the publication's re-screen finish before the test acts.
+        if self.app.settings.rescreening.run {
+            let path = format!(
+                "/v1/rescreening/{}",
+                body["rescreening"]["id"].as_str().unwrap()
+            );
+            let done = eventually(Duration::from_secs(5), async || {
+                self.app.get(&path, &self.app.analyst()).await.1["status"] == "done"
+            })
+            .await;
+            assert!(done, "the fixture's re-screening did not finish");
+        }
         body
     }
 }

@@ -15,7 +15,7 @@ use crate::support::{Submission, TestApp, eventually};
 const SECRET: &str = "unicef-webhook-secret-0123456789";
 
 #[derive(Clone, Debug)]
-struct Received {
+pub struct Received {
     status: u16,
     event: String,
     timestamp: i64,
@@ -24,7 +24,7 @@ struct Received {
 }
 
 impl Received {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap()
     }
 }
@@ -32,13 +32,13 @@ impl Received {
 /// A travel unit's endpoint: records every call; fails the first `failures`, then answers
 /// 204 (after `delay`).
 #[derive(Clone)]
-struct Receiver {
-    url: String,
+pub struct Receiver {
+    pub url: String,
     calls: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    fn start(failures: usize, delay: Duration) -> Receiver {
+    pub fn start(failures: usize, delay: Duration) -> Receiver {
         let calls: Arc<Mutex<Vec<Received>>> = Arc::default();
         let seen = Arc::new(AtomicUsize::new(0));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -88,7 +88,7 @@ impl Receiver {
         self.calls.lock().unwrap().clone()
     }
 
-    fn delivered(&self) -> Vec<Received> {
+    pub fn delivered(&self) -> Vec<Received> {
         self.calls()
             .into_iter()
             .filter(|c| c.status == 204)
