@@ -146,6 +146,24 @@ async fn an_sra_is_drafted_endorsed_approved_then_published_and_only_then_counts
     assert_eq!(cleared["status"], "cleared");
     let (status, _) = app.post(&step("publish"), &alice, &json!({})).await;
     assert_eq!(status, 403);
+
+    // Withdrawn, the SRA no longer counts: what it cleared is held again.
+    let (status, withdrawn) = app.post(&step("withdraw"), &analyst, &json!({})).await;
+    assert_eq!(
+        (status, withdrawn["status"].as_str()),
+        (200, Some("withdrawn")),
+        "{withdrawn}"
+    );
+    assert_eq!(withdrawn["rescreening"]["requests"], 2);
+    finished(&app, &withdrawn["rescreening"]).await;
+    for id in [
+        held["id"].as_str().unwrap(),
+        cleared["id"].as_str().unwrap(),
+    ] {
+        assert_eq!(status_of(&app, id).await, "held");
+    }
+    let (_, view) = app.get("/v1/areas/TST-LIFE", &alice).await;
+    assert!(view["in_force"].is_null());
 }
 
 #[tokio::test]
