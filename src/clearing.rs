@@ -70,7 +70,7 @@ impl Clearing {
         };
         self.store.insert_request(&record, audit).await?;
         self.announce_new(&record, &caller.subject);
-        tracing::info!(
+        tracing::debug!(
             request_id = %record.id,
             outcome = record.decision.outcome.as_str(),
             code = ?record.decision.code,

@@ -40,7 +40,7 @@ pub async fn with_request_id(
     }
     let status = response.status().as_u16();
     span.in_scope(|| {
-        tracing::info!(
+        tracing::debug!(
             status,
             elapsed_us = started.elapsed().as_micros() as u64,
             "request handled"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds the release binaries, starts a Redis and a clearway of its own on free ports with a
+# fresh data directory and the sample SRAs, runs the load scenarios, stops what it started,
+# and leaves the report in loadtests/reports/.
+#
+#   bash loadtests/run.sh                 # the full run (about five minutes, 1,000,000-request soak)
+#   PROFILE=short bash loadtests/run.sh   # what CI runs: seconds, a few thousand requests
+#   SCENARIOS=submit,soak SOAK_TOTAL=200000 bash loadtests/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PROFILE=${PROFILE:-full}
+SCENARIOS=${SCENARIOS:-ceiling,areas,submit,fixed-rate,mixed,soak}
+RATE=${RATE:-2000}
+CONCURRENCY=${CONCURRENCY:-64}
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+cargo build --release --bins --workspace
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" > "$work/redis.log" 2>&1 &
+pids+=($!)
+
+app_port=$(free_port)
+export CLEARWAY_ENV=development
+export CLEARWAY__SERVER__PORT=$app_port
+export CLEARWAY__DATABASE__URL="sqlite://$work/data/clearway.db"
+export CLEARWAY__REDIS__URL="redis://127.0.0.1:$redis_port/0"
+export CLEARWAY__LOG__FILTER=${CLEARWAY__LOG__FILTER:-warn}
+./target/release/clearway serve --demo > "$work/clearway.log" 2>&1 &
+server=$!
+pids+=($server)
+
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$app_port/healthz" > /dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fs "http://127.0.0.1:$app_port/readyz" || { cat "$work/clearway.log"; exit 1; }
+echo
+
+./target/release/clearway-load \
+  --base-url "http://127.0.0.1:$app_port" \
+  --db "$work/data/clearway.db" \
+  --server-pid "$server" \
+  --profile "$PROFILE" \
+  --scenarios "$SCENARIOS" \
+  --rate "$RATE" \
+  --concurrency "$CONCURRENCY" \
+  ${SOAK_TOTAL:+--soak-total "$SOAK_TOTAL"} \
+  --report-dir loadtests/reports

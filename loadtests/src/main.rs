@@ -1,0 +1,652 @@
+//! clearway-load: drives a running clearway with realistic scenarios, prints throughput and
+//! latency percentiles, checks that nothing acknowledged was lost, and writes a report.
+//! `loadtests/run.sh` starts everything this needs; see loadtests/README.md.
+
+mod runner;
+mod verify;
+mod workload;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use clearway::auth::{Role, issue_development_token};
+use clearway::config::Settings;
+use runner::{Figures, Outcome, closed_loop, open_loop};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use verify::{Acks, Verification};
+use workload::{ORGS, Workload};
+
+#[derive(Parser, Clone)]
+#[command(name = "clearway-load")]
+struct Cli {
+    #[arg(long)]
+    base_url: String,
+    /// The service's SQLite file, read after the load to check for losses.
+    #[arg(long)]
+    db: String,
+    /// The service's process id, for its memory (RSS) during the soak.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    #[arg(long, default_value = "config")]
+    config_dir: PathBuf,
+    /// `full` (the documented run) or `short` (CI: seconds, a few thousand requests).
+    #[arg(long, default_value = "full")]
+    profile: String,
+    /// Comma-separated: ceiling,areas,submit,fixed-rate,mixed,soak.
+    #[arg(long, default_value = "ceiling,areas,submit,fixed-rate,mixed,soak")]
+    scenarios: String,
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 2000)]
+    rate: u64,
+    #[arg(long)]
+    soak_total: Option<u64>,
+    #[arg(long, default_value = "loadtests/reports")]
+    report_dir: PathBuf,
+    /// A label for the store behind the service, for the report (sqlite, postgres).
+    #[arg(long, default_value = "sqlite")]
+    backend: String,
+}
+
+struct Plan {
+    seconds: u64,
+    fixed_seconds: u64,
+    soak_total: u64,
+}
+
+#[derive(Deserialize)]
+struct Ack {
+    id: String,
+    status: String,
+}
+
+/// Everything the scenarios share: the client, tokens, bodies, and what was acknowledged.
+struct Bench {
+    base: String,
+    client: reqwest::Client,
+    units: Vec<String>,
+    admin: String,
+    analyst: String,
+    bodies: Vec<(usize, Vec<u8>)>,
+    acks: Acks,
+}
+
+impl Bench {
+    /// Sends submission `n` (cycling through the pre-built bodies) and records its acknowledgement.
+    async fn submit(&self, n: u64) -> Outcome {
+        let (org, body) = &self.bodies[n as usize % self.bodies.len()];
+        let sent = self
+            .client
+            .post(format!("{}/v1/clearance-requests", self.base))
+            .bearer_auth(&self.units[*org])
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await;
+        let Ok(response) = sent else {
+            return Outcome::Error;
+        };
+        if response.status() != 201 {
+            return Outcome::Error;
+        }
+        match response.json::<Ack>().await {
+            Ok(ack) => {
+                self.acks.record(ack.id, ack.status);
+                Outcome::Ok
+            }
+            Err(_) => Outcome::Error,
+        }
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Outcome {
+        match self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => match r.bytes().await {
+                Ok(_) => Outcome::Ok,
+                Err(_) => Outcome::Error,
+            },
+            _ => Outcome::Error,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Report {
+    generated_at: String,
+    backend: String,
+    profile: String,
+    machine: Machine,
+    scenarios: Vec<Figures>,
+    submit_to_ceiling: Option<f64>,
+    areas_to_ceiling: Option<f64>,
+    mixed: Option<serde_json::Value>,
+    soak: Option<Soak>,
+    verification: Verification,
+}
+
+#[derive(Serialize)]
+struct Machine {
+    cores: usize,
+    memory_gib: f64,
+}
+
+#[derive(Serialize, Clone)]
+struct Soak {
+    total: u64,
+    /// Throughput of each tenth of the run, in order.
+    per_second_by_tenth: Vec<f64>,
+    rss_start_kib: Option<u64>,
+    rss_after_first_tenth_kib: Option<u64>,
+    rss_end_kib: Option<u64>,
+    rss_growth_percent: Option<f64>,
+}
+
+fn rss_kib(pid: Option<u32>) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn memory_gib() -> f64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0 / 1024.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let plan = match cli.profile.as_str() {
+        "short" => Plan {
+            seconds: 3,
+            fixed_seconds: 3,
+            soak_total: 3_000,
+        },
+        "full" => Plan {
+            seconds: 15,
+            fixed_seconds: 30,
+            soak_total: 1_000_000,
+        },
+        other => bail!("unknown profile {other}: full or short"),
+    };
+    let soak_total = cli.soak_total.unwrap_or(plan.soak_total);
+    let settings = Settings::load(&cli.config_dir, "development")?;
+    let token = |sub: &str, role: Role, org: Option<&str>| {
+        issue_development_token(&settings.auth, sub, &[role], org, 24 * 60)
+    };
+    let units = ORGS
+        .iter()
+        .map(|org| {
+            token(
+                &format!("{}-travel-desk", org.to_lowercase()),
+                Role::TravelUnit,
+                Some(org),
+            )
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut workload = Workload::new(2026);
+    let bodies = (0..20_000)
+        .map(|_| {
+            let s = workload.submission();
+            (s.org, s.body)
+        })
+        .collect();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(cli.concurrency * 2)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let bench = Arc::new(Bench {
+        base: cli.base_url.trim_end_matches('/').to_owned(),
+        client,
+        units,
+        admin: token("load-admin", Role::Admin, None)?,
+        analyst: token("load-analyst", Role::SecurityAnalyst, None)?,
+        bodies,
+        acks: Acks::default(),
+    });
+    let wanted: Vec<&str> = cli.scenarios.split(',').map(str::trim).collect();
+    let run = Duration::from_secs(plan.seconds);
+    let mut figures = Vec::new();
+    let mut mixed = None;
+    let mut soak = None;
+
+    println!(
+        "clearway-load: {} profile against {} ({} store), {} connections",
+        cli.profile, bench.base, cli.backend, cli.concurrency
+    );
+    if wanted.contains(&"ceiling") {
+        let b = bench.clone();
+        let f = closed_loop("ceiling", cli.concurrency, run, None, move |_| {
+            let b = b.clone();
+            async move { b.get("/healthz", "").await }
+        })
+        .await;
+        f.print();
+        figures.push(f);
+    }
+    if wanted.contains(&"areas") {
+        let b = bench.clone();
+        let f = closed_loop("areas", cli.concurrency, run, None, move |n| {
+            let b = b.clone();
+            async move {
+                let area = workload::AREAS[n as usize % workload::AREAS.len()];
+                b.get(&format!("/v1/areas/{area}"), &b.units[0]).await
+            }
+        })
+        .await;
+        f.print();
+        figures.push(f);
+    }
+    if wanted.contains(&"submit") {
+        let b = bench.clone();
+        let f = closed_loop("submit", cli.concurrency, run, None, move |n| {
+            let b = b.clone();
+            async move { b.submit(n).await }
+        })
+        .await;
+        f.print();
+        figures.push(f);
+    }
+    if wanted.contains(&"fixed-rate") {
+        let b = bench.clone();
+        let f = open_loop(
+            "fixed-rate",
+            cli.rate,
+            Duration::from_secs(plan.fixed_seconds),
+            4096,
+            move |n| {
+                let b = b.clone();
+                async move { b.submit(n).await }
+            },
+        )
+        .await;
+        f.print();
+        figures.push(f);
+    }
+    if wanted.contains(&"mixed") {
+        let (f, summary) = run_mixed(bench.clone(), run).await;
+        f.print();
+        println!("             {summary}");
+        figures.push(f);
+        mixed = Some(summary);
+    }
+    if wanted.contains(&"soak") {
+        let (f, s) = run_soak(bench.clone(), cli.concurrency, soak_total, cli.server_pid).await;
+        f.print();
+        println!(
+            "             throughput by tenth: {:?}; RSS {:?} KiB -> {:?} KiB after the first tenth -> {:?} KiB at the end ({:+.1}%)",
+            s.per_second_by_tenth
+                .iter()
+                .map(|t| t.round())
+                .collect::<Vec<_>>(),
+            s.rss_start_kib,
+            s.rss_after_first_tenth_kib,
+            s.rss_end_kib,
+            s.rss_growth_percent.unwrap_or(0.0)
+        );
+        figures.push(f);
+        soak = Some(s);
+    }
+
+    let verification = verify::against_store(&cli.db, &bench.acks)
+        .await
+        .context("reading the store to verify")?;
+    println!(
+        "verification: {} acknowledged, {} found with the decision given, {} lost, {} mismatched",
+        verification.acknowledged,
+        verification.verified,
+        verification.lost,
+        verification.mismatched
+    );
+    let by_name = |name: &str| {
+        figures
+            .iter()
+            .find(|f| f.scenario == name)
+            .map(|f| f.per_second)
+    };
+    let ratio = |name: &str| Some(by_name(name)? / by_name("ceiling")?);
+    let report = Report {
+        generated_at: chrono::Utc::now().to_rfc3339(),
+        backend: cli.backend.clone(),
+        profile: cli.profile.clone(),
+        machine: Machine {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_gib: memory_gib(),
+        },
+        submit_to_ceiling: ratio("submit"),
+        areas_to_ceiling: ratio("areas"),
+        scenarios: figures,
+        mixed: mixed.map(|m| json!(m)),
+        soak,
+        verification: verification.clone(),
+    };
+    if let Some(r) = report.submit_to_ceiling {
+        println!("submit / ceiling = {:.0}%", r * 100.0);
+    }
+    if let Some(r) = report.areas_to_ceiling {
+        println!("areas / ceiling = {:.0}%", r * 100.0);
+    }
+    write_report(&cli.report_dir, &report)?;
+    let submit_errors: u64 = report
+        .scenarios
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.scenario.as_str(),
+                "submit" | "fixed-rate" | "soak" | "mixed"
+            )
+        })
+        .map(|f| f.errors)
+        .sum();
+    if !verification.passed() {
+        bail!("acknowledged requests were lost or changed");
+    }
+    if submit_errors > 0 {
+        bail!("{submit_errors} submissions failed");
+    }
+    Ok(())
+}
+
+/// Submissions while travellers poll, approvers work both queues and an analyst publishes a
+/// new SRA every few seconds (each starting a re-screen).
+async fn run_mixed(bench: Arc<Bench>, run: Duration) -> (Figures, String) {
+    let polls = Arc::new(AtomicU64::new(0));
+    let decisions = Arc::new(AtomicU64::new(0));
+    let publications = Arc::new(AtomicU64::new(0));
+    let end = Instant::now() + run;
+    let mut side = Vec::new();
+    for worker in 0..4 {
+        let (b, polls) = (bench.clone(), polls.clone());
+        side.push(tokio::spawn(async move {
+            while Instant::now() < end {
+                let id = b.acks.seen_id(worker);
+                match id {
+                    Some(id) => {
+                        if let Outcome::Ok = b
+                            .get(&format!("/v1/clearance-requests/{id}"), &b.admin)
+                            .await
+                        {
+                            polls.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    None => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+            }
+        }));
+    }
+    for (stage, role) in [("hq", Role::ApproverHq), ("dg", Role::ApproverDg)] {
+        let (b, decisions) = (bench.clone(), decisions.clone());
+        side.push(tokio::spawn(async move {
+            let settings = Settings::load(std::path::Path::new("config"), "development").ok();
+            let Some(token) = settings.and_then(|s| {
+                issue_development_token(&s.auth, &format!("load-{stage}"), &[role], None, 60).ok()
+            }) else {
+                return;
+            };
+            while Instant::now() < end {
+                if decide_one(&b, stage, &token).await {
+                    decisions.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }));
+    }
+    {
+        let (b, publications) = (bench.clone(), publications.clone());
+        side.push(tokio::spawn(async move {
+            let mut version = 100 + (chrono::Utc::now().timestamp() % 100_000) as u32 * 10;
+            let mut offset = 1;
+            while Instant::now() < end {
+                let today = chrono::Utc::now().date_naive();
+                let body = json!({
+                    "area": "ETH-ADD", "version": version,
+                    "effective_from": (today + chrono::Days::new(offset)).to_string(),
+                    "review_due": (today + chrono::Days::new(300)).to_string(),
+                    "security_level": 3, "residual_risk": if version % 2 == 0 { "medium" } else { "high" },
+                    "mandatory_measures": ["Security briefing on arrival"],
+                });
+                let sent = b.client.post(format!("{}/v1/sras", b.base)).bearer_auth(&b.analyst).json(&body).send().await;
+                if sent.is_ok_and(|r| r.status() == 201) {
+                    publications.fetch_add(1, Ordering::Relaxed);
+                }
+                version += 1;
+                offset += 1;
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+        }));
+    }
+    let b = bench.clone();
+    let figures = closed_loop("mixed", 16, run, None, move |n| {
+        let b = b.clone();
+        async move { b.submit(n).await }
+    })
+    .await;
+    for task in side {
+        let _ = task.await;
+    }
+    let summary = format!(
+        "alongside: {} status polls, {} approver decisions, {} SRA publications",
+        polls.load(Ordering::Relaxed),
+        decisions.load(Ordering::Relaxed),
+        publications.load(Ordering::Relaxed)
+    );
+    (figures, summary)
+}
+
+/// Lists a stage's queue, claims its first item and approves it. Returns whether it decided.
+async fn decide_one(bench: &Bench, stage: &str, token: &str) -> bool {
+    let Ok(response) = bench
+        .client
+        .get(format!(
+            "{}/v1/escalations?stage={stage}&limit=5",
+            bench.base
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+    else {
+        return false;
+    };
+    let Ok(queue) = response.json::<serde_json::Value>().await else {
+        return false;
+    };
+    let Some(id) = queue["items"]
+        .as_array()
+        .and_then(|items| items.first())
+        .and_then(|i| i["request"]["id"].as_str().map(str::to_owned))
+    else {
+        return false;
+    };
+    let claim = bench
+        .client
+        .post(format!("{}/v1/escalations/{id}/claim", bench.base))
+        .bearer_auth(token)
+        .send()
+        .await;
+    if !claim.is_ok_and(|r| r.status() == 200) {
+        return false;
+    }
+    let decision = bench
+        .client
+        .post(format!("{}/v1/escalations/{id}/decision", bench.base))
+        .bearer_auth(token)
+        .json(&json!({"decision": "approve", "comment": "Load test: security plan adequate"}))
+        .send()
+        .await;
+    decision.is_ok_and(|r| r.status() == 200)
+}
+
+async fn run_soak(
+    bench: Arc<Bench>,
+    workers: usize,
+    total: u64,
+    pid: Option<u32>,
+) -> (Figures, Soak) {
+    let rss_start = rss_kib(pid);
+    let base = bench.acks.len() as u64;
+    let tenth = (total / 10).max(1);
+    let sampler = {
+        let bench = bench.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let mut marks = Vec::new();
+            let mut rss_after_first = None;
+            let mut next = tenth;
+            while next <= total {
+                let done = bench.acks.len() as u64 - base;
+                if done >= next {
+                    marks.push(started.elapsed());
+                    if next == tenth {
+                        rss_after_first = rss_kib(pid);
+                    }
+                    next += tenth;
+                } else {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                if started.elapsed() > Duration::from_secs(3600) {
+                    break;
+                }
+            }
+            (marks, rss_after_first)
+        })
+    };
+    let b = bench.clone();
+    let figures = closed_loop(
+        "soak",
+        workers,
+        Duration::from_secs(3600),
+        Some(total),
+        move |n| {
+            let b = b.clone();
+            async move { b.submit(n).await }
+        },
+    )
+    .await;
+    let (marks, rss_after_first) = sampler.await.unwrap_or_default();
+    let mut per_second = Vec::new();
+    let mut previous = Duration::ZERO;
+    for mark in marks {
+        per_second.push(tenth as f64 / (mark - previous).as_secs_f64().max(1e-9));
+        previous = mark;
+    }
+    let rss_end = rss_kib(pid);
+    let growth = rss_after_first
+        .zip(rss_end)
+        .map(|(a, b)| (b as f64 - a as f64) / a as f64 * 100.0);
+    (
+        figures,
+        Soak {
+            total,
+            per_second_by_tenth: per_second,
+            rss_start_kib: rss_start,
+            rss_after_first_tenth_kib: rss_after_first,
+            rss_end_kib: rss_end,
+            rss_growth_percent: growth,
+        },
+    )
+}
+
+fn write_report(dir: &std::path::Path, report: &Report) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(report)?;
+    let mut md = format!(
+        "# clearway load test ({} profile, {} store)\n\n{} · {} cores · {:.0} GiB · load generator on the same machine\n\n\
+         | scenario | requests | errors | seconds | per second | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        report.profile,
+        report.backend,
+        report.generated_at,
+        report.machine.cores,
+        report.machine.memory_gib
+    );
+    for f in &report.scenarios {
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.1} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+            f.scenario,
+            f.requests,
+            f.errors,
+            f.seconds,
+            f.per_second,
+            f.p50_ms,
+            f.p90_ms,
+            f.p99_ms,
+            f.p999_ms,
+            f.max_ms
+        ));
+    }
+    if let Some(r) = report.submit_to_ceiling {
+        md.push_str(&format!("\nsubmit / ceiling: **{:.0}%**", r * 100.0));
+    }
+    if let Some(r) = report.areas_to_ceiling {
+        md.push_str(&format!(
+            "; GET /v1/areas/{{code}} / ceiling: **{:.0}%**\n",
+            r * 100.0
+        ));
+    }
+    if let Some(m) = &report.mixed {
+        md.push_str(&format!("\nmixed: {m}\n"));
+    }
+    if let Some(s) = &report.soak {
+        md.push_str(&format!(
+            "\nsoak: {} submissions; per second by tenth {:?}; RSS {:?} KiB at start, {:?} KiB after the first tenth, {:?} KiB at the end ({:+.1}%)\n",
+            s.total,
+            s.per_second_by_tenth.iter().map(|t| t.round()).collect::<Vec<_>>(),
+            s.rss_start_kib,
+            s.rss_after_first_tenth_kib,
+            s.rss_end_kib,
+            s.rss_growth_percent.unwrap_or(0.0)
+        ));
+    }
+    let v = &report.verification;
+    md.push_str(&format!(
+        "\nverification: {} acknowledged, {} found in the store with the decision given, {} lost, {} mismatched\n",
+        v.acknowledged, v.verified, v.lost, v.mismatched
+    ));
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    std::fs::write(
+        dir.join(format!(
+            "{stamp}-{}-{}.json",
+            report.backend, report.profile
+        )),
+        &json,
+    )?;
+    std::fs::write(
+        dir.join(format!("{stamp}-{}-{}.md", report.backend, report.profile)),
+        &md,
+    )?;
+    std::fs::write(
+        dir.join(format!("latest-{}-{}.json", report.backend, report.profile)),
+        &json,
+    )?;
+    std::fs::write(
+        dir.join(format!("latest-{}-{}.md", report.backend, report.profile)),
+        &md,
+    )?;
+    println!(
+        "report: {}",
+        dir.join(format!("latest-{}-{}.md", report.backend, report.profile))
+            .display()
+    );
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! Driving load: closed loops (N workers, each sending as soon as its last answer came) and an
+//! open loop at a fixed rate whose latencies count from the scheduled send time, so a stall
+//! is charged to every request it delayed (no coordinated omission).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+/// What one request came to.
+pub enum Outcome {
+    Ok,
+    Error,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    pub scenario: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub seconds: f64,
+    pub per_second: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Figures {
+    fn from(scenario: &str, histogram: &Histogram<u64>, errors: u64, elapsed: Duration) -> Self {
+        let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+        let requests = histogram.len();
+        Self {
+            scenario: scenario.to_owned(),
+            requests,
+            errors,
+            seconds: elapsed.as_secs_f64(),
+            per_second: requests as f64 / elapsed.as_secs_f64(),
+            p50_ms: ms(0.5),
+            p90_ms: ms(0.9),
+            p99_ms: ms(0.99),
+            p999_ms: ms(0.999),
+            max_ms: histogram.max() as f64 / 1000.0,
+        }
+    }
+
+    pub fn print(&self) {
+        println!(
+            "{:<12} {:>9} req {:>6} err {:>7.1} s {:>10.0}/s  p50 {:>7.2} ms  p90 {:>7.2}  p99 {:>7.2}  p99.9 {:>7.2}  max {:>8.2}",
+            self.scenario,
+            self.requests,
+            self.errors,
+            self.seconds,
+            self.per_second,
+            self.p50_ms,
+            self.p90_ms,
+            self.p99_ms,
+            self.p999_ms,
+            self.max_ms
+        );
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
+}
+
+/// Runs `workers` loops until `deadline` passes or `total` requests were sent.
+pub async fn closed_loop<F, Fut>(
+    scenario: &str,
+    workers: usize,
+    deadline: Duration,
+    total: Option<u64>,
+    send: F,
+) -> Figures
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send,
+{
+    let send = Arc::new(send);
+    let issued = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let end = started + deadline;
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let send = send.clone();
+            let issued = issued.clone();
+            tokio::spawn(async move {
+                let mut histogram = histogram();
+                let mut errors = 0;
+                loop {
+                    let n = issued.fetch_add(1, Ordering::Relaxed);
+                    if Instant::now() >= end || total.is_some_and(|t| n >= t) {
+                        return (histogram, errors);
+                    }
+                    let sent = Instant::now();
+                    if let Outcome::Error = send(n).await {
+                        errors += 1;
+                    }
+                    let _ = histogram.record(sent.elapsed().as_micros().max(1) as u64);
+                }
+            })
+        })
+        .collect();
+    let mut merged = histogram();
+    let mut errors = 0;
+    for task in tasks {
+        let (h, e) = task.await.expect("a load worker panicked");
+        merged.add(h).expect("histograms share bounds");
+        errors += e;
+    }
+    Figures::from(scenario, &merged, errors, started.elapsed())
+}
+
+/// Sends at `rate` per second for `duration`, at most `in_flight` at once.
+pub async fn open_loop<F, Fut>(
+    scenario: &str,
+    rate: u64,
+    duration: Duration,
+    in_flight: usize,
+    send: F,
+) -> Figures
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    let send = Arc::new(send);
+    let slots = Arc::new(Semaphore::new(in_flight));
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
+    let count = (duration.as_secs_f64() * rate as f64) as u64;
+    let started = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(count as usize);
+    for n in 0..count {
+        let scheduled = started + interval.mul_f64(n as f64);
+        tokio::time::sleep_until(scheduled).await;
+        let slot = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore stays open");
+        let send = send.clone();
+        tasks.push(tokio::spawn(async move {
+            let outcome = send(n).await;
+            drop(slot);
+            (scheduled.elapsed(), outcome)
+        }));
+    }
+    let mut merged = histogram();
+    let mut errors = 0;
+    for task in tasks {
+        let (latency, outcome) = task.await.expect("a load task panicked");
+        let _ = merged.record(latency.as_micros().max(1) as u64);
+        if let Outcome::Error = outcome {
+            errors += 1;
+        }
+    }
+    Figures::from(scenario, &merged, errors, started.elapsed())
+}

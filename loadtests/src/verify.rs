@@ -1,0 +1,81 @@
+//! The loss check: every request the server acknowledged (201) must be in the store, with the
+//! outcome the client was told (its first audit entry records it, whatever happened later).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Row};
+
+/// Acknowledgements as the client saw them: request id and status.
+#[derive(Default)]
+pub struct Acks {
+    seen: Mutex<Vec<(String, String)>>,
+}
+
+impl Acks {
+    pub fn record(&self, id: String, status: String) {
+        self.seen.lock().expect("not poisoned").push((id, status));
+    }
+
+    pub fn len(&self) -> usize {
+        self.seen.lock().expect("not poisoned").len()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    pub acknowledged: usize,
+    pub verified: usize,
+    pub lost: usize,
+    pub mismatched: usize,
+}
+
+impl Verification {
+    pub fn passed(&self) -> bool {
+        self.lost == 0 && self.mismatched == 0 && self.verified == self.acknowledged
+    }
+}
+
+pub async fn against_store(db_path: &str, acks: &Acks) -> anyhow::Result<Verification> {
+    let mut connection = SqliteConnectOptions::new()
+        .filename(db_path)
+        .read_only(true)
+        .connect()
+        .await?;
+    let rows = sqlx::query("SELECT request_id, to_status FROM audit_log WHERE seq = 1")
+        .fetch_all(&mut connection)
+        .await?;
+    let stored: HashMap<String, String> = rows
+        .iter()
+        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+    let seen = acks.seen.lock().expect("not poisoned");
+    let mut result = Verification {
+        acknowledged: seen.len(),
+        verified: 0,
+        lost: 0,
+        mismatched: 0,
+    };
+    for (id, status) in seen.iter() {
+        match stored.get(id) {
+            None => result.lost += 1,
+            Some(s) if s != status => result.mismatched += 1,
+            Some(_) => result.verified += 1,
+        }
+    }
+    Ok(result)
+}
+
+impl Acks {
+    /// Some acknowledged id, spread over the list by `salt`: what a traveller polls.
+    pub fn seen_id(&self, salt: usize) -> Option<String> {
+        let seen = self.seen.lock().expect("not poisoned");
+        if seen.is_empty() {
+            return None;
+        }
+        let index = (seen.len() - 1).saturating_sub(salt * 7) % seen.len();
+        Some(seen[index].0.clone())
+    }
+}
