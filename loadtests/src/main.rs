@@ -424,7 +424,7 @@ async fn run_mixed(bench: Arc<Bench>, run: Duration) -> (Figures, String) {
                     "area": "ETH-ADD", "version": version,
                     "effective_from": (today + chrono::Days::new(offset)).to_string(),
                     "review_due": (today + chrono::Days::new(300)).to_string(),
-                    "security_level": 3, "residual_risk": if version % 2 == 0 { "medium" } else { "high" },
+                    "security_level": 3, "residual_risk": if version.is_multiple_of(2) { "medium" } else { "high" },
                     "mandatory_measures": ["Security briefing on arrival"],
                 });
                 let sent = b.client.post(format!("{}/v1/sras", b.base)).bearer_auth(&b.analyst).json(&body).send().await;
