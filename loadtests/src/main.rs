@@ -212,6 +212,7 @@ async fn main() -> anyhow::Result<()> {
             (s.org, s.body)
         })
         .collect();
+    clearway::startup::install_tls_provider();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(cli.concurrency * 2)
         .timeout(Duration::from_secs(30))

@@ -66,33 +66,187 @@ fn commit_group<'a>(
     group: &'a [PendingInsert],
 ) -> BoxFuture<'a, Vec<Result<(), StoreError>>> {
     Box::pin(async move {
-        let all_failed = |e: StoreError| failed_all(group.len(), &e);
-        let mut tx = match pool.begin().await {
-            Ok(tx) => tx,
-            Err(e) => return all_failed(e.into()),
+        // The whole group in a few multi-row statements; should any row fail, the group is
+        // written again one savepoint per request, so only the faulty request is refused.
+        let together = async {
+            let mut tx = pool.begin().await?;
+            insert_all(&mut tx, group).await?;
+            tx.commit().await?;
+            Ok::<(), StoreError>(())
         };
-        let mut results = Vec::with_capacity(group.len());
-        for pending in group {
-            if let Err(e) = sqlx::query("SAVEPOINT request").execute(&mut *tx).await {
-                return all_failed(e.into());
-            }
-            let written =
-                Box::pin(insert_one(&mut tx, &pending.record, pending.audit.clone())).await;
-            if written.is_err()
-                && let Err(e) = sqlx::query("ROLLBACK TO request").execute(&mut *tx).await
-            {
-                return all_failed(e.into());
-            }
-            if let Err(e) = sqlx::query("RELEASE request").execute(&mut *tx).await {
-                return all_failed(e.into());
-            }
-            results.push(written);
-        }
-        match tx.commit().await {
-            Ok(()) => results,
-            Err(e) => all_failed(e.into()),
+        match Box::pin(together).await {
+            Ok(()) => group.iter().map(|_| Ok(())).collect(),
+            // If the database itself is the trouble, the second pass fails the same way.
+            Err(_) => Box::pin(commit_one_by_one(pool, group)).await,
         }
     })
+}
+
+async fn commit_one_by_one(
+    pool: &SqlitePool,
+    group: &[PendingInsert],
+) -> Vec<Result<(), StoreError>> {
+    let all_failed = |e: StoreError| failed_all(group.len(), &e);
+    let mut tx = match pool.begin().await {
+        Ok(tx) => tx,
+        Err(e) => return all_failed(e.into()),
+    };
+    let mut results = Vec::with_capacity(group.len());
+    for pending in group {
+        if let Err(e) = sqlx::query("SAVEPOINT request").execute(&mut *tx).await {
+            return all_failed(e.into());
+        }
+        let written = Box::pin(insert_one(&mut tx, &pending.record, pending.audit.clone())).await;
+        if written.is_err()
+            && let Err(e) = sqlx::query("ROLLBACK TO request").execute(&mut *tx).await
+        {
+            return all_failed(e.into());
+        }
+        if let Err(e) = sqlx::query("RELEASE request").execute(&mut *tx).await {
+            return all_failed(e.into());
+        }
+        results.push(written);
+    }
+    match tx.commit().await {
+        Ok(()) => results,
+        Err(e) => all_failed(e.into()),
+    }
+}
+
+/// Rows per multi-row statement, well inside SQLite's limit on bound parameters.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Writes a group of new requests with a handful of statements: requests, legs and audit
+/// entries as multi-row inserts, and webhook events only for organisations that have webhooks.
+async fn insert_all(tx: &mut SqliteConnection, group: &[PendingInsert]) -> Result<(), StoreError> {
+    let now = Utc::now();
+    let mut serialised = Vec::with_capacity(group.len());
+    for pending in group {
+        let record = &pending.record;
+        serialised.push((
+            record.id.to_string(),
+            serde_json::to_string(&record.request)?,
+            serde_json::to_string(&record.decision)?,
+            record
+                .escalation
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        ));
+    }
+    for (chunk, texts) in group
+        .chunks(ROWS_PER_STATEMENT)
+        .zip(serialised.chunks(ROWS_PER_STATEMENT))
+    {
+        let mut requests = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality, first_arrival, \
+             last_departure, submitted_at, updated_at, request, decision, escalation, stage, version) ",
+        );
+        requests.push_values(
+            chunk.iter().zip(texts),
+            |mut row, (pending, (id, request, decision, escalation))| {
+                let record = &pending.record;
+                let r = &record.request;
+                row.push_bind(id.as_str())
+                    .push_bind(r.traveller.id.as_str())
+                    .push_bind(r.traveller.org.as_str())
+                    .push_bind(record.submitted_by.as_str())
+                    .push_bind(record.status.as_str())
+                    .push_bind(r.programme_criticality.as_str())
+                    .push_bind(r.legs.first_arrival())
+                    .push_bind(r.legs.last_departure())
+                    .push_bind(record.submitted_at)
+                    .push_bind(record.submitted_at)
+                    .push_bind(request.as_str())
+                    .push_bind(decision.as_str())
+                    .push_bind(escalation.as_deref())
+                    .push_bind(queue_stage(record))
+                    .push_bind(record.version);
+            },
+        );
+        requests.build().execute(&mut *tx).await?;
+    }
+    let legs: Vec<(&str, usize, &crate::domain::itinerary::Leg)> = group
+        .iter()
+        .zip(&serialised)
+        .flat_map(|(pending, (id, ..))| {
+            pending
+                .record
+                .request
+                .legs
+                .legs()
+                .iter()
+                .enumerate()
+                .map(move |(seq, leg)| (id.as_str(), seq, leg))
+        })
+        .collect();
+    for chunk in legs.chunks(ROWS_PER_STATEMENT) {
+        let mut rows = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO request_legs (request_id, seq, area_code, arrival, departure) ",
+        );
+        rows.push_values(chunk, |mut row, (id, seq, leg)| {
+            row.push_bind(*id)
+                .push_bind(*seq as i64)
+                .push_bind(leg.area.as_str())
+                .push_bind(leg.arrival)
+                .push_bind(leg.departure);
+        });
+        rows.build().execute(&mut *tx).await?;
+    }
+    let entries: Vec<AuditEntry> = group
+        .iter()
+        .map(|p| AuditEntry::chain(p.record.id, None, now, p.audit.clone()))
+        .collect();
+    let actions: Vec<String> = entries
+        .iter()
+        .map(|e| serde_json::to_value(e.action).map(|v| v.as_str().unwrap_or_default().to_owned()))
+        .collect::<Result<_, _>>()?;
+    for (chunk, actions) in entries
+        .chunks(ROWS_PER_STATEMENT)
+        .zip(actions.chunks(ROWS_PER_STATEMENT))
+    {
+        let mut rows = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash) ",
+        );
+        rows.push_values(chunk.iter().zip(actions), |mut row, (e, action)| {
+            row.push_bind(e.request_id.to_string())
+                .push_bind(e.seq)
+                .push_bind(e.at.as_str())
+                .push_bind(e.actor.as_str())
+                .push_bind(action.as_str())
+                .push_bind(e.from.map(|s| s.as_str()))
+                .push_bind(e.to.as_str())
+                .push_bind(e.stage.as_deref())
+                .push_bind(e.comment.as_deref())
+                .push_bind(e.prev_hash.as_str())
+                .push_bind(e.hash.as_str());
+        });
+        rows.build().execute(&mut *tx).await?;
+    }
+    // Most organisations have no webhook: one query tells which do.
+    let mut orgs: Vec<&str> = group
+        .iter()
+        .map(|p| p.record.request.traveller.org.as_str())
+        .collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    let mut hooked =
+        QueryBuilder::<Sqlite>::new("SELECT DISTINCT org FROM webhooks WHERE org IN (");
+    let mut list = hooked.separated(", ");
+    for org in &orgs {
+        list.push_bind(*org);
+    }
+    hooked.push(")");
+    let with_webhooks: Vec<String> = hooked.build_query_scalar().fetch_all(&mut *tx).await?;
+    for pending in group {
+        if with_webhooks
+            .iter()
+            .any(|o| o == pending.record.request.traveller.org.as_str())
+        {
+            enqueue_event(&mut *tx, &pending.record, &pending.audit).await?;
+        }
+    }
+    Ok(())
 }
 
 fn failed_all(n: usize, e: &StoreError) -> Vec<Result<(), StoreError>> {

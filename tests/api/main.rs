@@ -5,6 +5,7 @@ mod cache;
 mod cli;
 mod decisions;
 mod escalations;
+mod group_commit;
 mod input_errors;
 mod lifecycle;
 mod support;

@@ -71,6 +71,7 @@ impl TestApp {
         let address = format!("http://{}", app.address());
         tokio::spawn(app.run());
         let db = SqlitePool::connect(&settings.database.url).await.unwrap();
+        clearway::startup::install_tls_provider();
         TestApp {
             address,
             client: reqwest::Client::builder()
