@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 PROFILE=${PROFILE:-full}
 SCENARIOS=${SCENARIOS:-ceiling,areas,submit,fixed-rate,mixed,soak}
 RATE=${RATE:-2000}
-CONCURRENCY=${CONCURRENCY:-64}
+CONCURRENCY=${CONCURRENCY:-256}
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

@@ -42,6 +42,26 @@ struct PendingInsert {
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
+/// Copies the WAL back into the database file every few hundred milliseconds without blocking
+/// writers or readers (PASSIVE); SQLite restarts the WAL once a checkpoint has caught up.
+/// Stops when the pool is closed.
+async fn checkpoint_in_background(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::debug!(error = %e, "background checkpoint did not run");
+        }
+    }
+}
+
 /// Most requests one transaction carries.
 const MAX_GROUP: usize = 256;
 
@@ -113,8 +133,9 @@ async fn commit_one_by_one(
     }
 }
 
-/// Rows per multi-row statement, well inside SQLite's limit on bound parameters.
-const ROWS_PER_STATEMENT: usize = 500;
+/// Rows per multi-row statement: full chunks reuse one prepared statement, and even the largest
+/// stays well inside SQLite's limit on bound parameters.
+const ROWS_PER_STATEMENT: usize = 64;
 
 /// Writes a group of new requests with a handful of statements: requests, legs and audit
 /// entries as multi-row inserts, and webhook events only for organisations that have webhooks.
@@ -310,7 +331,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_millis(settings.busy_timeout_ms));
+            .busy_timeout(Duration::from_millis(settings.busy_timeout_ms))
+            // Checkpoints run in the background (see `checkpoint_in_background`), not inside
+            // the commit of whichever request happens to fill the WAL.
+            .pragma("wal_autocheckpoint", "0");
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
@@ -318,6 +342,7 @@ impl SqliteStore {
             .await?;
         let (writer, queue) = mpsc::channel(4 * MAX_GROUP);
         tokio::spawn(write_in_groups(pool.clone(), queue));
+        tokio::spawn(checkpoint_in_background(pool.clone()));
         Ok(Self { pool, writer })
     }
 
