@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::AppState;
-use super::extract::{query_pairs, read_json};
+use super::extract::{DEFAULT_PAGE, page_limit, query_pairs, read_json};
 use crate::auth::Caller;
 use crate::domain::approval::StageDecision;
 use crate::domain::area::AreaCode;
@@ -20,9 +20,6 @@ use crate::domain::request::{
     ClearanceRequest, OrgId, RequestRecord, RequestStatus, Traveller, TravellerId,
 };
 use crate::problem::Problem;
-
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 200;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -254,18 +251,7 @@ pub async fn list(
                 );
             }
             "cursor" => before = Some(decode_cursor(&value)?),
-            _ => {
-                limit = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=MAX_PAGE).contains(n))
-                    .ok_or_else(|| {
-                        Problem::invalid_query(
-                            "limit",
-                            format!("limit is a whole number from 1 to {MAX_PAGE}"),
-                        )
-                    })?;
-            }
+            _ => limit = page_limit(&value)?,
         }
     }
     let records = state.clearing.list(&caller, status, before, limit).await?;

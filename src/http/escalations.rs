@@ -13,15 +13,13 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::clearance_requests::RequestView;
-use super::extract::{query_pairs, read_json};
+use super::extract::{DEFAULT_PAGE, page_limit, query_pairs, read_json};
 use crate::auth::Caller;
 use crate::domain::approval::Verdict;
 use crate::domain::request::RequestRecord;
 use crate::problem::Problem;
 use crate::store::QueuePosition;
 
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 200;
 const URGENT_WITHIN_HOURS: i64 = 72;
 
 #[derive(Serialize)]
@@ -74,18 +72,7 @@ pub async fn queue(
         match name.as_str() {
             "stage" => stage = Some(value),
             "cursor" => after = Some(decode_position(&value)?),
-            _ => {
-                limit = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=MAX_PAGE).contains(n))
-                    .ok_or_else(|| {
-                        Problem::invalid_query(
-                            "limit",
-                            format!("limit is a whole number from 1 to {MAX_PAGE}"),
-                        )
-                    })?;
-            }
+            _ => limit = page_limit(&value)?,
         }
     }
     let stage =

@@ -161,6 +161,24 @@ pub fn query_pairs(req: &HttpRequest, known: &[&str]) -> Result<Vec<(String, Str
     Ok(pairs)
 }
 
+/// Lists answer 50 items unless asked otherwise, and never more than this.
+pub const MAX_PAGE: u32 = 200;
+pub const DEFAULT_PAGE: u32 = 50;
+
+/// The `limit` query parameter: a whole number from 1 to [`MAX_PAGE`].
+pub fn page_limit(value: &str) -> Result<u32, Problem> {
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=MAX_PAGE).contains(n))
+        .ok_or_else(|| {
+            Problem::invalid_query(
+                "limit",
+                format!("limit is a whole number from 1 to {MAX_PAGE}"),
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

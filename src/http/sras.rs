@@ -214,6 +214,35 @@ pub async fn get(
     }))
 }
 
+/// The Security Management Team's endorsement, or the approval that follows it.
+#[derive(Clone, Copy)]
+enum SignoffStep {
+    Endorse,
+    Approve,
+}
+
+async fn sign_off(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+    step: SignoffStep,
+) -> Result<HttpResponse, Problem> {
+    analyst(&caller)?;
+    let id = sra_id(&id)?;
+    let body: SignoffBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let signoff = body.into_signoff("")?;
+    let sra = match step {
+        SignoffStep::Endorse => state.publishing.endorse(id, signoff).await?,
+        SignoffStep::Approve => state.publishing.approve(id, signoff).await?,
+    };
+    Ok(HttpResponse::Ok().json(SraView {
+        sra: &sra,
+        rescreening: None,
+    }))
+}
+
 pub async fn endorse(
     state: web::Data<AppState>,
     caller: Caller,
@@ -221,14 +250,7 @@ pub async fn endorse(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    analyst(&caller)?;
-    let id = sra_id(&id)?;
-    let body: SignoffBody = read_json(&req, payload, state.max_body_bytes).await?;
-    let sra = state.publishing.endorse(id, body.into_signoff("")?).await?;
-    Ok(HttpResponse::Ok().json(SraView {
-        sra: &sra,
-        rescreening: None,
-    }))
+    sign_off(state, caller, id, req, payload, SignoffStep::Endorse).await
 }
 
 pub async fn approve(
@@ -238,14 +260,7 @@ pub async fn approve(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    analyst(&caller)?;
-    let id = sra_id(&id)?;
-    let body: SignoffBody = read_json(&req, payload, state.max_body_bytes).await?;
-    let sra = state.publishing.approve(id, body.into_signoff("")?).await?;
-    Ok(HttpResponse::Ok().json(SraView {
-        sra: &sra,
-        rescreening: None,
-    }))
+    sign_off(state, caller, id, req, payload, SignoffStep::Approve).await
 }
 
 pub async fn publish_draft(

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::AppState;
-use super::extract::{query_pairs, read_json};
+use super::extract::{DEFAULT_PAGE, page_limit, query_pairs, read_json};
 use crate::auth::{Caller, Role};
 use crate::domain::request::OrgId;
 use crate::domain::webhook::{Webhook, check_subscription};
@@ -94,15 +94,9 @@ pub async fn deliveries(
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
     let hook = own_webhook(&state, &caller, &id).await?;
-    let mut limit = 50;
+    let mut limit = DEFAULT_PAGE;
     for (_, value) in query_pairs(&req, &["limit"])? {
-        limit = value
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| {
-                Problem::invalid_query("limit", "limit is a whole number from 1 to 200")
-            })?;
+        limit = page_limit(&value)?;
     }
     let items: Vec<DeliveryView> = state.store.list_deliveries(hook.id, limit).await?;
     Ok(HttpResponse::Ok().json(Items { items }))

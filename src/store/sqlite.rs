@@ -116,7 +116,7 @@ async fn commit_one_by_one(
         if let Err(e) = sqlx::query("SAVEPOINT request").execute(&mut *tx).await {
             return all_failed(e.into());
         }
-        let written = Box::pin(insert_one(&mut tx, &pending.record, pending.audit.clone())).await;
+        let written = Box::pin(insert_all(&mut tx, std::slice::from_ref(pending))).await;
         if written.is_err()
             && let Err(e) = sqlx::query("ROLLBACK TO request").execute(&mut *tx).await
         {
@@ -274,39 +274,6 @@ fn failed_all(n: usize, e: &StoreError) -> Vec<Result<(), StoreError>> {
     (0..n)
         .map(|_| Err(StoreError::Unavailable(e.to_string())))
         .collect()
-}
-
-async fn insert_one(
-    tx: &mut SqliteConnection,
-    record: &RequestRecord,
-    audit: AuditDraft,
-) -> Result<(), StoreError> {
-    let request = &record.request;
-    sqlx::query(
-        "INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality, first_arrival, last_departure, submitted_at, updated_at, request, decision, escalation, stage, version) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(record.id.to_string())
-    .bind(request.traveller.id.as_str())
-    .bind(request.traveller.org.as_str())
-    .bind(&record.submitted_by)
-    .bind(record.status.as_str())
-    .bind(request.programme_criticality.as_str())
-    .bind(request.legs.first_arrival())
-    .bind(request.legs.last_departure())
-    .bind(record.submitted_at)
-    .bind(record.submitted_at)
-    .bind(serde_json::to_string(request)?)
-    .bind(serde_json::to_string(&record.decision)?)
-    .bind(record.escalation.as_ref().map(serde_json::to_string).transpose()?)
-    .bind(queue_stage(record))
-    .bind(record.version)
-    .execute(&mut *tx)
-    .await?;
-    insert_legs(&mut *tx, record).await?;
-    enqueue_event(&mut *tx, record, &audit).await?;
-    append_audit(&mut *tx, record.id, audit, true).await?;
-    Ok(())
 }
 
 impl SqliteStore {
