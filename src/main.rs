@@ -12,6 +12,11 @@ use clearway::startup::{Application, Services};
 use clearway::store::{SqliteStore, Store};
 use clearway::{sra_import, telemetry};
 
+/// Many small, short-lived allocations across worker threads: mimalloc keeps them fast and
+/// returns memory instead of fragmenting per-thread arenas as glibc's allocator does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Settings come from config/default.toml, config/$CLEARWAY_ENV.toml (default: development)
 /// and CLEARWAY__SECTION__KEY environment variables.
 #[derive(Parser)]

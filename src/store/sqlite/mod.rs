@@ -1,18 +1,19 @@
 //! The SQLite store: one file, WAL journal, `synchronous` as configured (FULL by default).
 
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::TryStreamExt;
-use futures_util::future::BoxFuture;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
-use tokio::sync::{mpsc, oneshot};
+use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqliteConnection};
+use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{
@@ -26,6 +27,10 @@ use crate::domain::request::{OrgId, RequestRecord};
 use crate::domain::sra::{AreaRisk, SecurityLevel, Signoff, Sra, SraStatus};
 use crate::domain::webhook::{Webhook, event_for};
 
+mod group_commit;
+
+use group_commit::PendingInsert;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[derive(Clone)]
@@ -35,245 +40,67 @@ pub struct SqliteStore {
     writer: mpsc::Sender<PendingInsert>,
 }
 
-/// A new request waiting for its group's commit; `done` is answered only after it.
-struct PendingInsert {
-    record: RequestRecord,
-    audit: AuditDraft,
-    done: oneshot::Sender<Result<(), StoreError>>,
-}
+/// How often the log is copied back: each catch-up pauses the writer for a few fsyncs, so
+/// seldom enough that the pauses are rare, often enough that the log stays tens of megabytes.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Copies the WAL back into the database file every few hundred milliseconds without blocking
-/// writers or readers (PASSIVE); SQLite restarts the WAL once a checkpoint has caught up.
-/// Stops when the pool is closed.
-async fn checkpoint_in_background(pool: SqlitePool) {
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
+/// Most log frames left to copy while the writer waits (a few milliseconds of writes).
+const PAUSED_CHECKPOINT_FRAMES: i64 = 512;
+
+/// Page cache of the writer's connection: the indexes new requests go into stay in memory.
+const WRITER_CACHE_KIB: u32 = 64 * 1024;
+
+/// Copies the WAL back into the database file every second, so that SQLite
+/// can start the log again from its beginning rather than let it grow without end.
+///
+/// SQLite restarts the log only when a write begins after a checkpoint has caught up with it,
+/// which never happens while the group writer commits every few milliseconds. So the bulk is
+/// copied alongside the writer (PASSIVE), then the writer is paused for the short rest; its
+/// next group then starts the log again. Stops when the pool is closed.
+async fn checkpoint_in_background(
+    pool: SqlitePool,
+    database: PathBuf,
+    writer_pause: Arc<Mutex<()>>,
+) {
+    let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         if pool.is_closed() {
             return;
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            tracing::debug!(error = %e, "background checkpoint did not run");
-        }
-    }
-}
-
-/// Most requests one transaction carries.
-const MAX_GROUP: usize = 256;
-
-/// Commits new requests in groups: whatever arrived while the previous group was being
-/// written goes into the next transaction, so under load one fsync serves many requests, and
-/// alone a request is committed at once. Each request sits in its own savepoint, so one that
-/// fails leaves no trace and does not sink the others; each waiter hears only after COMMIT.
-async fn write_in_groups(pool: SqlitePool, mut queue: mpsc::Receiver<PendingInsert>) {
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let results = commit_group(&pool, &group).await;
-        for (pending, result) in group.drain(..).zip(results) {
-            let _ = pending.done.send(result);
-        }
-    }
-}
-
-/// Boxed as `Send` here, where the lifetimes are concrete: the compiler cannot prove it for
-/// the spawned writer otherwise (rust-lang/rust#102211).
-fn commit_group<'a>(
-    pool: &'a SqlitePool,
-    group: &'a [PendingInsert],
-) -> BoxFuture<'a, Vec<Result<(), StoreError>>> {
-    Box::pin(async move {
-        // The whole group in a few multi-row statements; should any row fail, the group is
-        // written again one savepoint per request, so only the faulty request is refused.
-        let together = async {
-            let mut tx = pool.begin().await?;
-            insert_all(&mut tx, group).await?;
-            tx.commit().await?;
-            Ok::<(), StoreError>(())
+        // Frames the log holds beyond what the database file already has.
+        let behind = || async {
+            let (_, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&pool)
+                .await?;
+            Ok::<i64, sqlx::Error>(log - done)
         };
-        match Box::pin(together).await {
-            Ok(()) => group.iter().map(|_| Ok(())).collect(),
-            // If the database itself is the trouble, the second pass fails the same way.
-            Err(_) => Box::pin(commit_one_by_one(pool, group)).await,
-        }
-    })
-}
-
-async fn commit_one_by_one(
-    pool: &SqlitePool,
-    group: &[PendingInsert],
-) -> Vec<Result<(), StoreError>> {
-    let all_failed = |e: StoreError| failed_all(group.len(), &e);
-    let mut tx = match pool.begin().await {
-        Ok(tx) => tx,
-        Err(e) => return all_failed(e.into()),
-    };
-    let mut results = Vec::with_capacity(group.len());
-    for pending in group {
-        if let Err(e) = sqlx::query("SAVEPOINT request").execute(&mut *tx).await {
-            return all_failed(e.into());
-        }
-        let written = Box::pin(insert_all(&mut tx, std::slice::from_ref(pending))).await;
-        if written.is_err()
-            && let Err(e) = sqlx::query("ROLLBACK TO request").execute(&mut *tx).await
-        {
-            return all_failed(e.into());
-        }
-        if let Err(e) = sqlx::query("RELEASE request").execute(&mut *tx).await {
-            return all_failed(e.into());
-        }
-        results.push(written);
-    }
-    match tx.commit().await {
-        Ok(()) => results,
-        Err(e) => all_failed(e.into()),
-    }
-}
-
-/// Rows per multi-row statement: full chunks reuse one prepared statement, and even the largest
-/// stays well inside SQLite's limit on bound parameters.
-const ROWS_PER_STATEMENT: usize = 64;
-
-/// Writes a group of new requests with a handful of statements: requests, legs and audit
-/// entries as multi-row inserts, and webhook events only for organisations that have webhooks.
-async fn insert_all(tx: &mut SqliteConnection, group: &[PendingInsert]) -> Result<(), StoreError> {
-    let now = Utc::now();
-    let mut serialised = Vec::with_capacity(group.len());
-    for pending in group {
-        let record = &pending.record;
-        serialised.push((
-            record.id.to_string(),
-            serde_json::to_string(&record.request)?,
-            serde_json::to_string(&record.decision)?,
-            record
-                .escalation
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()?,
-        ));
-    }
-    for (chunk, texts) in group
-        .chunks(ROWS_PER_STATEMENT)
-        .zip(serialised.chunks(ROWS_PER_STATEMENT))
-    {
-        let mut requests = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality, first_arrival, \
-             last_departure, submitted_at, updated_at, request, decision, escalation, stage, version) ",
-        );
-        requests.push_values(
-            chunk.iter().zip(texts),
-            |mut row, (pending, (id, request, decision, escalation))| {
-                let record = &pending.record;
-                let r = &record.request;
-                row.push_bind(id.as_str())
-                    .push_bind(r.traveller.id.as_str())
-                    .push_bind(r.traveller.org.as_str())
-                    .push_bind(record.submitted_by.as_str())
-                    .push_bind(record.status.as_str())
-                    .push_bind(r.programme_criticality.as_str())
-                    .push_bind(r.legs.first_arrival())
-                    .push_bind(r.legs.last_departure())
-                    .push_bind(record.submitted_at)
-                    .push_bind(record.submitted_at)
-                    .push_bind(request.as_str())
-                    .push_bind(decision.as_str())
-                    .push_bind(escalation.as_deref())
-                    .push_bind(queue_stage(record))
-                    .push_bind(record.version);
-            },
-        );
-        requests.build().execute(&mut *tx).await?;
-    }
-    let legs: Vec<(&str, usize, &crate::domain::itinerary::Leg)> = group
-        .iter()
-        .zip(&serialised)
-        .flat_map(|(pending, (id, ..))| {
-            pending
-                .record
-                .request
-                .legs
-                .legs()
-                .iter()
-                .enumerate()
-                .map(move |(seq, leg)| (id.as_str(), seq, leg))
-        })
-        .collect();
-    for chunk in legs.chunks(ROWS_PER_STATEMENT) {
-        let mut rows = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO request_legs (request_id, seq, area_code, arrival, departure) ",
-        );
-        rows.push_values(chunk, |mut row, (id, seq, leg)| {
-            row.push_bind(*id)
-                .push_bind(*seq as i64)
-                .push_bind(leg.area.as_str())
-                .push_bind(leg.arrival)
-                .push_bind(leg.departure);
-        });
-        rows.build().execute(&mut *tx).await?;
-    }
-    let entries: Vec<AuditEntry> = group
-        .iter()
-        .map(|p| AuditEntry::chain(p.record.id, None, now, p.audit.clone()))
-        .collect();
-    let actions: Vec<String> = entries
-        .iter()
-        .map(|e| serde_json::to_value(e.action).map(|v| v.as_str().unwrap_or_default().to_owned()))
-        .collect::<Result<_, _>>()?;
-    for (chunk, actions) in entries
-        .chunks(ROWS_PER_STATEMENT)
-        .zip(actions.chunks(ROWS_PER_STATEMENT))
-    {
-        let mut rows = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash) ",
-        );
-        rows.push_values(chunk.iter().zip(actions), |mut row, (e, action)| {
-            row.push_bind(e.request_id.to_string())
-                .push_bind(e.seq)
-                .push_bind(e.at.as_str())
-                .push_bind(e.actor.as_str())
-                .push_bind(action.as_str())
-                .push_bind(e.from.map(|s| s.as_str()))
-                .push_bind(e.to.as_str())
-                .push_bind(e.stage.as_deref())
-                .push_bind(e.comment.as_deref())
-                .push_bind(e.prev_hash.as_str())
-                .push_bind(e.hash.as_str());
-        });
-        rows.build().execute(&mut *tx).await?;
-    }
-    // Most organisations have no webhook: one query tells which do.
-    let mut orgs: Vec<&str> = group
-        .iter()
-        .map(|p| p.record.request.traveller.org.as_str())
-        .collect();
-    orgs.sort_unstable();
-    orgs.dedup();
-    let mut hooked =
-        QueryBuilder::<Sqlite>::new("SELECT DISTINCT org FROM webhooks WHERE org IN (");
-    let mut list = hooked.separated(", ");
-    for org in &orgs {
-        list.push_bind(*org);
-    }
-    hooked.push(")");
-    let with_webhooks: Vec<String> = hooked.build_query_scalar().fetch_all(&mut *tx).await?;
-    for pending in group {
-        if with_webhooks
-            .iter()
-            .any(|o| o == pending.record.request.traveller.org.as_str())
-        {
-            enqueue_event(&mut *tx, &pending.record, &pending.audit).await?;
+        let caught_up = async {
+            // Copy alongside the writer until little is left, so the pause stays short.
+            for _ in 0..4 {
+                if behind().await? <= PAUSED_CHECKPOINT_FRAMES {
+                    break;
+                }
+            }
+            // SQLite flushes the database file only when a checkpoint reaches the end of the
+            // log, which under load happens only in the paused step: flush what was copied
+            // so far now, so the pause flushes only its own few pages.
+            let file = database.clone();
+            tokio::task::spawn_blocking(move || std::fs::File::open(file)?.sync_data())
+                .await
+                .map_err(std::io::Error::other)
+                .and_then(|r| r)?;
+            let _paused = writer_pause.lock().await;
+            let started = std::time::Instant::now();
+            let left = behind().await?;
+            Ok::<_, sqlx::Error>((left, started.elapsed()))
+        };
+        match caught_up.await {
+            Ok((left, paused)) => tracing::debug!(?paused, left, "checkpoint caught up"),
+            Err(e) => tracing::debug!(error = %e, "background checkpoint did not run"),
         }
     }
-    Ok(())
-}
-
-fn failed_all(n: usize, e: &StoreError) -> Vec<Result<(), StoreError>> {
-    (0..n)
-        .map(|_| Err(StoreError::Unavailable(e.to_string())))
-        .collect()
 }
 
 impl SqliteStore {
@@ -305,11 +132,34 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        let (writer, queue) = mpsc::channel(4 * MAX_GROUP);
-        tokio::spawn(write_in_groups(pool.clone(), queue));
-        tokio::spawn(checkpoint_in_background(pool.clone()));
+        // New requests have a connection of their own (see `group_commit`): unless the
+        // configuration already accepts losing the last commits, it leaves the flush to the
+        // syncer, and it keeps the indexes it writes into in a larger page cache.
+        let flush_wal = synchronous != SqliteSynchronous::Normal;
+        // SQLite names the log after the database file, with "-wal" appended.
+        let mut wal = options.get_filename().as_os_str().to_owned();
+        wal.push("-wal");
+        let database = options.get_filename().to_owned();
+        let writer_conn = options
+            .synchronous(SqliteSynchronous::Normal)
+            .pragma("cache_size", format!("-{}", WRITER_CACHE_KIB))
+            // Statement journals of the multi-row inserts stay in memory, not in temp files.
+            .pragma("temp_store", "memory")
+            .connect()
+            .await?;
+        let writer_pause = Arc::new(Mutex::new(()));
+        let writer = group_commit::start(
+            writer_conn,
+            flush_wal.then(|| wal.into()),
+            writer_pause.clone(),
+        )?;
+        tokio::spawn(checkpoint_in_background(
+            pool.clone(),
+            database,
+            writer_pause,
+        ));
         Ok(Self { pool, writer })
     }
 

@@ -1,0 +1,330 @@
+//! New requests reach SQLite through one writer that commits them in groups, and through a
+//! syncer that makes each group durable before anyone hears back.
+//!
+//! The writer has its own connection with `synchronous=NORMAL`, so COMMIT returns as soon as
+//! the group's WAL frames are written, and the writer starts on the next group at once. The
+//! syncer then `fdatasync`s the WAL and only after that answers the group's waiters: one
+//! flush covers every group committed before it began. An acknowledged request is therefore
+//! exactly as durable as with `synchronous=FULL`, but the disk flush no longer holds the
+//! write lock, so writing the next group and flushing the last overlap.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures_util::future::BoxFuture;
+use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::{enqueue_event, queue_stage};
+use crate::domain::audit::{AuditDraft, AuditEntry};
+use crate::domain::request::RequestRecord;
+use crate::store::StoreError;
+
+/// A new request waiting for its group's commit; `done` is answered only after it.
+pub(super) struct PendingInsert {
+    pub record: RequestRecord,
+    pub audit: AuditDraft,
+    pub done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// Most requests one transaction carries.
+const MAX_GROUP: usize = 256;
+
+/// A committed group's answers, held until the WAL is flushed.
+type Answers = Vec<(
+    oneshot::Sender<Result<(), StoreError>>,
+    Result<(), StoreError>,
+)>;
+
+/// Starts the writer on `conn`. With `wal` set, answers wait for an fsync of that file (the
+/// connection must then run with `synchronous=NORMAL`); without it, the connection's own
+/// `synchronous` setting is the whole guarantee.
+///
+/// The writer holds `pause` while it writes a group, so whoever takes it (the checkpointer)
+/// has the log to itself between two groups.
+pub(super) fn start(
+    conn: SqliteConnection,
+    wal: Option<PathBuf>,
+    pause: Arc<Mutex<()>>,
+) -> Result<mpsc::Sender<PendingInsert>, StoreError> {
+    let (writer, queue) = mpsc::channel(4 * MAX_GROUP);
+    let synced = wal.map(|wal| {
+        // A few groups may be in flight to the syncer; beyond that the writer waits for it.
+        let (tx, rx) = mpsc::channel(8);
+        tokio::spawn(flush_then_answer(wal, rx));
+        tx
+    });
+    // The writer drives a dozen statements per group through the connection's worker thread;
+    // on a thread of its own it is ready for each answer at once instead of queueing behind
+    // HTTP handlers on the shared runtime. It ends when the store is dropped.
+    let unavailable = |e: std::io::Error| StoreError::Unavailable(format!("writer thread: {e}"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(unavailable)?;
+    std::thread::Builder::new()
+        .name("clearway-writer".into())
+        .spawn(move || runtime.block_on(write_in_groups(conn, queue, synced, pause)))
+        .map_err(unavailable)?;
+    Ok(writer)
+}
+
+/// Commits whatever arrived while the previous group was being written as the next group, so
+/// under load one commit serves many requests, and alone a request is committed at once.
+async fn write_in_groups(
+    mut conn: SqliteConnection,
+    mut queue: mpsc::Receiver<PendingInsert>,
+    synced: Option<mpsc::Sender<Answers>>,
+    pause: Arc<Mutex<()>>,
+) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let results = {
+            let _writing = pause.lock().await;
+            commit_group(&mut conn, &group).await
+        };
+        let answers: Answers = group
+            .drain(..)
+            .map(|pending| pending.done)
+            .zip(results)
+            .collect();
+        match &synced {
+            Some(syncer) => {
+                if let Err(mpsc::error::SendError(answers)) = syncer.send(answers).await {
+                    answer(answers, Err("the WAL syncer has stopped".into()));
+                }
+            }
+            None => answer(answers, Ok(())),
+        }
+    }
+}
+
+/// Flushes the WAL, then answers every group committed before the flush began. Groups that
+/// queue up during one flush share the next.
+async fn flush_then_answer(wal: PathBuf, mut committed: mpsc::Receiver<Answers>) {
+    let mut groups = Vec::new();
+    while committed.recv_many(&mut groups, 64).await > 0 {
+        let path = wal.clone();
+        let flushed = tokio::task::spawn_blocking(move || std::fs::File::open(&path)?.sync_data())
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r);
+        let outcome = flushed.map_err(|e| {
+            // The rows are committed but may not survive a power cut: say the write failed, as
+            // PostgreSQL would, rather than acknowledge what may be lost.
+            tracing::error!(error = %e, wal = %wal.display(), "fsync of the WAL failed");
+            format!("could not flush the write-ahead log: {e}")
+        });
+        for answers in groups.drain(..) {
+            answer(answers, outcome.clone());
+        }
+    }
+}
+
+fn answer(answers: Answers, flushed: Result<(), String>) {
+    for (done, result) in answers {
+        let result = match &flushed {
+            Ok(()) => result,
+            Err(e) => Err(StoreError::Unavailable(e.clone())),
+        };
+        let _ = done.send(result);
+    }
+}
+
+/// Boxed as `Send` here, where the lifetimes are concrete: the compiler cannot prove it for
+/// the spawned writer otherwise (rust-lang/rust#102211).
+fn commit_group<'a>(
+    conn: &'a mut SqliteConnection,
+    group: &'a [PendingInsert],
+) -> BoxFuture<'a, Vec<Result<(), StoreError>>> {
+    Box::pin(async move {
+        // The whole group in a few multi-row statements; should any row fail, the group is
+        // written again one savepoint per request, so only the faulty request is refused.
+        let together = async {
+            let mut tx = conn.begin().await?;
+            insert_all(&mut tx, group).await?;
+            tx.commit().await?;
+            Ok::<(), StoreError>(())
+        };
+        match Box::pin(together).await {
+            Ok(()) => group.iter().map(|_| Ok(())).collect(),
+            // If the database itself is the trouble, the second pass fails the same way.
+            Err(_) => Box::pin(commit_one_by_one(conn, group)).await,
+        }
+    })
+}
+
+async fn commit_one_by_one(
+    conn: &mut SqliteConnection,
+    group: &[PendingInsert],
+) -> Vec<Result<(), StoreError>> {
+    let all_failed = |e: StoreError| failed_all(group.len(), &e);
+    let mut tx = match conn.begin().await {
+        Ok(tx) => tx,
+        Err(e) => return all_failed(e.into()),
+    };
+    let mut results = Vec::with_capacity(group.len());
+    for pending in group {
+        if let Err(e) = sqlx::query("SAVEPOINT request").execute(&mut *tx).await {
+            return all_failed(e.into());
+        }
+        let written = Box::pin(insert_all(&mut tx, std::slice::from_ref(pending))).await;
+        if written.is_err()
+            && let Err(e) = sqlx::query("ROLLBACK TO request").execute(&mut *tx).await
+        {
+            return all_failed(e.into());
+        }
+        if let Err(e) = sqlx::query("RELEASE request").execute(&mut *tx).await {
+            return all_failed(e.into());
+        }
+        results.push(written);
+    }
+    match tx.commit().await {
+        Ok(()) => results,
+        Err(e) => all_failed(e.into()),
+    }
+}
+
+/// Rows per multi-row statement: full chunks reuse one prepared statement, and even the largest
+/// stays well inside SQLite's limit on bound parameters.
+const ROWS_PER_STATEMENT: usize = 64;
+
+/// Writes a group of new requests with a handful of statements: requests, legs and audit
+/// entries as multi-row inserts, and webhook events only for organisations that have webhooks.
+async fn insert_all(tx: &mut SqliteConnection, group: &[PendingInsert]) -> Result<(), StoreError> {
+    let now = Utc::now();
+    let mut serialised = Vec::with_capacity(group.len());
+    for pending in group {
+        let record = &pending.record;
+        serialised.push((
+            record.id.to_string(),
+            serde_json::to_string(&record.request)?,
+            serde_json::to_string(&record.decision)?,
+            record
+                .escalation
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        ));
+    }
+    for (chunk, texts) in group
+        .chunks(ROWS_PER_STATEMENT)
+        .zip(serialised.chunks(ROWS_PER_STATEMENT))
+    {
+        let mut requests = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality, first_arrival, \
+             last_departure, submitted_at, updated_at, request, decision, escalation, stage, version) ",
+        );
+        requests.push_values(
+            chunk.iter().zip(texts),
+            |mut row, (pending, (id, request, decision, escalation))| {
+                let record = &pending.record;
+                let r = &record.request;
+                row.push_bind(id.as_str())
+                    .push_bind(r.traveller.id.as_str())
+                    .push_bind(r.traveller.org.as_str())
+                    .push_bind(record.submitted_by.as_str())
+                    .push_bind(record.status.as_str())
+                    .push_bind(r.programme_criticality.as_str())
+                    .push_bind(r.legs.first_arrival())
+                    .push_bind(r.legs.last_departure())
+                    .push_bind(record.submitted_at)
+                    .push_bind(record.submitted_at)
+                    .push_bind(request.as_str())
+                    .push_bind(decision.as_str())
+                    .push_bind(escalation.as_deref())
+                    .push_bind(queue_stage(record))
+                    .push_bind(record.version);
+            },
+        );
+        requests.build().execute(&mut *tx).await?;
+    }
+    let legs: Vec<(&str, usize, &crate::domain::itinerary::Leg)> = group
+        .iter()
+        .zip(&serialised)
+        .flat_map(|(pending, (id, ..))| {
+            pending
+                .record
+                .request
+                .legs
+                .legs()
+                .iter()
+                .enumerate()
+                .map(move |(seq, leg)| (id.as_str(), seq, leg))
+        })
+        .collect();
+    for chunk in legs.chunks(ROWS_PER_STATEMENT) {
+        let mut rows = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO request_legs (request_id, seq, area_code, arrival, departure) ",
+        );
+        rows.push_values(chunk, |mut row, (id, seq, leg)| {
+            row.push_bind(*id)
+                .push_bind(*seq as i64)
+                .push_bind(leg.area.as_str())
+                .push_bind(leg.arrival)
+                .push_bind(leg.departure);
+        });
+        rows.build().execute(&mut *tx).await?;
+    }
+    let entries: Vec<AuditEntry> = group
+        .iter()
+        .map(|p| AuditEntry::chain(p.record.id, None, now, p.audit.clone()))
+        .collect();
+    let actions: Vec<String> = entries
+        .iter()
+        .map(|e| serde_json::to_value(e.action).map(|v| v.as_str().unwrap_or_default().to_owned()))
+        .collect::<Result<_, _>>()?;
+    for (chunk, actions) in entries
+        .chunks(ROWS_PER_STATEMENT)
+        .zip(actions.chunks(ROWS_PER_STATEMENT))
+    {
+        let mut rows = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash) ",
+        );
+        rows.push_values(chunk.iter().zip(actions), |mut row, (e, action)| {
+            row.push_bind(e.request_id.to_string())
+                .push_bind(e.seq)
+                .push_bind(e.at.as_str())
+                .push_bind(e.actor.as_str())
+                .push_bind(action.as_str())
+                .push_bind(e.from.map(|s| s.as_str()))
+                .push_bind(e.to.as_str())
+                .push_bind(e.stage.as_deref())
+                .push_bind(e.comment.as_deref())
+                .push_bind(e.prev_hash.as_str())
+                .push_bind(e.hash.as_str());
+        });
+        rows.build().execute(&mut *tx).await?;
+    }
+    // Most organisations have no webhook: one query tells which do.
+    let mut orgs: Vec<&str> = group
+        .iter()
+        .map(|p| p.record.request.traveller.org.as_str())
+        .collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    let mut hooked =
+        QueryBuilder::<Sqlite>::new("SELECT DISTINCT org FROM webhooks WHERE org IN (");
+    let mut list = hooked.separated(", ");
+    for org in &orgs {
+        list.push_bind(*org);
+    }
+    hooked.push(")");
+    let with_webhooks: Vec<String> = hooked.build_query_scalar().fetch_all(&mut *tx).await?;
+    for pending in group {
+        if with_webhooks
+            .iter()
+            .any(|o| o == pending.record.request.traveller.org.as_str())
+        {
+            enqueue_event(&mut *tx, &pending.record, &pending.audit).await?;
+        }
+    }
+    Ok(())
+}
+
+fn failed_all(n: usize, e: &StoreError) -> Vec<Result<(), StoreError>> {
+    (0..n)
+        .map(|_| Err(StoreError::Unavailable(e.to_string())))
+        .collect()
+}
