@@ -47,8 +47,9 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 /// Most log frames left to copy while the writer waits (a few milliseconds of writes).
 const PAUSED_CHECKPOINT_FRAMES: i64 = 512;
 
-/// Page cache of the writer's connection: the indexes new requests go into stay in memory.
-const WRITER_CACHE_KIB: u32 = 64 * 1024;
+/// Page cache of the writer's connection: the upper levels of the indexes new requests go
+/// into stay in memory; larger only grows the process (the OS caches the file as well).
+const WRITER_CACHE_KIB: u32 = 16 * 1024;
 
 /// Copies the WAL back into the database file every second, so that SQLite
 /// can start the log again from its beginning rather than let it grow without end.
