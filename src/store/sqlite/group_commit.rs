@@ -41,12 +41,13 @@ type Answers = Vec<(
 /// connection must then run with `synchronous=NORMAL`); without it, the connection's own
 /// `synchronous` setting is the whole guarantee.
 ///
-/// The writer holds `pause` while it writes a group, so whoever takes it (the checkpointer)
+/// The writer holds `write_turn` while it writes a group, so whoever takes it (the checkpointer, another
+/// writer)
 /// has the log to itself between two groups.
 pub(super) fn start(
     conn: SqliteConnection,
     wal: Option<PathBuf>,
-    pause: Arc<Mutex<()>>,
+    write_turn: Arc<Mutex<()>>,
 ) -> Result<mpsc::Sender<PendingInsert>, StoreError> {
     let (writer, queue) = mpsc::channel(4 * MAX_GROUP);
     let synced = wal.map(|wal| {
@@ -65,7 +66,7 @@ pub(super) fn start(
         .map_err(unavailable)?;
     std::thread::Builder::new()
         .name("clearway-writer".into())
-        .spawn(move || runtime.block_on(write_in_groups(conn, queue, synced, pause)))
+        .spawn(move || runtime.block_on(write_in_groups(conn, queue, synced, write_turn)))
         .map_err(unavailable)?;
     Ok(writer)
 }
@@ -76,12 +77,12 @@ async fn write_in_groups(
     mut conn: SqliteConnection,
     mut queue: mpsc::Receiver<PendingInsert>,
     synced: Option<mpsc::Sender<Answers>>,
-    pause: Arc<Mutex<()>>,
+    write_turn: Arc<Mutex<()>>,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
         let results = {
-            let _writing = pause.lock().await;
+            let _turn = write_turn.lock().await;
             commit_group(&mut conn, &group).await
         };
         let answers: Answers = group

@@ -36,8 +36,13 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// New requests go to one writer task that commits them in groups (see `write_in_groups`).
+    /// New requests go to one writer task that commits them in groups (see `group_commit`).
     writer: mpsc::Sender<PendingInsert>,
+    /// Whose turn it is to write. SQLite takes one writer at a time and makes the others poll
+    /// with growing sleeps, which under a busy group writer can starve a decision for seconds;
+    /// taking turns here instead queues every writer (the group writer, the checkpointer,
+    /// decisions, SRA changes, webhook bookkeeping) in arrival order.
+    write_turn: Arc<Mutex<()>>,
 }
 
 /// How often the log is copied back: each catch-up pauses the writer for a few fsyncs, so
@@ -58,11 +63,7 @@ const WRITER_CACHE_KIB: u32 = 16 * 1024;
 /// which never happens while the group writer commits every few milliseconds. So the bulk is
 /// copied alongside the writer (PASSIVE), then the writer is paused for the short rest; its
 /// next group then starts the log again. Stops when the pool is closed.
-async fn checkpoint_in_background(
-    pool: SqlitePool,
-    database: PathBuf,
-    writer_pause: Arc<Mutex<()>>,
-) {
+async fn checkpoint_in_background(pool: SqlitePool, database: PathBuf, write_turn: Arc<Mutex<()>>) {
     let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -92,7 +93,7 @@ async fn checkpoint_in_background(
                 .await
                 .map_err(std::io::Error::other)
                 .and_then(|r| r)?;
-            let _paused = writer_pause.lock().await;
+            let _paused = write_turn.lock().await;
             let started = std::time::Instant::now();
             let left = behind().await?;
             Ok::<_, sqlx::Error>((left, started.elapsed()))
@@ -150,18 +151,22 @@ impl SqliteStore {
             .pragma("temp_store", "memory")
             .connect()
             .await?;
-        let writer_pause = Arc::new(Mutex::new(()));
+        let write_turn = Arc::new(Mutex::new(()));
         let writer = group_commit::start(
             writer_conn,
             flush_wal.then(|| wal.into()),
-            writer_pause.clone(),
+            write_turn.clone(),
         )?;
         tokio::spawn(checkpoint_in_background(
             pool.clone(),
             database,
-            writer_pause,
+            write_turn.clone(),
         ));
-        Ok(Self { pool, writer })
+        Ok(Self {
+            pool,
+            writer,
+            write_turn,
+        })
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
@@ -503,6 +508,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_area(&self, area: &Area) -> Result<(), StoreError> {
+        let _turn = self.write_turn.lock().await;
         let suspension = area.suspension.as_ref();
         sqlx::query(
             "INSERT INTO areas (code, name, country, suspension_reason, suspended_since, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -528,6 +534,7 @@ impl Store for SqliteStore {
         suspension: Option<&Suspension>,
         rescreen: Option<&RescreenJob>,
     ) -> Result<i64, StoreError> {
+        let _turn = self.write_turn.lock().await;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE areas SET suspension_reason = ?, suspended_since = ? WHERE code = ?",
@@ -587,6 +594,7 @@ impl Store for SqliteStore {
         sra: &Sra,
         rescreen: Option<&RescreenJob>,
     ) -> Result<i64, StoreError> {
+        let _turn = self.write_turn.lock().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO sras (id, area_code, version, status, effective_from, review_due, security_level, residual_risk, threats, \
@@ -639,6 +647,7 @@ impl Store for SqliteStore {
         expected: SraStatus,
         rescreen: Option<&RescreenJob>,
     ) -> Result<i64, StoreError> {
+        let _turn = self.write_turn.lock().await;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE sras SET status = ?, published_at = ?, endorsed_by = ?, endorsed_on = ?, approved_by = ?, approved_on = ?, \
@@ -684,6 +693,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<Option<RescreenJob>, StoreError> {
+        let _turn = self.write_turn.lock().await;
         let id: Option<String> = sqlx::query_scalar(
             "UPDATE rescreen_jobs SET locked_until = ?2 WHERE id = ( \
                SELECT id FROM rescreen_jobs WHERE status = 'pending' AND (locked_until IS NULL OR locked_until <= ?1) \
@@ -732,6 +742,7 @@ impl Store for SqliteStore {
         lease_until: DateTime<Utc>,
         done: bool,
     ) -> Result<(), StoreError> {
+        let _turn = self.write_turn.lock().await;
         sqlx::query(
             "UPDATE rescreen_jobs SET cursor = ?, processed = ?, changed = ?, status = ?, locked_until = ?, finished_at = ? WHERE id = ?",
         )
@@ -822,6 +833,7 @@ impl Store for SqliteStore {
     }
 
     async fn update_request(&self, change: RequestChange<'_>) -> Result<(), StoreError> {
+        let _turn = self.write_turn.lock().await;
         let record = change.record;
         let request = &record.request;
         let mut tx = self.pool.begin().await?;
@@ -1010,6 +1022,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        let _turn = self.write_turn.lock().await;
         sqlx::query("INSERT INTO webhooks (id, org, url, events, secret, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
             .bind(webhook.id.to_string())
             .bind(webhook.org.as_str())
@@ -1044,6 +1057,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_webhook(&self, id: Uuid) -> Result<(), StoreError> {
+        let _turn = self.write_turn.lock().await;
         let id = id.to_string();
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = ?)")
@@ -1071,6 +1085,7 @@ impl Store for SqliteStore {
         lease: chrono::Duration,
         limit: u32,
     ) -> Result<Vec<DueDelivery>, StoreError> {
+        let _turn = self.write_turn.lock().await;
         let mut tx = self.pool.begin().await?;
         // Lease first, in one statement: a transaction that starts by writing never has to
         // upgrade a read snapshot, which SQLite may refuse under concurrent writers.
@@ -1122,6 +1137,7 @@ impl Store for SqliteStore {
         attempt: &Attempt,
         result: AttemptResult,
     ) -> Result<(), StoreError> {
+        let _turn = self.write_turn.lock().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(delivery_id)
