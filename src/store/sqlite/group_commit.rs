@@ -23,9 +23,53 @@ use crate::store::StoreError;
 
 /// A new request waiting for its group's commit; `done` is answered only after it.
 pub(super) struct PendingInsert {
-    pub record: RequestRecord,
-    pub audit: AuditDraft,
-    pub done: oneshot::Sender<Result<(), StoreError>>,
+    record: RequestRecord,
+    audit: AuditDraft,
+    rendered: Rendered,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// What the writer binds, prepared by the submitting handler: serialising and hashing run on
+/// every core, so the one writer only binds and inserts.
+struct Rendered {
+    id: String,
+    request: String,
+    decision: String,
+    escalation: Option<String>,
+    entry: AuditEntry,
+    action: String,
+}
+
+impl PendingInsert {
+    pub(super) fn new(
+        record: RequestRecord,
+        audit: AuditDraft,
+        done: oneshot::Sender<Result<(), StoreError>>,
+    ) -> Result<Self, StoreError> {
+        let entry = AuditEntry::chain(record.id, None, Utc::now(), audit.clone());
+        let action = serde_json::to_value(entry.action)?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let rendered = Rendered {
+            id: record.id.to_string(),
+            request: serde_json::to_string(&record.request)?,
+            decision: serde_json::to_string(&record.decision)?,
+            escalation: record
+                .escalation
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+            entry,
+            action,
+        };
+        Ok(Self {
+            record,
+            audit,
+            rendered,
+            done,
+        })
+    }
 }
 
 /// Most requests one transaction carries.
@@ -194,57 +238,37 @@ const ROWS_PER_STATEMENT: usize = 64;
 /// Writes a group of new requests with a handful of statements: requests, legs and audit
 /// entries as multi-row inserts, and webhook events only for organisations that have webhooks.
 async fn insert_all(tx: &mut SqliteConnection, group: &[PendingInsert]) -> Result<(), StoreError> {
-    let now = Utc::now();
-    let mut serialised = Vec::with_capacity(group.len());
-    for pending in group {
-        let record = &pending.record;
-        serialised.push((
-            record.id.to_string(),
-            serde_json::to_string(&record.request)?,
-            serde_json::to_string(&record.decision)?,
-            record
-                .escalation
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()?,
-        ));
-    }
-    for (chunk, texts) in group
-        .chunks(ROWS_PER_STATEMENT)
-        .zip(serialised.chunks(ROWS_PER_STATEMENT))
-    {
+    for chunk in group.chunks(ROWS_PER_STATEMENT) {
         let mut requests = QueryBuilder::<Sqlite>::new(
             "INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality, first_arrival, \
              last_departure, submitted_at, updated_at, request, decision, escalation, stage, version) ",
         );
-        requests.push_values(
-            chunk.iter().zip(texts),
-            |mut row, (pending, (id, request, decision, escalation))| {
-                let record = &pending.record;
-                let r = &record.request;
-                row.push_bind(id.as_str())
-                    .push_bind(r.traveller.id.as_str())
-                    .push_bind(r.traveller.org.as_str())
-                    .push_bind(record.submitted_by.as_str())
-                    .push_bind(record.status.as_str())
-                    .push_bind(r.programme_criticality.as_str())
-                    .push_bind(r.legs.first_arrival())
-                    .push_bind(r.legs.last_departure())
-                    .push_bind(record.submitted_at)
-                    .push_bind(record.submitted_at)
-                    .push_bind(request.as_str())
-                    .push_bind(decision.as_str())
-                    .push_bind(escalation.as_deref())
-                    .push_bind(queue_stage(record))
-                    .push_bind(record.version);
-            },
-        );
+        requests.push_values(chunk, |mut row, pending| {
+            let record = &pending.record;
+            let r = &record.request;
+            let text = &pending.rendered;
+            row.push_bind(text.id.as_str())
+                .push_bind(r.traveller.id.as_str())
+                .push_bind(r.traveller.org.as_str())
+                .push_bind(record.submitted_by.as_str())
+                .push_bind(record.status.as_str())
+                .push_bind(r.programme_criticality.as_str())
+                .push_bind(r.legs.first_arrival())
+                .push_bind(r.legs.last_departure())
+                .push_bind(record.submitted_at)
+                .push_bind(record.submitted_at)
+                .push_bind(text.request.as_str())
+                .push_bind(text.decision.as_str())
+                .push_bind(text.escalation.as_deref())
+                .push_bind(queue_stage(record))
+                .push_bind(record.version);
+        });
         requests.build().execute(&mut *tx).await?;
     }
     let legs: Vec<(&str, usize, &crate::domain::itinerary::Leg)> = group
         .iter()
-        .zip(&serialised)
-        .flat_map(|(pending, (id, ..))| {
+        .flat_map(|pending| {
+            let id = pending.rendered.id.as_str();
             pending
                 .record
                 .request
@@ -252,7 +276,7 @@ async fn insert_all(tx: &mut SqliteConnection, group: &[PendingInsert]) -> Resul
                 .legs()
                 .iter()
                 .enumerate()
-                .map(move |(seq, leg)| (id.as_str(), seq, leg))
+                .map(move |(seq, leg)| (id, seq, leg))
         })
         .collect();
     for chunk in legs.chunks(ROWS_PER_STATEMENT) {
@@ -268,23 +292,13 @@ async fn insert_all(tx: &mut SqliteConnection, group: &[PendingInsert]) -> Resul
         });
         rows.build().execute(&mut *tx).await?;
     }
-    let entries: Vec<AuditEntry> = group
-        .iter()
-        .map(|p| AuditEntry::chain(p.record.id, None, now, p.audit.clone()))
-        .collect();
-    let actions: Vec<String> = entries
-        .iter()
-        .map(|e| serde_json::to_value(e.action).map(|v| v.as_str().unwrap_or_default().to_owned()))
-        .collect::<Result<_, _>>()?;
-    for (chunk, actions) in entries
-        .chunks(ROWS_PER_STATEMENT)
-        .zip(actions.chunks(ROWS_PER_STATEMENT))
-    {
+    for chunk in group.chunks(ROWS_PER_STATEMENT) {
         let mut rows = QueryBuilder::<Sqlite>::new(
             "INSERT INTO audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash) ",
         );
-        rows.push_values(chunk.iter().zip(actions), |mut row, (e, action)| {
-            row.push_bind(e.request_id.to_string())
+        rows.push_values(chunk, |mut row, pending| {
+            let (e, action) = (&pending.rendered.entry, &pending.rendered.action);
+            row.push_bind(pending.rendered.id.as_str())
                 .push_bind(e.seq)
                 .push_bind(e.at.as_str())
                 .push_bind(e.actor.as_str())

@@ -278,20 +278,29 @@ fn job_from_row(row: &SqliteRow) -> Result<RescreenJob, StoreError> {
 /// Statuses a re-screen may move: pending, or cleared to travel.
 const RESCREENED: &str = "('held', 'cleared', 'approved', 'escalated')";
 
-/// Creates a re-screening job, counting the requests it will look at.
-async fn create_rescreen_job(
-    tx: &mut SqliteConnection,
-    job: &RescreenJob,
-) -> Result<i64, StoreError> {
-    let total: i64 = sqlx::query_scalar(&format!(
+/// How many requests a re-screening job will look at: its progress denominator. Counted
+/// before the change takes its write turn, since on a large store the count takes a while and
+/// submissions would wait behind it; requests submitted meanwhile are decided on the new SRA.
+async fn rescreen_scope(pool: &SqlitePool, job: Option<&RescreenJob>) -> Result<i64, StoreError> {
+    let Some(job) = job else {
+        return Ok(0);
+    };
+    Ok(sqlx::query_scalar(&format!(
         "SELECT COUNT(DISTINCT l.request_id) FROM request_legs l JOIN clearance_requests r ON r.id = l.request_id \
          WHERE l.area_code = ?1 AND l.departure >= ?2 AND (?3 IS NULL OR l.arrival <= ?3) AND r.status IN {RESCREENED}"
     ))
     .bind(job.area.as_str())
     .bind(job.from)
     .bind(job.until)
-    .fetch_one(&mut *tx)
-    .await?;
+    .fetch_one(pool)
+    .await?)
+}
+
+async fn create_rescreen_job(
+    tx: &mut SqliteConnection,
+    job: &RescreenJob,
+    total: i64,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO rescreen_jobs (id, area_code, reason, actor, window_from, window_until, status, total, created_at) \
          VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
@@ -306,7 +315,7 @@ async fn create_rescreen_job(
     .bind(ts(job.created_at))
     .execute(&mut *tx)
     .await?;
-    Ok(total)
+    Ok(())
 }
 
 fn request_from_row(row: &SqliteRow) -> Result<RequestRecord, StoreError> {
@@ -534,6 +543,7 @@ impl Store for SqliteStore {
         suspension: Option<&Suspension>,
         rescreen: Option<&RescreenJob>,
     ) -> Result<i64, StoreError> {
+        let in_scope = rescreen_scope(&self.pool, rescreen).await?;
         let _turn = self.write_turn.lock().await;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
@@ -547,12 +557,11 @@ impl Store for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("area {code}")));
         }
-        let total = match rescreen {
-            Some(job) => create_rescreen_job(&mut tx, job).await?,
-            None => 0,
-        };
+        if let Some(job) = rescreen {
+            create_rescreen_job(&mut tx, job, in_scope).await?;
+        }
         tx.commit().await?;
-        Ok(total)
+        Ok(in_scope)
     }
 
     async fn list_areas(&self) -> Result<Vec<AreaRisk>, StoreError> {
@@ -594,6 +603,7 @@ impl Store for SqliteStore {
         sra: &Sra,
         rescreen: Option<&RescreenJob>,
     ) -> Result<i64, StoreError> {
+        let in_scope = rescreen_scope(&self.pool, rescreen).await?;
         let _turn = self.write_turn.lock().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -633,12 +643,11 @@ impl Store for SqliteStore {
                 other => other,
             },
         })?;
-        let total = match rescreen {
-            Some(job) => create_rescreen_job(&mut tx, job).await?,
-            None => 0,
-        };
+        if let Some(job) = rescreen {
+            create_rescreen_job(&mut tx, job, in_scope).await?;
+        }
         tx.commit().await?;
-        Ok(total)
+        Ok(in_scope)
     }
 
     async fn update_sra(
@@ -647,6 +656,7 @@ impl Store for SqliteStore {
         expected: SraStatus,
         rescreen: Option<&RescreenJob>,
     ) -> Result<i64, StoreError> {
+        let in_scope = rescreen_scope(&self.pool, rescreen).await?;
         let _turn = self.write_turn.lock().await;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
@@ -670,12 +680,11 @@ impl Store for SqliteStore {
                 sra.id
             )));
         }
-        let total = match rescreen {
-            Some(job) => create_rescreen_job(&mut tx, job).await?,
-            None => 0,
-        };
+        if let Some(job) = rescreen {
+            create_rescreen_job(&mut tx, job, in_scope).await?;
+        }
         tx.commit().await?;
-        Ok(total)
+        Ok(in_scope)
     }
 
     async fn get_sra(&self, id: Uuid) -> Result<Option<Sra>, StoreError> {
@@ -818,11 +827,7 @@ impl Store for SqliteStore {
         audit: AuditDraft,
     ) -> Result<(), StoreError> {
         let (done, committed) = oneshot::channel();
-        let job = PendingInsert {
-            record: record.clone(),
-            audit,
-            done,
-        };
+        let job = PendingInsert::new(record.clone(), audit, done)?;
         self.writer
             .send(job)
             .await
