@@ -151,6 +151,32 @@ struct Soak {
     rss_growth_percent: Option<f64>,
 }
 
+impl Soak {
+    /// Throughput by tenth and the server's memory, as the console and the report print them.
+    fn describe(&self) -> String {
+        let tenths: Vec<String> = self
+            .per_second_by_tenth
+            .iter()
+            .map(|t| format!("{t:.0}"))
+            .collect();
+        let rss = match (
+            self.rss_start_kib,
+            self.rss_after_first_tenth_kib,
+            self.rss_end_kib,
+            self.rss_growth_percent,
+        ) {
+            (Some(start), Some(first), Some(end), Some(growth)) => format!(
+                "server RSS {} MiB at start, {} MiB after the first tenth, {} MiB at the end ({growth:+.1}% from the first tenth)",
+                start / 1024,
+                first / 1024,
+                end / 1024
+            ),
+            _ => "server RSS not measured (no --server-pid)".to_owned(),
+        };
+        format!("per second by tenth [{}]; {rss}", tenths.join(", "))
+    }
+}
+
 fn rss_kib(pid: Option<u32>) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
     status
@@ -295,17 +321,7 @@ async fn main() -> anyhow::Result<()> {
     if wanted.contains(&"soak") {
         let (f, s) = run_soak(bench.clone(), cli.concurrency, soak_total, cli.server_pid).await;
         f.print();
-        println!(
-            "             throughput by tenth: {:?}; RSS {:?} KiB -> {:?} KiB after the first tenth -> {:?} KiB at the end ({:+.1}%)",
-            s.per_second_by_tenth
-                .iter()
-                .map(|t| t.round())
-                .collect::<Vec<_>>(),
-            s.rss_start_kib,
-            s.rss_after_first_tenth_kib,
-            s.rss_end_kib,
-            s.rss_growth_percent.unwrap_or(0.0)
-        );
+        println!("             {}", s.describe());
         figures.push(f);
         soak = Some(s);
     }
@@ -610,13 +626,9 @@ fn write_report(dir: &std::path::Path, report: &Report) -> anyhow::Result<()> {
     }
     if let Some(s) = &report.soak {
         md.push_str(&format!(
-            "\nsoak: {} submissions; per second by tenth {:?}; RSS {:?} KiB at start, {:?} KiB after the first tenth, {:?} KiB at the end ({:+.1}%)\n",
+            "\nsoak: {} submissions; {}\n",
             s.total,
-            s.per_second_by_tenth.iter().map(|t| t.round()).collect::<Vec<_>>(),
-            s.rss_start_kib,
-            s.rss_after_first_tenth_kib,
-            s.rss_end_kib,
-            s.rss_growth_percent.unwrap_or(0.0)
+            s.describe()
         ));
     }
     let v = &report.verification;
