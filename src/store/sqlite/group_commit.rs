@@ -85,9 +85,8 @@ type Answers = Vec<(
 /// connection must then run with `synchronous=NORMAL`); without it, the connection's own
 /// `synchronous` setting is the whole guarantee.
 ///
-/// The writer holds `write_turn` while it writes a group, so whoever takes it (the checkpointer, another
-/// writer)
-/// has the log to itself between two groups.
+/// The writer holds `write_turn` while it writes a group, so whoever takes it (the
+/// checkpointer, another writer) has the database to itself between two groups.
 pub(super) fn start(
     conn: SqliteConnection,
     wal: Option<PathBuf>,
