@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use uuid::Uuid;
 
 use crate::access;
@@ -49,7 +49,8 @@ impl Clearing {
     ) -> Result<RequestRecord, Problem> {
         access::may_submit(caller, &request.traveller)?;
         let decision = self.decide(&request).await?;
-        let now = Utc::now();
+        // Microseconds are what both databases keep: the time read back is the time answered.
+        let now = Utc::now().trunc_subsecs(6);
         let record = RequestRecord {
             id: Uuid::now_v7(),
             status: RequestStatus::from(decision.outcome),
@@ -224,7 +225,8 @@ impl Clearing {
             ));
         }
         let decision = self.decide(&request).await?;
-        let now = Utc::now();
+        // Microseconds are what both databases keep: the time read back is the time answered.
+        let now = Utc::now().trunc_subsecs(6);
         let next = RequestRecord {
             status: RequestStatus::from(decision.outcome),
             escalation: escalation_for(&decision, now),

@@ -8,8 +8,8 @@ use clap::{Parser, Subcommand};
 
 use clearway::auth::{Role, issue_development_token};
 use clearway::config::Settings;
-use clearway::startup::{Application, Services};
-use clearway::store::{SqliteStore, Store};
+use clearway::startup::{Application, Services, redacted};
+use clearway::store;
 use clearway::{sra_import, telemetry};
 
 /// Many small, short-lived allocations across worker threads: mimalloc keeps them fast and
@@ -94,10 +94,10 @@ async fn main() -> anyhow::Result<()> {
             app.run().await?;
         }
         Command::Migrate => {
-            let store = SqliteStore::connect(&settings.database).await?;
+            let store = store::connect(&settings.database).await?;
             store.migrate().await?;
             store.close().await;
-            println!("migrations applied to {}", settings.database.url);
+            println!("migrations applied to {}", redacted(&settings.database.url));
         }
         Command::Token {
             sub,
@@ -118,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
-            let store = SqliteStore::connect(&settings.database).await?;
+            let store = store::connect(&settings.database).await?;
             store.migrate().await?;
             let report = store.verify_audit().await?;
             store.close().await;

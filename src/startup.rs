@@ -18,7 +18,7 @@ use crate::notify::QueueEvents;
 use crate::notify::deliverer::Deliverer;
 use crate::publishing::Publishing;
 use crate::rescreening::Rescreener;
-use crate::store::{SqliteStore, Store};
+use crate::store::{self, Store};
 
 /// The parts every entry point needs: the serving app, and the CLI's import.
 pub struct Services {
@@ -32,11 +32,10 @@ pub struct Services {
 impl Services {
     /// Opens the store, applies migrations, loads the policy and starts the cache.
     pub async fn open(settings: &Settings) -> anyhow::Result<Services> {
-        let sqlite = SqliteStore::connect(&settings.database)
-            .await
-            .with_context(|| format!("opening the database {}", settings.database.url))?;
-        sqlite.migrate().await?;
-        let store: Arc<dyn Store> = Arc::new(sqlite);
+        let store = store::connect(&settings.database).await.with_context(|| {
+            format!("opening the database {}", redacted(&settings.database.url))
+        })?;
+        store.migrate().await?;
         let policy = Arc::new(settings.load_policy()?);
         let stage_roles = settings
             .approval
@@ -68,6 +67,17 @@ impl Services {
             store,
             cache,
         })
+    }
+}
+
+/// A database URL fit for logs: any password replaced by `***`.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
     }
 }
 

@@ -1,6 +1,11 @@
-//! Durable state behind one interface; SQLite is the embedded implementation.
+//! Durable state behind one interface: SQLite embedded (the default, one instance), or
+//! PostgreSQL for several instances sharing one database.
 
+mod encoding;
+mod postgres;
 mod sqlite;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -12,7 +17,25 @@ use crate::domain::request::{OrgId, RequestRecord, RequestStatus, TravellerId};
 use crate::domain::sra::{AreaRisk, Sra, SraStatus};
 use crate::domain::webhook::Webhook;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+use crate::config::DatabaseSettings;
+
+/// Whether `url` names a PostgreSQL database rather than a SQLite file.
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Opens the store `settings.url` names: `postgres://...` or `postgresql://...` for
+/// PostgreSQL, anything else (`sqlite://path`) for SQLite. Migrations are not applied.
+pub async fn connect(settings: &DatabaseSettings) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(if is_postgres(&settings.url) {
+        Arc::new(PostgresStore::connect(settings).await?)
+    } else {
+        Arc::new(SqliteStore::connect(settings).await?)
+    })
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -85,7 +108,7 @@ pub struct QueuePosition {
 }
 
 /// What `clearway audit verify` found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditReport {
     pub requests: u64,
     pub entries: u64,
@@ -205,6 +228,10 @@ pub struct DeliveryView {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Brings the schema up to date; safe to run from several instances at once.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Closes the connections, waiting for those in use.
+    async fn close(&self);
 
     /// Adds an area; `Conflict` if the code exists.
     async fn create_area(&self, area: &Area) -> Result<(), StoreError>;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{Submission, TestApp, day};
+use super::support::{Submission, TestApp, day};
 
 #[tokio::test]
 async fn publishing_an_sra_changes_the_next_decision_immediately() {
@@ -94,12 +94,7 @@ async fn only_analysts_publish_and_bad_sras_store_nothing() {
         "security_level": 3, "threats": [{"name": "Crime", "likelihood": "likely", "impact": "severe"}],
         "mandatory_measures": [], "requires_ssafe": false,
     });
-    let count = async || -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM sras")
-            .fetch_one(&app.db)
-            .await
-            .unwrap()
-    };
+    let count = async || -> i64 { app.db.scalar("SELECT COUNT(*) FROM sras", &[]).await };
     for token in [app.traveller("alice", "UNICEF"), app.admin()] {
         let (status, body) = app.post("/v1/sras", &token, &sra).await;
         assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));

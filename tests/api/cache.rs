@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{OwnRedis, Submission, TestApp, eventually, redis_entry};
+use super::support::{OwnRedis, Submission, TestApp, eventually, redis_entry};
 
 async fn readiness(app: &TestApp) -> Value {
     let response = app.client.get(app.url("/readyz")).send().await.unwrap();

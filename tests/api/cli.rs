@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use clearway::config::DEVELOPMENT_SECRET;
 use uuid::Uuid;
 
-use crate::support::{TestApp, config_dir};
+use super::support::{TestApp, config_dir};
 
 fn clearway(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_clearway"));

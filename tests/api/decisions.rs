@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{Submission, TestApp, day};
+use super::support::{Submission, TestApp, day};
 
 #[tokio::test]
 async fn a_low_risk_trip_clears_at_once_with_the_sras_conditions() {

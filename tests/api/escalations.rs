@@ -6,7 +6,7 @@ use std::time::Duration;
 use clearway::auth::Role;
 use serde_json::{Value, json};
 
-use crate::support::{Submission, TestApp};
+use super::support::{Submission, TestApp};
 
 const HQ: &[Role] = &[Role::ApproverHq];
 const DG: &[Role] = &[Role::ApproverDg];
@@ -567,22 +567,28 @@ async fn a_tampered_audit_trail_is_detected_by_audit_verify() {
     assert!(String::from_utf8_lossy(&intact.stdout).contains("3 entries over 1 requests"));
 
     // The log refuses edits; someone with the database file drops that guard and edits anyway.
-    let edit = sqlx::query(
-        "UPDATE audit_log SET comment = 'nothing happened' WHERE request_id = ? AND seq = 3",
-    )
-    .bind(&id)
-    .execute(&chain.app.db)
-    .await;
+    let database = &chain.app.db;
+    let edit = database
+        .execute(
+            "UPDATE audit_log SET comment = 'nothing happened' WHERE CAST(request_id AS TEXT) = $1 AND seq = 3",
+            &[&id],
+        )
+        .await;
     assert!(edit.is_err(), "the audit log is append-only");
-    sqlx::query("DROP TRIGGER audit_log_is_append_only_update")
-        .execute(&chain.app.db)
+    let drop_guard = if database.is_postgres() {
+        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_is_append_only"
+    } else {
+        "DROP TRIGGER audit_log_is_append_only_update"
+    };
+    database.execute(drop_guard, &[]).await.unwrap();
+    let edited = database
+        .execute(
+            "UPDATE audit_log SET actor = 'someone-else' WHERE CAST(request_id AS TEXT) = $1 AND seq = 2",
+            &[&id],
+        )
         .await
         .unwrap();
-    sqlx::query("UPDATE audit_log SET actor = 'someone-else' WHERE request_id = ? AND seq = 2")
-        .bind(&id)
-        .execute(&chain.app.db)
-        .await
-        .unwrap();
+    assert_eq!(edited, 1);
     let broken = verify();
     assert_eq!(broken.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&broken.stderr);

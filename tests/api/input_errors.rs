@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Submission, TestApp, read};
+use super::support::{Submission, TestApp, read};
 
 async fn post_raw(
     app: &TestApp,

@@ -1,14 +1,50 @@
-//! Black-box tests of clearway over HTTP: the real application, real Redis, a fresh SQLite file each.
+//! Black-box tests of clearway over HTTP: the real application, real Redis and a fresh
+//! database each.
+//!
+//! The suite is also the store's conformance suite: every module but the SQLite-specific ones
+//! runs on SQLite always, and once more on PostgreSQL when TEST_DATABASE_URL names a server
+//! (build.rs turns the `postgres_tests` configuration on then). Each test gets a database of
+//! its own there, so both suites run in parallel and leave nothing behind.
 
-mod areas_and_sras;
-mod cache;
-mod cli;
-mod decisions;
-mod escalations;
-mod group_commit;
-mod input_errors;
-mod lifecycle;
 mod support;
-mod tokens;
-mod visibility;
-mod webhooks;
+
+// The suites read the same files; `path` keeps them in this directory.
+#[path = "."]
+mod sqlite {
+    mod support {
+        pub use crate::support::*;
+        pub type TestApp = crate::support::TestApp<crate::support::Sqlite>;
+    }
+
+    mod areas_and_sras;
+    mod cache;
+    mod cli;
+    mod decisions;
+    mod escalations;
+    mod group_commit;
+    mod input_errors;
+    mod lifecycle;
+    mod tokens;
+    mod visibility;
+    mod webhooks;
+}
+
+#[cfg(postgres_tests)]
+#[path = "."]
+mod postgres {
+    mod support {
+        pub use crate::support::*;
+        pub type TestApp = crate::support::TestApp<crate::support::Postgres>;
+    }
+
+    mod areas_and_sras;
+    mod cache;
+    mod decisions;
+    mod escalations;
+    mod input_errors;
+    mod lifecycle;
+    mod multi_instance;
+    mod tokens;
+    mod visibility;
+    mod webhooks;
+}

@@ -1,7 +1,10 @@
-//! The test harness: the real application on a random port, a fresh SQLite file, its own
-//! Redis key prefix (or its own Redis server), and builders for the requests users send.
+//! The test harness: the real application on a random port, a fresh database (a SQLite file,
+//! or a PostgreSQL database of its own), its own Redis key prefix (or its own Redis server),
+//! and builders for the requests users send.
 
+use std::marker::PhantomData;
 use std::net::TcpListener;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -11,7 +14,7 @@ use clearway::auth::{Role, issue_development_token};
 use clearway::config::Settings;
 use clearway::startup::Application;
 use serde_json::{Value, json};
-use sqlx::SqlitePool;
+use sqlx::{Connection, PgConnection, PgPool, SqlitePool};
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -37,26 +40,81 @@ pub fn date(offset: i64) -> NaiveDate {
     }
 }
 
-pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
-    pub settings: Settings,
-    pub db: SqlitePool,
-    _dir: TempDir,
+/// A backend the suite runs on; the suite's modules pick one through `TestApp<B>`.
+pub trait Backend {
+    const POSTGRES: bool;
 }
 
-impl TestApp {
-    pub async fn spawn() -> TestApp {
+pub struct Sqlite;
+#[cfg_attr(not(postgres_tests), allow(dead_code))]
+pub struct Postgres;
+
+impl Backend for Sqlite {
+    const POSTGRES: bool = false;
+}
+
+impl Backend for Postgres {
+    const POSTGRES: bool = true;
+}
+
+/// The application under test on backend `B`; everything else is in `App`.
+pub struct TestApp<B> {
+    app: App,
+    _backend: PhantomData<B>,
+}
+
+impl<B: Backend> TestApp<B> {
+    pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
     }
 
     /// Starts the app after `adjust` has had its say on the settings.
-    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        TestApp {
+            app: App::spawn(B::POSTGRES, adjust).await,
+            _backend: PhantomData,
+        }
+    }
+}
+
+impl<B> Deref for TestApp<B> {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.app
+    }
+}
+
+impl<B> DerefMut for TestApp<B> {
+    fn deref_mut(&mut self) -> &mut App {
+        &mut self.app
+    }
+}
+
+pub struct App {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+    pub db: TestDb,
+    _dir: TempDir,
+    /// Last, so that it is dropped after the pool above.
+    _database: Option<TestDatabase>,
+}
+
+impl App {
+    async fn spawn(postgres: bool, adjust: impl FnOnce(&mut Settings)) -> App {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::load(&config_dir(), "development").unwrap();
         settings.server.port = 0;
         settings.server.workers = 1;
-        settings.database.url = format!("sqlite://{}", dir.path().join("clearway.db").display());
+        let database = if postgres {
+            let database = TestDatabase::create().await;
+            settings.database.url = database.url.clone();
+            Some(database)
+        } else {
+            settings.database.url =
+                format!("sqlite://{}", dir.path().join("clearway.db").display());
+            None
+        };
         settings.redis.url = redis_url();
         settings.redis.key_prefix = format!("clearway-test:{}:", Uuid::new_v4().simple());
         settings.redis.entry_ttl_secs = 120;
@@ -70,9 +128,9 @@ impl TestApp {
             .expect("the application builds");
         let address = format!("http://{}", app.address());
         tokio::spawn(app.run());
-        let db = SqlitePool::connect(&settings.database.url).await.unwrap();
+        let db = TestDb::connect(&settings.database.url).await;
         clearway::startup::install_tls_provider();
-        TestApp {
+        App {
             address,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
@@ -81,6 +139,7 @@ impl TestApp {
             settings,
             db,
             _dir: dir,
+            _database: database,
         }
     }
 
@@ -105,9 +164,18 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        self.post_at(&self.address, path, token, body).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.get_at(&self.address, path, token).await
+    }
+
+    /// A POST to the instance at `base` (see `another_instance`).
+    pub async fn post_at(&self, base: &str, path: &str, token: &str, body: &Value) -> (u16, Value) {
         let response = self
             .client
-            .post(self.url(path))
+            .post(format!("{base}{path}"))
             .bearer_auth(token)
             .json(body)
             .send()
@@ -116,16 +184,28 @@ impl TestApp {
         read(response).await
     }
 
-    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+    pub async fn get_at(&self, base: &str, path: &str, token: &str) -> (u16, Value) {
         read(
             self.client
-                .get(self.url(path))
+                .get(format!("{base}{path}"))
                 .bearer_auth(token)
                 .send()
                 .await
                 .unwrap(),
         )
         .await
+    }
+
+    /// Starts one more instance with the same settings (database, Redis, keys) on a port of
+    /// its own, as a load balancer would see it; returns its base URL.
+    #[cfg_attr(not(postgres_tests), allow(dead_code))]
+    pub async fn another_instance(&self) -> String {
+        let app = Application::build(&self.settings)
+            .await
+            .expect("the instance builds");
+        let address = format!("http://{}", app.address());
+        tokio::spawn(app.run());
+        address
     }
 
     pub async fn submit(&self, token: &str, submission: &Submission) -> (u16, Value) {
@@ -157,15 +237,14 @@ impl TestApp {
 
     /// Rows in the tables a submission writes: what a refused request must leave unchanged.
     pub async fn stored_rows(&self) -> (i64, i64) {
-        let requests: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clearance_requests")
-            .fetch_one(&self.db)
-            .await
-            .unwrap();
-        let legs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM request_legs")
-            .fetch_one(&self.db)
-            .await
-            .unwrap();
-        (requests, legs)
+        (
+            self.db
+                .scalar("SELECT COUNT(*) FROM clearance_requests", &[])
+                .await,
+            self.db
+                .scalar("SELECT COUNT(*) FROM request_legs", &[])
+                .await,
+        )
     }
 
     pub async fn redis_entry(&self, code: &str) -> Option<Value> {
@@ -199,7 +278,7 @@ pub async fn read(response: reqwest::Response) -> (u16, Value) {
 }
 
 pub struct AreaFixture<'a> {
-    app: &'a TestApp,
+    app: &'a App,
     pub code: String,
 }
 
@@ -374,4 +453,117 @@ pub async fn eventually<F: AsyncFnMut() -> bool>(within: Duration, mut check: F)
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     false
+}
+
+/// The test's own view of the database, for what the API does not show.
+pub enum TestDb {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl TestDb {
+    async fn connect(url: &str) -> TestDb {
+        if clearway::store::is_postgres(url) {
+            TestDb::Postgres(PgPool::connect(url).await.unwrap())
+        } else {
+            TestDb::Sqlite(SqlitePool::connect(url).await.unwrap())
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, TestDb::Postgres(_))
+    }
+
+    /// The first column of the first row of `sql`, which both backends must understand:
+    /// `$1`-style parameters, bound as text.
+    pub async fn scalar(&self, sql: &str, binds: &[&str]) -> i64 {
+        match self {
+            TestDb::Sqlite(pool) => {
+                let mut query = sqlx::query_scalar(sql);
+                for b in binds {
+                    query = query.bind(*b);
+                }
+                query.fetch_one(pool).await.unwrap()
+            }
+            TestDb::Postgres(pool) => {
+                let mut query = sqlx::query_scalar(sql);
+                for b in binds {
+                    query = query.bind(*b);
+                }
+                query.fetch_one(pool).await.unwrap()
+            }
+        }
+    }
+
+    /// Runs `sql` (text parameters, `$1` style); the error is the test's to judge.
+    pub async fn execute(&self, sql: &str, binds: &[&str]) -> Result<u64, sqlx::Error> {
+        match self {
+            TestDb::Sqlite(pool) => {
+                let mut query = sqlx::query(sql);
+                for b in binds {
+                    query = query.bind(*b);
+                }
+                Ok(query.execute(pool).await?.rows_affected())
+            }
+            TestDb::Postgres(pool) => {
+                let mut query = sqlx::query(sql);
+                for b in binds {
+                    query = query.bind(*b);
+                }
+                Ok(query.execute(pool).await?.rows_affected())
+            }
+        }
+    }
+}
+
+/// A PostgreSQL database of the test's own on the server TEST_DATABASE_URL names, dropped
+/// (with any connection still open) when the test ends.
+pub struct TestDatabase {
+    admin: String,
+    name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> TestDatabase {
+        let admin = std::env::var("TEST_DATABASE_URL")
+            .expect("TEST_DATABASE_URL names the PostgreSQL server for the PostgreSQL suite");
+        let name = format!("clearway_test_{}", Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&admin).unwrap();
+        url.set_path(&name);
+        TestDatabase {
+            admin,
+            name,
+            url: url.to_string(),
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Drop runs inside the test's runtime, which cannot be blocked on: a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect(&admin).await?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("could not drop the test database: {e}");
+        }
+    }
 }

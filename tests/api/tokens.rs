@@ -6,7 +6,7 @@ use chrono::Utc;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::support::{Submission, TestApp};
+use super::support::{Submission, TestApp};
 
 fn claims(app: &TestApp) -> Value {
     let now = Utc::now().timestamp();

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use clearway::auth::Role;
 use serde_json::Value;
 
-use crate::support::{Submission, TestApp};
+use super::support::{Submission, TestApp};
 
 async fn submit_as(app: &TestApp, traveller: &str, org: &str) -> String {
     let token = app.traveller(traveller, org);

@@ -10,7 +10,7 @@ use clearway::auth::Role;
 use clearway::domain::webhook::verify_signature;
 use serde_json::{Value, json};
 
-use crate::support::{Submission, TestApp, eventually};
+use super::support::{Submission, TestApp, eventually};
 
 const SECRET: &str = "unicef-webhook-secret-0123456789";
 

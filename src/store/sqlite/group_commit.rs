@@ -11,66 +11,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::Utc;
 use futures_util::future::BoxFuture;
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::{enqueue_event, queue_stage};
-use crate::domain::audit::{AuditDraft, AuditEntry};
-use crate::domain::request::RequestRecord;
+use super::enqueue_event;
 use crate::store::StoreError;
-
-/// A new request waiting for its group's commit; `done` is answered only after it.
-pub(super) struct PendingInsert {
-    record: RequestRecord,
-    audit: AuditDraft,
-    rendered: Rendered,
-    done: oneshot::Sender<Result<(), StoreError>>,
-}
-
-/// What the writer binds, prepared by the submitting handler: serialising and hashing run on
-/// every core, so the one writer only binds and inserts.
-struct Rendered {
-    id: String,
-    request: String,
-    decision: String,
-    escalation: Option<String>,
-    entry: AuditEntry,
-    action: String,
-}
-
-impl PendingInsert {
-    pub(super) fn new(
-        record: RequestRecord,
-        audit: AuditDraft,
-        done: oneshot::Sender<Result<(), StoreError>>,
-    ) -> Result<Self, StoreError> {
-        let entry = AuditEntry::chain(record.id, None, Utc::now(), audit.clone());
-        let action = serde_json::to_value(entry.action)?
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let rendered = Rendered {
-            id: record.id.to_string(),
-            request: serde_json::to_string(&record.request)?,
-            decision: serde_json::to_string(&record.decision)?,
-            escalation: record
-                .escalation
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()?,
-            entry,
-            action,
-        };
-        Ok(Self {
-            record,
-            audit,
-            rendered,
-            done,
-        })
-    }
-}
+use crate::store::encoding::{PendingInsert, queue_stage};
 
 /// Most requests one transaction carries.
 const MAX_GROUP: usize = 256;

@@ -16,20 +16,22 @@ use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqliteConnection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
+use super::encoding::{
+    ChainWalk, PendingInsert, RESCREENED, action_from_text, action_text, corrupt, missing_trail,
+    queue_stage, reason_text, subscribes, suspension,
+};
 use super::{
-    Attempt, AttemptResult, AuditReport, BrokenLink, DeliveryView, DueDelivery, PersonnelEntry,
-    QueuePosition, RequestChange, RequestQuery, RequestScope, RescreenJob, Store, StoreError,
+    Attempt, AttemptResult, AuditReport, DeliveryView, DueDelivery, PersonnelEntry, QueuePosition,
+    RequestChange, RequestQuery, RequestScope, RescreenJob, Store, StoreError,
 };
 use crate::config::DatabaseSettings;
-use crate::domain::area::{Area, AreaCode, Suspension, SuspensionReason};
-use crate::domain::audit::{AuditDraft, AuditEntry, first_broken_link};
+use crate::domain::area::{Area, AreaCode, Suspension};
+use crate::domain::audit::{AuditDraft, AuditEntry};
 use crate::domain::request::{OrgId, RequestRecord};
 use crate::domain::sra::{AreaRisk, SecurityLevel, Signoff, Sra, SraStatus};
 use crate::domain::webhook::{Webhook, event_for};
 
 mod group_commit;
-
-use group_commit::PendingInsert;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -169,17 +171,6 @@ impl SqliteStore {
         })
     }
 
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
-    }
-
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-
     async fn published_sras(&self, area: Option<&AreaCode>) -> Result<Vec<Sra>, StoreError> {
         let rows = sqlx::query(
             "SELECT * FROM sras WHERE status = 'published' AND (?1 IS NULL OR area_code = ?1) ORDER BY area_code, version",
@@ -193,15 +184,10 @@ impl SqliteStore {
 
 fn area_from_row(row: &SqliteRow) -> Result<Area, StoreError> {
     let code: String = row.try_get("code")?;
-    let reason: Option<String> = row.try_get("suspension_reason")?;
-    let since: Option<NaiveDate> = row.try_get("suspended_since")?;
-    let suspension = match (reason, since) {
-        (Some(reason), Some(since)) => Some(Suspension {
-            reason: serde_json::from_value::<SuspensionReason>(serde_json::Value::String(reason))?,
-            since,
-        }),
-        _ => None,
-    };
+    let suspension = suspension(
+        row.try_get("suspension_reason")?,
+        row.try_get("suspended_since")?,
+    )?;
     Ok(Area {
         code: AreaCode::parse("code", &code).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         name: row.try_get("name")?,
@@ -274,9 +260,6 @@ fn job_from_row(row: &SqliteRow) -> Result<RescreenJob, StoreError> {
         finished_at: finished_at.as_deref().map(parse_ts).transpose()?,
     })
 }
-
-/// Statuses a re-screen may move: pending, or cleared to travel.
-const RESCREENED: &str = "('held', 'cleared', 'approved', 'escalated')";
 
 /// How many requests a re-screening job will look at: its progress denominator. Counted
 /// before the change takes its write turn, since on a large store the count takes a while and
@@ -351,7 +334,7 @@ fn audit_from_row(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
         seq: row.try_get("seq")?,
         at: row.try_get("at")?,
         actor: row.try_get("actor")?,
-        action: serde_json::from_value(serde_json::Value::String(action))?,
+        action: action_from_text(action)?,
         from: from.map(|f| f.parse()).transpose().map_err(corrupt)?,
         to: to.parse().map_err(corrupt)?,
         stage: row.try_get("stage")?,
@@ -359,13 +342,6 @@ fn audit_from_row(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
     })
-}
-
-/// The stage awaiting a decision, for the queue index; none unless escalated.
-fn queue_stage(record: &RequestRecord) -> Option<&str> {
-    (record.status == crate::domain::request::RequestStatus::Escalated)
-        .then(|| record.escalation.as_ref().map(|e| e.stage().as_str()))
-        .flatten()
 }
 
 async fn insert_legs(tx: &mut SqliteConnection, record: &RequestRecord) -> Result<(), StoreError> {
@@ -416,8 +392,7 @@ async fn enqueue_event(
             .await?;
     let mut subscribed = Vec::new();
     for (id, events) in hooks {
-        let events: Vec<String> = serde_json::from_str(&events)?;
-        if events.iter().any(|e| e == "*" || e == event.name) {
+        if subscribes(&events, event.name)? {
             subscribed.push(id);
         }
     }
@@ -497,7 +472,7 @@ async fn append_audit(
     .bind(entry.seq)
     .bind(&entry.at)
     .bind(&entry.actor)
-    .bind(serde_json::to_value(entry.action)?.as_str().unwrap_or_default().to_owned())
+    .bind(action_text(entry.action)?)
     .bind(entry.from.map(|s| s.as_str()))
     .bind(entry.to.as_str())
     .bind(&entry.stage)
@@ -514,6 +489,17 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
     }
 
     async fn create_area(&self, area: &Area) -> Result<(), StoreError> {
@@ -957,73 +943,31 @@ impl Store for SqliteStore {
     }
 
     async fn verify_audit(&self) -> Result<AuditReport, StoreError> {
-        let mut report = AuditReport {
-            requests: 0,
-            entries: 0,
-            first_broken: None,
-        };
-        // Every change writes one entry, so a trail must be as long as its request's version:
-        // this catches a trail whose newest entries were cut off.
+        let mut walk = ChainWalk::default();
         let mut rows = sqlx::query(
             "SELECT a.*, r.version AS request_version FROM audit_log a JOIN clearance_requests r ON r.id = a.request_id \
              ORDER BY a.request_id, a.seq",
         )
         .fetch(&self.pool);
-        let mut trail: Vec<AuditEntry> = Vec::new();
-        let mut version = 0;
-        let check = |trail: &[AuditEntry], version: i64| -> Option<BrokenLink> {
-            let first = trail.first()?;
-            if let Some((seq, reason)) = first_broken_link(trail) {
-                return Some(BrokenLink {
-                    request_id: first.request_id,
-                    seq,
-                    reason: reason.into(),
-                });
-            }
-            let last = trail.last()?.seq;
-            (last != version).then(|| BrokenLink {
-                request_id: first.request_id,
-                seq: last + 1,
-                reason: format!(
-                    "the trail ends at entry {last} but the request has had {version} changes"
-                ),
-            })
-        };
+        let mut broken = None;
         while let Some(row) = rows.try_next().await? {
-            let entry = audit_from_row(&row)?;
-            report.entries += 1;
-            if trail
-                .first()
-                .is_some_and(|f| f.request_id != entry.request_id)
-            {
-                report.requests += 1;
-                if let Some(broken) = check(&trail, version) {
-                    report.first_broken = Some(broken);
-                    return Ok(report);
-                }
-                trail.clear();
+            if let Err(link) = walk.push(audit_from_row(&row)?, row.try_get("request_version")?) {
+                broken = Some(link);
+                break;
             }
-            version = row.try_get("request_version")?;
-            trail.push(entry);
-        }
-        if !trail.is_empty() {
-            report.requests += 1;
-            report.first_broken = check(&trail, version);
         }
         drop(rows);
-        if report.first_broken.is_none() {
+        if broken.is_none() {
             let orphan: Option<String> = sqlx::query_scalar(
                 "SELECT id FROM clearance_requests r WHERE NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.request_id = r.id) LIMIT 1",
             )
             .fetch_optional(&self.pool)
             .await?;
-            report.first_broken = orphan.map(|id| BrokenLink {
-                request_id: Uuid::parse_str(&id).unwrap_or_default(),
-                seq: 1,
-                reason: "the request has no audit trail".into(),
-            });
+            broken = orphan
+                .map(|id| Uuid::parse_str(&id).map(missing_trail).map_err(corrupt))
+                .transpose()?;
         }
-        Ok(report)
+        Ok(walk.finish(broken))
     }
 
     async fn create_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
@@ -1228,13 +1172,5 @@ impl Store for SqliteStore {
             });
         }
         Ok(views)
-    }
-}
-
-fn reason_text(reason: SuspensionReason) -> &'static str {
-    match reason {
-        SuspensionReason::Relocation => "relocation",
-        SuspensionReason::Evacuation => "evacuation",
-        SuspensionReason::ProgrammeSuspension => "programme_suspension",
     }
 }

@@ -1,0 +1,181 @@
+//! What every backend stores the same way: the text forms of domain values, the statuses a
+//! re-screen may move, the pre-rendered rows of a new request, and the audit-chain walk.
+
+use chrono::{NaiveDate, Utc};
+use tokio::sync::oneshot;
+
+use super::{AuditReport, BrokenLink, StoreError};
+use crate::domain::area::{Suspension, SuspensionReason};
+use crate::domain::audit::{AuditAction, AuditDraft, AuditEntry, first_broken_link};
+use crate::domain::request::{RequestRecord, RequestStatus};
+
+/// Statuses a re-screen may move: pending, or cleared to travel.
+pub(super) const RESCREENED: &str = "('held', 'cleared', 'approved', 'escalated')";
+
+/// The stage awaiting a decision, for the queue index; none unless escalated.
+pub(super) fn queue_stage(record: &RequestRecord) -> Option<&str> {
+    (record.status == RequestStatus::Escalated)
+        .then(|| record.escalation.as_ref().map(|e| e.stage().as_str()))
+        .flatten()
+}
+
+pub(super) fn reason_text(reason: SuspensionReason) -> &'static str {
+    match reason {
+        SuspensionReason::Relocation => "relocation",
+        SuspensionReason::Evacuation => "evacuation",
+        SuspensionReason::ProgrammeSuspension => "programme_suspension",
+    }
+}
+
+pub(super) fn suspension(
+    reason: Option<String>,
+    since: Option<NaiveDate>,
+) -> Result<Option<Suspension>, StoreError> {
+    match (reason, since) {
+        (Some(reason), Some(since)) => Ok(Some(Suspension {
+            reason: serde_json::from_value(serde_json::Value::String(reason))?,
+            since,
+        })),
+        _ => Ok(None),
+    }
+}
+
+pub(super) fn action_text(action: AuditAction) -> Result<String, StoreError> {
+    Ok(serde_json::to_value(action)?
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+pub(super) fn action_from_text(action: String) -> Result<AuditAction, StoreError> {
+    Ok(serde_json::from_value(serde_json::Value::String(action))?)
+}
+
+/// Whether a webhook's stored event list (JSON) asks for `event`.
+pub(super) fn subscribes(events: &str, event: &str) -> Result<bool, StoreError> {
+    let events: Vec<String> = serde_json::from_str(events)?;
+    Ok(events.iter().any(|e| e == "*" || e == event))
+}
+
+pub(super) fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// A new request waiting for its group's commit; `done` is answered only after it.
+pub(super) struct PendingInsert {
+    pub record: RequestRecord,
+    pub audit: AuditDraft,
+    pub rendered: Rendered,
+    pub done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// What a group writer binds, prepared by the submitting handler: serialising and hashing run
+/// on every core, so the writer only binds and inserts.
+pub(super) struct Rendered {
+    pub id: String,
+    pub request: String,
+    pub decision: String,
+    pub escalation: Option<String>,
+    pub entry: AuditEntry,
+    pub action: String,
+}
+
+impl PendingInsert {
+    pub(super) fn new(
+        record: RequestRecord,
+        audit: AuditDraft,
+        done: oneshot::Sender<Result<(), StoreError>>,
+    ) -> Result<Self, StoreError> {
+        let entry = AuditEntry::chain(record.id, None, Utc::now(), audit.clone());
+        let rendered = Rendered {
+            id: record.id.to_string(),
+            request: serde_json::to_string(&record.request)?,
+            decision: serde_json::to_string(&record.decision)?,
+            escalation: record
+                .escalation
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+            action: action_text(entry.action)?,
+            entry,
+        };
+        Ok(Self {
+            record,
+            audit,
+            rendered,
+            done,
+        })
+    }
+}
+
+/// Checks audit trails read in (request, seq) order, one entry at a time, so that a store
+/// can stream the whole log through it.
+#[derive(Default)]
+pub(super) struct ChainWalk {
+    report: AuditReport,
+    trail: Vec<AuditEntry>,
+    /// The version of the request whose trail is being read.
+    version: i64,
+}
+
+impl ChainWalk {
+    /// Takes the next entry and its request's version; `Err` ends the walk at a broken link.
+    pub(super) fn push(&mut self, entry: AuditEntry, version: i64) -> Result<(), BrokenLink> {
+        self.report.entries += 1;
+        if self
+            .trail
+            .first()
+            .is_some_and(|f| f.request_id != entry.request_id)
+        {
+            self.close_trail()?;
+        }
+        self.version = version;
+        self.trail.push(entry);
+        Ok(())
+    }
+
+    fn close_trail(&mut self) -> Result<(), BrokenLink> {
+        self.report.requests += 1;
+        let broken = check(&self.trail, self.version);
+        self.trail.clear();
+        broken.map_or(Ok(()), Err)
+    }
+
+    /// The report once every entry was read (or the walk stopped at `broken`).
+    pub(super) fn finish(mut self, broken: Option<BrokenLink>) -> AuditReport {
+        self.report.first_broken = match broken {
+            Some(b) => Some(b),
+            None if self.trail.is_empty() => None,
+            None => self.close_trail().err(),
+        };
+        self.report
+    }
+}
+
+/// Every change writes one entry, so a trail must be as long as its request's version: this
+/// catches a trail whose newest entries were cut off, besides edited or re-hashed entries.
+fn check(trail: &[AuditEntry], version: i64) -> Option<BrokenLink> {
+    let first = trail.first()?;
+    if let Some((seq, reason)) = first_broken_link(trail) {
+        return Some(BrokenLink {
+            request_id: first.request_id,
+            seq,
+            reason: reason.into(),
+        });
+    }
+    let last = trail.last()?.seq;
+    (last != version).then(|| BrokenLink {
+        request_id: first.request_id,
+        seq: last + 1,
+        reason: format!("the trail ends at entry {last} but the request has had {version} changes"),
+    })
+}
+
+/// The link reported for a request that has no audit trail at all.
+pub(super) fn missing_trail(request_id: uuid::Uuid) -> BrokenLink {
+    BrokenLink {
+        request_id,
+        seq: 1,
+        reason: "the request has no audit trail".into(),
+    }
+}

@@ -1,0 +1,180 @@
+//! New requests reach PostgreSQL in groups: one transaction and one statement per table for
+//! everything that arrived together, so a submission costs a share of a few round trips
+//! instead of a dozen of its own. Several groups commit at once, each on its own connection;
+//! PostgreSQL flushes their commits together, and every request is acknowledged only after
+//! its group's commit has been flushed (`synchronous_commit` as the server sets it).
+
+use std::sync::Arc;
+
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::{Semaphore, mpsc};
+
+use super::enqueue_event;
+use crate::store::StoreError;
+use crate::store::encoding::{PendingInsert, queue_stage};
+
+/// Most requests one transaction carries.
+const MAX_GROUP: usize = 512;
+
+/// Starts the batcher; up to `in_flight` groups commit at the same time.
+pub(super) fn start(pool: PgPool, in_flight: usize) -> mpsc::Sender<PendingInsert> {
+    let (writer, queue) = mpsc::channel(4 * MAX_GROUP);
+    tokio::spawn(batch_in_groups(
+        pool,
+        queue,
+        Arc::new(Semaphore::new(in_flight)),
+    ));
+    writer
+}
+
+/// Waits for a free slot, then takes whatever has queued meanwhile as the next group: under
+/// load the groups grow, and alone a request is committed at once.
+async fn batch_in_groups(
+    pool: PgPool,
+    mut queue: mpsc::Receiver<PendingInsert>,
+    slots: Arc<Semaphore>,
+) {
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut group = Vec::with_capacity(MAX_GROUP);
+        if queue.recv_many(&mut group, MAX_GROUP).await == 0 {
+            return;
+        }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            commit_group(&pool, group).await;
+            drop(slot);
+        });
+    }
+}
+
+async fn commit_group(pool: &PgPool, group: Vec<PendingInsert>) {
+    let together = async {
+        let mut tx = pool.begin().await?;
+        insert_all(&mut tx, &group).await?;
+        tx.commit().await?;
+        Ok::<(), StoreError>(())
+    };
+    match together.await {
+        Ok(()) => {
+            for pending in group {
+                let _ = pending.done.send(Ok(()));
+            }
+        }
+        // Should one row fail (a duplicate id), each request is written again on its own, so
+        // only the faulty one is refused; if the database is the trouble, each fails alike.
+        Err(e) if group.len() == 1 => {
+            if let Some(pending) = group.into_iter().next() {
+                let _ = pending.done.send(Err(e));
+            }
+        }
+        Err(_) => {
+            for pending in group {
+                let alone = async {
+                    let mut tx = pool.begin().await?;
+                    insert_all(&mut tx, std::slice::from_ref(&pending)).await?;
+                    tx.commit().await?;
+                    Ok::<(), StoreError>(())
+                };
+                let result = alone.await;
+                let _ = pending.done.send(result);
+            }
+        }
+    }
+}
+
+/// Writes a group with one statement per table, each row set bound as arrays.
+async fn insert_all(tx: &mut PgConnection, group: &[PendingInsert]) -> Result<(), StoreError> {
+    let ids: Vec<uuid::Uuid> = group.iter().map(|p| p.record.id).collect();
+    let column = |f: fn(&PendingInsert) -> &str| group.iter().map(f).collect::<Vec<&str>>();
+    sqlx::query(
+        "INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality, first_arrival, \
+         last_departure, submitted_at, updated_at, request, decision, escalation, stage, version) \
+         SELECT id, traveller, org, submitted_by, status, pc, first_arrival, last_departure, submitted_at, submitted_at, \
+                request::jsonb, decision::jsonb, escalation::jsonb, stage, version \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::date[], $8::date[], \
+                     $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[]) \
+           AS t(id, traveller, org, submitted_by, status, pc, first_arrival, last_departure, submitted_at, request, decision, \
+                escalation, stage, version)",
+    )
+    .bind(&ids)
+    .bind(column(|p| p.record.request.traveller.id.as_str()))
+    .bind(column(|p| p.record.request.traveller.org.as_str()))
+    .bind(column(|p| p.record.submitted_by.as_str()))
+    .bind(column(|p| p.record.status.as_str()))
+    .bind(column(|p| p.record.request.programme_criticality.as_str()))
+    .bind(group.iter().map(|p| p.record.request.legs.first_arrival()).collect::<Vec<_>>())
+    .bind(group.iter().map(|p| p.record.request.legs.last_departure()).collect::<Vec<_>>())
+    .bind(group.iter().map(|p| p.record.submitted_at).collect::<Vec<_>>())
+    .bind(column(|p| p.rendered.request.as_str()))
+    .bind(column(|p| p.rendered.decision.as_str()))
+    .bind(group.iter().map(|p| p.rendered.escalation.as_deref()).collect::<Vec<_>>())
+    .bind(group.iter().map(|p| queue_stage(&p.record)).collect::<Vec<_>>())
+    .bind(group.iter().map(|p| p.record.version).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+
+    let legs: Vec<(uuid::Uuid, i64, &crate::domain::itinerary::Leg)> = group
+        .iter()
+        .flat_map(|p| {
+            let id = p.record.id;
+            p.record
+                .request
+                .legs
+                .legs()
+                .iter()
+                .enumerate()
+                .map(move |(seq, leg)| (id, seq as i64, leg))
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO request_legs (request_id, seq, area_code, arrival, departure) \
+         SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::date[], $5::date[])",
+    )
+    .bind(legs.iter().map(|l| l.0).collect::<Vec<_>>())
+    .bind(legs.iter().map(|l| l.1).collect::<Vec<_>>())
+    .bind(legs.iter().map(|l| l.2.area.as_str()).collect::<Vec<_>>())
+    .bind(legs.iter().map(|l| l.2.arrival).collect::<Vec<_>>())
+    .bind(legs.iter().map(|l| l.2.departure).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+
+    let entries: Vec<_> = group.iter().map(|p| &p.rendered.entry).collect();
+    sqlx::query(
+        "INSERT INTO audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash) \
+         SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                              $8::text[], $9::text[], $10::text[], $11::text[])",
+    )
+    .bind(&ids)
+    .bind(entries.iter().map(|e| e.seq).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.at.as_str()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.actor.as_str()).collect::<Vec<_>>())
+    .bind(column(|p| p.rendered.action.as_str()))
+    .bind(entries.iter().map(|e| e.from.map(|s| s.as_str())).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.to.as_str()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.stage.as_deref()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.comment.as_deref()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.prev_hash.as_str()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.hash.as_str()).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+
+    // Most organisations have no webhook: one query tells which do.
+    let orgs = column(|p| p.record.request.traveller.org.as_str());
+    let with_webhooks: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT org FROM webhooks WHERE org = ANY($1)")
+            .bind(&orgs)
+            .fetch_all(&mut *tx)
+            .await?;
+    for pending in group {
+        if with_webhooks
+            .iter()
+            .any(|o| o == pending.record.request.traveller.org.as_str())
+        {
+            enqueue_event(&mut *tx, &pending.record, &pending.audit).await?;
+        }
+    }
+    Ok(())
+}
