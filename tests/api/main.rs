@@ -6,6 +6,9 @@
 //! (build.rs turns the `postgres_tests` configuration on then). Each test gets a database of
 //! its own there, so both suites run in parallel and leave nothing behind.
 
+// Loading each file once per backend is the point: one suite, two stores.
+#![allow(clippy::duplicate_mod)]
+
 mod support;
 
 // The suites read the same files; `path` keeps them in this directory.
