@@ -6,6 +6,8 @@
 #   bash loadtests/run.sh                 # the full run (about five minutes, 1,000,000-request soak)
 #   PROFILE=short bash loadtests/run.sh   # what CI runs: seconds, a few thousand requests
 #   SCENARIOS=submit,soak SOAK_TOTAL=200000 bash loadtests/run.sh
+#   BACKEND=postgres bash loadtests/run.sh # the same on PostgreSQL: a fresh database on the
+#                                          # server PG_ADMIN_URL names, dropped afterwards
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +15,8 @@ PROFILE=${PROFILE:-full}
 SCENARIOS=${SCENARIOS:-ceiling,areas,submit,fixed-rate,mixed,soak}
 RATE=${RATE:-2000}
 CONCURRENCY=${CONCURRENCY:-256}
+BACKEND=${BACKEND:-sqlite}
+PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -20,9 +24,13 @@ cargo build --release --bins --workspace
 
 work=$(mktemp -d)
 pids=()
+pg_database=""
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [ -n "$pg_database" ]; then
+    psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $pg_database WITH (FORCE)" || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -34,7 +42,20 @@ pids+=($!)
 app_port=$(free_port)
 export CLEARWAY_ENV=development
 export CLEARWAY__SERVER__PORT=$app_port
-export CLEARWAY__DATABASE__URL="sqlite://$work/data/clearway.db"
+case "$BACKEND" in
+  sqlite)
+    export CLEARWAY__DATABASE__URL="sqlite://$work/data/clearway.db"
+    store="$work/data/clearway.db"
+    ;;
+  postgres)
+    pg_database="clearway_load_$(date +%s)_$$"
+    psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $pg_database"
+    export CLEARWAY__DATABASE__URL="${PG_ADMIN_URL%/*}/$pg_database"
+    export CLEARWAY__DATABASE__MAX_CONNECTIONS=${PG_CONNECTIONS:-16}
+    store="$CLEARWAY__DATABASE__URL"
+    ;;
+  *) echo "BACKEND must be sqlite or postgres" >&2; exit 2 ;;
+esac
 export CLEARWAY__REDIS__URL="redis://127.0.0.1:$redis_port/0"
 export CLEARWAY__LOG__FILTER=${CLEARWAY__LOG__FILTER:-warn}
 ./target/release/clearway serve --demo > "$work/clearway.log" 2>&1 &
@@ -50,7 +71,8 @@ echo
 
 ./target/release/clearway-load \
   --base-url "http://127.0.0.1:$app_port" \
-  --db "$work/data/clearway.db" \
+  --db "$store" \
+  --backend "$BACKEND" \
   --server-pid "$server" \
   --profile "$PROFILE" \
   --scenarios "$SCENARIOS" \

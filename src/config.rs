@@ -29,7 +29,14 @@ pub struct Settings {
     pub approval: ApprovalSettings,
     pub webhooks: WebhookSettings,
     pub rescreening: RescreenSettings,
+    pub idempotency: IdempotencySettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdempotencySettings {
+    /// How long a key is remembered; a retry after that is a new request.
+    pub window_secs: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -70,6 +70,22 @@ impl Services {
     }
 }
 
+/// Forgets expired idempotency keys once an hour (every instance may: deleting is idempotent).
+async fn prune_idempotency_keys(store: Arc<dyn Store>, window: chrono::Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match store
+            .prune_idempotency_keys(chrono::Utc::now() - window)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, "expired idempotency keys forgotten"),
+            Err(e) => tracing::warn!(error = %e, "could not prune idempotency keys"),
+        }
+    }
+}
+
 /// A database URL fit for logs: any password replaced by `***`.
 pub fn redacted(url: &str) -> String {
     match url::Url::parse(url) {
@@ -108,7 +124,12 @@ impl Application {
             approvals: services.approvals,
             verifier,
             max_body_bytes: settings.server.max_body_bytes,
+            idempotency_window: chrono::Duration::seconds(settings.idempotency.window_secs.max(1)),
         });
+        tokio::spawn(prune_idempotency_keys(
+            state.store.clone(),
+            state.idempotency_window,
+        ));
         if settings.rescreening.run {
             let rescreener = Rescreener::new(
                 state.store.clone(),
@@ -129,6 +150,9 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .wrap(actix_web::middleware::from_fn(
+                    http::idempotency::idempotent,
+                ))
                 .wrap(http::security_headers())
                 .wrap(actix_web::middleware::from_fn(http::with_request_id))
                 .configure(http::routes)

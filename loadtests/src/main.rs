@@ -26,7 +26,7 @@ use workload::{ORGS, Workload};
 struct Cli {
     #[arg(long)]
     base_url: String,
-    /// The service's SQLite file, read after the load to check for losses.
+    /// The service's SQLite file or PostgreSQL URL, read after the load to check for losses.
     #[arg(long)]
     db: String,
     /// The service's process id, for its memory (RSS) during the soak.

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Row};
+use sqlx::{ConnectOptions, Connection, PgConnection};
 
 /// Acknowledgements as the client saw them: request id and status.
 #[derive(Default)]
@@ -38,19 +38,26 @@ impl Verification {
     }
 }
 
-pub async fn against_store(db_path: &str, acks: &Acks) -> anyhow::Result<Verification> {
-    let mut connection = SqliteConnectOptions::new()
-        .filename(db_path)
-        .read_only(true)
-        .connect()
-        .await?;
-    let rows = sqlx::query("SELECT request_id, to_status FROM audit_log WHERE seq = 1")
-        .fetch_all(&mut connection)
-        .await?;
-    let stored: HashMap<String, String> = rows
-        .iter()
-        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
-        .collect::<Result<_, sqlx::Error>>()?;
+/// `db` is the service's SQLite file, or its PostgreSQL database URL.
+pub async fn against_store(db: &str, acks: &Acks) -> anyhow::Result<Verification> {
+    const FIRST_ENTRIES: &str =
+        "SELECT CAST(request_id AS TEXT), to_status FROM audit_log WHERE seq = 1";
+    let rows: Vec<(String, String)> = if clearway::store::is_postgres(db) {
+        let mut connection = PgConnection::connect(db).await?;
+        sqlx::query_as(FIRST_ENTRIES)
+            .fetch_all(&mut connection)
+            .await?
+    } else {
+        let mut connection = SqliteConnectOptions::new()
+            .filename(db)
+            .read_only(true)
+            .connect()
+            .await?;
+        sqlx::query_as(FIRST_ENTRIES)
+            .fetch_all(&mut connection)
+            .await?
+    };
+    let stored: HashMap<String, String> = rows.into_iter().collect();
     let seen = acks.seen.lock().expect("not poisoned");
     let mut result = Verification {
         acknowledged: seen.len(),

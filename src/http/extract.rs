@@ -23,7 +23,7 @@ impl FromRequest for Caller {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Caller, Problem> {
+pub(crate) fn authenticate(req: &HttpRequest) -> Result<Caller, Problem> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(Problem::internal)?;

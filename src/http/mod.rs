@@ -5,6 +5,7 @@ mod clearance_requests;
 mod escalations;
 pub mod extract;
 mod health;
+pub mod idempotency;
 mod problem_response;
 mod request_id;
 pub mod sras;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub approvals: Approvals,
     pub verifier: TokenVerifier,
     pub max_body_bytes: usize,
+    /// How long an `Idempotency-Key` is remembered.
+    pub idempotency_window: chrono::Duration,
 }
 
 /// Every route the service answers. Unknown paths and methods get problem+json too.

@@ -4,7 +4,9 @@
 use chrono::{NaiveDate, Utc};
 use tokio::sync::oneshot;
 
-use super::{AuditReport, BrokenLink, StoreError};
+use super::{
+    AuditReport, BrokenLink, IdempotencyClaim, IdempotencyKey, StoreError, StoredResponse,
+};
 use crate::domain::area::{Suspension, SuspensionReason};
 use crate::domain::audit::{AuditAction, AuditDraft, AuditEntry, first_broken_link};
 use crate::domain::request::{RequestRecord, RequestStatus};
@@ -177,5 +179,39 @@ pub(super) fn missing_trail(request_id: uuid::Uuid) -> BrokenLink {
         request_id,
         seq: 1,
         reason: "the request has no audit trail".into(),
+    }
+}
+
+/// Claims an idempotency key: inserts it, or takes over an expired or abandoned one (`?5`,
+/// `?6`: the cut-off times); a row comes back only if the caller may go ahead.
+pub(super) const CLAIM_IDEMPOTENCY_KEY: &str = "INSERT INTO idempotency_keys (subject, key, fingerprint, created_at) \
+     VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (subject, key) DO UPDATE SET fingerprint = excluded.fingerprint, created_at = excluded.created_at, \
+       status = NULL, content_type = NULL, location = NULL, body = NULL \
+     WHERE idempotency_keys.created_at < $5 OR (idempotency_keys.status IS NULL AND idempotency_keys.created_at < $6) \
+     RETURNING subject";
+
+/// A stored key's row, as `CLAIM_IDEMPOTENCY_KEY` left it.
+pub(super) struct KeyRow {
+    pub fingerprint: String,
+    pub status: Option<i64>,
+    pub content_type: Option<String>,
+    pub location: Option<String>,
+    pub body: Option<String>,
+}
+
+/// What a key that could not be claimed means for this request.
+pub(super) fn existing_claim(key: &IdempotencyKey, row: KeyRow) -> IdempotencyClaim {
+    if row.fingerprint != key.fingerprint {
+        return IdempotencyClaim::Mismatch;
+    }
+    match row.status.and_then(|s| u16::try_from(s).ok()) {
+        None => IdempotencyClaim::InProgress,
+        Some(status) => IdempotencyClaim::Replay(StoredResponse {
+            status,
+            content_type: row.content_type,
+            location: row.location,
+            body: row.body.unwrap_or_default(),
+        }),
     }
 }

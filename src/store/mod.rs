@@ -225,6 +225,39 @@ pub struct DeliveryView {
     pub attempts: Vec<Attempt>,
 }
 
+/// A caller's `Idempotency-Key` and the request it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// The caller's token subject: keys of different callers never meet.
+    pub subject: String,
+    pub key: String,
+    /// SHA-256 (hex) of the method, path and body.
+    pub fingerprint: String,
+}
+
+/// The response the first request with a key got, as replayed to its retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+/// What a key's claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// The key is new, expired, or was left by an attempt that died: the caller goes ahead
+    /// and then completes or releases it.
+    Proceed,
+    /// The first request finished: its response.
+    Replay(StoredResponse),
+    /// The key came with a different request before.
+    Mismatch,
+    /// The first request is still being worked on.
+    InProgress,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
@@ -336,6 +369,26 @@ pub trait Store: Send + Sync + 'static {
         webhook_id: Uuid,
         limit: u32,
     ) -> Result<Vec<DeliveryView>, StoreError>;
+
+    /// Claims `key` at `now`. A stored key created before `expired_before` counts as new, and
+    /// so does one still in progress since before `abandoned_before`.
+    async fn claim_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        now: DateTime<Utc>,
+        expired_before: DateTime<Utc>,
+        abandoned_before: DateTime<Utc>,
+    ) -> Result<IdempotencyClaim, StoreError>;
+    /// Records the response to replay for a claimed key.
+    async fn complete_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError>;
+    /// Forgets a claimed key whose request failed, so that a retry runs it again.
+    async fn release_idempotency_key(&self, key: &IdempotencyKey) -> Result<(), StoreError>;
+    /// Deletes keys created before `before`; returns how many.
+    async fn prune_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// A request's audit trail, oldest first.
     async fn audit_trail(&self, id: Uuid) -> Result<Vec<AuditEntry>, StoreError>;

@@ -25,6 +25,7 @@ mod sqlite {
     mod decisions;
     mod escalations;
     mod group_commit;
+    mod idempotency;
     mod input_errors;
     mod lifecycle;
     mod tokens;
@@ -44,6 +45,7 @@ mod postgres {
     mod cache;
     mod decisions;
     mod escalations;
+    mod idempotency;
     mod input_errors;
     mod lifecycle;
     mod multi_instance;

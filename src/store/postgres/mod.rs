@@ -17,12 +17,14 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::encoding::{
-    ChainWalk, PendingInsert, RESCREENED, action_from_text, action_text, corrupt, missing_trail,
-    queue_stage, reason_text, subscribes, suspension,
+    CLAIM_IDEMPOTENCY_KEY, ChainWalk, KeyRow, PendingInsert, RESCREENED, action_from_text,
+    action_text, corrupt, existing_claim, missing_trail, queue_stage, reason_text, subscribes,
+    suspension,
 };
 use super::{
-    Attempt, AttemptResult, AuditReport, DeliveryView, DueDelivery, PersonnelEntry, QueuePosition,
-    RequestChange, RequestQuery, RequestScope, RescreenJob, Store, StoreError,
+    Attempt, AttemptResult, AuditReport, DeliveryView, DueDelivery, IdempotencyClaim,
+    IdempotencyKey, PersonnelEntry, QueuePosition, RequestChange, RequestQuery, RequestScope,
+    RescreenJob, Store, StoreError, StoredResponse,
 };
 use crate::config::DatabaseSettings;
 use crate::domain::area::{Area, AreaCode, Suspension};
@@ -791,6 +793,86 @@ impl Store for PostgresStore {
             .iter()
             .map(audit_from_row)
             .collect()
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        now: DateTime<Utc>,
+        expired_before: DateTime<Utc>,
+        abandoned_before: DateTime<Utc>,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        // Two instances claiming the same key at once: the second waits on the first's insert
+        // (unique index), then finds the key taken and reads it below.
+        let claimed: Option<String> = sqlx::query_scalar(CLAIM_IDEMPOTENCY_KEY)
+            .bind(&key.subject)
+            .bind(&key.key)
+            .bind(&key.fingerprint)
+            .bind(now)
+            .bind(expired_before)
+            .bind(abandoned_before)
+            .fetch_optional(&self.pool)
+            .await?;
+        if claimed.is_some() {
+            return Ok(IdempotencyClaim::Proceed);
+        }
+        let row = sqlx::query(
+            "SELECT fingerprint, status, content_type, location, body FROM idempotency_keys WHERE subject = $1 AND key = $2",
+        )
+        .bind(&key.subject)
+        .bind(&key.key)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(existing_claim(
+            key,
+            KeyRow {
+                fingerprint: row.try_get("fingerprint")?,
+                status: row.try_get("status")?,
+                content_type: row.try_get("content_type")?,
+                location: row.try_get("location")?,
+                body: row.try_get("body")?,
+            },
+        ))
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET status = $1, content_type = $2, location = $3, body = $4 WHERE subject = $5 AND key = $6",
+        )
+        .bind(i64::from(response.status))
+        .bind(&response.content_type)
+        .bind(&response.location)
+        .bind(&response.body)
+        .bind(&key.subject)
+        .bind(&key.key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn release_idempotency_key(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE subject = $1 AND key = $2 AND status IS NULL",
+        )
+        .bind(&key.subject)
+        .bind(&key.key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn prune_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                .bind(before)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 
     async fn verify_audit(&self) -> Result<AuditReport, StoreError> {
