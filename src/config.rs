@@ -30,6 +30,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub rescreening: RescreenSettings,
     pub idempotency: IdempotencySettings,
+    pub rate_limits: crate::rate_limits::RateLimitSettings,
     pub log: LogSettings,
 }
 

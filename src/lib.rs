@@ -12,6 +12,7 @@ pub mod http;
 pub mod notify;
 pub mod problem;
 pub mod publishing;
+pub mod rate_limits;
 pub mod rescreening;
 pub mod sra_import;
 pub mod startup;

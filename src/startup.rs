@@ -17,6 +17,7 @@ use crate::http::{self, AppState};
 use crate::notify::QueueEvents;
 use crate::notify::deliverer::Deliverer;
 use crate::publishing::Publishing;
+use crate::rate_limits::RateLimits;
 use crate::rescreening::Rescreener;
 use crate::store::{self, Store};
 
@@ -125,7 +126,19 @@ impl Application {
             verifier,
             max_body_bytes: settings.server.max_body_bytes,
             idempotency_window: chrono::Duration::seconds(settings.idempotency.window_secs.max(1)),
+            rate_limits: RateLimits::from_settings(&settings.rate_limits)
+                .map_err(|e| anyhow::anyhow!("rate_limits: {e}"))?
+                .map(Arc::new),
         });
+        if let Some(limits) = state.rate_limits.clone() {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    limits.prune();
+                }
+            });
+        }
         tokio::spawn(prune_idempotency_keys(
             state.store.clone(),
             state.idempotency_window,
@@ -153,6 +166,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(
                     http::idempotency::idempotent,
                 ))
+                .wrap(actix_web::middleware::from_fn(http::throttle::limit_rate))
                 .wrap(http::security_headers())
                 .wrap(actix_web::middleware::from_fn(http::with_request_id))
                 .configure(http::routes)

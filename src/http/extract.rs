@@ -5,7 +5,7 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
@@ -23,7 +23,18 @@ impl FromRequest for Caller {
     }
 }
 
+/// The caller behind the request's token. Verified once per request: the middleware that
+/// needs the caller first (rate limits, idempotency) leaves it for the handler.
 pub(crate) fn authenticate(req: &HttpRequest) -> Result<Caller, Problem> {
+    if let Some(caller) = req.extensions().get::<Caller>() {
+        return Ok(caller.clone());
+    }
+    let caller = verify_bearer(req)?;
+    req.extensions_mut().insert(caller.clone());
+    Ok(caller)
+}
+
+fn verify_bearer(req: &HttpRequest) -> Result<Caller, Problem> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(Problem::internal)?;

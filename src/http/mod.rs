@@ -9,6 +9,7 @@ pub mod idempotency;
 mod problem_response;
 mod request_id;
 pub mod sras;
+pub mod throttle;
 mod webhooks;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::cache::AreaRiskCache;
 use crate::clearing::Clearing;
 use crate::problem::Problem;
 use crate::publishing::Publishing;
+use crate::rate_limits::RateLimits;
 use crate::store::Store;
 
 pub use request_id::with_request_id;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// How long an `Idempotency-Key` is remembered.
     pub idempotency_window: chrono::Duration,
+    /// `None` when rate limits are off.
+    pub rate_limits: Option<Arc<RateLimits>>,
 }
 
 /// Every route the service answers. Unknown paths and methods get problem+json too.

@@ -28,6 +28,7 @@ mod sqlite {
     mod idempotency;
     mod input_errors;
     mod lifecycle;
+    mod rate_limits;
     mod tokens;
     mod visibility;
     mod webhooks;

@@ -253,12 +253,38 @@ async fn three_instances_lose_nothing_and_do_nothing_twice() {
         }
     }
 
+    // A client retrying one submission on every instance at once creates it once.
+    let alice = app.traveller("alice", "UNICEF");
+    let trip = Submission::for_traveller("alice", "UNICEF").leg("TST-LOW", 3, 6);
+    let retries = futures_util::future::join_all((0..9).map(|i| {
+        app.client
+            .post(format!("{}/v1/clearance-requests", bases[i % bases.len()]))
+            .bearer_auth(&alice)
+            .header("Idempotency-Key", "alice-trip-1")
+            .json(&trip.json)
+            .send()
+    }))
+    .await;
+    let mut ids = BTreeSet::new();
+    for response in retries {
+        let response = response.unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+        let body: Value = response.json().await.unwrap();
+        ids.insert(body["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 1, "one request, whichever instance answered");
+    let stored = app
+        .db
+        .scalar("SELECT COUNT(*) FROM clearance_requests", &[])
+        .await;
+    assert_eq!(stored as usize, acknowledged.len() + 1);
+
     // And the audit chain of every request verifies.
     let store = clearway::store::connect(&app.settings.database)
         .await
         .unwrap();
     let report = store.verify_audit().await.unwrap();
     assert_eq!(report.first_broken, None);
-    assert_eq!(report.requests as usize, acknowledged.len());
+    assert_eq!(report.requests as usize, acknowledged.len() + 1);
     store.close().await;
 }
