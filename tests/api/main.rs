@@ -29,6 +29,7 @@ mod sqlite {
     mod input_errors;
     mod lifecycle;
     mod rate_limits;
+    mod shutdown;
     mod tokens;
     mod visibility;
     mod webhooks;
