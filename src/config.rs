@@ -31,7 +31,14 @@ pub struct Settings {
     pub rescreening: RescreenSettings,
     pub idempotency: IdempotencySettings,
     pub rate_limits: crate::rate_limits::RateLimitSettings,
+    pub metrics: MetricsSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    /// A bearer token that may read `/metrics` (for Prometheus); empty: admin tokens only.
+    pub bearer_token: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

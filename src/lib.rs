@@ -9,6 +9,7 @@ pub mod clearing;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod metrics;
 pub mod notify;
 pub mod problem;
 pub mod publishing;

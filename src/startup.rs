@@ -117,6 +117,10 @@ impl Application {
 
     pub fn serve(settings: &Settings, services: Services) -> anyhow::Result<Application> {
         let verifier = TokenVerifier::from_settings(&settings.auth, |p| settings.resolve(p))?;
+        let scrape_token = settings.metrics.bearer_token.trim();
+        if !scrape_token.is_empty() && scrape_token.len() < 32 {
+            anyhow::bail!("metrics.bearer_token must be at least 32 characters");
+        }
         let state = web::Data::new(AppState {
             store: services.store,
             cache: services.cache,
@@ -126,6 +130,9 @@ impl Application {
             verifier,
             max_body_bytes: settings.server.max_body_bytes,
             idempotency_window: chrono::Duration::seconds(settings.idempotency.window_secs.max(1)),
+            metrics: Arc::default(),
+            metrics_token: Some(settings.metrics.bearer_token.trim().to_owned())
+                .filter(|t| !t.is_empty()),
             rate_limits: RateLimits::from_settings(&settings.rate_limits)
                 .map_err(|e| anyhow::anyhow!("rate_limits: {e}"))?
                 .map(Arc::new),
@@ -168,6 +175,7 @@ impl Application {
                 ))
                 .wrap(actix_web::middleware::from_fn(http::throttle::limit_rate))
                 .wrap(http::security_headers())
+                .wrap(actix_web::middleware::from_fn(http::metrics::observe))
                 .wrap(actix_web::middleware::from_fn(http::with_request_id))
                 .configure(http::routes)
         })

@@ -82,6 +82,7 @@ impl RedisTier {
 
     /// Marks Redis down after a failed call, logging the transition once.
     fn failed(&self, what: &str, error: &dyn std::fmt::Display) {
+        crate::metrics::REDIS_ERRORS.fetch_add(1, Ordering::Relaxed);
         if self.available.swap(false, Ordering::AcqRel) {
             tracing::warn!(%error, "Redis {what} failed; deciding from the store until Redis answers again");
         }

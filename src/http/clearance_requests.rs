@@ -147,6 +147,7 @@ pub async fn submit(
     let body: SubmitBody = read_json(&req, payload, state.max_body_bytes).await?;
     let request = body.into_domain(Utc::now().date_naive())?;
     let record = state.clearing.submit(&caller, request).await?;
+    state.metrics.decided(record.status);
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/v1/clearance-requests/{}", record.id)))
         .json(RequestView::from(&record)))

@@ -6,6 +6,7 @@ mod escalations;
 pub mod extract;
 mod health;
 pub mod idempotency;
+pub mod metrics;
 mod problem_response;
 mod request_id;
 pub mod sras;
@@ -40,12 +41,16 @@ pub struct AppState {
     pub idempotency_window: chrono::Duration,
     /// `None` when rate limits are off.
     pub rate_limits: Option<Arc<RateLimits>>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// A static bearer token Prometheus may scrape `/metrics` with; `None`: admins only.
+    pub metrics_token: Option<String>,
 }
 
 /// Every route the service answers. Unknown paths and methods get problem+json too.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(resource("/metrics").route(web::get().to(metrics::metrics)))
         .service(
             web::scope("/v1")
                 .service(

@@ -61,7 +61,10 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. } => {
                 StoreError::Corrupt(e.to_string())
             }
-            _ => StoreError::Unavailable(e.to_string()),
+            _ => {
+                crate::metrics::STORE_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                StoreError::Unavailable(e.to_string())
+            }
         }
     }
 }
@@ -389,6 +392,9 @@ pub trait Store: Send + Sync + 'static {
     async fn release_idempotency_key(&self, key: &IdempotencyKey) -> Result<(), StoreError>;
     /// Deletes keys created before `before`; returns how many.
     async fn prune_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Queue depth and age per stage, outbox backlog and re-screening left: for `/metrics`.
+    async fn figures(&self) -> Result<crate::metrics::StoreFigures, StoreError>;
 
     /// A request's audit trail, oldest first.
     async fn audit_trail(&self, id: Uuid) -> Result<Vec<AuditEntry>, StoreError>;

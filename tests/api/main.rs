@@ -28,6 +28,7 @@ mod sqlite {
     mod idempotency;
     mod input_errors;
     mod lifecycle;
+    mod metrics;
     mod rate_limits;
     mod shutdown;
     mod tokens;
@@ -50,6 +51,7 @@ mod postgres {
     mod idempotency;
     mod input_errors;
     mod lifecycle;
+    mod metrics;
     mod multi_instance;
     mod tokens;
     mod visibility;

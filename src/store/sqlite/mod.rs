@@ -32,6 +32,7 @@ use crate::domain::audit::{AuditDraft, AuditEntry};
 use crate::domain::request::{OrgId, RequestRecord};
 use crate::domain::sra::{AreaRisk, SecurityLevel, Signoff, Sra, SraStatus};
 use crate::domain::webhook::{Webhook, event_for};
+use crate::metrics::StoreFigures;
 
 mod group_commit;
 
@@ -1024,6 +1025,30 @@ impl Store for SqliteStore {
                 .await?
                 .rows_affected(),
         )
+    }
+
+    async fn figures(&self) -> Result<StoreFigures, StoreError> {
+        let queue: Vec<(String, i64, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT stage, COUNT(*), MIN(submitted_at) FROM clearance_requests WHERE status = 'escalated' \
+             AND stage IS NOT NULL GROUP BY stage ORDER BY stage",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let outbox_pending: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
+        let (rescreen_jobs_pending, rescreen_requests_remaining): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(total - processed), 0) AS BIGINT) FROM rescreen_jobs WHERE status = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(StoreFigures {
+            queue,
+            outbox_pending,
+            rescreen_jobs_pending,
+            rescreen_requests_remaining,
+        })
     }
 
     async fn verify_audit(&self) -> Result<AuditReport, StoreError> {

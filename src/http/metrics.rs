@@ -1,0 +1,89 @@
+//! `/metrics` for Prometheus, and the middleware that counts and times every request.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpRequest, HttpResponse, web};
+use chrono::Utc;
+
+use super::AppState;
+use super::extract::authenticate;
+use crate::auth::Role;
+use crate::cache::RedisState;
+use crate::metrics::CacheFigures;
+use crate::problem::Problem;
+
+/// Counts and times each request under its route's pattern; unknown paths share one label.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let started = Instant::now();
+    let response = next.call(req).await?;
+    if let Some(state) = state {
+        let route = response.request().match_pattern();
+        state.metrics.observe(
+            response.request().method().as_str(),
+            route.as_deref().unwrap_or("unmatched"),
+            response.status().as_u16(),
+            started.elapsed(),
+        );
+    }
+    Ok(response)
+}
+
+/// For operators: an admin's token, or the scrape token configured in `metrics.bearer_token`.
+pub async fn metrics(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    if !scrape_token_matches(&state, &req) {
+        let caller = authenticate(&req)?;
+        if !caller.has(Role::Admin) {
+            return Err(Problem::forbidden(
+                "metrics are for operators: an admin token or the scrape token",
+            ));
+        }
+    }
+    let store = match state.store.figures().await {
+        Ok(figures) => Some(figures),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: the database figures could not be read");
+            None
+        }
+    };
+    let stats = &state.cache.stats;
+    let cache = CacheFigures {
+        local_hits: stats.local_hits.load(Ordering::Relaxed),
+        redis_hits: stats.redis_hits.load(Ordering::Relaxed),
+        store_reads: stats.store_reads.load(Ordering::Relaxed),
+        redis_up: state.cache.redis_state() == RedisState::Up,
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(cache, store.as_ref(), Utc::now())))
+}
+
+fn scrape_token_matches(state: &AppState, req: &HttpRequest) -> bool {
+    let Some(expected) = state.metrics_token.as_deref() else {
+        return false;
+    };
+    let presented = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // Compared in constant time: the token is a shared secret.
+    presented.len() == expected.len()
+        && presented
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
+}
