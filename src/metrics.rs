@@ -8,6 +8,7 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use actix_web::http::Method;
 use chrono::{DateTime, Utc};
 
 use crate::domain::request::RequestStatus;
@@ -22,9 +23,10 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct RouteKey {
-    method: String,
+    /// Standard methods are stored inline: no allocation.
+    method: Method,
     /// The route's pattern (`/v1/clearance-requests/{id}`), never the raw path: bounded labels.
     route: String,
     status: u16,
@@ -65,10 +67,10 @@ pub struct CacheFigures {
 
 impl Metrics {
     /// Counts a finished request. The common case takes only a read lock.
-    pub fn observe(&self, method: &str, route: &str, status: u16, took: Duration) {
+    pub fn observe(&self, method: &Method, route: String, status: u16, took: Duration) {
         let key = RouteKey {
-            method: method.to_owned(),
-            route: route.to_owned(),
+            method: method.clone(),
+            route,
             status,
         };
         let record = |latency: &Latency| {
@@ -137,7 +139,13 @@ impl Metrics {
                     .collect()
             })
             .unwrap_or_default();
-        requests.sort_by(|a, b| a.0.cmp(&b.0));
+        requests.sort_by(|a, b| {
+            (&a.0.route, a.0.method.as_str(), a.0.status).cmp(&(
+                &b.0.route,
+                b.0.method.as_str(),
+                b.0.status,
+            ))
+        });
 
         header(
             &mut out,
@@ -329,7 +337,7 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 fn labels(k: &RouteKey) -> String {
     format!(
         "method=\"{}\",route=\"{}\",status=\"{}\"",
-        escape(&k.method),
+        k.method.as_str(),
         escape(&k.route),
         k.status
     )
@@ -350,9 +358,10 @@ mod tests {
     #[test]
     fn requests_are_counted_into_cumulative_buckets() {
         let metrics = Metrics::default();
-        metrics.observe("GET", "/v1/areas/{code}", 200, Duration::from_micros(800));
-        metrics.observe("GET", "/v1/areas/{code}", 200, Duration::from_millis(30));
-        metrics.observe("GET", "/v1/areas/{code}", 404, Duration::from_secs(9));
+        let route = || "/v1/areas/{code}".to_owned();
+        metrics.observe(&Method::GET, route(), 200, Duration::from_micros(800));
+        metrics.observe(&Method::GET, route(), 200, Duration::from_millis(30));
+        metrics.observe(&Method::GET, route(), 404, Duration::from_secs(9));
         metrics.decided(RequestStatus::Cleared);
         metrics.decided(RequestStatus::Cleared);
         let text = metrics.render(CacheFigures::default(), None, Utc::now());

@@ -26,10 +26,12 @@ pub async fn observe(
     let started = Instant::now();
     let response = next.call(req).await?;
     if let Some(state) = state {
-        let route = response.request().match_pattern();
+        let request = response.request();
         state.metrics.observe(
-            response.request().method().as_str(),
-            route.as_deref().unwrap_or("unmatched"),
+            request.method(),
+            request
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_owned()),
             response.status().as_u16(),
             started.elapsed(),
         );
