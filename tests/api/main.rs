@@ -29,6 +29,7 @@ mod sqlite {
     mod input_errors;
     mod lifecycle;
     mod metrics;
+    mod process;
     mod rate_limits;
     mod shutdown;
     mod tokens;

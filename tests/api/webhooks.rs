@@ -263,11 +263,18 @@ async fn a_failing_receiver_gets_every_event_in_order_after_retries() {
     );
 
     let unit = app.token("unicef-desk", &[Role::TravelUnit], Some("UNICEF"));
-    let (status, deliveries) = app
-        .get(&format!("/v1/webhooks/{hook}/deliveries"), &unit)
-        .await;
-    assert_eq!(status, 200);
-    let items = deliveries["items"].as_array().unwrap();
+    // The receiver has the call before the deliverer records its answer: wait for the record.
+    let mut items = Vec::new();
+    let recorded = eventually(Duration::from_secs(5), async || {
+        let (status, deliveries) = app
+            .get(&format!("/v1/webhooks/{hook}/deliveries"), &unit)
+            .await;
+        assert_eq!(status, 200);
+        items = deliveries["items"].as_array().unwrap().clone();
+        items.iter().all(|d| d["status"] != "pending")
+    })
+    .await;
+    assert!(recorded, "both deliveries were recorded: {items:?}");
     let attempts: Vec<(String, usize)> = items
         .iter()
         .map(|d| {

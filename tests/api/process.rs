@@ -1,0 +1,196 @@
+//! The real `clearway` binary as a process of the test's own, on a SQLite file that outlives
+//! it, and clients that submit until it stops answering: for signals and crashes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clearway::auth::{Role, issue_development_token};
+use clearway::config::Settings;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::support::{Submission, config_dir, redis_url};
+
+/// Requests the server answered 201: id and status.
+pub type Acknowledged = Arc<Mutex<Vec<(String, String)>>>;
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub db: PathBuf,
+}
+
+impl Server {
+    /// Starts `clearway serve --demo` on `db` (created if new) and waits until it is ready.
+    pub async fn start(db: &Path) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_clearway"))
+            .args(["serve", "--demo"])
+            .env("CLEARWAY_CONFIG_DIR", config_dir())
+            .env("CLEARWAY_ENV", "development")
+            .env("CLEARWAY__SERVER__PORT", port.to_string())
+            .env("CLEARWAY__SERVER__SHUTDOWN_TIMEOUT_SECS", "10")
+            .env(
+                "CLEARWAY__DATABASE__URL",
+                format!("sqlite://{}", db.display()),
+            )
+            .env("CLEARWAY__REDIS__URL", redis_url())
+            .env(
+                "CLEARWAY__REDIS__KEY_PREFIX",
+                format!("clearway-test:{}:", Uuid::new_v4().simple()),
+            )
+            .env("CLEARWAY__RATE_LIMITS__ENABLED", "false")
+            .env("CLEARWAY__LOG__FILTER", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the clearway binary starts");
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            db: db.to_owned(),
+        };
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        while !client
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        server
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// Waits for the process to end; returns its status and how long that took.
+    pub async fn wait(&mut self, within: Duration) -> (ExitStatus, Duration) {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, started.elapsed());
+            }
+            assert!(started.elapsed() < within, "the server did not stop");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// `n` clients submitting low-risk trips until the server stops answering; each 201 is
+    /// recorded in `acknowledged`.
+    pub fn submit_until_down(&self, n: usize, acknowledged: &Acknowledged) -> Vec<JoinHandle<()>> {
+        clearway::startup::install_tls_provider();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .build()
+            .unwrap();
+        let auth = Settings::load(&config_dir(), "development").unwrap().auth;
+        (0..n)
+            .map(|i| {
+                let (client, base, acknowledged) =
+                    (client.clone(), self.base.clone(), acknowledged.clone());
+                let traveller = format!("traveller-{i}");
+                let token = issue_development_token(
+                    &auth,
+                    &traveller,
+                    &[Role::Traveller],
+                    Some("UNICEF"),
+                    10,
+                )
+                .unwrap();
+                let trip = Submission::for_traveller(&traveller, "UNICEF").leg("CHE-GVA", 3, 6);
+                tokio::spawn(async move {
+                    // A refused or broken connection ends the loop: the server is gone.
+                    while let Ok(response) = client
+                        .post(format!("{base}/v1/clearance-requests"))
+                        .bearer_auth(&token)
+                        .json(&trip.json)
+                        .send()
+                        .await
+                    {
+                        let status = response.status().as_u16();
+                        let Ok(body) = response.text().await else {
+                            break;
+                        };
+                        let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                        if status == 201 {
+                            acknowledged.lock().unwrap().push((
+                                body["id"].as_str().unwrap().to_owned(),
+                                body["status"].as_str().unwrap().to_owned(),
+                            ));
+                        } else {
+                            assert_eq!(status, 503, "only 'not stored, retry' may fail: {body}");
+                        }
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every acknowledged request is stored with the decision it was answered with, and no
+/// request is stored half: each has its legs and its first audit entry. Returns the number of
+/// requests stored.
+pub async fn assert_all_stored(db: &Path, acknowledged: &[(String, String)]) -> i64 {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let stored: HashMap<String, String> =
+        sqlx::query_as("SELECT request_id, to_status FROM audit_log WHERE seq = 1")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+    for (id, status) in acknowledged {
+        assert_eq!(
+            stored.get(id),
+            Some(status),
+            "acknowledged {id} is stored as answered"
+        );
+    }
+    let half_written: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM clearance_requests r \
+         WHERE NOT EXISTS (SELECT 1 FROM request_legs l WHERE l.request_id = r.id) \
+            OR NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.request_id = r.id AND a.seq = 1)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        half_written, 0,
+        "no request is stored without its legs and audit entry"
+    );
+    let requests: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clearance_requests")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    requests
+}
