@@ -4,9 +4,10 @@
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
 use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 
@@ -82,7 +83,17 @@ pub async fn read_json<T: DeserializeOwned>(
     if declared.is_some_and(|n| n > limit) {
         return Err(Problem::payload_too_large(limit));
     }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
+    let body = read_limited(&mut payload, limit, declared.unwrap_or(1024)).await?;
+    parse_json(&body)
+}
+
+/// Reads a body of at most `limit` bytes, refusing it (413) as soon as it grows past.
+pub(crate) async fn read_limited(
+    payload: &mut (impl Stream<Item = Result<web::Bytes, PayloadError>> + Unpin),
+    limit: usize,
+    expected: usize,
+) -> Result<web::Bytes, Problem> {
+    let mut body = web::BytesMut::with_capacity(expected.min(limit));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk
             .map_err(|e| Problem::malformed_json(format!("the body could not be read: {e}")))?;
@@ -91,7 +102,7 @@ pub async fn read_json<T: DeserializeOwned>(
         }
         body.extend_from_slice(&chunk);
     }
-    parse_json(&body)
+    Ok(body.freeze())
 }
 
 /// Parses JSON; a syntax error is a 400, a value that does not fit the schema a 422 naming

@@ -12,11 +12,10 @@ use actix_web::http::header::{CONTENT_TYPE, LOCATION};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpResponse, web};
 use chrono::Utc;
-use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::AppState;
-use super::extract::authenticate;
+use super::extract::{authenticate, read_limited};
 use crate::problem::Problem;
 use crate::store::{IdempotencyClaim, IdempotencyKey, StoredResponse};
 
@@ -61,7 +60,7 @@ pub async fn idempotent(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(req.error_response(Problem::internal()));
     };
-    let body = match read_body(&mut req, state.max_body_bytes).await {
+    let body = match read_limited(&mut req.take_payload(), state.max_body_bytes, 1024).await {
         Ok(body) => body,
         Err(problem) => return Ok(req.error_response(problem)),
     };
@@ -149,20 +148,6 @@ fn fingerprint(method: &Method, uri: &str, body: &[u8]) -> String {
     hash.update(b"\n");
     hash.update(body);
     hex::encode(hash.finalize())
-}
-
-async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<web::Bytes, Problem> {
-    let mut payload = req.take_payload();
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| Problem::malformed_json(format!("the body could not be read: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(Problem::payload_too_large(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }
 
 /// Claims the key; a first attempt still in progress is waited for (it usually finishes in
