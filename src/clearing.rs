@@ -15,7 +15,7 @@ use crate::domain::policy::{self, Decision, Outcome, PolicyRules};
 use crate::domain::request::{ClearanceRequest, RequestRecord, RequestStatus};
 use crate::domain::sra::AreaRisk;
 use crate::notify::{QueueEventKind, QueueEvents};
-use crate::problem::Problem;
+use crate::problem::{Code, Problem};
 use crate::store::{RequestChange, RequestQuery, RescreenJob, Store, StoreError};
 
 pub struct Clearing {
@@ -337,8 +337,8 @@ pub fn current_stage(record: &RequestRecord) -> Option<String> {
 }
 
 pub fn not_pending(status: RequestStatus, what: &str) -> Problem {
-    Problem::conflict(
-        "not_pending",
+    Problem::new(
+        Code::NotPending,
         format!(
             "the request is {}; it can no longer be {what}",
             status.as_str()
@@ -350,8 +350,8 @@ pub fn not_pending(status: RequestStatus, what: &str) -> Problem {
 /// Another change won the race for this request; nothing of this one was written.
 pub fn changed_meanwhile(e: StoreError) -> Problem {
     match e {
-        StoreError::Conflict(_) => Problem::conflict(
-            "concurrent_update",
+        StoreError::Conflict(_) => Problem::new(
+            Code::ConcurrentUpdate,
             "the request changed while this change was made; read it again and retry",
         ),
         other => other.into(),

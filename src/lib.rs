@@ -8,6 +8,7 @@ pub mod cache;
 pub mod clearing;
 pub mod config;
 pub mod domain;
+pub mod error_code;
 pub mod http;
 pub mod metrics;
 pub mod notify;

@@ -12,7 +12,7 @@ use crate::cache::AreaRiskCache;
 use crate::domain::area::{Area, AreaCode, Suspension};
 use crate::domain::policy::PolicyRules;
 use crate::domain::sra::{Signoff, Sra, SraInput};
-use crate::problem::Problem;
+use crate::problem::{Code, Problem};
 use crate::store::{RescreenJob, Store, StoreError};
 
 pub struct Publishing {
@@ -39,7 +39,7 @@ impl Publishing {
 
     pub async fn create_area(&self, area: Area) -> Result<Area, Problem> {
         self.store.create_area(&area).await.map_err(|e| match e {
-            StoreError::Conflict(detail) => Problem::conflict("area_exists", detail).at("/code"),
+            StoreError::Conflict(detail) => Problem::new(Code::AreaExists, detail).at("/code"),
             other => other.into(),
         })?;
         // A lookup may have cached the area as unknown a moment ago.
@@ -87,7 +87,7 @@ impl Publishing {
         let others = self.store.list_sras(Some(&sra.area)).await?;
         if others.iter().any(|o| o.version == sra.version) {
             let detail = format!("version {} of the SRA for {} exists", sra.version, sra.area);
-            return Err(Problem::conflict("sra_version_exists", detail).at("/version"));
+            return Err(Problem::new(Code::SraVersionExists, detail).at("/version"));
         }
         sra.check_no_overlap(&others)?;
         let job = publication_job(&sra, actor);
@@ -187,8 +187,8 @@ impl Publishing {
             .update_sra(next, current.status, job)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => Problem::conflict(
-                    "concurrent_update",
+                StoreError::Conflict(_) => Problem::new(
+                    Code::ConcurrentUpdate,
                     "the SRA changed while this change was made; read it again and retry",
                 ),
                 other => other.into(),
@@ -221,16 +221,14 @@ fn publication_job(sra: &Sra, actor: &str) -> RescreenJob {
 fn sra_write_problem(e: StoreError, sra: &Sra) -> Problem {
     match e {
         StoreError::NotFound(_) => Problem::unknown_area("/area", sra.area.as_str()),
-        StoreError::Conflict(detail) => {
-            Problem::conflict("sra_version_exists", detail).at("/version")
-        }
+        StoreError::Conflict(detail) => Problem::new(Code::SraVersionExists, detail).at("/version"),
         other => other.into(),
     }
 }
 
 /// Lifecycle refusals are 422s with their own codes.
 fn lifecycle_problem(e: crate::domain::Invalid) -> Problem {
-    let problem = Problem::new(422, e.code, "The SRA cannot make that step", e.detail);
+    let problem = Problem::new(e.code, e.detail);
     if e.field.is_empty() {
         problem
     } else {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::domain::area::{Area, AreaCode, Suspension, SuspensionReason};
 use crate::http::extract::parse_json;
 use crate::http::sras::SraBody;
-use crate::problem::Problem;
+use crate::problem::{Code, Problem};
 use crate::publishing::Publishing;
 
 #[derive(Deserialize)]
@@ -96,7 +96,7 @@ pub async fn import(
         match publishing.create_area(area).await {
             Ok(_) => report.areas_created += 1,
             Err(Problem {
-                code: "area_exists",
+                code: Code::AreaExists,
                 ..
             }) => {
                 report.areas_existing += 1;
@@ -127,7 +127,7 @@ pub async fn import(
         match published {
             Ok(_) => report.sras_published += 1,
             Err(Problem {
-                code: "sra_version_exists",
+                code: Code::SraVersionExists,
                 ..
             }) => report.sras_existing += 1,
             Err(problem) => bail!("{label}: {problem}"),

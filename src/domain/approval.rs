@@ -1,6 +1,8 @@
 //! The approval chain for escalated requests: stages in order, claims that are leases,
 //! decisions with comments, and the four-eyes rules. Pure: the caller supplies `now`.
 
+use crate::error_code::Code;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -86,16 +88,16 @@ pub enum ApprovalError {
 }
 
 impl ApprovalError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            ApprovalError::NotPending(_) => "not_pending",
-            ApprovalError::WrongStage { .. } => "wrong_stage",
-            ApprovalError::ClaimedByAnother { .. } => "claimed_by_another",
-            ApprovalError::NotClaimed => "claim_required",
-            ApprovalError::ClaimLapsed(_) => "claim_lapsed",
-            ApprovalError::SameApproverTwice(_) => "four_eyes_same_approver",
-            ApprovalError::OwnRequest => "four_eyes_own_request",
-            ApprovalError::CommentRequired => "comment_required",
+            ApprovalError::NotPending(_) => Code::NotPending,
+            ApprovalError::WrongStage { .. } => Code::WrongStage,
+            ApprovalError::ClaimedByAnother { .. } => Code::ClaimedByAnother,
+            ApprovalError::NotClaimed => Code::ClaimRequired,
+            ApprovalError::ClaimLapsed(_) => Code::ClaimLapsed,
+            ApprovalError::SameApproverTwice(_) => Code::FourEyesSameApprover,
+            ApprovalError::OwnRequest => Code::FourEyesOwnRequest,
+            ApprovalError::CommentRequired => Code::CommentRequired,
         }
     }
 }

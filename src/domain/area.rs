@@ -1,5 +1,7 @@
 //! Where people travel: area codes, areas and their suspension.
 
+use crate::error_code::Code;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +27,7 @@ impl AreaCode {
         } else {
             Err(Invalid::new(
                 field,
-                "invalid_field",
+                Code::InvalidField,
                 "an area code is 2 to 32 letters, digits and hyphens, starting with a letter (e.g. SOM-BAY)",
             ))
         }

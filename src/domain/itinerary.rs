@@ -1,5 +1,7 @@
 //! The legs of a trip, checked for shape: dates in order, no overlap, nothing in the past.
 
+use crate::error_code::Code;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -26,14 +28,14 @@ impl Itinerary {
         if legs.is_empty() {
             return Err(Invalid::new(
                 "/legs",
-                "invalid_itinerary",
+                Code::InvalidItinerary,
                 "an itinerary has at least one leg",
             ));
         }
         if legs.len() > MAX_LEGS {
             return Err(Invalid::new(
                 "/legs",
-                "too_many_legs",
+                Code::TooManyLegs,
                 format!(
                     "an itinerary has at most {MAX_LEGS} legs, this one has {}",
                     legs.len()
@@ -44,7 +46,7 @@ impl Itinerary {
             if leg.departure < leg.arrival {
                 return Err(Invalid::new(
                     format!("/legs/{i}/departure"),
-                    "invalid_itinerary",
+                    Code::InvalidItinerary,
                     format!(
                         "departure {} is before arrival {}",
                         leg.departure, leg.arrival
@@ -54,7 +56,7 @@ impl Itinerary {
             if leg.arrival < today {
                 return Err(Invalid::new(
                     format!("/legs/{i}/arrival"),
-                    "leg_in_past",
+                    Code::LegInPast,
                     format!("arrival {} is in the past (today is {today})", leg.arrival),
                 ));
             }
@@ -64,7 +66,7 @@ impl Itinerary {
             {
                 return Err(Invalid::new(
                     format!("/legs/{i}/arrival"),
-                    "invalid_itinerary",
+                    Code::InvalidItinerary,
                     format!(
                         "leg {i} arrives {} before leg {} departs {}: legs must be in order and must not overlap",
                         leg.arrival,
@@ -150,7 +152,7 @@ mod tests {
         ];
         for (legs, field, code) in cases {
             let err = Itinerary::parse(legs, today()).unwrap_err();
-            assert_eq!((err.field.as_str(), err.code), (field, code));
+            assert_eq!((err.field.as_str(), err.code.as_str()), (field, code));
         }
     }
 }

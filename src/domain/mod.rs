@@ -1,5 +1,7 @@
 //! The pure core: what a clearance decision is and how it is reached. No I/O, no async.
 
+use crate::error_code::Code;
+
 pub mod approval;
 pub mod area;
 pub mod audit;
@@ -16,12 +18,12 @@ pub mod webhook;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
     pub field: String,
-    pub code: &'static str,
+    pub code: Code,
     pub detail: String,
 }
 
 impl Invalid {
-    pub fn new(field: impl Into<String>, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(field: impl Into<String>, code: Code, detail: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             code,
@@ -48,19 +50,19 @@ impl std::error::Error for Invalid {}
 pub fn bounded_text(field: &str, value: &str, max_chars: usize) -> Result<String, Invalid> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
-        return Err(Invalid::new(field, "invalid_field", "must not be empty"));
+        return Err(Invalid::new(field, Code::InvalidField, "must not be empty"));
     }
     if trimmed.chars().count() > max_chars {
         return Err(Invalid::new(
             field,
-            "invalid_field",
+            Code::InvalidField,
             format!("must be at most {max_chars} characters"),
         ));
     }
     if trimmed.chars().any(char::is_control) {
         return Err(Invalid::new(
             field,
-            "invalid_field",
+            Code::InvalidField,
             "must not contain control characters",
         ));
     }

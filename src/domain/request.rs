@@ -1,5 +1,7 @@
 //! A clearance request as the domain sees it: who travels, why, and where.
 
+use crate::error_code::Code;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -23,7 +25,7 @@ fn identifier(field: &str, raw: &str, extra: &[char]) -> Result<String, Invalid>
     } else {
         Err(Invalid::new(
             field,
-            "invalid_field",
+            Code::InvalidField,
             "must be 1 to 64 letters, digits or . _ - @",
         ))
     }

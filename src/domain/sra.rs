@@ -1,5 +1,7 @@
 //! Security Risk Assessments and which of them is in force for an area on given dates.
 
+use crate::error_code::Code;
+
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -57,7 +59,7 @@ impl SecurityLevel {
             Ok(level @ 1..=6) => Ok(Self(level)),
             _ => Err(Invalid::new(
                 field,
-                "invalid_field",
+                Code::InvalidField,
                 "the UN security level is a whole number from 1 to 6",
             )),
         }
@@ -171,14 +173,14 @@ impl Sra {
             .ok_or_else(|| {
                 Invalid::new(
                     "/version",
-                    "invalid_field",
+                    Code::InvalidField,
                     "version is a whole number from 1",
                 )
             })?;
         if input.review_due < input.effective_from {
             return Err(Invalid::new(
                 "/review_due",
-                "invalid_field",
+                Code::InvalidField,
                 "review_due must not be before effective_from",
             ));
         }
@@ -186,7 +188,7 @@ impl Sra {
         if input.threats.len() > MAX_THREATS {
             return Err(Invalid::new(
                 "/threats",
-                "invalid_field",
+                Code::InvalidField,
                 format!("at most {MAX_THREATS} threats"),
             ));
         }
@@ -204,7 +206,7 @@ impl Sra {
         if input.mandatory_measures.len() > MAX_MEASURES {
             return Err(Invalid::new(
                 "/mandatory_measures",
-                "invalid_field",
+                Code::InvalidField,
                 format!("at most {MAX_MEASURES} measures"),
             ));
         }
@@ -221,7 +223,7 @@ impl Sra {
         let residual_risk = input.residual_risk.or(computed).ok_or_else(|| {
             Invalid::new(
                 "/residual_risk",
-                "invalid_field",
+                Code::InvalidField,
                 "give the residual risk, or the threats to compute it from",
             )
         })?;
@@ -237,7 +239,7 @@ impl Sra {
         {
             return Err(Invalid::new(
                 "/residual_risk",
-                "residual_risk_contradicts_matrix",
+                Code::ResidualRiskContradictsMatrix,
                 format!(
                     "the threats give {} on the risk matrix; state why the residual risk is {} in residual_risk_justification",
                     computed.label(),
@@ -265,7 +267,7 @@ impl Sra {
         })
     }
 
-    fn refuse(&self, code: &'static str, detail: String) -> Invalid {
+    fn refuse(&self, code: Code, detail: String) -> Invalid {
         Invalid::new("", code, detail)
     }
 
@@ -273,7 +275,7 @@ impl Sra {
     pub fn endorse(&self, signoff: Signoff) -> Result<Sra, Invalid> {
         if self.status != SraStatus::Draft {
             return Err(self.refuse(
-                "invalid_sra_transition",
+                Code::InvalidSraTransition,
                 format!(
                     "only a draft is endorsed; this SRA is {}",
                     self.status.as_str()
@@ -291,7 +293,7 @@ impl Sra {
     pub fn approve(&self, signoff: Signoff) -> Result<Sra, Invalid> {
         match self.status {
             SraStatus::Draft => Err(self.refuse(
-                "sra_not_endorsed",
+                Code::SraNotEndorsed,
                 "the SMT must endorse the SRA before it is approved".into(),
             )),
             SraStatus::Endorsed => Ok(Sra {
@@ -299,7 +301,7 @@ impl Sra {
                 ..self.clone()
             }),
             other => Err(self.refuse(
-                "invalid_sra_transition",
+                Code::InvalidSraTransition,
                 format!("this SRA is already {}", other.as_str()),
             )),
         }
@@ -311,20 +313,20 @@ impl Sra {
         match self.status {
             SraStatus::Draft => {
                 return Err(self.refuse(
-                    "sra_not_endorsed",
+                    Code::SraNotEndorsed,
                     "a draft that was never endorsed cannot be published".into(),
                 ));
             }
             SraStatus::Endorsed if self.approval.is_none() => {
                 return Err(self.refuse(
-                    "sra_not_approved",
+                    Code::SraNotApproved,
                     "the SRA must be approved before it is published".into(),
                 ));
             }
             SraStatus::Endorsed => {}
             other => {
                 return Err(self.refuse(
-                    "invalid_sra_transition",
+                    Code::InvalidSraTransition,
                     format!("this SRA is already {}", other.as_str()),
                 ));
             }
@@ -350,7 +352,7 @@ impl Sra {
         match clash {
             Some(other) => Err(Invalid::new(
                 "/effective_from",
-                "sra_overlap",
+                Code::SraOverlap,
                 format!(
                     "version {} of the SRA for {} already takes effect on {}; withdraw it first, or publish from a later date to supersede it",
                     other.version, self.area, self.effective_from
@@ -364,7 +366,7 @@ impl Sra {
     pub fn withdraw(&self, now: DateTime<Utc>) -> Result<Sra, Invalid> {
         if self.status != SraStatus::Published {
             return Err(self.refuse(
-                "invalid_sra_transition",
+                Code::InvalidSraTransition,
                 format!(
                     "only a published SRA is withdrawn; this one is {}",
                     self.status.as_str()
@@ -650,7 +652,7 @@ pub(crate) mod tests {
         };
         let err = Sra::draft(input.clone(), &matrix, Uuid::now_v7()).unwrap_err();
         assert_eq!(
-            (err.field.as_str(), err.code),
+            (err.field.as_str(), err.code.as_str()),
             ("/residual_risk", "residual_risk_contradicts_matrix")
         );
         let justified = SraInput {

@@ -1,6 +1,8 @@
 //! Webhooks for travel units: what they subscribe to, how each event is signed, and how
 //! long to wait before trying a failed delivery again. Pure.
 
+use crate::error_code::Code;
+
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -55,33 +57,38 @@ impl Webhook {
 
 /// Checks a subscription's fields; the URL must be absolute http(s) without credentials.
 pub fn check_subscription(url: &str, events: &[String], secret: &str) -> Result<(), Invalid> {
-    let parsed = url::Url::parse(url)
-        .map_err(|e| Invalid::new("/url", "invalid_field", format!("not an absolute URL: {e}")))?;
+    let parsed = url::Url::parse(url).map_err(|e| {
+        Invalid::new(
+            "/url",
+            Code::InvalidField,
+            format!("not an absolute URL: {e}"),
+        )
+    })?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
         return Err(Invalid::new(
             "/url",
-            "invalid_field",
+            Code::InvalidField,
             "the URL must be http or https with a host",
         ));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(Invalid::new(
             "/url",
-            "invalid_field",
+            Code::InvalidField,
             "put no credentials in the URL; the signature authenticates us",
         ));
     }
     if url.len() > 2000 {
         return Err(Invalid::new(
             "/url",
-            "invalid_field",
+            Code::InvalidField,
             "at most 2000 characters",
         ));
     }
     if events.is_empty() {
         return Err(Invalid::new(
             "/events",
-            "invalid_field",
+            Code::InvalidField,
             "subscribe to at least one event, or \"*\"",
         ));
     }
@@ -92,14 +99,14 @@ pub fn check_subscription(url: &str, events: &[String], secret: &str) -> Result<
     {
         return Err(Invalid::new(
             format!("/events/{i}"),
-            "invalid_field",
+            Code::InvalidField,
             format!("unknown event `{unknown}`; known: *, {}", EVENTS.join(", ")),
         ));
     }
     if !(16..=256).contains(&secret.len()) {
         return Err(Invalid::new(
             "/secret",
-            "invalid_field",
+            Code::InvalidField,
             "the secret is 16 to 256 bytes",
         ));
     }

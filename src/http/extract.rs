@@ -204,6 +204,7 @@ pub fn page_limit(value: &str) -> Result<u32, Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::problem::Code;
 
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -237,8 +238,8 @@ mod tests {
         for (body, field) in cases {
             let problem = parse_json::<Outer>(body.as_bytes()).unwrap_err();
             assert_eq!(
-                (problem.status, problem.code),
-                (422, "invalid_field"),
+                (problem.status(), problem.code),
+                (422, Code::InvalidField),
                 "{body}"
             );
             assert_eq!(

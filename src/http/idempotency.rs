@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::extract::{authenticate, read_limited};
-use crate::problem::Problem;
+use crate::problem::{Code, Problem};
 use crate::store::{IdempotencyClaim, IdempotencyKey, StoredResponse};
 
 const HEADER: &str = "idempotency-key";
@@ -45,9 +45,7 @@ pub async fn idempotent(
     else {
         return Ok(req.error_response(
             Problem::new(
-                400,
-                "invalid_idempotency_key",
-                "The Idempotency-Key header is invalid",
+                Code::InvalidIdempotencyKey,
                 "use 1 to 255 visible ASCII characters, such as a UUID",
             )
             .at("Idempotency-Key"),
@@ -76,9 +74,7 @@ pub async fn idempotent(
         Ok(IdempotencyClaim::Mismatch) => {
             return Ok(req.error_response(
                 Problem::new(
-                    422,
-                    "idempotency_key_reused",
-                    "The Idempotency-Key was used for another request",
+                    Code::IdempotencyKeyReused,
                     "this key came with a different method, path or body; use a new key for a new request",
                 )
                 .at("Idempotency-Key"),
@@ -86,8 +82,8 @@ pub async fn idempotent(
         }
         Ok(IdempotencyClaim::InProgress) => {
             return Ok(req.error_response(
-                Problem::conflict(
-                    "idempotency_key_in_progress",
+                Problem::new(
+                    Code::IdempotencyKeyInProgress,
                     "the first request with this key is still being processed; retry shortly",
                 )
                 .at("Idempotency-Key"),

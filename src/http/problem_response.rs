@@ -5,7 +5,7 @@ use actix_web::http::header::{CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::problem::Problem;
+use crate::problem::{Code, Problem};
 
 #[derive(Serialize)]
 struct Body<'a> {
@@ -22,16 +22,16 @@ struct Body<'a> {
 
 impl ResponseError for Problem {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
         let body = Body {
             r#type: self.type_uri(),
-            title: self.title,
-            status: self.status,
+            title: self.code.title(),
+            status: self.status(),
             detail: &self.detail,
-            code: self.code,
+            code: self.code.as_str(),
             field: self.field.as_deref(),
             extensions: &self.extensions,
         };
@@ -39,8 +39,8 @@ impl ResponseError for Problem {
         response
             .content_type("application/problem+json")
             .insert_header((CACHE_CONTROL, "no-store"));
-        if self.status == 401 {
-            let error = if self.code == "missing_token" {
+        if self.status() == 401 {
+            let error = if self.code == Code::MissingToken {
                 ""
             } else {
                 ", error=\"invalid_token\""
@@ -50,7 +50,7 @@ impl ResponseError for Problem {
                 format!("Bearer realm=\"clearway\"{error}"),
             ));
         }
-        if self.status == 503 {
+        if self.status() == 503 {
             response.insert_header((RETRY_AFTER, "5"));
         }
         response.body(serde_json::to_string(&body).unwrap_or_default())

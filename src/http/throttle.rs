@@ -11,7 +11,7 @@ use actix_web::{Error, web};
 
 use super::AppState;
 use super::extract::authenticate;
-use crate::problem::Problem;
+use crate::problem::{Code, Problem};
 use crate::rate_limits::RateLimits;
 
 const UNLIMITED: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
@@ -40,9 +40,7 @@ pub async fn limit_rate(
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let mut response = req.error_response(
         Problem::new(
-            429,
-            "rate_limited",
-            "Too many requests",
+            Code::RateLimited,
             format!("this client is over its rate limit; retry in {seconds} s"),
         )
         .with("retry_after_seconds", seconds),
