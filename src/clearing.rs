@@ -344,7 +344,7 @@ pub fn not_pending(status: RequestStatus, what: &str) -> Problem {
             status.as_str()
         ),
     )
-    .with("status", status)
+    .with("request_status", status)
 }
 
 /// Another change won the race for this request; nothing of this one was written.

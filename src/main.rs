@@ -40,6 +40,8 @@ enum Command {
     },
     /// Apply the database migrations and exit.
     Migrate,
+    /// Print the OpenAPI 3.1 description (the same as `GET /openapi.json`).
+    Openapi,
     /// Print a development JWT signed with the configured HS256 secret.
     Token {
         #[arg(long)]
@@ -92,6 +94,12 @@ async fn main() -> anyhow::Result<()> {
             let app = Application::serve(&settings, services)?;
             tracing::info!(address = %app.address(), environment = %settings.environment, "clearway serving");
             app.run().await?;
+        }
+        Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&clearway::http::openapi::describe())?
+            );
         }
         Command::Migrate => {
             let store = store::connect(&settings.database).await?;

@@ -31,7 +31,13 @@ impl Problem {
         self.code.status()
     }
 
+    /// Adds a member particular to this problem. RFC 9457's own members cannot be replaced.
     pub fn with(mut self, member: &str, value: impl serde::Serialize) -> Self {
+        const RESERVED: [&str; 6] = ["type", "title", "status", "detail", "code", "field"];
+        debug_assert!(!RESERVED.contains(&member), "{member} is a standard member");
+        if RESERVED.contains(&member) {
+            return self;
+        }
         if let Ok(value) = serde_json::to_value(value) {
             self.extensions.insert(member.to_owned(), value);
         }

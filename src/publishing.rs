@@ -22,7 +22,7 @@ pub struct Publishing {
 }
 
 /// How many requests a change will have decided again, and where to follow the job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Rescreening {
     pub id: Uuid,
     pub requests: i64,

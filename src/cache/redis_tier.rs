@@ -13,7 +13,7 @@ use crate::config::RedisSettings;
 use crate::domain::area::AreaCode;
 use crate::domain::sra::AreaRisk;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RedisState {
     Up,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::policy::Stage;
 use super::request::RequestStatus;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Approve,
@@ -29,7 +29,7 @@ impl Verdict {
 }
 
 /// A lease on an escalation: only its holder may decide, until it lapses or is released.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Claim {
     pub holder: String,
     pub until: DateTime<Utc>,
@@ -42,7 +42,7 @@ impl Claim {
 }
 
 /// One stage's decision, kept for four-eyes checks and shown to the traveller.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StageDecision {
     pub stage: Stage,
     pub approver: String,
@@ -52,7 +52,7 @@ pub struct StageDecision {
 }
 
 /// Where an escalated request stands in its chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Escalation {
     pub chain: Vec<Stage>,
     /// Index into `chain` of the stage that must decide next.

@@ -9,7 +9,7 @@ use super::{Invalid, bounded_text};
 
 /// An area code such as `SOM-BAY`: 2 to 32 upper-case letters, digits and hyphens,
 /// starting with a letter. Lower case input is upper-cased, so `som-bay` names the same area.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct AreaCode(String);
 
@@ -52,7 +52,7 @@ impl std::fmt::Display for AreaCode {
 }
 
 /// Why operations in an area stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SuspensionReason {
     Relocation,
@@ -60,13 +60,13 @@ pub enum SuspensionReason {
     ProgrammeSuspension,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Suspension {
     pub reason: SuspensionReason,
     pub since: NaiveDate,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Area {
     pub code: AreaCode,
     pub name: String,

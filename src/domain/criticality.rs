@@ -3,7 +3,19 @@
 use serde::{Deserialize, Serialize};
 
 /// PC1 is the most critical programme (lifesaving), PC4 the least.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum ProgrammeCriticality {
     #[serde(rename = "PC1")]
     Pc1,

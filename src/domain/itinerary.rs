@@ -10,7 +10,7 @@ use super::area::AreaCode;
 
 pub const MAX_LEGS: usize = 20;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Leg {
     pub area: AreaCode,
     pub arrival: NaiveDate,
@@ -19,7 +19,7 @@ pub struct Leg {
 
 /// A non-empty, ordered itinerary of at most [`MAX_LEGS`] legs, none starting before `today`.
 /// `Deserialize` is for reading back what the store holds; input goes through [`Itinerary::parse`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Itinerary(Vec<Leg>);
 

@@ -74,7 +74,19 @@ impl PolicyRules {
 }
 
 /// Outcomes, from most lenient to strictest: the request takes the maximum over its legs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Cleared,
@@ -95,7 +107,7 @@ impl Outcome {
 }
 
 /// Why a leg (or the request) got its outcome; part of the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionCode {
     WithinAcceptedRisk,
@@ -109,7 +121,7 @@ pub enum DecisionCode {
     UnacceptableRisk,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LegDecision {
     pub area: AreaCode,
     pub sra: Option<SraRef>,
@@ -120,7 +132,7 @@ pub struct LegDecision {
     pub conditions: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     pub outcome: Outcome,
     pub code: DecisionCode,

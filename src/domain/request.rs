@@ -31,7 +31,7 @@ fn identifier(field: &str, raw: &str, extra: &[char]) -> Result<String, Invalid>
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct TravellerId(String);
 
@@ -45,7 +45,7 @@ impl TravellerId {
 }
 
 /// An organisation (agency, fund, programme) such as `UNICEF`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct OrgId(String);
 
@@ -58,7 +58,7 @@ impl OrgId {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Traveller {
     pub id: TravellerId,
     pub name: String,
@@ -86,7 +86,7 @@ impl Traveller {
 }
 
 /// A submitted request, valid in shape; whether it clears is for the policy to say.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClearanceRequest {
     pub traveller: Traveller,
     pub purpose: String,
@@ -119,7 +119,7 @@ impl ClearanceRequest {
 
 /// Where a request stands. The first four come straight from a decision; the rest from
 /// the approval chain and the people involved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestStatus {
     Cleared,
@@ -183,7 +183,7 @@ impl std::str::FromStr for RequestStatus {
 }
 
 /// A request as recorded: what was asked, by whom, and what was decided.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RequestRecord {
     pub id: Uuid,
     pub status: RequestStatus,

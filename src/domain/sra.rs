@@ -10,7 +10,7 @@ use super::area::{Area, AreaCode};
 use super::risk::{Impact, Likelihood, RiskLevel, RiskMatrix};
 use super::{Invalid, bounded_text};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SraStatus {
     Draft,
@@ -49,7 +49,7 @@ impl std::str::FromStr for SraStatus {
 }
 
 /// UN security level of an area, 1 (minimal) to 6 (extreme).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct SecurityLevel(u8);
 
@@ -76,7 +76,7 @@ impl<'de> Deserialize<'de> for SecurityLevel {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Threat {
     pub name: String,
     pub likelihood: Likelihood,
@@ -84,14 +84,14 @@ pub struct Threat {
 }
 
 /// A reference to the SRA version a decision relied on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SraRef {
     pub id: Uuid,
     pub version: u32,
 }
 
 /// One SRA version as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Sra {
     pub id: Uuid,
     pub area: AreaCode,
@@ -115,7 +115,7 @@ pub struct Sra {
 }
 
 /// Who signed off a step of an SRA, and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Signoff {
     pub by: String,
     pub on: NaiveDate,
@@ -402,7 +402,7 @@ impl Sra {
 }
 
 /// What a decision needs of one published SRA version; the value the cache holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SraSummary {
     pub id: Uuid,
     pub version: u32,
@@ -424,7 +424,7 @@ impl SraSummary {
 }
 
 /// An area with its published SRA versions: everything a decision needs to know about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AreaRisk {
     pub area: Area,
     /// Published versions, ordered by effective date then version.

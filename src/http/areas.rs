@@ -15,7 +15,7 @@ use crate::problem::Problem;
 use crate::publishing::Rescreening;
 use crate::store::PersonnelEntry;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AreaBody {
     code: String,
@@ -24,7 +24,7 @@ struct AreaBody {
 }
 
 /// An area and the SRA in force in it today, if any.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AreaView<'a> {
     code: &'a AreaCode,
     name: &'a str,
@@ -37,7 +37,7 @@ pub struct AreaView<'a> {
     published: Vec<InForceView<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct InForceView<'a> {
     sra: SraRef,
     risk: RiskLevel,
@@ -79,6 +79,17 @@ impl<'a> AreaView<'a> {
     }
 }
 
+#[utoipa::path(
+    post, path = "/v1/areas", tag = "areas",
+    request_body = AreaBody,
+    responses(
+        (status = 201, description = "The area, with no SRA yet", body = AreaView,
+            headers(("Location" = String, description = "The area's URL"))),
+        (status = 403, description = "forbidden"),
+        (status = 409, description = "area_exists"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -103,11 +114,16 @@ pub async fn create(
         .json(AreaView::of(&risk, Utc::now().date_naive())))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AreaList<'a> {
     items: Vec<AreaView<'a>>,
 }
 
+#[utoipa::path(
+    get, path = "/v1/areas", tag = "areas",
+    responses((status = 200, description = "Every area with the risk in force today", body = AreaList)),
+    security(("bearer" = []))
+)]
 pub async fn list(state: web::Data<AppState>, _caller: Caller) -> Result<HttpResponse, Problem> {
     let areas = state.store.list_areas().await?;
     let today = Utc::now().date_naive();
@@ -117,6 +133,12 @@ pub async fn list(state: web::Data<AppState>, _caller: Caller) -> Result<HttpRes
 }
 
 /// Answered from the cache: on the hot path of every integration that shows risk levels.
+#[utoipa::path(
+    get, path = "/v1/areas/{code}", tag = "areas",
+    params(("code" = String, Path, description = "Area code, e.g. `SOM-MOG`; case-insensitive")),
+    responses((status = 200, description = "The area and the SRA in force today, from the cache", body = AreaView)),
+    security(("bearer" = []))
+)]
 pub async fn get(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -131,7 +153,7 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(AreaView::of(&risk, Utc::now().date_naive())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SuspensionBody {
     reason: SuspensionReason,
@@ -140,7 +162,7 @@ struct SuspensionBody {
     since: Option<NaiveDate>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SuspensionChange<'a> {
     area: AreaView<'a>,
     rescreening: Rescreening,
@@ -174,6 +196,17 @@ async fn change_suspension(
 }
 
 /// `POST /v1/areas/{code}/suspension`: operations relocate, evacuate or stop.
+#[utoipa::path(
+    post, path = "/v1/areas/{code}/suspension", tag = "areas",
+    params(("code" = String, Path, description = "Area code, e.g. `SOM-MOG`; case-insensitive")),
+    request_body = SuspensionBody,
+    responses(
+        (status = 200, description = "Suspended; clearances for the area are screened again", body = SuspensionChange),
+        (status = 403, description = "forbidden"),
+        (status = 409, description = "concurrent_update"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn suspend(
     state: web::Data<AppState>,
     caller: Caller,
@@ -190,6 +223,16 @@ pub async fn suspend(
 }
 
 /// `DELETE /v1/areas/{code}/suspension`: operations resume.
+#[utoipa::path(
+    delete, path = "/v1/areas/{code}/suspension", tag = "areas",
+    params(("code" = String, Path, description = "Area code, e.g. `SOM-MOG`; case-insensitive")),
+    responses(
+        (status = 200, description = "Operations resume; clearances are screened again", body = SuspensionChange),
+        (status = 403, description = "forbidden"),
+        (status = 409, description = "concurrent_update"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn lift(
     state: web::Data<AppState>,
     caller: Caller,
@@ -198,7 +241,7 @@ pub async fn lift(
     change_suspension(&state, &caller, &code, None).await
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Personnel<'a> {
     area: &'a AreaCode,
     on: NaiveDate,
@@ -208,6 +251,18 @@ struct Personnel<'a> {
 
 /// `GET /v1/areas/{code}/personnel?on=YYYY-MM-DD`: the crisis locator. JSON, or CSV when
 /// the caller accepts `text/csv`.
+#[utoipa::path(
+    get, path = "/v1/areas/{code}/personnel", tag = "areas",
+    params(
+        ("code" = String, Path, description = "Area code, e.g. `SOM-MOG`; case-insensitive"),
+        ("on" = Option<chrono::NaiveDate>, Query, description = "The day, YYYY-MM-DD (default today)"),
+    ),
+    responses(
+        (status = 200, description = "The crisis locator: who holds a clearance for the area that day. `Accept: text/csv` gives CSV", body = Personnel),
+        (status = 403, description = "forbidden"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn personnel(
     state: web::Data<AppState>,
     caller: Caller,

@@ -21,7 +21,7 @@ use crate::domain::request::{
 };
 use crate::problem::Problem;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SubmitBody {
     traveller: TravellerBody,
@@ -32,7 +32,7 @@ struct SubmitBody {
     legs: Vec<LegBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TravellerBody {
     id: String,
@@ -44,7 +44,7 @@ struct TravellerBody {
     ssafe_valid_until: Option<NaiveDate>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LegBody {
     area: String,
@@ -86,7 +86,7 @@ impl SubmitBody {
 }
 
 /// A request as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RequestView<'a> {
     id: Uuid,
     status: RequestStatus,
@@ -103,7 +103,7 @@ pub struct RequestView<'a> {
     version: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ApprovalView<'a> {
     chain: &'a [Stage],
     /// The stage deciding now; absent once the chain is done.
@@ -138,6 +138,17 @@ impl<'a> From<&'a RequestRecord> for RequestView<'a> {
     }
 }
 
+#[utoipa::path(
+    post, path = "/v1/clearance-requests", tag = "clearance requests",
+    request_body = SubmitBody,
+    responses(
+        (status = 201, description = "Decided at once: cleared, conditions, escalated, held or refused. `Location` names the request", body = RequestView,
+            headers(("Location" = String, description = "The new request's URL"))),
+        (status = 403, description = "forbidden"),
+        (status = 422, description = "invalid_itinerary, leg_in_past, too_many_legs, unknown_area"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn submit(
     state: web::Data<AppState>,
     caller: Caller,
@@ -153,6 +164,18 @@ pub async fn submit(
         .json(RequestView::from(&record)))
 }
 
+#[utoipa::path(
+    patch, path = "/v1/clearance-requests/{id}", tag = "clearance requests",
+    params(("id" = Uuid, Path, description = "The request's id")),
+    request_body = SubmitBody,
+    responses(
+        (status = 200, description = "The amended request, decided again", body = RequestView),
+        (status = 403, description = "forbidden"),
+        (status = 409, description = "not_pending, concurrent_update"),
+        (status = 422, description = "invalid_itinerary, leg_in_past, too_many_legs, unknown_area"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn amend(
     state: web::Data<AppState>,
     caller: Caller,
@@ -167,13 +190,24 @@ pub async fn amend(
     Ok(HttpResponse::Ok().json(RequestView::from(&record)))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct WithdrawBody {
     #[serde(default)]
     comment: Option<String>,
 }
 
+#[utoipa::path(
+    post, path = "/v1/clearance-requests/{id}/withdraw", tag = "clearance requests",
+    params(("id" = Uuid, Path, description = "The request's id")),
+    request_body(content = Option<WithdrawBody>, description = "Optional: why"),
+    responses(
+        (status = 200, description = "The withdrawn request", body = RequestView),
+        (status = 403, description = "forbidden"),
+        (status = 409, description = "not_pending, concurrent_update"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn withdraw(
     state: web::Data<AppState>,
     caller: Caller,
@@ -200,11 +234,17 @@ pub async fn withdraw(
     Ok(HttpResponse::Ok().json(RequestView::from(&record)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AuditTrail {
     items: Vec<crate::domain::audit::AuditEntry>,
 }
 
+#[utoipa::path(
+    get, path = "/v1/clearance-requests/{id}/audit", tag = "clearance requests",
+    params(("id" = Uuid, Path, description = "The request's id")),
+    responses((status = 200, description = "Every change to the request, oldest first, hash-chained", body = AuditTrail)),
+    security(("bearer" = []))
+)]
 pub async fn audit(
     state: web::Data<AppState>,
     caller: Caller,
@@ -215,6 +255,12 @@ pub async fn audit(
     Ok(HttpResponse::Ok().json(AuditTrail { items }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/clearance-requests/{id}", tag = "clearance requests",
+    params(("id" = Uuid, Path, description = "The request's id")),
+    responses((status = 200, description = "The request, its decision per leg and where it stands", body = RequestView)),
+    security(("bearer" = []))
+)]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -226,7 +272,7 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(RequestView::from(&record)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Page<'a> {
     items: Vec<RequestView<'a>>,
     /// Pass as `cursor` for the next page; absent on the last page.
@@ -234,6 +280,19 @@ struct Page<'a> {
     next_cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get, path = "/v1/clearance-requests", tag = "clearance requests",
+    params(
+        ("status" = Option<RequestStatus>, Query, description = "Only requests in this status"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 500 (default 50)"),
+    ),
+    responses(
+        (status = 200, description = "The caller's requests (a travel unit: its organisation's), newest first", body = Page),
+        (status = 403, description = "forbidden"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,

@@ -22,7 +22,7 @@ use crate::store::QueuePosition;
 
 const URGENT_WITHIN_HOURS: i64 = 72;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct QueueItem<'a> {
     stage: &'a str,
     in_stage_since: DateTime<Utc>,
@@ -53,13 +53,26 @@ impl<'a> QueueItem<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct QueuePage<'a> {
     items: Vec<QueueItem<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get, path = "/v1/escalations", tag = "escalations",
+    params(
+        ("stage" = String, Query, description = "The stage, e.g. `hq` or `dg`"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 500 (default 50)"),
+    ),
+    responses(
+        (status = 200, description = "The stage's queue, most urgent first (earliest travel, then oldest)", body = QueuePage),
+        (status = 403, description = "forbidden"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn queue(
     state: web::Data<AppState>,
     caller: Caller,
@@ -124,6 +137,16 @@ fn item_id(raw: &str) -> Result<Uuid, Problem> {
     Uuid::parse_str(raw).map_err(|_| Problem::not_found())
 }
 
+#[utoipa::path(
+    post, path = "/v1/escalations/{id}/claim", tag = "escalations",
+    params(("id" = Uuid, Path, description = "The escalated request's id")),
+    responses(
+        (status = 200, description = "The item, claimed by the caller for the lease period", body = QueueItem),
+        (status = 403, description = "forbidden, four_eyes_same_approver, four_eyes_own_request"),
+        (status = 409, description = "not_pending, wrong_stage, claimed_by_another, concurrent_update"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn claim(
     state: web::Data<AppState>,
     caller: Caller,
@@ -133,6 +156,16 @@ pub async fn claim(
     Ok(HttpResponse::Ok().json(QueueItem::of(&record, Utc::now())))
 }
 
+#[utoipa::path(
+    post, path = "/v1/escalations/{id}/release", tag = "escalations",
+    params(("id" = Uuid, Path, description = "The escalated request's id")),
+    responses(
+        (status = 200, description = "The item, back in the queue", body = QueueItem),
+        (status = 403, description = "forbidden"),
+        (status = 409, description = "not_pending, claimed_by_another, claim_required, concurrent_update"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn release(
     state: web::Data<AppState>,
     caller: Caller,
@@ -142,7 +175,7 @@ pub async fn release(
     Ok(HttpResponse::Ok().json(QueueItem::of(&record, Utc::now())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DecisionBody {
     decision: Verdict,
@@ -152,6 +185,18 @@ struct DecisionBody {
     stage: Option<String>,
 }
 
+#[utoipa::path(
+    post, path = "/v1/escalations/{id}/decision", tag = "escalations",
+    params(("id" = Uuid, Path, description = "The escalated request's id")),
+    request_body = DecisionBody,
+    responses(
+        (status = 200, description = "The request after the decision: at the next stage, or approved, rejected or returned", body = RequestView),
+        (status = 403, description = "forbidden, four_eyes_same_approver, four_eyes_own_request"),
+        (status = 409, description = "not_pending, wrong_stage, claimed_by_another, claim_required, claim_lapsed, concurrent_update"),
+        (status = 422, description = "comment_required"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn decide(
     state: web::Data<AppState>,
     caller: Caller,
@@ -182,6 +227,15 @@ pub async fn decide(
 
 /// Server-sent events: `new`, `claimed`, `released`, `decided` and `removed` items of the
 /// stages the caller may watch, with a heartbeat comment every 15 seconds.
+#[utoipa::path(
+    get, path = "/v1/escalations/stream", tag = "escalations",
+    params(("stage" = Option<String>, Query, description = "Watch only this stage")),
+    responses(
+        (status = 200, description = "Server-sent events `new`, `claimed`, `released`, `decided`, `removed` and `lagged`; a heartbeat comment every 15 s", content_type = "text/event-stream", body = String),
+        (status = 403, description = "forbidden"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn stream(
     state: web::Data<AppState>,
     caller: Caller,

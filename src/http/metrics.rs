@@ -40,6 +40,14 @@ pub async fn observe(
 }
 
 /// For operators: an admin's token, or the scrape token configured in `metrics.bearer_token`.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 403, description = "forbidden"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn metrics(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -7,6 +7,7 @@ pub mod extract;
 mod health;
 pub mod idempotency;
 pub mod metrics;
+pub mod openapi;
 mod problem_response;
 mod request_id;
 pub mod sras;
@@ -46,80 +47,51 @@ pub struct AppState {
     pub metrics_token: Option<String>,
 }
 
-/// Every route the service answers. Unknown paths and methods get problem+json too.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/metrics").route(web::get().to(metrics::metrics)))
-        .service(
-            web::scope("/v1")
-                .service(
-                    resource("/clearance-requests")
-                        .route(web::post().to(clearance_requests::submit))
-                        .route(web::get().to(clearance_requests::list)),
-                )
-                .service(
-                    resource("/clearance-requests/{id}")
-                        .route(web::get().to(clearance_requests::get))
-                        .route(web::patch().to(clearance_requests::amend)),
-                )
-                .service(
-                    resource("/clearance-requests/{id}/withdraw")
-                        .route(web::post().to(clearance_requests::withdraw)),
-                )
-                .service(
-                    resource("/clearance-requests/{id}/audit")
-                        .route(web::get().to(clearance_requests::audit)),
-                )
-                .service(resource("/escalations").route(web::get().to(escalations::queue)))
-                .service(resource("/escalations/stream").route(web::get().to(escalations::stream)))
-                .service(
-                    resource("/escalations/{id}/claim").route(web::post().to(escalations::claim)),
-                )
-                .service(
-                    resource("/escalations/{id}/release")
-                        .route(web::post().to(escalations::release)),
-                )
-                .service(
-                    resource("/webhooks")
-                        .route(web::post().to(webhooks::register))
-                        .route(web::get().to(webhooks::list)),
-                )
-                .service(resource("/webhooks/{id}").route(web::delete().to(webhooks::remove)))
-                .service(
-                    resource("/webhooks/{id}/deliveries")
-                        .route(web::get().to(webhooks::deliveries)),
-                )
-                .service(
-                    resource("/escalations/{id}/decision")
-                        .route(web::post().to(escalations::decide)),
-                )
-                .service(
-                    resource("/areas")
-                        .route(web::post().to(areas::create))
-                        .route(web::get().to(areas::list)),
-                )
-                .service(resource("/areas/{code}").route(web::get().to(areas::get)))
-                .service(
-                    resource("/areas/{code}/suspension")
-                        .route(web::post().to(areas::suspend))
-                        .route(web::delete().to(areas::lift)),
-                )
-                .service(resource("/areas/{code}/personnel").route(web::get().to(areas::personnel)))
-                .service(resource("/sras/drafts").route(web::post().to(sras::draft)))
-                .service(resource("/sras/{id}").route(web::get().to(sras::get)))
-                .service(resource("/sras/{id}/endorsement").route(web::post().to(sras::endorse)))
-                .service(resource("/sras/{id}/approval").route(web::post().to(sras::approve)))
-                .service(resource("/sras/{id}/publish").route(web::post().to(sras::publish_draft)))
-                .service(resource("/sras/{id}/withdraw").route(web::post().to(sras::withdraw)))
-                .service(resource("/rescreening/{id}").route(web::get().to(sras::rescreening)))
-                .service(
-                    resource("/sras")
-                        .route(web::post().to(sras::publish))
-                        .route(web::get().to(sras::list)),
-                ),
-        )
-        .default_service(web::to(not_found));
+/// Declares the route table once: `routes` registers it with actix and `ROUTES` lists it,
+/// so the API description and the authorization tests can check every route exists in both.
+macro_rules! route_table {
+    ($( $path:literal => { $( $method:ident => $handler:path ),+ $(,)? } )+) => {
+        /// Every (method, path) the service answers, path templates as in the API description.
+        pub const ROUTES: &[(&str, &str)] = &[ $( $( (stringify!($method), $path), )+ )+ ];
+
+        /// Registers every route. Unknown paths and methods get problem+json too.
+        pub fn routes(cfg: &mut web::ServiceConfig) {
+            $( cfg.service(resource($path) $( .route(web::$method().to($handler)) )+ ); )+
+            cfg.default_service(web::to(not_found));
+        }
+    };
+}
+
+// Order matters where templates overlap: `/v1/sras/drafts` must come before `/v1/sras/{id}`.
+route_table! {
+    "/healthz" => { get => health::healthz }
+    "/readyz" => { get => health::readyz }
+    "/metrics" => { get => metrics::metrics }
+    "/openapi.json" => { get => openapi::document }
+    "/v1/clearance-requests" => { post => clearance_requests::submit, get => clearance_requests::list }
+    "/v1/clearance-requests/{id}" => { get => clearance_requests::get, patch => clearance_requests::amend }
+    "/v1/clearance-requests/{id}/withdraw" => { post => clearance_requests::withdraw }
+    "/v1/clearance-requests/{id}/audit" => { get => clearance_requests::audit }
+    "/v1/escalations" => { get => escalations::queue }
+    "/v1/escalations/stream" => { get => escalations::stream }
+    "/v1/escalations/{id}/claim" => { post => escalations::claim }
+    "/v1/escalations/{id}/release" => { post => escalations::release }
+    "/v1/escalations/{id}/decision" => { post => escalations::decide }
+    "/v1/webhooks" => { post => webhooks::register, get => webhooks::list }
+    "/v1/webhooks/{id}" => { delete => webhooks::remove }
+    "/v1/webhooks/{id}/deliveries" => { get => webhooks::deliveries }
+    "/v1/areas" => { post => areas::create, get => areas::list }
+    "/v1/areas/{code}" => { get => areas::get }
+    "/v1/areas/{code}/suspension" => { post => areas::suspend, delete => areas::lift }
+    "/v1/areas/{code}/personnel" => { get => areas::personnel }
+    "/v1/sras/drafts" => { post => sras::draft }
+    "/v1/sras/{id}" => { get => sras::get }
+    "/v1/sras/{id}/endorsement" => { post => sras::endorse }
+    "/v1/sras/{id}/approval" => { post => sras::approve }
+    "/v1/sras/{id}/publish" => { post => sras::publish_draft }
+    "/v1/sras/{id}/withdraw" => { post => sras::withdraw }
+    "/v1/sras" => { post => sras::publish, get => sras::list }
+    "/v1/rescreening/{id}" => { get => sras::rescreening }
 }
 
 fn resource(path: &str) -> actix_web::Resource {

@@ -18,7 +18,7 @@ use crate::problem::Problem;
 use crate::publishing::{Rescreening, signoff_date_ok};
 
 /// The SRA as `POST /v1/sras` takes it; `clearway sra import` files hold the same objects.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SraBody {
     area: String,
@@ -43,7 +43,7 @@ pub struct SraBody {
     approval: Option<SignoffBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ThreatBody {
     name: String,
@@ -51,7 +51,7 @@ struct ThreatBody {
     impact: Impact,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignoffBody {
     by: String,
@@ -113,7 +113,7 @@ impl SraBody {
 }
 
 /// An SRA, and for changes that affect decisions, the re-screening they started.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SraView<'a> {
     #[serde(flatten)]
     sra: &'a Sra,
@@ -143,6 +143,18 @@ fn sra_id(raw: &str) -> Result<Uuid, Problem> {
 }
 
 /// One-step publication.
+#[utoipa::path(
+    post, path = "/v1/sras", tag = "sras",
+    request_body = SraBody,
+    responses(
+        (status = 201, description = "Published in one step, with the re-screening it started", body = SraView,
+            headers(("Location" = String, description = "The SRA's URL"))),
+        (status = 403, description = "forbidden"),
+        (status = 409, description = "sra_version_exists"),
+        (status = 422, description = "unknown_area, residual_risk_contradicts_matrix, sra_overlap"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn publish(
     state: web::Data<AppState>,
     caller: Caller,
@@ -169,6 +181,17 @@ pub async fn publish(
         }))
 }
 
+#[utoipa::path(
+    post, path = "/v1/sras/drafts", tag = "sras",
+    request_body = SraBody,
+    responses(
+        (status = 201, description = "A draft: endorse, approve, then publish it", body = SraView,
+            headers(("Location" = String, description = "The SRA's URL"))),
+        (status = 403, description = "forbidden"),
+        (status = 422, description = "unknown_area, residual_risk_contradicts_matrix"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn draft(
     state: web::Data<AppState>,
     caller: Caller,
@@ -197,6 +220,15 @@ pub async fn draft(
         }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/sras/{id}", tag = "sras",
+    params(("id" = Uuid, Path, description = "The SRA's id")),
+    responses(
+        (status = 200, description = "The SRA version", body = SraView),
+        (status = 403, description = "forbidden"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -243,6 +275,18 @@ async fn sign_off(
     }))
 }
 
+#[utoipa::path(
+    post, path = "/v1/sras/{id}/endorsement", tag = "sras",
+    params(("id" = Uuid, Path, description = "The SRA's id")),
+    request_body = SignoffBody,
+    responses(
+        (status = 200, description = "Endorsed by the Security Management Team", body = SraView),
+        (status = 403, description = "forbidden"),
+        (status = 409, description = "concurrent_update"),
+        (status = 422, description = "invalid_sra_transition"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn endorse(
     state: web::Data<AppState>,
     caller: Caller,
@@ -253,6 +297,18 @@ pub async fn endorse(
     sign_off(state, caller, id, req, payload, SignoffStep::Endorse).await
 }
 
+#[utoipa::path(
+    post, path = "/v1/sras/{id}/approval", tag = "sras",
+    params(("id" = Uuid, Path, description = "The SRA's id")),
+    request_body = SignoffBody,
+    responses(
+        (status = 200, description = "Approved by the Designated Official", body = SraView),
+        (status = 403, description = "forbidden"),
+        (status = 409, description = "concurrent_update"),
+        (status = 422, description = "sra_not_endorsed, invalid_sra_transition"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn approve(
     state: web::Data<AppState>,
     caller: Caller,
@@ -263,6 +319,17 @@ pub async fn approve(
     sign_off(state, caller, id, req, payload, SignoffStep::Approve).await
 }
 
+#[utoipa::path(
+    post, path = "/v1/sras/{id}/publish", tag = "sras",
+    params(("id" = Uuid, Path, description = "The SRA's id")),
+    responses(
+        (status = 200, description = "Published, with the re-screening it started", body = SraView),
+        (status = 403, description = "forbidden"),
+        (status = 409, description = "sra_version_exists, concurrent_update"),
+        (status = 422, description = "sra_not_endorsed, sra_not_approved, sra_overlap, invalid_sra_transition"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn publish_draft(
     state: web::Data<AppState>,
     caller: Caller,
@@ -279,6 +346,17 @@ pub async fn publish_draft(
     }))
 }
 
+#[utoipa::path(
+    post, path = "/v1/sras/{id}/withdraw", tag = "sras",
+    params(("id" = Uuid, Path, description = "The SRA's id")),
+    responses(
+        (status = 200, description = "Withdrawn, with the re-screening it started", body = SraView),
+        (status = 403, description = "forbidden"),
+        (status = 409, description = "concurrent_update"),
+        (status = 422, description = "invalid_sra_transition"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn withdraw(
     state: web::Data<AppState>,
     caller: Caller,
@@ -295,11 +373,20 @@ pub async fn withdraw(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SraList {
     items: Vec<Sra>,
 }
 
+#[utoipa::path(
+    get, path = "/v1/sras", tag = "sras",
+    params(("area" = Option<String>, Query, description = "Only this area's SRAs")),
+    responses(
+        (status = 200, description = "SRA versions, every state", body = SraList),
+        (status = 403, description = "forbidden"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -322,6 +409,15 @@ pub async fn list(
 }
 
 /// `GET /v1/rescreening/{id}`: how far a re-screening job got.
+#[utoipa::path(
+    get, path = "/v1/rescreening/{id}", tag = "sras",
+    params(("id" = Uuid, Path, description = "The re-screening job's id")),
+    responses(
+        (status = 200, description = "How far the re-screening got", body = crate::store::RescreenJob),
+        (status = 403, description = "forbidden"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn rescreening(
     state: web::Data<AppState>,
     caller: Caller,

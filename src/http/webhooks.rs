@@ -15,7 +15,7 @@ use crate::domain::webhook::{Webhook, check_subscription};
 use crate::problem::Problem;
 use crate::store::DeliveryView;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct WebhookBody {
     url: String,
@@ -23,7 +23,7 @@ struct WebhookBody {
     secret: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Items<T> {
     items: Vec<T>,
 }
@@ -47,6 +47,16 @@ async fn own_webhook(state: &AppState, caller: &Caller, raw: &str) -> Result<Web
     }
 }
 
+#[utoipa::path(
+    post, path = "/v1/webhooks", tag = "webhooks",
+    request_body = WebhookBody,
+    responses(
+        (status = 201, description = "Registered; events are signed with the secret (HMAC-SHA256)", body = Webhook,
+            headers(("Location" = String, description = "The webhook's URL"))),
+        (status = 403, description = "forbidden"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn register(
     state: web::Data<AppState>,
     caller: Caller,
@@ -71,12 +81,29 @@ pub async fn register(
         .json(&hook))
 }
 
+#[utoipa::path(
+    get, path = "/v1/webhooks", tag = "webhooks",
+    responses(
+        (status = 200, description = "The organisation's webhooks", body = Items<Webhook>),
+        (status = 403, description = "forbidden"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, Problem> {
     let org = organisation(&caller)?;
     let items = state.store.list_webhooks(&org).await?;
     Ok(HttpResponse::Ok().json(Items { items }))
 }
 
+#[utoipa::path(
+    delete, path = "/v1/webhooks/{id}", tag = "webhooks",
+    params(("id" = Uuid, Path, description = "The webhook's id")),
+    responses(
+        (status = 204, description = "Removed; nothing more is delivered to it"),
+        (status = 403, description = "forbidden"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn remove(
     state: web::Data<AppState>,
     caller: Caller,
@@ -87,6 +114,18 @@ pub async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks",
+    params(
+        ("id" = Uuid, Path, description = "The webhook's id"),
+        ("limit" = Option<u32>, Query, description = "How many, newest first, 1 to 500 (default 50)"),
+    ),
+    responses(
+        (status = 200, description = "Deliveries with every attempt", body = Items<DeliveryView>),
+        (status = 403, description = "forbidden"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn deliveries(
     state: web::Data<AppState>,
     caller: Caller,

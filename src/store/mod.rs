@@ -127,7 +127,7 @@ pub struct BrokenLink {
 
 /// A durable re-screening job: every pending or cleared request with a leg in `area` on or
 /// after `from` (and up to `until`, when set) is decided again.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RescreenJob {
     pub id: Uuid,
     pub area: AreaCode,
@@ -176,7 +176,7 @@ impl RescreenJob {
 }
 
 /// Who holds a clearance for an area on a date: the duty-of-care list.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PersonnelEntry {
     pub request_id: Uuid,
     pub traveller_id: String,
@@ -200,7 +200,7 @@ pub struct DueDelivery {
     pub payload: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Attempt {
     pub attempt: u32,
     pub at: DateTime<Utc>,
@@ -217,7 +217,7 @@ pub enum AttemptResult {
 }
 
 /// A delivery as a travel unit sees it, with every attempt.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct DeliveryView {
     pub id: i64,
     pub event: String,

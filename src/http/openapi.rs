@@ -1,0 +1,292 @@
+//! `GET /openapi.json`: the API description (OpenAPI 3.1), generated from the handlers'
+//! annotations and the types they read and write, so it cannot drift from the code.
+//!
+//! What every operation shares (authentication errors, rate limits, idempotency keys, body
+//! errors) is added here once, from what the middleware does, instead of on each handler.
+
+use std::sync::OnceLock;
+
+use actix_web::HttpResponse;
+use serde_json::{Map, Value, json};
+use utoipa::OpenApi;
+
+use super::{areas, clearance_requests, escalations, health, metrics, sras, webhooks};
+use crate::error_code::Code;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "clearway",
+        description = "Mission security clearance requests, decided against the Security Risk \
+            Assessments in force, with escalation to HQ security and the Director General's office. \
+            Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`; \
+            `components.schemas.ErrorCode` lists every code with its status."
+    ),
+    paths(
+        health::healthz, health::readyz, metrics::metrics, document,
+        clearance_requests::submit, clearance_requests::list, clearance_requests::get,
+        clearance_requests::amend, clearance_requests::withdraw, clearance_requests::audit,
+        escalations::queue, escalations::stream, escalations::claim, escalations::release,
+        escalations::decide,
+        webhooks::register, webhooks::list, webhooks::remove, webhooks::deliveries,
+        areas::create, areas::list, areas::get, areas::suspend, areas::lift, areas::personnel,
+        sras::draft, sras::get, sras::endorse, sras::approve, sras::publish_draft,
+        sras::withdraw, sras::publish, sras::list, sras::rescreening,
+    ),
+    tags(
+        (name = "clearance requests", description = "Travellers and travel units submit and follow requests"),
+        (name = "escalations", description = "Approvers work the queue of Very High risk requests"),
+        (name = "webhooks", description = "Travel units hear of status changes"),
+        (name = "areas", description = "Areas, the risk in force, suspensions, the crisis locator"),
+        (name = "sras", description = "Security Risk Assessments and the re-screening they start"),
+        (name = "operations", description = "Probes, metrics and this document"),
+    )
+)]
+struct ApiDoc;
+
+/// This document.
+#[utoipa::path(
+    get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1", body = Object))
+)]
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(json_bytes())
+}
+
+/// Built once: the description is fixed for the life of the binary.
+pub fn json_bytes() -> &'static [u8] {
+    static DOCUMENT: OnceLock<Vec<u8>> = OnceLock::new();
+    DOCUMENT.get_or_init(|| serde_json::to_vec(&describe()).unwrap_or_default())
+}
+
+/// The full description as JSON.
+pub fn describe() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| json!({}));
+    add_components(&mut doc);
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for (method, op) in item.iter_mut() {
+                add_shared_behaviour(path, method, op);
+            }
+        }
+    }
+    doc
+}
+
+fn add_components(doc: &mut Value) {
+    let codes: Vec<Value> = Code::ALL
+        .iter()
+        .map(|c| {
+            json!({
+                "const": c.as_str(),
+                "title": c.title(),
+                "description": c.meaning(),
+                "x-status": c.status(),
+            })
+        })
+        .collect();
+    let components = doc
+        .as_object_mut()
+        .map(|d| d.entry("components").or_insert_with(|| json!({})));
+    let Some(Value::Object(components)) = components else {
+        return;
+    };
+    let schemas = components.entry("schemas").or_insert_with(|| json!({}));
+    if let Value::Object(schemas) = schemas {
+        schemas.insert(
+            "ErrorCode".into(),
+            json!({
+                "description": "Every problem code the service produces; `x-status` is the HTTP status it comes with.",
+                "type": "string",
+                "oneOf": codes,
+            }),
+        );
+        schemas.insert(
+            "Problem".into(),
+            json!({
+                "description": "RFC 9457 problem details. Some codes add members, e.g. `holder` and `until` for `claimed_by_another`, `retry_after_seconds` for `rate_limited`.",
+                "type": "object",
+                "required": ["type", "title", "status", "detail", "code"],
+                "properties": {
+                    "type": {"type": "string", "description": "`urn:clearway:problem:` and the code"},
+                    "title": {"type": "string"},
+                    "status": {"type": "integer"},
+                    "detail": {"type": "string", "description": "For people; do not parse"},
+                    "code": {"$ref": "#/components/schemas/ErrorCode"},
+                    "field": {"type": "string", "description": "The input at fault: a JSON pointer into the body, a query parameter or a header"},
+                },
+                "additionalProperties": true,
+            }),
+        );
+    }
+    components.insert(
+        "securitySchemes".into(),
+        json!({
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "RS256 (or HS256 in development) JWT with `sub`, `roles`, `iss`, `aud`, `exp`; travel units also carry `org`. Only in the Authorization header."
+            }
+        }),
+    );
+}
+
+/// What the middleware and the extractors do for every operation of a kind.
+fn add_shared_behaviour(path: &str, method: &str, op: &mut Value) {
+    let Some(op) = op.as_object_mut() else { return };
+    let authenticated = op.contains_key("security");
+    let has_body = op.contains_key("requestBody");
+    let changes_state = matches!(method, "post" | "patch" | "delete");
+    let params = op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let in_path = params.iter().any(|p| p["in"] == "path");
+    let in_query = params.iter().any(|p| p["in"] == "query");
+
+    let mut shared: Vec<Code> = vec![Code::InternalError];
+    if authenticated {
+        shared.extend([Code::MissingToken, Code::TokenExpired, Code::InvalidToken]);
+    }
+    if !matches!(path, "/healthz" | "/readyz" | "/metrics") {
+        shared.push(Code::RateLimited);
+    }
+    if path.starts_with("/v1/") {
+        shared.push(Code::StoreUnavailable);
+    }
+    if in_path {
+        shared.push(Code::NotFound);
+    }
+    if in_query {
+        shared.push(Code::InvalidQuery);
+    }
+    if has_body {
+        shared.extend([
+            Code::MalformedJson,
+            Code::PayloadTooLarge,
+            Code::UnsupportedMediaType,
+            Code::InvalidField,
+        ]);
+    }
+    if changes_state && authenticated {
+        shared.extend([
+            Code::InvalidIdempotencyKey,
+            Code::IdempotencyKeyInProgress,
+            Code::IdempotencyKeyReused,
+        ]);
+        let mut params = params;
+        params.push(json!({
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": false,
+            "description": "Makes a retry safe: the same key with the same request replays the first answer (with `Idempotent-Replayed: true`) for 24 hours.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        }));
+        op.insert("parameters".into(), Value::Array(params));
+    }
+
+    let responses = op.entry("responses").or_insert_with(|| json!({}));
+    let Some(responses) = responses.as_object_mut() else {
+        return;
+    };
+    // A handler names its own error codes in the description ("a, b"); the test below
+    // checks each against the list, so a typo cannot slip into the document.
+    for (status, response) in responses.iter_mut() {
+        if status.starts_with(['4', '5']) && response.get("content").is_none() {
+            let named = response["description"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let codes: Vec<&str> = named.split(',').map(str::trim).collect();
+            *response = problem_response(&[], &codes);
+        }
+    }
+    for code in shared {
+        let status = code.status().to_string();
+        let existing = responses.remove(&status);
+        let merged = match existing {
+            Some(r) if r.get("x-problem-codes").is_some() => {
+                problem_response(&[r], &[code.as_str()])
+            }
+            // A handler's own body for this status (readiness): keep it.
+            Some(r) => r,
+            None => problem_response(&[], &[code.as_str()]),
+        };
+        responses.insert(status, merged);
+    }
+}
+
+/// A problem+json response listing its codes, machine-readable in `x-problem-codes`.
+fn problem_response(existing: &[Value], add: &[&str]) -> Value {
+    let mut codes: Vec<String> = existing
+        .iter()
+        .filter_map(|r| r["x-problem-codes"].as_array())
+        .flatten()
+        .filter_map(|c| c.as_str().map(str::to_owned))
+        .collect();
+    for code in add {
+        if !codes.iter().any(|c| c == code) {
+            codes.push((*code).to_owned());
+        }
+    }
+    let description = codes
+        .iter()
+        .map(|c| match Code::ALL.iter().find(|k| k.as_str() == c) {
+            Some(known) => format!("`{c}`: {}", known.meaning()),
+            None => format!("`{c}`"),
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let mut response = Map::new();
+    response.insert("description".into(), Value::String(description));
+    response.insert(
+        "content".into(),
+        json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}),
+    );
+    response.insert("x-problem-codes".into(), json!(codes));
+    Value::Object(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every code a handler names in its annotations is a real code: a typo fails here.
+    #[test]
+    fn every_error_response_lists_known_codes() {
+        let doc = describe();
+        assert_eq!(doc["openapi"].as_str().map(|v| &v[..3]), Some("3.1"));
+        let mut operations = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                operations += 1;
+                for (status, response) in op["responses"].as_object().unwrap() {
+                    if !status.starts_with(['4', '5']) || path == "/readyz" {
+                        continue;
+                    }
+                    let codes = response["x-problem-codes"].as_array().unwrap_or_else(|| {
+                        panic!("{method} {path} {status}: no problem codes ({response})")
+                    });
+                    for code in codes {
+                        let code = code.as_str().unwrap();
+                        let known = Code::ALL.iter().find(|c| c.as_str() == code);
+                        let known = known.unwrap_or_else(|| panic!("{method} {path}: {code}?"));
+                        assert_eq!(
+                            known.status().to_string(),
+                            *status,
+                            "{method} {path} {code}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(operations, crate::http::ROUTES.len());
+    }
+}
