@@ -84,6 +84,14 @@ pub struct ServerSettings {
     pub workers: usize,
     pub max_body_bytes: usize,
     pub shutdown_timeout_secs: u64,
+    /// How long a client has to send a request's head before the connection is closed.
+    pub client_request_timeout_ms: u64,
+    /// How long an idle keep-alive connection is kept open.
+    pub keep_alive_secs: u64,
+    /// Open connections per worker; beyond it, new ones wait in the accept queue.
+    pub max_connections_per_worker: usize,
+    /// Origins whose browser pages may call the API; empty: no cross-origin access.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,7 +160,10 @@ impl Settings {
                 config::Environment::with_prefix("CLEARWAY")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    // CLEARWAY__SERVER__CORS_ALLOWED_ORIGINS="https://a.example,https://b.example"
+                    .list_separator(",")
+                    .with_list_parse_key("server.cors_allowed_origins"),
             )
             .build()
             .with_context(|| format!("reading settings from {}", config_dir.display()))?;

@@ -133,6 +133,7 @@ impl Application {
             metrics: Arc::default(),
             metrics_token: Some(settings.metrics.bearer_token.trim().to_owned())
                 .filter(|t| !t.is_empty()),
+            cors_origins: settings.server.cors_allowed_origins.clone(),
             rate_limits: RateLimits::from_settings(&settings.rate_limits)
                 .map_err(|e| anyhow::anyhow!("rate_limits: {e}"))?
                 .map(Arc::new),
@@ -174,14 +175,21 @@ impl Application {
                     http::idempotency::idempotent,
                 ))
                 .wrap(actix_web::middleware::from_fn(http::throttle::limit_rate))
+                .wrap(actix_web::middleware::from_fn(http::cors::cors))
                 .wrap(http::security_headers())
                 .wrap(actix_web::middleware::from_fn(http::metrics::observe))
                 .wrap(actix_web::middleware::from_fn(http::with_request_id))
                 .configure(http::routes)
         })
         .listen(listener)?
-        .client_request_timeout(Duration::from_secs(10))
+        // A client must send its request head within this time: slow or idle connections
+        // are closed instead of holding a slot (slowloris).
+        .client_request_timeout(Duration::from_millis(
+            settings.server.client_request_timeout_ms,
+        ))
         .client_disconnect_timeout(Duration::from_secs(2))
+        .keep_alive(Duration::from_secs(settings.server.keep_alive_secs))
+        .max_connections(settings.server.max_connections_per_worker)
         .shutdown_timeout(settings.server.shutdown_timeout_secs);
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);

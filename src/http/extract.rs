@@ -39,6 +39,18 @@ fn verify_bearer(req: &HttpRequest) -> Result<Caller, Problem> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(Problem::internal)?;
+    // A token in a URL ends up in proxy and browser logs: refuse it even beside a header,
+    // so an integration that sends one learns at once (RFC 6750 section 5.3).
+    let in_query = req
+        .query_string()
+        .split('&')
+        .any(|pair| pair.split('=').next() == Some("access_token"));
+    if in_query {
+        return Err(AuthError::Invalid(
+            "tokens are accepted only in the Authorization header, never in the URL".into(),
+        )
+        .into());
+    }
     let header = req.headers().get(AUTHORIZATION).ok_or(AuthError::Missing)?;
     let value = header
         .to_str()

@@ -2,6 +2,7 @@
 
 mod areas;
 mod clearance_requests;
+pub mod cors;
 mod escalations;
 pub mod extract;
 mod health;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// A static bearer token Prometheus may scrape `/metrics` with; `None`: admins only.
     pub metrics_token: Option<String>,
+    /// Origins whose browser pages may call the API (exact `scheme://host[:port]`).
+    pub cors_origins: Vec<String>,
 }
 
 /// Declares the route table once: `routes` registers it with actix and `ROUTES` lists it,
@@ -113,4 +116,8 @@ pub fn security_headers() -> DefaultHeaders {
         .add(("X-Frame-Options", "DENY"))
         .add(("Cache-Control", "no-store"))
         .add(("Referrer-Policy", "no-referrer"))
+        .add((
+            "Content-Security-Policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
 }

@@ -26,6 +26,7 @@ mod sqlite {
     mod error_codes;
     mod escalations;
     mod group_commit;
+    mod hardening;
     mod idempotency;
     mod input_errors;
     mod lifecycle;

@@ -211,3 +211,50 @@ async fn an_hs256_token_signed_with_the_public_key_is_refused() {
     let (status, _) = list_with(&app, &dev).await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn an_oversized_token_and_a_token_in_the_url_are_refused() {
+    let app = TestApp::spawn().await;
+    let valid = app.traveller("alice", "UNICEF");
+    let huge = format!("{valid}{}", "A".repeat(100 * 1024));
+    let response = app
+        .client
+        .get(app.url("/v1/clearance-requests"))
+        .bearer_auth(&huge)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("invalid_token")),
+        "{body}"
+    );
+
+    // In the query string it is refused, alone or beside a valid header.
+    for with_header in [false, true] {
+        let mut request = app
+            .client
+            .get(app.url(&format!("/v1/clearance-requests?access_token={valid}")));
+        if with_header {
+            request = request.bearer_auth(&valid);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("invalid_token")),
+            "header too: {with_header}: {body}"
+        );
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("Authorization header")
+        );
+    }
+    // The same token in the header alone is fine: the refusals above are for where it was.
+    assert_eq!(app.get("/v1/clearance-requests", &valid).await.0, 200);
+}
