@@ -20,6 +20,7 @@ mod sqlite {
     }
 
     mod areas_and_sras;
+    mod authorization;
     mod cache;
     mod cli;
     mod decisions;
@@ -49,6 +50,7 @@ mod postgres {
     }
 
     mod areas_and_sras;
+    mod authorization;
     mod cache;
     mod decisions;
     mod error_codes;

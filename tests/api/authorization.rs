@@ -1,0 +1,355 @@
+//! The authorization matrix: every route of the service's own route table, called by every
+//! kind of caller, on every kind of resource it may or may not own. A route added to the
+//! table without a rule here fails the test, so no route can be forgotten.
+//!
+//! Each cell gets fresh resources where the call changes them, so the order of the cells
+//! does not matter and a refused call is also checked to have changed nothing.
+
+use clearway::auth::Role;
+use clearway::http::ROUTES;
+use serde_json::{Value, json};
+
+use super::support::{Submission, TestApp, day};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Traveller,
+    UnitSameOrg,
+    UnitOtherOrg,
+    Analyst,
+    ApproverHq,
+    ApproverDg,
+    Admin,
+    Anonymous,
+}
+
+const EVERYONE: [Who; 8] = [
+    Who::Traveller,
+    Who::UnitSameOrg,
+    Who::UnitOtherOrg,
+    Who::Analyst,
+    Who::ApproverHq,
+    Who::ApproverDg,
+    Who::Admin,
+    Who::Anonymous,
+];
+
+/// Whose resource a cell works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Case {
+    /// Routes without a resource id, or resources nobody owns (areas, SRAs).
+    Shared,
+    /// The traveller's own request, escalated to HQ.
+    OwnEscalated,
+    /// The traveller's own request, cleared at once (never in the approval chain).
+    OwnCleared,
+    /// Another organisation's traveller's request, escalated.
+    OtherEscalated,
+    /// A webhook of the traveller's organisation, and one of the other organisation.
+    OwnOrgWebhook,
+    OtherOrgWebhook,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// Past authentication and authorization (the answer may still be a 409 or 422 of state).
+    Allow,
+    /// 403 `forbidden`.
+    Deny,
+    /// 404: the resource exists but is not this caller's to know of.
+    Hidden,
+    /// 401: no token.
+    Unauthenticated,
+}
+
+use Expect::{Allow, Deny, Hidden};
+
+fn cases(path: &str) -> &'static [Case] {
+    if path.starts_with("/v1/clearance-requests/{id}") {
+        &[Case::OwnEscalated, Case::OwnCleared, Case::OtherEscalated]
+    } else if path.starts_with("/v1/escalations/{id}") {
+        &[Case::OwnEscalated, Case::OwnCleared]
+    } else if path.starts_with("/v1/webhooks/{id}") {
+        &[Case::OwnOrgWebhook, Case::OtherOrgWebhook]
+    } else {
+        &[Case::Shared]
+    }
+}
+
+/// The policy, written out: who may call what, on whose resource.
+fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
+    use Who::*;
+    if who == Anonymous {
+        let public = matches!(path, "/healthz" | "/readyz" | "/openapi.json");
+        return Some(if public {
+            Allow
+        } else {
+            Expect::Unauthenticated
+        });
+    }
+    let only = |allowed: &[Who]| if allowed.contains(&who) { Allow } else { Deny };
+    let approver = matches!(who, ApproverHq | ApproverDg);
+    Some(match (method, path) {
+        ("get", "/healthz" | "/readyz" | "/openapi.json") => Allow,
+        ("get", "/metrics") => only(&[Admin]),
+        ("post", "/v1/clearance-requests") => only(&[Traveller, UnitSameOrg]),
+        ("get", "/v1/clearance-requests") => only(&[Traveller, UnitSameOrg, UnitOtherOrg, Admin]),
+        // Reading one request: its traveller, their organisation's travel unit, an admin, and
+        // approvers once it is in the chain. Others who read requests are told it does not
+        // exist; roles that read no requests at all are refused.
+        ("get", "/v1/clearance-requests/{id}" | "/v1/clearance-requests/{id}/audit") => {
+            match (who, case) {
+                (Admin, _) => Allow,
+                (Analyst, _) => Deny,
+                (_, Case::OwnEscalated) if approver => Allow,
+                (_, Case::OtherEscalated) if approver => Allow,
+                (_, Case::OwnCleared) if approver => Hidden,
+                (Traveller | UnitSameOrg, Case::OwnEscalated | Case::OwnCleared) => Allow,
+                (UnitOtherOrg, Case::OtherEscalated) => Allow,
+                (Traveller | UnitSameOrg | UnitOtherOrg, _) => Hidden,
+                _ => return None,
+            }
+        }
+        // Changing one: its traveller or their organisation's travel unit only.
+        ("patch", "/v1/clearance-requests/{id}")
+        | ("post", "/v1/clearance-requests/{id}/withdraw") => {
+            match (who, case) {
+                (Traveller | UnitSameOrg, Case::OwnEscalated | Case::OwnCleared) => Allow,
+                (UnitOtherOrg, Case::OtherEscalated) => Allow,
+                (Traveller | UnitSameOrg | UnitOtherOrg, _) => Hidden,
+                // Approvers may read an escalated request, not change it.
+                (ApproverHq | ApproverDg, Case::OwnEscalated | Case::OtherEscalated) => Deny,
+                (ApproverHq | ApproverDg, _) => Hidden,
+                (Admin | Analyst, _) => Deny,
+                _ => return None,
+            }
+        }
+        ("get", "/v1/escalations") => only(&[ApproverHq, Admin]), // the `hq` stage
+        // `?stage=hq`: DG approvers watch their own stage only.
+        ("get", "/v1/escalations/stream") => only(&[ApproverHq, Admin]),
+        // The HQ stage is worked by HQ approvers; a request outside the chain is nobody's item.
+        (
+            "post",
+            "/v1/escalations/{id}/claim"
+            | "/v1/escalations/{id}/release"
+            | "/v1/escalations/{id}/decision",
+        ) => match (who, case) {
+            (ApproverHq, Case::OwnEscalated) => Allow,
+            (ApproverHq, Case::OwnCleared) => Hidden,
+            _ => Deny,
+        },
+        ("post" | "get", "/v1/webhooks") => only(&[UnitSameOrg, UnitOtherOrg]),
+        ("delete", "/v1/webhooks/{id}") | ("get", "/v1/webhooks/{id}/deliveries") => {
+            match (who, case) {
+                (UnitSameOrg, Case::OwnOrgWebhook) | (UnitOtherOrg, Case::OtherOrgWebhook) => Allow,
+                (UnitSameOrg | UnitOtherOrg, _) => Hidden,
+                _ => Deny,
+            }
+        }
+        ("post", "/v1/areas") => only(&[Analyst, Admin]),
+        ("get", "/v1/areas" | "/v1/areas/{code}") => Allow,
+        ("post" | "delete", "/v1/areas/{code}/suspension") => only(&[Analyst]),
+        ("get", "/v1/areas/{code}/personnel") => only(&[Analyst, Admin]),
+        ("post", "/v1/sras" | "/v1/sras/drafts") => only(&[Analyst]),
+        (
+            "post",
+            "/v1/sras/{id}/endorsement"
+            | "/v1/sras/{id}/approval"
+            | "/v1/sras/{id}/publish"
+            | "/v1/sras/{id}/withdraw",
+        ) => only(&[Analyst]),
+        ("get", "/v1/sras" | "/v1/sras/{id}") => only(&[Analyst, ApproverHq, ApproverDg, Admin]),
+        ("get", "/v1/rescreening/{id}") => only(&[Analyst, Admin]),
+        _ => return None,
+    })
+}
+
+struct Matrix {
+    app: TestApp,
+    next: u32,
+    rescreening: String,
+}
+
+impl Matrix {
+    fn token(&self, who: Who) -> Option<String> {
+        let app = &self.app;
+        Some(match who {
+            Who::Traveller => app.traveller("alice", "UNICEF"),
+            Who::UnitSameOrg => app.token("unicef-desk", &[Role::TravelUnit], Some("UNICEF")),
+            Who::UnitOtherOrg => app.token("wfp-desk", &[Role::TravelUnit], Some("WFP")),
+            Who::Analyst => app.analyst(),
+            Who::ApproverHq => app.token("hq-1", &[Role::ApproverHq], None),
+            Who::ApproverDg => app.token("dg-1", &[Role::ApproverDg], None),
+            Who::Admin => app.admin(),
+            Who::Anonymous => return None,
+        })
+    }
+
+    fn trip(traveller: &str, org: &str, escalated: bool) -> Submission {
+        let trip = Submission::for_traveller(traveller, org);
+        if escalated {
+            trip.pc("PC1")
+                .mission_sra("MSRA-2026-114")
+                .leg("TST-VHIGH", 5, 8)
+        } else {
+            trip.leg("TST-LOW", 5, 8)
+        }
+    }
+
+    async fn request(&self, traveller: &str, org: &str, escalated: bool) -> String {
+        let token = self.app.traveller(traveller, org);
+        let (status, body) = self
+            .app
+            .submit(&token, &Self::trip(traveller, org, escalated))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn webhook(&self, who: Who) -> String {
+        let (status, body) = self
+            .app
+            .post(
+                "/v1/webhooks",
+                &self.token(who).unwrap(),
+                &self.webhook_body(),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    fn webhook_body(&self) -> Value {
+        json!({"url": "https://hooks.example.org/clearway", "events": ["request.submitted"],
+               "secret": "a-secret-of-sixteen-bytes-or-more"})
+    }
+
+    async fn draft(&mut self) -> String {
+        self.next += 1;
+        let (status, body) = self
+            .app
+            .post("/v1/sras/drafts", &self.app.analyst(), &self.sra_body())
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    fn sra_body(&self) -> Value {
+        json!({"area": "TST-SRA", "version": self.next, "effective_from": day(self.next as i64),
+               "review_due": day(400), "security_level": 2, "residual_risk": "low"})
+    }
+
+    /// The concrete path and body for one cell, with fresh resources where it needs them.
+    async fn prepare(&mut self, method: &str, path: &str, case: Case) -> (String, Option<Value>) {
+        let id = match case {
+            Case::OwnEscalated => Some(self.request("alice", "UNICEF", true).await),
+            Case::OwnCleared => Some(self.request("alice", "UNICEF", false).await),
+            Case::OtherEscalated => Some(self.request("bob", "WFP", true).await),
+            Case::OwnOrgWebhook => Some(self.webhook(Who::UnitSameOrg).await),
+            Case::OtherOrgWebhook => Some(self.webhook(Who::UnitOtherOrg).await),
+            Case::Shared if path.starts_with("/v1/sras/{id}") => Some(self.draft().await),
+            Case::Shared if path.starts_with("/v1/rescreening/") => Some(self.rescreening.clone()),
+            Case::Shared => None,
+        };
+        let concrete = path
+            .replace("{id}", id.as_deref().unwrap_or(""))
+            .replace("{code}", "TST-LOW");
+        let concrete = match path {
+            "/v1/escalations" | "/v1/escalations/stream" => format!("{concrete}?stage=hq"),
+            _ => concrete,
+        };
+        self.next += 1;
+        let body = match (method, path) {
+            (_, "/v1/clearance-requests" | "/v1/clearance-requests/{id}") => {
+                Some(Self::trip("alice", "UNICEF", false).json)
+            }
+            ("post", "/v1/webhooks") => Some(self.webhook_body()),
+            ("post", "/v1/areas") => {
+                Some(json!({"code": format!("TST-N{}", self.next), "name": "New", "country": "X"}))
+            }
+            ("post", "/v1/areas/{code}/suspension") => Some(json!({"reason": "relocation"})),
+            ("post", "/v1/sras" | "/v1/sras/drafts") => Some(self.sra_body()),
+            ("post", "/v1/sras/{id}/endorsement" | "/v1/sras/{id}/approval") => {
+                Some(json!({"by": "A. Official", "on": day(0)}))
+            }
+            ("post", "/v1/escalations/{id}/decision") => {
+                Some(json!({"decision": "approve", "comment": "Reviewed"}))
+            }
+            ("post", _) => Some(json!({})),
+            _ => None,
+        };
+        (concrete, body)
+    }
+}
+
+#[tokio::test]
+async fn every_route_for_every_caller_and_owner_answers_as_the_policy_says() {
+    let app = TestApp::spawn().await;
+    app.area("TST-LOW", Some("low")).await;
+    app.area("TST-VHIGH", Some("very_high")).await;
+    app.area("TST-SRA", None).await;
+    let published = app
+        .area("TST-PUB", None)
+        .await
+        .publish(1, "low", -5, 300, false, &[])
+        .await;
+    let rescreening = published["rescreening"]["id"].as_str().unwrap().to_owned();
+    let mut matrix = Matrix {
+        app,
+        next: 1,
+        rescreening,
+    };
+
+    let mut cells = 0;
+    let mut failures = Vec::new();
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for (method, path) in ROUTES {
+        for &case in cases(path) {
+            for who in EVERYONE {
+                let expect = rule(method, path, who, case).unwrap_or_else(|| {
+                    panic!("no authorization rule for {method} {path} ({who:?}, {case:?}): add one")
+                });
+                let (concrete, body) = matrix.prepare(method, path, case).await;
+                let app = &matrix.app;
+                let verb = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                let mut request = app.client.request(verb, app.url(&concrete));
+                if let Some(token) = matrix.token(who) {
+                    request = request.bearer_auth(token);
+                }
+                if let Some(body) = &body {
+                    request = request.json(body);
+                }
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                let answer: Value = if path.ends_with("/stream") && status == 200 {
+                    Value::Null // an open event stream: the status is the answer
+                } else {
+                    response.json().await.unwrap_or(Value::Null)
+                };
+                let ok = match expect {
+                    Allow => !matches!(status, 401 | 403 | 404) && status < 500,
+                    Deny => status == 403 && answer["code"] == "forbidden",
+                    Hidden => status == 404 && answer["code"] == "not_found",
+                    Expect::Unauthenticated => status == 401 && answer["code"] == "missing_token",
+                };
+                if !ok {
+                    failures.push(format!(
+                        "{method} {path} as {who:?} on {case:?}: expected {expect:?}, got {status} {answer}"
+                    ));
+                }
+                *counts.entry(format!("{expect:?}")).or_default() += 1;
+                cells += 1;
+            }
+        }
+    }
+    println!(
+        "authorization matrix: {cells} cells checked over {} routes: {counts:?}",
+        ROUTES.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} cells wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
