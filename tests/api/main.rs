@@ -26,6 +26,7 @@ mod sqlite {
     mod decisions;
     mod error_codes;
     mod escalations;
+    mod fuzz;
     mod group_commit;
     mod hardening;
     mod idempotency;
