@@ -34,6 +34,7 @@ mod sqlite {
     mod lifecycle;
     mod metrics;
     mod openapi;
+    mod outages;
     mod process;
     mod rate_limits;
     mod shutdown;

@@ -11,8 +11,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use futures_util::future::BoxFuture;
-use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite, SqliteConnection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::enqueue_event;
@@ -35,6 +38,7 @@ type Answers = Vec<(
 /// The writer holds `write_turn` while it writes a group, so whoever takes it (the
 /// checkpointer, another writer) has the database to itself between two groups.
 pub(super) fn start(
+    options: SqliteConnectOptions,
     conn: SqliteConnection,
     wal: Option<PathBuf>,
     write_turn: Arc<Mutex<()>>,
@@ -56,7 +60,7 @@ pub(super) fn start(
         .map_err(unavailable)?;
     std::thread::Builder::new()
         .name("clearway-writer".into())
-        .spawn(move || runtime.block_on(write_in_groups(conn, queue, synced, write_turn)))
+        .spawn(move || runtime.block_on(write_in_groups(options, conn, queue, synced, write_turn)))
         .map_err(unavailable)?;
     Ok(writer)
 }
@@ -64,6 +68,7 @@ pub(super) fn start(
 /// Commits whatever arrived while the previous group was being written as the next group, so
 /// under load one commit serves many requests, and alone a request is committed at once.
 async fn write_in_groups(
+    options: SqliteConnectOptions,
     mut conn: SqliteConnection,
     mut queue: mpsc::Receiver<PendingInsert>,
     synced: Option<mpsc::Sender<Answers>>,
@@ -73,7 +78,15 @@ async fn write_in_groups(
     while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
         let results = {
             let _turn = write_turn.lock().await;
-            commit_group(&mut conn, &group).await
+            let results = commit_group(&mut conn, &group).await;
+            if results.iter().any(Result::is_err) {
+                // A failed COMMIT (a full disk, say) can leave SQLite inside a transaction
+                // that sqlx counts as ended: the next group's BEGIN would become a savepoint
+                // in it and its COMMIT would commit nothing, yet be acknowledged. A fresh
+                // connection starts clean; closing the old one rolls back what it held.
+                conn = reopen(&options, conn).await;
+            }
+            results
         };
         let answers: Answers = group
             .drain(..)
@@ -87,6 +100,21 @@ async fn write_in_groups(
                 }
             }
             None => answer(answers, Ok(())),
+        }
+    }
+}
+
+async fn reopen(options: &SqliteConnectOptions, old: SqliteConnection) -> SqliteConnection {
+    if let Err(e) = old.close().await {
+        tracing::warn!(error = %e, "closing the writer's connection after a failed group");
+    }
+    loop {
+        match options.connect().await {
+            Ok(conn) => return conn,
+            Err(e) => {
+                tracing::error!(error = %e, "the writer cannot reopen the database; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
         }
     }
 }
@@ -125,6 +153,12 @@ fn answer(answers: Answers, flushed: Result<(), String>) {
 
 /// Boxed as `Send` here, where the lifetimes are concrete: the compiler cannot prove it for
 /// the spawned writer otherwise (rust-lang/rust#102211).
+///
+/// Transactions are begun and ended with plain statements, not sqlx's `Transaction`: after a
+/// failed COMMIT (a full disk, say) sqlx's count of open transactions can disagree with
+/// SQLite's, and its next "commit" would release a savepoint inside a transaction still open,
+/// acknowledging rows that were never committed. Here a COMMIT that returns Ok committed, and
+/// after any failure a ROLLBACK leaves nothing open.
 fn commit_group<'a>(
     conn: &'a mut SqliteConnection,
     group: &'a [PendingInsert],
@@ -133,15 +167,17 @@ fn commit_group<'a>(
         // The whole group in a few multi-row statements; should any row fail, the group is
         // written again one savepoint per request, so only the faulty request is refused.
         let together = async {
-            let mut tx = conn.begin().await?;
-            insert_all(&mut tx, group).await?;
-            tx.commit().await?;
-            Ok::<(), StoreError>(())
+            run(conn, "BEGIN").await?;
+            insert_all(conn, group).await?;
+            run(conn, "COMMIT").await
         };
         match Box::pin(together).await {
             Ok(()) => group.iter().map(|_| Ok(())).collect(),
             // If the database itself is the trouble, the second pass fails the same way.
-            Err(_) => Box::pin(commit_one_by_one(conn, group)).await,
+            Err(_) => {
+                abandon(conn).await;
+                Box::pin(commit_one_by_one(conn, group)).await
+            }
         }
     })
 }
@@ -150,31 +186,45 @@ async fn commit_one_by_one(
     conn: &mut SqliteConnection,
     group: &[PendingInsert],
 ) -> Vec<Result<(), StoreError>> {
-    let all_failed = |e: StoreError| failed_all(group.len(), &e);
-    let mut tx = match conn.begin().await {
-        Ok(tx) => tx,
-        Err(e) => return all_failed(e.into()),
-    };
+    if let Err(e) = run(conn, "BEGIN").await {
+        return failed_all(group.len(), &e);
+    }
     let mut results = Vec::with_capacity(group.len());
     for pending in group {
-        if let Err(e) = sqlx::query("SAVEPOINT request").execute(&mut *tx).await {
-            return all_failed(e.into());
+        let step = async {
+            run(conn, "SAVEPOINT request").await?;
+            let written = Box::pin(insert_all(conn, std::slice::from_ref(pending))).await;
+            if written.is_err() {
+                run(conn, "ROLLBACK TO request").await?;
+            }
+            run(conn, "RELEASE request").await?;
+            Ok::<_, StoreError>(written)
+        };
+        match Box::pin(step).await {
+            Ok(written) => results.push(written),
+            Err(e) => {
+                abandon(conn).await;
+                return failed_all(group.len(), &e);
+            }
         }
-        let written = Box::pin(insert_all(&mut tx, std::slice::from_ref(pending))).await;
-        if written.is_err()
-            && let Err(e) = sqlx::query("ROLLBACK TO request").execute(&mut *tx).await
-        {
-            return all_failed(e.into());
-        }
-        if let Err(e) = sqlx::query("RELEASE request").execute(&mut *tx).await {
-            return all_failed(e.into());
-        }
-        results.push(written);
     }
-    match tx.commit().await {
+    match run(conn, "COMMIT").await {
         Ok(()) => results,
-        Err(e) => all_failed(e.into()),
+        Err(e) => {
+            abandon(conn).await;
+            failed_all(group.len(), &e)
+        }
     }
+}
+
+async fn run(conn: &mut SqliteConnection, statement: &'static str) -> Result<(), StoreError> {
+    sqlx::query(statement).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Rolls back whatever is open; an error only means nothing was.
+async fn abandon(conn: &mut SqliteConnection) {
+    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
 }
 
 /// Rows per multi-row statement: full chunks reuse one prepared statement, and even the largest

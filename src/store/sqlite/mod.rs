@@ -110,6 +110,17 @@ async fn checkpoint_in_background(pool: SqlitePool, database: PathBuf, write_tur
     }
 }
 
+/// Whether a connection going back to the pool holds no transaction. After a failed COMMIT
+/// (a full disk, say) SQLite may keep the transaction open while sqlx counts it as ended: the
+/// connection's next BEGIN would become a savepoint inside it, its COMMIT would commit
+/// nothing, and the open transaction would hold the write lock. A ROLLBACK that succeeds
+/// found such a transaction: the connection is closed rather than reused.
+fn nothing_left_open(
+    conn: &mut sqlx::SqliteConnection,
+) -> futures_util::future::BoxFuture<'_, Result<bool, sqlx::Error>> {
+    Box::pin(async move { Ok(sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err()) })
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file named by `settings.url`.
     pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
@@ -139,6 +150,7 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
+            .after_release(|conn, _| nothing_left_open(conn))
             .connect_with(options.clone())
             .await?;
         // New requests have a connection of their own (see `group_commit`): unless the
@@ -149,15 +161,15 @@ impl SqliteStore {
         let mut wal = options.get_filename().as_os_str().to_owned();
         wal.push("-wal");
         let database = options.get_filename().to_owned();
-        let writer_conn = options
+        let writer_options = options
             .synchronous(SqliteSynchronous::Normal)
             .pragma("cache_size", format!("-{}", WRITER_CACHE_KIB))
             // Statement journals of the multi-row inserts stay in memory, not in temp files.
-            .pragma("temp_store", "memory")
-            .connect()
-            .await?;
+            .pragma("temp_store", "memory");
+        let writer_conn = writer_options.connect().await?;
         let write_turn = Arc::new(Mutex::new(()));
         let writer = group_commit::start(
+            writer_options,
             writer_conn,
             flush_wal.then(|| wal.into()),
             write_turn.clone(),
