@@ -63,6 +63,7 @@ mod postgres {
     mod metrics;
     mod multi_instance;
     mod openapi;
+    mod partition;
     mod tokens;
     mod visibility;
     mod webhooks;

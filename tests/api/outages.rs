@@ -2,127 +2,14 @@
 //! disk full. Decisions continue where they can; where they cannot, the answer is 503 and
 //! nothing is acknowledged that was not stored; and the service recovers without a restart.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use serde_json::Value;
-use tokio::task::JoinSet;
-
-use super::support::{OwnRedis, Submission, TestApp, eventually, redis_entry};
-
-/// What concurrent submitters saw: acknowledged requests with their decision, and how many
-/// answers of each status.
-#[derive(Default)]
-struct Outcome {
-    acknowledged: HashMap<String, String>,
-    statuses: HashMap<u16, usize>,
-    /// Any answer that is neither 201 nor a 503 problem: what must never happen.
-    unexpected: Vec<String>,
-}
-
-/// Submits from `workers` tasks until `stop` is set.
-async fn submit_until(app: &TestApp, area: &str, workers: usize, stop: Arc<AtomicBool>) -> Outcome {
-    let mut tasks = JoinSet::new();
-    for worker in 0..workers {
-        // Longer than the store's busy timeout, so a slow refusal is seen as what it is.
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        let url = app.url("/v1/clearance-requests");
-        let token = app.traveller(&format!("traveller-{worker}"), "UNICEF");
-        let trip = Submission::for_traveller(&format!("traveller-{worker}"), "UNICEF")
-            .leg(area, 2, 4)
-            .json;
-        let stop = stop.clone();
-        tasks.spawn(async move {
-            let mut outcome = Outcome::default();
-            while !stop.load(Ordering::Relaxed) {
-                let sent = client
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .json(&trip)
-                    .send()
-                    .await;
-                let response = match sent {
-                    Ok(response) => response,
-                    Err(e) => {
-                        outcome.unexpected.push(format!("no answer: {e:?}"));
-                        continue;
-                    }
-                };
-                let status = response.status().as_u16();
-                let content_type = response
-                    .headers()
-                    .get("content-type")
-                    .map(|v| v.to_str().unwrap_or_default().to_owned())
-                    .unwrap_or_default();
-                let body: Value = response.json().await.unwrap_or(Value::Null);
-                *outcome.statuses.entry(status).or_default() += 1;
-                match status {
-                    201 => {
-                        outcome.acknowledged.insert(
-                            body["id"].as_str().unwrap().to_owned(),
-                            body["status"].as_str().unwrap().to_owned(),
-                        );
-                    }
-                    503 if content_type == "application/problem+json"
-                        && body["code"] == "store_unavailable" =>
-                    {
-                        // Back off a little, as a client told to retry later would.
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                    _ => outcome.unexpected.push(format!("{status} {body}")),
-                }
-            }
-            outcome
-        });
-    }
-    let mut all = Outcome::default();
-    while let Some(done) = tasks.join_next().await {
-        let outcome = done.unwrap();
-        all.acknowledged.extend(outcome.acknowledged);
-        for (status, n) in outcome.statuses {
-            *all.statuses.entry(status).or_default() += n;
-        }
-        all.unexpected.extend(outcome.unexpected);
-    }
-    all
-}
-
-/// Every acknowledged request is stored, with the decision the client was given.
-async fn assert_all_stored(app: &TestApp, outcome: &Outcome) {
-    let mut missing = Vec::new();
-    for (id, status) in &outcome.acknowledged {
-        let stored = app
-            .db
-            .scalar(
-                "SELECT COUNT(*) FROM clearance_requests WHERE CAST(id AS TEXT) = $1 AND status = $2",
-                &[id, status],
-            )
-            .await;
-        if stored != 1 {
-            missing.push(id.clone());
-        }
-    }
-    assert!(
-        missing.is_empty(),
-        "{} of {} acknowledged requests are not stored as answered, e.g. {:?}",
-        missing.len(),
-        outcome.acknowledged.len(),
-        &missing[..missing.len().min(3)]
-    );
-}
-
-async fn readiness(app: &TestApp) -> (u16, Value) {
-    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
-    (
-        response.status().as_u16(),
-        response.json().await.unwrap_or(Value::Null),
-    )
-}
+use super::support::{
+    OwnRedis, Submission, TestApp, assert_all_stored, eventually, readiness, redis_entry,
+    submit_until,
+};
 
 #[tokio::test]
 async fn redis_killed_and_restarted_under_load_costs_no_decision() {

@@ -569,3 +569,169 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// A TCP proxy in front of a server that the test can cut (every open connection dropped,
+/// new ones refused) and restore: the server unreachable, as a network partition makes it.
+#[cfg_attr(not(postgres_tests), allow(dead_code))]
+pub struct CuttableProxy {
+    pub port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cuts: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+#[cfg_attr(not(postgres_tests), allow(dead_code))]
+impl CuttableProxy {
+    pub async fn start(target: &str) -> CuttableProxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let cuts = std::sync::Arc::new(tokio::sync::watch::channel(0u64).0);
+        let (accepting, notifier, target) = (up.clone(), cuts.clone(), target.to_owned());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !accepting.load(Ordering::SeqCst) {
+                    continue; // dropped: the client sees the connection closed at once
+                }
+                let mut cut = notifier.subscribe();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        CuttableProxy { port, up, cuts }
+    }
+
+    pub fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.cuts.send_modify(|n| *n += 1);
+    }
+
+    pub fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// What concurrent submitters saw: acknowledged requests with their decision, and how many
+/// answers of each status.
+#[derive(Default)]
+pub struct Outcome {
+    pub acknowledged: std::collections::HashMap<String, String>,
+    pub statuses: std::collections::HashMap<u16, usize>,
+    /// Any answer that is neither 201 nor a 503 problem: what must never happen.
+    pub unexpected: Vec<String>,
+}
+
+/// Submits from `workers` tasks until `stop` is set.
+pub async fn submit_until(
+    app: &App,
+    area: &str,
+    workers: usize,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Outcome {
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..workers {
+        // Longer than the store's busy timeout, so a slow refusal is seen as what it is.
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let url = app.url("/v1/clearance-requests");
+        let token = app.traveller(&format!("traveller-{worker}"), "UNICEF");
+        let trip = Submission::for_traveller(&format!("traveller-{worker}"), "UNICEF")
+            .leg(area, 2, 4)
+            .json;
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            let mut outcome = Outcome::default();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let sent = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&trip)
+                    .send()
+                    .await;
+                let response = match sent {
+                    Ok(response) => response,
+                    Err(e) => {
+                        outcome.unexpected.push(format!("no answer: {e:?}"));
+                        continue;
+                    }
+                };
+                let status = response.status().as_u16();
+                let content_type = response
+                    .headers()
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap_or_default().to_owned())
+                    .unwrap_or_default();
+                let body: Value = response.json().await.unwrap_or(Value::Null);
+                *outcome.statuses.entry(status).or_default() += 1;
+                match status {
+                    201 => {
+                        outcome.acknowledged.insert(
+                            body["id"].as_str().unwrap().to_owned(),
+                            body["status"].as_str().unwrap().to_owned(),
+                        );
+                    }
+                    503 if content_type == "application/problem+json"
+                        && body["code"] == "store_unavailable" =>
+                    {
+                        // Back off a little, as a client told to retry later would.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    _ => outcome.unexpected.push(format!("{status} {body}")),
+                }
+            }
+            outcome
+        });
+    }
+    let mut all = Outcome::default();
+    while let Some(done) = tasks.join_next().await {
+        let outcome = done.unwrap();
+        all.acknowledged.extend(outcome.acknowledged);
+        for (status, n) in outcome.statuses {
+            *all.statuses.entry(status).or_default() += n;
+        }
+        all.unexpected.extend(outcome.unexpected);
+    }
+    all
+}
+
+/// Every acknowledged request is stored, with the decision the client was given.
+pub async fn assert_all_stored(app: &App, outcome: &Outcome) {
+    let mut missing = Vec::new();
+    for (id, status) in &outcome.acknowledged {
+        let stored = app
+            .db
+            .scalar(
+                "SELECT COUNT(*) FROM clearance_requests WHERE CAST(id AS TEXT) = $1 AND status = $2",
+                &[id, status],
+            )
+            .await;
+        if stored != 1 {
+            missing.push(id.clone());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged requests are not stored as answered, e.g. {:?}",
+        missing.len(),
+        outcome.acknowledged.len(),
+        &missing[..missing.len().min(3)]
+    );
+}
+
+pub async fn readiness(app: &App) -> (u16, Value) {
+    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
