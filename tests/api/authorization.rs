@@ -194,7 +194,7 @@ impl Matrix {
         }
         figures.push(
             db.scalar(
-                "SELECT COALESCE(SUM(version), 0) FROM clearance_requests",
+                "SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM clearance_requests",
                 &[],
             )
             .await,

@@ -149,7 +149,7 @@ impl Target {
             self.app
                 .db
                 .scalar(
-                    "SELECT COALESCE(SUM(version), 0) FROM clearance_requests",
+                    "SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM clearance_requests",
                     &[],
                 )
                 .await,
