@@ -174,34 +174,6 @@ struct Matrix {
 }
 
 impl Matrix {
-    /// What a refused call must leave as it was: every row and every version.
-    async fn snapshot(&self) -> Vec<i64> {
-        let db = &self.app.db;
-        let mut figures = Vec::new();
-        for table in [
-            "areas",
-            "sras",
-            "clearance_requests",
-            "audit_log",
-            "webhooks",
-            "rescreen_jobs",
-            "outbox",
-        ] {
-            figures.push(
-                db.scalar(&format!("SELECT COUNT(*) FROM {table}"), &[])
-                    .await,
-            );
-        }
-        figures.push(
-            db.scalar(
-                "SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM clearance_requests",
-                &[],
-            )
-            .await,
-        );
-        figures
-    }
-
     fn token(&self, who: Who) -> Option<String> {
         let app = &self.app;
         Some(match who {
@@ -350,7 +322,7 @@ async fn every_route_for_every_caller_and_owner_answers_as_the_policy_says() {
                 if let Some(body) = &body {
                     request = request.json(body);
                 }
-                let before = matrix.snapshot().await;
+                let before = matrix.app.store_snapshot().await;
                 let response = request.send().await.unwrap();
                 let status = response.status().as_u16();
                 let answer: Value = if path.ends_with("/stream") && status == 200 {
@@ -375,7 +347,7 @@ async fn every_route_for_every_caller_and_owner_answers_as_the_policy_says() {
                     .await;
                     assert!(done, "re-screening {job} did not finish");
                 }
-                if expect != Allow && matrix.snapshot().await != before {
+                if expect != Allow && matrix.app.store_snapshot().await != before {
                     failures.push(format!(
                         "{method} {path} as {who:?} on {case:?} was refused but changed the store"
                     ));

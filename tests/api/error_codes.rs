@@ -71,39 +71,43 @@ async fn draft(app: &TestApp, area: &str, version: u32) -> String {
     body["id"].as_str().unwrap().to_owned()
 }
 
-/// Makes every update of a request row silently do nothing, as if another writer always got
-/// there first.
-async fn stall_request_updates(app: &TestApp) {
-    let statements: &[&str] = if app.db.is_postgres() {
-        &[
-            "CREATE FUNCTION stall() RETURNS trigger AS $$ BEGIN RETURN NULL; END $$ LANGUAGE plpgsql",
-            "CREATE TRIGGER stall BEFORE UPDATE ON clearance_requests FOR EACH ROW EXECUTE FUNCTION stall()",
-        ]
+/// Runs the statements of the test database's dialect.
+async fn install(app: &TestApp, sqlite: &[&str], postgres: &[&str]) {
+    let statements = if app.db.is_postgres() {
+        postgres
     } else {
-        &[
-            "CREATE TRIGGER stall BEFORE UPDATE ON clearance_requests BEGIN SELECT RAISE(IGNORE); END",
-        ]
+        sqlite
     };
     for sql in statements {
         app.db.execute(sql, &[]).await.unwrap();
     }
 }
 
-/// Makes the store refuse new requests, as a full disk or a broken database would.
+/// Makes every update of a request row silently do nothing, as if another writer always got
+/// there first.
+async fn stall_request_updates(app: &TestApp) {
+    install(
+        app,
+        &["CREATE TRIGGER stall BEFORE UPDATE ON clearance_requests BEGIN SELECT RAISE(IGNORE); END"],
+        &[
+            "CREATE FUNCTION stall() RETURNS trigger AS $$ BEGIN RETURN NULL; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER stall BEFORE UPDATE ON clearance_requests FOR EACH ROW EXECUTE FUNCTION stall()",
+        ],
+    )
+    .await;
+}
+
+/// Makes the store refuse new requests, as a broken database would.
 async fn refuse_inserts(app: &TestApp) {
-    let statements: &[&str] = if app.db.is_postgres() {
+    install(
+        app,
+        &["CREATE TRIGGER refuse BEFORE INSERT ON clearance_requests BEGIN SELECT RAISE(ABORT, 'refused'); END"],
         &[
-            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql",
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql",
             "CREATE TRIGGER refuse BEFORE INSERT ON clearance_requests FOR EACH ROW EXECUTE FUNCTION refuse()",
-        ]
-    } else {
-        &[
-            "CREATE TRIGGER refuse BEFORE INSERT ON clearance_requests BEGIN SELECT RAISE(ABORT, 'disk full'); END",
-        ]
-    };
-    for sql in statements {
-        app.db.execute(sql, &[]).await.unwrap();
-    }
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]

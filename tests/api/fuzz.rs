@@ -129,36 +129,6 @@ impl Target {
             .map_or_else(|| json!({}), |(_, body)| body.clone())
     }
 
-    async fn snapshot(&self) -> Vec<i64> {
-        let mut figures = Vec::new();
-        for table in [
-            "areas",
-            "sras",
-            "clearance_requests",
-            "request_legs",
-            "audit_log",
-            "webhooks",
-            "outbox",
-        ] {
-            figures.push(
-                self.app
-                    .db
-                    .scalar(&format!("SELECT COUNT(*) FROM {table}"), &[])
-                    .await,
-            );
-        }
-        figures.push(
-            self.app
-                .db
-                .scalar(
-                    "SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM clearance_requests",
-                    &[],
-                )
-                .await,
-        );
-        figures
-    }
-
     /// Sends one case; fails on a 5xx, or on a refusal that changed the store.
     async fn send(
         &self,
@@ -167,7 +137,7 @@ impl Target {
         query: &[(String, String)],
         body: Option<Vec<u8>>,
     ) -> Result<u16, String> {
-        let before = self.snapshot().await;
+        let before = self.app.store_snapshot().await;
         let verb = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let mut request = self
             .app
@@ -198,7 +168,7 @@ impl Target {
                 return Err(format!("re-screening {job} did not finish"));
             }
         }
-        if status >= 400 && self.snapshot().await != before {
+        if status >= 400 && self.app.store_snapshot().await != before {
             return Err(format!(
                 "{method} {template} refused with {status} but changed the store"
             ));

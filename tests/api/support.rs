@@ -249,6 +249,31 @@ impl App {
         )
     }
 
+    /// Rows in every table a request can change, and the sum of request versions: what a
+    /// refused request must leave exactly as it was.
+    pub async fn store_snapshot(&self) -> Vec<i64> {
+        let mut figures = Vec::new();
+        for table in [
+            "areas",
+            "sras",
+            "clearance_requests",
+            "request_legs",
+            "audit_log",
+            "webhooks",
+            "rescreen_jobs",
+            "outbox",
+        ] {
+            figures.push(
+                self.db
+                    .scalar(&format!("SELECT COUNT(*) FROM {table}"), &[])
+                    .await,
+            );
+        }
+        let versions = "SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM clearance_requests";
+        figures.push(self.db.scalar(versions, &[]).await);
+        figures
+    }
+
     pub async fn redis_entry(&self, code: &str) -> Option<Value> {
         redis_entry(
             &self.settings.redis.url,
