@@ -134,6 +134,9 @@ impl Application {
             metrics_token: Some(settings.metrics.bearer_token.trim().to_owned())
                 .filter(|t| !t.is_empty()),
             cors_origins: settings.server.cors_allowed_origins.clone(),
+            dev_tokens: (settings.environment == "development")
+                .then(|| settings.auth.clone())
+                .filter(|auth| auth.hs256_secret.is_some()),
             rate_limits: RateLimits::from_settings(&settings.rate_limits)
                 .map_err(|e| anyhow::anyhow!("rate_limits: {e}"))?
                 .map(Arc::new),

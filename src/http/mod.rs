@@ -13,6 +13,7 @@ mod problem_response;
 mod request_id;
 pub mod sras;
 pub mod throttle;
+pub mod ui;
 mod webhooks;
 
 use std::sync::Arc;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub metrics_token: Option<String>,
     /// Origins whose browser pages may call the API (exact `scheme://host[:port]`).
     pub cors_origins: Vec<String>,
+    /// Set in the development environment only: the web page's sign-in may mint tokens.
+    pub dev_tokens: Option<crate::config::AuthSettings>,
 }
 
 /// Declares the route table once: `routes` registers it with actix and `ROUTES` lists it,
@@ -71,6 +74,10 @@ route_table! {
     "/readyz" => { get => health::readyz }
     "/metrics" => { get => metrics::metrics }
     "/openapi.json" => { get => openapi::document }
+    "/" => { get => ui::index }
+    "/app.js" => { get => ui::script }
+    "/app.css" => { get => ui::style }
+    "/dev/token" => { post => ui::dev_token }
     "/v1/clearance-requests" => { post => clearance_requests::submit, get => clearance_requests::list }
     "/v1/clearance-requests/{id}" => { get => clearance_requests::get, patch => clearance_requests::amend }
     "/v1/clearance-requests/{id}/withdraw" => { post => clearance_requests::withdraw }

@@ -10,7 +10,7 @@ use actix_web::HttpResponse;
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
-use super::{areas, clearance_requests, escalations, health, metrics, sras, webhooks};
+use super::{areas, clearance_requests, escalations, health, metrics, sras, ui, webhooks};
 use crate::error_code::Code;
 
 #[derive(OpenApi)]
@@ -24,6 +24,7 @@ use crate::error_code::Code;
     ),
     paths(
         health::healthz, health::readyz, metrics::metrics, document,
+        ui::index, ui::script, ui::style, ui::dev_token,
         clearance_requests::submit, clearance_requests::list, clearance_requests::get,
         clearance_requests::amend, clearance_requests::withdraw, clearance_requests::audit,
         escalations::queue, escalations::stream, escalations::claim, escalations::release,
@@ -40,6 +41,7 @@ use crate::error_code::Code;
         (name = "areas", description = "Areas, the risk in force, suspensions, the crisis locator"),
         (name = "sras", description = "Security Risk Assessments and the re-screening they start"),
         (name = "operations", description = "Probes, metrics and this document"),
+        (name = "web page", description = "The page for people, served from the binary, and its development sign-in"),
     )
 )]
 struct ApiDoc;

@@ -82,7 +82,10 @@ fn cases(path: &str) -> &'static [Case] {
 fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
     use Who::*;
     if who == Anonymous {
-        let public = matches!(path, "/healthz" | "/readyz" | "/openapi.json");
+        let public = matches!(
+            path,
+            "/healthz" | "/readyz" | "/openapi.json" | "/" | "/app.js" | "/app.css" | "/dev/token"
+        );
         return Some(if public {
             Allow
         } else {
@@ -92,7 +95,9 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
     let only = |allowed: &[Who]| if allowed.contains(&who) { Allow } else { Deny };
     let approver = matches!(who, ApproverHq | ApproverDg);
     Some(match (method, path) {
-        ("get", "/healthz" | "/readyz" | "/openapi.json") => Allow,
+        ("get", "/healthz" | "/readyz" | "/openapi.json" | "/" | "/app.js" | "/app.css") => Allow,
+        // The test service runs in development, where the page may mint tokens.
+        ("post", "/dev/token") => Allow,
         ("get", "/metrics") => only(&[Admin]),
         ("post", "/v1/clearance-requests") => only(&[Traveller, UnitSameOrg]),
         ("get", "/v1/clearance-requests") => only(&[Traveller, UnitSameOrg, UnitOtherOrg, Admin]),
@@ -239,7 +244,7 @@ impl Matrix {
 
     fn sra_body(&self) -> Value {
         json!({"area": "TST-SRA", "version": self.next, "effective_from": day(self.next as i64),
-               "review_due": day(400), "security_level": 2, "residual_risk": "low"})
+               "review_due": day(self.next as i64 + 400), "security_level": 2, "residual_risk": "low"})
     }
 
     /// The concrete path and body for one cell, with fresh resources where it needs them.

@@ -1,0 +1,115 @@
+//! The web page (`/`, `/app.js`, `/app.css`), embedded in the binary so it works offline and
+//! needs no CDN, and the development sign-in (`POST /dev/token`). The page calls the same
+//! JSON API travel units use, with the caller's bearer token.
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::extract::read_json;
+use crate::auth::{Role, issue_development_token};
+use crate::problem::Problem;
+
+const INDEX: &str = include_str!("ui/index.html");
+const SCRIPT: &str = include_str!("ui/app.js");
+const STYLE: &str = include_str!("ui/app.css");
+
+/// Scripts, styles and fetches from this origin only; nothing inline, nothing framed.
+const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    connect-src 'self'; img-src 'self' blob: data:; form-action 'none'; base-uri 'none'; \
+    frame-ancestors 'none'";
+
+fn asset(content_type: &str, body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((CONTENT_SECURITY_POLICY, PAGE_POLICY))
+        // Embedded: a new binary may bring new assets, so browsers check back each time.
+        .insert_header((CACHE_CONTROL, "no-cache"))
+        .body(body)
+}
+
+/// The web page.
+#[utoipa::path(
+    get, path = "/", tag = "web page",
+    responses((status = 200, description = "The web page for travellers, approvers and analysts", content_type = "text/html", body = String))
+)]
+pub async fn index(state: web::Data<AppState>) -> HttpResponse {
+    let environment = if state.dev_tokens.is_some() {
+        "development"
+    } else {
+        "production"
+    };
+    asset(
+        "text/html; charset=utf-8",
+        INDEX.replace("{{ENVIRONMENT}}", environment),
+    )
+}
+
+/// The page's script.
+#[utoipa::path(
+    get, path = "/app.js", tag = "web page",
+    responses((status = 200, description = "The page's script", content_type = "text/javascript", body = String))
+)]
+pub async fn script() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", SCRIPT.to_owned())
+}
+
+/// The page's style sheet.
+#[utoipa::path(
+    get, path = "/app.css", tag = "web page",
+    responses((status = 200, description = "The page's style sheet", content_type = "text/css", body = String))
+)]
+pub async fn style() -> HttpResponse {
+    asset("text/css; charset=utf-8", STYLE.to_owned())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DevTokenBody {
+    sub: String,
+    roles: Vec<String>,
+    #[serde(default)]
+    org: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct DevToken {
+    token: String,
+}
+
+/// Development sign-in: a short-lived token for any subject and role. It exists only in the
+/// development environment; anywhere else it is 404 like any unknown path.
+#[utoipa::path(
+    post, path = "/dev/token", tag = "web page",
+    request_body = DevTokenBody,
+    responses(
+        (status = 200, description = "A development token (HS256, `auth.dev_token_ttl_minutes`)", body = DevToken),
+        (status = 404, description = "not_found"),
+    )
+)]
+pub async fn dev_token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let Some(auth) = &state.dev_tokens else {
+        return Err(Problem::not_found());
+    };
+    let body: DevTokenBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let sub = crate::domain::bounded_text("/sub", &body.sub, 100)?;
+    let mut roles = Vec::with_capacity(body.roles.len());
+    for (i, raw) in body.roles.iter().enumerate() {
+        let role = raw
+            .parse::<Role>()
+            .map_err(|_| Problem::invalid_field(format!("/roles/{i}"), "not a role"))?;
+        roles.push(role);
+    }
+    if roles.is_empty() {
+        return Err(Problem::invalid_field("/roles", "name at least one role"));
+    }
+    let org = body.org.as_deref().map(str::trim).filter(|o| !o.is_empty());
+    let token = issue_development_token(auth, &sub, &roles, org, auth.dev_token_ttl_minutes)
+        .map_err(|e| Problem::invalid_field("/org", e.to_string()))?;
+    Ok(HttpResponse::Ok().json(DevToken { token }))
+}

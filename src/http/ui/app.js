@@ -1,0 +1,553 @@
+// clearway's web page: the same JSON API travel units use, with the caller's bearer token.
+// No framework: a few views rendered from plain DOM calls, so the page works offline.
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const STORAGE = "clearway.token";
+const STATUS_LABEL = {
+  cleared: "Cleared", held: "Held", refused: "Refused", escalated: "Escalated",
+  approved: "Approved", rejected: "Rejected", returned: "Returned", withdrawn: "Withdrawn",
+  revoked: "Revoked",
+};
+const PENDING = ["escalated", "held", "returned"];
+
+let session = null; // { token, sub, roles, org }
+let stopWatching = null;
+
+/** Creates an element: el("p", {class: "x"}, "text", child, ...). */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === false || value == null) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "class") node.className = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child == null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function say(text, kind = "info") {
+  const box = $("#message");
+  box.textContent = text;
+  box.className = `message ${kind}`;
+  box.hidden = !text;
+}
+
+/** A problem+json answer as one readable sentence. */
+class ApiError extends Error {
+  constructor(status, problem) {
+    const detail = problem && (problem.detail || problem.title);
+    super(detail ? `${problem.title || "Error"}: ${detail}` : `The service answered ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+  }
+}
+
+async function api(method, path, body, accept = "application/json") {
+  const headers = { Accept: accept };
+  if (session) headers.Authorization = `Bearer ${session.token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  // A retry of this very call (not of the user's next click) would reuse it.
+  if (method !== "GET") {
+    headers["Idempotency-Key"] = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
+  }
+  const response = await fetch(path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 204) return null;
+  const text = await response.text();
+  const data = text && (response.headers.get("content-type") || "").includes("json")
+    ? JSON.parse(text) : text;
+  if (!response.ok) {
+    if (response.status === 401) signOut("Your session has ended; sign in again.");
+    throw new ApiError(response.status, typeof data === "object" ? data : null);
+  }
+  return data;
+}
+
+/** Runs an action, showing its failure as a readable message instead of throwing. */
+async function attempt(action, success) {
+  try {
+    const result = await action();
+    if (success) say(success, "ok");
+    return result;
+  } catch (error) {
+    say(error.message, "error");
+    return undefined;
+  }
+}
+
+// ---- Session -------------------------------------------------------------------------
+
+function decode(token) {
+  const payload = token.split(".")[1] || "";
+  const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+  return JSON.parse(json);
+}
+
+function start(token) {
+  let claims;
+  try {
+    claims = decode(token);
+  } catch {
+    say("That is not a JWT.", "error");
+    return;
+  }
+  session = { token, sub: claims.sub, roles: claims.roles || [], org: claims.org || null };
+  sessionStorage.setItem(STORAGE, token);
+  $("#sign-in").hidden = true;
+  $("#who").hidden = false;
+  $("#who-name").textContent = `${session.sub} (${session.roles.join(", ")}${session.org ? `, ${session.org}` : ""})`;
+  tabs();
+}
+
+function signOut(text = "") {
+  if (stopWatching) stopWatching();
+  session = null;
+  sessionStorage.removeItem(STORAGE);
+  $("#sign-in").hidden = false;
+  $("#who").hidden = true;
+  $("#tabs").hidden = true;
+  $("#view").hidden = true;
+  say(text, text ? "error" : "info");
+}
+
+const has = (...roles) => session && roles.some((r) => session.roles.includes(r));
+
+function tabs() {
+  const nav = $("#tabs");
+  nav.replaceChildren();
+  const views = [];
+  if (has("traveller", "travel-unit")) views.push(["requests", "Requests", requestsView]);
+  if (has("approver-hq", "approver-dg", "admin")) views.push(["queue", "Approval queue", queueView]);
+  if (has("security-analyst", "admin")) views.push(["areas", "Areas and SRAs", areasView]);
+  if (!views.length) views.push(["areas-read", "Areas", areasView]);
+  for (const [id, label, render] of views) {
+    nav.append(el("button", {
+      type: "button", id: `tab-${id}`, "data-testid": `tab-${id}`,
+      onclick: () => show(id, render),
+    }, label));
+  }
+  nav.hidden = false;
+  show(views[0][0], views[0][2]);
+}
+
+function show(id, render) {
+  if (stopWatching) stopWatching();
+  for (const button of $("#tabs").children) {
+    button.setAttribute("aria-current", button.id === `tab-${id}` ? "page" : "false");
+  }
+  const view = $("#view");
+  view.hidden = false;
+  view.replaceChildren();
+  say("");
+  render(view);
+}
+
+// ---- Shared pieces ---------------------------------------------------------------------
+
+function statusBadge(status) {
+  return el("span", { class: `badge ${status}`, "data-testid": "status" }, STATUS_LABEL[status] || status);
+}
+
+function riskBadge(risk) {
+  return risk
+    ? el("span", { class: `risk ${risk}` }, risk.replace("_", " "))
+    : el("span", { class: "risk none" }, "no SRA");
+}
+
+const today = (days = 0) => new Date(Date.now() + days * 86400000).toISOString().slice(0, 10);
+
+function decisionCard(record) {
+  const d = record.decision;
+  return el("div", { class: "card decision", "data-testid": "decision" },
+    el("p", {}, statusBadge(record.status), " ", d.reason),
+    el("table", {},
+      el("thead", {}, el("tr", {}, ["Area", "Risk", "SRA", "Outcome", "Why", "Conditions"].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, d.legs.map((leg) => el("tr", {},
+        el("td", {}, leg.area),
+        el("td", {}, riskBadge(leg.risk)),
+        el("td", {}, leg.sra ? `v${leg.sra.version}` : "none"),
+        el("td", {}, statusBadge(leg.outcome)),
+        el("td", {}, leg.reason),
+        el("td", {}, leg.conditions.length ? el("ul", {}, leg.conditions.map((c) => el("li", {}, c))) : "none"),
+      )))));
+}
+
+// ---- Travellers and travel units -----------------------------------------------------
+
+let areasCache = null;
+async function areas() {
+  areasCache = areasCache || (await api("GET", "/v1/areas")).items;
+  return areasCache;
+}
+
+// One request form on the page: new requests, and amendments of a returned or held one.
+let requestFormEl = null;
+
+async function requestsView(view) {
+  const form = el("form", { class: "card", "data-testid": "submit-form" });
+  requestFormEl = form;
+  const detail = el("div", { id: "detail" });
+  const list = el("div", { id: "list" });
+  view.append(el("h2", { id: "form-title" }, "New request"), form, detail, el("h2", {}, "Requests"), list);
+  await requestForm(form, null, detail, list);
+  await refreshList(list, detail);
+}
+
+async function requestForm(form, existing, detail, list) {
+  $("#form-title").textContent = existing ? `Amend request ${existing.id.slice(0, 8)}` : "New request";
+  const known = await attempt(areas) || [];
+  const t = existing ? existing.traveller : {};
+  const field = (id, label, attrs) => [el("label", { for: id }, label), el("input", { id, name: id, ...attrs })];
+  form.replaceChildren(
+    el("fieldset", {}, el("legend", {}, "Traveller"),
+      field("f-id", "Traveller id", { required: true, value: t.id || session.sub, readonly: !has("travel-unit") }),
+      field("f-name", "Name", { required: true, value: t.name || session.sub }),
+      field("f-org", "Organisation", { required: true, value: t.org || session.org || "" }),
+      field("f-bsafe", "BSAFE valid until", { type: "date", value: t.bsafe_valid_until || today(365) }),
+      field("f-ssafe", "SSAFE valid until", { type: "date", value: t.ssafe_valid_until || today(365) })),
+    el("fieldset", {}, el("legend", {}, "Mission"),
+      field("f-purpose", "Purpose", { required: true, value: existing ? existing.purpose : "" }),
+      el("label", { for: "f-pc" }, "Programme criticality"),
+      el("select", { id: "f-pc" }, ["PC1", "PC2", "PC3", "PC4"].map((pc) =>
+        el("option", { value: pc, selected: (existing ? existing.programme_criticality : "PC3") === pc }, pc))),
+      field("f-msra", "Mission-specific SRA reference (Very High risk)", { value: existing && existing.mission_sra_reference || "" })),
+    el("fieldset", { id: "legs" }, el("legend", {}, "Itinerary")),
+    el("div", { class: "actions" },
+      el("button", { type: "button", class: "secondary", onclick: () => addLeg(known) }, "Add a leg"),
+      el("button", { type: "submit", "data-testid": "submit" }, existing ? "Amend and resubmit" : "Submit")));
+  const legs = existing ? existing.legs : [{ area: "", arrival: today(7), departure: today(10) }];
+  for (const leg of legs) addLeg(known, leg);
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    const body = {
+      traveller: {
+        id: $("#f-id").value.trim(), name: $("#f-name").value.trim(), org: $("#f-org").value.trim(),
+        bsafe_valid_until: $("#f-bsafe").value || null, ssafe_valid_until: $("#f-ssafe").value || null,
+      },
+      purpose: $("#f-purpose").value.trim(),
+      programme_criticality: $("#f-pc").value,
+      mission_sra_reference: $("#f-msra").value.trim() || null,
+      legs: [...form.querySelectorAll(".leg")].map((row) => ({
+        area: $(".leg-area", row).value, arrival: $(".leg-arrival", row).value, departure: $(".leg-departure", row).value,
+      })),
+    };
+    const record = await attempt(() => existing
+      ? api("PATCH", `/v1/clearance-requests/${existing.id}`, body)
+      : api("POST", "/v1/clearance-requests", body));
+    if (!record) return;
+    say(`Request ${STATUS_LABEL[record.status].toLowerCase()}.`, record.status === "refused" ? "error" : "ok");
+    if (existing) await requestForm(form, null, detail, list);
+    await openRequest(record.id, detail, list);
+    await refreshList(list, detail);
+  };
+}
+
+let legCount = 0;
+function addLeg(known, leg = { area: "", arrival: today(7), departure: today(10) }) {
+  const n = ++legCount;
+  const row = el("div", { class: "leg", "data-testid": "leg" },
+    el("label", { for: `leg-area-${n}` }, "Area"),
+    el("select", { id: `leg-area-${n}`, class: "leg-area", required: true },
+      el("option", { value: "" }, "Choose an area"),
+      known.map((a) => el("option", { value: a.code, selected: a.code === leg.area },
+        `${a.code} ${a.name}: ${a.suspension ? "suspended" : a.in_force ? a.in_force.risk.replace("_", " ") : "no SRA"}`))),
+    el("label", { for: `leg-arr-${n}` }, "Arrival"),
+    el("input", { id: `leg-arr-${n}`, class: "leg-arrival", type: "date", required: true, value: leg.arrival }),
+    el("label", { for: `leg-dep-${n}` }, "Departure"),
+    el("input", { id: `leg-dep-${n}`, class: "leg-departure", type: "date", required: true, value: leg.departure }),
+    el("button", { type: "button", class: "link", onclick: () => row.remove() }, "Remove this leg"));
+  $("#legs").append(row);
+}
+
+async function refreshList(list, detail) {
+  const page = await attempt(() => api("GET", "/v1/clearance-requests?limit=50"));
+  if (!page) return;
+  list.replaceChildren(page.items.length
+    ? el("table", { "data-testid": "requests" },
+      el("thead", {}, el("tr", {}, ["Submitted", "Traveller", "First leg", "Status", ""].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, page.items.map((r) => el("tr", {},
+        el("td", {}, r.submitted_at.slice(0, 16).replace("T", " ")),
+        el("td", {}, r.traveller.name),
+        el("td", {}, `${r.legs[0].area} ${r.legs[0].arrival}`),
+        el("td", {}, statusBadge(r.status)),
+        el("td", {}, el("button", { type: "button", class: "link", onclick: () => openRequest(r.id, detail, list) }, "Open"))))))
+    : el("p", {}, "No requests yet."));
+}
+
+async function openRequest(id, detail, list) {
+  const [record, trail] = await Promise.all([
+    attempt(() => api("GET", `/v1/clearance-requests/${id}`)),
+    attempt(() => api("GET", `/v1/clearance-requests/${id}/audit`)),
+  ]);
+  if (!record) return;
+  const actions = el("div", { class: "actions" });
+  if (PENDING.includes(record.status)) {
+    actions.append(el("button", {
+      type: "button", class: "secondary", "data-testid": "withdraw",
+      onclick: async () => {
+        if (await attempt(() => api("POST", `/v1/clearance-requests/${id}/withdraw`, {}), "Request withdrawn.")) {
+          await openRequest(id, detail, list);
+          await refreshList(list, detail);
+        }
+      },
+    }, "Withdraw"));
+  }
+  if (["returned", "held"].includes(record.status)) {
+    actions.append(el("button", {
+      type: "button", class: "secondary", "data-testid": "amend",
+      onclick: async () => {
+        await requestForm(requestFormEl, record, detail, list);
+        requestFormEl.scrollIntoView({ block: "start" });
+        $("#f-purpose").focus();
+      },
+    }, "Amend"));
+  }
+  detail.replaceChildren(
+    el("h2", {}, `Request ${record.id.slice(0, 8)}`),
+    decisionCard(record),
+    actions,
+    el("h3", {}, "Timeline"),
+    el("ol", { class: "timeline", "data-testid": "timeline" }, (trail ? trail.items : []).map((e) => el("li", {},
+      el("time", { datetime: e.at }, e.at.slice(0, 19).replace("T", " ")), " ",
+      el("strong", {}, e.action.replace(/_/g, " ")), ` by ${e.actor}`,
+      e.stage ? ` (${e.stage})` : "", ": ", statusBadge(e.to),
+      e.comment ? el("q", {}, e.comment) : null))));
+  detail.scrollIntoView({ block: "nearest" });
+}
+
+// ---- Approvers -----------------------------------------------------------------------
+
+function stages() {
+  const s = [];
+  if (has("approver-hq", "admin")) s.push("hq");
+  if (has("approver-dg", "admin")) s.push("dg");
+  return s;
+}
+
+async function queueView(view) {
+  const own = stages();
+  const picker = el("select", { id: "stage" }, own.map((s) => el("option", { value: s }, s === "hq" ? "HQ security" : "DG's office")));
+  const live = el("span", { class: "live", "data-testid": "live" }, "connecting…");
+  const list = el("div", { id: "queue" });
+  const item = el("div", { id: "item" });
+  view.append(
+    el("h2", {}, "Approval queue"),
+    el("div", { class: "toolbar" }, el("label", { for: "stage" }, "Stage"), picker, live),
+    list, item);
+  const load = () => loadQueue(picker.value, list, item);
+  picker.onchange = () => { load(); watch(picker.value, live, load); };
+  await load();
+  watch(picker.value, live, load);
+}
+
+async function loadQueue(stage, list, item) {
+  const page = await attempt(() => api("GET", `/v1/escalations?stage=${stage}&limit=100`));
+  if (!page) return;
+  list.replaceChildren(page.items.length
+    ? el("ul", { class: "queue", "data-testid": "queue" }, page.items.map((q) => el("li", { class: q.urgent ? "urgent" : "" },
+      el("button", { type: "button", class: "item", "data-testid": "queue-item", onclick: () => openItem(q.request.id, stage, list, item) },
+        q.urgent ? el("span", { class: "flag" }, "Within 72 h") : null,
+        el("strong", {}, q.request.traveller.name), ` (${q.request.traveller.org}) `,
+        q.request.legs.map((l) => `${l.area} ${l.arrival}`).join(" → "),
+        el("small", {}, ` waiting ${Math.round(q.seconds_in_queue / 60)} min`),
+        q.claim ? el("small", { class: "claimed" }, ` claimed by ${q.claim.holder}`) : null))))
+    : el("p", { "data-testid": "queue-empty" }, "Nothing waiting at this stage."));
+}
+
+async function openItem(id, stage, list, item) {
+  const record = await attempt(() => api("GET", `/v1/clearance-requests/${id}`));
+  if (!record) return;
+  const comment = el("textarea", { id: "comment", rows: 3, maxlength: 2000 });
+  const act = (path, body, done) => async () => {
+    if (await attempt(() => api("POST", `/v1/escalations/${id}/${path}`, body), done)) {
+      await loadQueue(stage, list, item);
+      if (path !== "decision") await openItem(id, stage, list, item);
+      else item.replaceChildren();
+    }
+  };
+  const decide = (decision) => async () => {
+    await act("decision", { decision, comment: comment.value, stage }, `Decision recorded: ${decision}.`)();
+  };
+  item.replaceChildren(
+    el("h2", {}, `${record.traveller.name}: ${record.purpose}`),
+    el("p", {}, `${record.programme_criticality}, mission SRA ${record.mission_sra_reference || "none"}`),
+    decisionCard(record),
+    record.approval ? el("p", {}, `Chain: ${record.approval.chain.join(" → ")}; `,
+      record.approval.decisions.map((d) => `${d.stage} ${d.verdict} by ${d.approver}`).join("; ") || "no decision yet") : null,
+    el("div", { class: "actions" },
+      el("button", { type: "button", "data-testid": "claim", onclick: act("claim", {}, "Claimed: it is yours for the lease period.") }, "Claim"),
+      el("button", { type: "button", class: "secondary", onclick: act("release", {}, "Released back to the queue.") }, "Release")),
+    el("label", { for: "comment" }, "Comment (required; the traveller sees it)"), comment,
+    el("div", { class: "actions" },
+      el("button", { type: "button", "data-testid": "approve", onclick: decide("approve") }, "Approve"),
+      el("button", { type: "button", class: "danger", onclick: decide("reject") }, "Reject"),
+      el("button", { type: "button", class: "secondary", onclick: decide("return") }, "Return to traveller")));
+}
+
+/** Server-sent events over fetch (EventSource cannot send the bearer token). */
+function watch(stage, indicator, reload) {
+  if (stopWatching) stopWatching();
+  const controller = new AbortController();
+  stopWatching = () => controller.abort();
+  const connect = async () => {
+    try {
+      const response = await fetch(`/v1/escalations/stream?stage=${stage}`, {
+        headers: { Authorization: `Bearer ${session.token}`, Accept: "text/event-stream" },
+        signal: controller.signal,
+      });
+      if (!response.ok) throw new ApiError(response.status, null);
+      indicator.textContent = "live";
+      indicator.className = "live on";
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (/^event: /m.test(frame)) reload();
+        }
+      }
+    } catch (error) {
+      if (controller.signal.aborted) return;
+    }
+    indicator.textContent = "reconnecting…";
+    indicator.className = "live";
+    setTimeout(() => { if (!controller.signal.aborted) { reload(); connect(); } }, 3000);
+  };
+  connect();
+}
+
+// ---- Security analysts ------------------------------------------------------------------
+
+async function areasView(view) {
+  areasCache = null;
+  const table = el("div", { id: "area-table" });
+  view.append(el("h2", {}, "Areas"), table);
+  await renderAreas(table);
+  if (!has("security-analyst", "admin")) return;
+  const known = await areas();
+  const codes = () => known.map((a) => el("option", { value: a.code }, `${a.code} ${a.name}`));
+  if (has("security-analyst")) {
+    const sra = el("form", { class: "card", "data-testid": "publish-form" },
+      el("label", { for: "s-area" }, "Area"), el("select", { id: "s-area" }, codes()),
+      el("label", { for: "s-version" }, "Version"), el("input", { id: "s-version", type: "number", min: 1, required: true, value: 1 }),
+      el("label", { for: "s-from" }, "Effective from"), el("input", { id: "s-from", type: "date", required: true, value: today() }),
+      el("label", { for: "s-review" }, "Review due"), el("input", { id: "s-review", type: "date", required: true, value: today(180) }),
+      el("label", { for: "s-level" }, "Security level (1 to 6)"), el("input", { id: "s-level", type: "number", min: 1, max: 6, required: true, value: 3 }),
+      el("label", { for: "s-risk" }, "Residual risk"),
+      el("select", { id: "s-risk" }, ["low", "medium", "high", "very_high", "unacceptable"].map((r) => el("option", { value: r }, r.replace("_", " ")))),
+      el("label", { for: "s-measures" }, "Mandatory measures, one per line"), el("textarea", { id: "s-measures", rows: 3 }),
+      el("button", { type: "submit" }, "Publish"));
+    sra.onsubmit = async (event) => {
+      event.preventDefault();
+      const body = {
+        area: $("#s-area").value, version: Number($("#s-version").value),
+        effective_from: $("#s-from").value, review_due: $("#s-review").value,
+        security_level: Number($("#s-level").value), residual_risk: $("#s-risk").value,
+        mandatory_measures: $("#s-measures").value.split("\n").map((m) => m.trim()).filter(Boolean),
+      };
+      const done = await attempt(() => api("POST", "/v1/sras", body));
+      if (done) {
+        say(`Published; ${done.rescreening.requests} requests are being screened again.`, "ok");
+        areasCache = null;
+        await renderAreas(table);
+      }
+    };
+    view.append(el("h2", {}, "Publish an SRA"), sra);
+  }
+  const locator = el("form", { class: "card", "data-testid": "locator-form" },
+    el("label", { for: "l-area" }, "Area"), el("select", { id: "l-area" }, codes()),
+    el("label", { for: "l-on" }, "Date"), el("input", { id: "l-on", type: "date", required: true, value: today() }),
+    el("div", { class: "actions" },
+      el("button", { type: "submit" }, "Who is there"),
+      el("button", { type: "button", class: "secondary", id: "l-csv" }, "Download CSV")),
+    el("div", { id: "l-result" }));
+  const query = () => `/v1/areas/${$("#l-area").value}/personnel?on=${$("#l-on").value}`;
+  locator.onsubmit = async (event) => {
+    event.preventDefault();
+    const found = await attempt(() => api("GET", query()));
+    if (!found) return;
+    $("#l-result").replaceChildren(el("p", {}, `${found.count} people hold a clearance there on ${found.on}.`),
+      found.count ? el("table", {}, el("tbody", {}, found.items.map((p) => el("tr", {},
+        el("td", {}, p.traveller_name), el("td", {}, p.org), el("td", {}, `${p.arrival} to ${p.departure}`), el("td", {}, p.status))))) : null);
+  };
+  $("#l-csv", locator).onclick = async () => {
+    const csv = await attempt(() => api("GET", query(), undefined, "text/csv"));
+    if (csv == null) return;
+    const link = el("a", { href: URL.createObjectURL(new Blob([csv], { type: "text/csv" })), download: `personnel-${$("#l-area").value}-${$("#l-on").value}.csv` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+  };
+  view.append(el("h2", {}, "Crisis locator"), locator);
+}
+
+async function renderAreas(table) {
+  const known = await attempt(areas);
+  if (!known) return;
+  const analyst = has("security-analyst");
+  table.replaceChildren(el("table", { "data-testid": "areas" },
+    el("thead", {}, el("tr", {}, ["Area", "Risk", "Security level", "SRA", ""].map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, known.map((a) => el("tr", { class: a.review_overdue ? "overdue" : "" },
+      el("th", { scope: "row" }, `${a.code} `, el("small", {}, `${a.name}, ${a.country}`)),
+      el("td", {}, a.suspension ? el("span", { class: "risk suspended" }, `suspended (${a.suspension.reason.replace("_", " ")})`) : riskBadge(a.in_force && a.in_force.risk)),
+      el("td", {}, a.in_force ? a.in_force.security_level : ""),
+      el("td", {}, a.review_overdue ? el("strong", {}, "Review overdue")
+        : a.in_force ? `v${a.in_force.sra.version}, review by ${a.in_force.review_due}` : "none in force"),
+      el("td", {}, analyst ? suspensionControl(a, table) : null))))));
+}
+
+function suspensionControl(area, table) {
+  const change = async (method, body, done) => {
+    if (await attempt(() => api(method, `/v1/areas/${area.code}/suspension`, body), done)) {
+      areasCache = null;
+      await renderAreas(table);
+    }
+  };
+  if (area.suspension) {
+    return el("button", { type: "button", class: "secondary", onclick: () => change("DELETE", undefined, `${area.code}: operations resume.`) }, "Lift");
+  }
+  const reason = el("select", { "aria-label": `Suspension reason for ${area.code}` },
+    ["relocation", "evacuation", "programme_suspension"].map((r) => el("option", { value: r }, r.replace("_", " "))));
+  return el("span", { class: "inline" }, reason,
+    el("button", { type: "button", class: "danger", onclick: () => change("POST", { reason: reason.value }, `${area.code} suspended.`) }, "Suspend"));
+}
+
+// ---- Start ---------------------------------------------------------------------------
+
+document.addEventListener("DOMContentLoaded", () => {
+  if (document.body.dataset.environment === "development") $("#dev-sign-in").hidden = false;
+  $("#dev-sign-in").onsubmit = async (event) => {
+    event.preventDefault();
+    const role = $("#dev-role").value;
+    const org = $("#dev-org").value.trim() || null;
+    const issued = await attempt(() => api("POST", "/dev/token", { sub: $("#dev-name").value.trim(), roles: [role], org }));
+    if (issued) start(issued.token);
+  };
+  $("#token-sign-in").onsubmit = (event) => {
+    event.preventDefault();
+    start($("#token").value.trim());
+  };
+  $("#sign-out").onclick = () => signOut();
+  // An identity provider may hand the token over in the fragment (never sent to a server):
+  // https://clearway.example.org/#access_token=...
+  const handed = new URLSearchParams(location.hash.slice(1)).get("access_token");
+  if (handed) {
+    history.replaceState(null, "", location.pathname);
+    start(handed);
+    return;
+  }
+  const saved = sessionStorage.getItem(STORAGE);
+  if (saved) start(saved);
+});
