@@ -102,8 +102,8 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu"],
 });
-let traveller, hq, dg;
-const all = () => ({ traveller, hq, dg });
+let traveller, hq, dg, analyst;
+const all = () => ({ traveller, hq, dg, analyst });
 try {
   await test("a traveller submits a low-risk request and sees it cleared", all, async () => {
     traveller = await signIn(browser, service.base, "traveller", "alice", "UNICEF", 360);
@@ -159,6 +159,22 @@ try {
     expect(/submitted/.test(text), `no submission in:\n${text}`);
     expect((text.match(/approved/g) || []).length >= 2, `not two approvals in:\n${text}`);
     expect(/hq-1/.test(text) && /dg-1/.test(text), `approvers missing in:\n${text}`);
+  });
+
+  await test("an analyst suspends and lifts an area and finds who is in one", all, async () => {
+    analyst = await signIn(browser, service.base, "security-analyst", "analyst-1", "");
+    const row = analyst.locator('[data-testid="areas"] tr', { hasText: "CHE-GVA" });
+    await row.getByRole("button", { name: "Suspend" }).click();
+    await analyst.waitForSelector('#message:has-text("CHE-GVA suspended")');
+    await analyst.locator('[data-testid="areas"] tr', { hasText: "CHE-GVA" }).getByRole("button", { name: "Lift" }).click();
+    await analyst.waitForSelector('#message:has-text("operations resume")');
+    // The approved trip to SOM-MOG starts in 7 days: the crisis locator finds alice there.
+    const arrival = new Date(Date.now() + 7 * 86400000).toISOString().slice(0, 10);
+    await analyst.selectOption("#l-area", "SOM-MOG");
+    await analyst.fill("#l-on", arrival);
+    await analyst.click('[data-testid="locator-form"] button[type="submit"]');
+    const count = await analyst.locator('[data-testid="locator-count"]').textContent();
+    expect(count.startsWith("1 person holds"), count);
   });
 } finally {
   await browser.close();

@@ -478,7 +478,7 @@ async function areasView(view) {
     event.preventDefault();
     const found = await attempt(() => api("GET", query()));
     if (!found) return;
-    $("#l-result").replaceChildren(el("p", {}, `${found.count} people hold a clearance there on ${found.on}.`),
+    $("#l-result").replaceChildren(el("p", { "data-testid": "locator-count" }, `${found.count} ${found.count === 1 ? "person holds" : "people hold"} a clearance there on ${found.on}.`),
       found.count ? el("table", {}, el("tbody", {}, found.items.map((p) => el("tr", {},
         el("td", {}, p.traveller_name), el("td", {}, p.org), el("td", {}, `${p.arrival} to ${p.departure}`), el("td", {}, p.status))))) : null);
   };
