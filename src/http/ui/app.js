@@ -166,7 +166,7 @@ function decisionCard(record) {
   const d = record.decision;
   return el("div", { class: "card decision", "data-testid": "decision" },
     el("p", {}, statusBadge(record.status), " ", d.reason),
-    el("table", {},
+    el("table", { class: "stack" },
       el("thead", {}, el("tr", {}, ["Area", "Risk", "SRA", "Outcome", "Why", "Conditions"].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, d.legs.map((leg) => el("tr", {},
         el("td", {}, leg.area),
@@ -269,7 +269,7 @@ async function refreshList(list, detail) {
   const page = await attempt(() => api("GET", "/v1/clearance-requests?limit=50"));
   if (!page) return;
   list.replaceChildren(page.items.length
-    ? el("table", { "data-testid": "requests" },
+    ? el("table", { class: "stack", "data-testid": "requests" },
       el("thead", {}, el("tr", {}, ["Submitted", "Traveller", "First leg", "Status", ""].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, page.items.map((r) => el("tr", {},
         el("td", {}, r.submitted_at.slice(0, 16).replace("T", " ")),
@@ -497,12 +497,12 @@ async function renderAreas(table) {
   const known = await attempt(areas);
   if (!known) return;
   const analyst = has("security-analyst");
-  table.replaceChildren(el("table", { "data-testid": "areas" },
+  table.replaceChildren(el("table", { class: "stack", "data-testid": "areas" },
     el("thead", {}, el("tr", {}, ["Area", "Risk", "Security level", "SRA", ""].map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, known.map((a) => el("tr", { class: a.review_overdue ? "overdue" : "" },
       el("th", { scope: "row" }, `${a.code} `, el("small", {}, `${a.name}, ${a.country}`)),
       el("td", {}, a.suspension ? el("span", { class: "risk suspended" }, `suspended (${a.suspension.reason.replace("_", " ")})`) : riskBadge(a.in_force && a.in_force.risk)),
-      el("td", {}, a.in_force ? a.in_force.security_level : ""),
+      el("td", {}, a.in_force ? `Level ${a.in_force.security_level}` : ""),
       el("td", {}, a.review_overdue ? el("strong", {}, "Review overdue")
         : a.in_force ? `v${a.in_force.sra.version}, review by ${a.in_force.review_due}` : "none in force"),
       el("td", {}, analyst ? suspensionControl(a, table) : null))))));

@@ -10,7 +10,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
