@@ -24,6 +24,14 @@ pub struct Server {
     pub db: PathBuf,
 }
 
+/// The binary to run: `CLEARWAY_BIN` (CI points it at the release build, as deployed), or the
+/// one cargo built for this test run.
+fn binary() -> std::path::PathBuf {
+    std::env::var_os("CLEARWAY_BIN")
+        .filter(|p| !p.is_empty())
+        .map_or_else(|| env!("CARGO_BIN_EXE_clearway").into(), Into::into)
+}
+
 impl Server {
     /// Starts `clearway serve --demo` on `db` (created if new) and waits until it is ready.
     pub async fn start(db: &Path) -> Server {
@@ -32,7 +40,7 @@ impl Server {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_clearway"))
+        let child = Command::new(binary())
             .args(["serve", "--demo"])
             .env("CLEARWAY_CONFIG_DIR", config_dir())
             .env("CLEARWAY_ENV", "development")
@@ -58,6 +66,7 @@ impl Server {
             base: format!("http://127.0.0.1:{port}"),
             db: db.to_owned(),
         };
+        clearway::startup::install_tls_provider();
         let client = reqwest::Client::new();
         let started = Instant::now();
         while !client
