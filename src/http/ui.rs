@@ -2,6 +2,7 @@
 //! needs no CDN, and the development sign-in (`POST /dev/token`). The page calls the same
 //! JSON API travel units use, with the caller's bearer token.
 
+use actix_web::body::MessageBody;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,7 @@ const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'sel
     connect-src 'self'; img-src 'self' blob: data:; form-action 'none'; base-uri 'none'; \
     frame-ancestors 'none'";
 
-fn asset(content_type: &str, body: String) -> HttpResponse {
+fn asset(content_type: &str, body: impl MessageBody + 'static) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((CONTENT_SECURITY_POLICY, PAGE_POLICY))
@@ -52,7 +53,7 @@ pub async fn index(state: web::Data<AppState>) -> HttpResponse {
     responses((status = 200, description = "The page's script", content_type = "text/javascript", body = String))
 )]
 pub async fn script() -> HttpResponse {
-    asset("text/javascript; charset=utf-8", SCRIPT.to_owned())
+    asset("text/javascript; charset=utf-8", SCRIPT)
 }
 
 /// The page's style sheet.
@@ -61,7 +62,7 @@ pub async fn script() -> HttpResponse {
     responses((status = 200, description = "The page's style sheet", content_type = "text/css", body = String))
 )]
 pub async fn style() -> HttpResponse {
-    asset("text/css; charset=utf-8", STYLE.to_owned())
+    asset("text/css; charset=utf-8", STYLE)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -192,18 +192,7 @@ fn setup(rt: &Runtime) -> Arc<Target> {
         app.area("TST-VHIGH", Some("very_high")).await;
         app.area("TST-SRA", None).await;
         // One caller with every role: the cases reach past authorization into parsing.
-        let token = app.token(
-            "fuzzer",
-            &[
-                Role::Traveller,
-                Role::TravelUnit,
-                Role::SecurityAnalyst,
-                Role::ApproverHq,
-                Role::ApproverDg,
-                Role::Admin,
-            ],
-            Some("UNICEF"),
-        );
+        let token = app.token("fuzzer", &Role::ALL, Some("UNICEF"));
         let trip = Submission::for_traveller("fuzzer", "UNICEF")
             .leg("TST-LOW", 3, 6)
             .json;
