@@ -6,6 +6,8 @@
 #   bash loadtests/run.sh                 # the full run (about five minutes, 1,000,000-request soak)
 #   PROFILE=short bash loadtests/run.sh   # what CI runs: seconds, a few thousand requests
 #   SCENARIOS=submit,soak SOAK_TOTAL=200000 bash loadtests/run.sh
+#   SKIP_BUILD=1 bash loadtests/run.sh    # reuse the release binaries already built
+#   KEEP_LOG=/tmp/clearway.log bash loadtests/run.sh  # keep the server's log
 #   BACKEND=postgres bash loadtests/run.sh # the same on PostgreSQL: a fresh database on the
 #                                          # server PG_ADMIN_URL names, dropped afterwards
 set -euo pipefail
@@ -20,7 +22,7 @@ PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-cargo build --release --bins --workspace
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --bins --workspace
 
 work=$(mktemp -d)
 pids=()
@@ -31,6 +33,7 @@ cleanup() {
   if [ -n "$pg_database" ]; then
     psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $pg_database WITH (FORCE)" || true
   fi
+  if [ -n "${KEEP_LOG:-}" ]; then cp "$work/clearway.log" "$KEEP_LOG" || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT

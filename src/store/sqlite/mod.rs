@@ -284,7 +284,7 @@ async fn rescreen_scope(pool: &SqlitePool, job: Option<&RescreenJob>) -> Result<
         return Ok(0);
     };
     Ok(sqlx::query_scalar(&format!(
-        "SELECT COUNT(DISTINCT l.request_id) FROM request_legs l JOIN clearance_requests r ON r.id = l.request_id \
+        "SELECT COUNT(DISTINCT l.request_id) FROM request_legs l CROSS JOIN clearance_requests r ON r.id = l.request_id \
          WHERE l.area_code = ?1 AND l.departure >= ?2 AND (?3 IS NULL OR l.arrival <= ?3) AND r.status IN {RESCREENED}"
     ))
     .bind(job.area.as_str())
@@ -730,14 +730,16 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Uuid>, StoreError> {
         let ids: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT DISTINCT l.request_id FROM request_legs l JOIN clearance_requests r ON r.id = l.request_id \
+            "SELECT DISTINCT l.request_id FROM request_legs l CROSS JOIN clearance_requests r ON r.id = l.request_id \
              WHERE l.area_code = ?1 AND l.departure >= ?2 AND (?3 IS NULL OR l.arrival <= ?3) AND r.status IN {RESCREENED} \
-             AND (?4 IS NULL OR l.request_id > ?4) ORDER BY l.request_id LIMIT ?5"
+             AND l.request_id > ?4 ORDER BY l.request_id LIMIT ?5"
         ))
         .bind(job.area.as_str())
         .bind(job.from)
         .bind(job.until)
-        .bind(job.cursor.map(|c| c.to_string()))
+        // Every id sorts after the empty string: a plain range the legs' key can seek to,
+        // where `?4 IS NULL OR` would make each page scan the area from its start.
+        .bind(job.cursor.map(|c| c.to_string()).unwrap_or_default())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
@@ -783,9 +785,11 @@ impl Store for SqliteStore {
         area: &AreaCode,
         on: NaiveDate,
     ) -> Result<Vec<PersonnelEntry>, StoreError> {
+        // CROSS JOIN makes SQLite start from the area's legs; left to choose, it would walk
+        // every cleared request and look each one up in the area.
         let rows = sqlx::query(
             "SELECT r.id, r.traveller_id, json_extract(r.request, '$.traveller.name') AS traveller_name, r.org, r.status, \
-             l.arrival, l.departure FROM request_legs l JOIN clearance_requests r ON r.id = l.request_id \
+             l.arrival, l.departure FROM request_legs l CROSS JOIN clearance_requests r ON r.id = l.request_id \
              WHERE l.area_code = ?1 AND l.arrival <= ?2 AND l.departure >= ?2 AND r.status IN ('cleared', 'approved') \
              ORDER BY r.org, r.traveller_id, l.arrival",
         )
