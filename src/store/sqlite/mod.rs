@@ -1300,3 +1300,93 @@ impl Store for SqliteStore {
         Ok(views)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{ConnectOptions, Connection};
+
+    /// Migration 0007 rebuilds the legs and the audit trail: a store written by the schema
+    /// before it keeps every row, and the trail stays append-only.
+    #[tokio::test]
+    async fn rebuilding_the_legs_and_the_audit_trail_keeps_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = dir.path().join("before-0007");
+        std::fs::create_dir(&before).unwrap();
+        for entry in std::fs::read_dir("migrations/sqlite").unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            if name.as_str() < "0007" {
+                std::fs::copy(&path, before.join(name)).unwrap();
+            }
+        }
+        let mut conn = SqliteConnectOptions::new()
+            .filename(dir.path().join("store.db"))
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::migrate::Migrator::new(before.as_path())
+            .await
+            .unwrap()
+            .run(&mut conn)
+            .await
+            .unwrap();
+        for (id, legs) in [("r1", 3), ("r2", 1)] {
+            sqlx::query(
+                "INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality, \
+                 first_arrival, last_departure, submitted_at, updated_at, request, decision) \
+                 VALUES (?, 't', 'WFP', 'u', 'cleared', 'PC2', '2026-12-01', '2026-12-09', 'now', 'now', '{}', '{}')",
+            )
+            .bind(id)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            for seq in 0..legs {
+                sqlx::query(
+                    "INSERT INTO request_legs VALUES (?, ?, ?, '2026-12-01', '2026-12-03')",
+                )
+                .bind(id)
+                .bind(seq)
+                .bind(format!("AREA-{seq}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            }
+            sqlx::query(
+                "INSERT INTO audit_log VALUES (?, 1, 'now', 'u', 'submitted', NULL, 'cleared', NULL, NULL, 'p', 'h')",
+            )
+            .bind(id)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        let legs = "SELECT request_id, seq, area_code, arrival, departure FROM request_legs ORDER BY request_id, seq";
+        let trail = "SELECT request_id, seq, action, hash FROM audit_log ORDER BY request_id, seq";
+        type Leg = (String, i64, String, String, String);
+        type Entry = (String, i64, String, String);
+        let legs_before: Vec<Leg> = sqlx::query_as(legs).fetch_all(&mut conn).await.unwrap();
+        let trail_before: Vec<Entry> = sqlx::query_as(trail).fetch_all(&mut conn).await.unwrap();
+
+        super::MIGRATOR.run(&mut conn).await.unwrap();
+
+        let legs_after: Vec<Leg> = sqlx::query_as(legs).fetch_all(&mut conn).await.unwrap();
+        let trail_after: Vec<Entry> = sqlx::query_as(trail).fetch_all(&mut conn).await.unwrap();
+        assert_eq!((legs_after.len(), trail_after.len()), (4, 2));
+        assert_eq!(legs_after, legs_before);
+        assert_eq!(trail_after, trail_before);
+        let changed = sqlx::query("UPDATE audit_log SET actor = 'someone-else'")
+            .execute(&mut conn)
+            .await;
+        assert!(
+            changed.is_err_and(|e| e.to_string().contains("append-only")),
+            "the audit trail must stay append-only after the rebuild"
+        );
+        let deleted = sqlx::query("DELETE FROM audit_log")
+            .execute(&mut conn)
+            .await;
+        assert!(deleted.is_err_and(|e| e.to_string().contains("append-only")));
+        conn.close().await.unwrap();
+    }
+}
