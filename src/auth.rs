@@ -1,6 +1,8 @@
 //! Who is calling: bearer JWTs fully validated (signature, algorithm, exp, nbf, iss, aud) into a caller.
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
@@ -13,6 +15,10 @@ use crate::domain::request::OrgId;
 
 /// Longer tokens are refused before any parsing.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Distinct tokens remembered as verified, and for how long at most: a few megabytes.
+const VERIFIED_TOKENS: u64 = 10_000;
+const VERIFIED_FOR: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -102,8 +108,23 @@ pub struct Claims {
 
 /// Verifies tokens with the keys the settings name; each key accepts exactly one algorithm,
 /// so an HS256 token can never be checked against an RSA public key.
+///
+/// A client sends the same token with every request, and checking its signature and parsing
+/// its header and claims costs more than the rest of authentication. So a token that passed
+/// every check is remembered by its exact text (signature included: any other text is a
+/// miss and is checked in full). What its text proves cannot change while the keys stay the
+/// same; its time-bound claims, `exp` and `nbf`, are checked again on every use.
 pub struct TokenVerifier {
     keys: Vec<(Algorithm, DecodingKey, Validation)>,
+    leeway: i64,
+    verified: moka::sync::Cache<Box<str>, Arc<Verified>>,
+}
+
+/// A token that passed every check, and the window in which it stays valid.
+struct Verified {
+    caller: Caller,
+    nbf: i64,
+    exp: i64,
 }
 
 impl TokenVerifier {
@@ -143,13 +164,42 @@ impl TokenVerifier {
             keys.push((Algorithm::ES256, key, validation(Algorithm::ES256)));
         }
         anyhow::ensure!(!keys.is_empty(), "no token verification key configured");
-        Ok(Self { keys })
+        Ok(Self {
+            keys,
+            leeway: i64::try_from(auth.leeway_secs).unwrap_or(i64::MAX),
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_TOKENS)
+                .time_to_live(VERIFIED_FOR)
+                .build(),
+        })
     }
 
     pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        self.verify_at(token, Utc::now().timestamp())
+    }
+
+    /// `now` applies to a remembered token; a new one is checked against the system clock.
+    fn verify_at(&self, token: &str, now: i64) -> Result<Caller, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::Invalid("token too long".into()));
         }
+        if let Some(known) = self.verified.get(token) {
+            // The same comparisons, and the same leeway, as the full check.
+            if known.exp < now.saturating_sub(self.leeway) {
+                return Err(AuthError::Expired);
+            }
+            if known.nbf > now.saturating_add(self.leeway) {
+                return Err(AuthError::Invalid("token not valid yet".into()));
+            }
+            return Ok(known.caller.clone());
+        }
+        let verified = self.verify_in_full(token)?;
+        let caller = verified.caller.clone();
+        self.verified.insert(token.into(), Arc::new(verified));
+        Ok(caller)
+    }
+
+    fn verify_in_full(&self, token: &str) -> Result<Verified, AuthError> {
         // `alg: none` and unknown algorithms fail here: the header type has no such variant.
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| AuthError::Invalid("malformed token".into()))?;
@@ -172,7 +222,12 @@ impl TokenVerifier {
                 }
                 _ => AuthError::Invalid("malformed token".into()),
             })?;
-        caller_from(data.claims)
+        let (nbf, exp) = (data.claims.nbf, data.claims.exp);
+        Ok(Verified {
+            caller: caller_from(data.claims)?,
+            nbf,
+            exp,
+        })
     }
 }
 
@@ -229,4 +284,75 @@ pub fn issue_development_token(
         &claims,
         &EncodingKey::from_secret(secret.as_bytes()),
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> AuthSettings {
+        AuthSettings {
+            issuer: "https://issuer.test".into(),
+            audience: "clearway-test".into(),
+            leeway_secs: 30,
+            hs256_secret: Some("a-test-secret-of-sufficient-length".into()),
+            rs256_public_key_file: None,
+            es256_public_key_file: None,
+            dev_token_ttl_minutes: 10,
+        }
+    }
+
+    fn verifier() -> TokenVerifier {
+        TokenVerifier::from_settings(&settings(), |p| p.to_owned()).unwrap()
+    }
+
+    fn token() -> (String, Claims) {
+        let token = issue_development_token(
+            &settings(),
+            "unit-1",
+            &[Role::TravelUnit],
+            Some("UNICEF"),
+            10,
+        )
+        .unwrap();
+        let claims = jsonwebtoken::dangerous::insecure_decode::<Claims>(&token)
+            .unwrap()
+            .claims;
+        (token, claims)
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires() {
+        let (verifier, (token, claims)) = (verifier(), token());
+        assert_eq!(verifier.verify(&token).unwrap().subject, "unit-1");
+        assert!(verifier.verified.contains_key(token.as_str()));
+        // Within the leeway it is still good; one second past it, it has expired.
+        assert!(verifier.verify_at(&token, claims.exp + 30).is_ok());
+        assert_eq!(
+            verifier.verify_at(&token, claims.exp + 31),
+            Err(AuthError::Expired)
+        );
+        assert_eq!(
+            verifier.verify_at(&token, claims.nbf - 31),
+            Err(AuthError::Invalid("token not valid yet".into()))
+        );
+    }
+
+    #[test]
+    fn only_the_exact_text_is_remembered() {
+        let (verifier, (token, _)) = (verifier(), token());
+        verifier.verify(&token).unwrap();
+        // The same header and claims under another signature are checked in full, and fail.
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        let first = if signature.starts_with('A') { 'B' } else { 'A' };
+        let forged = format!("{signed}.{first}{}", &signature[1..]);
+        assert!(matches!(
+            verifier.verify(&forged),
+            Err(AuthError::Invalid(_))
+        ));
+        assert!(!verifier.verified.contains_key(forged.as_str()));
+        // A refused token is not remembered either.
+        assert!(verifier.verify("not.a.token").is_err());
+        assert!(!verifier.verified.contains_key("not.a.token"));
+    }
 }
