@@ -569,6 +569,20 @@ async fn the_crisis_locator_lists_who_is_in_an_area_on_a_date_fast_even_for_ten_
         let body: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!((status, body["count"].as_i64()), (200, Some(10_001)));
         assert_eq!(body["items"].as_array().map(Vec::len), Some(10_001));
+        // Listed by organisation, then traveller, then arrival, whatever builds the list.
+        let keys: Vec<(&str, &str, &str)> = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let field = |name: &str| p[name].as_str().unwrap_or_default();
+                (field("org"), field("traveller_id"), field("arrival"))
+            })
+            .collect();
+        assert!(
+            keys.is_sorted() && keys.first() != keys.last(),
+            "the locator's list is out of order"
+        );
     }
     timings.sort();
     // SQLite keeps dates as ISO text, which a CAST to DATE would turn into a number.
