@@ -13,7 +13,9 @@ use clearway::store;
 use clearway::{sra_import, telemetry};
 
 /// Many small, short-lived allocations across worker threads: mimalloc keeps them fast and
-/// returns memory instead of fragmenting per-thread arenas as glibc's allocator does.
+/// returns memory instead of fragmenting per-thread arenas as glibc's allocator does. Its
+/// `override` feature also takes over C's `malloc`, which the bundled SQLite calls for every
+/// statement it runs on the writer's thread.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

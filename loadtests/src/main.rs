@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use clearway::auth::{Role, issue_development_token};
 use clearway::config::Settings;
-use runner::{Figures, Outcome, closed_loop, open_loop};
+use runner::{Figures, Outcome, closed_loop, open_loop, with_cpu};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use verify::{Acks, Verification};
@@ -264,40 +264,40 @@ async fn main() -> anyhow::Result<()> {
     );
     if wanted.contains(&"ceiling") {
         let b = bench.clone();
-        let f = closed_loop("ceiling", cli.concurrency, run, None, move |_| {
+        let scenario = closed_loop("ceiling", cli.concurrency, run, None, move |_| {
             let b = b.clone();
             async move { b.get("/healthz", "").await }
-        })
-        .await;
+        });
+        let f = with_cpu(cli.server_pid, scenario).await;
         f.print();
         figures.push(f);
     }
     if wanted.contains(&"areas") {
         let b = bench.clone();
-        let f = closed_loop("areas", cli.concurrency, run, None, move |n| {
+        let scenario = closed_loop("areas", cli.concurrency, run, None, move |n| {
             let b = b.clone();
             async move {
                 let area = workload::AREAS[n as usize % workload::AREAS.len()];
                 b.get(&format!("/v1/areas/{area}"), &b.units[0]).await
             }
-        })
-        .await;
+        });
+        let f = with_cpu(cli.server_pid, scenario).await;
         f.print();
         figures.push(f);
     }
     if wanted.contains(&"submit") {
         let b = bench.clone();
-        let f = closed_loop("submit", cli.concurrency, run, None, move |n| {
+        let scenario = closed_loop("submit", cli.concurrency, run, None, move |n| {
             let b = b.clone();
             async move { b.submit(n).await }
-        })
-        .await;
+        });
+        let f = with_cpu(cli.server_pid, scenario).await;
         f.print();
         figures.push(f);
     }
     if wanted.contains(&"fixed-rate") {
         let b = bench.clone();
-        let f = open_loop(
+        let scenario = open_loop(
             "fixed-rate",
             cli.rate,
             Duration::from_secs(plan.fixed_seconds),
@@ -306,8 +306,8 @@ async fn main() -> anyhow::Result<()> {
                 let b = b.clone();
                 async move { b.submit(n).await }
             },
-        )
-        .await;
+        );
+        let f = with_cpu(cli.server_pid, scenario).await;
         f.print();
         figures.push(f);
     }

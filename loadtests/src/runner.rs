@@ -29,6 +29,24 @@ pub struct Figures {
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub max_ms: f64,
+    /// Open loop only: the seconds of the run with the highest p99, worst first, so that a
+    /// tail can be told apart as steady (every second alike) or as a few stalls.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub worst_seconds: Vec<Second>,
+    /// CPU time the server and the generator spent per request over the scenario (user and
+    /// system, from /proc): steadier than throughput on a shared machine.
+    pub server_cpu_us_per_request: Option<f64>,
+    pub generator_cpu_us_per_request: Option<f64>,
+}
+
+/// The latency of the requests scheduled within one second of an open-loop run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Second {
+    /// Seconds since the run began.
+    pub at: u64,
+    pub requests: u64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
 }
 
 impl Figures {
@@ -46,6 +64,9 @@ impl Figures {
             p99_ms: ms(0.99),
             p999_ms: ms(0.999),
             max_ms: histogram.max() as f64 / 1000.0,
+            worst_seconds: Vec::new(),
+            server_cpu_us_per_request: None,
+            generator_cpu_us_per_request: None,
         }
     }
 
@@ -63,6 +84,22 @@ impl Figures {
             self.p999_ms,
             self.max_ms
         );
+        if let (Some(server), Some(generator)) = (
+            self.server_cpu_us_per_request,
+            self.generator_cpu_us_per_request,
+        ) {
+            println!(
+                "             CPU per request: server {server:.0} µs, generator {generator:.0} µs"
+            );
+        }
+        if !self.worst_seconds.is_empty() {
+            let worst: Vec<String> = self
+                .worst_seconds
+                .iter()
+                .map(|s| format!("s{} p99 {:.1} max {:.1}", s.at, s.p99_ms, s.max_ms))
+                .collect();
+            println!("             worst seconds (ms): {}", worst.join(", "));
+        }
     }
 }
 
@@ -144,20 +181,78 @@ where
             .await
             .expect("the semaphore stays open");
         let send = send.clone();
+        let second = (scheduled - started).as_secs();
         tasks.push(tokio::spawn(async move {
             let outcome = send(n).await;
             drop(slot);
-            (scheduled.elapsed(), outcome)
+            (second, scheduled.elapsed(), outcome)
         }));
     }
     let mut merged = histogram();
+    let mut by_second: Vec<Histogram<u64>> = Vec::new();
     let mut errors = 0;
     for task in tasks {
-        let (latency, outcome) = task.await.expect("a load task panicked");
-        let _ = merged.record(latency.as_micros().max(1) as u64);
+        let (second, latency, outcome) = task.await.expect("a load task panicked");
+        let micros = latency.as_micros().max(1) as u64;
+        let _ = merged.record(micros);
+        let second = second as usize;
+        if by_second.len() <= second {
+            by_second.resize_with(second + 1, histogram);
+        }
+        let _ = by_second[second].record(micros);
         if let Outcome::Error = outcome {
             errors += 1;
         }
     }
-    Figures::from(scenario, &merged, errors, started.elapsed())
+    let mut figures = Figures::from(scenario, &merged, errors, started.elapsed());
+    figures.worst_seconds = worst_seconds(&by_second, 5);
+    figures
+}
+
+fn worst_seconds(by_second: &[Histogram<u64>], keep: usize) -> Vec<Second> {
+    let mut seconds: Vec<Second> = by_second
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !h.is_empty())
+        .map(|(at, h)| Second {
+            at: at as u64,
+            requests: h.len(),
+            p99_ms: h.value_at_quantile(0.99) as f64 / 1000.0,
+            max_ms: h.max() as f64 / 1000.0,
+        })
+        .collect();
+    seconds.sort_by(|a, b| b.p99_ms.total_cmp(&a.p99_ms));
+    seconds.truncate(keep);
+    seconds
+}
+
+/// Runs a scenario and charges it the CPU time the server (`server`, a pid) and this process
+/// spent meanwhile.
+pub async fn with_cpu<F: Future<Output = Figures>>(server: Option<u32>, scenario: F) -> Figures {
+    let before = (server.and_then(cpu_seconds), cpu_seconds_of("self"));
+    let mut figures = scenario.await;
+    let after = (server.and_then(cpu_seconds), cpu_seconds_of("self"));
+    let per_request =
+        |a: Option<f64>, b: Option<f64>| Some((b? - a?) * 1e6 / figures.requests.max(1) as f64);
+    figures.server_cpu_us_per_request = per_request(before.0, after.0);
+    figures.generator_cpu_us_per_request = per_request(before.1, after.1);
+    figures
+}
+
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    cpu_seconds_of(&pid.to_string())
+}
+
+/// User plus system time of a process, from `/proc/<pid>/stat` (fields 14 and 15).
+fn cpu_seconds_of(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: count fields after its closing parenthesis.
+    let mut fields = stat
+        .get(stat.rfind(')')? + 2..)?
+        .split_whitespace()
+        .skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    // /proc counts in USER_HZ, which Linux fixes at 100 whatever the kernel's own tick.
+    Some((user + system) as f64 / 100.0)
 }
