@@ -167,7 +167,7 @@ fn commit_group<'a>(
         // written again one savepoint per request, so only the faulty request is refused.
         let together = async {
             run(conn, "BEGIN").await?;
-            insert_all(conn, group).await?;
+            insert_all(conn, group, OnFault::RollBackAll).await?;
             run(conn, "COMMIT").await
         };
         match Box::pin(together).await {
@@ -192,7 +192,12 @@ async fn commit_one_by_one(
     for pending in group {
         let step = async {
             run(conn, "SAVEPOINT request").await?;
-            let written = Box::pin(insert_all(conn, std::slice::from_ref(pending))).await;
+            let written = Box::pin(insert_all(
+                conn,
+                std::slice::from_ref(pending),
+                OnFault::UndoStatement,
+            ))
+            .await;
             if written.is_err() {
                 run(conn, "ROLLBACK TO request").await?;
             }
@@ -226,16 +231,56 @@ async fn abandon(conn: &mut SqliteConnection) {
     let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
 }
 
-/// Rows per multi-row statement: full chunks reuse one prepared statement, and even the largest
-/// stays well inside SQLite's limit on bound parameters.
+/// Most rows per multi-row statement: even the largest stays well inside SQLite's limit on
+/// bound parameters.
 const ROWS_PER_STATEMENT: usize = 64;
+
+/// Splits `rows` into statements of 64, 32, 16, ... 1 rows: each table then needs at most seven
+/// statement shapes, which stay prepared in the connection's cache. Chunks of any length would
+/// need a new 64-row statement parsed and planned for almost every group.
+fn statement_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if rows.is_empty() {
+            return None;
+        }
+        let size = ROWS_PER_STATEMENT.min(1 << rows.len().ilog2());
+        let (chunk, rest) = rows.split_at(size);
+        rows = rest;
+        Some(chunk)
+    })
+}
+
+/// What a row that breaks a constraint undoes.
+#[derive(Clone, Copy)]
+enum OnFault {
+    /// The whole transaction (`INSERT OR ROLLBACK`): the group is then written again one
+    /// request at a time. SQLite then keeps no statement journal, a copy of every page each
+    /// multi-row statement touches, which it would need only to undo a failed statement alone.
+    RollBackAll,
+    /// The failing statement only, so the savepoint around it can be rolled back.
+    UndoStatement,
+}
+
+impl OnFault {
+    fn insert(self) -> &'static str {
+        match self {
+            Self::RollBackAll => "INSERT OR ROLLBACK INTO",
+            Self::UndoStatement => "INSERT INTO",
+        }
+    }
+}
 
 /// Writes a group of new requests with a handful of statements: requests, legs and audit
 /// entries as multi-row inserts, and webhook events only for organisations that have webhooks.
-async fn insert_all(tx: &mut SqliteConnection, group: &[PendingInsert]) -> Result<(), StoreError> {
-    for chunk in group.chunks(ROWS_PER_STATEMENT) {
-        let mut requests = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality, first_arrival, \
+async fn insert_all(
+    tx: &mut SqliteConnection,
+    group: &[PendingInsert],
+    on_fault: OnFault,
+) -> Result<(), StoreError> {
+    for chunk in statement_chunks(group) {
+        let mut requests = QueryBuilder::<Sqlite>::new(on_fault.insert());
+        requests.push(
+            " clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality, first_arrival, \
              last_departure, submitted_at, updated_at, request, decision, escalation, stage, version) ",
         );
         requests.push_values(chunk, |mut row, pending| {
@@ -274,10 +319,9 @@ async fn insert_all(tx: &mut SqliteConnection, group: &[PendingInsert]) -> Resul
                 .map(move |(seq, leg)| (id, seq, leg))
         })
         .collect();
-    for chunk in legs.chunks(ROWS_PER_STATEMENT) {
-        let mut rows = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO request_legs (request_id, seq, area_code, arrival, departure) ",
-        );
+    for chunk in statement_chunks(&legs) {
+        let mut rows = QueryBuilder::<Sqlite>::new(on_fault.insert());
+        rows.push(" request_legs (request_id, seq, area_code, arrival, departure) ");
         rows.push_values(chunk, |mut row, (id, seq, leg)| {
             row.push_bind(*id)
                 .push_bind(*seq as i64)
@@ -287,9 +331,10 @@ async fn insert_all(tx: &mut SqliteConnection, group: &[PendingInsert]) -> Resul
         });
         rows.build().execute(&mut *tx).await?;
     }
-    for chunk in group.chunks(ROWS_PER_STATEMENT) {
-        let mut rows = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash) ",
+    for chunk in statement_chunks(group) {
+        let mut rows = QueryBuilder::<Sqlite>::new(on_fault.insert());
+        rows.push(
+            " audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash) ",
         );
         rows.push_values(chunk, |mut row, pending| {
             let (e, action) = (&pending.rendered.entry, &pending.rendered.action);
@@ -337,4 +382,24 @@ fn failed_all(n: usize, e: &StoreError) -> Vec<Result<(), StoreError>> {
     (0..n)
         .map(|_| Err(StoreError::Unavailable(e.to_string())))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statement_chunks;
+
+    #[test]
+    fn statements_come_in_powers_of_two_up_to_64_rows() {
+        let sizes = |n: usize| {
+            let rows: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = statement_chunks(&rows).collect();
+            assert_eq!(chunks.concat(), rows, "every row once, in order");
+            chunks.iter().map(|c| c.len()).collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(70), [64, 4, 2]);
+        assert_eq!(sizes(63), [32, 16, 8, 4, 2, 1]);
+        assert_eq!(sizes(200), [64, 64, 64, 8]);
+    }
 }

@@ -163,6 +163,11 @@ impl SqliteStore {
         let database = options.get_filename().to_owned();
         let writer_options = options
             .synchronous(SqliteSynchronous::Normal)
+            // The writer inserts each request with its legs and audit entry in one
+            // transaction, so their references to it cannot dangle; checking them would cost a
+            // lookup per row and make SQLite keep a statement journal for every multi-row
+            // insert. Every other connection keeps enforcing them.
+            .foreign_keys(false)
             .pragma("cache_size", format!("-{}", WRITER_CACHE_KIB))
             // Statement journals of the multi-row inserts stay in memory, not in temp files.
             .pragma("temp_store", "memory");
