@@ -16,7 +16,7 @@ use crate::domain::request::{ClearanceRequest, RequestRecord, RequestStatus};
 use crate::domain::sra::AreaRisk;
 use crate::notify::{QueueEventKind, QueueEvents};
 use crate::problem::{Code, Problem};
-use crate::store::{RequestChange, RequestQuery, RescreenJob, Store, StoreError};
+use crate::store::{NewRequest, RequestChange, RequestQuery, RescreenJob, Store, StoreError};
 
 pub struct Clearing {
     store: Arc<dyn Store>,
@@ -46,7 +46,7 @@ impl Clearing {
         &self,
         caller: &Caller,
         request: ClearanceRequest,
-    ) -> Result<RequestRecord, Problem> {
+    ) -> Result<Arc<NewRequest>, Problem> {
         access::may_submit(caller, &request.traveller)?;
         let decision = self.decide(&request).await?;
         // Microseconds are what both databases keep: the time read back is the time answered.
@@ -69,15 +69,17 @@ impl Clearing {
             stage: current_stage(&record),
             comment: None,
         };
-        self.store.insert_request(&record, audit).await?;
-        self.announce_new(&record, &caller.subject);
+        let new = Arc::new(NewRequest::new(record, audit)?);
+        self.store.insert_request(new.clone()).await?;
+        let record = &new.record;
+        self.announce_new(record, &caller.subject);
         tracing::debug!(
             request_id = %record.id,
             outcome = record.decision.outcome.as_str(),
             code = ?record.decision.code,
             "clearance request decided"
         );
-        Ok(record)
+        Ok(new)
     }
 
     async fn decide(&self, request: &ClearanceRequest) -> Result<Decision, Problem> {

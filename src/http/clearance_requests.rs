@@ -1,6 +1,6 @@
 //! `/v1/clearance-requests`: submit a request, read one, list them.
 
-use actix_web::http::header::LOCATION;
+use actix_web::http::header::{ContentType, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,6 +20,7 @@ use crate::domain::request::{
     ClearanceRequest, OrgId, RequestRecord, RequestStatus, Traveller, TravellerId,
 };
 use crate::problem::Problem;
+use crate::store::NewRequest;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -124,18 +125,54 @@ impl<'a> From<&'a RequestRecord> for RequestView<'a> {
             mission_sra_reference: r.request.mission_sra_reference.as_deref(),
             legs: r.request.legs.legs(),
             decision: &r.decision,
-            approval: r.escalation.as_ref().map(|e| ApprovalView {
-                chain: &e.chain,
-                stage: (r.status == RequestStatus::Escalated).then(|| e.stage()),
-                since: e
-                    .decisions
-                    .last()
-                    .map_or(e.stage_since, |d| d.decided_at.max(e.stage_since)),
-                decisions: &e.decisions,
-            }),
+            approval: approval_view(r),
             version: r.version,
         }
     }
+}
+
+fn approval_view(r: &RequestRecord) -> Option<ApprovalView<'_>> {
+    r.escalation.as_ref().map(|e| ApprovalView {
+        chain: &e.chain,
+        stage: (r.status == RequestStatus::Escalated).then(|| e.stage()),
+        since: e
+            .decisions
+            .last()
+            .map_or(e.stage_since, |d| d.decided_at.max(e.stage_since)),
+        decisions: &e.decisions,
+    })
+}
+
+/// A new request's `RequestView`, written around the request and decision JSON rendered for
+/// the store, so that neither is serialised twice. `RequestView` lists the request's fields
+/// in the order `ClearanceRequest` serialises them, between `submitted_at` and `decision`.
+fn created_body(new: &NewRequest) -> Result<Vec<u8>, serde_json::Error> {
+    let r = &new.record;
+    let (request, decision) = (new.request_json(), new.decision_json());
+    let fields = request
+        .strip_prefix('{')
+        .and_then(|f| f.strip_suffix('}'))
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| serde::ser::Error::custom("the stored request is not a JSON object"))?;
+    let mut body = Vec::with_capacity(request.len() + decision.len() + 160);
+    body.extend_from_slice(b"{\"id\":");
+    serde_json::to_writer(&mut body, &r.id)?;
+    body.extend_from_slice(b",\"status\":");
+    serde_json::to_writer(&mut body, &r.status)?;
+    body.extend_from_slice(b",\"submitted_at\":");
+    serde_json::to_writer(&mut body, &r.submitted_at)?;
+    body.push(b',');
+    body.extend_from_slice(fields.as_bytes());
+    body.extend_from_slice(b",\"decision\":");
+    body.extend_from_slice(decision.as_bytes());
+    if let Some(approval) = approval_view(r) {
+        body.extend_from_slice(b",\"approval\":");
+        serde_json::to_writer(&mut body, &approval)?;
+    }
+    body.extend_from_slice(b",\"version\":");
+    serde_json::to_writer(&mut body, &r.version)?;
+    body.push(b'}');
+    Ok(body)
 }
 
 #[utoipa::path(
@@ -157,11 +194,19 @@ pub async fn submit(
 ) -> Result<HttpResponse, Problem> {
     let body: SubmitBody = read_json(&req, payload, state.max_body_bytes).await?;
     let request = body.into_domain(Utc::now().date_naive())?;
-    let record = state.clearing.submit(&caller, request).await?;
-    state.metrics.decided(record.status);
+    let new = state.clearing.submit(&caller, request).await?;
+    state.metrics.decided(new.record.status);
+    let body = created_body(&new).map_err(|e| {
+        tracing::error!(error = %e, "writing a new request's answer");
+        Problem::internal()
+    })?;
     Ok(HttpResponse::Created()
-        .insert_header((LOCATION, format!("/v1/clearance-requests/{}", record.id)))
-        .json(RequestView::from(&record)))
+        .insert_header((
+            LOCATION,
+            format!("/v1/clearance-requests/{}", new.record.id),
+        ))
+        .content_type(ContentType::json())
+        .body(body))
 }
 
 #[utoipa::path(
@@ -334,4 +379,100 @@ fn decode_cursor(raw: &str) -> Result<Uuid, Problem> {
         .ok()
         .and_then(|bytes| Uuid::from_slice(&bytes).ok())
         .ok_or_else(|| Problem::invalid_query("cursor", "not a cursor this service issued"))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Days, SubsecRound, Utc};
+
+    use super::*;
+    use crate::domain::approval::Escalation;
+    use crate::domain::audit::{AuditAction, AuditDraft};
+    use crate::domain::policy::{DecisionCode, LegDecision, Outcome};
+    use crate::domain::risk::RiskLevel;
+    use crate::domain::sra::SraRef;
+
+    fn new_request(escalated: bool) -> NewRequest {
+        let today = Utc::now().date_naive();
+        let leg = |area: &str, from: u64| Leg {
+            area: AreaCode::parse("", area).unwrap(),
+            arrival: today + Days::new(from),
+            departure: today + Days::new(from + 3),
+        };
+        let request = ClearanceRequest::new(
+            Traveller::new(
+                TravellerId::parse("", "t-1").unwrap(),
+                "Aïcha \"Ngozi\" Okafor",
+                OrgId::parse("", "WFP").unwrap(),
+                Some(today + Days::new(300)),
+                None,
+            )
+            .unwrap(),
+            r"Distribution monitoring \ with a backslash",
+            ProgrammeCriticality::Pc1,
+            escalated.then_some("MSRA-2026-17"),
+            Itinerary::parse(vec![leg("TST-A", 1), leg("TST-B", 5)], today).unwrap(),
+        )
+        .unwrap();
+        let now = Utc::now().trunc_subsecs(6);
+        let (outcome, status) = if escalated {
+            (Outcome::Escalated, RequestStatus::Escalated)
+        } else {
+            (Outcome::Cleared, RequestStatus::Cleared)
+        };
+        let record = RequestRecord {
+            id: Uuid::now_v7(),
+            status,
+            submitted_at: now,
+            submitted_by: "t-1".into(),
+            decision: Decision {
+                outcome,
+                code: DecisionCode::WithinAcceptedRisk,
+                reason: "within the accepted risk".into(),
+                approval_chain: if escalated {
+                    vec!["hq".into(), "dg".into()]
+                } else {
+                    vec![]
+                },
+                legs: vec![LegDecision {
+                    area: request.legs.legs()[0].area.clone(),
+                    sra: Some(SraRef {
+                        id: Uuid::now_v7(),
+                        version: 3,
+                    }),
+                    risk: Some(RiskLevel::Medium),
+                    outcome,
+                    code: DecisionCode::WithinAcceptedRisk,
+                    reason: "medium risk".into(),
+                    conditions: vec!["Check in with the area security adviser".into()],
+                }],
+            },
+            escalation: escalated.then(|| Escalation::start(vec!["hq".into(), "dg".into()], now)),
+            request,
+            version: 1,
+        };
+        let audit = AuditDraft {
+            actor: "t-1".into(),
+            action: AuditAction::Submitted,
+            from: None,
+            to: status,
+            stage: None,
+            comment: None,
+        };
+        NewRequest::new(record, audit).unwrap()
+    }
+
+    #[test]
+    fn a_new_request_is_answered_exactly_as_its_view_serialises() {
+        for escalated in [false, true] {
+            let new = new_request(escalated);
+            let body = created_body(&new).unwrap();
+            let view = serde_json::to_vec(&RequestView::from(&new.record)).unwrap();
+            assert_eq!(
+                String::from_utf8(body).unwrap(),
+                String::from_utf8(view).unwrap(),
+                "escalated: {escalated}"
+            );
+        }
+    }
 }

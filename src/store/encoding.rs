@@ -1,6 +1,8 @@
 //! What every backend stores the same way: the text forms of domain values, the statuses a
 //! re-screen may move, the pre-rendered rows of a new request, and the audit-chain walk.
 
+use std::sync::Arc;
+
 use chrono::{NaiveDate, Utc};
 use tokio::sync::oneshot;
 
@@ -63,16 +65,15 @@ pub(super) fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-/// A new request waiting for its group's commit; `done` is answered only after it.
-pub(super) struct PendingInsert {
+/// A new request with its first audit entry, and the text forms every backend stores.
+/// Rendered by the submitting handler, so serialising and hashing run on every core and a
+/// group writer only binds and inserts; the handler's answer reuses the same JSON.
+pub struct NewRequest {
     pub record: RequestRecord,
     pub audit: AuditDraft,
-    pub rendered: Rendered,
-    pub done: oneshot::Sender<Result<(), StoreError>>,
+    pub(super) rendered: Rendered,
 }
 
-/// What a group writer binds, prepared by the submitting handler: serialising and hashing run
-/// on every core, so the writer only binds and inserts.
 pub(super) struct Rendered {
     pub id: String,
     pub request: String,
@@ -82,12 +83,8 @@ pub(super) struct Rendered {
     pub action: String,
 }
 
-impl PendingInsert {
-    pub(super) fn new(
-        record: RequestRecord,
-        audit: AuditDraft,
-        done: oneshot::Sender<Result<(), StoreError>>,
-    ) -> Result<Self, StoreError> {
+impl NewRequest {
+    pub fn new(record: RequestRecord, audit: AuditDraft) -> Result<Self, StoreError> {
         let entry = AuditEntry::chain(record.id, None, Utc::now(), audit.clone());
         let rendered = Rendered {
             id: record.id.to_string(),
@@ -105,8 +102,31 @@ impl PendingInsert {
             record,
             audit,
             rendered,
-            done,
         })
+    }
+
+    /// The request as stored: a JSON object of `ClearanceRequest`'s fields.
+    pub fn request_json(&self) -> &str {
+        &self.rendered.request
+    }
+
+    /// The decision as stored.
+    pub fn decision_json(&self) -> &str {
+        &self.rendered.decision
+    }
+}
+
+/// A new request waiting for its group's commit; `done` is answered only after it.
+pub(super) struct PendingInsert {
+    pub new: Arc<NewRequest>,
+    pub done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+impl std::ops::Deref for PendingInsert {
+    type Target = NewRequest;
+
+    fn deref(&self) -> &NewRequest {
+        &self.new
     }
 }
 

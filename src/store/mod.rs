@@ -17,6 +17,7 @@ use crate::domain::request::{OrgId, RequestRecord, RequestStatus, TravellerId};
 use crate::domain::sra::{AreaRisk, Sra, SraStatus};
 use crate::domain::webhook::Webhook;
 
+pub use encoding::NewRequest;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -329,11 +330,7 @@ pub trait Store: Send + Sync + 'static {
     async fn list_sras(&self, area: Option<&AreaCode>) -> Result<Vec<Sra>, StoreError>;
 
     /// Stores a request, its legs, its decision and its first audit entry in one transaction.
-    async fn insert_request(
-        &self,
-        record: &RequestRecord,
-        audit: AuditDraft,
-    ) -> Result<(), StoreError>;
+    async fn insert_request(&self, new: Arc<NewRequest>) -> Result<(), StoreError>;
     /// Applies a change and appends its audit entry in one transaction; `Conflict` if the
     /// request changed since it was read.
     async fn update_request(&self, change: RequestChange<'_>) -> Result<(), StoreError>;

@@ -12,7 +12,7 @@ use clearway::domain::policy::{Decision, DecisionCode, Outcome};
 use clearway::domain::request::{
     ClearanceRequest, OrgId, RequestRecord, RequestStatus, Traveller, TravellerId,
 };
-use clearway::store::{SqliteStore, Store, StoreError};
+use clearway::store::{NewRequest, SqliteStore, Store, StoreError};
 use uuid::Uuid;
 
 fn record(n: usize) -> RequestRecord {
@@ -58,15 +58,16 @@ fn record(n: usize) -> RequestRecord {
     }
 }
 
-fn submitted(record: &RequestRecord) -> AuditDraft {
-    AuditDraft {
+fn new_request(record: &RequestRecord) -> Arc<NewRequest> {
+    let audit = AuditDraft {
         actor: record.submitted_by.clone(),
         action: AuditAction::Submitted,
         from: None,
         to: record.status,
         stage: None,
         comment: None,
-    }
+    };
+    Arc::new(NewRequest::new(record.clone(), audit).unwrap())
 }
 
 #[tokio::test]
@@ -78,10 +79,7 @@ async fn a_bad_request_in_a_group_is_refused_alone() {
     let store = Arc::new(SqliteStore::connect(&settings.database).await.unwrap());
     store.migrate().await.unwrap();
     let first = record(0);
-    store
-        .insert_request(&first, submitted(&first))
-        .await
-        .unwrap();
+    store.insert_request(new_request(&first)).await.unwrap();
 
     // 200 concurrent inserts, one of which reuses the stored id.
     let mut writes = Vec::new();
@@ -92,7 +90,7 @@ async fn a_bad_request_in_a_group_is_refused_alone() {
             r.id = first.id;
         }
         writes.push(tokio::spawn(async move {
-            store.insert_request(&r, submitted(&r)).await
+            store.insert_request(new_request(&r)).await
         }));
     }
     let mut refused = 0;

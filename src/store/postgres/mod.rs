@@ -6,6 +6,7 @@
 //! the version they read, so instances never double-claim or overwrite each other's work.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,8 +24,8 @@ use super::encoding::{
 };
 use super::{
     Attempt, AttemptResult, AuditReport, DeliveryView, DueDelivery, IdempotencyClaim,
-    IdempotencyKey, PersonnelEntry, QueuePosition, RequestChange, RequestQuery, RequestScope,
-    RescreenJob, Store, StoreError, StoredResponse,
+    IdempotencyKey, NewRequest, PersonnelEntry, QueuePosition, RequestChange, RequestQuery,
+    RequestScope, RescreenJob, Store, StoreError, StoredResponse,
 };
 use crate::config::DatabaseSettings;
 use crate::domain::area::{Area, AreaCode, Suspension};
@@ -656,13 +657,9 @@ impl Store for PostgresStore {
         .collect()
     }
 
-    async fn insert_request(
-        &self,
-        record: &RequestRecord,
-        audit: AuditDraft,
-    ) -> Result<(), StoreError> {
+    async fn insert_request(&self, new: Arc<NewRequest>) -> Result<(), StoreError> {
         let (done, committed) = oneshot::channel();
-        let job = PendingInsert::new(record.clone(), audit, done)?;
+        let job = PendingInsert { new, done };
         self.writer
             .send(job)
             .await

@@ -23,8 +23,8 @@ use super::encoding::{
 };
 use super::{
     Attempt, AttemptResult, AuditReport, DeliveryView, DueDelivery, IdempotencyClaim,
-    IdempotencyKey, PersonnelEntry, QueuePosition, RequestChange, RequestQuery, RequestScope,
-    RescreenJob, Store, StoreError, StoredResponse,
+    IdempotencyKey, NewRequest, PersonnelEntry, QueuePosition, RequestChange, RequestQuery,
+    RequestScope, RescreenJob, Store, StoreError, StoredResponse,
 };
 use crate::config::DatabaseSettings;
 use crate::domain::area::{Area, AreaCode, Suspension};
@@ -845,13 +845,9 @@ impl Store for SqliteStore {
         rows.iter().map(sra_from_row).collect()
     }
 
-    async fn insert_request(
-        &self,
-        record: &RequestRecord,
-        audit: AuditDraft,
-    ) -> Result<(), StoreError> {
+    async fn insert_request(&self, new: Arc<NewRequest>) -> Result<(), StoreError> {
         let (done, committed) = oneshot::channel();
-        let job = PendingInsert::new(record.clone(), audit, done)?;
+        let job = PendingInsert { new, done };
         self.writer
             .send(job)
             .await
