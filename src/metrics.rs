@@ -17,6 +17,16 @@ use crate::domain::request::RequestStatus;
 pub static STORE_ERRORS: AtomicU64 = AtomicU64::new(0);
 /// Redis calls that failed or timed out.
 pub static REDIS_ERRORS: AtomicU64 = AtomicU64::new(0);
+/// Transactions the new-request writer committed, and the requests they carried: their ratio
+/// is how well concurrent submissions share a commit.
+pub static GROUP_COMMITS: AtomicU64 = AtomicU64::new(0);
+pub static GROUP_COMMITTED_REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one committed group of `requests` new requests.
+pub fn group_committed(requests: usize) {
+    GROUP_COMMITS.fetch_add(1, Ordering::Relaxed);
+    GROUP_COMMITTED_REQUESTS.fetch_add(requests as u64, Ordering::Relaxed);
+}
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -255,6 +265,21 @@ impl Metrics {
             "clearway_store_errors_total {}",
             STORE_ERRORS.load(Ordering::Relaxed)
         );
+        for (name, help, value) in [
+            (
+                "clearway_store_group_commits_total",
+                "Transactions that committed new requests (each carries every request that arrived while the last was written).",
+                &GROUP_COMMITS,
+            ),
+            (
+                "clearway_store_group_committed_requests_total",
+                "New requests committed by those transactions.",
+                &GROUP_COMMITTED_REQUESTS,
+            ),
+        ] {
+            header(&mut out, name, "counter", help);
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        }
 
         header(
             &mut out,

@@ -103,6 +103,39 @@ impl Bench {
         }
     }
 
+    /// Transactions that committed new requests so far, and the requests they carried, from
+    /// the server's `/metrics`.
+    async fn commits(&self) -> Option<(u64, u64)> {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
+        };
+        Some((
+            value("clearway_store_group_commits_total")?,
+            value("clearway_store_group_committed_requests_total")?,
+        ))
+    }
+
+    /// Runs a scenario that submits, and adds how many requests each commit carried.
+    async fn writing(&self, scenario: impl Future<Output = Figures>) -> Figures {
+        let before = self.commits().await;
+        let mut figures = scenario.await;
+        if let (Some((c0, r0)), Some((c1, r1))) = (before, self.commits().await) {
+            figures.requests_per_commit = (c1 > c0).then(|| (r1 - r0) as f64 / (c1 - c0) as f64);
+        }
+        figures
+    }
+
     async fn get(&self, path: &str, token: &str) -> Outcome {
         match self
             .client
@@ -291,7 +324,7 @@ async fn main() -> anyhow::Result<()> {
             let b = b.clone();
             async move { b.submit(n).await }
         });
-        let f = with_cpu(cli.server_pid, scenario).await;
+        let f = bench.writing(with_cpu(cli.server_pid, scenario)).await;
         f.print();
         figures.push(f);
     }
@@ -307,7 +340,7 @@ async fn main() -> anyhow::Result<()> {
                 async move { b.submit(n).await }
             },
         );
-        let f = with_cpu(cli.server_pid, scenario).await;
+        let f = bench.writing(with_cpu(cli.server_pid, scenario)).await;
         f.print();
         figures.push(f);
     }
@@ -319,7 +352,14 @@ async fn main() -> anyhow::Result<()> {
         mixed = Some(summary);
     }
     if wanted.contains(&"soak") {
-        let (f, s) = run_soak(bench.clone(), cli.concurrency, soak_total, cli.server_pid).await;
+        let mut summary = None;
+        let soaking = async {
+            let (f, s) = run_soak(bench.clone(), cli.concurrency, soak_total, cli.server_pid).await;
+            summary = Some(s);
+            f
+        };
+        let f = bench.writing(with_cpu(cli.server_pid, soaking)).await;
+        let s = summary.expect("the soak ran");
         f.print();
         println!("             {}", s.describe());
         figures.push(f);

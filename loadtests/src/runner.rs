@@ -37,6 +37,8 @@ pub struct Figures {
     /// system, from /proc): steadier than throughput on a shared machine.
     pub server_cpu_us_per_request: Option<f64>,
     pub generator_cpu_us_per_request: Option<f64>,
+    /// Write scenarios: new requests per transaction, from the server's own counters.
+    pub requests_per_commit: Option<f64>,
 }
 
 /// The latency of the requests scheduled within one second of an open-loop run.
@@ -67,6 +69,7 @@ impl Figures {
             worst_seconds: Vec::new(),
             server_cpu_us_per_request: None,
             generator_cpu_us_per_request: None,
+            requests_per_commit: None,
         }
     }
 
@@ -88,8 +91,12 @@ impl Figures {
             self.server_cpu_us_per_request,
             self.generator_cpu_us_per_request,
         ) {
+            let commits = self
+                .requests_per_commit
+                .map(|r| format!("; {r:.1} requests per commit"))
+                .unwrap_or_default();
             println!(
-                "             CPU per request: server {server:.0} µs, generator {generator:.0} µs"
+                "             CPU per request: server {server:.0} µs, generator {generator:.0} µs{commits}"
             );
         }
         if !self.worst_seconds.is_empty() {

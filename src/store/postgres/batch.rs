@@ -10,6 +10,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::enqueue_event;
+use crate::metrics;
 use crate::store::StoreError;
 use crate::store::encoding::{PendingInsert, queue_stage};
 
@@ -59,6 +60,7 @@ async fn commit_group(pool: &PgPool, group: Vec<PendingInsert>) {
     };
     match together.await {
         Ok(()) => {
+            metrics::group_committed(group.len());
             for pending in group {
                 let _ = pending.done.send(Ok(()));
             }
@@ -79,6 +81,9 @@ async fn commit_group(pool: &PgPool, group: Vec<PendingInsert>) {
                     Ok::<(), StoreError>(())
                 };
                 let result = alone.await;
+                if result.is_ok() {
+                    metrics::group_committed(1);
+                }
                 let _ = pending.done.send(result);
             }
         }

@@ -18,6 +18,7 @@ use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite, SqliteConnection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::enqueue_event;
+use crate::metrics;
 use crate::store::StoreError;
 use crate::store::encoding::{PendingInsert, queue_stage};
 
@@ -171,7 +172,10 @@ fn commit_group<'a>(
             run(conn, "COMMIT").await
         };
         match Box::pin(together).await {
-            Ok(()) => group.iter().map(|_| Ok(())).collect(),
+            Ok(()) => {
+                metrics::group_committed(group.len());
+                group.iter().map(|_| Ok(())).collect()
+            }
             // If the database itself is the trouble, the second pass fails the same way.
             Err(_) => {
                 abandon(conn).await;
@@ -213,7 +217,10 @@ async fn commit_one_by_one(
         }
     }
     match run(conn, "COMMIT").await {
-        Ok(()) => results,
+        Ok(()) => {
+            metrics::group_committed(results.iter().filter(|r| r.is_ok()).count());
+            results
+        }
         Err(e) => {
             abandon(conn).await;
             failed_all(group.len(), &e)
