@@ -101,6 +101,8 @@ pub struct DatabaseSettings {
     /// SQLite `synchronous` pragma: `full` (durable on power loss) or `normal`.
     pub synchronous: String,
     pub busy_timeout_ms: u64,
+    /// SQLite: how often the write-ahead log is copied back into the database file.
+    pub checkpoint_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -50,10 +50,6 @@ pub struct SqliteStore {
     write_turn: Arc<Mutex<()>>,
 }
 
-/// How often the log is copied back: each catch-up pauses the writer for a few fsyncs, so
-/// seldom enough that the pauses are rare, often enough that the log stays tens of megabytes.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
-
 /// Most log frames left to copy while the writer waits (a few milliseconds of writes).
 const PAUSED_CHECKPOINT_FRAMES: i64 = 512;
 
@@ -61,18 +57,32 @@ const PAUSED_CHECKPOINT_FRAMES: i64 = 512;
 /// into stay in memory; larger only grows the process (the OS caches the file as well).
 const WRITER_CACHE_KIB: u32 = 16 * 1024;
 
-/// Copies the WAL back into the database file every second, so that SQLite
-/// can start the log again from its beginning rather than let it grow without end.
+/// Between two catch-ups the log is copied in steps this far apart, and the pages copied are
+/// handed to the disk at once, so that no flush has a whole interval's pages to write.
+const COPY_STEP: Duration = Duration::from_millis(100);
+
+/// Copies the WAL back into the database file, so that SQLite can start the log again from its
+/// beginning (every `every`) rather than let it grow without end.
 ///
 /// SQLite restarts the log only when a write begins after a checkpoint has caught up with it,
 /// which never happens while the group writer commits every few milliseconds. So the bulk is
 /// copied alongside the writer (PASSIVE), then the writer is paused for the short rest; its
 /// next group then starts the log again. Stops when the pool is closed.
-async fn checkpoint_in_background(pool: SqlitePool, database: PathBuf, write_turn: Arc<Mutex<()>>) {
-    let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+///
+/// The copying runs in small steps, each followed by a writeback of the database file that is
+/// started but not waited for: flushing a second's worth of copied pages at once held the
+/// WAL flushes that acknowledgements wait for behind it for tens of milliseconds.
+async fn checkpoint_in_background(
+    pool: SqlitePool,
+    database: PathBuf,
+    write_turn: Arc<Mutex<()>>,
+    every: Duration,
+) {
+    let mut step = tokio::time::interval(COPY_STEP.min(every));
+    step.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_catch_up = tokio::time::Instant::now();
     loop {
-        tick.tick().await;
+        step.tick().await;
         if pool.is_closed() {
             return;
         }
@@ -83,6 +93,20 @@ async fn checkpoint_in_background(pool: SqlitePool, database: PathBuf, write_tur
                 .await?;
             Ok::<i64, sqlx::Error>(log - done)
         };
+        if last_catch_up.elapsed() < every {
+            let copied = async {
+                behind().await.map_err(std::io::Error::other)?;
+                let file = database.clone();
+                tokio::task::spawn_blocking(move || start_writeback(&std::fs::File::open(file)?))
+                    .await
+                    .map_err(std::io::Error::other)?
+            };
+            if let Err(e) = copied.await {
+                tracing::debug!(error = %e, "copying the log ahead did not run");
+            }
+            continue;
+        }
+        last_catch_up = tokio::time::Instant::now();
         let caught_up = async {
             // Copy alongside the writer until little is left, so the pause stays short.
             for _ in 0..4 {
@@ -108,6 +132,26 @@ async fn checkpoint_in_background(pool: SqlitePool, database: PathBuf, write_tur
             Err(e) => tracing::debug!(error = %e, "background checkpoint did not run"),
         }
     }
+}
+
+/// Starts writing the file's dirty pages to disk without waiting for them, nor for the disk's
+/// cache: the flush that follows then has little left to do. Durability still comes from that
+/// flush alone.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a plain system call on a descriptor that `file` keeps open throughout.
+    let rc = unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_: &std::fs::File) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Whether a connection going back to the pool holds no transaction. After a failed COMMIT
@@ -183,6 +227,7 @@ impl SqliteStore {
             pool.clone(),
             database,
             write_turn.clone(),
+            Duration::from_millis(settings.checkpoint_interval_ms.max(1)),
         ));
         Ok(Self {
             pool,
