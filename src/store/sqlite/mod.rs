@@ -81,21 +81,28 @@ async fn checkpoint_in_background(
     let mut step = tokio::time::interval(COPY_STEP.min(every));
     step.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_catch_up = tokio::time::Instant::now();
+    // Frames of the log already in the database file, as the last step left them.
+    let mut copied_before = 0;
     loop {
         step.tick().await;
         if pool.is_closed() {
             return;
         }
-        // Frames the log holds beyond what the database file already has.
-        let behind = || async {
+        // Copies what it can; answers the log's frames and those now in the database file.
+        let copy = || async {
             let (_, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
                 .fetch_one(&pool)
                 .await?;
-            Ok::<i64, sqlx::Error>(log - done)
+            Ok::<(i64, i64), sqlx::Error>((log, done))
         };
+        let behind = || async { copy().await.map(|(log, done)| log - done) };
         if last_catch_up.elapsed() < every {
             let copied = async {
-                behind().await.map_err(std::io::Error::other)?;
+                let (_, done) = copy().await.map_err(std::io::Error::other)?;
+                // An idle log copies nothing: no writeback to start.
+                if std::mem::replace(&mut copied_before, done) == done {
+                    return Ok(());
+                }
                 let file = database.clone();
                 tokio::task::spawn_blocking(move || start_writeback(&std::fs::File::open(file)?))
                     .await
