@@ -210,6 +210,19 @@ impl Soak {
     }
 }
 
+/// Requests per second between successive (time, requests done) marks, from the start.
+fn rates(marks: &[(Duration, u64)]) -> Vec<f64> {
+    let mut previous = (Duration::ZERO, 0);
+    marks
+        .iter()
+        .map(|&(at, done)| {
+            let rate = (done - previous.1) as f64 / (at - previous.0).as_secs_f64().max(1e-3);
+            previous = (at, done);
+            rate
+        })
+        .collect()
+}
+
 fn rss_kib(pid: Option<u32>) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
     status
@@ -574,11 +587,15 @@ async fn run_soak(
             while next <= total {
                 let done = bench.acks.len() as u64 - base;
                 if done >= next {
-                    marks.push(started.elapsed());
-                    if next == tenth {
+                    // One mark per look, with the count it saw: a look that finds several
+                    // tenths passed (a short run) must not divide them by no time at all.
+                    marks.push((started.elapsed(), done));
+                    if rss_after_first.is_none() {
                         rss_after_first = rss_kib(pid);
                     }
-                    next += tenth;
+                    while next <= done {
+                        next += tenth;
+                    }
                 } else {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
@@ -602,12 +619,7 @@ async fn run_soak(
     )
     .await;
     let (marks, rss_after_first) = sampler.await.unwrap_or_default();
-    let mut per_second = Vec::new();
-    let mut previous = Duration::ZERO;
-    for mark in marks {
-        per_second.push(tenth as f64 / (mark - previous).as_secs_f64().max(1e-9));
-        previous = mark;
-    }
+    let per_second = rates(&marks);
     let rss_end = rss_kib(pid);
     let growth = rss_after_first
         .zip(rss_end)
@@ -702,4 +714,21 @@ fn write_report(dir: &std::path::Path, report: &Report) -> anyhow::Result<()> {
             .display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::rates;
+
+    #[test]
+    fn rates_divide_each_stretch_by_its_own_time() {
+        let marks = [
+            (Duration::from_secs(1), 100),
+            (Duration::from_secs(3), 500),
+            (Duration::from_millis(3500), 600),
+        ];
+        assert_eq!(rates(&marks), [100.0, 200.0, 200.0]);
+    }
 }

@@ -263,3 +263,27 @@ fn cpu_seconds_of(pid: &str) -> Option<f64> {
     // /proc counts in USER_HZ, which Linux fixes at 100 whatever the kernel's own tick.
     Some((user + system) as f64 / 100.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worst_seconds_are_the_highest_p99_first_and_skip_empty_seconds() {
+        let mut by_second = vec![histogram(), histogram(), histogram(), histogram()];
+        for (second, micros) in [(0, 1_000), (1, 9_000), (3, 4_000)] {
+            by_second[second].record(micros).unwrap();
+        }
+        let worst = worst_seconds(&by_second, 2);
+        let at: Vec<u64> = worst.iter().map(|s| s.at).collect();
+        assert_eq!(at, [1, 3]);
+        assert!((worst[0].p99_ms - 9.0).abs() < 0.01, "{}", worst[0].p99_ms);
+    }
+
+    #[test]
+    fn cpu_time_is_read_for_this_process() {
+        let spent = cpu_seconds(std::process::id()).expect("/proc/<pid>/stat is readable");
+        assert!(spent >= 0.0);
+        assert_eq!(cpu_seconds(u32::MAX), None, "no such process");
+    }
+}

@@ -218,7 +218,10 @@ async fn commit_one_by_one(
     }
     match run(conn, "COMMIT").await {
         Ok(()) => {
-            metrics::group_committed(results.iter().filter(|r| r.is_ok()).count());
+            let stored = results.iter().filter(|r| r.is_ok()).count();
+            if stored > 0 {
+                metrics::group_committed(stored);
+            }
             results
         }
         Err(e) => {
