@@ -7,23 +7,39 @@
 //! flush covers every group committed before it began. An acknowledged request is therefore
 //! exactly as durable as with `synchronous=FULL`, but the disk flush no longer holds the
 //! write lock, so writing the next group and flushing the last overlap.
+//!
+//! Both run on threads of their own and call SQLite directly (rusqlite, over the same SQLite
+//! library sqlx links). Through sqlx every statement is a message to the connection's worker
+//! thread and an answer back, two thread wake-ups each; a group takes half a dozen
+//! statements, and at a steady 2,000 requests a second, one or two per group, those
+//! wake-ups cost more CPU than SQLite's own work.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc as sync_mpsc};
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite, SqliteConnection};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use rusqlite::{CachedStatement, Connection, OpenFlags, ToSql, params};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::enqueue_event;
+use super::ts;
+use crate::domain::audit::AuditDraft;
+use crate::domain::request::RequestRecord;
+use crate::domain::webhook::event_for;
 use crate::metrics;
 use crate::store::StoreError;
-use crate::store::encoding::{PendingInsert, queue_stage};
+use crate::store::encoding::{PendingInsert, queue_stage, subscribes};
 
 /// Most requests one transaction carries.
 const MAX_GROUP: usize = 256;
+
+/// Page cache of the writer's connection: the upper levels of the indexes new requests go
+/// into stay in memory; larger only grows the process (the OS caches the file as well).
+const WRITER_CACHE_KIB: u32 = 16 * 1024;
+
+/// Prepared statements the writer keeps: three tables in seven sizes, in two fault modes, and
+/// a few more.
+const STATEMENT_CACHE: usize = 64;
 
 /// A committed group's answers, held until the WAL is flushed.
 type Answers = Vec<(
@@ -31,60 +47,93 @@ type Answers = Vec<(
     Result<(), StoreError>,
 )>;
 
-/// Starts the writer on `conn`. With `wal` set, answers wait for an fsync of that file (the
-/// connection must then run with `synchronous=NORMAL`); without it, the connection's own
-/// `synchronous` setting is the whole guarantee.
+/// Where the writer's connection goes, and how long it waits for a lock held elsewhere.
+#[derive(Clone)]
+pub(super) struct Target {
+    pub database: PathBuf,
+    pub busy_timeout: Duration,
+}
+
+/// Starts the writer on a connection of its own to `target`. With `wal` set, answers wait for
+/// an fsync of that file; without it, `synchronous=NORMAL` is the whole guarantee (the
+/// configuration chose it).
 ///
 /// The writer holds `write_turn` while it writes a group, so whoever takes it (the
 /// checkpointer, another writer) has the database to itself between two groups.
 pub(super) fn start(
-    options: SqliteConnectOptions,
-    conn: SqliteConnection,
+    target: Target,
     wal: Option<PathBuf>,
     write_turn: Arc<Mutex<()>>,
 ) -> Result<mpsc::Sender<PendingInsert>, StoreError> {
-    let (writer, queue) = mpsc::channel(4 * MAX_GROUP);
-    let synced = wal.map(|wal| {
-        // A few groups may be in flight to the syncer; beyond that the writer waits for it.
-        let (tx, rx) = mpsc::channel(8);
-        tokio::spawn(flush_then_answer(wal, rx));
-        tx
-    });
-    // The writer drives a dozen statements per group through the connection's worker thread;
-    // on a thread of its own it is ready for each answer at once instead of queueing behind
-    // HTTP handlers on the shared runtime. It ends when the store is dropped.
+    let conn = open(&target)?;
     let unavailable = |e: std::io::Error| StoreError::Unavailable(format!("writer thread: {e}"));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .map_err(unavailable)?;
+    let (writer, queue) = mpsc::channel(4 * MAX_GROUP);
+    let synced = match wal {
+        Some(wal) => {
+            // A few groups may be in flight to the syncer; beyond that the writer waits for it.
+            let (tx, rx) = sync_mpsc::sync_channel(8);
+            std::thread::Builder::new()
+                .name("clearway-syncer".into())
+                .spawn(move || flush_then_answer(&wal, rx))
+                .map_err(unavailable)?;
+            Some(tx)
+        }
+        None => None,
+    };
+    // Both threads end when the store is dropped: the writer when its queue closes, the
+    // syncer when the writer is gone.
     std::thread::Builder::new()
         .name("clearway-writer".into())
-        .spawn(move || runtime.block_on(write_in_groups(options, conn, queue, synced, write_turn)))
+        .spawn(move || write_in_groups(target, conn, queue, synced, &write_turn))
         .map_err(unavailable)?;
     Ok(writer)
 }
 
+/// Opens the writer's connection. It does not check foreign keys: it inserts each request
+/// with its legs and audit entry in one transaction, so their references to it cannot
+/// dangle; checking them would cost a lookup per row and make SQLite keep a statement journal
+/// for every multi-row insert. Every other connection keeps enforcing them. Checkpoints run
+/// in the background (`checkpoint_in_background`), never inside this writer's commits.
+fn open(target: &Target) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        &target.database,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(target.busy_timeout)?;
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA wal_autocheckpoint = 0; \
+         PRAGMA cache_size = -{WRITER_CACHE_KIB}; PRAGMA temp_store = MEMORY;"
+    ))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
 /// Commits whatever arrived while the previous group was being written as the next group, so
 /// under load one commit serves many requests, and alone a request is committed at once.
-async fn write_in_groups(
-    options: SqliteConnectOptions,
-    mut conn: SqliteConnection,
+fn write_in_groups(
+    target: Target,
+    mut conn: Connection,
     mut queue: mpsc::Receiver<PendingInsert>,
-    synced: Option<mpsc::Sender<Answers>>,
-    write_turn: Arc<Mutex<()>>,
+    synced: Option<sync_mpsc::SyncSender<Answers>>,
+    write_turn: &Mutex<()>,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
-    while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
+    while let Some(first) = queue.blocking_recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
         let results = {
-            let _turn = write_turn.lock().await;
-            let results = commit_group(&mut conn, &group).await;
+            let _turn = write_turn.blocking_lock();
+            let results = commit_group(&conn, &group);
             if results.iter().any(Result::is_err) {
-                // A failed COMMIT (a full disk, say) can leave SQLite inside a transaction
-                // that sqlx counts as ended: the next group's BEGIN would become a savepoint
-                // in it and its COMMIT would commit nothing, yet be acknowledged. A fresh
-                // connection starts clean; closing the old one rolls back what it held.
-                conn = reopen(&options, conn).await;
+                // After a failed COMMIT (a full disk, say) SQLite may still hold the
+                // transaction open; a fresh connection starts clean, and closing the old one
+                // rolls back what it held.
+                conn = reopen(&target, conn);
             }
             results
         };
@@ -95,7 +144,7 @@ async fn write_in_groups(
             .collect();
         match &synced {
             Some(syncer) => {
-                if let Err(mpsc::error::SendError(answers)) = syncer.send(answers).await {
+                if let Err(sync_mpsc::SendError(answers)) = syncer.send(answers) {
                     answer(answers, Err("the WAL syncer has stopped".into()));
                 }
             }
@@ -104,16 +153,16 @@ async fn write_in_groups(
     }
 }
 
-async fn reopen(options: &SqliteConnectOptions, old: SqliteConnection) -> SqliteConnection {
-    if let Err(e) = old.close().await {
+fn reopen(target: &Target, old: Connection) -> Connection {
+    if let Err((_, e)) = old.close() {
         tracing::warn!(error = %e, "closing the writer's connection after a failed group");
     }
     loop {
-        match options.connect().await {
+        match open(target) {
             Ok(conn) => return conn,
             Err(e) => {
                 tracing::error!(error = %e, "the writer cannot reopen the database; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                std::thread::sleep(Duration::from_millis(500));
             }
         }
     }
@@ -121,21 +170,18 @@ async fn reopen(options: &SqliteConnectOptions, old: SqliteConnection) -> Sqlite
 
 /// Flushes the WAL, then answers every group committed before the flush began. Groups that
 /// queue up during one flush share the next.
-async fn flush_then_answer(wal: PathBuf, mut committed: mpsc::Receiver<Answers>) {
-    let mut groups = Vec::new();
-    while committed.recv_many(&mut groups, 64).await > 0 {
-        let path = wal.clone();
-        let flushed = tokio::task::spawn_blocking(move || std::fs::File::open(&path)?.sync_data())
-            .await
-            .map_err(std::io::Error::other)
-            .and_then(|r| r);
+fn flush_then_answer(wal: &Path, committed: sync_mpsc::Receiver<Answers>) {
+    while let Ok(first) = committed.recv() {
+        let mut groups = vec![first];
+        groups.extend(committed.try_iter());
+        let flushed = std::fs::File::open(wal).and_then(|file| file.sync_data());
         let outcome = flushed.map_err(|e| {
             // The rows are committed but may not survive a power cut: say the write failed, as
             // PostgreSQL would, rather than acknowledge what may be lost.
             tracing::error!(error = %e, wal = %wal.display(), "fsync of the WAL failed");
             format!("could not flush the write-ahead log: {e}")
         });
-        for answers in groups.drain(..) {
+        for answers in groups {
             answer(answers, outcome.clone());
         }
     }
@@ -151,72 +197,53 @@ fn answer(answers: Answers, flushed: Result<(), String>) {
     }
 }
 
-/// Boxed as `Send` here, where the lifetimes are concrete: the compiler cannot prove it for
-/// the spawned writer otherwise (rust-lang/rust#102211).
-///
-/// Transactions are begun and ended with plain statements, not sqlx's `Transaction`: after a
-/// failed COMMIT (a full disk, say) sqlx's count of open transactions can disagree with
-/// SQLite's, and its next "commit" would release a savepoint inside a transaction still open,
-/// acknowledging rows that were never committed. Here a COMMIT that returns Ok committed, and
-/// after any failure a ROLLBACK leaves nothing open.
-fn commit_group<'a>(
-    conn: &'a mut SqliteConnection,
-    group: &'a [PendingInsert],
-) -> BoxFuture<'a, Vec<Result<(), StoreError>>> {
-    Box::pin(async move {
-        // The whole group in a few multi-row statements; should any row fail, the group is
-        // written again one savepoint per request, so only the faulty request is refused.
-        let together = async {
-            run(conn, "BEGIN").await?;
-            insert_all(conn, group, OnFault::RollBackAll).await?;
-            run(conn, "COMMIT").await
-        };
-        match Box::pin(together).await {
-            Ok(()) => {
-                metrics::group_committed(group.len());
-                group.iter().map(|_| Ok(())).collect()
-            }
-            // If the database itself is the trouble, the second pass fails the same way.
-            Err(_) => {
-                abandon(conn).await;
-                Box::pin(commit_one_by_one(conn, group)).await
-            }
+/// Transactions are begun and ended with plain statements. A COMMIT that returns Ok
+/// committed, and after any failure a ROLLBACK leaves nothing open.
+fn commit_group(conn: &Connection, group: &[PendingInsert]) -> Vec<Result<(), StoreError>> {
+    // The whole group in a few multi-row statements; should any row fail, the group is
+    // written again one savepoint per request, so only the faulty request is refused.
+    let together = || {
+        run(conn, "BEGIN")?;
+        insert_all(conn, group, OnFault::RollBackAll)?;
+        run(conn, "COMMIT")
+    };
+    match together() {
+        Ok(()) => {
+            metrics::group_committed(group.len());
+            group.iter().map(|_| Ok(())).collect()
         }
-    })
+        // If the database itself is the trouble, the second pass fails the same way.
+        Err(_) => {
+            abandon(conn);
+            commit_one_by_one(conn, group)
+        }
+    }
 }
 
-async fn commit_one_by_one(
-    conn: &mut SqliteConnection,
-    group: &[PendingInsert],
-) -> Vec<Result<(), StoreError>> {
-    if let Err(e) = run(conn, "BEGIN").await {
+fn commit_one_by_one(conn: &Connection, group: &[PendingInsert]) -> Vec<Result<(), StoreError>> {
+    if let Err(e) = run(conn, "BEGIN") {
         return failed_all(group.len(), &e);
     }
     let mut results = Vec::with_capacity(group.len());
     for pending in group {
-        let step = async {
-            run(conn, "SAVEPOINT request").await?;
-            let written = Box::pin(insert_all(
-                conn,
-                std::slice::from_ref(pending),
-                OnFault::UndoStatement,
-            ))
-            .await;
+        let step = || {
+            run(conn, "SAVEPOINT request")?;
+            let written = insert_all(conn, std::slice::from_ref(pending), OnFault::UndoStatement);
             if written.is_err() {
-                run(conn, "ROLLBACK TO request").await?;
+                run(conn, "ROLLBACK TO request")?;
             }
-            run(conn, "RELEASE request").await?;
+            run(conn, "RELEASE request")?;
             Ok::<_, StoreError>(written)
         };
-        match Box::pin(step).await {
+        match step() {
             Ok(written) => results.push(written),
             Err(e) => {
-                abandon(conn).await;
+                abandon(conn);
                 return failed_all(group.len(), &e);
             }
         }
     }
-    match run(conn, "COMMIT").await {
+    match run(conn, "COMMIT") {
         Ok(()) => {
             let stored = results.iter().filter(|r| r.is_ok()).count();
             if stored > 0 {
@@ -225,20 +252,20 @@ async fn commit_one_by_one(
             results
         }
         Err(e) => {
-            abandon(conn).await;
+            abandon(conn);
             failed_all(group.len(), &e)
         }
     }
 }
 
-async fn run(conn: &mut SqliteConnection, statement: &'static str) -> Result<(), StoreError> {
-    sqlx::query(statement).execute(&mut *conn).await?;
+fn run(conn: &Connection, statement: &'static str) -> Result<(), StoreError> {
+    conn.prepare_cached(statement)?.raw_execute()?;
     Ok(())
 }
 
 /// Rolls back whatever is open; an error only means nothing was.
-async fn abandon(conn: &mut SqliteConnection) {
-    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+fn abandon(conn: &Connection) {
+    let _ = conn.execute_batch("ROLLBACK");
 }
 
 /// Most rows per multi-row statement: even the largest stays well inside SQLite's limit on
@@ -280,40 +307,113 @@ impl OnFault {
     }
 }
 
+const REQUEST_COLUMNS: [&str; 15] = [
+    "id",
+    "traveller_id",
+    "org",
+    "submitted_by",
+    "status",
+    "programme_criticality",
+    "first_arrival",
+    "last_departure",
+    "submitted_at",
+    "updated_at",
+    "request",
+    "decision",
+    "escalation",
+    "stage",
+    "version",
+];
+const LEG_COLUMNS: [&str; 5] = ["request_id", "seq", "area_code", "arrival", "departure"];
+const AUDIT_COLUMNS: [&str; 11] = [
+    "request_id",
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "from_status",
+    "to_status",
+    "stage",
+    "comment",
+    "prev_hash",
+    "hash",
+];
+
+/// `INSERT ... VALUES (?, ...), ...` for `rows` rows of `columns`.
+fn insert_sql(on_fault: OnFault, table: &str, columns: &[&str], rows: usize) -> String {
+    let row = format!("({})", vec!["?"; columns.len()].join(", "));
+    format!(
+        "{} {table} ({}) VALUES {}",
+        on_fault.insert(),
+        columns.join(", "),
+        vec![row; rows].join(", ")
+    )
+}
+
+/// Binds one row's values after those of the `row` rows before it.
+fn bind_row(
+    statement: &mut CachedStatement<'_>,
+    row: usize,
+    values: &[&dyn ToSql],
+) -> rusqlite::Result<()> {
+    let first = row * values.len();
+    for (i, value) in values.iter().enumerate() {
+        // SQLite numbers parameters from 1.
+        statement.raw_bind_parameter(first + i + 1, value)?;
+    }
+    Ok(())
+}
+
+/// A timestamp as sqlx writes a `DateTime<Utc>` into SQLite, so that rows from either path
+/// compare and sort alike.
+fn timestamp_text(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+/// A date as sqlx writes a `NaiveDate` into SQLite.
+fn date_text(day: NaiveDate) -> String {
+    day.format("%F").to_string()
+}
+
 /// Writes a group of new requests with a handful of statements: requests, legs and audit
 /// entries as multi-row inserts, and webhook events only for organisations that have webhooks.
-async fn insert_all(
-    tx: &mut SqliteConnection,
+fn insert_all(
+    conn: &Connection,
     group: &[PendingInsert],
     on_fault: OnFault,
 ) -> Result<(), StoreError> {
     for chunk in statement_chunks(group) {
-        let mut requests = QueryBuilder::<Sqlite>::new(on_fault.insert());
-        requests.push(
-            " clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality, first_arrival, \
-             last_departure, submitted_at, updated_at, request, decision, escalation, stage, version) ",
+        let sql = insert_sql(
+            on_fault,
+            "clearance_requests",
+            &REQUEST_COLUMNS,
+            chunk.len(),
         );
-        requests.push_values(chunk, |mut row, pending| {
-            let record = &pending.record;
+        let mut statement = conn.prepare_cached(&sql)?;
+        for (row, pending) in chunk.iter().enumerate() {
+            let (record, text) = (&pending.record, &pending.rendered);
             let r = &record.request;
-            let text = &pending.rendered;
-            row.push_bind(text.id.as_str())
-                .push_bind(r.traveller.id.as_str())
-                .push_bind(r.traveller.org.as_str())
-                .push_bind(record.submitted_by.as_str())
-                .push_bind(record.status.as_str())
-                .push_bind(r.programme_criticality.as_str())
-                .push_bind(r.legs.first_arrival())
-                .push_bind(r.legs.last_departure())
-                .push_bind(record.submitted_at)
-                .push_bind(record.submitted_at)
-                .push_bind(text.request.as_str())
-                .push_bind(text.decision.as_str())
-                .push_bind(text.escalation.as_deref())
-                .push_bind(queue_stage(record))
-                .push_bind(record.version);
-        });
-        requests.build().execute(&mut *tx).await?;
+            let submitted_at = timestamp_text(record.submitted_at);
+            let values: [&dyn ToSql; 15] = [
+                &text.id,
+                &r.traveller.id.as_str(),
+                &r.traveller.org.as_str(),
+                &record.submitted_by,
+                &record.status.as_str(),
+                &r.programme_criticality.as_str(),
+                &date_text(r.legs.first_arrival()),
+                &date_text(r.legs.last_departure()),
+                &submitted_at,
+                &submitted_at,
+                &text.request,
+                &text.decision,
+                &text.escalation,
+                &queue_stage(record),
+                &record.version,
+            ];
+            bind_row(&mut statement, row, &values)?;
+        }
+        statement.raw_execute()?;
     }
     let legs: Vec<(&str, usize, &crate::domain::itinerary::Leg)> = group
         .iter()
@@ -330,60 +430,103 @@ async fn insert_all(
         })
         .collect();
     for chunk in statement_chunks(&legs) {
-        let mut rows = QueryBuilder::<Sqlite>::new(on_fault.insert());
-        rows.push(" request_legs (request_id, seq, area_code, arrival, departure) ");
-        rows.push_values(chunk, |mut row, (id, seq, leg)| {
-            row.push_bind(*id)
-                .push_bind(*seq as i64)
-                .push_bind(leg.area.as_str())
-                .push_bind(leg.arrival)
-                .push_bind(leg.departure);
-        });
-        rows.build().execute(&mut *tx).await?;
+        let sql = insert_sql(on_fault, "request_legs", &LEG_COLUMNS, chunk.len());
+        let mut statement = conn.prepare_cached(&sql)?;
+        for (row, (id, seq, leg)) in chunk.iter().enumerate() {
+            let values: [&dyn ToSql; 5] = [
+                id,
+                &(*seq as i64),
+                &leg.area.as_str(),
+                &date_text(leg.arrival),
+                &date_text(leg.departure),
+            ];
+            bind_row(&mut statement, row, &values)?;
+        }
+        statement.raw_execute()?;
     }
     for chunk in statement_chunks(group) {
-        let mut rows = QueryBuilder::<Sqlite>::new(on_fault.insert());
-        rows.push(
-            " audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash) ",
-        );
-        rows.push_values(chunk, |mut row, pending| {
+        let sql = insert_sql(on_fault, "audit_log", &AUDIT_COLUMNS, chunk.len());
+        let mut statement = conn.prepare_cached(&sql)?;
+        for (row, pending) in chunk.iter().enumerate() {
             let (e, action) = (&pending.rendered.entry, &pending.rendered.action);
-            row.push_bind(pending.rendered.id.as_str())
-                .push_bind(e.seq)
-                .push_bind(e.at.as_str())
-                .push_bind(e.actor.as_str())
-                .push_bind(action.as_str())
-                .push_bind(e.from.map(|s| s.as_str()))
-                .push_bind(e.to.as_str())
-                .push_bind(e.stage.as_deref())
-                .push_bind(e.comment.as_deref())
-                .push_bind(e.prev_hash.as_str())
-                .push_bind(e.hash.as_str());
-        });
-        rows.build().execute(&mut *tx).await?;
+            let values: [&dyn ToSql; 11] = [
+                &pending.rendered.id,
+                &e.seq,
+                &e.at,
+                &e.actor,
+                action,
+                &e.from.map(|s| s.as_str()),
+                &e.to.as_str(),
+                &e.stage,
+                &e.comment,
+                &e.prev_hash,
+                &e.hash,
+            ];
+            bind_row(&mut statement, row, &values)?;
+        }
+        statement.raw_execute()?;
     }
-    // Most organisations have no webhook: one query tells which do.
-    let mut orgs: Vec<&str> = group
-        .iter()
-        .map(|p| p.record.request.traveller.org.as_str())
-        .collect();
-    orgs.sort_unstable();
-    orgs.dedup();
-    let mut hooked =
-        QueryBuilder::<Sqlite>::new("SELECT DISTINCT org FROM webhooks WHERE org IN (");
-    let mut list = hooked.separated(", ");
-    for org in &orgs {
-        list.push_bind(*org);
-    }
-    hooked.push(")");
-    let with_webhooks: Vec<String> = hooked.build_query_scalar().fetch_all(&mut *tx).await?;
+    // Most organisations have no webhook, and there are few webhooks: one look at which
+    // organisations have any.
+    let mut hooked = conn.prepare_cached("SELECT DISTINCT org FROM webhooks")?;
+    let with_webhooks = hooked
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
     for pending in group {
         if with_webhooks
             .iter()
             .any(|o| o == pending.record.request.traveller.org.as_str())
         {
-            enqueue_event(&mut *tx, &pending.record, &pending.audit).await?;
+            enqueue_event(conn, &pending.record, &pending.audit)?;
         }
+    }
+    Ok(())
+}
+
+/// Writes the new request's event to the outbox, with one delivery per subscribed webhook of
+/// its organisation, in the request's own transaction (as the store's `enqueue_event` does
+/// for every other change).
+fn enqueue_event(
+    conn: &Connection,
+    record: &RequestRecord,
+    audit: &AuditDraft,
+) -> Result<(), StoreError> {
+    let now = Utc::now();
+    let Some(event) = event_for(record, audit, now) else {
+        return Ok(());
+    };
+    let mut hooks = conn.prepare_cached("SELECT id, events FROM webhooks WHERE org = ?")?;
+    let mut subscribed = Vec::new();
+    let mut rows = hooks.query([event.org.as_str()])?;
+    while let Some(row) = rows.next()? {
+        let (id, events): (String, String) = (row.get(0)?, row.get(1)?);
+        if subscribes(&events, event.name)? {
+            subscribed.push(id);
+        }
+    }
+    if subscribed.is_empty() {
+        return Ok(());
+    }
+    let request_id = event.request_id.to_string();
+    let outbox_id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO outbox (request_id, org, event, payload, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )?
+        .query_row(
+            params![
+                request_id,
+                event.org.as_str(),
+                event.name,
+                event.payload.to_string(),
+                ts(now)
+            ],
+            |row| row.get(0),
+        )?;
+    let mut delivery = conn.prepare_cached(
+        "INSERT INTO webhook_deliveries (webhook_id, outbox_id, request_id, status, next_attempt_at) VALUES (?, ?, ?, 'pending', ?)",
+    )?;
+    for webhook_id in subscribed {
+        delivery.execute(params![webhook_id, outbox_id, request_id, ts(now)])?;
     }
     Ok(())
 }
@@ -396,7 +539,41 @@ fn failed_all(n: usize, e: &StoreError) -> Vec<Result<(), StoreError>> {
 
 #[cfg(test)]
 mod tests {
-    use super::statement_chunks;
+    use chrono::{DateTime, NaiveDate, Utc};
+    use sqlx::Connection;
+
+    use super::{date_text, statement_chunks, timestamp_text};
+
+    /// Rows the writer inserts are read, compared and sorted with rows other statements wrote
+    /// through sqlx: the text must be the same.
+    #[tokio::test]
+    async fn dates_and_times_are_written_as_sqlx_writes_them() {
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        for raw in [
+            "2026-11-26T21:30:00.123456789Z",
+            "2026-11-26T21:30:00.120Z",
+            "2026-11-26T21:30:00Z",
+        ] {
+            let at = DateTime::parse_from_rfc3339(raw)
+                .unwrap()
+                .with_timezone(&Utc);
+            let text: String = sqlx::query_scalar("SELECT ?")
+                .bind(at)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(timestamp_text(at), text, "{raw}");
+        }
+        let day = NaiveDate::from_ymd_opt(2027, 2, 3).unwrap();
+        let text: String = sqlx::query_scalar("SELECT ?")
+            .bind(day)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(date_text(day), text);
+    }
 
     #[test]
     fn statements_come_in_powers_of_two_up_to_64_rows() {

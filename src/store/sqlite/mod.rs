@@ -12,7 +12,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
@@ -52,10 +52,6 @@ pub struct SqliteStore {
 
 /// Most log frames left to copy while the writer waits (a few milliseconds of writes).
 const PAUSED_CHECKPOINT_FRAMES: i64 = 512;
-
-/// Page cache of the writer's connection: the upper levels of the indexes new requests go
-/// into stay in memory; larger only grows the process (the OS caches the file as well).
-const WRITER_CACHE_KIB: u32 = 16 * 1024;
 
 /// Between two catch-ups the log is copied in steps this far apart, and the pages copied are
 /// handed to the disk at once, so that no flush has a whole interval's pages to write.
@@ -206,27 +202,18 @@ impl SqliteStore {
             .await?;
         // New requests have a connection of their own (see `group_commit`): unless the
         // configuration already accepts losing the last commits, it leaves the flush to the
-        // syncer, and it keeps the indexes it writes into in a larger page cache.
+        // syncer.
         let flush_wal = synchronous != SqliteSynchronous::Normal;
         // SQLite names the log after the database file, with "-wal" appended.
         let mut wal = options.get_filename().as_os_str().to_owned();
         wal.push("-wal");
         let database = options.get_filename().to_owned();
-        let writer_options = options
-            .synchronous(SqliteSynchronous::Normal)
-            // The writer inserts each request with its legs and audit entry in one
-            // transaction, so their references to it cannot dangle; checking them would cost a
-            // lookup per row and make SQLite keep a statement journal for every multi-row
-            // insert. Every other connection keeps enforcing them.
-            .foreign_keys(false)
-            .pragma("cache_size", format!("-{}", WRITER_CACHE_KIB))
-            // Statement journals of the multi-row inserts stay in memory, not in temp files.
-            .pragma("temp_store", "memory");
-        let writer_conn = writer_options.connect().await?;
         let write_turn = Arc::new(Mutex::new(()));
         let writer = group_commit::start(
-            writer_options,
-            writer_conn,
+            group_commit::Target {
+                database: database.clone(),
+                busy_timeout: Duration::from_millis(settings.busy_timeout_ms),
+            },
             flush_wal.then(|| wal.into()),
             write_turn.clone(),
         )?;
