@@ -103,6 +103,8 @@ pub struct DatabaseSettings {
     pub busy_timeout_ms: u64,
     /// SQLite: how often the write-ahead log is copied back into the database file.
     pub checkpoint_interval_ms: u64,
+    /// SQLite: how long a new request may wait for others to share its commit.
+    pub commit_window_us: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

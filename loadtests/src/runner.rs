@@ -33,6 +33,10 @@ pub struct Figures {
     /// tail can be told apart as steady (every second alike) or as a few stalls.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub worst_seconds: Vec<Second>,
+    /// Open loop only: how late the generator itself began sending (its timer and its own
+    /// scheduling), p50 and p99. Counted in the latencies, as the server's delays are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_delay_ms: Option<[f64; 2]>,
     /// CPU time the server and the generator spent per request over the scenario (user and
     /// system, from /proc): steadier than throughput on a shared machine.
     pub server_cpu_us_per_request: Option<f64>,
@@ -67,6 +71,7 @@ impl Figures {
             p999_ms: ms(0.999),
             max_ms: histogram.max() as f64 / 1000.0,
             worst_seconds: Vec::new(),
+            send_delay_ms: None,
             server_cpu_us_per_request: None,
             generator_cpu_us_per_request: None,
             requests_per_commit: None,
@@ -106,6 +111,9 @@ impl Figures {
                 .map(|s| format!("s{} p99 {:.1} max {:.1}", s.at, s.p99_ms, s.max_ms))
                 .collect();
             println!("             worst seconds (ms): {}", worst.join(", "));
+        }
+        if let Some([p50, p99]) = self.send_delay_ms {
+            println!("             generator's own send delay: p50 {p50:.2} ms, p99 {p99:.2} ms");
         }
     }
 }
@@ -162,6 +170,11 @@ where
 }
 
 /// Sends at `rate` per second for `duration`, at most `in_flight` at once.
+///
+/// A thread of its own paces the sends: tokio's timer fires on whole milliseconds, so every
+/// send would start up to a millisecond late, and that lateness would be charged to the
+/// server. Latency still counts from the scheduled time, so whatever delay the generator
+/// adds is reported, as `send_delay_ms`.
 pub async fn open_loop<F, Fut>(
     scenario: &str,
     rate: u64,
@@ -177,29 +190,40 @@ where
     let slots = Arc::new(Semaphore::new(in_flight));
     let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
     let count = (duration.as_secs_f64() * rate as f64) as u64;
-    let started = tokio::time::Instant::now();
-    let mut tasks = Vec::with_capacity(count as usize);
-    for n in 0..count {
-        let scheduled = started + interval.mul_f64(n as f64);
-        tokio::time::sleep_until(scheduled).await;
-        let slot = slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphore stays open");
-        let send = send.clone();
-        let second = (scheduled - started).as_secs();
-        tasks.push(tokio::spawn(async move {
-            let outcome = send(n).await;
-            drop(slot);
-            (second, scheduled.elapsed(), outcome)
-        }));
-    }
+    let started = Instant::now();
+    let runtime = tokio::runtime::Handle::current();
+    let pacer = std::thread::spawn(move || {
+        let mut tasks = Vec::with_capacity(count as usize);
+        for n in 0..count {
+            let scheduled = started + interval.mul_f64(n as f64);
+            if let Some(wait) = scheduled.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let (send, slots) = (send.clone(), slots.clone());
+            let second = (scheduled - started).as_secs();
+            tasks.push(runtime.spawn(async move {
+                let late = scheduled.elapsed();
+                let slot = slots
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore stays open");
+                let outcome = send(n).await;
+                drop(slot);
+                (second, late, scheduled.elapsed(), outcome)
+            }));
+        }
+        tasks
+    });
+    let tasks = tokio::task::spawn_blocking(move || pacer.join().expect("the pacer panicked"))
+        .await
+        .expect("the pacer's join ran");
     let mut merged = histogram();
+    let mut lateness = histogram();
     let mut by_second: Vec<Histogram<u64>> = Vec::new();
     let mut errors = 0;
     for task in tasks {
-        let (second, latency, outcome) = task.await.expect("a load task panicked");
+        let (second, late, latency, outcome) = task.await.expect("a load task panicked");
+        let _ = lateness.record(late.as_micros().max(1) as u64);
         let micros = latency.as_micros().max(1) as u64;
         let _ = merged.record(micros);
         let second = second as usize;
@@ -213,6 +237,10 @@ where
     }
     let mut figures = Figures::from(scenario, &merged, errors, started.elapsed());
     figures.worst_seconds = worst_seconds(&by_second, 5);
+    figures.send_delay_ms = Some([
+        lateness.value_at_quantile(0.5) as f64 / 1000.0,
+        lateness.value_at_quantile(0.99) as f64 / 1000.0,
+    ]);
     figures
 }
 

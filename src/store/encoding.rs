@@ -120,6 +120,8 @@ impl NewRequest {
 pub(super) struct PendingInsert {
     pub new: Arc<NewRequest>,
     pub done: oneshot::Sender<Result<(), StoreError>>,
+    /// When the request was handed to the writer.
+    pub queued: std::time::Instant,
 }
 
 impl std::ops::Deref for PendingInsert {

@@ -659,7 +659,11 @@ impl Store for PostgresStore {
 
     async fn insert_request(&self, new: Arc<NewRequest>) -> Result<(), StoreError> {
         let (done, committed) = oneshot::channel();
-        let job = PendingInsert { new, done };
+        let job = PendingInsert {
+            new,
+            done,
+            queued: std::time::Instant::now(),
+        };
         self.writer
             .send(job)
             .await

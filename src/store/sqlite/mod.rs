@@ -213,6 +213,7 @@ impl SqliteStore {
             group_commit::Target {
                 database: database.clone(),
                 busy_timeout: Duration::from_millis(settings.busy_timeout_ms),
+                commit_window: Duration::from_micros(settings.commit_window_us),
             },
             flush_wal.then(|| wal.into()),
             write_turn.clone(),
@@ -886,7 +887,11 @@ impl Store for SqliteStore {
 
     async fn insert_request(&self, new: Arc<NewRequest>) -> Result<(), StoreError> {
         let (done, committed) = oneshot::channel();
-        let job = PendingInsert { new, done };
+        let job = PendingInsert {
+            new,
+            done,
+            queued: std::time::Instant::now(),
+        };
         self.writer
             .send(job)
             .await
