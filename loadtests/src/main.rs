@@ -74,6 +74,7 @@ struct Bench {
     analyst: String,
     bodies: Vec<(usize, Vec<u8>)>,
     acks: Acks,
+    failures: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 impl Bench {
@@ -88,19 +89,36 @@ impl Bench {
             .body(body.clone())
             .send()
             .await;
-        let Ok(response) = sent else {
-            return Outcome::Error;
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) => return self.failed(format!("sending: {e}")),
         };
         if response.status() != 201 {
-            return Outcome::Error;
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            return self.failed(format!(
+                "{status}: {}",
+                body.chars().take(200).collect::<String>()
+            ));
         }
         match response.json::<Ack>().await {
             Ok(ack) => {
                 self.acks.record(ack.id, ack.status);
                 Outcome::Ok
             }
-            Err(_) => Outcome::Error,
+            Err(e) => self.failed(format!("reading the answer: {e}")),
         }
+    }
+
+    /// Counts a failed submission by what went wrong, so the run can say why it failed.
+    fn failed(&self, why: String) -> Outcome {
+        *self
+            .failures
+            .lock()
+            .expect("not poisoned")
+            .entry(why)
+            .or_default() += 1;
+        Outcome::Error
     }
 
     /// Transactions that committed new requests so far, and the requests they carried, from
@@ -287,6 +305,9 @@ async fn main() -> anyhow::Result<()> {
     clearway::startup::install_tls_provider();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(cli.concurrency * 2)
+        // Below the server's keep-alive (15 s): a connection the server is closing for
+        // idleness must not be picked for the next request, which would then fail.
+        .pool_idle_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .build()?;
     let bench = Arc::new(Bench {
@@ -297,6 +318,7 @@ async fn main() -> anyhow::Result<()> {
         analyst: token("load-analyst", Role::SecurityAnalyst, None)?,
         bodies,
         acks: Acks::default(),
+        failures: Default::default(),
     });
     let wanted: Vec<&str> = cli.scenarios.split(',').map(str::trim).collect();
     let run = Duration::from_secs(plan.seconds);
@@ -433,6 +455,9 @@ async fn main() -> anyhow::Result<()> {
         bail!("acknowledged requests were lost or changed");
     }
     if submit_errors > 0 {
+        for (why, count) in bench.failures.lock().expect("not poisoned").iter() {
+            eprintln!("failed submissions: {count} x {why}");
+        }
         bail!("{submit_errors} submissions failed");
     }
     Ok(())

@@ -159,11 +159,10 @@ fn write_in_groups(
 /// request has waited the commit window, unless the group is already full.
 ///
 /// Each commit writes every page it touched to the log, about a dozen even for one request,
-/// since a request adds to a dozen tables and indexes. At a steady 2,000 requests a second,
-/// committing each alone wrote 130 MB/s, more than this project's test machine's disk
-/// sustains, and its flushes then stalled for up to 200 ms. Sharing commits cuts that to a
-/// third, for a millisecond of waiting. Under heavy load the first request has already
-/// waited longer than the window while the previous group was written, so nothing waits.
+/// since a request adds to a dozen tables and indexes: sharing commits at moderate rates
+/// writes less (README, `database.commit_window_us`, has the figures; it is off by default).
+/// Under heavy load the first request has already waited longer than the window while the
+/// previous group was written, so nothing waits.
 fn wait_for_more(due: Instant, now: Instant, gathered: usize) -> Option<Duration> {
     if gathered >= MAX_GROUP {
         return None;
