@@ -160,7 +160,7 @@ fn write_in_groups(
 ///
 /// Each commit writes every page it touched to the log, about a dozen even for one request,
 /// since a request adds to a dozen tables and indexes: sharing commits at moderate rates
-/// writes less (README, `database.commit_window_us`, has the figures; it is off by default).
+/// writes less (README, `database.commit_window_us`, has the figures).
 /// Under heavy load the first request has already waited longer than the window while the
 /// previous group was written, so nothing waits.
 fn wait_for_more(due: Instant, now: Instant, gathered: usize) -> Option<Duration> {
