@@ -131,10 +131,11 @@ fn write_in_groups(
         let results = {
             let _turn = write_turn.blocking_lock();
             let results = commit_group(&conn, &group);
-            if results.iter().any(Result::is_err) {
-                // After a failed COMMIT (a full disk, say) SQLite may still hold the
+            if !conn.is_autocommit() {
+                // A failed COMMIT (a full disk, say) whose ROLLBACK failed too leaves the
                 // transaction open; a fresh connection starts clean, and closing the old one
-                // rolls back what it held.
+                // rolls back what it held. A refused request (a duplicate id) leaves nothing
+                // open and keeps the connection and its prepared statements.
                 conn = reopen(&target, conn);
             }
             results
@@ -183,7 +184,7 @@ fn gather(queue: &mut mpsc::Receiver<PendingInsert>, group: &mut Vec<PendingInse
 
 fn reopen(target: &Target, old: Connection) -> Connection {
     if let Err((_, e)) = old.close() {
-        tracing::warn!(error = %e, "closing the writer's connection after a failed group");
+        tracing::warn!(error = %e, "closing the writer's connection left in a transaction");
     }
     loop {
         match open(target) {
