@@ -28,6 +28,12 @@ pub fn group_committed(requests: usize) {
     GROUP_COMMITTED_REQUESTS.fetch_add(requests as u64, Ordering::Relaxed);
 }
 
+/// How long each flush of the SQLite write-ahead log took: every acknowledgement waits for
+/// one, so a slow disk shows here before it shows in request latency.
+pub static WAL_FLUSHES: Latency = Latency::new();
+/// How long each checkpoint held the new-request writer while it caught up with the log.
+pub static CHECKPOINT_PAUSES: Latency = Latency::new();
+
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -43,11 +49,43 @@ struct RouteKey {
 }
 
 #[derive(Default)]
-struct Latency {
+pub struct Latency {
     count: AtomicU64,
     sum_micros: AtomicU64,
-    /// Requests at or under each bound of `BUCKETS` (cumulative when rendered).
+    /// Observations at or under each bound of `BUCKETS` (cumulative when rendered).
     buckets: [AtomicU64; BUCKETS.len()],
+}
+
+impl Latency {
+    const fn new() -> Self {
+        Self {
+            count: AtomicU64::new(0),
+            sum_micros: AtomicU64::new(0),
+            buckets: [const { AtomicU64::new(0) }; BUCKETS.len()],
+        }
+    }
+
+    pub fn record(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Count, sum in microseconds, and the per-bucket (not cumulative) counts.
+    fn snapshot(&self) -> (u64, u64, Vec<u64>) {
+        (
+            self.count.load(Ordering::Relaxed),
+            self.sum_micros.load(Ordering::Relaxed),
+            self.buckets
+                .iter()
+                .map(|b| b.load(Ordering::Relaxed))
+                .collect(),
+        )
+    }
 }
 
 #[derive(Default)]
@@ -83,16 +121,7 @@ impl Metrics {
             route,
             status,
         };
-        let record = |latency: &Latency| {
-            let seconds = took.as_secs_f64();
-            latency.count.fetch_add(1, Ordering::Relaxed);
-            latency
-                .sum_micros
-                .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
-            if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
-                latency.buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
-        };
+        let record = |latency: &Latency| latency.record(took);
         if let Ok(map) = self.requests.read()
             && let Some(latency) = map.get(&key)
         {
@@ -134,17 +163,8 @@ impl Metrics {
             .map(|m| {
                 m.iter()
                     .map(|(k, l)| {
-                        let buckets: Vec<u64> = l
-                            .buckets
-                            .iter()
-                            .map(|b| b.load(Ordering::Relaxed))
-                            .collect();
-                        (
-                            k.clone(),
-                            l.count.load(Ordering::Relaxed),
-                            l.sum_micros.load(Ordering::Relaxed),
-                            buckets,
-                        )
+                        let (count, sum, buckets) = l.snapshot();
+                        (k.clone(), count, sum, buckets)
                     })
                     .collect()
             })
@@ -173,30 +193,11 @@ impl Metrics {
             "Time to answer, by route, method and status.",
         );
         for (k, count, sum, buckets) in &requests {
-            let mut cumulative = 0;
-            for (bound, n) in BUCKETS.iter().zip(buckets) {
-                cumulative += n;
-                let _ = writeln!(
-                    out,
-                    "clearway_http_request_duration_seconds_bucket{{{},le=\"{bound}\"}} {cumulative}",
-                    labels(k)
-                );
-            }
-            let _ = writeln!(
-                out,
-                "clearway_http_request_duration_seconds_bucket{{{},le=\"+Inf\"}} {count}",
-                labels(k)
-            );
-            let _ = writeln!(
-                out,
-                "clearway_http_request_duration_seconds_sum{{{}}} {}",
-                labels(k),
-                *sum as f64 / 1e6
-            );
-            let _ = writeln!(
-                out,
-                "clearway_http_request_duration_seconds_count{{{}}} {count}",
-                labels(k)
+            histogram(
+                &mut out,
+                "clearway_http_request_duration_seconds",
+                &labels(k),
+                (*count, *sum, buckets),
             );
         }
 
@@ -281,6 +282,23 @@ impl Metrics {
             let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
         }
 
+        for (name, help, latency) in [
+            (
+                "clearway_store_wal_flush_seconds",
+                "Flushes of the SQLite write-ahead log to disk; every acknowledgement waits for one.",
+                &WAL_FLUSHES,
+            ),
+            (
+                "clearway_store_checkpoint_pause_seconds",
+                "Time each SQLite checkpoint held the new-request writer to catch up with the log.",
+                &CHECKPOINT_PAUSES,
+            ),
+        ] {
+            header(&mut out, name, "histogram", help);
+            let (count, sum, buckets) = latency.snapshot();
+            histogram(&mut out, name, "", (count, sum, &buckets));
+        }
+
         header(
             &mut out,
             "clearway_store_up",
@@ -359,6 +377,35 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
+/// One histogram's series: cumulative buckets, sum and count, under `labels` (may be empty).
+fn histogram(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    (count, sum_micros, buckets): (u64, u64, &[u64]),
+) {
+    let (open, close, sep) = if labels.is_empty() {
+        ("", "", "")
+    } else {
+        ("{", "}", ",")
+    };
+    let mut cumulative = 0;
+    for (bound, n) in BUCKETS.iter().zip(buckets) {
+        cumulative += n;
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}"
+        );
+    }
+    let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
+    let _ = writeln!(
+        out,
+        "{name}_sum{open}{labels}{close} {}",
+        sum_micros as f64 / 1e6
+    );
+    let _ = writeln!(out, "{name}_count{open}{labels}{close} {count}");
+}
+
 fn labels(k: &RouteKey) -> String {
     format!(
         "method=\"{}\",route=\"{}\",status=\"{}\"",
@@ -411,6 +458,26 @@ mod tests {
             format!(r#"clearway_http_request_duration_seconds_count{{{route},status="404"}} 1"#),
             r#"clearway_decisions_total{outcome="cleared"} 2"#.to_owned(),
             "clearway_store_up 0".to_owned(),
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+        }
+    }
+
+    #[test]
+    fn an_unlabelled_histogram_has_no_empty_braces() {
+        let flushes = Latency::new();
+        flushes.record(Duration::from_micros(400));
+        flushes.record(Duration::from_millis(30));
+        let (count, sum, buckets) = flushes.snapshot();
+        let mut text = String::new();
+        histogram(&mut text, "wal", "", (count, sum, &buckets));
+        for line in [
+            r#"wal_bucket{le="0.001"} 1"#,
+            r#"wal_bucket{le="0.025"} 1"#,
+            r#"wal_bucket{le="0.05"} 2"#,
+            r#"wal_bucket{le="+Inf"} 2"#,
+            "wal_sum 0.0304",
+            "wal_count 2",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }

@@ -3,6 +3,7 @@
 //! `loadtests/run.sh` starts everything this needs; see loadtests/README.md.
 
 mod runner;
+mod server_metrics;
 mod verify;
 mod workload;
 
@@ -18,6 +19,7 @@ use clearway::config::Settings;
 use runner::{Figures, Outcome, closed_loop, open_loop, with_cpu};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use server_metrics::StoreCounters;
 use verify::{Acks, Verification};
 use workload::{ORGS, Workload};
 
@@ -121,9 +123,8 @@ impl Bench {
         Outcome::Error
     }
 
-    /// Transactions that committed new requests so far, and the requests they carried, from
-    /// the server's `/metrics`.
-    async fn commits(&self) -> Option<(u64, u64)> {
+    /// The store's counters from the server's `/metrics`.
+    async fn store_counters(&self) -> Option<StoreCounters> {
         let text = self
             .client
             .get(format!("{}/metrics", self.base))
@@ -134,22 +135,19 @@ impl Bench {
             .text()
             .await
             .ok()?;
-        let value = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
-        };
-        Some((
-            value("clearway_store_group_commits_total")?,
-            value("clearway_store_group_committed_requests_total")?,
-        ))
+        StoreCounters::parse(&text)
     }
 
-    /// Runs a scenario that submits, and adds how many requests each commit carried.
+    /// Runs a scenario that submits, and adds how many requests each commit carried and how
+    /// long the disk made them wait.
     async fn writing(&self, scenario: impl Future<Output = Figures>) -> Figures {
-        let before = self.commits().await;
+        let before = self.store_counters().await;
         let mut figures = scenario.await;
-        if let (Some((c0, r0)), Some((c1, r1))) = (before, self.commits().await) {
-            figures.requests_per_commit = (c1 > c0).then(|| (r1 - r0) as f64 / (c1 - c0) as f64);
+        if let (Some(before), Some(after)) = (before, self.store_counters().await) {
+            figures.requests_per_commit = after.requests_per_commit(&before);
+            figures.wal_flushes = server_metrics::waits(&before.wal_flushes, &after.wal_flushes);
+            figures.checkpoint_pauses =
+                server_metrics::waits(&before.checkpoint_pauses, &after.checkpoint_pauses);
         }
         figures
     }
@@ -688,6 +686,11 @@ fn write_report(dir: &std::path::Path, report: &Report) -> anyhow::Result<()> {
             f.p999_ms,
             f.max_ms
         ));
+    }
+    for f in &report.scenarios {
+        if let Some(disk) = f.disk_waits() {
+            md.push_str(&format!("\n{} disk: {disk}\n", f.scenario));
+        }
     }
     if let Some(r) = report.submit_to_ceiling {
         md.push_str(&format!("\nsubmit / ceiling: **{:.0}%**", r * 100.0));

@@ -11,6 +11,8 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use crate::server_metrics::Waits;
+
 /// What one request came to.
 pub enum Outcome {
     Ok,
@@ -43,6 +45,12 @@ pub struct Figures {
     pub generator_cpu_us_per_request: Option<f64>,
     /// Write scenarios: new requests per transaction, from the server's own counters.
     pub requests_per_commit: Option<f64>,
+    /// Write scenarios on SQLite: the WAL flushes acknowledgements waited for, and the
+    /// checkpoints that held the writer, from the server's histograms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wal_flushes: Option<Waits>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_pauses: Option<Waits>,
 }
 
 /// The latency of the requests scheduled within one second of an open-loop run.
@@ -75,7 +83,21 @@ impl Figures {
             server_cpu_us_per_request: None,
             generator_cpu_us_per_request: None,
             requests_per_commit: None,
+            wal_flushes: None,
+            checkpoint_pauses: None,
         }
+    }
+
+    /// "9830 WAL flushes, 3 over 10 ms, slowest under 100 ms; 30 checkpoint pauses, ...".
+    pub fn disk_waits(&self) -> Option<String> {
+        let (flushes, pauses) = (self.wal_flushes.as_ref()?, self.checkpoint_pauses.as_ref()?);
+        Some(format!(
+            "{} WAL flushes, {}; {} checkpoint pauses, {}",
+            flushes.count,
+            flushes.describe(),
+            pauses.count,
+            pauses.describe()
+        ))
     }
 
     pub fn print(&self) {
@@ -103,6 +125,9 @@ impl Figures {
             println!(
                 "             CPU per request: server {server:.0} µs, generator {generator:.0} µs{commits}"
             );
+        }
+        if let Some(disk) = self.disk_waits() {
+            println!("             disk: {disk}");
         }
         if !self.worst_seconds.is_empty() {
             let worst: Vec<String> = self

@@ -203,7 +203,9 @@ fn flush_then_answer(wal: &Path, committed: sync_mpsc::Receiver<Answers>) {
     while let Ok(first) = committed.recv() {
         let mut groups = vec![first];
         groups.extend(committed.try_iter());
+        let started = Instant::now();
         let flushed = std::fs::File::open(wal).and_then(|file| file.sync_data());
+        crate::metrics::WAL_FLUSHES.record(started.elapsed());
         let outcome = flushed.map_err(|e| {
             // The rows are committed but may not survive a power cut: say the write failed, as
             // PostgreSQL would, rather than acknowledge what may be lost.

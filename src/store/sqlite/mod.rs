@@ -128,7 +128,9 @@ async fn checkpoint_in_background(
             let _paused = write_turn.lock().await;
             let started = std::time::Instant::now();
             let left = behind().await?;
-            Ok::<_, sqlx::Error>((left, started.elapsed()))
+            let paused = started.elapsed();
+            crate::metrics::CHECKPOINT_PAUSES.record(paused);
+            Ok::<_, sqlx::Error>((left, paused))
         };
         match caught_up.await {
             Ok((left, paused)) => tracing::debug!(?paused, left, "checkpoint caught up"),

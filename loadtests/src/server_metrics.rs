@@ -1,0 +1,174 @@
+//! What the server's `/metrics` says about its store, read before and after a scenario: how
+//! many requests each commit carried, and how long the disk kept acknowledgements waiting.
+
+use serde::Serialize;
+
+/// The store's counters at one moment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoreCounters {
+    pub commits: u64,
+    pub committed_requests: u64,
+    /// Cumulative `(upper bound in seconds, count)` buckets, `+Inf` last.
+    pub wal_flushes: Vec<(f64, u64)>,
+    pub checkpoint_pauses: Vec<(f64, u64)>,
+}
+
+/// A histogram's change over a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Waits {
+    pub count: u64,
+    /// Those slower than 10 ms: a fixed-rate p99 under 10 ms needs them rarer than 1 in 100.
+    pub over_10ms: u64,
+    /// The upper bound of the slowest one's bucket, in ms; `None` beyond the last bound.
+    pub slowest_under_ms: Option<f64>,
+}
+
+impl StoreCounters {
+    /// Reads the Prometheus text; `None` when the commit counters are missing (PostgreSQL
+    /// has no WAL flush histogram: those stay empty).
+    pub fn parse(text: &str) -> Option<Self> {
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
+        };
+        Some(Self {
+            commits: value("clearway_store_group_commits_total")?,
+            committed_requests: value("clearway_store_group_committed_requests_total")?,
+            wal_flushes: buckets(text, "clearway_store_wal_flush_seconds"),
+            checkpoint_pauses: buckets(text, "clearway_store_checkpoint_pause_seconds"),
+        })
+    }
+
+    /// Requests per commit since `before`, if anything was committed.
+    pub fn requests_per_commit(&self, before: &Self) -> Option<f64> {
+        let commits = self.commits.checked_sub(before.commits)?;
+        (commits > 0)
+            .then(|| (self.committed_requests - before.committed_requests) as f64 / commits as f64)
+    }
+}
+
+fn buckets(text: &str, name: &str) -> Vec<(f64, u64)> {
+    let prefix = format!("{name}_bucket{{le=\"");
+    text.lines()
+        .filter_map(|l| {
+            let (bound, count) = l.strip_prefix(&prefix)?.split_once("\"} ")?;
+            let bound = if bound == "+Inf" {
+                f64::INFINITY
+            } else {
+                bound.parse().ok()?
+            };
+            Some((bound, count.parse().ok()?))
+        })
+        .collect()
+}
+
+impl Waits {
+    /// "3 over 10 ms, slowest under 100 ms".
+    pub fn describe(&self) -> String {
+        let slowest = match self.slowest_under_ms {
+            Some(ms) => format!("slowest under {ms} ms"),
+            None if self.count > 0 => "slowest over 5 s".to_owned(),
+            None => "none".to_owned(),
+        };
+        format!("{} over 10 ms, {slowest}", self.over_10ms)
+    }
+}
+
+/// What a histogram gained between two readings of the same series.
+pub fn waits(before: &[(f64, u64)], after: &[(f64, u64)]) -> Option<Waits> {
+    if after.is_empty() || before.len() != after.len() {
+        return None;
+    }
+    let gained: Vec<(f64, u64)> = before
+        .iter()
+        .zip(after)
+        .map(|((_, b), (bound, a))| (*bound, a.saturating_sub(*b)))
+        .collect();
+    let count = gained.last()?.1;
+    let within_10ms = gained
+        .iter()
+        .filter(|(bound, _)| *bound <= 0.010)
+        .map(|(_, n)| *n)
+        .max()
+        .unwrap_or(0);
+    let slowest_under_ms = gained
+        .iter()
+        .find(|(_, n)| *n == count)
+        .map(|(bound, _)| bound * 1000.0)
+        .filter(|ms| ms.is_finite());
+    Some(Waits {
+        count,
+        over_10ms: count - within_10ms,
+        slowest_under_ms: if count == 0 { None } else { slowest_under_ms },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(commits: u64, flushes: [u64; 4]) -> String {
+        let [a, b, c, all] = flushes;
+        format!(
+            "clearway_store_group_commits_total {commits}\n\
+             clearway_store_group_committed_requests_total {}\n\
+             clearway_store_wal_flush_seconds_bucket{{le=\"0.001\"}} {a}\n\
+             clearway_store_wal_flush_seconds_bucket{{le=\"0.01\"}} {b}\n\
+             clearway_store_wal_flush_seconds_bucket{{le=\"0.1\"}} {c}\n\
+             clearway_store_wal_flush_seconds_bucket{{le=\"+Inf\"}} {all}\n\
+             clearway_store_wal_flush_seconds_count {all}\n",
+            commits * 3
+        )
+    }
+
+    #[test]
+    fn the_change_over_a_scenario_is_counted() {
+        let before = StoreCounters::parse(&text(10, [5, 8, 9, 10])).unwrap();
+        let after = StoreCounters::parse(&text(110, [90, 105, 109, 110])).unwrap();
+        assert_eq!(after.requests_per_commit(&before), Some(3.0));
+        let flushes = waits(&before.wal_flushes, &after.wal_flushes).unwrap();
+        // 100 new flushes: 97 within 10 ms, 3 slower, the slowest within 100 ms.
+        assert_eq!(
+            flushes,
+            Waits {
+                count: 100,
+                over_10ms: 3,
+                slowest_under_ms: Some(100.0)
+            }
+        );
+        assert_eq!(
+            waits(&before.checkpoint_pauses, &after.checkpoint_pauses),
+            None
+        );
+    }
+
+    #[test]
+    fn a_flush_beyond_the_last_bound_has_no_bound() {
+        let before = StoreCounters::parse(&text(1, [0, 0, 0, 0])).unwrap();
+        let after = StoreCounters::parse(&text(2, [0, 0, 0, 1])).unwrap();
+        let flushes = waits(&before.wal_flushes, &after.wal_flushes).unwrap();
+        assert_eq!(
+            flushes,
+            Waits {
+                count: 1,
+                over_10ms: 1,
+                slowest_under_ms: None
+            }
+        );
+    }
+
+    #[test]
+    fn nothing_new_is_no_flush() {
+        let same = StoreCounters::parse(&text(1, [1, 1, 1, 1])).unwrap();
+        let flushes = waits(&same.wal_flushes, &same.wal_flushes).unwrap();
+        assert_eq!(
+            flushes,
+            Waits {
+                count: 0,
+                over_10ms: 0,
+                slowest_under_ms: None
+            }
+        );
+        assert_eq!(same.requests_per_commit(&same), None);
+    }
+}
