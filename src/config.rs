@@ -94,6 +94,12 @@ pub struct ServerSettings {
     pub cors_allowed_origins: Vec<String>,
 }
 
+/// Longest accepted interval between checkpoints: an hour of log is already far more than
+/// the disk should hold.
+const MAX_CHECKPOINT_INTERVAL_MS: u64 = 3_600_000;
+/// Longest accepted commit window: beyond it a request alone would wait visibly for company.
+const MAX_COMMIT_WINDOW_US: u64 = 100_000;
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
     pub url: String,
@@ -217,6 +223,14 @@ impl Settings {
         ) {
             bail!("database.synchronous must be full, extra or normal");
         }
+        // Out of these ranges the background tasks could not run: a zero interval cannot be
+        // ticked, and a window past the clock's range would stop the writer.
+        if !(1..=MAX_CHECKPOINT_INTERVAL_MS).contains(&self.database.checkpoint_interval_ms) {
+            bail!("database.checkpoint_interval_ms must be from 1 to {MAX_CHECKPOINT_INTERVAL_MS}");
+        }
+        if self.database.commit_window_us > MAX_COMMIT_WINDOW_US {
+            bail!("database.commit_window_us must be at most {MAX_COMMIT_WINDOW_US} (100 ms)");
+        }
         Ok(())
     }
 
@@ -328,6 +342,27 @@ mod tests {
             settings.check().is_err(),
             "no key at all must be refused too"
         );
+    }
+
+    #[test]
+    fn store_timings_the_background_tasks_cannot_run_with_are_refused() {
+        let settings = Settings::load(&shipped(), "development").unwrap();
+        assert!(settings.check().is_ok());
+        let refused = |change: fn(&mut DatabaseSettings)| {
+            let mut s = settings.clone();
+            change(&mut s.database);
+            s.check().unwrap_err().to_string()
+        };
+        assert!(refused(|d| d.checkpoint_interval_ms = 0).contains("checkpoint_interval_ms"));
+        assert!(
+            refused(|d| d.checkpoint_interval_ms = MAX_CHECKPOINT_INTERVAL_MS + 1)
+                .contains("checkpoint_interval_ms")
+        );
+        assert!(refused(|d| d.commit_window_us = u64::MAX).contains("commit_window_us"));
+        let mut edge = settings.clone();
+        edge.database.commit_window_us = MAX_COMMIT_WINDOW_US;
+        edge.database.checkpoint_interval_ms = 1;
+        assert!(edge.check().is_ok());
     }
 
     #[test]
