@@ -252,7 +252,8 @@ async fn a_returned_request_is_amended_and_re_enters_the_chain_at_hq() {
         "a request cannot move to another organisation"
     );
 
-    let amended = chain.trip(9).set(
+    // A day later, and with a second leg: the stored legs are replaced, not added to.
+    let amended = chain.trip(9).leg("TST-LOW", 13, 14).set(
         "/purpose",
         json!("Distribution monitoring, with the requested security plan"),
     );
@@ -270,6 +271,23 @@ async fn a_returned_request_is_amended_and_re_enters_the_chain_at_hq() {
     assert_eq!(body["status"], "escalated");
     assert_eq!(body["approval"]["stage"], "hq");
     assert_eq!(body["legs"][0]["arrival"], crate::support::day(9));
+    let legs_at = |area: &'static str, day: i64| {
+        let (id, arrival) = (id.clone(), crate::support::day(day));
+        let db = &chain.app.db;
+        async move {
+            db.scalar(
+                "SELECT COUNT(*) FROM request_legs WHERE CAST(request_id AS TEXT) = $1 \
+                 AND area_code = $2 AND CAST(arrival AS TEXT) = $3",
+                &[&id, area, &arrival],
+            )
+            .await
+        }
+    };
+    let stored = "SELECT COUNT(*) FROM request_legs WHERE CAST(request_id AS TEXT) = $1";
+    assert_eq!(chain.app.db.scalar(stored, &[&id]).await, 2);
+    assert_eq!(legs_at("TST-VHIGH", 9).await, 1);
+    assert_eq!(legs_at("TST-LOW", 13).await, 1);
+    assert_eq!(legs_at("TST-VHIGH", 8).await, 0, "the old leg is gone");
     assert_eq!(chain.queue("hq", HQ).await.len(), 1);
     // A new pass: the earlier HQ approver may decide it again.
     let body = chain.claim_and_decide("hq-1", HQ, &id, "approve").await;

@@ -18,10 +18,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc as sync_mpsc};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::Utc;
 use rusqlite::{CachedStatement, Connection, OpenFlags, ToSql, params};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+use super::sql_text::{date_text, timestamp_text};
 use super::ts;
 use crate::domain::audit::AuditDraft;
 use crate::domain::request::RequestRecord;
@@ -393,17 +394,6 @@ fn bind_row(
         statement.raw_bind_parameter(first + i + 1, value)?;
     }
     Ok(())
-}
-
-/// A timestamp as sqlx writes a `DateTime<Utc>` into SQLite, so that rows from either path
-/// compare and sort alike.
-fn timestamp_text(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::AutoSi, false)
-}
-
-/// A date as sqlx writes a `NaiveDate` into SQLite.
-fn date_text(day: NaiveDate) -> String {
-    day.format("%F").to_string()
 }
 
 /// Writes a group of new requests with a handful of statements: requests, legs and audit

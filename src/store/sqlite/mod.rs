@@ -35,6 +35,7 @@ use crate::domain::webhook::{Webhook, event_for};
 use crate::metrics::StoreFigures;
 
 mod group_commit;
+mod sql_text;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -908,6 +909,18 @@ impl Store for SqliteStore {
         let record = change.record;
         let request = &record.request;
         let mut tx = self.pool.begin().await?;
+        if change.legs_changed {
+            // Legs are keyed by area first: the old ones are found through the areas the stored
+            // itinerary names, so this runs before the new itinerary replaces it.
+            sqlx::query(
+                "DELETE FROM request_legs WHERE request_id = ?1 AND area_code IN \
+                 (SELECT json_extract(leg.value, '$.area') FROM clearance_requests AS r, \
+                 json_each(r.request, '$.legs') AS leg WHERE r.id = ?1)",
+            )
+            .bind(record.id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
         let updated = sqlx::query(
             "UPDATE clearance_requests SET status = ?, programme_criticality = ?, first_arrival = ?, last_departure = ?, \
              updated_at = ?, request = ?, decision = ?, escalation = ?, stage = ?, version = ? \
@@ -934,10 +947,6 @@ impl Store for SqliteStore {
             )));
         }
         if change.legs_changed {
-            sqlx::query("DELETE FROM request_legs WHERE request_id = ?")
-                .bind(record.id.to_string())
-                .execute(&mut *tx)
-                .await?;
             insert_legs(&mut tx, record).await?;
         }
         enqueue_event(&mut tx, record, &change.audit).await?;
