@@ -33,9 +33,9 @@ pub(super) fn timestamp_text(at: DateTime<Utc>) -> String {
     push_digits(&mut text, at.second(), 2);
     if nanos != 0 {
         text.push('.');
-        if nanos % 1_000_000 == 0 {
+        if nanos.is_multiple_of(1_000_000) {
             push_digits(&mut text, nanos / 1_000_000, 3);
-        } else if nanos % 1_000 == 0 {
+        } else if nanos.is_multiple_of(1_000) {
             push_digits(&mut text, nanos / 1_000, 6);
         } else {
             push_digits(&mut text, nanos, 9);
