@@ -138,8 +138,8 @@ impl Bench {
         StoreCounters::parse(&text)
     }
 
-    /// Runs a scenario that submits, and adds how many requests each commit carried and how
-    /// long the disk made them wait.
+    /// Runs a scenario that submits, and adds how many requests each commit carried, how long
+    /// the disk made them wait, and how long the server took to answer them.
     async fn writing(&self, scenario: impl Future<Output = Figures>) -> Figures {
         let before = self.store_counters().await;
         let mut figures = scenario.await;
@@ -148,6 +148,8 @@ impl Bench {
             figures.wal_flushes = server_metrics::waits(&before.wal_flushes, &after.wal_flushes);
             figures.checkpoint_pauses =
                 server_metrics::waits(&before.checkpoint_pauses, &after.checkpoint_pauses);
+            figures.submissions_answered =
+                server_metrics::waits(&before.submissions_answered, &after.submissions_answered);
         }
         figures
     }
@@ -690,6 +692,9 @@ fn write_report(dir: &std::path::Path, report: &Report) -> anyhow::Result<()> {
     for f in &report.scenarios {
         if let Some(disk) = f.disk_waits() {
             md.push_str(&format!("\n{} disk: {disk}\n", f.scenario));
+        }
+        if let Some(server) = f.server_answers() {
+            md.push_str(&format!("\n{} server: {server}\n", f.scenario));
         }
     }
     if let Some(r) = report.submit_to_ceiling {

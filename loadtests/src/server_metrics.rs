@@ -1,5 +1,6 @@
-//! What the server's `/metrics` says about its store, read before and after a scenario: how
-//! many requests each commit carried, and how long the disk kept acknowledgements waiting.
+//! What the server's `/metrics` says, read before and after a scenario: how many requests each
+//! commit carried, how long the disk kept acknowledgements waiting, and how long the server
+//! itself took to answer each submission.
 
 use serde::Serialize;
 
@@ -11,7 +12,14 @@ pub struct StoreCounters {
     /// Cumulative `(upper bound in seconds, count)` buckets, `+Inf` last.
     pub wal_flushes: Vec<(f64, u64)>,
     pub checkpoint_pauses: Vec<(f64, u64)>,
+    /// The server's own time to answer accepted submissions (`POST /v1/clearance-requests`,
+    /// 201), from its HTTP histogram: a tail the generator sees but the server does not was
+    /// made outside the service (the generator, the kernel, the machine).
+    pub submissions_answered: Vec<(f64, u64)>,
 }
+
+/// The series of the server's time to answer accepted submissions.
+const SUBMISSIONS: &str = "clearway_http_request_duration_seconds_bucket{method=\"POST\",route=\"/v1/clearance-requests\",status=\"201\",";
 
 /// A histogram's change over a scenario.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,8 +42,9 @@ impl StoreCounters {
         Some(Self {
             commits: value("clearway_store_group_commits_total")?,
             committed_requests: value("clearway_store_group_committed_requests_total")?,
-            wal_flushes: buckets(text, "clearway_store_wal_flush_seconds"),
-            checkpoint_pauses: buckets(text, "clearway_store_checkpoint_pause_seconds"),
+            wal_flushes: buckets(text, "clearway_store_wal_flush_seconds_bucket{"),
+            checkpoint_pauses: buckets(text, "clearway_store_checkpoint_pause_seconds_bucket{"),
+            submissions_answered: buckets(text, SUBMISSIONS),
         })
     }
 
@@ -47,8 +56,10 @@ impl StoreCounters {
     }
 }
 
-fn buckets(text: &str, name: &str) -> Vec<(f64, u64)> {
-    let prefix = format!("{name}_bucket{{le=\"");
+/// The buckets of the series whose lines start with `series` (its name and the labels before
+/// `le`).
+fn buckets(text: &str, series: &str) -> Vec<(f64, u64)> {
+    let prefix = format!("{series}le=\"");
     text.lines()
         .filter_map(|l| {
             let (bound, count) = l.strip_prefix(&prefix)?.split_once("\"} ")?;
@@ -75,7 +86,16 @@ impl Waits {
 }
 
 /// What a histogram gained between two readings of the same series.
+/// A series the server had not yet written (no submission answered before the scenario)
+/// counts as empty.
 pub fn waits(before: &[(f64, u64)], after: &[(f64, u64)]) -> Option<Waits> {
+    let none_yet: Vec<(f64, u64)>;
+    let before = if before.is_empty() {
+        none_yet = after.iter().map(|(bound, _)| (*bound, 0)).collect();
+        &none_yet
+    } else {
+        before
+    };
     if after.is_empty() || before.len() != after.len() {
         return None;
     }
@@ -170,5 +190,36 @@ mod tests {
             }
         );
         assert_eq!(same.requests_per_commit(&same), None);
+    }
+
+    #[test]
+    fn submissions_are_read_from_their_own_series_and_count_from_none() {
+        let series = |route: &str, status: u16, counts: [u64; 3]| {
+            let [a, b, all] = counts;
+            let labels = format!("method=\"POST\",route=\"{route}\",status=\"{status}\"");
+            format!(
+                "clearway_http_request_duration_seconds_bucket{{{labels},le=\"0.005\"}} {a}\n\
+                 clearway_http_request_duration_seconds_bucket{{{labels},le=\"0.01\"}} {b}\n\
+                 clearway_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {all}\n"
+            )
+        };
+        let before = StoreCounters::parse(&text(1, [0, 0, 0, 0])).unwrap();
+        assert!(before.submissions_answered.is_empty());
+        let after = StoreCounters::parse(&format!(
+            "{}{}{}",
+            text(2, [0, 0, 0, 0]),
+            series("/v1/clearance-requests", 422, [1, 1, 1]),
+            series("/v1/clearance-requests", 201, [90, 96, 100]),
+        ))
+        .unwrap();
+        let answered = waits(&before.submissions_answered, &after.submissions_answered);
+        assert_eq!(
+            answered,
+            Some(Waits {
+                count: 100,
+                over_10ms: 4,
+                slowest_under_ms: None
+            })
+        );
     }
 }
