@@ -85,9 +85,8 @@ impl Waits {
     }
 }
 
-/// What a histogram gained between two readings of the same series.
-/// A series the server had not yet written (no submission answered before the scenario)
-/// counts as empty.
+/// What a histogram gained between two readings of the same series. A series the server had
+/// not yet written (no submission answered before the scenario) counts as empty.
 pub fn waits(before: &[(f64, u64)], after: &[(f64, u64)]) -> Option<Waits> {
     let none_yet: Vec<(f64, u64)>;
     let before = if before.is_empty() {
