@@ -33,6 +33,13 @@ pub fn group_committed(requests: usize) {
 pub static WAL_FLUSHES: Latency = Latency::new();
 /// How long each checkpoint held the new-request writer while it caught up with the log.
 pub static CHECKPOINT_PAUSES: Latency = Latency::new();
+/// How long the new-request writer took over each group: waiting for its turn to write, then
+/// writing and committing it (not the flush).
+pub static GROUP_WRITES: Latency = Latency::new();
+/// Each new request's time in the store, from joining the writer's queue to its answer after
+/// the flush: set against the HTTP histogram, it places a slow answer inside the store or
+/// outside it.
+pub static NEW_REQUESTS_STORED: Latency = Latency::new();
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -292,6 +299,16 @@ impl Metrics {
                 "clearway_store_checkpoint_pause_seconds",
                 "Time each SQLite checkpoint held the new-request writer to catch up with the log.",
                 &CHECKPOINT_PAUSES,
+            ),
+            (
+                "clearway_store_group_write_seconds",
+                "Time the SQLite new-request writer took over each group: its turn to write, then writing and committing it.",
+                &GROUP_WRITES,
+            ),
+            (
+                "clearway_store_new_request_seconds",
+                "Each new request's time in the SQLite store: queued for the writer, committed, flushed, answered.",
+                &NEW_REQUESTS_STORED,
             ),
         ] {
             header(&mut out, name, "histogram", help);

@@ -148,6 +148,8 @@ impl Bench {
             figures.wal_flushes = server_metrics::waits(&before.wal_flushes, &after.wal_flushes);
             figures.checkpoint_pauses =
                 server_metrics::waits(&before.checkpoint_pauses, &after.checkpoint_pauses);
+            figures.group_writes = server_metrics::waits(&before.group_writes, &after.group_writes);
+            figures.stored = server_metrics::waits(&before.stored, &after.stored);
             figures.submissions_answered =
                 server_metrics::waits(&before.submissions_answered, &after.submissions_answered);
         }

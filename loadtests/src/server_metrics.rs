@@ -12,6 +12,10 @@ pub struct StoreCounters {
     /// Cumulative `(upper bound in seconds, count)` buckets, `+Inf` last.
     pub wal_flushes: Vec<(f64, u64)>,
     pub checkpoint_pauses: Vec<(f64, u64)>,
+    /// The writer's time over each group (its turn, writing, committing).
+    pub group_writes: Vec<(f64, u64)>,
+    /// Each new request's time in the store: queued, committed, flushed, answered.
+    pub stored: Vec<(f64, u64)>,
     /// The server's own time to answer accepted submissions (`POST /v1/clearance-requests`,
     /// 201), from its HTTP histogram: a tail the generator sees but the server does not was
     /// made outside the service (the generator, the kernel, the machine).
@@ -44,6 +48,8 @@ impl StoreCounters {
             committed_requests: value("clearway_store_group_committed_requests_total")?,
             wal_flushes: buckets(text, "clearway_store_wal_flush_seconds_bucket{"),
             checkpoint_pauses: buckets(text, "clearway_store_checkpoint_pause_seconds_bucket{"),
+            group_writes: buckets(text, "clearway_store_group_write_seconds_bucket{"),
+            stored: buckets(text, "clearway_store_new_request_seconds_bucket{"),
             submissions_answered: buckets(text, SUBMISSIONS),
         })
     }
@@ -219,6 +225,35 @@ mod tests {
                 over_10ms: 4,
                 slowest_under_ms: None
             })
+        );
+    }
+
+    #[test]
+    fn group_writes_and_store_times_are_read_from_their_own_series() {
+        let series = |name: &str, within_10ms: u64, all: u64| {
+            format!(
+                "{name}_bucket{{le=\"0.01\"}} {within_10ms}\n{name}_bucket{{le=\"0.025\"}} {all}\n\
+                 {name}_bucket{{le=\"+Inf\"}} {all}\n"
+            )
+        };
+        let before = StoreCounters::parse(&text(1, [0, 0, 0, 0])).unwrap();
+        let after = StoreCounters::parse(&format!(
+            "{}{}{}",
+            text(2, [0, 0, 0, 0]),
+            series("clearway_store_group_write_seconds", 7, 8),
+            series("clearway_store_new_request_seconds", 20, 23),
+        ))
+        .unwrap();
+        let gained = |before: &[(f64, u64)], after: &[(f64, u64)]| {
+            waits(before, after).map(|w| (w.count, w.over_10ms, w.slowest_under_ms))
+        };
+        assert_eq!(
+            gained(&before.group_writes, &after.group_writes),
+            Some((8, 1, Some(25.0)))
+        );
+        assert_eq!(
+            gained(&before.stored, &after.stored),
+            Some((23, 3, Some(25.0)))
         );
     }
 }

@@ -31,6 +31,10 @@ use crate::metrics;
 use crate::store::StoreError;
 use crate::store::encoding::{PendingInsert, queue_stage, subscribes};
 
+/// A flush or a group write slower than this is logged (at debug), so a latency tail can be
+/// timed against what else the service did.
+const SLOW: Duration = Duration::from_millis(10);
+
 /// Most requests one transaction carries.
 const MAX_GROUP: usize = 256;
 
@@ -42,10 +46,12 @@ const WRITER_CACHE_KIB: u32 = 16 * 1024;
 /// a few more.
 const STATEMENT_CACHE: usize = 64;
 
-/// A committed group's answers, held until the WAL is flushed.
+/// A committed group's answers, held until the WAL is flushed, with when each request was
+/// queued.
 type Answers = Vec<(
     oneshot::Sender<Result<(), StoreError>>,
     Result<(), StoreError>,
+    Instant,
 )>;
 
 /// Where the writer's connection goes, how long it waits for a lock held elsewhere, and how
@@ -129,6 +135,7 @@ fn write_in_groups(
             std::thread::sleep(wait);
             gather(&mut queue, &mut group);
         }
+        let writing = Instant::now();
         let results = {
             let _turn = write_turn.blocking_lock();
             let results = commit_group(&conn, &group);
@@ -141,10 +148,15 @@ fn write_in_groups(
             }
             results
         };
+        let took = writing.elapsed();
+        metrics::GROUP_WRITES.record(took);
+        if took > SLOW {
+            tracing::debug!(?took, requests = group.len(), "slow group write");
+        }
         let answers: Answers = group
             .drain(..)
-            .map(|pending| pending.done)
             .zip(results)
+            .map(|(pending, result)| (pending.done, result, pending.queued))
             .collect();
         match &synced {
             Some(syncer) => {
@@ -206,7 +218,11 @@ fn flush_then_answer(wal: &Path, committed: sync_mpsc::Receiver<Answers>) {
         groups.extend(committed.try_iter());
         let started = Instant::now();
         let flushed = std::fs::File::open(wal).and_then(|file| file.sync_data());
-        crate::metrics::WAL_FLUSHES.record(started.elapsed());
+        let took = started.elapsed();
+        metrics::WAL_FLUSHES.record(took);
+        if took > SLOW {
+            tracing::debug!(?took, "slow WAL flush");
+        }
         let outcome = flushed.map_err(|e| {
             // The rows are committed but may not survive a power cut: say the write failed, as
             // PostgreSQL would, rather than acknowledge what may be lost.
@@ -220,11 +236,12 @@ fn flush_then_answer(wal: &Path, committed: sync_mpsc::Receiver<Answers>) {
 }
 
 fn answer(answers: Answers, flushed: Result<(), String>) {
-    for (done, result) in answers {
+    for (done, result, queued) in answers {
         let result = match &flushed {
             Ok(()) => result,
             Err(e) => Err(StoreError::Unavailable(e.clone())),
         };
+        metrics::NEW_REQUESTS_STORED.record(queued.elapsed());
         let _ = done.send(result);
     }
 }
