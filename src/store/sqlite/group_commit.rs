@@ -41,8 +41,8 @@ const MAX_GROUP: usize = 256;
 /// Page cache of the writer's connection: 512 pages hold the upper levels of the indexes new
 /// requests go into; the leaves they land on are mostly new or read from the OS's cache of
 /// the file. Larger costs more: SQLite walks the whole cache's hash table at the end of any
-/// transaction that split a B-tree page, and at 16 MiB the writer took over 10 ms for some
-/// groups at 2,000 requests a second (README, Performance, has the paired runs).
+/// transaction that split a B-tree page. In paired runs at 2,000 requests a second, 16 MiB
+/// had a few group writes over 10 ms and 2 MiB none (README, Performance).
 const WRITER_CACHE_KIB: u32 = 2 * 1024;
 
 /// Prepared statements the writer keeps: three tables in seven sizes, in two fault modes, and
