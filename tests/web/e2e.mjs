@@ -129,11 +129,14 @@ try {
     await hq.waitForSelector('[data-testid="queue-item"]:has-text("SOM-MOG")');
   });
 
-  await test("HQ claims and approves it", all, async () => {
+  await test("HQ claims and approves it, keeping a comment typed before the claim", all, async () => {
     await hq.click('[data-testid="queue-item"]:has-text("SOM-MOG")');
+    // Typed first: claiming redraws the item, and the comment must survive it.
+    await hq.fill("#comment", "Security plan reviewed");
     await hq.click('[data-testid="claim"]');
     await hq.waitForSelector('#message:has-text("Claimed")');
-    await hq.fill("#comment", "Security plan reviewed");
+    const kept = await hq.inputValue("#comment");
+    expect(kept === "Security plan reviewed", `the comment after the claim: "${kept}"`);
     await hq.click('[data-testid="approve"]');
     await hq.waitForSelector('#message:has-text("Decision recorded")');
   });

@@ -291,9 +291,10 @@ async function openRequest(id, detail, list) {
     actions.append(el("button", {
       type: "button", class: "secondary", "data-testid": "withdraw",
       onclick: async () => {
-        if (await attempt(() => api("POST", `/v1/clearance-requests/${id}/withdraw`, {}), "Request withdrawn.")) {
+        if (await attempt(() => api("POST", `/v1/clearance-requests/${id}/withdraw`, {}))) {
           await openRequest(id, detail, list);
           await refreshList(list, detail);
+          say("Request withdrawn.", "ok");
         }
       },
     }, "Withdraw"));
@@ -360,16 +361,20 @@ async function loadQueue(stage, list, item) {
     : el("p", { "data-testid": "queue-empty" }, "Nothing waiting at this stage."));
 }
 
-async function openItem(id, stage, list, item) {
+/** Shows one escalation; `draft` is a comment typed before a claim or release re-rendered it. */
+async function openItem(id, stage, list, item, draft = "") {
   const record = await attempt(() => api("GET", `/v1/clearance-requests/${id}`));
-  if (!record) return;
+  if (!record) return false;
   const comment = el("textarea", { id: "comment", rows: 3, maxlength: 2000 });
+  comment.value = draft;
+  // The outcome is announced only once the item is redrawn: announced earlier, a comment typed
+  // in between went into the old field and was lost, and the decision was refused without one.
   const act = (path, body, done) => async () => {
-    if (await attempt(() => api("POST", `/v1/escalations/${id}/${path}`, body), done)) {
-      await loadQueue(stage, list, item);
-      if (path !== "decision") await openItem(id, stage, list, item);
-      else item.replaceChildren();
-    }
+    if (!(await attempt(() => api("POST", `/v1/escalations/${id}/${path}`, body)))) return;
+    await loadQueue(stage, list, item);
+    if (path === "decision") item.replaceChildren();
+    else if (!(await openItem(id, stage, list, item, comment.value))) return;
+    say(done, "ok");
   };
   const decide = (decision) => async () => {
     await act("decision", { decision, comment: comment.value, stage }, `Decision recorded: ${decision}.`)();
@@ -388,6 +393,7 @@ async function openItem(id, stage, list, item) {
       el("button", { type: "button", "data-testid": "approve", onclick: decide("approve") }, "Approve"),
       el("button", { type: "button", class: "danger", onclick: decide("reject") }, "Reject"),
       el("button", { type: "button", class: "secondary", onclick: decide("return") }, "Return to traveller")));
+  return true;
 }
 
 /** Server-sent events over fetch (EventSource cannot send the bearer token). */
@@ -510,9 +516,10 @@ async function renderAreas(table) {
 
 function suspensionControl(area, table) {
   const change = async (method, body, done) => {
-    if (await attempt(() => api(method, `/v1/areas/${area.code}/suspension`, body), done)) {
+    if (await attempt(() => api(method, `/v1/areas/${area.code}/suspension`, body))) {
       areasCache = null;
       await renderAreas(table);
+      say(done, "ok");
     }
   };
   if (area.suspension) {
