@@ -55,8 +55,11 @@ pub struct SqliteStore {
 const PAUSED_CHECKPOINT_FRAMES: i64 = 512;
 
 /// Between two catch-ups the log is copied in steps this far apart, and the pages copied are
-/// handed to the disk at once, so that no flush has a whole interval's pages to write.
-const COPY_STEP: Duration = Duration::from_millis(100);
+/// handed to the disk at once, so that no flush has a whole interval's pages to write. Each
+/// writeback delays the WAL flushes beside it by its size: in paired runs, 25 ms steps gave a
+/// fixed-rate p99 about 1 ms lower than 100 ms steps on a fresh store, and half as high right
+/// after a full-load run; 10 ms steps were no better than 25.
+const COPY_STEP: Duration = Duration::from_millis(25);
 
 /// Copies the WAL back into the database file, so that SQLite can start the log again from its
 /// beginning (every `every`) rather than let it grow without end.
