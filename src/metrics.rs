@@ -307,7 +307,7 @@ impl Metrics {
             ),
             (
                 "clearway_store_new_request_seconds",
-                "Each new request's time in the SQLite store: queued for the writer, committed, flushed, answered.",
+                "Each new request's time in the SQLite store: queued for the writer, committed, flushed (unless synchronous = normal), answered.",
                 &NEW_REQUESTS_STORED,
             ),
         ] {
