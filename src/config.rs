@@ -99,6 +99,11 @@ pub struct ServerSettings {
 const MAX_CHECKPOINT_INTERVAL_MS: u64 = 3_600_000;
 /// Longest accepted commit window: beyond it a request alone would wait visibly for company.
 const MAX_COMMIT_WINDOW_US: u64 = 100_000;
+/// Largest traveller-index batch: the writer holds up to two batches of entries in memory.
+const MAX_TRAVELLER_INDEX_BATCH: usize = 1_000_000;
+/// Longest a traveller entry may wait in memory: entries still there at a crash are indexed
+/// again at the next start, from the rows after the last batch.
+const MAX_TRAVELLER_INDEX_WAIT_MS: u64 = 600_000;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
@@ -111,6 +116,21 @@ pub struct DatabaseSettings {
     pub checkpoint_interval_ms: u64,
     /// SQLite: how long a new request may wait for others to share its commit.
     pub commit_window_us: u64,
+    /// SQLite: how many new requests' traveller entries the writer gathers before it moves
+    /// them into the requests-by-traveller table, in key order...
+    #[serde(default = "default_traveller_index_batch")]
+    pub traveller_index_batch: usize,
+    /// ...or how long the oldest waits for the others.
+    #[serde(default = "default_traveller_index_wait_ms")]
+    pub traveller_index_wait_ms: u64,
+}
+
+fn default_traveller_index_batch() -> usize {
+    32_768
+}
+
+fn default_traveller_index_wait_ms() -> u64 {
+    2_000
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -230,6 +250,14 @@ impl Settings {
         }
         if self.database.commit_window_us > MAX_COMMIT_WINDOW_US {
             bail!("database.commit_window_us must be at most {MAX_COMMIT_WINDOW_US} (100 ms)");
+        }
+        if !(1..=MAX_TRAVELLER_INDEX_BATCH).contains(&self.database.traveller_index_batch) {
+            bail!("database.traveller_index_batch must be from 1 to {MAX_TRAVELLER_INDEX_BATCH}");
+        }
+        if self.database.traveller_index_wait_ms > MAX_TRAVELLER_INDEX_WAIT_MS {
+            bail!(
+                "database.traveller_index_wait_ms must be at most {MAX_TRAVELLER_INDEX_WAIT_MS} (10 minutes)"
+            );
         }
         Ok(())
     }
@@ -359,9 +387,20 @@ mod tests {
                 .contains("checkpoint_interval_ms")
         );
         assert!(refused(|d| d.commit_window_us = u64::MAX).contains("commit_window_us"));
+        assert!(refused(|d| d.traveller_index_batch = 0).contains("traveller_index_batch"));
+        assert!(
+            refused(|d| d.traveller_index_batch = MAX_TRAVELLER_INDEX_BATCH + 1)
+                .contains("traveller_index_batch")
+        );
+        assert!(
+            refused(|d| d.traveller_index_wait_ms = MAX_TRAVELLER_INDEX_WAIT_MS + 1)
+                .contains("traveller_index_wait_ms")
+        );
         let mut edge = settings.clone();
         edge.database.commit_window_us = MAX_COMMIT_WINDOW_US;
         edge.database.checkpoint_interval_ms = 1;
+        edge.database.traveller_index_batch = 1;
+        edge.database.traveller_index_wait_ms = 0;
         assert!(edge.check().is_ok());
     }
 

@@ -12,14 +12,18 @@ use clearway::domain::policy::{Decision, DecisionCode, Outcome};
 use clearway::domain::request::{
     ClearanceRequest, OrgId, RequestRecord, RequestStatus, Traveller, TravellerId,
 };
-use clearway::store::{NewRequest, SqliteStore, Store, StoreError};
+use clearway::store::{NewRequest, RequestQuery, RequestScope, SqliteStore, Store, StoreError};
 use uuid::Uuid;
 
 fn record(n: usize) -> RequestRecord {
+    record_of(&format!("t-{n}"))
+}
+
+fn record_of(traveller: &str) -> RequestRecord {
     let today = Utc::now().date_naive();
     let request = ClearanceRequest::new(
         Traveller::new(
-            TravellerId::parse("", &format!("t-{n}")).unwrap(),
+            TravellerId::parse("", traveller).unwrap(),
             "Traveller",
             OrgId::parse("", "WFP").unwrap(),
             None,
@@ -44,7 +48,7 @@ fn record(n: usize) -> RequestRecord {
         id: Uuid::now_v7(),
         status: RequestStatus::Held,
         submitted_at: Utc::now(),
-        submitted_by: format!("t-{n}"),
+        submitted_by: traveller.to_owned(),
         request,
         decision: Decision {
             outcome: Outcome::Held,
@@ -106,5 +110,114 @@ async fn a_bad_request_in_a_group_is_refused_alone() {
     assert_eq!(
         (report.requests, report.entries, report.first_broken),
         (200, 200, None)
+    );
+}
+
+async fn store_at(path: &std::path::Path, batch: usize) -> SqliteStore {
+    let mut settings =
+        clearway::config::Settings::load(&crate::support::config_dir(), "development").unwrap();
+    settings.database.url = format!("sqlite://{}", path.display());
+    settings.database.traveller_index_batch = batch;
+    settings.database.traveller_index_wait_ms = 600_000;
+    let store = SqliteStore::connect(&settings.database).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+/// Ids of the traveller's requests (with `status`, if given), newest first, read page by page.
+async fn listed(
+    store: &SqliteStore,
+    traveller: &str,
+    status: Option<RequestStatus>,
+    page: u32,
+) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    loop {
+        let query = RequestQuery {
+            scope: RequestScope::Traveller(TravellerId::parse("", traveller).unwrap()),
+            status,
+            before: ids.last().copied(),
+            limit: page,
+        };
+        let records = store.list_requests(&query).await.unwrap();
+        assert!(
+            records
+                .iter()
+                .all(|r| r.request.traveller.id.as_str() == traveller
+                    && status.is_none_or(|s| r.status == s))
+        );
+        let done = records.len() < page as usize;
+        ids.extend(records.iter().map(|r| r.id));
+        if done {
+            return ids;
+        }
+    }
+}
+
+async fn indexed(path: &std::path::Path, traveller: &str) -> i64 {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let n = sqlx::query_scalar("SELECT COUNT(*) FROM requests_by_traveller WHERE traveller_id = ?")
+        .bind(traveller)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    n
+}
+
+/// A traveller's list reads the entries the writer has moved into the table and those it
+/// still holds; a process that stops with entries in memory has them indexed at its next start.
+#[tokio::test]
+async fn a_travellers_list_is_whole_before_during_and_after_its_entries_reach_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.db");
+    let store = store_at(&path, 5).await;
+    let (mut alices, mut cleared) = (Vec::new(), Vec::new());
+    for n in 0..23 {
+        // One at a time: one group each, so runs of 5 are sealed and written as they fill.
+        let traveller = if n % 3 == 0 { "bob" } else { "alice" };
+        let mut r = record_of(traveller);
+        if n % 2 == 0 {
+            r.status = RequestStatus::Cleared;
+        }
+        store.insert_request(new_request(&r)).await.unwrap();
+        if traveller == "alice" {
+            alices.push(r.id);
+            if r.status == RequestStatus::Cleared {
+                cleared.push(r.id);
+            }
+        }
+        let newest_first = |ids: &[Uuid]| ids.iter().rev().copied().collect::<Vec<_>>();
+        assert_eq!(
+            listed(&store, "alice", None, 4).await,
+            newest_first(&alices),
+            "after {n}"
+        );
+        assert_eq!(
+            listed(&store, "alice", Some(RequestStatus::Cleared), 2).await,
+            newest_first(&cleared),
+            "after {n}"
+        );
+    }
+    let in_table = indexed(&path, "alice").await;
+    assert!(
+        in_table > 0 && in_table < alices.len() as i64,
+        "some entries in the table, the newest still in memory: {in_table} of {}",
+        alices.len()
+    );
+
+    // The process stops: what the writer held in memory is gone with it.
+    store.close().await;
+    drop(store);
+    let reopened = store_at(&path, 5).await;
+    assert_eq!(indexed(&path, "alice").await, alices.len() as i64);
+    assert_eq!(indexed(&path, "bob").await, 8);
+    alices.reverse();
+    assert_eq!(listed(&reopened, "alice", None, 100).await, alices);
+    assert_eq!(
+        listed(&reopened, "nobody", None, 10).await,
+        Vec::<Uuid>::new()
     );
 }

@@ -203,3 +203,20 @@ pub async fn assert_all_stored(db: &Path, acknowledged: &[(String, String)]) -> 
     pool.close().await;
     requests
 }
+
+/// Every stored request is in the requests-by-traveller table, as a start leaves it: the
+/// entries a killed server held only in memory are indexed again.
+pub async fn assert_all_indexed(db: &Path) {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let unindexed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM clearance_requests r WHERE NOT EXISTS \
+         (SELECT 1 FROM requests_by_traveller t WHERE t.traveller_id = r.traveller_id AND t.id = r.id)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    assert_eq!(unindexed, 0, "every request is listed for its traveller");
+}

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::process::{Acknowledged, Server, assert_all_stored};
+use super::process::{Acknowledged, Server, assert_all_indexed, assert_all_stored};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_loses_no_acknowledged_request() {
@@ -47,9 +47,11 @@ async fn sigkill_at_any_moment_loses_no_acknowledged_request() {
             submitter.await.unwrap();
         }
         drop(server);
-        // The restarted server must come up on what the killed one left.
+        // The restarted server must come up on what the killed one left, and index by
+        // traveller what the killed one held in memory.
         let survivor = Server::start(&db).await;
         drop(survivor);
+        assert_all_indexed(&db).await;
         let seen = acknowledged.lock().unwrap().clone();
         let stored = assert_all_stored(&db, &seen).await;
         println!(

@@ -21,8 +21,10 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use rusqlite::{CachedStatement, Connection, OpenFlags, ToSql, params};
 use tokio::sync::{Mutex, mpsc, oneshot};
+use uuid::Uuid;
 
 use super::sql_text::{date_text, timestamp_text};
+use super::traveller_index::{Batching, Drain, Pending, Slice};
 use super::ts;
 use crate::domain::audit::AuditDraft;
 use crate::domain::request::RequestRecord;
@@ -64,6 +66,8 @@ pub(super) struct Target {
     pub database: PathBuf,
     pub busy_timeout: Duration,
     pub commit_window: Duration,
+    /// How the requests-by-traveller entries are batched (see `traveller_index`).
+    pub batching: Batching,
 }
 
 /// Starts the writer on a connection of its own to `target`. With `wal` set, answers wait for
@@ -76,6 +80,7 @@ pub(super) fn start(
     target: Target,
     wal: Option<PathBuf>,
     write_turn: Arc<Mutex<()>>,
+    traveller_index: Arc<Pending>,
 ) -> Result<mpsc::Sender<PendingInsert>, StoreError> {
     let conn = open(&target)?;
     let unavailable = |e: std::io::Error| StoreError::Unavailable(format!("writer thread: {e}"));
@@ -96,7 +101,10 @@ pub(super) fn start(
     // syncer when the writer is gone.
     std::thread::Builder::new()
         .name("clearway-writer".into())
-        .spawn(move || write_in_groups(target, conn, queue, synced, &write_turn))
+        .spawn(move || {
+            let drain = Drain::new(traveller_index, target.batching);
+            write_in_groups(target, conn, queue, synced, &write_turn, drain)
+        })
         .map_err(unavailable)?;
     Ok(writer)
 }
@@ -128,6 +136,7 @@ fn write_in_groups(
     mut queue: mpsc::Receiver<PendingInsert>,
     synced: Option<sync_mpsc::SyncSender<Answers>>,
     write_turn: &Mutex<()>,
+    mut drain: Drain,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = queue.blocking_recv() {
@@ -139,9 +148,33 @@ fn write_in_groups(
             gather(&mut queue, &mut group);
         }
         let writing = Instant::now();
+        let slice = drain.next_slice();
         let results = {
             let _turn = write_turn.blocking_lock();
-            let results = commit_group(&conn, &group);
+            let (results, slice_written) = commit_group(&conn, &group, slice.as_ref());
+            if let Some(slice) = slice.filter(|_| slice_written) {
+                drain.committed(&slice);
+            }
+            // Gathered before anyone hears back, so a traveller's list shows every request
+            // they were told is stored.
+            drain.gather(
+                group
+                    .iter()
+                    .zip(&results)
+                    .filter(|(_, result)| result.is_ok())
+                    .map(|(pending, _)| {
+                        (
+                            pending.record.request.traveller.id.as_str(),
+                            pending.record.id,
+                        )
+                    }),
+            );
+            if drain.due(Instant::now()) {
+                match last_request_row(&conn) {
+                    Ok(through) => drain.seal(through),
+                    Err(e) => tracing::warn!(error = %e, "the traveller index waits: no last row"),
+                }
+            }
             if !conn.is_autocommit() {
                 // A failed COMMIT (a full disk, say) whose ROLLBACK failed too leaves the
                 // transaction open; a fresh connection starts clean, and closing the old one
@@ -249,27 +282,73 @@ fn answer(answers: Answers, flushed: Result<(), String>) {
     }
 }
 
+/// The last row of `clearance_requests`: every request the writer committed so far is at or
+/// before it.
+fn last_request_row(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT coalesce(max(rowid), 0) FROM clearance_requests")?
+        .query_row([], |row| row.get(0))
+}
+
 /// Transactions are begun and ended with plain statements. A COMMIT that returns Ok
-/// committed, and after any failure a ROLLBACK leaves nothing open.
-fn commit_group(conn: &Connection, group: &[PendingInsert]) -> Vec<Result<(), StoreError>> {
+/// committed, and after any failure a ROLLBACK leaves nothing open. Answers each request's
+/// outcome, and whether `slice` of the traveller index was committed with them.
+fn commit_group(
+    conn: &Connection,
+    group: &[PendingInsert],
+    slice: Option<&Slice>,
+) -> (Vec<Result<(), StoreError>>, bool) {
     // The whole group in a few multi-row statements; should any row fail, the group is
     // written again one savepoint per request, so only the faulty request is refused.
     let together = || {
         run(conn, "BEGIN")?;
         insert_all(conn, group, OnFault::RollBackAll)?;
+        if let Some(slice) = slice {
+            write_slice(conn, slice)?;
+        }
         run(conn, "COMMIT")
     };
     match together() {
         Ok(()) => {
             metrics::group_committed(group.len());
-            group.iter().map(|_| Ok(())).collect()
+            (group.iter().map(|_| Ok(())).collect(), slice.is_some())
         }
-        // If the database itself is the trouble, the second pass fails the same way.
+        // If the database itself is the trouble, the second pass fails the same way. The
+        // slice waits for the next group.
         Err(_) => {
             abandon(conn);
-            commit_one_by_one(conn, group)
+            (commit_one_by_one(conn, group), false)
         }
     }
+}
+
+/// Adds a slice of a sealed run to the requests-by-traveller table, and with the run's last
+/// slice moves the mark of what the table holds. An entry already there (indexed again at a
+/// start) is left as it is.
+fn write_slice(conn: &Connection, slice: &Slice) -> Result<(), StoreError> {
+    let mut id = Uuid::encode_buffer();
+    for chunk in statement_chunks(slice.entries()) {
+        let sql = insert_sql(
+            "INSERT OR IGNORE INTO",
+            "requests_by_traveller",
+            &["traveller_id", "id"],
+            chunk.len(),
+        );
+        let mut statement = conn.prepare_cached(&sql)?;
+        for (row, (traveller, request)) in chunk.iter().enumerate() {
+            let traveller: &str = traveller;
+            // Bound text is copied by SQLite, so one buffer serves every row.
+            let text: &str = request.hyphenated().encode_lower(&mut id);
+            bind_row(&mut statement, row, &[&traveller, &text])?;
+        }
+        statement.raw_execute()?;
+    }
+    if let Some(through) = slice.completes_through() {
+        conn.prepare_cached(
+            "UPDATE traveller_index SET merged_through = max(merged_through, ?) WHERE only_row = 1",
+        )?
+        .execute([through])?;
+    }
+    Ok(())
 }
 
 fn commit_one_by_one(conn: &Connection, group: &[PendingInsert]) -> Vec<Result<(), StoreError>> {
@@ -391,12 +470,12 @@ const AUDIT_COLUMNS: [&str; 11] = [
     "hash",
 ];
 
-/// `INSERT ... VALUES (?, ...), ...` for `rows` rows of `columns`.
-fn insert_sql(on_fault: OnFault, table: &str, columns: &[&str], rows: usize) -> String {
+/// `INSERT ... VALUES (?, ...), ...` for `rows` rows of `columns`; `insert` is the statement's
+/// start, `INSERT INTO` or a variant.
+fn insert_sql(insert: &str, table: &str, columns: &[&str], rows: usize) -> String {
     let row = format!("({})", vec!["?"; columns.len()].join(", "));
     format!(
-        "{} {table} ({}) VALUES {}",
-        on_fault.insert(),
+        "{insert} {table} ({}) VALUES {}",
         columns.join(", "),
         vec![row; rows].join(", ")
     )
@@ -425,7 +504,7 @@ fn insert_all(
 ) -> Result<(), StoreError> {
     for chunk in statement_chunks(group) {
         let sql = insert_sql(
-            on_fault,
+            on_fault.insert(),
             "clearance_requests",
             &REQUEST_COLUMNS,
             chunk.len(),
@@ -471,7 +550,7 @@ fn insert_all(
         })
         .collect();
     for chunk in statement_chunks(&legs) {
-        let sql = insert_sql(on_fault, "request_legs", &LEG_COLUMNS, chunk.len());
+        let sql = insert_sql(on_fault.insert(), "request_legs", &LEG_COLUMNS, chunk.len());
         let mut statement = conn.prepare_cached(&sql)?;
         for (row, (id, seq, leg)) in chunk.iter().enumerate() {
             let values: [&dyn ToSql; 5] = [
@@ -486,7 +565,7 @@ fn insert_all(
         statement.raw_execute()?;
     }
     for chunk in statement_chunks(group) {
-        let sql = insert_sql(on_fault, "audit_log", &AUDIT_COLUMNS, chunk.len());
+        let sql = insert_sql(on_fault.insert(), "audit_log", &AUDIT_COLUMNS, chunk.len());
         let mut statement = conn.prepare_cached(&sql)?;
         for (row, pending) in chunk.iter().enumerate() {
             let (e, action) = (&pending.rendered.entry, &pending.rendered.action);

@@ -29,13 +29,14 @@ use super::{
 use crate::config::DatabaseSettings;
 use crate::domain::area::{Area, AreaCode, Suspension};
 use crate::domain::audit::{AuditDraft, AuditEntry};
-use crate::domain::request::{OrgId, RequestRecord};
+use crate::domain::request::{OrgId, RequestRecord, TravellerId};
 use crate::domain::sra::{AreaRisk, SecurityLevel, Signoff, Sra, SraStatus};
 use crate::domain::webhook::{Webhook, event_for};
 use crate::metrics::StoreFigures;
 
 mod group_commit;
 mod sql_text;
+mod traveller_index;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -49,6 +50,8 @@ pub struct SqliteStore {
     /// taking turns here instead queues every writer (the group writer, the checkpointer,
     /// decisions, SRA changes, webhook bookkeeping) in arrival order.
     write_turn: Arc<Mutex<()>>,
+    /// Requests-by-traveller entries the writer has not yet moved into their table.
+    traveller_index: Arc<traveller_index::Pending>,
 }
 
 /// Most log frames left to copy while the writer waits (a few milliseconds of writes).
@@ -174,7 +177,89 @@ fn nothing_left_open(
     Box::pin(async move { Ok(sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err()) })
 }
 
+/// Appends a list's status filter and page, newest first, on the `status` and `id` columns
+/// named (with a table's alias, or with `+`, which keeps SQLite from choosing an index).
+fn push_page(
+    sql: &mut QueryBuilder<'_, Sqlite>,
+    query: &RequestQuery,
+    [status_column, id_column]: [&str; 2],
+) {
+    if let Some(status) = query.status {
+        sql.push(format!(" AND {status_column} = "))
+            .push_bind(status.as_str());
+    }
+    if let Some(before) = query.before {
+        sql.push(format!(" AND {id_column} < "))
+            .push_bind(before.to_string());
+    }
+    sql.push(format!(" ORDER BY {id_column} DESC LIMIT "))
+        .push_bind(i64::from(query.limit));
+}
+
 impl SqliteStore {
+    /// A traveller's requests: those in the requests-by-traveller table, and those whose
+    /// entries the writer still holds in memory, read first (`Pending::ids_of` says why).
+    async fn travellers_requests(
+        &self,
+        traveller: &TravellerId,
+        query: &RequestQuery,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        let recent = self.traveller_index.ids_of(traveller.as_str());
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "SELECT r.* FROM requests_by_traveller t JOIN clearance_requests r ON r.id = t.id \
+             WHERE t.traveller_id = ",
+        );
+        sql.push_bind(traveller.as_str());
+        push_page(&mut sql, query, ["r.status", "t.id"]);
+        let mut rows = sql.build().fetch_all(&self.pool).await?;
+        if !recent.is_empty() {
+            let ids: Vec<String> = recent.iter().map(Uuid::to_string).collect();
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "SELECT * FROM clearance_requests WHERE id IN (SELECT value FROM json_each(",
+            );
+            sql.push_bind(serde_json::to_string(&ids)?).push("))");
+            // Found by id: an index on status or on the page would scan far more rows.
+            push_page(&mut sql, query, ["+status", "+id"]);
+            rows.extend(sql.build().fetch_all(&self.pool).await?);
+        }
+        let mut records = rows
+            .iter()
+            .map(request_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        // Ids are UUIDv7, ordered as their text is: newest first, each once.
+        records.sort_unstable_by_key(|r| std::cmp::Reverse(r.id));
+        records.dedup_by_key(|r| r.id);
+        records.truncate(query.limit as usize);
+        Ok(records)
+    }
+
+    /// Indexes by traveller every request after the last one the table surely holds. The
+    /// writer keeps the newest entries in memory (`traveller_index`), and a process that
+    /// stopped took them with it. Runs at every start, with the migrations.
+    async fn index_travellers_again(&self) -> Result<(), StoreError> {
+        let _turn = self.write_turn.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let indexed = sqlx::query(
+            "INSERT OR IGNORE INTO requests_by_traveller (traveller_id, id) \
+             SELECT traveller_id, id FROM clearance_requests \
+             WHERE rowid > (SELECT merged_through FROM traveller_index)",
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE traveller_index SET merged_through = \
+             (SELECT coalesce(max(rowid), 0) FROM clearance_requests) WHERE only_row = 1",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if indexed > 0 {
+            tracing::info!(indexed, "requests indexed by traveller again at start");
+        }
+        Ok(())
+    }
+
     /// Opens (creating if needed) the database file named by `settings.url`.
     pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(&settings.url)?;
@@ -215,14 +300,21 @@ impl SqliteStore {
         wal.push("-wal");
         let database = options.get_filename().to_owned();
         let write_turn = Arc::new(Mutex::new(()));
+        let traveller_index = Arc::new(traveller_index::Pending::default());
         let writer = group_commit::start(
             group_commit::Target {
                 database: database.clone(),
                 busy_timeout: Duration::from_millis(settings.busy_timeout_ms),
                 commit_window: Duration::from_micros(settings.commit_window_us),
+                batching: traveller_index::Batching {
+                    seal_at: settings.traveller_index_batch,
+                    seal_after: Duration::from_millis(settings.traveller_index_wait_ms),
+                    ..traveller_index::Batching::DEFAULT
+                },
             },
             flush_wal.then(|| wal.into()),
             write_turn.clone(),
+            traveller_index.clone(),
         )?;
         tokio::spawn(checkpoint_in_background(
             pool.clone(),
@@ -234,6 +326,7 @@ impl SqliteStore {
             pool,
             writer,
             write_turn,
+            traveller_index,
         })
     }
 
@@ -561,7 +654,8 @@ impl Store for SqliteStore {
         MIGRATOR
             .run(&self.pool)
             .await
-            .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
+            .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
+        self.index_travellers_again().await
     }
 
     async fn close(&self) {
@@ -972,21 +1066,12 @@ impl Store for SqliteStore {
         let mut sql = QueryBuilder::<Sqlite>::new("SELECT * FROM clearance_requests WHERE 1 = 1");
         match &query.scope {
             RequestScope::All => {}
-            RequestScope::Traveller(id) => {
-                sql.push(" AND traveller_id = ").push_bind(id.as_str());
-            }
+            RequestScope::Traveller(id) => return self.travellers_requests(id, query).await,
             RequestScope::Org(org) => {
                 sql.push(" AND org = ").push_bind(org.as_str());
             }
         }
-        if let Some(status) = query.status {
-            sql.push(" AND status = ").push_bind(status.as_str());
-        }
-        if let Some(before) = query.before {
-            sql.push(" AND id < ").push_bind(before.to_string());
-        }
-        sql.push(" ORDER BY id DESC LIMIT ")
-            .push_bind(i64::from(query.limit));
+        push_page(&mut sql, query, ["status", "id"]);
         sql.build()
             .fetch_all(&self.pool)
             .await?
