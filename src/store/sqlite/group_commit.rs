@@ -148,7 +148,8 @@ fn write_in_groups(
             gather(&mut queue, &mut group);
         }
         let writing = Instant::now();
-        let slice = drain.next_slice();
+        let slice = drain.next_slice(group.len());
+        let index_entries = slice.as_ref().map_or(0, |s| s.entries().len());
         let results = {
             let _turn = write_turn.blocking_lock();
             let (results, slice_written) = commit_group(&conn, &group, slice.as_ref());
@@ -171,7 +172,10 @@ fn write_in_groups(
             );
             if drain.due(Instant::now()) {
                 match last_request_row(&conn) {
-                    Ok(through) => drain.seal(through),
+                    Ok(through) => {
+                        let entries = drain.seal(through);
+                        tracing::debug!(entries, through, "traveller index: run sealed");
+                    }
                     Err(e) => tracing::warn!(error = %e, "the traveller index waits: no last row"),
                 }
             }
@@ -187,7 +191,12 @@ fn write_in_groups(
         let took = writing.elapsed();
         metrics::GROUP_WRITES.record(took);
         if took > SLOW {
-            tracing::debug!(?took, requests = group.len(), "slow group write");
+            tracing::debug!(
+                ?took,
+                requests = group.len(),
+                index_entries,
+                "slow group write"
+            );
         }
         let answers: Answers = group
             .drain(..)
