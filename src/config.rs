@@ -94,9 +94,6 @@ pub struct ServerSettings {
     pub cors_allowed_origins: Vec<String>,
 }
 
-/// Longest accepted interval between checkpoints: an hour of log is already far more than
-/// the disk should hold.
-const MAX_CHECKPOINT_INTERVAL_MS: u64 = 3_600_000;
 /// Longest accepted commit window: beyond it a request alone would wait visibly for company.
 const MAX_COMMIT_WINDOW_US: u64 = 100_000;
 /// Largest traveller-index batch: the writer holds up to two batches of entries in memory.
@@ -112,8 +109,6 @@ pub struct DatabaseSettings {
     /// SQLite `synchronous` pragma: `full` (durable on power loss) or `normal`.
     pub synchronous: String,
     pub busy_timeout_ms: u64,
-    /// SQLite: how often the write-ahead log is copied back into the database file.
-    pub checkpoint_interval_ms: u64,
     /// SQLite: how long a new request may wait for others to share its commit.
     pub commit_window_us: u64,
     /// SQLite: how many new requests' traveller entries the writer gathers before it moves
@@ -243,11 +238,7 @@ impl Settings {
         ) {
             bail!("database.synchronous must be full, extra or normal");
         }
-        // Out of these ranges the background tasks could not run: a zero interval cannot be
-        // ticked, and a window past the clock's range would stop the writer.
-        if !(1..=MAX_CHECKPOINT_INTERVAL_MS).contains(&self.database.checkpoint_interval_ms) {
-            bail!("database.checkpoint_interval_ms must be from 1 to {MAX_CHECKPOINT_INTERVAL_MS}");
-        }
+        // A window past the clock's range would stop the writer.
         if self.database.commit_window_us > MAX_COMMIT_WINDOW_US {
             bail!("database.commit_window_us must be at most {MAX_COMMIT_WINDOW_US} (100 ms)");
         }
@@ -381,11 +372,6 @@ mod tests {
             change(&mut s.database);
             s.check().unwrap_err().to_string()
         };
-        assert!(refused(|d| d.checkpoint_interval_ms = 0).contains("checkpoint_interval_ms"));
-        assert!(
-            refused(|d| d.checkpoint_interval_ms = MAX_CHECKPOINT_INTERVAL_MS + 1)
-                .contains("checkpoint_interval_ms")
-        );
         assert!(refused(|d| d.commit_window_us = u64::MAX).contains("commit_window_us"));
         assert!(refused(|d| d.traveller_index_batch = 0).contains("traveller_index_batch"));
         assert!(
@@ -398,7 +384,6 @@ mod tests {
         );
         let mut edge = settings.clone();
         edge.database.commit_window_us = MAX_COMMIT_WINDOW_US;
-        edge.database.checkpoint_interval_ms = 1;
         edge.database.traveller_index_batch = 1;
         edge.database.traveller_index_wait_ms = 0;
         assert!(edge.check().is_ok());

@@ -112,6 +112,8 @@ codes! {
         "An unexpected error; the request id in X-Request-Id finds it in the logs.";
     StoreUnavailable = "store_unavailable", 503, "Service unavailable",
         "The store could not be reached or refused the write: nothing was accepted; retry later.";
+    StoreOutcomeUnknown = "store_outcome_unknown", 503, "Outcome unknown",
+        "The store failed while committing (a failed flush of its log): the change may or may not be stored. Retry with the same Idempotency-Key: the retry returns what was stored instead of storing it twice.";
 }
 
 impl std::fmt::Display for Code {

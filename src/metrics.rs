@@ -28,13 +28,8 @@ pub fn group_committed(requests: usize) {
     GROUP_COMMITTED_REQUESTS.fetch_add(requests as u64, Ordering::Relaxed);
 }
 
-/// How long each flush of the SQLite write-ahead log took: every acknowledgement waits for
-/// one, so a slow disk shows here before it shows in request latency.
-pub static WAL_FLUSHES: Latency = Latency::new();
-/// How long each checkpoint held the new-request writer while it caught up with the log.
-pub static CHECKPOINT_PAUSES: Latency = Latency::new();
 /// How long the new-request writer took over each group: waiting for its turn to write, then
-/// writing and committing it (not the flush).
+/// writing and committing it, with the log's flush and any checkpoint SQLite ran after.
 pub static GROUP_WRITES: Latency = Latency::new();
 /// Each new request's time in the store, from joining the writer's queue to its answer after
 /// the flush: set against the HTTP histogram, it places a slow answer inside the store or
@@ -291,23 +286,13 @@ impl Metrics {
 
         for (name, help, latency) in [
             (
-                "clearway_store_wal_flush_seconds",
-                "Flushes of the SQLite write-ahead log to disk; every acknowledgement waits for one.",
-                &WAL_FLUSHES,
-            ),
-            (
-                "clearway_store_checkpoint_pause_seconds",
-                "Time each SQLite checkpoint held the new-request writer to catch up with the log.",
-                &CHECKPOINT_PAUSES,
-            ),
-            (
                 "clearway_store_group_write_seconds",
-                "Time the SQLite new-request writer took over each group: its turn to write, then writing and committing it.",
+                "Time the SQLite new-request writer took over each group: its turn to write, then writing and committing it (the log's flush and any checkpoint included).",
                 &GROUP_WRITES,
             ),
             (
                 "clearway_store_new_request_seconds",
-                "Each new request's time in the SQLite store: queued for the writer, committed, flushed (unless synchronous = normal), answered.",
+                "Each new request's time in the SQLite store: queued for the writer, committed and flushed (unless synchronous = normal), answered.",
                 &NEW_REQUESTS_STORED,
             ),
         ] {

@@ -141,6 +141,14 @@ impl From<StoreError> for Problem {
                 tracing::error!(%detail, "store unavailable");
                 Problem::store_unavailable()
             }
+            StoreError::OutcomeUnknown(detail) => {
+                tracing::error!(%detail, "the store's commit failed: outcome unknown");
+                Problem::new(
+                    Code::StoreOutcomeUnknown,
+                    "the store failed while committing: the request may or may not be stored; \
+                     retry with the same Idempotency-Key, which returns it if it was",
+                )
+            }
             StoreError::Corrupt(detail) => {
                 tracing::error!(%detail, "unreadable row in the store");
                 Problem::internal()

@@ -145,9 +145,6 @@ impl Bench {
         let mut figures = scenario.await;
         if let (Some(before), Some(after)) = (before, self.store_counters().await) {
             figures.requests_per_commit = after.requests_per_commit(&before);
-            figures.wal_flushes = server_metrics::waits(&before.wal_flushes, &after.wal_flushes);
-            figures.checkpoint_pauses =
-                server_metrics::waits(&before.checkpoint_pauses, &after.checkpoint_pauses);
             figures.group_writes = server_metrics::waits(&before.group_writes, &after.group_writes);
             figures.stored = server_metrics::waits(&before.stored, &after.stored);
             figures.submissions_answered =
@@ -693,7 +690,7 @@ fn write_report(dir: &std::path::Path, report: &Report) -> anyhow::Result<()> {
     }
     for f in &report.scenarios {
         if let Some(disk) = f.disk_waits() {
-            md.push_str(&format!("\n{} disk: {disk}\n", f.scenario));
+            md.push_str(&format!("\n{} writer: {disk}\n", f.scenario));
         }
         if let Some(server) = f.server_answers() {
             md.push_str(&format!("\n{} server: {server}\n", f.scenario));

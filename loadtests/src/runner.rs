@@ -45,14 +45,9 @@ pub struct Figures {
     pub generator_cpu_us_per_request: Option<f64>,
     /// Write scenarios: new requests per transaction, from the server's own counters.
     pub requests_per_commit: Option<f64>,
-    /// Write scenarios on SQLite: the WAL flushes acknowledgements waited for, and the
-    /// checkpoints that held the writer, from the server's histograms.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub wal_flushes: Option<Waits>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub checkpoint_pauses: Option<Waits>,
-    /// Write scenarios on SQLite: the writer's time over each group, and each new request's
-    /// time in the store (queued to answered), from the server's histograms.
+    /// Write scenarios on SQLite: the writer's time over each group (writing, committing and
+    /// flushing the log, and any checkpoint SQLite ran after the commit), and each new
+    /// request's time in the store (queued to answered), from the server's histograms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_writes: Option<Waits>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,29 +88,19 @@ impl Figures {
             server_cpu_us_per_request: None,
             generator_cpu_us_per_request: None,
             requests_per_commit: None,
-            wal_flushes: None,
-            checkpoint_pauses: None,
             group_writes: None,
             stored: None,
             submissions_answered: None,
         }
     }
 
-    /// "9830 WAL flushes, 3 over 10 ms, slowest under 100 ms; 30 checkpoint pauses, ...;
-    /// 9830 group writes, ...".
+    /// "9830 group writes, 3 over 10 ms, slowest under 100 ms".
     pub fn disk_waits(&self) -> Option<String> {
-        let (flushes, pauses) = (self.wal_flushes.as_ref()?, self.checkpoint_pauses.as_ref()?);
-        let writes = self
-            .group_writes
-            .as_ref()
-            .map(|w| format!("; {} group writes, {}", w.count, w.describe()))
-            .unwrap_or_default();
+        let writes = self.group_writes.as_ref()?;
         Some(format!(
-            "{} WAL flushes, {}; {} checkpoint pauses, {}{writes}",
-            flushes.count,
-            flushes.describe(),
-            pauses.count,
-            pauses.describe()
+            "{} group writes, {}",
+            writes.count,
+            writes.describe()
         ))
     }
 
@@ -162,7 +147,7 @@ impl Figures {
             );
         }
         if let Some(disk) = self.disk_waits() {
-            println!("             disk: {disk}");
+            println!("             writer: {disk}");
         }
         if let Some(server) = self.server_answers() {
             println!("             server: {server}");

@@ -9,10 +9,8 @@ use serde::Serialize;
 pub struct StoreCounters {
     pub commits: u64,
     pub committed_requests: u64,
-    /// Cumulative `(upper bound in seconds, count)` buckets, `+Inf` last.
-    pub wal_flushes: Vec<(f64, u64)>,
-    pub checkpoint_pauses: Vec<(f64, u64)>,
-    /// The writer's time over each group (its turn, writing, committing).
+    /// Cumulative `(upper bound in seconds, count)` buckets, `+Inf` last: the writer's time
+    /// over each group (its turn, writing, committing with the log's flush).
     pub group_writes: Vec<(f64, u64)>,
     /// Each new request's time in the store: queued, committed, flushed, answered.
     pub stored: Vec<(f64, u64)>,
@@ -37,7 +35,7 @@ pub struct Waits {
 
 impl StoreCounters {
     /// Reads the Prometheus text; `None` when the commit counters are missing (PostgreSQL
-    /// has no WAL flush histogram: those stay empty).
+    /// has no group writer: its histograms stay empty).
     pub fn parse(text: &str) -> Option<Self> {
         let value = |name: &str| {
             text.lines()
@@ -46,8 +44,6 @@ impl StoreCounters {
         Some(Self {
             commits: value("clearway_store_group_commits_total")?,
             committed_requests: value("clearway_store_group_committed_requests_total")?,
-            wal_flushes: buckets(text, "clearway_store_wal_flush_seconds_bucket{"),
-            checkpoint_pauses: buckets(text, "clearway_store_checkpoint_pause_seconds_bucket{"),
             group_writes: buckets(text, "clearway_store_group_write_seconds_bucket{"),
             stored: buckets(text, "clearway_store_new_request_seconds_bucket{"),
             submissions_answered: buckets(text, SUBMISSIONS),
@@ -137,11 +133,11 @@ mod tests {
         format!(
             "clearway_store_group_commits_total {commits}\n\
              clearway_store_group_committed_requests_total {}\n\
-             clearway_store_wal_flush_seconds_bucket{{le=\"0.001\"}} {a}\n\
-             clearway_store_wal_flush_seconds_bucket{{le=\"0.01\"}} {b}\n\
-             clearway_store_wal_flush_seconds_bucket{{le=\"0.1\"}} {c}\n\
-             clearway_store_wal_flush_seconds_bucket{{le=\"+Inf\"}} {all}\n\
-             clearway_store_wal_flush_seconds_count {all}\n",
+             clearway_store_group_write_seconds_bucket{{le=\"0.001\"}} {a}\n\
+             clearway_store_group_write_seconds_bucket{{le=\"0.01\"}} {b}\n\
+             clearway_store_group_write_seconds_bucket{{le=\"0.1\"}} {c}\n\
+             clearway_store_group_write_seconds_bucket{{le=\"+Inf\"}} {all}\n\
+             clearway_store_group_write_seconds_count {all}\n",
             commits * 3
         )
     }
@@ -151,7 +147,7 @@ mod tests {
         let before = StoreCounters::parse(&text(10, [5, 8, 9, 10])).unwrap();
         let after = StoreCounters::parse(&text(110, [90, 105, 109, 110])).unwrap();
         assert_eq!(after.requests_per_commit(&before), Some(3.0));
-        let flushes = waits(&before.wal_flushes, &after.wal_flushes).unwrap();
+        let flushes = waits(&before.group_writes, &after.group_writes).unwrap();
         // 100 new flushes: 97 within 10 ms, 3 slower, the slowest within 100 ms.
         assert_eq!(
             flushes,
@@ -161,17 +157,14 @@ mod tests {
                 slowest_under_ms: Some(100.0)
             }
         );
-        assert_eq!(
-            waits(&before.checkpoint_pauses, &after.checkpoint_pauses),
-            None
-        );
+        assert_eq!(waits(&before.stored, &after.stored), None);
     }
 
     #[test]
     fn a_flush_beyond_the_last_bound_has_no_bound() {
         let before = StoreCounters::parse(&text(1, [0, 0, 0, 0])).unwrap();
         let after = StoreCounters::parse(&text(2, [0, 0, 0, 1])).unwrap();
-        let flushes = waits(&before.wal_flushes, &after.wal_flushes).unwrap();
+        let flushes = waits(&before.group_writes, &after.group_writes).unwrap();
         assert_eq!(
             flushes,
             Waits {
@@ -185,7 +178,7 @@ mod tests {
     #[test]
     fn nothing_new_is_no_flush() {
         let same = StoreCounters::parse(&text(1, [1, 1, 1, 1])).unwrap();
-        let flushes = waits(&same.wal_flushes, &same.wal_flushes).unwrap();
+        let flushes = waits(&same.group_writes, &same.group_writes).unwrap();
         assert_eq!(
             flushes,
             Waits {

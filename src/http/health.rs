@@ -16,9 +16,12 @@ pub struct Health {
 pub struct Readiness {
     /// `ready`, `degraded` (Redis down, answered from the store) or `unavailable`.
     status: &'static str,
-    /// `up` or `down`.
+    /// `up`, `down`, or `stopped` (a commit failed with an I/O error: no writes until restart).
     store: &'static str,
     redis: RedisState,
+    /// Why the store is not up, and what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
 }
 
 /// The process is up and serving.
@@ -30,26 +33,40 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// Ready when the store answers. Redis being down degrades the cache, not the service.
+/// Ready when the store answers and takes writes. Redis being down degrades the cache, not
+/// the service.
 #[utoipa::path(
     get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "The store answers; `redis` says whether the cache tier is up (degraded is still ready)", body = Readiness),
-        (status = 503, description = "The store does not answer", body = Readiness),
+        (status = 503, description = "The store does not answer, or has stopped taking writes after a failed commit (`store: stopped`, `reason` says why): restart once the disk is sound", body = Readiness),
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let store_up = state.store.ping().await.is_ok();
+    let stopped = state.store.writes_stopped();
+    let pinged = state.store.ping().await;
+    let store_up = stopped.is_none() && pinged.is_ok();
     let redis = state.cache.redis_state();
     let status = match (store_up, redis) {
         (false, _) => "unavailable",
         (true, RedisState::Down) => "degraded",
         (true, _) => "ready",
     };
+    let (store, reason) = match (stopped, pinged) {
+        (Some(why), _) => (
+            "stopped",
+            Some(format!(
+                "writes stopped after {why}; check the disk, then restart clearway"
+            )),
+        ),
+        (None, Err(_)) => ("down", None),
+        (None, Ok(())) => ("up", None),
+    };
     let body = Readiness {
         status,
-        store: if store_up { "up" } else { "down" },
+        store,
         redis,
+        reason,
     };
     if store_up {
         HttpResponse::Ok().json(body)

@@ -177,6 +177,9 @@ fn add_shared_behaviour(path: &str, method: &str, op: &mut Value) {
             Code::InvalidField,
         ]);
     }
+    if changes_state && path.starts_with("/v1/") {
+        shared.push(Code::StoreOutcomeUnknown);
+    }
     if changes_state && authenticated {
         shared.extend([
             Code::InvalidIdempotencyKey,

@@ -4,6 +4,7 @@
 mod encoding;
 mod postgres;
 mod sqlite;
+mod write_stop;
 
 use std::sync::Arc;
 
@@ -48,6 +49,11 @@ pub enum StoreError {
     /// The database could not be reached or refused the operation; nothing was written.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The commit failed in a way that leaves it unknown whether it was stored (a failed
+    /// flush of the log, a connection lost during COMMIT): a retry must carry the same
+    /// `Idempotency-Key`, which finds what was stored.
+    #[error("outcome unknown: {0}")]
+    OutcomeUnknown(String),
     /// A stored row could not be read back: a bug or a hand-edited database.
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -291,6 +297,11 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Closes the connections, waiting for those in use.
     async fn close(&self);
+    /// Why the store takes no more writes until restarted (a commit failed with an I/O
+    /// error), if it does not.
+    fn writes_stopped(&self) -> Option<String> {
+        None
+    }
 
     /// Adds an area; `Conflict` if the code exists.
     async fn create_area(&self, area: &Area) -> Result<(), StoreError>;

@@ -1,21 +1,28 @@
-//! New requests reach SQLite through one writer that commits them in groups, and through a
-//! syncer that makes each group durable before anyone hears back.
+//! New requests reach SQLite through one writer that commits them in groups: one COMMIT, and
+//! so one flush of the log, serves every request that arrived while the last group was
+//! written.
 //!
-//! The writer has its own connection with `synchronous=NORMAL`, so COMMIT returns as soon as
-//! the group's WAL frames are written, and the writer starts on the next group at once. The
-//! syncer then `fdatasync`s the WAL and only after that answers the group's waiters: one
-//! flush covers every group committed before it began. An acknowledged request is therefore
-//! exactly as durable as with `synchronous=FULL`, but the disk flush no longer holds the
-//! write lock, so writing the next group and flushing the last overlap.
+//! The writer's connection keeps the configured `synchronous` (FULL by default), so SQLite
+//! itself flushes the log inside COMMIT and an answer follows only a durable commit. Nothing
+//! here opens the database or its `-wal`/`-shm` files outside SQLite: closing any descriptor
+//! of a file drops every POSIX lock the process holds on it (sqlite.org, "How To Corrupt An
+//! SQLite Database File", 2.2), and the next process to open it would then delete the log.
+//! SQLite's own checkpointer runs in this connection after a commit fills the log past
+//! `wal_autocheckpoint` pages; since this is the only connection writing new requests, the
+//! checkpoint catches up and the next group starts the log again from its beginning.
 //!
-//! Both run on threads of their own and call SQLite directly (rusqlite, over the same SQLite
-//! library sqlx links). Through sqlx every statement is a message to the connection's worker
+//! A COMMIT that fails with an I/O error (a failed fsync) may or may not have stored the
+//! group: its requests are answered `OutcomeUnknown` and the store stops taking writes until
+//! it is restarted (`WriteStop`), as PostgreSQL does after a failed fsync.
+//!
+//! The writer runs on a thread of its own and calls SQLite directly (rusqlite, over the same
+//! SQLite library sqlx links). Through sqlx every statement is a message to the connection's worker
 //! thread and an answer back, two thread wake-ups each; a group takes half a dozen
 //! statements, and at a steady 2,000 requests a second, one or two per group, those
 //! wake-ups cost more CPU than SQLite's own work.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, mpsc as sync_mpsc};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -32,8 +39,9 @@ use crate::domain::webhook::event_for;
 use crate::metrics;
 use crate::store::StoreError;
 use crate::store::encoding::{PendingInsert, queue_stage, subscribes};
+use crate::store::write_stop::{WriteStop, is_sqlite_io_error};
 
-/// A flush or a group write slower than this is logged (at debug), so a latency tail can be
+/// A group write slower than this is logged (at debug), so a latency tail can be
 /// timed against what else the service did.
 const SLOW: Duration = Duration::from_millis(10);
 
@@ -51,8 +59,7 @@ const WRITER_CACHE_KIB: u32 = 2 * 1024;
 /// a few more.
 const STATEMENT_CACHE: usize = 64;
 
-/// A committed group's answers, held until the WAL is flushed, with when each request was
-/// queued.
+/// A group's answers, with when each request was queued.
 type Answers = Vec<(
     oneshot::Sender<Result<(), StoreError>>,
     Result<(), StoreError>,
@@ -64,56 +71,43 @@ type Answers = Vec<(
 #[derive(Clone)]
 pub(super) struct Target {
     pub database: PathBuf,
+    /// The `synchronous` pragma: FULL makes SQLite flush the log inside each COMMIT.
+    pub synchronous: &'static str,
     pub busy_timeout: Duration,
     pub commit_window: Duration,
     /// How the requests-by-traveller entries are batched (see `traveller_index`).
     pub batching: Batching,
 }
 
-/// Starts the writer on a connection of its own to `target`. With `wal` set, answers wait for
-/// an fsync of that file; without it, `synchronous=NORMAL` is the whole guarantee (the
-/// configuration chose it).
+/// Starts the writer on a connection of its own to `target`. It answers each request once
+/// its group's COMMIT returned, which with `synchronous = FULL` includes the log's flush.
 ///
-/// The writer holds `write_turn` while it writes a group, so whoever takes it (the
-/// checkpointer, another writer) has the database to itself between two groups.
+/// The writer holds `write_turn` while it writes a group, so whoever takes it (another
+/// writer) has the database to itself between two groups. Once `stop` is set it writes
+/// nothing more.
 pub(super) fn start(
     target: Target,
-    wal: Option<PathBuf>,
     write_turn: Arc<Mutex<()>>,
     traveller_index: Arc<Pending>,
+    stop: Arc<WriteStop>,
 ) -> Result<mpsc::Sender<PendingInsert>, StoreError> {
     let conn = open(&target)?;
-    let unavailable = |e: std::io::Error| StoreError::Unavailable(format!("writer thread: {e}"));
     let (writer, queue) = mpsc::channel(4 * MAX_GROUP);
-    let synced = match wal {
-        Some(wal) => {
-            // A few groups may be in flight to the syncer; beyond that the writer waits for it.
-            let (tx, rx) = sync_mpsc::sync_channel(8);
-            std::thread::Builder::new()
-                .name("clearway-syncer".into())
-                .spawn(move || flush_then_answer(&wal, rx))
-                .map_err(unavailable)?;
-            Some(tx)
-        }
-        None => None,
-    };
-    // Both threads end when the store is dropped: the writer when its queue closes, the
-    // syncer when the writer is gone.
+    // The thread ends when the store is dropped and its queue closes.
     std::thread::Builder::new()
         .name("clearway-writer".into())
         .spawn(move || {
             let drain = Drain::new(traveller_index, target.batching);
-            write_in_groups(target, conn, queue, synced, &write_turn, drain)
+            write_in_groups(target, conn, queue, &write_turn, drain, &stop)
         })
-        .map_err(unavailable)?;
+        .map_err(|e| StoreError::Unavailable(format!("writer thread: {e}")))?;
     Ok(writer)
 }
 
 /// Opens the writer's connection. It does not check foreign keys: it inserts each request
 /// with its legs and audit entry in one transaction, so their references to it cannot
 /// dangle; checking them would cost a lookup per row and make SQLite keep a statement journal
-/// for every multi-row insert. Every other connection keeps enforcing them. Checkpoints run
-/// in the background (`checkpoint_in_background`), never inside this writer's commits.
+/// for every multi-row insert. Every other connection keeps enforcing them.
 fn open(target: &Target) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         &target.database,
@@ -121,8 +115,9 @@ fn open(target: &Target) -> rusqlite::Result<Connection> {
     )?;
     conn.busy_timeout(target.busy_timeout)?;
     conn.execute_batch(&format!(
-        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA wal_autocheckpoint = 0; \
-         PRAGMA cache_size = -{WRITER_CACHE_KIB}; PRAGMA temp_store = MEMORY;"
+        "PRAGMA synchronous = {}; PRAGMA foreign_keys = OFF; \
+         PRAGMA cache_size = -{WRITER_CACHE_KIB}; PRAGMA temp_store = MEMORY;",
+        target.synchronous
     ))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
@@ -134,9 +129,9 @@ fn write_in_groups(
     target: Target,
     mut conn: Connection,
     mut queue: mpsc::Receiver<PendingInsert>,
-    synced: Option<sync_mpsc::SyncSender<Answers>>,
     write_turn: &Mutex<()>,
     mut drain: Drain,
+    stop: &WriteStop,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = queue.blocking_recv() {
@@ -152,7 +147,10 @@ fn write_in_groups(
         let index_entries = slice.as_ref().map_or(0, |s| s.entries().len());
         let results = {
             let _turn = write_turn.blocking_lock();
-            let (results, slice_written) = commit_group(&conn, &group, slice.as_ref());
+            let (results, slice_written) = match stop.check() {
+                Ok(()) => commit_group(&conn, &group, slice.as_ref(), stop),
+                Err(refused) => (failed_all(group.len(), &refused), false),
+            };
             if let Some(slice) = slice.filter(|_| slice_written) {
                 drain.committed(&slice);
             }
@@ -203,14 +201,7 @@ fn write_in_groups(
             .zip(results)
             .map(|(pending, result)| (pending.done, result, pending.queued))
             .collect();
-        match &synced {
-            Some(syncer) => {
-                if let Err(sync_mpsc::SendError(answers)) = syncer.send(answers) {
-                    answer(answers, Err("the WAL syncer has stopped".into()));
-                }
-            }
-            None => answer(answers, Ok(())),
-        }
+        answer(answers);
     }
 }
 
@@ -255,40 +246,20 @@ fn reopen(target: &Target, old: Connection) -> Connection {
     }
 }
 
-/// Flushes the WAL, then answers every group committed before the flush began. Groups that
-/// queue up during one flush share the next.
-fn flush_then_answer(wal: &Path, committed: sync_mpsc::Receiver<Answers>) {
-    while let Ok(first) = committed.recv() {
-        let mut groups = vec![first];
-        groups.extend(committed.try_iter());
-        let started = Instant::now();
-        let flushed = std::fs::File::open(wal).and_then(|file| file.sync_data());
-        let took = started.elapsed();
-        metrics::WAL_FLUSHES.record(took);
-        if took > SLOW {
-            tracing::debug!(?took, "slow WAL flush");
-        }
-        let outcome = flushed.map_err(|e| {
-            // The rows are committed but may not survive a power cut: say the write failed, as
-            // PostgreSQL would, rather than acknowledge what may be lost.
-            tracing::error!(error = %e, wal = %wal.display(), "fsync of the WAL failed");
-            format!("could not flush the write-ahead log: {e}")
-        });
-        for answers in groups {
-            answer(answers, outcome.clone());
-        }
-    }
-}
-
-fn answer(answers: Answers, flushed: Result<(), String>) {
+fn answer(answers: Answers) {
     for (done, result, queued) in answers {
-        let result = match &flushed {
-            Ok(()) => result,
-            Err(e) => Err(StoreError::Unavailable(e.clone())),
-        };
         metrics::NEW_REQUESTS_STORED.record(queued.elapsed());
         let _ = done.send(result);
     }
+}
+
+/// Commits the open transaction. A COMMIT that failed with an I/O error leaves the outcome
+/// unknown and stops writes (`WriteStop`); after any other failure nothing was stored.
+fn commit(conn: &Connection, stop: &WriteStop) -> Result<(), StoreError> {
+    conn.prepare_cached("COMMIT")?.raw_execute().map(drop).map_err(|e| {
+        let io = matches!(&e, rusqlite::Error::SqliteFailure(f, _) if is_sqlite_io_error(f.extended_code));
+        stop.judge_commit(e.into(), io)
+    })
 }
 
 /// The last row of `clearance_requests`: every request the writer committed so far is at or
@@ -305,6 +276,7 @@ fn commit_group(
     conn: &Connection,
     group: &[PendingInsert],
     slice: Option<&Slice>,
+    stop: &WriteStop,
 ) -> (Vec<Result<(), StoreError>>, bool) {
     // The whole group in a few multi-row statements; should any row fail, the group is
     // written again one savepoint per request, so only the faulty request is refused.
@@ -314,18 +286,25 @@ fn commit_group(
         if let Some(slice) = slice {
             write_slice(conn, slice)?;
         }
-        run(conn, "COMMIT")
+        Ok::<_, StoreError>(())
     };
     match together() {
-        Ok(()) => {
-            metrics::group_committed(group.len());
-            (group.iter().map(|_| Ok(())).collect(), slice.is_some())
-        }
+        Ok(()) => match commit(conn, stop) {
+            Ok(()) => {
+                metrics::group_committed(group.len());
+                (group.iter().map(|_| Ok(())).collect(), slice.is_some())
+            }
+            // Never written again: it may be stored already.
+            Err(e) => {
+                abandon(conn);
+                (failed_all(group.len(), &e), false)
+            }
+        },
         // If the database itself is the trouble, the second pass fails the same way. The
         // slice waits for the next group.
         Err(_) => {
             abandon(conn);
-            (commit_one_by_one(conn, group), false)
+            (commit_one_by_one(conn, group, stop), false)
         }
     }
 }
@@ -360,7 +339,11 @@ fn write_slice(conn: &Connection, slice: &Slice) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn commit_one_by_one(conn: &Connection, group: &[PendingInsert]) -> Vec<Result<(), StoreError>> {
+fn commit_one_by_one(
+    conn: &Connection,
+    group: &[PendingInsert],
+    stop: &WriteStop,
+) -> Vec<Result<(), StoreError>> {
     if let Err(e) = run(conn, "BEGIN") {
         return failed_all(group.len(), &e);
     }
@@ -383,7 +366,7 @@ fn commit_one_by_one(conn: &Connection, group: &[PendingInsert]) -> Vec<Result<(
             }
         }
     }
-    match run(conn, "COMMIT") {
+    match commit(conn, stop) {
         Ok(()) => {
             let stored = results.iter().filter(|r| r.is_ok()).count();
             if stored > 0 {
@@ -660,10 +643,14 @@ fn enqueue_event(
     Ok(())
 }
 
+/// The same failure for each of `n` requests: unknown stays unknown, anything else is "not
+/// stored".
 fn failed_all(n: usize, e: &StoreError) -> Vec<Result<(), StoreError>> {
-    (0..n)
-        .map(|_| Err(StoreError::Unavailable(e.to_string())))
-        .collect()
+    let each = || match e {
+        StoreError::OutcomeUnknown(why) => StoreError::OutcomeUnknown(why.clone()),
+        other => StoreError::Unavailable(other.to_string()),
+    };
+    (0..n).map(|_| Err(each())).collect()
 }
 
 #[cfg(test)]

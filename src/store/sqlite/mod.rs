@@ -1,6 +1,5 @@
 //! The SQLite store: one file, WAL journal, `synchronous` as configured (FULL by default).
 
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +32,7 @@ use crate::domain::request::{OrgId, RequestRecord, TravellerId};
 use crate::domain::sra::{AreaRisk, SecurityLevel, Signoff, Sra, SraStatus};
 use crate::domain::webhook::{Webhook, event_for};
 use crate::metrics::StoreFigures;
+use crate::store::write_stop::{WriteStop, is_sqlite_io_error};
 
 mod group_commit;
 mod sql_text;
@@ -52,118 +52,32 @@ pub struct SqliteStore {
     write_turn: Arc<Mutex<()>>,
     /// Requests-by-traveller entries the writer has not yet moved into their table.
     traveller_index: Arc<traveller_index::Pending>,
+    /// Set by the first commit that failed with an I/O error: no write after it.
+    stop: Arc<WriteStop>,
 }
 
-/// Most log frames left to copy while the writer waits (a few milliseconds of writes).
-const PAUSED_CHECKPOINT_FRAMES: i64 = 512;
+/// A writer's turn (`SqliteStore::turn`): its commits are judged by the store's `WriteStop`.
+struct Turn<'a> {
+    _turn: tokio::sync::MutexGuard<'a, ()>,
+    stop: &'a WriteStop,
+}
 
-/// Between two catch-ups the log is copied in steps this far apart, and the pages copied are
-/// handed to the disk at once, so that no flush has a whole interval's pages to write. Each
-/// writeback delays the WAL flushes beside it by its size: in paired runs, 25 ms steps gave a
-/// fixed-rate p99 about 1 ms lower than 100 ms steps on a fresh store, and half as high right
-/// after a full-load run; 10 ms steps were no better than 25.
-const COPY_STEP: Duration = Duration::from_millis(25);
-
-/// Copies the WAL back into the database file, so that SQLite can start the log again from its
-/// beginning (every `every`) rather than let it grow without end.
-///
-/// SQLite restarts the log only when a write begins after a checkpoint has caught up with it,
-/// which never happens while the group writer commits every few milliseconds. So the bulk is
-/// copied alongside the writer (PASSIVE), then the writer is paused for the short rest; its
-/// next group then starts the log again. Stops when the pool is closed.
-///
-/// The copying runs in small steps, each followed by a writeback of the database file that is
-/// started but not waited for: flushing a second's worth of copied pages at once held the
-/// WAL flushes that acknowledgements wait for behind it for tens of milliseconds.
-async fn checkpoint_in_background(
-    pool: SqlitePool,
-    database: PathBuf,
-    write_turn: Arc<Mutex<()>>,
-    every: Duration,
-) {
-    let mut step = tokio::time::interval(COPY_STEP.min(every));
-    step.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_catch_up = tokio::time::Instant::now();
-    // Frames of the log already in the database file, as the last step left them.
-    let mut copied_before = 0;
-    loop {
-        step.tick().await;
-        if pool.is_closed() {
-            return;
-        }
-        // Copies what it can; answers the log's frames and those now in the database file.
-        let copy = || async {
-            let (_, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-                .fetch_one(&pool)
-                .await?;
-            Ok::<(i64, i64), sqlx::Error>((log, done))
-        };
-        let behind = || async { copy().await.map(|(log, done)| log - done) };
-        if last_catch_up.elapsed() < every {
-            let copied = async {
-                let (_, done) = copy().await.map_err(std::io::Error::other)?;
-                // An idle log copies nothing: no writeback to start.
-                if std::mem::replace(&mut copied_before, done) == done {
-                    return Ok(());
-                }
-                let file = database.clone();
-                tokio::task::spawn_blocking(move || start_writeback(&std::fs::File::open(file)?))
-                    .await
-                    .map_err(std::io::Error::other)?
-            };
-            if let Err(e) = copied.await {
-                tracing::debug!(error = %e, "copying the log ahead did not run");
-            }
-            continue;
-        }
-        last_catch_up = tokio::time::Instant::now();
-        let caught_up = async {
-            // Copy alongside the writer until little is left, so the pause stays short.
-            for _ in 0..4 {
-                if behind().await? <= PAUSED_CHECKPOINT_FRAMES {
-                    break;
-                }
-            }
-            // SQLite flushes the database file only when a checkpoint reaches the end of the
-            // log, which under load happens only in the paused step: flush what was copied
-            // so far now, so the pause flushes only its own few pages.
-            let file = database.clone();
-            tokio::task::spawn_blocking(move || std::fs::File::open(file)?.sync_data())
-                .await
-                .map_err(std::io::Error::other)
-                .and_then(|r| r)?;
-            let _paused = write_turn.lock().await;
-            let started = std::time::Instant::now();
-            let left = behind().await?;
-            let paused = started.elapsed();
-            crate::metrics::CHECKPOINT_PAUSES.record(paused);
-            Ok::<_, sqlx::Error>((left, paused))
-        };
-        match caught_up.await {
-            Ok((left, paused)) => tracing::debug!(?paused, left, "checkpoint caught up"),
-            Err(e) => tracing::debug!(error = %e, "background checkpoint did not run"),
-        }
+impl Turn<'_> {
+    async fn commit(&self, tx: sqlx::Transaction<'_, Sqlite>) -> Result<(), StoreError> {
+        tx.commit().await.map_err(|e| self.judge(e))
     }
-}
 
-/// Starts writing the file's dirty pages to disk without waiting for them, nor for the disk's
-/// cache: the flush that follows then has little left to do. Durability still comes from that
-/// flush alone.
-#[cfg(target_os = "linux")]
-fn start_writeback(file: &std::fs::File) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a plain system call on a descriptor that `file` keeps open throughout.
-    let rc = unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
+    /// Judges the failure of a statement that committed on its own (no transaction open).
+    fn judge(&self, e: sqlx::Error) -> StoreError {
+        let io = match &e {
+            sqlx::Error::Database(db) => db
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(is_sqlite_io_error),
+            _ => false,
+        };
+        self.stop.judge_commit(e.into(), io)
     }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn start_writeback(_: &std::fs::File) -> std::io::Result<()> {
-    Ok(())
 }
 
 /// Whether a connection going back to the pool holds no transaction. After a failed COMMIT
@@ -197,6 +111,15 @@ fn push_page(
 }
 
 impl SqliteStore {
+    /// Waits for the turn to write; refused, with nothing stored, once writes have stopped.
+    async fn turn(&self) -> Result<Turn<'_>, StoreError> {
+        self.stop.check()?;
+        Ok(Turn {
+            _turn: self.write_turn.lock().await,
+            stop: &self.stop,
+        })
+    }
+
     /// A traveller's requests: those in the requests-by-traveller table, and those whose
     /// entries the writer still holds in memory, read first (`Pending::ids_of` says why).
     async fn travellers_requests(
@@ -237,7 +160,7 @@ impl SqliteStore {
     /// writer keeps the newest entries in memory (`traveller_index`), and a process that
     /// stopped took them with it. Runs at every start, with the migrations.
     async fn index_travellers_again(&self) -> Result<(), StoreError> {
-        let _turn = self.write_turn.lock().await;
+        let turn = self.turn().await?;
         let mut tx = self.pool.begin().await?;
         let indexed = sqlx::query(
             "INSERT OR IGNORE INTO requests_by_traveller (traveller_id, id) \
@@ -253,7 +176,7 @@ impl SqliteStore {
         )
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        turn.commit(tx).await?;
         if indexed > 0 {
             tracing::info!(indexed, "requests indexed by traveller again at start");
         }
@@ -271,39 +194,31 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Unavailable(format!("creating {}: {e}", dir.display())))?;
         }
-        let synchronous = match settings.synchronous.as_str() {
-            "normal" => SqliteSynchronous::Normal,
-            "extra" => SqliteSynchronous::Extra,
-            _ => SqliteSynchronous::Full,
+        let (synchronous, pragma) = match settings.synchronous.as_str() {
+            "normal" => (SqliteSynchronous::Normal, "NORMAL"),
+            "extra" => (SqliteSynchronous::Extra, "EXTRA"),
+            _ => (SqliteSynchronous::Full, "FULL"),
         };
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_millis(settings.busy_timeout_ms))
-            // Checkpoints run in the background (see `checkpoint_in_background`), not inside
-            // the commit of whichever request happens to fill the WAL.
-            .pragma("wal_autocheckpoint", "0");
+            .busy_timeout(Duration::from_millis(settings.busy_timeout_ms));
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
             .after_release(|conn, _| nothing_left_open(conn))
             .connect_with(options.clone())
             .await?;
-        // New requests have a connection of their own (see `group_commit`): unless the
-        // configuration already accepts losing the last commits, it leaves the flush to the
-        // syncer.
-        let flush_wal = synchronous != SqliteSynchronous::Normal;
-        // SQLite names the log after the database file, with "-wal" appended.
-        let mut wal = options.get_filename().as_os_str().to_owned();
-        wal.push("-wal");
-        let database = options.get_filename().to_owned();
         let write_turn = Arc::new(Mutex::new(()));
         let traveller_index = Arc::new(traveller_index::Pending::default());
+        let stop = Arc::new(WriteStop::default());
+        // New requests have a connection of their own (see `group_commit`).
         let writer = group_commit::start(
             group_commit::Target {
-                database: database.clone(),
+                database: options.get_filename().to_owned(),
+                synchronous: pragma,
                 busy_timeout: Duration::from_millis(settings.busy_timeout_ms),
                 commit_window: Duration::from_micros(settings.commit_window_us),
                 batching: traveller_index::Batching {
@@ -312,21 +227,16 @@ impl SqliteStore {
                     ..traveller_index::Batching::DEFAULT
                 },
             },
-            flush_wal.then(|| wal.into()),
             write_turn.clone(),
             traveller_index.clone(),
+            stop.clone(),
         )?;
-        tokio::spawn(checkpoint_in_background(
-            pool.clone(),
-            database,
-            write_turn.clone(),
-            Duration::from_millis(settings.checkpoint_interval_ms.max(1)),
-        ));
         Ok(Self {
             pool,
             writer,
             write_turn,
             traveller_index,
+            stop,
         })
     }
 
@@ -662,8 +572,12 @@ impl Store for SqliteStore {
         self.pool.close().await;
     }
 
+    fn writes_stopped(&self) -> Option<String> {
+        self.stop.reason().map(str::to_owned)
+    }
+
     async fn create_area(&self, area: &Area) -> Result<(), StoreError> {
-        let _turn = self.write_turn.lock().await;
+        let turn = self.turn().await?;
         let suspension = area.suspension.as_ref();
         sqlx::query(
             "INSERT INTO areas (code, name, country, suspension_reason, suspended_since, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -676,7 +590,7 @@ impl Store for SqliteStore {
         .bind(Utc::now())
         .execute(&self.pool)
         .await
-        .map_err(|e| match StoreError::from(e) {
+        .map_err(|e| match turn.judge(e) {
             StoreError::Conflict(_) => StoreError::Conflict(format!("area {} already exists", area.code)),
             other => other,
         })?;
@@ -690,7 +604,7 @@ impl Store for SqliteStore {
         rescreen: Option<&RescreenJob>,
     ) -> Result<i64, StoreError> {
         let in_scope = rescreen_scope(&self.pool, rescreen).await?;
-        let _turn = self.write_turn.lock().await;
+        let turn = self.turn().await?;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE areas SET suspension_reason = ?, suspended_since = ? WHERE code = ?",
@@ -706,7 +620,7 @@ impl Store for SqliteStore {
         if let Some(job) = rescreen {
             create_rescreen_job(&mut tx, job, in_scope).await?;
         }
-        tx.commit().await?;
+        turn.commit(tx).await?;
         Ok(in_scope)
     }
 
@@ -750,7 +664,7 @@ impl Store for SqliteStore {
         rescreen: Option<&RescreenJob>,
     ) -> Result<i64, StoreError> {
         let in_scope = rescreen_scope(&self.pool, rescreen).await?;
-        let _turn = self.write_turn.lock().await;
+        let turn = self.turn().await?;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO sras (id, area_code, version, status, effective_from, review_due, security_level, residual_risk, threats, \
@@ -792,7 +706,7 @@ impl Store for SqliteStore {
         if let Some(job) = rescreen {
             create_rescreen_job(&mut tx, job, in_scope).await?;
         }
-        tx.commit().await?;
+        turn.commit(tx).await?;
         Ok(in_scope)
     }
 
@@ -803,7 +717,7 @@ impl Store for SqliteStore {
         rescreen: Option<&RescreenJob>,
     ) -> Result<i64, StoreError> {
         let in_scope = rescreen_scope(&self.pool, rescreen).await?;
-        let _turn = self.write_turn.lock().await;
+        let turn = self.turn().await?;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE sras SET status = ?, published_at = ?, endorsed_by = ?, endorsed_on = ?, approved_by = ?, approved_on = ?, \
@@ -829,7 +743,7 @@ impl Store for SqliteStore {
         if let Some(job) = rescreen {
             create_rescreen_job(&mut tx, job, in_scope).await?;
         }
-        tx.commit().await?;
+        turn.commit(tx).await?;
         Ok(in_scope)
     }
 
@@ -848,7 +762,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<Option<RescreenJob>, StoreError> {
-        let _turn = self.write_turn.lock().await;
+        let turn = self.turn().await?;
         let id: Option<String> = sqlx::query_scalar(
             "UPDATE rescreen_jobs SET locked_until = ?2 WHERE id = ( \
                SELECT id FROM rescreen_jobs WHERE status = 'pending' AND (locked_until IS NULL OR locked_until <= ?1) \
@@ -857,7 +771,8 @@ impl Store for SqliteStore {
         .bind(ts(now))
         .bind(ts(now + lease))
         .fetch_optional(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| turn.judge(e))?;
         match id {
             Some(id) => {
                 self.get_rescreen_job(
@@ -899,7 +814,7 @@ impl Store for SqliteStore {
         lease_until: DateTime<Utc>,
         done: bool,
     ) -> Result<(), StoreError> {
-        let _turn = self.write_turn.lock().await;
+        let turn = self.turn().await?;
         sqlx::query(
             "UPDATE rescreen_jobs SET cursor = ?, processed = ?, changed = ?, status = ?, locked_until = ?, finished_at = ? WHERE id = ?",
         )
@@ -911,7 +826,8 @@ impl Store for SqliteStore {
         .bind(done.then(|| ts(Utc::now())))
         .bind(job.id.to_string())
         .execute(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| turn.judge(e))?;
         Ok(())
     }
 
@@ -1002,7 +918,7 @@ impl Store for SqliteStore {
     }
 
     async fn update_request(&self, change: RequestChange<'_>) -> Result<(), StoreError> {
-        let _turn = self.write_turn.lock().await;
+        let turn = self.turn().await?;
         let record = change.record;
         let request = &record.request;
         let mut tx = self.pool.begin().await?;
@@ -1048,7 +964,7 @@ impl Store for SqliteStore {
         }
         enqueue_event(&mut tx, record, &change.audit).await?;
         append_audit(&mut tx, record.id, change.audit, false).await?;
-        tx.commit().await?;
+        turn.commit(tx).await?;
         Ok(())
     }
 
@@ -1126,7 +1042,7 @@ impl Store for SqliteStore {
         expired_before: DateTime<Utc>,
         abandoned_before: DateTime<Utc>,
     ) -> Result<IdempotencyClaim, StoreError> {
-        let _turn = self.write_turn.lock().await;
+        let turn = self.turn().await?;
         let claimed: Option<String> = sqlx::query_scalar(CLAIM_IDEMPOTENCY_KEY)
             .bind(&key.subject)
             .bind(&key.key)
@@ -1135,7 +1051,8 @@ impl Store for SqliteStore {
             .bind(ts(expired_before))
             .bind(ts(abandoned_before))
             .fetch_optional(&self.pool)
-            .await?;
+            .await
+            .map_err(|e| turn.judge(e))?;
         if claimed.is_some() {
             return Ok(IdempotencyClaim::Proceed);
         }
@@ -1163,7 +1080,7 @@ impl Store for SqliteStore {
         key: &IdempotencyKey,
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
-        let _turn = self.write_turn.lock().await;
+        let turn = self.turn().await?;
         sqlx::query(
             "UPDATE idempotency_keys SET status = ?, content_type = ?, location = ?, body = ? WHERE subject = ? AND key = ?",
         )
@@ -1174,29 +1091,32 @@ impl Store for SqliteStore {
         .bind(&key.subject)
         .bind(&key.key)
         .execute(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| turn.judge(e))?;
         Ok(())
     }
 
     async fn release_idempotency_key(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
-        let _turn = self.write_turn.lock().await;
+        let turn = self.turn().await?;
         sqlx::query(
             "DELETE FROM idempotency_keys WHERE subject = ? AND key = ? AND status IS NULL",
         )
         .bind(&key.subject)
         .bind(&key.key)
         .execute(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| turn.judge(e))?;
         Ok(())
     }
 
     async fn prune_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let _turn = self.write_turn.lock().await;
+        let turn = self.turn().await?;
         Ok(
             sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?")
                 .bind(ts(before))
                 .execute(&self.pool)
-                .await?
+                .await
+                .map_err(|e| turn.judge(e))?
                 .rows_affected(),
         )
     }
@@ -1254,7 +1174,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
-        let _turn = self.write_turn.lock().await;
+        let turn = self.turn().await?;
         sqlx::query("INSERT INTO webhooks (id, org, url, events, secret, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
             .bind(webhook.id.to_string())
             .bind(webhook.org.as_str())
@@ -1264,7 +1184,8 @@ impl Store for SqliteStore {
             .bind(&webhook.created_by)
             .bind(ts(webhook.created_at))
             .execute(&self.pool)
-            .await?;
+            .await
+            .map_err(|e| turn.judge(e))?;
         Ok(())
     }
 
@@ -1289,7 +1210,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_webhook(&self, id: Uuid) -> Result<(), StoreError> {
-        let _turn = self.write_turn.lock().await;
+        let turn = self.turn().await?;
         let id = id.to_string();
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = ?)")
@@ -1307,7 +1228,7 @@ impl Store for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("webhook {id}")));
         }
-        tx.commit().await?;
+        turn.commit(tx).await?;
         Ok(())
     }
 
@@ -1317,7 +1238,7 @@ impl Store for SqliteStore {
         lease: chrono::Duration,
         limit: u32,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        let _turn = self.write_turn.lock().await;
+        let turn = self.turn().await?;
         let mut tx = self.pool.begin().await?;
         // Lease first, in one statement: a transaction that starts by writing never has to
         // upgrade a read snapshot, which SQLite may refuse under concurrent writers.
@@ -1359,7 +1280,7 @@ impl Store for SqliteStore {
                 payload: row.try_get("payload")?,
             });
         }
-        tx.commit().await?;
+        turn.commit(tx).await?;
         Ok(due)
     }
 
@@ -1369,7 +1290,7 @@ impl Store for SqliteStore {
         attempt: &Attempt,
         result: AttemptResult,
     ) -> Result<(), StoreError> {
-        let _turn = self.write_turn.lock().await;
+        let turn = self.turn().await?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(delivery_id)
@@ -1396,7 +1317,7 @@ impl Store for SqliteStore {
         .bind(delivery_id)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        turn.commit(tx).await?;
         Ok(())
     }
 
