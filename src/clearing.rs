@@ -42,17 +42,21 @@ impl Clearing {
 
     /// Decides and stores a request. Nothing is stored unless the whole request is valid,
     /// and nothing is acknowledged unless it is stored.
+    ///
+    /// `claimed_id` is the id an `Idempotency-Key` claim chose: if a request with it exists,
+    /// an earlier attempt whose outcome was unknown stored it, and it is answered as stored.
     pub async fn submit(
         &self,
         caller: &Caller,
         request: ClearanceRequest,
+        claimed_id: Option<Uuid>,
     ) -> Result<Arc<NewRequest>, Problem> {
         access::may_submit(caller, &request.traveller)?;
         let decision = self.decide(&request).await?;
         // Microseconds are what both databases keep: the time read back is the time answered.
         let now = Utc::now().trunc_subsecs(6);
         let record = RequestRecord {
-            id: Uuid::now_v7(),
+            id: claimed_id.unwrap_or_else(Uuid::now_v7),
             status: RequestStatus::from(decision.outcome),
             submitted_at: now,
             submitted_by: caller.subject.clone(),
@@ -69,8 +73,14 @@ impl Clearing {
             stage: current_stage(&record),
             comment: None,
         };
-        let new = Arc::new(NewRequest::new(record, audit)?);
-        self.store.insert_request(new.clone()).await?;
+        let new = Arc::new(NewRequest::new(record, audit.clone())?);
+        match self.store.insert_request(new.clone()).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(why)) if claimed_id.is_some() => {
+                return self.stored_earlier(caller, new.record.id, audit, why).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
         let record = &new.record;
         self.announce_new(record, &caller.subject);
         tracing::debug!(
@@ -80,6 +90,23 @@ impl Clearing {
             "clearance request decided"
         );
         Ok(new)
+    }
+
+    /// The request an earlier attempt under the same `Idempotency-Key` stored with `id`.
+    async fn stored_earlier(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        audit: AuditDraft,
+        conflict: String,
+    ) -> Result<Arc<NewRequest>, Problem> {
+        match self.store.get_request(id).await? {
+            Some(record) if record.submitted_by == caller.subject => {
+                tracing::info!(request_id = %id, "a retry found the request its first attempt stored");
+                Ok(Arc::new(NewRequest::new(record, audit)?))
+            }
+            _ => Err(StoreError::Conflict(conflict).into()),
+        }
     }
 
     async fn decide(&self, request: &ClearanceRequest) -> Result<Decision, Problem> {

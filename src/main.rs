@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use clearway::auth::{Role, issue_development_token};
 use clearway::config::Settings;
-use clearway::startup::{Application, Services, redacted};
+use clearway::startup::{Application, Services, lock_instance, redacted};
 use clearway::store;
 use clearway::{sra_import, telemetry};
 
@@ -62,6 +62,12 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Copy the SQLite database to FILE while it serves (a consistent, checked snapshot).
+    /// On PostgreSQL use pg_dump and point-in-time recovery instead.
+    Backup {
+        /// Where the copy goes; it must not exist.
+        file: PathBuf,
+    },
     /// Areas and Security Risk Assessments.
     Sra {
         #[command(subcommand)]
@@ -88,12 +94,13 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(&settings.log);
     match cli.command {
         Command::Serve { demo } => {
+            let instance = lock_instance(&settings)?;
             let services = Services::open(&settings).await?;
             if demo {
                 let path = settings.config_dir.join("sample-sras.json");
                 import_file(&services, &path).await?;
             }
-            let app = Application::serve(&settings, services)?;
+            let app = Application::serve(&settings, services, instance)?;
             tracing::info!(address = %app.address(), environment = %settings.environment, "clearway serving");
             app.run().await?;
         }
@@ -145,6 +152,22 @@ async fn main() -> anyhow::Result<()> {
                     std::process::exit(1);
                 }
             }
+        }
+        Command::Backup { file } => {
+            if store::is_postgres(&settings.database.url) {
+                anyhow::bail!(
+                    "clearway backup copies a SQLite database; for PostgreSQL use pg_dump \
+                     (and WAL archiving for point-in-time recovery): see docs/operations.md"
+                );
+            }
+            let report = store::backup_sqlite(&settings.database.url, &file).await?;
+            println!(
+                "backup of {} written to {}: {} requests, {} bytes, integrity ok",
+                redacted(&settings.database.url),
+                report.path.display(),
+                report.requests,
+                report.bytes
+            );
         }
         Command::Sra {
             command: SraCommand::Import { file },

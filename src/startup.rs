@@ -19,7 +19,7 @@ use crate::notify::deliverer::Deliverer;
 use crate::publishing::Publishing;
 use crate::rate_limits::RateLimits;
 use crate::rescreening::Rescreener;
-use crate::store::{self, Store};
+use crate::store::{self, InstanceLock, Store};
 
 /// The parts every entry point needs: the serving app, and the CLI's import.
 pub struct Services {
@@ -106,16 +106,38 @@ pub fn install_tls_provider() {
 pub struct Application {
     server: Server,
     address: SocketAddr,
+    /// On SQLite, the file's one-server lock, held while this serves.
+    _instance: Option<InstanceLock>,
+}
+
+/// Takes the one-server lock of a SQLite database before anything touches it: a second
+/// `serve` on the same file stops here and names the first.
+pub fn lock_instance(settings: &Settings) -> anyhow::Result<Option<InstanceLock>> {
+    let holder = format!(
+        "clearway pid {}, port {}, started {}",
+        std::process::id(),
+        settings.server.port,
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    Ok(store::lock_instance(&settings.database, &holder)?)
 }
 
 impl Application {
     /// Builds everything and binds `server.host:server.port` (port 0 picks a free one).
     pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
+        let instance = lock_instance(settings)?;
         let services = Services::open(settings).await?;
-        Self::serve(settings, services)
+        Self::serve(settings, services, instance)
     }
 
-    pub fn serve(settings: &Settings, services: Services) -> anyhow::Result<Application> {
+    /// Serves `services`; `instance` is the lock `lock_instance` took (SQLite). Holding it
+    /// also proves that idempotency keys left in progress before now were left by a process
+    /// that has ended.
+    pub fn serve(
+        settings: &Settings,
+        services: Services,
+        instance: Option<InstanceLock>,
+    ) -> anyhow::Result<Application> {
         let verifier = TokenVerifier::from_settings(&settings.auth, |p| settings.resolve(p))?;
         let scrape_token = settings.metrics.bearer_token.trim();
         if !scrape_token.is_empty() && scrape_token.len() < 32 {
@@ -130,6 +152,7 @@ impl Application {
             verifier,
             max_body_bytes: settings.server.max_body_bytes,
             idempotency_window: chrono::Duration::seconds(settings.idempotency.window_secs.max(1)),
+            sole_instance_since: instance.as_ref().map(|_| chrono::Utc::now()),
             metrics: Arc::default(),
             metrics_token: Some(settings.metrics.bearer_token.trim().to_owned())
                 .filter(|t| !t.is_empty()),
@@ -200,6 +223,7 @@ impl Application {
         Ok(Application {
             server: server.run(),
             address,
+            _instance: instance,
         })
     }
 

@@ -1,7 +1,7 @@
 //! `/v1/clearance-requests`: submit a request, read one, list them.
 
 use actix_web::http::header::{ContentType, LOCATION};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::extract::{DEFAULT_PAGE, page_limit, query_pairs, read_json};
+use super::idempotency::ClaimedRequestId;
 use crate::auth::Caller;
 use crate::domain::approval::StageDecision;
 use crate::domain::area::AreaCode;
@@ -194,7 +195,8 @@ pub async fn submit(
 ) -> Result<HttpResponse, Problem> {
     let body: SubmitBody = read_json(&req, payload, state.max_body_bytes).await?;
     let request = body.into_domain(Utc::now().date_naive())?;
-    let new = state.clearing.submit(&caller, request).await?;
+    let claimed = req.extensions().get::<ClaimedRequestId>().map(|c| c.0);
+    let new = state.clearing.submit(&caller, request, claimed).await?;
     state.metrics.decided(new.record.status);
     let body = created_body(&new).map_err(|e| {
         tracing::error!(error = %e, "writing a new request's answer");

@@ -28,6 +28,12 @@ const ABANDONED_AFTER: chrono::Duration = chrono::Duration::seconds(60);
 /// How long a retry waits for a first attempt still in progress before answering 409.
 const WAIT_FOR_FIRST: Duration = Duration::from_secs(5);
 
+/// The id a request created under the caller's `Idempotency-Key` must take (see
+/// `IdempotencyClaim::Proceed`); handlers that create one read it from the request's
+/// extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimedRequestId(pub uuid::Uuid);
+
 pub async fn idempotent(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -69,7 +75,9 @@ pub async fn idempotent(
     };
     req.set_payload(Payload::from(body));
     match claim(&state, &key).await {
-        Ok(IdempotencyClaim::Proceed) => {}
+        Ok(IdempotencyClaim::Proceed { request_id }) => {
+            req.extensions_mut().insert(ClaimedRequestId(request_id));
+        }
         Ok(IdempotencyClaim::Replay(stored)) => return Ok(req.into_response(replay(stored))),
         Ok(IdempotencyClaim::Mismatch) => {
             return Ok(req.error_response(
@@ -104,7 +112,10 @@ pub async fn idempotent(
         release(&state, &key).await;
         return Err(Problem::internal().into());
     };
-    if head.status().is_server_error() {
+    if head.extensions().get::<Code>() == Some(&Code::StoreOutcomeUnknown) {
+        // Perhaps stored: the key stays claimed with its request id, so that the retry (after
+        // a restart, or once the claim is abandoned) writes the same request and finds it.
+    } else if head.status().is_server_error() {
         // Nothing was accepted: the retry must be able to try again.
         release(&state, &key).await;
     } else {
@@ -155,14 +166,13 @@ async fn claim(
     let deadline = tokio::time::Instant::now() + WAIT_FOR_FIRST;
     loop {
         let now = Utc::now();
+        // A sole instance knows that claims older than itself were left by a process that
+        // has ended (killed, or restarted after a failed commit).
+        let abandoned_before =
+            (now - ABANDONED_AFTER).max(state.sole_instance_since.unwrap_or_default());
         let claim = state
             .store
-            .claim_idempotency_key(
-                key,
-                now,
-                now - state.idempotency_window,
-                now - ABANDONED_AFTER,
-            )
+            .claim_idempotency_key(key, now, now - state.idempotency_window, abandoned_before)
             .await?;
         if claim != IdempotencyClaim::InProgress || tokio::time::Instant::now() >= deadline {
             return Ok(claim);

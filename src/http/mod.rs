@@ -42,6 +42,9 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// How long an `Idempotency-Key` is remembered.
     pub idempotency_window: chrono::Duration,
+    /// Set when this process holds the store's one-server lock (SQLite), from then: keys left
+    /// in progress before it were left by a process that has ended.
+    pub sole_instance_since: Option<chrono::DateTime<chrono::Utc>>,
     /// `None` when rate limits are off.
     pub rate_limits: Option<Arc<RateLimits>>,
     pub metrics: Arc<crate::metrics::Metrics>,

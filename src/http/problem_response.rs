@@ -53,6 +53,9 @@ impl ResponseError for Problem {
         if self.status() == 503 {
             response.insert_header((RETRY_AFTER, "5"));
         }
-        response.body(serde_json::to_string(&body).unwrap_or_default())
+        let mut response = response.body(serde_json::to_string(&body).unwrap_or_default());
+        // For middleware that must tell one failure from another (idempotency keys).
+        response.extensions_mut().insert(self.code);
+        response
     }
 }

@@ -2,6 +2,7 @@
 //! re-screen may move, the pre-rendered rows of a new request, and the audit-chain walk.
 
 use std::sync::Arc;
+use uuid::Uuid;
 
 use chrono::{NaiveDate, Utc};
 use tokio::sync::oneshot;
@@ -206,12 +207,23 @@ pub(super) fn missing_trail(request_id: uuid::Uuid) -> BrokenLink {
 
 /// Claims an idempotency key: inserts it, or takes over an expired or abandoned one (`?5`,
 /// `?6`: the cut-off times); a row comes back only if the caller may go ahead.
-pub(super) const CLAIM_IDEMPOTENCY_KEY: &str = "INSERT INTO idempotency_keys (subject, key, fingerprint, created_at) \
-     VALUES ($1, $2, $3, $4) \
+/// Claims a key, with `$7` as the id of a request it may create. A claim abandoned with the
+/// same request keeps its id, so the retry of an attempt whose outcome is unknown writes the
+/// same request again, and finds it if it was stored.
+pub(super) const CLAIM_IDEMPOTENCY_KEY: &str = "INSERT INTO idempotency_keys (subject, key, fingerprint, created_at, request_id) \
+     VALUES ($1, $2, $3, $4, $7) \
      ON CONFLICT (subject, key) DO UPDATE SET fingerprint = excluded.fingerprint, created_at = excluded.created_at, \
-       status = NULL, content_type = NULL, location = NULL, body = NULL \
+       status = NULL, content_type = NULL, location = NULL, body = NULL, \
+       request_id = CASE WHEN idempotency_keys.status IS NULL AND idempotency_keys.fingerprint = excluded.fingerprint \
+         AND idempotency_keys.request_id IS NOT NULL THEN idempotency_keys.request_id ELSE excluded.request_id END \
      WHERE idempotency_keys.created_at < $5 OR (idempotency_keys.status IS NULL AND idempotency_keys.created_at < $6) \
-     RETURNING subject";
+     RETURNING request_id";
+
+/// The request id a claim returned.
+pub(super) fn claimed_request_id(text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("idempotency_keys.request_id: {e}")))
+}
 
 /// A stored key's row, as `CLAIM_IDEMPOTENCY_KEY` left it.
 pub(super) struct KeyRow {

@@ -21,6 +21,8 @@ use crate::domain::webhook::Webhook;
 pub use encoding::NewRequest;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use sqlite::backup::{BackupReport, backup as backup_sqlite};
+pub use sqlite::instance_lock::{InstanceLock, LockError};
 
 use crate::config::DatabaseSettings;
 
@@ -37,6 +39,34 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<Arc<dyn Store>, Stor
     } else {
         Arc::new(SqliteStore::connect(settings).await?)
     })
+}
+
+/// Takes the one-server lock of the SQLite file `settings.url` names (`instance_lock`);
+/// `None` for PostgreSQL, which several instances share, and for an in-memory database.
+pub fn lock_instance(
+    settings: &DatabaseSettings,
+    holder: &str,
+) -> Result<Option<InstanceLock>, LockError> {
+    if is_postgres(&settings.url) {
+        return Ok(None);
+    }
+    let options =
+        <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&settings.url)
+            .map_err(|e| LockError::Io {
+                path: settings.url.clone(),
+                source: std::io::Error::other(e),
+            })?;
+    let file = options.get_filename();
+    if file.as_os_str().is_empty() || file.as_os_str() == ":memory:" {
+        return Ok(None);
+    }
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| LockError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    sqlite::instance_lock::lock(file, holder).map(Some)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -280,8 +310,9 @@ pub struct StoredResponse {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyClaim {
     /// The key is new, expired, or was left by an attempt that died: the caller goes ahead
-    /// and then completes or releases it.
-    Proceed,
+    /// and then completes or releases it. A request it creates takes `request_id`: the same
+    /// id as the abandoned attempt's, if it was one, so a stored one is found, not repeated.
+    Proceed { request_id: Uuid },
     /// The first request finished: its response.
     Replay(StoredResponse),
     /// The key came with a different request before.

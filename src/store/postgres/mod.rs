@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 use super::encoding::{
     CLAIM_IDEMPOTENCY_KEY, ChainWalk, KeyRow, PendingInsert, RESCREENED, action_from_text,
-    action_text, corrupt, existing_claim, missing_trail, queue_stage, reason_text, subscribes,
-    suspension,
+    action_text, claimed_request_id, corrupt, existing_claim, missing_trail, queue_stage,
+    reason_text, subscribes, suspension,
 };
 use super::{
     Attempt, AttemptResult, AuditReport, DeliveryView, DueDelivery, IdempotencyClaim,
@@ -813,10 +813,13 @@ impl Store for PostgresStore {
             .bind(now)
             .bind(expired_before)
             .bind(abandoned_before)
+            .bind(Uuid::now_v7().to_string())
             .fetch_optional(&self.pool)
             .await?;
-        if claimed.is_some() {
-            return Ok(IdempotencyClaim::Proceed);
+        if let Some(id) = claimed {
+            return Ok(IdempotencyClaim::Proceed {
+                request_id: claimed_request_id(&id)?,
+            });
         }
         let row = sqlx::query(
             "SELECT fingerprint, status, content_type, location, body FROM idempotency_keys WHERE subject = $1 AND key = $2",

@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 use super::encoding::{
     CLAIM_IDEMPOTENCY_KEY, ChainWalk, KeyRow, PendingInsert, RESCREENED, action_from_text,
-    action_text, corrupt, existing_claim, missing_trail, queue_stage, reason_text, subscribes,
-    suspension,
+    action_text, claimed_request_id, corrupt, existing_claim, missing_trail, queue_stage,
+    reason_text, subscribes, suspension,
 };
 use super::{
     Attempt, AttemptResult, AuditReport, DeliveryView, DueDelivery, IdempotencyClaim,
@@ -34,7 +34,9 @@ use crate::domain::webhook::{Webhook, event_for};
 use crate::metrics::StoreFigures;
 use crate::store::write_stop::{WriteStop, is_sqlite_io_error};
 
+pub mod backup;
 mod group_commit;
+pub mod instance_lock;
 mod sql_text;
 mod traveller_index;
 
@@ -1050,11 +1052,14 @@ impl Store for SqliteStore {
             .bind(ts(now))
             .bind(ts(expired_before))
             .bind(ts(abandoned_before))
+            .bind(Uuid::now_v7().to_string())
             .fetch_optional(&self.pool)
             .await
             .map_err(|e| turn.judge(e))?;
-        if claimed.is_some() {
-            return Ok(IdempotencyClaim::Proceed);
+        if let Some(id) = claimed {
+            return Ok(IdempotencyClaim::Proceed {
+                request_id: claimed_request_id(&id)?,
+            });
         }
         let row = sqlx::query(
             "SELECT fingerprint, status, content_type, location, body FROM idempotency_keys WHERE subject = ? AND key = ?",
