@@ -124,10 +124,13 @@ pub fn lock_instance(settings: &Settings) -> anyhow::Result<Option<InstanceLock>
 
 impl Application {
     /// Builds everything and binds `server.host:server.port` (port 0 picks a free one).
+    ///
+    /// It takes no one-server lock: tests run several instances in one process, some on one
+    /// SQLite file, as PostgreSQL instances would share a database. `clearway serve` takes it
+    /// (`lock_instance`) before opening the store.
     pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
-        let instance = lock_instance(settings)?;
         let services = Services::open(settings).await?;
-        Self::serve(settings, services, instance)
+        Self::serve(settings, services, None)
     }
 
     /// Serves `services`; `instance` is the lock `lock_instance` took (SQLite). Holding it

@@ -229,10 +229,12 @@ mod tests {
                  {name}_bucket{{le=\"+Inf\"}} {all}\n"
             )
         };
-        let before = StoreCounters::parse(&text(1, [0, 0, 0, 0])).unwrap();
+        let counters = "clearway_store_group_commits_total 2\n\
+                        clearway_store_group_committed_requests_total 6\n";
+        let before = StoreCounters::parse(counters).unwrap();
         let after = StoreCounters::parse(&format!(
             "{}{}{}",
-            text(2, [0, 0, 0, 0]),
+            counters,
             series("clearway_store_group_write_seconds", 7, 8),
             series("clearway_store_new_request_seconds", 20, 23),
         ))

@@ -655,6 +655,12 @@ async fn every_documented_error_code_is_triggered_and_answers_as_documented() {
         .unwrap();
     for entry in documented {
         let code = entry["const"].as_str().unwrap();
+        // A failed flush of the log needs a disk that fails: the real binary under a failing
+        // fsync triggers it (durability::a_failed_log_flush_answers_outcome_unknown_...).
+        if code == "store_outcome_unknown" {
+            assert_eq!(entry["x-status"], 503);
+            continue;
+        }
         let s = seen_codes
             .remove(code)
             .unwrap_or_else(|| panic!("nothing here triggers the documented code {code}"));

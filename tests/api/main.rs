@@ -24,6 +24,7 @@ mod sqlite {
     mod cache;
     mod cli;
     mod decisions;
+    mod durability;
     mod error_codes;
     mod escalations;
     mod fuzz;

@@ -18,6 +18,9 @@ use super::support::{Submission, config_dir, redis_url};
 /// Requests the server answered 201: id and status.
 pub type Acknowledged = Arc<Mutex<Vec<(String, String)>>>;
 
+/// Submissions the server answered 503 ("not stored, retry").
+pub type Refused = Arc<std::sync::atomic::AtomicUsize>;
+
 pub struct Server {
     child: Child,
     pub base: String,
@@ -35,6 +38,11 @@ fn binary() -> std::path::PathBuf {
 impl Server {
     /// Starts `clearway serve --demo` on `db` (created if new) and waits until it is ready.
     pub async fn start(db: &Path) -> Server {
+        Self::start_with(db, &[]).await
+    }
+
+    /// `start`, with more environment variables for the process.
+    pub async fn start_with(db: &Path, env: &[(&str, &str)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -57,6 +65,7 @@ impl Server {
             )
             .env("CLEARWAY__RATE_LIMITS__ENABLED", "false")
             .env("CLEARWAY__LOG__FILTER", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -84,6 +93,10 @@ impl Server {
         server
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn signal(&self, signal: &str) {
         let sent = Command::new("kill")
             .args([signal, &self.child.id().to_string()])
@@ -105,8 +118,13 @@ impl Server {
     }
 
     /// `n` clients submitting low-risk trips until the server stops answering; each 201 is
-    /// recorded in `acknowledged`.
-    pub fn submit_until_down(&self, n: usize, acknowledged: &Acknowledged) -> Vec<JoinHandle<()>> {
+    /// recorded in `acknowledged`, each 503 counted in `refused`.
+    pub fn submit_until_down(
+        &self,
+        n: usize,
+        acknowledged: &Acknowledged,
+        refused: &Refused,
+    ) -> Vec<JoinHandle<()>> {
         clearway::startup::install_tls_provider();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
@@ -115,8 +133,12 @@ impl Server {
         let auth = Settings::load(&config_dir(), "development").unwrap().auth;
         (0..n)
             .map(|i| {
-                let (client, base, acknowledged) =
-                    (client.clone(), self.base.clone(), acknowledged.clone());
+                let (client, base, acknowledged, refused) = (
+                    client.clone(),
+                    self.base.clone(),
+                    acknowledged.clone(),
+                    refused.clone(),
+                );
                 let traveller = format!("traveller-{i}");
                 let token = issue_development_token(
                     &auth,
@@ -148,12 +170,35 @@ impl Server {
                             ));
                         } else {
                             assert_eq!(status, 503, "only 'not stored, retry' may fail: {body}");
+                            refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                     }
                 })
             })
             .collect()
     }
+}
+
+/// Runs `clearway ARGS` against `db` as an operator would beside a running server.
+pub fn clearway(db: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(binary())
+        .args(args)
+        .env("CLEARWAY_CONFIG_DIR", config_dir())
+        .env("CLEARWAY_ENV", "development")
+        .env("CLEARWAY__SERVER__PORT", "0")
+        .env(
+            "CLEARWAY__DATABASE__URL",
+            format!("sqlite://{}", db.display()),
+        )
+        .env("CLEARWAY__REDIS__URL", redis_url())
+        .env(
+            "CLEARWAY__REDIS__KEY_PREFIX",
+            format!("clearway-test:{}:", Uuid::new_v4().simple()),
+        )
+        .env("CLEARWAY__LOG__FILTER", "warn")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("the clearway binary runs")
 }
 
 impl Drop for Server {

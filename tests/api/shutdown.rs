@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
-use super::process::{Acknowledged, Server, assert_all_indexed, assert_all_stored};
+use super::process::{Acknowledged, Refused, Server, assert_all_indexed, assert_all_stored};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_loses_no_acknowledged_request() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(&dir.path().join("clearway.db")).await;
     let acknowledged = Acknowledged::default();
-    let submitters = server.submit_until_down(16, &acknowledged);
+    let submitters = server.submit_until_down(16, &acknowledged, &Refused::default());
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = acknowledged.lock().unwrap().len();
     assert!(before > 0, "submissions were flowing before the signal");
@@ -37,7 +37,7 @@ async fn sigkill_at_any_moment_loses_no_acknowledged_request() {
     // Different moments each round, on the same database: each restart also recovers it.
     for (round, after_ms) in [(1, 150), (2, 420), (3, 77), (4, 900)] {
         let mut server = Server::start(&db).await;
-        let submitters = server.submit_until_down(16, &acknowledged);
+        let submitters = server.submit_until_down(16, &acknowledged, &Refused::default());
         let jitter = jitter_ms(round);
         tokio::time::sleep(Duration::from_millis(after_ms + jitter)).await;
         server.signal("-KILL");
