@@ -75,7 +75,7 @@ struct Bench {
     admin: String,
     analyst: String,
     bodies: Vec<(usize, Vec<u8>)>,
-    acks: Acks,
+    acks: Arc<Acks>,
     failures: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
@@ -181,6 +181,7 @@ struct Report {
     areas_to_ceiling: Option<f64>,
     mixed: Option<serde_json::Value>,
     soak: Option<Soak>,
+    while_serving: verify::WhileServing,
     verification: Verification,
 }
 
@@ -316,7 +317,7 @@ async fn main() -> anyhow::Result<()> {
         admin: token("load-admin", Role::Admin, None)?,
         analyst: token("load-analyst", Role::SecurityAnalyst, None)?,
         bodies,
-        acks: Acks::default(),
+        acks: Arc::default(),
         failures: Default::default(),
     });
     let wanted: Vec<&str> = cli.scenarios.split(',').map(str::trim).collect();
@@ -324,6 +325,14 @@ async fn main() -> anyhow::Result<()> {
     let mut figures = Vec::new();
     let mut mixed = None;
     let mut soak = None;
+    // A second process reading the store while the server serves, every two seconds.
+    let (stop_checks, checks_stop) = tokio::sync::watch::channel(false);
+    let checks = tokio::spawn(verify::while_serving(
+        cli.db.clone(),
+        bench.acks.clone(),
+        Duration::from_secs(2),
+        checks_stop,
+    ));
 
     println!(
         "clearway-load: {} profile against {} ({} store), {} connections",
@@ -400,6 +409,21 @@ async fn main() -> anyhow::Result<()> {
         soak = Some(s);
     }
 
+    let _ = stop_checks.send(true);
+    let while_serving = checks.await.context("the checks while serving")?;
+    println!(
+        "verification while serving: {} reads beside the server, the last of {} acknowledged; \
+         {} lost, {} mismatched, quick_check {}",
+        while_serving.checks,
+        while_serving.acknowledged,
+        while_serving.lost,
+        while_serving.mismatched,
+        if while_serving.damaged.is_empty() {
+            "ok".to_owned()
+        } else {
+            while_serving.damaged.join("; ")
+        }
+    );
     let verification = verify::against_store(&cli.db, &bench.acks)
         .await
         .context("reading the store to verify")?;
@@ -430,6 +454,7 @@ async fn main() -> anyhow::Result<()> {
         scenarios: figures,
         mixed: mixed.map(|m| json!(m)),
         soak,
+        while_serving: while_serving.clone(),
         verification: verification.clone(),
     };
     if let Some(r) = report.submit_to_ceiling {
@@ -452,6 +477,9 @@ async fn main() -> anyhow::Result<()> {
         .sum();
     if !verification.passed() {
         bail!("acknowledged requests were lost or changed");
+    }
+    if !while_serving.passed() {
+        bail!("a read beside the serving server found requests lost or the file damaged");
     }
     if submit_errors > 0 {
         for (why, count) in bench.failures.lock().expect("not poisoned").iter() {

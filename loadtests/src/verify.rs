@@ -22,6 +22,11 @@ impl Acks {
     pub fn len(&self) -> usize {
         self.seen.lock().expect("not poisoned").len()
     }
+
+    /// The acknowledgements so far.
+    fn snapshot(&self) -> Vec<(String, String)> {
+        self.seen.lock().expect("not poisoned").clone()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +45,77 @@ impl Verification {
 
 /// `db` is the service's SQLite file, or its PostgreSQL database URL.
 pub async fn against_store(db: &str, acks: &Acks) -> anyhow::Result<Verification> {
+    check(db, &acks.snapshot()).await
+}
+
+/// What the checks made while the service was serving found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WhileServing {
+    pub checks: usize,
+    /// Acknowledgements the last check looked for.
+    pub acknowledged: usize,
+    pub lost: usize,
+    pub mismatched: usize,
+    /// SQLite: `PRAGMA quick_check` answers other than `ok`.
+    pub damaged: Vec<String>,
+}
+
+impl WhileServing {
+    pub fn passed(&self) -> bool {
+        self.lost == 0 && self.mismatched == 0 && self.damaged.is_empty()
+    }
+}
+
+/// Reads the store from this process, a second one beside the server, every `every` until
+/// `stop`: every request acknowledged before each read must be there, and on SQLite the file
+/// must pass `quick_check`. (A read beside the server once deleted its log.)
+pub async fn while_serving(
+    db: String,
+    acks: std::sync::Arc<Acks>,
+    every: std::time::Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> WhileServing {
+    let mut found = WhileServing::default();
+    let mut stop = stop;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return found,
+        }
+        let seen = acks.snapshot();
+        match check(&db, &seen).await {
+            Ok(v) => {
+                found.checks += 1;
+                found.acknowledged = v.acknowledged;
+                found.lost += v.lost;
+                found.mismatched += v.mismatched;
+            }
+            Err(e) => found.damaged.push(format!("reading the store: {e}")),
+        }
+        if !clearway::store::is_postgres(&db) {
+            match quick_check(&db).await {
+                Ok(answer) if answer == "ok" => {}
+                Ok(answer) => found.damaged.push(answer),
+                Err(e) => found.damaged.push(format!("quick_check: {e}")),
+            }
+        }
+    }
+}
+
+async fn quick_check(db: &str) -> anyhow::Result<String> {
+    let mut connection = SqliteConnectOptions::new()
+        .filename(db)
+        .read_only(true)
+        .connect()
+        .await?;
+    let answer: String = sqlx::query_scalar("PRAGMA quick_check")
+        .fetch_one(&mut connection)
+        .await?;
+    connection.close().await?;
+    Ok(answer)
+}
+
+async fn check(db: &str, seen: &[(String, String)]) -> anyhow::Result<Verification> {
     const FIRST_ENTRIES: &str =
         "SELECT CAST(request_id AS TEXT), to_status FROM audit_log WHERE seq = 1";
     let rows: Vec<(String, String)> = if clearway::store::is_postgres(db) {
@@ -58,7 +134,6 @@ pub async fn against_store(db: &str, acks: &Acks) -> anyhow::Result<Verification
             .await?
     };
     let stored: HashMap<String, String> = rows.into_iter().collect();
-    let seen = acks.seen.lock().expect("not poisoned");
     let mut result = Verification {
         acknowledged: seen.len(),
         verified: 0,
