@@ -68,7 +68,9 @@ impl WhileServing {
 
 /// Reads the store from this process, a second one beside the server, every `every` until
 /// `stop`: every request acknowledged before each read must be there, and on SQLite the file
-/// must pass `quick_check`. (A read beside the server once deleted its log.)
+/// must pass `quick_check`. The connections are read-write, as the `sqlite3` shell's are:
+/// when such a connection closes believing it is the last, SQLite checkpoints and deletes
+/// the log, which is how a read beside an earlier version of the server broke it.
 pub async fn while_serving(
     db: String,
     acks: std::sync::Arc<Acks>,
@@ -105,7 +107,6 @@ pub async fn while_serving(
 async fn quick_check(db: &str) -> anyhow::Result<String> {
     let mut connection = SqliteConnectOptions::new()
         .filename(db)
-        .read_only(true)
         .connect()
         .await?;
     let answer: String = sqlx::query_scalar("PRAGMA quick_check")
@@ -126,7 +127,6 @@ async fn check(db: &str, seen: &[(String, String)]) -> anyhow::Result<Verificati
     } else {
         let mut connection = SqliteConnectOptions::new()
             .filename(db)
-            .read_only(true)
             .connect()
             .await?;
         sqlx::query_as(FIRST_ENTRIES)
