@@ -105,10 +105,7 @@ pub async fn while_serving(
 }
 
 async fn quick_check(db: &str) -> anyhow::Result<String> {
-    let mut connection = SqliteConnectOptions::new()
-        .filename(db)
-        .connect()
-        .await?;
+    let mut connection = SqliteConnectOptions::new().filename(db).connect().await?;
     let answer: String = sqlx::query_scalar("PRAGMA quick_check")
         .fetch_one(&mut connection)
         .await?;
@@ -125,10 +122,7 @@ async fn check(db: &str, seen: &[(String, String)]) -> anyhow::Result<Verificati
             .fetch_all(&mut connection)
             .await?
     } else {
-        let mut connection = SqliteConnectOptions::new()
-            .filename(db)
-            .connect()
-            .await?;
+        let mut connection = SqliteConnectOptions::new().filename(db).connect().await?;
         sqlx::query_as(FIRST_ENTRIES)
             .fetch_all(&mut connection)
             .await?

@@ -705,8 +705,10 @@ pub async fn submit_until(
                             body["status"].as_str().unwrap().to_owned(),
                         );
                     }
+                    // Not stored, or (a COMMIT that got no answer) perhaps stored: both true.
                     503 if content_type == "application/problem+json"
-                        && body["code"] == "store_unavailable" =>
+                        && (body["code"] == "store_unavailable"
+                            || body["code"] == "store_outcome_unknown") =>
                     {
                         // Back off a little, as a client told to retry later would.
                         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -55,7 +55,7 @@ async fn commit_group(pool: &PgPool, group: Vec<PendingInsert>) {
     let together = async {
         let mut tx = pool.begin().await?;
         insert_all(&mut tx, &group).await?;
-        tx.commit().await?;
+        super::commit(tx).await?;
         Ok::<(), StoreError>(())
     };
     match together.await {
@@ -63,6 +63,14 @@ async fn commit_group(pool: &PgPool, group: Vec<PendingInsert>) {
             metrics::group_committed(group.len());
             for pending in group {
                 let _ = pending.done.send(Ok(()));
+            }
+        }
+        // The group may be stored: never written again.
+        Err(StoreError::OutcomeUnknown(why)) => {
+            for pending in group {
+                let _ = pending
+                    .done
+                    .send(Err(StoreError::OutcomeUnknown(why.clone())));
             }
         }
         // Should one row fail (a duplicate id), each request is written again on its own, so
@@ -77,7 +85,7 @@ async fn commit_group(pool: &PgPool, group: Vec<PendingInsert>) {
                 let alone = async {
                     let mut tx = pool.begin().await?;
                     insert_all(&mut tx, std::slice::from_ref(&pending)).await?;
-                    tx.commit().await?;
+                    super::commit(tx).await?;
                     Ok::<(), StoreError>(())
                 };
                 let result = alone.await;

@@ -342,6 +342,16 @@ async fn append_audit(
     Ok(entry)
 }
 
+/// Commits. A COMMIT that got no answer (the connection broke) may have committed: the
+/// outcome is unknown, and a retry must carry the same Idempotency-Key. A database error
+/// means the server refused it, and nothing was stored.
+pub(super) async fn commit(tx: sqlx::Transaction<'_, sqlx::Postgres>) -> Result<(), StoreError> {
+    tx.commit().await.map_err(|e| match e {
+        sqlx::Error::Database(_) => StoreError::from(e),
+        other => StoreError::OutcomeUnknown(format!("no answer to COMMIT: {other}")),
+    })
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
@@ -406,7 +416,7 @@ impl Store for PostgresStore {
         if let Some(job) = rescreen {
             create_rescreen_job(&mut tx, job, in_scope).await?;
         }
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(in_scope)
     }
 
@@ -491,7 +501,7 @@ impl Store for PostgresStore {
         if let Some(job) = rescreen {
             create_rescreen_job(&mut tx, job, in_scope).await?;
         }
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(in_scope)
     }
 
@@ -527,7 +537,7 @@ impl Store for PostgresStore {
         if let Some(job) = rescreen {
             create_rescreen_job(&mut tx, job, in_scope).await?;
         }
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(in_scope)
     }
 
@@ -713,7 +723,7 @@ impl Store for PostgresStore {
         }
         enqueue_event(&mut tx, record, &change.audit).await?;
         append_audit(&mut tx, record.id, change.audit).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(())
     }
 
@@ -988,7 +998,7 @@ impl Store for PostgresStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("webhook {id}")));
         }
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(())
     }
 
@@ -1071,7 +1081,7 @@ impl Store for PostgresStore {
         .bind(delivery_id)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(())
     }
 
