@@ -48,23 +48,9 @@ impl Server {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(binary())
-            .args(["serve", "--demo"])
-            .env("CLEARWAY_CONFIG_DIR", config_dir())
-            .env("CLEARWAY_ENV", "development")
+        let child = clearway_command(db, &["serve", "--demo"])
             .env("CLEARWAY__SERVER__PORT", port.to_string())
             .env("CLEARWAY__SERVER__SHUTDOWN_TIMEOUT_SECS", "10")
-            .env(
-                "CLEARWAY__DATABASE__URL",
-                format!("sqlite://{}", db.display()),
-            )
-            .env("CLEARWAY__REDIS__URL", redis_url())
-            .env(
-                "CLEARWAY__REDIS__KEY_PREFIX",
-                format!("clearway-test:{}:", Uuid::new_v4().simple()),
-            )
-            .env("CLEARWAY__RATE_LIMITS__ENABLED", "false")
-            .env("CLEARWAY__LOG__FILTER", "warn")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -179,9 +165,10 @@ impl Server {
     }
 }
 
-/// Runs `clearway ARGS` against `db` as an operator would beside a running server.
-pub fn clearway(db: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(binary())
+/// `clearway ARGS` on `db`, in development, with a Redis prefix of its own.
+fn clearway_command(db: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(binary());
+    command
         .args(args)
         .env("CLEARWAY_CONFIG_DIR", config_dir())
         .env("CLEARWAY_ENV", "development")
@@ -195,8 +182,15 @@ pub fn clearway(db: &Path, args: &[&str]) -> std::process::Output {
             "CLEARWAY__REDIS__KEY_PREFIX",
             format!("clearway-test:{}:", Uuid::new_v4().simple()),
         )
+        .env("CLEARWAY__RATE_LIMITS__ENABLED", "false")
         .env("CLEARWAY__LOG__FILTER", "warn")
-        .env("RUST_BACKTRACE", "0")
+        .env("RUST_BACKTRACE", "0");
+    command
+}
+
+/// Runs `clearway ARGS` against `db` as an operator would beside a running server.
+pub fn clearway(db: &Path, args: &[&str]) -> std::process::Output {
+    clearway_command(db, args)
         .output()
         .expect("the clearway binary runs")
 }
