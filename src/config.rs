@@ -66,6 +66,10 @@ pub struct WebhookSettings {
     pub backoff_max_secs: u64,
     pub max_attempts: u32,
     pub batch: u32,
+    /// Hosts (`hooks.example.org`) or ranges (`10.1.0.0/16`) a webhook may target although
+    /// they are internal; none by default.
+    #[serde(default)]
+    pub allowed_targets: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

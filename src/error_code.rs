@@ -104,6 +104,8 @@ codes! {
         "The SRA's dates overlap a published SRA of the same area.";
     CommentRequired = "comment_required", 422, "A comment is required",
         "Rejecting or returning needs a comment.";
+    WebhookTargetForbidden = "webhook_target_forbidden", 422, "Webhook target not allowed",
+        "The webhook's URL is not https (outside development), does not resolve, or reaches an internal address (loopback, private, link-local or metadata, unique-local, multicast, unspecified) that `webhooks.allowed_targets` does not allow.";
     IdempotencyKeyReused = "idempotency_key_reused", 422, "Idempotency-Key reused",
         "The Idempotency-Key was used before with another method, path or body.";
     RateLimited = "rate_limited", 429, "Too many requests",

@@ -13,6 +13,7 @@ use crate::auth::{Role, TokenVerifier};
 use crate::cache::AreaRiskCache;
 use crate::clearing::Clearing;
 use crate::config::Settings;
+use crate::domain::webhook_target::TargetPolicy;
 use crate::http::{self, AppState};
 use crate::notify::QueueEvents;
 use crate::notify::deliverer::Deliverer;
@@ -146,6 +147,13 @@ impl Application {
         if !scrape_token.is_empty() && scrape_token.len() < 32 {
             anyhow::bail!("metrics.bearer_token must be at least 32 characters");
         }
+        let webhook_targets = Arc::new(
+            TargetPolicy::new(
+                &settings.webhooks.allowed_targets,
+                settings.environment == "development",
+            )
+            .map_err(|e| anyhow::anyhow!("webhooks.allowed_targets: {e}"))?,
+        );
         let state = web::Data::new(AppState {
             store: services.store,
             cache: services.cache,
@@ -156,6 +164,7 @@ impl Application {
             max_body_bytes: settings.server.max_body_bytes,
             idempotency_window: chrono::Duration::seconds(settings.idempotency.window_secs.max(1)),
             sole_instance_since: instance.as_ref().map(|_| chrono::Utc::now()),
+            webhook_targets: webhook_targets.clone(),
             metrics: Arc::default(),
             metrics_token: Some(settings.metrics.bearer_token.trim().to_owned())
                 .filter(|t| !t.is_empty()),
@@ -189,7 +198,11 @@ impl Application {
             tokio::spawn(rescreener.run());
         }
         if settings.webhooks.deliver {
-            let deliverer = Deliverer::new(state.store.clone(), settings.webhooks.clone())?;
+            let deliverer = Deliverer::new(
+                state.store.clone(),
+                settings.webhooks.clone(),
+                webhook_targets,
+            )?;
             tokio::spawn(deliverer.run());
         }
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))

@@ -12,6 +12,7 @@ pub mod request;
 pub mod risk;
 pub mod sra;
 pub mod webhook;
+pub mod webhook_target;
 
 /// A value refused at the edge: which field (as a JSON pointer, relative to the document
 /// being parsed), a stable machine code and a sentence for people.

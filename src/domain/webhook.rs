@@ -78,6 +78,13 @@ pub fn check_subscription(url: &str, events: &[String], secret: &str) -> Result<
             "put no credentials in the URL; the signature authenticates us",
         ));
     }
+    if url.chars().any(char::is_control) {
+        return Err(Invalid::new(
+            "/url",
+            Code::InvalidField,
+            "control characters (such as CR or LF) have no place in a URL",
+        ));
+    }
     if url.len() > 2000 {
         return Err(Invalid::new(
             "/url",

@@ -45,6 +45,8 @@ pub struct AppState {
     /// Set when this process holds the store's one-server lock (SQLite), from then: keys left
     /// in progress before it were left by a process that has ended.
     pub sole_instance_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Where webhooks may be delivered (`webhooks.allowed_targets`; http in development only).
+    pub webhook_targets: Arc<crate::domain::webhook_target::TargetPolicy>,
     /// `None` when rate limits are off.
     pub rate_limits: Option<Arc<RateLimits>>,
     pub metrics: Arc<crate::metrics::Metrics>,

@@ -12,7 +12,8 @@ use super::extract::{DEFAULT_PAGE, page_limit, query_pairs, read_json};
 use crate::auth::{Caller, Role};
 use crate::domain::request::OrgId;
 use crate::domain::webhook::{Webhook, check_subscription};
-use crate::problem::Problem;
+use crate::notify::webhook_targets::check_target;
+use crate::problem::{Code, Problem};
 use crate::store::DeliveryView;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -54,6 +55,7 @@ async fn own_webhook(state: &AppState, caller: &Caller, raw: &str) -> Result<Web
         (status = 201, description = "Registered; events are signed with the secret (HMAC-SHA256)", body = Webhook,
             headers(("Location" = String, description = "The webhook's URL"))),
         (status = 403, description = "forbidden"),
+        (status = 422, description = "webhook_target_forbidden"),
     ),
     security(("bearer" = []))
 )]
@@ -66,6 +68,9 @@ pub async fn register(
     let org = organisation(&caller)?;
     let body: WebhookBody = read_json(&req, payload, state.max_body_bytes).await?;
     check_subscription(&body.url, &body.events, &body.secret)?;
+    check_target(&state.webhook_targets, &body.url)
+        .await
+        .map_err(|why| Problem::new(Code::WebhookTargetForbidden, why).at("/url"))?;
     let hook = Webhook {
         id: Uuid::now_v7(),
         org,

@@ -10,27 +10,39 @@ use futures_util::future::join_all;
 
 use crate::config::WebhookSettings;
 use crate::domain::webhook::{retry_delay, signature};
+use crate::domain::webhook_target::TargetPolicy;
+use crate::notify::webhook_targets::{CheckedResolver, check_target};
 use crate::store::{Attempt, AttemptResult, DueDelivery, Store};
 
 pub struct Deliverer {
     store: Arc<dyn Store>,
     client: reqwest::Client,
     settings: WebhookSettings,
+    targets: Arc<TargetPolicy>,
 }
 
 impl Deliverer {
-    pub fn new(store: Arc<dyn Store>, settings: WebhookSettings) -> anyhow::Result<Self> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        settings: WebhookSettings,
+        targets: Arc<TargetPolicy>,
+    ) -> anyhow::Result<Self> {
         crate::startup::install_tls_provider();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_millis(settings.timeout_ms))
             .connect_timeout(Duration::from_millis(settings.timeout_ms.min(5000)))
             .redirect(reqwest::redirect::Policy::none())
+            // Every connection's addresses are checked, whatever DNS said at registration.
+            .dns_resolver(CheckedResolver {
+                policy: targets.clone(),
+            })
             .user_agent(concat!("clearway-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self {
             store,
             client,
             settings,
+            targets,
         })
     }
 
@@ -66,20 +78,29 @@ impl Deliverer {
         let started = Instant::now();
         let timestamp = Utc::now().timestamp();
         let body = delivery.payload.into_bytes();
-        let sent = self
-            .client
-            .post(&delivery.url)
-            .header("Content-Type", "application/json")
-            .header("Clearway-Event", &delivery.event)
-            .header("Clearway-Delivery", delivery.id.to_string())
-            .header("Clearway-Timestamp", timestamp.to_string())
-            .header(
-                "Clearway-Signature",
-                signature(&delivery.secret, timestamp, &body),
-            )
-            .body(body)
-            .send()
-            .await;
+        // A literal address never reaches the resolver: check the URL itself first.
+        let allowed = check_target(&self.targets, &delivery.url).await;
+        if let Err(why) = &allowed {
+            tracing::warn!(webhook = %delivery.webhook_id, reason = %why, "webhook target refused");
+        }
+        let sent = allowed.map(|()| {
+            self.client
+                .post(&delivery.url)
+                .header("Content-Type", "application/json")
+                .header("Clearway-Event", &delivery.event)
+                .header("Clearway-Delivery", delivery.id.to_string())
+                .header("Clearway-Timestamp", timestamp.to_string())
+                .header(
+                    "Clearway-Signature",
+                    signature(&delivery.secret, timestamp, &body),
+                )
+                .body(body)
+                .send()
+        });
+        let sent = match sent {
+            Ok(sending) => sending.await.map_err(Some),
+            Err(_) => Err(None),
+        };
         let number = delivery.attempts + 1;
         let (status_code, error) = match sent {
             Ok(response) if response.status().is_success() => {
@@ -89,8 +110,18 @@ impl Deliverer {
                 Some(response.status().as_u16()),
                 Some(format!("answered {}", response.status())),
             ),
-            Err(e) if e.is_timeout() => (None, Some("timed out".to_owned())),
-            Err(e) => (None, Some(format!("could not deliver: {e}"))),
+            // A receiver that accepted the connection and then answered too slowly.
+            Err(Some(e)) if e.is_timeout() && !e.is_connect() => {
+                (None, Some("timed out".to_owned()))
+            }
+            // One text for a refused, a filtered and a forbidden target alike, so the
+            // deliveries list cannot be used to scan a network.
+            Err(e) => {
+                if let Some(e) = e {
+                    tracing::debug!(error = %e, webhook = %delivery.webhook_id, "webhook not delivered");
+                }
+                (None, Some("could not deliver".to_owned()))
+            }
         };
         let now = Utc::now();
         let result = if error.is_none() {

@@ -135,6 +135,18 @@ async fn every_documented_error_code_is_triggered_and_answers_as_documented() {
 
     // Input.
     let post = |path: &str| call(&app, Method::POST, path, &alice);
+    let desk = app.token("unicef-desk", &[Role::TravelUnit], Some("UNICEF"));
+    record(
+        "webhook_target_forbidden",
+        seen(
+            Some(("post", "/v1/webhooks")),
+            call(&app, Method::POST, "/v1/webhooks", &desk).json(&json!({
+                "url": "https://10.0.0.1/hooks", "events": ["*"],
+                "secret": "unicef-webhook-secret-0123456789"
+            })),
+        )
+        .await,
+    );
     record(
         "malformed_json",
         seen(

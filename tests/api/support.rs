@@ -123,6 +123,9 @@ impl App {
         settings.log.filter = "warn".into();
         // Tests fire hundreds of requests from one address; the limits have tests of their own.
         settings.rate_limits.enabled = false;
+        // The tests' webhook receivers listen on loopback, which is otherwise refused.
+        // (and hooks.example.org, which the authorization tests name and which need not resolve).
+        settings.webhooks.allowed_targets = vec!["127.0.0.1".into(), "hooks.example.org".into()];
         adjust(&mut settings);
         clearway::telemetry::init(&settings.log);
         let app = Application::build(&settings)

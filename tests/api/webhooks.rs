@@ -39,9 +39,14 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn start(failures: usize, delay: Duration) -> Receiver {
+        Self::start_on("127.0.0.1", failures, delay)
+    }
+
+    /// A receiver on another loopback address (Linux answers all of 127/8).
+    pub fn start_on(address: &str, failures: usize, delay: Duration) -> Receiver {
         let calls: Arc<Mutex<Vec<Received>>> = Arc::default();
         let seen = Arc::new(AtomicUsize::new(0));
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = TcpListener::bind((address, 0)).unwrap();
         let url = format!("http://{}/hooks/clearway", listener.local_addr().unwrap());
         let record = calls.clone();
         let server = HttpServer::new(move || {
@@ -417,4 +422,95 @@ async fn only_a_travel_unit_registers_webhooks_and_bad_ones_are_refused() {
     }
     let (_, list) = app.get("/v1/webhooks", &unit).await;
     assert_eq!(list["items"], json!([]));
+}
+
+#[tokio::test]
+async fn webhooks_may_not_target_the_services_own_network() {
+    let app = TestApp::spawn_with(|s| s.webhooks.allowed_targets.clear()).await;
+    let unit = app.token("unicef-desk", &[Role::TravelUnit], Some("UNICEF"));
+    for url in [
+        "http://127.0.0.1:6379/",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://10.0.0.1/",
+        "https://192.168.1.1/",
+        "https://172.16.0.1/",
+        "https://[::1]/",
+        "https://[fd00::1]/",
+        "https://[fe80::1]/",
+        "https://0.0.0.0/",
+        "https://2130706433/",
+        "https://0x7f000001/",
+        "https://[::ffff:169.254.169.254]/",
+        "https://localhost/hooks",
+        "https://no-such-host.invalid/hooks",
+    ] {
+        let (status, problem) = app
+            .post(
+                "/v1/webhooks",
+                &unit,
+                &json!({"url": url, "events": ["*"], "secret": SECRET}),
+            )
+            .await;
+        assert_eq!(
+            (status, problem["code"].as_str(), problem["field"].as_str()),
+            (422, Some("webhook_target_forbidden"), Some("/url")),
+            "{url}: {problem}"
+        );
+    }
+    let (status, problem) = app
+        .post(
+            "/v1/webhooks",
+            &unit,
+            &json!({"url": "https://hooks.example.org/a\r\nX-Injected: 1", "events": ["*"], "secret": SECRET}),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (422, Some("/url")),
+        "{problem}"
+    );
+    let (_, list) = app.get("/v1/webhooks", &unit).await;
+    assert_eq!(list["items"], json!([]), "nothing was registered");
+}
+
+#[tokio::test]
+async fn a_webhook_whose_target_turned_internal_is_not_delivered_to() {
+    let app = TestApp::spawn_with(fast_webhooks).await;
+    app.area("TST-LOW", Some("low")).await;
+    let allowed = Receiver::start(0, Duration::ZERO);
+    let inside = Receiver::start_on("127.0.0.2", 0, Duration::ZERO);
+    let id = register(&app, &allowed.url, json!(["*"])).await;
+    // As if the record predated the rule, or its address had changed since registration.
+    let moved = app
+        .db
+        .execute("UPDATE webhooks SET url = $1", &[&inside.url])
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    let trip = Submission::for_traveller("alice", "UNICEF").leg("TST-LOW", 2, 4);
+    let (status, _) = app.submit(&app.traveller("alice", "UNICEF"), &trip).await;
+    assert_eq!(status, 201);
+    let unit = app.token("unicef-desk", &[Role::TravelUnit], Some("UNICEF"));
+    let attempted = eventually(Duration::from_secs(5), async || {
+        let (_, deliveries) = app
+            .get(&format!("/v1/webhooks/{id}/deliveries"), &unit)
+            .await;
+        deliveries["items"][0]["attempts"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    assert!(attempted, "the deliverer tried");
+    let (_, deliveries) = app
+        .get(&format!("/v1/webhooks/{id}/deliveries"), &unit)
+        .await;
+    assert_eq!(
+        deliveries["items"][0]["attempts"][0]["error"], "could not deliver",
+        "{deliveries}"
+    );
+    assert!(
+        inside.calls().is_empty(),
+        "nothing reached the internal address"
+    );
+    assert!(allowed.calls().is_empty());
 }
