@@ -52,7 +52,7 @@ const MAX_GROUP: usize = 256;
 /// requests go into; the leaves they land on are mostly new or read from the OS's cache of
 /// the file. Larger costs more: SQLite walks the whole cache's hash table at the end of any
 /// transaction that split a B-tree page. In paired runs at 2,000 requests a second, 16 MiB
-/// had a few group writes over 10 ms and 2 MiB none (README, Performance).
+/// had a few group writes over 10 ms and 2 MiB none (docs/performance-history.md).
 const WRITER_CACHE_KIB: u32 = 2 * 1024;
 
 /// Prepared statements the writer keeps: three tables in seven sizes, in two fault modes, and
@@ -210,7 +210,7 @@ fn write_in_groups(
 ///
 /// Each commit writes every page it touched to the log, about a dozen even for one request,
 /// since a request adds to a dozen tables and indexes: sharing commits at moderate rates
-/// writes less (README, `database.commit_window_us`, has the figures).
+/// writes less (docs/operations.md, `database.commit_window_us`, has the figures).
 /// Under heavy load the first request has already waited longer than the window while the
 /// previous group was written, so nothing waits.
 fn wait_for_more(due: Instant, now: Instant, gathered: usize) -> Option<Duration> {
