@@ -49,7 +49,7 @@ pub struct SqliteStore {
     writer: mpsc::Sender<PendingInsert>,
     /// Whose turn it is to write. SQLite takes one writer at a time and makes the others poll
     /// with growing sleeps, which under a busy group writer can starve a decision for seconds;
-    /// taking turns here instead queues every writer (the group writer, the checkpointer,
+    /// taking turns here instead queues every writer (the group writer,
     /// decisions, SRA changes, webhook bookkeeping) in arrival order.
     write_turn: Arc<Mutex<()>>,
     /// Requests-by-traveller entries the writer has not yet moved into their table.
