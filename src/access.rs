@@ -1,11 +1,13 @@
 //! Who may do what with a clearance request. Pure rules over the caller and the record.
 
 use crate::auth::{Caller, Role};
-use crate::domain::request::{RequestRecord, Traveller, TravellerId};
+use crate::domain::request::{RequestRecord, RequestStatus, Traveller, TravellerId};
+use crate::error_code::Code;
 use crate::problem::Problem;
 use crate::store::RequestScope;
 
-/// A traveller submits for themselves; a travel unit for travellers of its own organisation.
+/// A traveller submits for themselves, in the organisation their token names; a travel
+/// unit for travellers of its own organisation. The same rule covers withdrawing and amending.
 pub fn may_submit(caller: &Caller, traveller: &Traveller) -> Result<(), Problem> {
     let same_org = caller.org.as_ref() == Some(&traveller.org);
     if caller.has(Role::TravelUnit) && same_org {
@@ -18,7 +20,10 @@ pub fn may_submit(caller: &Caller, traveller: &Traveller) -> Result<(), Problem>
                     .at("/traveller/id"),
             );
         }
-        if caller.org.is_some() && !same_org {
+        if caller.org.is_none() {
+            return Err(org_required());
+        }
+        if !same_org {
             return Err(Problem::forbidden(
                 "the traveller's organisation differs from the token's",
             )
@@ -27,6 +32,9 @@ pub fn may_submit(caller: &Caller, traveller: &Traveller) -> Result<(), Problem>
         return Ok(());
     }
     if caller.has(Role::TravelUnit) {
+        if caller.org.is_none() {
+            return Err(org_required());
+        }
         return Err(Problem::forbidden(
             "a travel unit may submit only for travellers of its organisation",
         )
@@ -37,46 +45,69 @@ pub fn may_submit(caller: &Caller, traveller: &Traveller) -> Result<(), Problem>
     ))
 }
 
-/// Which requests a caller may list; `None` when the caller has no role that reads requests.
-pub fn read_scope(caller: &Caller) -> Option<RequestScope> {
+/// Which requests a caller may list: `Ok(None)` when no role of theirs reads requests, an
+/// error when the role does but the token names no organisation to bind it to.
+pub fn read_scope(caller: &Caller) -> Result<Option<RequestScope>, Problem> {
     if caller.has(Role::Admin) {
-        Some(RequestScope::All)
-    } else if let (true, Some(org)) = (caller.has(Role::TravelUnit), &caller.org) {
-        Some(RequestScope::Org(org.clone()))
-    } else if caller.has(Role::Traveller) {
-        TravellerId::parse("sub", &caller.subject)
-            .ok()
-            .map(RequestScope::Traveller)
-    } else {
-        None
+        return Ok(Some(RequestScope::All));
+    }
+    if !caller.has_any(&[Role::TravelUnit, Role::Traveller]) {
+        return Ok(None);
+    }
+    let org = caller.org.clone().ok_or_else(org_required)?;
+    if caller.has(Role::TravelUnit) {
+        return Ok(Some(RequestScope::Org(org)));
+    }
+    let id = TravellerId::parse("sub", &caller.subject).map_err(|_| {
+        Problem::forbidden("the token's `sub` is not a traveller id (at most 128 characters)")
+    })?;
+    Ok(Some(RequestScope::Traveller(org, id)))
+}
+
+/// Whether a request lies in a caller's scope: their organisation's, or their own.
+pub fn in_scope(caller: &Caller, scope: &RequestScope, record: &RequestRecord) -> bool {
+    let traveller = &record.request.traveller;
+    let own = caller.has(Role::Traveller)
+        && caller.org.as_ref() == Some(&traveller.org)
+        && caller.subject == traveller.id.as_str();
+    own || match scope {
+        RequestScope::All => true,
+        RequestScope::Org(org) => *org == traveller.org,
+        RequestScope::Traveller(org, id) => *org == traveller.org && *id == traveller.id,
     }
 }
 
-/// Whether a caller may see this request. Callers who may read requests but not this one
-/// are told it does not exist, so ids of others' requests reveal nothing. Approvers read the
-/// requests that reached the approval chain.
-pub fn may_read(caller: &Caller, record: &RequestRecord) -> Result<(), Problem> {
-    let traveller = &record.request.traveller;
-    let approver = is_approver(caller);
-    if approver && record.escalation.is_some() {
-        return Ok(());
-    }
-    match read_scope(caller) {
-        None if approver => Err(Problem::not_found()),
-        None => Err(Problem::forbidden(
-            "reading requests requires the traveller, travel-unit, approver or admin role",
-        )),
-        Some(RequestScope::All) => Ok(()),
-        Some(RequestScope::Org(org)) if org == traveller.org => Ok(()),
-        Some(RequestScope::Traveller(id)) if id == traveller.id => Ok(()),
-        // A travel-unit who is also a traveller still sees their own requests.
-        Some(_) if caller.has(Role::Traveller) && caller.subject == traveller.id.as_str() => Ok(()),
-        Some(_) => Err(Problem::not_found()),
-    }
+/// Whether an approver is involved in a request without reading the audit trail: it waits
+/// at a stage their role decides, or they hold its claim or decided a stage of this pass.
+/// `decides` tells whether the caller's roles decide a stage.
+pub fn involved_now(
+    caller: &Caller,
+    record: &RequestRecord,
+    decides: impl Fn(&str) -> bool,
+) -> bool {
+    let Some(escalation) = &record.escalation else {
+        return false;
+    };
+    (record.status == RequestStatus::Escalated && decides(escalation.stage()))
+        || escalation
+            .claim
+            .as_ref()
+            .is_some_and(|c| c.holder == caller.subject)
+        || escalation
+            .decisions
+            .iter()
+            .any(|d| d.approver == caller.subject)
 }
 
 pub fn is_approver(caller: &Caller) -> bool {
     caller.has_any(&[Role::ApproverHq, Role::ApproverDg])
+}
+
+fn org_required() -> Problem {
+    Problem::new(
+        Code::TokenOrgRequired,
+        "the token names no organisation (`org` claim): travellers and travel units act within theirs",
+    )
 }
 
 #[cfg(test)]
@@ -89,6 +120,7 @@ mod tests {
             subject: sub.into(),
             roles: roles.to_vec(),
             org: org.map(|o| OrgId::parse("", o).unwrap()),
+            valid_until: i64::MAX,
         }
     }
 
@@ -106,7 +138,12 @@ mod tests {
     #[test]
     fn submission_rules() {
         let alice = traveller("alice", "UNICEF");
-        assert!(may_submit(&caller("alice", &[Role::Traveller], None), &alice).is_ok());
+        assert_eq!(
+            may_submit(&caller("alice", &[Role::Traveller], None), &alice)
+                .unwrap_err()
+                .code,
+            Code::TokenOrgRequired
+        );
         assert!(may_submit(&caller("alice", &[Role::Traveller], Some("UNICEF")), &alice).is_ok());
         assert!(may_submit(&caller("alice", &[Role::Traveller], Some("WFP")), &alice).is_err());
         assert!(may_submit(&caller("bob", &[Role::Traveller], None), &alice).is_err());
@@ -119,18 +156,39 @@ mod tests {
 
     #[test]
     fn scopes_follow_the_broadest_role() {
+        let wfp = OrgId::parse("", "WFP").unwrap();
         assert_eq!(
-            read_scope(&caller("root", &[Role::Admin, Role::Traveller], None)),
+            read_scope(&caller("root", &[Role::Admin, Role::Traveller], None)).unwrap(),
             Some(RequestScope::All)
         );
         assert_eq!(
-            read_scope(&caller("tu", &[Role::TravelUnit], Some("WFP"))),
-            Some(RequestScope::Org(OrgId::parse("", "WFP").unwrap()))
+            read_scope(&caller("tu", &[Role::TravelUnit], Some("WFP"))).unwrap(),
+            Some(RequestScope::Org(wfp.clone()))
         );
-        assert_eq!(read_scope(&caller("tu", &[Role::TravelUnit], None)), None);
         assert_eq!(
-            read_scope(&caller("sa", &[Role::SecurityAnalyst], None)),
+            read_scope(&caller("alice", &[Role::Traveller], Some("WFP"))).unwrap(),
+            Some(RequestScope::Traveller(
+                wfp,
+                TravellerId::parse("", "alice").unwrap()
+            ))
+        );
+        for no_org in [Role::TravelUnit, Role::Traveller] {
+            assert_eq!(
+                read_scope(&caller("x", &[no_org], None)).unwrap_err().code,
+                Code::TokenOrgRequired
+            );
+        }
+        assert_eq!(
+            read_scope(&caller("sa", &[Role::SecurityAnalyst], None)).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn a_traveller_id_is_unique_only_within_its_organisation() {
+        let unicef_alice = caller("alice", &[Role::Traveller], Some("UNICEF"));
+        let wfp_alice = traveller("alice", "WFP");
+        assert!(may_submit(&unicef_alice, &wfp_alice).is_err());
+        assert!(may_submit(&unicef_alice, &traveller("alice", "UNICEF")).is_ok());
     }
 }

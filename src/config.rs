@@ -90,6 +90,8 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// How long a client has to send a request's head before the connection is closed.
     pub client_request_timeout_ms: u64,
+    /// How long a client has to send a request's body once its head has arrived.
+    pub body_timeout_ms: u64,
     /// How long an idle keep-alive connection is kept open.
     pub keep_alive_secs: u64,
     /// Open connections per worker; beyond it, new ones wait in the accept queue.
@@ -141,6 +143,13 @@ pub struct RedisSettings {
     pub connect_timeout_ms: u64,
     pub response_timeout_ms: u64,
     pub reconnect_interval_ms: u64,
+    /// While Redis is up it is pinged this often, so `/readyz` knows within seconds that it
+    /// went away even when no request needed it.
+    pub health_check_interval_ms: u64,
+    /// For `rediss://` with a private certificate authority: its certificate (PEM). Without
+    /// it the system's trusted roots apply.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -162,6 +171,76 @@ pub struct AuthSettings {
     pub es256_public_key_file: Option<PathBuf>,
     /// Lifetime of tokens minted by `clearway token`.
     pub dev_token_ttl_minutes: i64,
+    /// Which claims carry the caller's identity, organisation and roles.
+    #[serde(default)]
+    pub claims: ClaimSettings,
+    /// Identity providers found by OpenID Connect discovery; their keys are fetched and
+    /// refreshed, so a key rotation needs no restart.
+    #[serde(default)]
+    pub oidc: Vec<OidcIssuerSettings>,
+}
+
+/// Where a token carries who the caller is. Defaults suit Microsoft Entra ID (app roles in
+/// `roles`) and Keycloak (realm roles in `realm_access.roles`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ClaimSettings {
+    pub subject: String,
+    pub org: String,
+    /// Claims whose names are taken together (arrays, or space-separated strings); a dotted
+    /// name reaches into nested objects.
+    pub roles: Vec<String>,
+    /// The identity provider's role or group names to clearway's role names. Empty: the
+    /// roles claims carry clearway's names themselves.
+    pub role_map: BTreeMap<String, String>,
+}
+
+impl Default for ClaimSettings {
+    fn default() -> Self {
+        Self {
+            subject: "sub".into(),
+            org: "org".into(),
+            roles: vec!["roles".into(), "realm_access.roles".into()],
+            role_map: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OidcIssuerSettings {
+    /// The issuer identifier, exactly as tokens' `iss` spells it; discovery reads
+    /// `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// The `aud` tokens of this issuer must carry; defaults to `auth.audience`.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// How often the keys are fetched again.
+    #[serde(default = "defaults::oidc_refresh_secs")]
+    pub refresh_secs: u64,
+    /// A token naming an unknown `kid` fetches the keys at once, but not more often than
+    /// this: garbage `kid`s cannot make clearway hammer the identity provider.
+    #[serde(default = "defaults::oidc_min_refresh_secs")]
+    pub min_refresh_secs: u64,
+    /// Keys not confirmed by a fetch for this long are no longer trusted.
+    #[serde(default = "defaults::oidc_max_key_age_secs")]
+    pub max_key_age_secs: u64,
+    #[serde(default = "defaults::oidc_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+mod defaults {
+    pub fn oidc_refresh_secs() -> u64 {
+        3600
+    }
+    pub fn oidc_min_refresh_secs() -> u64 {
+        30
+    }
+    pub fn oidc_max_key_age_secs() -> u64 {
+        86_400
+    }
+    pub fn oidc_timeout_ms() -> u64 {
+        5_000
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -230,11 +309,22 @@ impl Settings {
         }
         let has_key = self.auth.hs256_secret.is_some()
             || self.auth.rs256_public_key_file.is_some()
-            || self.auth.es256_public_key_file.is_some();
+            || self.auth.es256_public_key_file.is_some()
+            || !self.auth.oidc.is_empty();
         if !has_key {
             bail!(
-                "no token verification key: set auth.hs256_secret, auth.rs256_public_key_file or auth.es256_public_key_file"
+                "no token verification key: name an identity provider ([[auth.oidc]] issuer), or set auth.rs256_public_key_file, auth.es256_public_key_file or auth.hs256_secret"
             );
+        }
+        for idp in &self.auth.oidc {
+            crate::auth::oidc::check_issuer_url(&idp.issuer)
+                .map_err(|e| anyhow::anyhow!("auth.oidc issuer {}: {e}", idp.issuer))?;
+            if idp.min_refresh_secs == 0 || idp.refresh_secs < idp.min_refresh_secs {
+                bail!(
+                    "auth.oidc issuer {}: min_refresh_secs must be at least 1 and at most refresh_secs",
+                    idp.issuer
+                );
+            }
         }
         if !matches!(
             self.database.synchronous.as_str(),

@@ -49,6 +49,8 @@ codes! {
         "The bearer token's `exp` has passed.";
     InvalidToken = "invalid_token", 401, "The token is invalid",
         "The bearer token's signature, algorithm, issuer, audience, subject or role is not accepted, or it was sent outside the Authorization header.";
+    TokenOrgRequired = "token_org_required", 403, "The token names no organisation",
+        "Travellers and travel units act within their organisation: their token must carry it (the `org` claim, or the claim `auth` settings name).";
     Forbidden = "forbidden", 403, "Forbidden",
         "The caller's role may not do this.";
     FourEyesSameApprover = "four_eyes_same_approver", 403, "Four-eyes rule",
@@ -77,6 +79,8 @@ codes! {
         "The approver's claim expired; claim it again.";
     IdempotencyKeyInProgress = "idempotency_key_in_progress", 409, "Request in progress",
         "The first request with this Idempotency-Key is still being processed; retry shortly.";
+    RequestTimeout = "request_timeout", 408, "The body took too long",
+        "The request's body did not arrive within `server.body_timeout_ms` of its head; the connection is closed.";
     PayloadTooLarge = "payload_too_large", 413, "The body is too large",
         "The body exceeds the configured limit.";
     UnsupportedMediaType = "unsupported_media_type", 415, "Unsupported media type",

@@ -20,3 +20,4 @@ pub mod sra_import;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tls;

@@ -75,6 +75,16 @@ impl Problem {
         )
     }
 
+    pub fn request_timeout(after: std::time::Duration) -> Self {
+        Self::new(
+            Code::RequestTimeout,
+            format!(
+                "the body did not arrive within {} ms of the request's head",
+                after.as_millis()
+            ),
+        )
+    }
+
     pub fn unknown_area(field: impl Into<String>, code: &str) -> Self {
         Self::new(Code::UnknownArea, format!("no area has the code {code}")).at(field)
     }

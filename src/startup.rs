@@ -53,8 +53,9 @@ impl Services {
                 "the policy's approval chains name the stage `{stage}`, which approval.stage_roles does not assign to a role"
             );
         }
-        let cache =
-            Arc::new(AreaRiskCache::new(&settings.cache, &settings.redis, store.clone()).await?);
+        let mut redis = settings.redis.clone();
+        redis.ca_file = redis.ca_file.map(|file| settings.resolve(&file));
+        let cache = Arc::new(AreaRiskCache::new(&settings.cache, &redis, store.clone()).await?);
         let events = QueueEvents::new();
         let lease = chrono::Duration::seconds(settings.approval.lease_seconds);
         Ok(Services {
@@ -63,6 +64,7 @@ impl Services {
                 cache.clone(),
                 policy.clone(),
                 events.clone(),
+                stage_roles.clone(),
             )),
             publishing: Publishing::new(store.clone(), cache.clone(), policy),
             approvals: Approvals::new(store.clone(), lease, stage_roles, events),
@@ -99,10 +101,7 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
-/// Selects the TLS implementation for outgoing HTTPS (webhooks); safe to call repeatedly.
-pub fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+pub use crate::tls::install_tls_provider;
 
 pub struct Application {
     server: Server,
@@ -143,6 +142,9 @@ impl Application {
         instance: Option<InstanceLock>,
     ) -> anyhow::Result<Application> {
         let verifier = TokenVerifier::from_settings(&settings.auth, |p| settings.resolve(p))?;
+        for idp in verifier.issuers() {
+            tokio::spawn(idp.clone().keep_fresh());
+        }
         let scrape_token = settings.metrics.bearer_token.trim();
         if !scrape_token.is_empty() && scrape_token.len() < 32 {
             anyhow::bail!("metrics.bearer_token must be at least 32 characters");
@@ -161,7 +163,10 @@ impl Application {
             publishing: services.publishing,
             approvals: services.approvals,
             verifier,
-            max_body_bytes: settings.server.max_body_bytes,
+            body: crate::http::BodyLimits {
+                max_bytes: settings.server.max_body_bytes,
+                timeout: Duration::from_millis(settings.server.body_timeout_ms.max(1)),
+            },
             idempotency_window: chrono::Duration::seconds(settings.idempotency.window_secs.max(1)),
             sole_instance_since: instance.as_ref().map(|_| chrono::Utc::now()),
             webhook_targets: webhook_targets.clone(),

@@ -34,8 +34,8 @@ pub struct RedisTier {
 impl RedisTier {
     /// Connects if it can, and starts the probe that reconnects when it cannot.
     pub async fn start(settings: &RedisSettings) -> anyhow::Result<Arc<Self>> {
-        let client = redis::Client::open(settings.url.as_str())
-            .map_err(|e| anyhow::anyhow!("redis.url is not a Redis URL: {e}"))?;
+        crate::tls::install_tls_provider();
+        let client = client(settings)?;
         let timeout = Duration::from_millis(settings.response_timeout_ms);
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)))
@@ -57,7 +57,8 @@ impl RedisTier {
             tracing::warn!(url = %redact(&settings.url), "Redis unreachable at start; deciding from the store until it answers");
         }
         let interval = Duration::from_millis(settings.reconnect_interval_ms.max(50));
-        tokio::spawn(probe(Arc::downgrade(&tier), interval));
+        let health = Duration::from_millis(settings.health_check_interval_ms.max(50));
+        tokio::spawn(probe(Arc::downgrade(&tier), interval, health));
         Ok(tier)
     }
 
@@ -210,12 +211,21 @@ impl RedisTier {
     }
 }
 
-/// While Redis is down, tries it every `interval`; ends when the tier is dropped.
-async fn probe(tier: Weak<RedisTier>, interval: Duration) {
+/// While Redis is up, pings it every `health` (an idle instance would otherwise learn of an
+/// outage only from the next failed call); while it is down, tries it every `interval`.
+/// Ends when the tier is dropped.
+async fn probe(tier: Weak<RedisTier>, interval: Duration, health: Duration) {
     loop {
-        tokio::time::sleep(interval).await;
+        let up = tier
+            .upgrade()
+            .is_some_and(|t| t.available.load(Ordering::Acquire));
+        tokio::time::sleep(if up { health } else { interval }).await;
         let Some(tier) = tier.upgrade() else { return };
         if tier.available.load(Ordering::Acquire) {
+            tier.run("health check", async |mut c: ConnectionManager| {
+                redis::cmd("PING").query_async::<String>(&mut c).await
+            })
+            .await;
             continue;
         }
         if tier.reconnect().await {
@@ -228,6 +238,28 @@ async fn probe(tier: Weak<RedisTier>, interval: Duration) {
             }
         }
     }
+}
+
+/// A client for `redis.url`: `redis://` plain, `rediss://` over TLS, verified against the
+/// system's roots or `redis.ca_file`. A password rides in the URL.
+fn client(settings: &RedisSettings) -> anyhow::Result<redis::Client> {
+    let url = settings.url.as_str();
+    let Some(ca_file) = &settings.ca_file else {
+        return redis::Client::open(url)
+            .map_err(|e| anyhow::anyhow!("redis.url is not a Redis URL: {e}"));
+    };
+    anyhow::ensure!(
+        url.starts_with("rediss://"),
+        "redis.ca_file is set but redis.url is not a rediss:// (TLS) URL"
+    );
+    let pem = std::fs::read(ca_file)
+        .map_err(|e| anyhow::anyhow!("reading redis.ca_file {}: {e}", ca_file.display()))?;
+    let certificates = redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem),
+    };
+    redis::Client::build_with_tls(url, certificates)
+        .map_err(|e| anyhow::anyhow!("redis.url with redis.ca_file: {e}"))
 }
 
 /// The URL without its password, for logs.

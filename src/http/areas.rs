@@ -101,7 +101,7 @@ pub async fn create(
             "registering areas requires the security-analyst or admin role",
         ));
     }
-    let body: AreaBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let body: AreaBody = read_json(&req, payload, &state.body).await?;
     let area = Area::new(
         AreaCode::parse("/code", &body.code)?,
         &body.name,
@@ -214,7 +214,7 @@ pub async fn suspend(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    let body: SuspensionBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let body: SuspensionBody = read_json(&req, payload, &state.body).await?;
     let suspension = Suspension {
         reason: body.reason,
         since: body.since.unwrap_or_else(|| Utc::now().date_naive()),

@@ -193,7 +193,7 @@ pub async fn submit(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    let body: SubmitBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let body: SubmitBody = read_json(&req, payload, &state.body).await?;
     let request = body.into_domain(Utc::now().date_naive())?;
     let claimed = req.extensions().get::<ClaimedRequestId>().map(|c| c.0);
     let new = state.clearing.submit(&caller, request, claimed).await?;
@@ -231,7 +231,7 @@ pub async fn amend(
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found())?;
-    let body: SubmitBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let body: SubmitBody = read_json(&req, payload, &state.body).await?;
     let request = body.into_domain(Utc::now().date_naive())?;
     let record = state.clearing.amend(&caller, id, request).await?;
     Ok(HttpResponse::Ok().json(RequestView::from(&record)))
@@ -269,7 +269,7 @@ pub async fn withdraw(
         .get(actix_web::http::header::CONTENT_LENGTH)
         .is_some_and(|v| v != "0");
     let body: WithdrawBody = if has_body {
-        read_json(&req, payload, state.max_body_bytes).await?
+        read_json(&req, payload, &state.body).await?
     } else {
         WithdrawBody::default()
     };

@@ -205,7 +205,7 @@ pub async fn decide(
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     let id = item_id(&id)?;
-    let body: DecisionBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let body: DecisionBody = read_json(&req, payload, &state.body).await?;
     if body.comment.chars().count() > 2000 {
         return Err(Problem::invalid_field(
             "/comment",
@@ -225,13 +225,18 @@ pub async fn decide(
     Ok(HttpResponse::Ok().json(RequestView::from(&record)))
 }
 
+/// A comment line this often keeps proxies from closing an idle stream.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+/// A token valid for longer still gets its stream ended after a day; the client reconnects.
+const MAX_STREAM_SECS: u64 = 86_400;
+
 /// Server-sent events: `new`, `claimed`, `released`, `decided` and `removed` items of the
 /// stages the caller may watch, with a heartbeat comment every 15 seconds.
 #[utoipa::path(
     get, path = "/v1/escalations/stream", tag = "escalations",
     params(("stage" = Option<String>, Query, description = "Watch only this stage")),
     responses(
-        (status = 200, description = "Server-sent events `new`, `claimed`, `released`, `decided`, `removed` and `lagged`; a heartbeat comment every 15 s", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-sent events `new`, `claimed`, `released`, `decided`, `removed` and `lagged`; a heartbeat comment every 15 s; `token_expired` when the token that opened the stream expires, after which the stream ends (reconnect with a new token)", content_type = "text/event-stream", body = String),
         (status = 403, description = "forbidden"),
     ),
     security(("bearer" = []))
@@ -256,17 +261,39 @@ pub async fn stream(
         return Err(Problem::forbidden("no queue you may watch"));
     }
     let receiver = state.approvals.events().subscribe();
+    // The stream lives as long as the token it was opened with: then a last event says so
+    // (the page signs in again) and the stream ends.
+    let left = caller
+        .valid_until
+        .saturating_sub(chrono::Utc::now().timestamp());
+    let expires = tokio::time::Instant::now()
+        + Duration::from_secs(u64::try_from(left).unwrap_or(0).min(MAX_STREAM_SECS));
     let events = futures_util::stream::unfold(
-        (receiver, stages, true),
-        |(mut receiver, stages, first)| async move {
-            if first {
-                let hello =
-                    Bytes::from(format!(": watching {}\nretry: 3000\n\n", stages.join(", ")));
-                return Some((Ok::<_, actix_web::Error>(hello), (receiver, stages, false)));
+        (receiver, stages, Some(true)),
+        move |(mut receiver, stages, first)| async move {
+            match first {
+                None => return None,
+                Some(true) => {
+                    let hello =
+                        Bytes::from(format!(": watching {}\nretry: 3000\n\n", stages.join(", ")));
+                    return Some((
+                        Ok::<_, actix_web::Error>(hello),
+                        (receiver, stages, Some(false)),
+                    ));
+                }
+                Some(false) => {}
             }
             loop {
-                let next = tokio::time::timeout(Duration::from_secs(15), receiver.recv()).await;
+                if tokio::time::Instant::now() >= expires {
+                    let last = Bytes::from_static(
+                        b"event: token_expired\ndata: {\"detail\": \"the token has expired; sign in again and reconnect\"}\n\n",
+                    );
+                    return Some((Ok(last), (receiver, stages, None)));
+                }
+                let wait = HEARTBEAT.min(expires - tokio::time::Instant::now());
+                let next = tokio::time::timeout(wait, receiver.recv()).await;
                 let frame = match next {
+                    Err(_) if tokio::time::Instant::now() >= expires => continue,
                     Err(_) => Bytes::from_static(b": heartbeat\n\n"),
                     Ok(Ok(event)) if stages.contains(&event.stage) => {
                         let data = serde_json::to_string(&event).unwrap_or_default();
@@ -279,7 +306,7 @@ pub async fn stream(
                     }
                     Ok(Err(RecvError::Closed)) => return None,
                 };
-                return Some((Ok(frame), (receiver, stages, false)));
+                return Some((Ok(frame), (receiver, stages, Some(false))));
             }
         },
     );

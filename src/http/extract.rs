@@ -1,44 +1,46 @@
 //! Getting typed input out of a request: the caller from its token, a JSON body with the
 //! field at fault named, and query parameters.
 
-use std::future::{Ready, ready};
-
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
 use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
 use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 
-use super::AppState;
+use super::{AppState, BodyLimits};
 use crate::auth::{AuthError, Caller};
 use crate::problem::Problem;
 
 impl FromRequest for Caller {
     type Error = Problem;
-    type Future = Ready<Result<Caller, Problem>>;
+    type Future = LocalBoxFuture<'static, Result<Caller, Problem>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
     }
 }
 
 /// The caller behind the request's token. Verified once per request: the middleware that
 /// needs the caller first (rate limits, idempotency) leaves it for the handler.
-pub(crate) fn authenticate(req: &HttpRequest) -> Result<Caller, Problem> {
-    if let Some(caller) = req.extensions().get::<Caller>() {
-        return Ok(caller.clone());
+pub(crate) async fn authenticate(req: &HttpRequest) -> Result<Caller, Problem> {
+    let known = req.extensions().get::<Caller>().cloned();
+    if let Some(caller) = known {
+        return Ok(caller);
     }
-    let caller = verify_bearer(req)?;
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(Problem::internal)?;
+    let token = bearer_token(req)?;
+    let caller = state.verifier.verify(&token).await?;
     req.extensions_mut().insert(caller.clone());
     Ok(caller)
 }
 
-fn verify_bearer(req: &HttpRequest) -> Result<Caller, Problem> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(Problem::internal)?;
+fn bearer_token(req: &HttpRequest) -> Result<String, Problem> {
     // A token in a URL ends up in proxy and browser logs: refuse it even beside a header,
     // so an integration that sends one learns at once (RFC 6750 section 5.3).
     let in_query = req
@@ -63,14 +65,14 @@ fn verify_bearer(req: &HttpRequest) -> Result<Caller, Problem> {
             );
         }
     };
-    Ok(state.verifier.verify(token)?)
+    Ok(token.to_owned())
 }
 
 /// Reads a JSON body of at most `limit` bytes into `T`, naming the field at fault on error.
 pub async fn read_json<T: DeserializeOwned>(
     req: &HttpRequest,
     mut payload: web::Payload,
-    limit: usize,
+    limits: &BodyLimits,
 ) -> Result<T, Problem> {
     let is_json = req
         .headers()
@@ -92,29 +94,37 @@ pub async fn read_json<T: DeserializeOwned>(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(Problem::payload_too_large(limit));
+    if declared.is_some_and(|n| n > limits.max_bytes) {
+        return Err(Problem::payload_too_large(limits.max_bytes));
     }
-    let body = read_limited(&mut payload, limit, declared.unwrap_or(1024)).await?;
+    let body = read_limited(&mut payload, limits, declared.unwrap_or(1024)).await?;
     parse_json(&body)
 }
 
-/// Reads a body of at most `limit` bytes, refusing it (413) as soon as it grows past.
+/// Reads a body of at most `limits.max_bytes`, refusing it (413) as soon as it grows past,
+/// and (408) once it has taken longer than `limits.timeout`: a client that declares a length
+/// and then trickles or stops must not hold a connection and a task for ever.
 pub(crate) async fn read_limited(
     payload: &mut (impl Stream<Item = Result<web::Bytes, PayloadError>> + Unpin),
-    limit: usize,
+    limits: &BodyLimits,
     expected: usize,
 ) -> Result<web::Bytes, Problem> {
-    let mut body = web::BytesMut::with_capacity(expected.min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| Problem::malformed_json(format!("the body could not be read: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(Problem::payload_too_large(limit));
+    let limit = limits.max_bytes;
+    let read = async {
+        let mut body = web::BytesMut::with_capacity(expected.min(limit));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk
+                .map_err(|e| Problem::malformed_json(format!("the body could not be read: {e}")))?;
+            if body.len() + chunk.len() > limit {
+                return Err(Problem::payload_too_large(limit));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+        Ok(body.freeze())
+    };
+    tokio::time::timeout(limits.timeout, read)
+        .await
+        .unwrap_or_else(|_| Err(Problem::request_timeout(limits.timeout)))
 }
 
 /// Parses JSON; a syntax error is a 400, a value that does not fit the schema a 422 naming

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
 use super::AppState;
+use crate::auth::oidc::IssuerStatus;
 use crate::cache::RedisState;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -19,6 +20,10 @@ pub struct Readiness {
     /// `up`, `down`, or `stopped` (a commit failed with an I/O error: no writes until restart).
     store: &'static str,
     redis: RedisState,
+    /// Each identity provider's keys (`auth.oidc`); one that is `down` verifies no token,
+    /// which makes the instance unavailable.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    identity: Vec<IssuerStatus>,
     /// Why the store is not up, and what to do.
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
@@ -39,7 +44,7 @@ pub async fn healthz() -> HttpResponse {
     get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "The store answers; `redis` says whether the cache tier is up (degraded is still ready)", body = Readiness),
-        (status = 503, description = "The store does not answer, or has stopped taking writes after a failed commit (`store: stopped`, `reason` says why): restart once the disk is sound", body = Readiness),
+        (status = 503, description = "The store does not answer, or has stopped taking writes after a failed commit (`store: stopped`, `reason` says why): restart once the disk is sound; or an identity provider's keys could not be fetched (`identity`)", body = Readiness),
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
@@ -47,7 +52,14 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let pinged = state.store.ping().await;
     let store_up = stopped.is_none() && pinged.is_ok();
     let redis = state.cache.redis_state();
-    let status = match (store_up, redis) {
+    let identity: Vec<IssuerStatus> = state
+        .verifier
+        .issuers()
+        .iter()
+        .map(|i| i.status())
+        .collect();
+    let identity_up = identity.iter().all(|i| i.state != "down");
+    let status = match (store_up && identity_up, redis) {
         (false, _) => "unavailable",
         (true, RedisState::Down) => "degraded",
         (true, _) => "ready",
@@ -62,13 +74,20 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         (None, Err(_)) => ("down", None),
         (None, Ok(())) => ("up", None),
     };
+    let reason = reason.or_else(|| {
+        (!identity_up).then(|| {
+            "an identity provider's keys could not be fetched: no token of it can be verified"
+                .to_owned()
+        })
+    });
     let body = Readiness {
         status,
         store,
         redis,
+        identity,
         reason,
     };
-    if store_up {
+    if store_up && identity_up {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::extract::{authenticate, read_limited};
+use crate::auth::Caller;
 use crate::problem::{Code, Problem};
 use crate::store::{IdempotencyClaim, IdempotencyKey, StoredResponse};
 
@@ -58,18 +59,24 @@ pub async fn idempotent(
         ));
     };
     // Without a valid token there is nothing to remember: the handler refuses the request.
-    let Ok(caller) = authenticate(req.request()) else {
+    let Ok(caller) = authenticate(req.request()).await else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(req.error_response(Problem::internal()));
     };
-    let body = match read_limited(&mut req.take_payload(), state.max_body_bytes, 1024).await {
+    let body = match read_limited(&mut req.take_payload(), &state.body, 1024).await {
         Ok(body) => body,
         Err(problem) => return Ok(req.error_response(problem)),
     };
     let key = IdempotencyKey {
-        subject: caller.subject,
+        subject: owner(&caller),
+        roles: caller
+            .roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
         key,
         fingerprint: fingerprint(req.method(), &req.uri().to_string(), &body),
     };
@@ -87,6 +94,11 @@ pub async fn idempotent(
                 )
                 .at("Idempotency-Key"),
             ));
+        }
+        Ok(IdempotencyClaim::RolesWithdrawn) => {
+            return Ok(req.error_response(Problem::forbidden(
+                "this key's first request was made with a role your token no longer holds",
+            )));
         }
         Ok(IdempotencyClaim::InProgress) => {
             return Ok(req.error_response(
@@ -140,6 +152,15 @@ pub async fn idempotent(
         request,
         head.set_body(BoxBody::new(bytes)),
     ))
+}
+
+/// Whom a key belongs to: a subject is unique only within its organisation (a subject cannot
+/// hold a control character, so the line break cannot be forged).
+fn owner(caller: &Caller) -> String {
+    match &caller.org {
+        Some(org) => format!("{}\n{}", org.as_str(), caller.subject),
+        None => caller.subject.clone(),
+    }
 }
 
 fn acceptable(key: &str) -> bool {

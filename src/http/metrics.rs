@@ -53,7 +53,7 @@ pub async fn metrics(
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
     if !scrape_token_matches(&state, &req) {
-        let caller = authenticate(&req)?;
+        let caller = authenticate(&req).await?;
         if !caller.has(Role::Admin) {
             return Err(Problem::forbidden(
                 "metrics are for operators: an admin token or the scrape token",

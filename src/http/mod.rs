@@ -32,6 +32,14 @@ use crate::store::Store;
 
 pub use request_id::with_request_id;
 
+/// A request body's limits: a larger one is 413, a slower one 408.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    /// From the end of the head (which has its own deadline, `client_request_timeout_ms`).
+    pub timeout: std::time::Duration,
+}
+
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub cache: Arc<AreaRiskCache>,
@@ -39,7 +47,8 @@ pub struct AppState {
     pub publishing: Publishing,
     pub approvals: Approvals,
     pub verifier: TokenVerifier,
-    pub max_body_bytes: usize,
+    /// How large a body may be and how long it may take to arrive.
+    pub body: BodyLimits,
     /// How long an `Idempotency-Key` is remembered.
     pub idempotency_window: chrono::Duration,
     /// Set when this process holds the store's one-server lock (SQLite), from then: keys left

@@ -166,12 +166,17 @@ fn add_shared_behaviour(path: &str, method: &str, op: &mut Value) {
     if in_path {
         shared.push(Code::NotFound);
     }
+    // Travellers and travel units act only within the organisation their token names.
+    if path.starts_with("/v1/clearance-requests") {
+        shared.extend([Code::Forbidden, Code::TokenOrgRequired]);
+    }
     if in_query {
         shared.push(Code::InvalidQuery);
     }
     if has_body {
         shared.extend([
             Code::MalformedJson,
+            Code::RequestTimeout,
             Code::PayloadTooLarge,
             Code::UnsupportedMediaType,
             Code::InvalidField,
@@ -185,13 +190,15 @@ fn add_shared_behaviour(path: &str, method: &str, op: &mut Value) {
             Code::InvalidIdempotencyKey,
             Code::IdempotencyKeyInProgress,
             Code::IdempotencyKeyReused,
+            // A replay to a caller who no longer holds a role the first request was made with.
+            Code::Forbidden,
         ]);
         let mut params = params;
         params.push(json!({
             "name": "Idempotency-Key",
             "in": "header",
             "required": false,
-            "description": "Makes a retry safe: the same key with the same request replays the first answer (with `Idempotent-Replayed: true`) for 24 hours.",
+            "description": "Makes a retry safe: the same key with the same request replays the first answer (with `Idempotent-Replayed: true`) for 24 hours, to the same caller (organisation and subject) while their token still holds every role the first request was made with (otherwise 403).",
             "schema": {"type": "string", "minLength": 1, "maxLength": 255},
         }));
         op.insert("parameters".into(), Value::Array(params));

@@ -162,7 +162,7 @@ pub async fn publish(
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     analyst(&caller)?;
-    let body: SraBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let body: SraBody = read_json(&req, payload, &state.body).await?;
     let parts = body.into_parts()?;
     let (sra, rescreening) = state
         .publishing
@@ -199,7 +199,7 @@ pub async fn draft(
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     analyst(&caller)?;
-    let body: SraBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let body: SraBody = read_json(&req, payload, &state.body).await?;
     let parts = body.into_parts()?;
     if parts.endorsement.is_some() || parts.approval.is_some() {
         return Err(Problem::invalid_field(
@@ -263,7 +263,7 @@ async fn sign_off(
 ) -> Result<HttpResponse, Problem> {
     analyst(&caller)?;
     let id = sra_id(&id)?;
-    let body: SignoffBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let body: SignoffBody = read_json(&req, payload, &state.body).await?;
     let signoff = body.into_signoff("")?;
     let sra = match step {
         SignoffStep::Endorse => state.publishing.endorse(id, signoff).await?,

@@ -26,13 +26,13 @@ pub async fn limit_rate(
     let Some(limits) = limits.filter(|_| !UNLIMITED.contains(&req.path())) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let over = client_ip(&req, &limits)
-        .map_or(Ok(()), |ip| limits.check_ip(ip))
+    let mut over = client_ip(&req, &limits).map_or(Ok(()), |ip| limits.check_ip(ip));
+    if over.is_ok() {
         // An invalid token is the handler's to refuse; only known callers have a quota.
-        .and_then(|()| match authenticate(req.request()) {
-            Ok(caller) => limits.check_caller(&caller),
-            Err(_) => Ok(()),
-        });
+        if let Ok(caller) = authenticate(req.request()).await {
+            over = limits.check_caller(&caller);
+        }
+    }
     let Err(wait) = over else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };

@@ -97,7 +97,7 @@ pub async fn dev_token(
     let Some(auth) = &state.dev_tokens else {
         return Err(Problem::not_found());
     };
-    let body: DevTokenBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let body: DevTokenBody = read_json(&req, payload, &state.body).await?;
     let sub = crate::domain::bounded_text("/sub", &body.sub, 100)?;
     let mut roles = Vec::with_capacity(body.roles.len());
     for (i, raw) in body.roles.iter().enumerate() {

@@ -66,7 +66,7 @@ pub async fn register(
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     let org = organisation(&caller)?;
-    let body: WebhookBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let body: WebhookBody = read_json(&req, payload, &state.body).await?;
     check_subscription(&body.url, &body.events, &body.secret)?;
     check_target(&state.webhook_targets, &body.url)
         .await

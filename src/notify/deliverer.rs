@@ -27,7 +27,7 @@ impl Deliverer {
         settings: WebhookSettings,
         targets: Arc<TargetPolicy>,
     ) -> anyhow::Result<Self> {
-        crate::startup::install_tls_provider();
+        crate::tls::install_tls_provider();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_millis(settings.timeout_ms))
             .connect_timeout(Duration::from_millis(settings.timeout_ms.min(5000)))

@@ -210,9 +210,10 @@ pub(super) fn missing_trail(request_id: uuid::Uuid) -> BrokenLink {
 /// Claims a key, with `$7` as the id of a request it may create. A claim abandoned with the
 /// same request keeps its id, so the retry of an attempt whose outcome is unknown writes the
 /// same request again, and finds it if it was stored.
-pub(super) const CLAIM_IDEMPOTENCY_KEY: &str = "INSERT INTO idempotency_keys (subject, key, fingerprint, created_at, request_id) \
-     VALUES ($1, $2, $3, $4, $7) \
+pub(super) const CLAIM_IDEMPOTENCY_KEY: &str = "INSERT INTO idempotency_keys (subject, key, fingerprint, created_at, request_id, roles) \
+     VALUES ($1, $2, $3, $4, $7, $8) \
      ON CONFLICT (subject, key) DO UPDATE SET fingerprint = excluded.fingerprint, created_at = excluded.created_at, \
+       roles = excluded.roles, \
        status = NULL, content_type = NULL, location = NULL, body = NULL, \
        request_id = CASE WHEN idempotency_keys.status IS NULL AND idempotency_keys.fingerprint = excluded.fingerprint \
          AND idempotency_keys.request_id IS NOT NULL THEN idempotency_keys.request_id ELSE excluded.request_id END \
@@ -232,12 +233,20 @@ pub(super) struct KeyRow {
     pub content_type: Option<String>,
     pub location: Option<String>,
     pub body: Option<String>,
+    /// Comma-separated; NULL on keys claimed before roles were recorded.
+    pub roles: Option<String>,
 }
 
 /// What a key that could not be claimed means for this request.
 pub(super) fn existing_claim(key: &IdempotencyKey, row: KeyRow) -> IdempotencyClaim {
     if row.fingerprint != key.fingerprint {
         return IdempotencyClaim::Mismatch;
+    }
+    let held = |role: &str| key.roles.split(',').any(|r| r == role);
+    if let Some(first) = &row.roles
+        && !first.split(',').filter(|r| !r.is_empty()).all(held)
+    {
+        return IdempotencyClaim::RolesWithdrawn;
     }
     match row.status.and_then(|s| u16::try_from(s).ok()) {
         None => IdempotencyClaim::InProgress,

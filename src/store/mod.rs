@@ -138,7 +138,8 @@ impl From<serde_json::Error> for StoreError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestScope {
     All,
-    Traveller(TravellerId),
+    /// One traveller: a traveller id is unique only within its organisation.
+    Traveller(OrgId, TravellerId),
     Org(OrgId),
 }
 
@@ -290,8 +291,11 @@ pub struct DeliveryView {
 /// A caller's `Idempotency-Key` and the request it came with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey {
-    /// The caller's token subject: keys of different callers never meet.
+    /// The caller: their organisation and token subject. Keys of different callers never meet.
     pub subject: String,
+    /// The caller's roles, comma-separated: a replay goes only to a caller who still holds
+    /// every role the first request was made with.
+    pub roles: String,
     pub key: String,
     /// SHA-256 (hex) of the method, path and body.
     pub fingerprint: String,
@@ -319,6 +323,9 @@ pub enum IdempotencyClaim {
     Mismatch,
     /// The first request is still being worked on.
     InProgress,
+    /// The first request finished, but the caller no longer holds a role it was made with:
+    /// its answer is not theirs to see again.
+    RolesWithdrawn,
 }
 
 #[async_trait]

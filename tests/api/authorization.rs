@@ -102,15 +102,15 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
         ("post", "/v1/clearance-requests") => only(&[Traveller, UnitSameOrg]),
         ("get", "/v1/clearance-requests") => only(&[Traveller, UnitSameOrg, UnitOtherOrg, Admin]),
         // Reading one request: its traveller, their organisation's travel unit, an admin, and
-        // approvers once it is in the chain. Others who read requests are told it does not
-        // exist; roles that read no requests at all are refused.
+        // the approvers of the stage it waits at (HQ here; DG approvers took no part in
+        // it). Others who read requests are told it does not exist; roles that read no
+        // requests at all are refused.
         ("get", "/v1/clearance-requests/{id}" | "/v1/clearance-requests/{id}/audit") => {
             match (who, case) {
                 (Admin, _) => Allow,
                 (Analyst, _) => Deny,
-                (_, Case::OwnEscalated) if approver => Allow,
-                (_, Case::OtherEscalated) if approver => Allow,
-                (_, Case::OwnCleared) if approver => Hidden,
+                (ApproverHq, Case::OwnEscalated | Case::OtherEscalated) => Allow,
+                (_, _) if approver => Hidden,
                 (Traveller | UnitSameOrg, Case::OwnEscalated | Case::OwnCleared) => Allow,
                 (UnitOtherOrg, Case::OtherEscalated) => Allow,
                 (Traveller | UnitSameOrg | UnitOtherOrg, _) => Hidden,
@@ -124,8 +124,8 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
                 (Traveller | UnitSameOrg, Case::OwnEscalated | Case::OwnCleared) => Allow,
                 (UnitOtherOrg, Case::OtherEscalated) => Allow,
                 (Traveller | UnitSameOrg | UnitOtherOrg, _) => Hidden,
-                // Approvers may read an escalated request, not change it.
-                (ApproverHq | ApproverDg, Case::OwnEscalated | Case::OtherEscalated) => Deny,
+                // Approvers may read a request at their stage, not change it.
+                (ApproverHq, Case::OwnEscalated | Case::OtherEscalated) => Deny,
                 (ApproverHq | ApproverDg, _) => Hidden,
                 (Admin | Analyst, _) => Deny,
                 _ => return None,

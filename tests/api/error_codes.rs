@@ -12,7 +12,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 
-use super::support::{Submission, TestApp, day};
+use super::support::{Submission, TestApp, day, stalled_body};
 
 /// What one trigger saw, and the operation (method, path template) it called.
 struct Seen {
@@ -112,7 +112,7 @@ async fn refuse_inserts(app: &TestApp) {
 
 #[tokio::test]
 async fn every_documented_error_code_is_triggered_and_answers_as_documented() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(|s| s.server.body_timeout_ms = 300).await;
     app.area("TST-LOW", Some("low")).await;
     app.area("TST-VHIGH", Some("very_high")).await;
     app.area("TST-SRA", None).await;
@@ -189,6 +189,22 @@ async fn every_documented_error_code_is_triggered_and_answers_as_documented() {
                 .body(vec![b' '; app.settings.server.max_body_bytes + 1]),
         )
         .await,
+    );
+    // A body that stops arriving: raw TCP, since an HTTP client sends what it declares.
+    let (raw, _) = stalled_body(&app.address, "/v1/clearance-requests", &alice, "").await;
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    record(
+        "request_timeout",
+        Seen {
+            op: SUBMIT,
+            status: head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0),
+            content_type: head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-type: "))
+                .unwrap_or_default()
+                .to_owned(),
+            body: serde_json::from_str(body).unwrap_or(Value::Null),
+        },
     );
     record(
         "unsupported_media_type",
@@ -276,6 +292,20 @@ async fn every_documented_error_code_is_triggered_and_answers_as_documented() {
         seen(
             LIST,
             call(&app, Method::GET, "/v1/clearance-requests", "not.a.token"),
+        )
+        .await,
+    );
+    let alice_without_org = app.token("alice", &[Role::Traveller], None);
+    record(
+        "token_org_required",
+        seen(
+            LIST,
+            call(
+                &app,
+                Method::GET,
+                "/v1/clearance-requests",
+                &alice_without_org,
+            ),
         )
         .await,
     );

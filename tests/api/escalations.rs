@@ -241,7 +241,7 @@ async fn a_returned_request_is_amended_and_re_enters_the_chain_at_hq() {
         .app
         .client
         .patch(chain.app.url(&format!("/v1/clearance-requests/{id}")))
-        .bearer_auth(chain.app.token("alice", &[Role::Traveller], None))
+        .bearer_auth(chain.app.traveller("alice", "UNICEF"))
         .json(&moved.json)
         .send()
         .await
@@ -614,4 +614,89 @@ async fn a_tampered_audit_trail_is_detected_by_audit_verify() {
         stderr.contains(&format!("request {id} entry 2")),
         "{stderr}"
     );
+}
+
+/// Approvers read what waits at their stage and what they took part in, nothing else:
+/// another HQ approver loses sight of a request once HQ has decided it.
+#[tokio::test]
+async fn approvers_read_their_stages_items_and_what_they_decided_only() {
+    let chain = Chain::new().await;
+    let id = chain.escalate(8).await;
+    let reads = |who: &'static str, roles: &'static [Role]| {
+        let token = chain.app.token(who, roles, None);
+        let app = &chain.app;
+        let id = id.clone();
+        async move {
+            let (one, _) = app
+                .get(&format!("/v1/clearance-requests/{id}"), &token)
+                .await;
+            let (trail, _) = app
+                .get(&format!("/v1/clearance-requests/{id}/audit"), &token)
+                .await;
+            assert_eq!(one, trail, "{who}: the request and its trail agree");
+            one == 200
+        }
+    };
+    assert!(reads("hq-2", HQ).await, "at HQ: every HQ approver");
+    assert!(!reads("dg-1", DG).await, "at HQ: not yet the DG's office");
+
+    chain.claim_and_decide("hq-1", HQ, &id, "approve").await;
+    assert!(reads("hq-1", HQ).await, "hq-1 decided it");
+    assert!(!reads("hq-2", HQ).await, "hq-2 took no part");
+    assert!(reads("dg-2", DG).await, "at DG: every DG approver");
+
+    chain.claim_and_decide("dg-1", DG, &id, "approve").await;
+    assert!(reads("dg-1", DG).await, "dg-1 decided it");
+    assert!(
+        reads("hq-1", HQ).await,
+        "hq-1 still: the trail holds the decision"
+    );
+    assert!(!reads("dg-2", DG).await, "dg-2 took no part");
+}
+
+/// A stream lives as long as its token (issue 25, finding 4): when the token expires the
+/// approver is told, and the stream ends.
+#[tokio::test]
+async fn the_live_queue_ends_when_its_token_expires() {
+    let chain = Chain::with(|s| s.auth.leeway_secs = 1).await;
+    let now = chrono::Utc::now().timestamp();
+    let short = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": "hq-1", "roles": ["approver-hq"], "iss": chain.app.settings.auth.issuer,
+                "aud": chain.app.settings.auth.audience, "iat": now, "nbf": now, "exp": now + 2}),
+        &jsonwebtoken::EncodingKey::from_secret(
+            chain
+                .app
+                .settings
+                .auth
+                .hs256_secret
+                .as_ref()
+                .unwrap()
+                .as_bytes(),
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut stream = chain
+        .app
+        .client
+        .get(chain.app.url("/v1/escalations/stream"))
+        .bearer_auth(&short)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut seen = String::new();
+    let ended = tokio::time::timeout(Duration::from_secs(8), async {
+        while let Some(chunk) = stream.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream outlived its token: {seen}");
+    assert!(seen.contains("event: token_expired"), "{seen}");
+    let took = started.elapsed();
+    // exp is 2 s away (whole seconds) plus 1 s of leeway.
+    assert!(took >= Duration::from_millis(1500), "ended after {took:?}");
+    println!("the stream ended {took:?} after it opened");
 }

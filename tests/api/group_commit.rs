@@ -134,7 +134,10 @@ async fn listed(
     let mut ids = Vec::new();
     loop {
         let query = RequestQuery {
-            scope: RequestScope::Traveller(TravellerId::parse("", traveller).unwrap()),
+            scope: RequestScope::Traveller(
+                OrgId::parse("", "WFP").unwrap(),
+                TravellerId::parse("", traveller).unwrap(),
+            ),
             status,
             before: ids.last().copied(),
             limit: page,

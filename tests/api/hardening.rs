@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::support::TestApp;
+use super::support::{App, Submission, TestApp, stalled_body};
 
 const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     connect-src 'self'; img-src 'self' blob: data:; form-action 'none'; base-uri 'none'; \
@@ -189,7 +189,7 @@ async fn an_allowed_origin_may_call_from_a_browser_and_no_other() {
     }
 }
 
-fn host_port(app: &TestApp) -> String {
+fn host_port(app: &App) -> String {
     app.address.trim_start_matches("http://").to_owned()
 }
 
@@ -322,4 +322,41 @@ async fn deeply_nested_json_is_refused_without_harm() {
     // Still serving.
     assert_eq!(app.get("/v1/clearance-requests", &token).await.0, 200);
     assert_eq!(app.stored_rows().await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_answered_408_and_its_connection_closed() {
+    let app = TestApp::spawn_with(|s| s.server.body_timeout_ms = 1_000).await;
+    app.area("TST-LOW", Some("low")).await;
+    let alice = app.traveller("alice", "UNICEF");
+    let started = Instant::now();
+    for (path, extra) in [
+        ("/v1/clearance-requests", ""),
+        ("/v1/clearance-requests", "Idempotency-Key: stalled-1\r\n"),
+    ] {
+        let (answer, closed) = stalled_body(&app.address, path, &alice, extra).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 408"),
+            "{path} {extra}: {answer}"
+        );
+        assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+        assert!(closed, "{path} {extra}: the connection stayed open");
+    }
+    println!("two stalled bodies answered 408 in {:?}", started.elapsed());
+    // The stalled key was released: the same key with a whole body submits.
+    let response = app
+        .client
+        .post(app.url("/v1/clearance-requests"))
+        .bearer_auth(&alice)
+        .header("Idempotency-Key", "stalled-1")
+        .json(
+            &Submission::for_traveller("alice", "UNICEF")
+                .leg("TST-LOW", 1, 2)
+                .json,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    assert_eq!(app.stored_rows().await, (1, 1));
 }

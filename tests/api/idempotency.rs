@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use clearway::auth::Role;
+
 use super::support::{App, Submission, TestApp, read};
 
 async fn submit_with_key(app: &App, token: &str, key: &str, body: &Value) -> (u16, Value, bool) {
@@ -121,4 +123,59 @@ async fn a_key_expires_after_the_window() {
     assert_eq!((status, replayed), (201, false));
     assert_ne!(first["id"], second["id"]);
     assert_eq!(app.stored_rows().await, (2, 2));
+}
+
+/// A replay is an answer to the caller the first request was authorized for: the same
+/// organisation and subject, still holding every role it was made with. A token that lost
+/// its role, or names another organisation, gets no replay (issue 25, finding 3).
+#[tokio::test]
+async fn a_replay_is_authorized_again() {
+    let app = TestApp::spawn().await;
+    app.area("TST-LOW", Some("low")).await;
+    let alice = app.traveller("alice", "UNICEF");
+    let (status, first, _) = submit_with_key(&app, &alice, "key-1", &trip("alice")).await;
+    assert_eq!(status, 201, "{first}");
+    let id = first["id"].as_str().unwrap().to_owned();
+
+    let roleless = app.token("alice", &[], Some("UNICEF"));
+    let (status, body, replayed) = submit_with_key(&app, &roleless, "key-1", &trip("alice")).await;
+    assert_eq!((status, replayed), (403, false), "{body}");
+    assert_eq!(body["code"], "forbidden");
+    // Another organisation's alice is another person: her own key space, her own refusal.
+    let wfp_alice = app.traveller("alice", "WFP");
+    let (status, body, replayed) = submit_with_key(&app, &wfp_alice, "key-1", &trip("alice")).await;
+    assert_eq!((status, replayed), (403, false), "{body}");
+    // A token with more roles than the first still gets its answer: nothing runs twice.
+    let more = app.token("alice", &[Role::Traveller, Role::Admin], Some("UNICEF"));
+    let (status, again, replayed) = submit_with_key(&app, &more, "key-1", &trip("alice")).await;
+    assert_eq!((status, replayed, &again), (201, true, &first));
+    assert_eq!(app.stored_rows().await, (1, 1));
+
+    // The same for a withdrawal: its replay to a token with no roles is refused.
+    let withdraw = |token: String| {
+        let app = &app;
+        let url = app.url(&format!("/v1/clearance-requests/{id}/withdraw"));
+        async move {
+            let response = app
+                .client
+                .post(url)
+                .bearer_auth(token)
+                .header("Idempotency-Key", "withdraw-1")
+                .json(&serde_json::json!({}))
+                .send()
+                .await
+                .unwrap();
+            let replayed = response.headers().contains_key("idempotent-replayed");
+            let (status, body) = read(response).await;
+            (status, replayed, body)
+        }
+    };
+    // (A cleared request cannot be withdrawn: the 409 is the answer a retry gets again.)
+    let (first, replayed, body) = withdraw(alice.clone()).await;
+    assert_eq!((first, replayed), (409, false), "{body}");
+    let (status, replayed, body) = withdraw(app.token("alice", &[], Some("UNICEF"))).await;
+    assert_eq!((status, replayed), (403, false), "{body}");
+    assert_eq!(body["code"], "forbidden");
+    let (status, replayed, _) = withdraw(alice).await;
+    assert_eq!((status, replayed), (first, true));
 }

@@ -9,6 +9,7 @@
 // Loading each file once per backend is the point: one suite, two stores.
 #![allow(clippy::duplicate_mod)]
 
+mod identity_provider;
 mod support;
 
 // The suites read the same files; `path` keeps them in this directory.
@@ -34,6 +35,7 @@ mod sqlite {
     mod input_errors;
     mod lifecycle;
     mod metrics;
+    mod oidc;
     mod openapi;
     mod outages;
     mod process;

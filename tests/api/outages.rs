@@ -166,3 +166,85 @@ fn disk_nearly_full(disk: &SmallDisk) -> bool {
         .and_then(|l| l.trim().parse::<u64>().ok())
         .is_some_and(|kb| kb < 64)
 }
+
+/// An idle instance learns within seconds that Redis went away (issue 25, finding 7): it
+/// pings Redis while it is up instead of waiting for a call to fail.
+#[tokio::test]
+async fn readiness_learns_within_seconds_that_an_idle_redis_went_away() {
+    let mut redis = OwnRedis::start();
+    let url = redis.url();
+    let app = TestApp::spawn_with(|s| {
+        s.redis.url = url.clone();
+        s.redis.health_check_interval_ms = 500;
+    })
+    .await;
+    assert_eq!(readiness(&app).await.1["redis"], "up");
+    redis.stop();
+    let started = std::time::Instant::now();
+    assert!(
+        eventually(Duration::from_secs(5), async || {
+            readiness(&app).await.1["redis"] == "down"
+        })
+        .await,
+        "readyz still says Redis is up"
+    );
+    println!(
+        "an idle instance saw Redis down after {:?}",
+        started.elapsed()
+    );
+    redis.restart();
+    assert!(
+        eventually(
+            Duration::from_secs(5),
+            async || readiness(&app).await.1["redis"] == "up"
+        )
+        .await
+    );
+}
+
+/// Redis reached over TLS (a private CA named by `redis.ca_file`) with a password.
+#[tokio::test]
+async fn redis_over_tls_with_a_password_caches_area_risk() {
+    let redis = OwnRedis::start_with(true, Some("redis-test-password-1"));
+    let (url, ca_file) = (redis.url(), redis.ca_file());
+    assert!(url.starts_with("rediss://:redis-test-password-1@"));
+    let app = TestApp::spawn_with(|s| {
+        s.redis.url = url.clone();
+        s.redis.ca_file = ca_file.clone();
+    })
+    .await;
+    assert_eq!(readiness(&app).await.1["redis"], "up");
+    app.area("TST-TLS", Some("low")).await;
+    let trip = Submission::for_traveller("alice", "UNICEF").leg("TST-TLS", 2, 4);
+    let (status, _) = app.submit(&app.traveller("alice", "UNICEF"), &trip).await;
+    assert_eq!(status, 201);
+    // The entry is in that Redis, read back by redis-cli over TLS with the password.
+    let key = format!("{}area:TST-TLS", app.settings.redis.key_prefix);
+    let cli = std::process::Command::new("redis-cli")
+        .args(["--tls", "--cacert"])
+        .arg(ca_file.as_ref().unwrap())
+        .args(["-p", &redis.port.to_string(), "--no-auth-warning", "-a"])
+        .args(["redis-test-password-1", "EXISTS", &key])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&cli.stdout).trim(), "1", "{cli:?}");
+
+    // The wrong password, or a CA that did not sign the server's certificate: Redis is down
+    // for this instance (it decides from the store), never used unauthenticated.
+    let wrong = url.replace("redis-test-password-1", "wrong-password");
+    let other = OwnRedis::start_with(true, None);
+    let other_ca = other.ca_file();
+    for (url, ca_file) in [(wrong, ca_file.clone()), (url.clone(), other_ca)] {
+        let app = TestApp::spawn_with(|s| {
+            s.redis.url = url.clone();
+            s.redis.ca_file = ca_file.clone();
+        })
+        .await;
+        let (status, ready) = readiness(&app).await;
+        assert_eq!(
+            (status, &ready["redis"]),
+            (200, &serde_json::json!("down")),
+            "{url}"
+        );
+    }
+}

@@ -81,16 +81,19 @@ async fn a_travel_unit_sees_only_its_organisations_requests_and_an_admin_sees_al
     let (_, page) = app.get("/v1/clearance-requests", &app.admin()).await;
     assert_eq!(ids(&page).len(), 3);
 
-    for token in [
-        app.analyst(),
-        app.token("unit-without-org", &[Role::TravelUnit], None),
+    for (token, code) in [
+        (app.analyst(), "forbidden"),
+        (
+            app.token("unit-without-org", &[Role::TravelUnit], None),
+            "token_org_required",
+        ),
     ] {
         let (status, body) = app
             .get(&format!("/v1/clearance-requests/{wfp}"), &token)
             .await;
-        assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
-        let (status, _) = app.get("/v1/clearance-requests", &token).await;
-        assert_eq!(status, 403);
+        assert_eq!((status, body["code"].as_str()), (403, Some(code)));
+        let (status, body) = app.get("/v1/clearance-requests", &token).await;
+        assert_eq!((status, body["code"].as_str()), (403, Some(code)));
     }
 }
 
@@ -157,4 +160,77 @@ async fn lists_are_paginated_newest_first_and_filter_by_status() {
             "{bad}: {body}"
         );
     }
+}
+
+/// A traveller id is unique only within its organisation: WFP's alice and UNICEF's alice
+/// are two people, and neither sees, lists or withdraws the other's requests.
+#[tokio::test]
+async fn a_traveller_is_their_organisation_and_their_id_together() {
+    let app = TestApp::spawn().await;
+    app.area("TST-LOW", Some("low")).await;
+    let wfp_unit = app.token("wfp-desk", &[Role::TravelUnit], Some("WFP"));
+    let (status, body) = app
+        .submit(
+            &wfp_unit,
+            &Submission::for_traveller("alice", "WFP").leg("TST-LOW", 1, 2),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let wfps = body["id"].as_str().unwrap().to_owned();
+    let unicefs = submit_as(&app, "alice", "UNICEF").await;
+
+    let unicef_alice = app.traveller("alice", "UNICEF");
+    let (_, page) = app.get("/v1/clearance-requests", &unicef_alice).await;
+    assert_eq!(ids(&page), HashSet::from([unicefs.clone()]));
+    for path in [
+        format!("/v1/clearance-requests/{wfps}"),
+        format!("/v1/clearance-requests/{wfps}/audit"),
+    ] {
+        let (status, _) = app.get(&path, &unicef_alice).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    let (status, _) = app
+        .post(
+            &format!("/v1/clearance-requests/{wfps}/withdraw"),
+            &unicef_alice,
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    let wfp_alice = app.traveller("alice", "WFP");
+    let (_, page) = app.get("/v1/clearance-requests", &wfp_alice).await;
+    assert_eq!(ids(&page), HashSet::from([wfps.clone()]));
+    let (_, request) = app
+        .get(&format!("/v1/clearance-requests/{wfps}"), &wfp_alice)
+        .await;
+    assert_eq!(
+        request["status"], "cleared",
+        "the withdrawal changed nothing"
+    );
+}
+
+/// A traveller token must say which organisation it acts in: without one it submits and
+/// reads nothing, and nothing it sent shows in any organisation's list.
+#[tokio::test]
+async fn a_traveller_token_without_an_organisation_submits_nothing() {
+    let app = TestApp::spawn().await;
+    app.area("TST-LOW", Some("low")).await;
+    let before = app.stored_rows().await;
+    let no_org = app.token("alice", &[Role::Traveller], None);
+    let (status, body) = app
+        .submit(
+            &no_org,
+            &Submission::for_traveller("alice", "UNICEF").leg("TST-LOW", 1, 2),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("token_org_required")),
+        "{body}"
+    );
+    assert_eq!(app.stored_rows().await, before);
+    let unit = app.token("unicef-desk", &[Role::TravelUnit], Some("UNICEF"));
+    let (_, page) = app.get("/v1/clearance-requests", &unit).await;
+    assert!(ids(&page).is_empty());
 }

@@ -421,6 +421,7 @@ function watch(stage, indicator, reload) {
         while ((end = buffer.indexOf("\n\n")) >= 0) {
           const frame = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
+          if (/^event: token_expired/m.test(frame)) return signOut("Your session has ended; sign in again.");
           if (/^event: /m.test(frame)) reload();
         }
       }

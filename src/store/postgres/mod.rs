@@ -745,8 +745,9 @@ impl Store for PostgresStore {
         ));
         match &query.scope {
             RequestScope::All => {}
-            RequestScope::Traveller(id) => {
+            RequestScope::Traveller(org, id) => {
                 sql.push(" AND traveller_id = ").push_bind(id.as_str());
+                sql.push(" AND org = ").push_bind(org.as_str());
             }
             RequestScope::Org(org) => {
                 sql.push(" AND org = ").push_bind(org.as_str());
@@ -824,6 +825,7 @@ impl Store for PostgresStore {
             .bind(expired_before)
             .bind(abandoned_before)
             .bind(Uuid::now_v7().to_string())
+            .bind(&key.roles)
             .fetch_optional(&self.pool)
             .await?;
         if let Some(id) = claimed {
@@ -832,7 +834,7 @@ impl Store for PostgresStore {
             });
         }
         let row = sqlx::query(
-            "SELECT fingerprint, status, content_type, location, body FROM idempotency_keys WHERE subject = $1 AND key = $2",
+            "SELECT fingerprint, status, content_type, location, body, roles FROM idempotency_keys WHERE subject = $1 AND key = $2",
         )
         .bind(&key.subject)
         .bind(&key.key)
@@ -846,6 +848,7 @@ impl Store for PostgresStore {
                 content_type: row.try_get("content_type")?,
                 location: row.try_get("location")?,
                 body: row.try_get("body")?,
+                roles: row.try_get("roles")?,
             },
         ))
     }

@@ -126,15 +126,18 @@ impl SqliteStore {
     /// entries the writer still holds in memory, read first (`Pending::ids_of` says why).
     async fn travellers_requests(
         &self,
+        org: &OrgId,
         traveller: &TravellerId,
         query: &RequestQuery,
     ) -> Result<Vec<RequestRecord>, StoreError> {
+        // The index is by traveller id; the organisation is checked on the request itself.
         let recent = self.traveller_index.ids_of(traveller.as_str());
         let mut sql = QueryBuilder::<Sqlite>::new(
             "SELECT r.* FROM requests_by_traveller t JOIN clearance_requests r ON r.id = t.id \
              WHERE t.traveller_id = ",
         );
         sql.push_bind(traveller.as_str());
+        sql.push(" AND r.org = ").push_bind(org.as_str());
         push_page(&mut sql, query, ["r.status", "t.id"]);
         let mut rows = sql.build().fetch_all(&self.pool).await?;
         if !recent.is_empty() {
@@ -143,6 +146,7 @@ impl SqliteStore {
                 "SELECT * FROM clearance_requests WHERE id IN (SELECT value FROM json_each(",
             );
             sql.push_bind(serde_json::to_string(&ids)?).push("))");
+            sql.push(" AND +org = ").push_bind(org.as_str());
             // Found by id: an index on status or on the page would scan far more rows.
             push_page(&mut sql, query, ["+status", "+id"]);
             rows.extend(sql.build().fetch_all(&self.pool).await?);
@@ -984,7 +988,9 @@ impl Store for SqliteStore {
         let mut sql = QueryBuilder::<Sqlite>::new("SELECT * FROM clearance_requests WHERE 1 = 1");
         match &query.scope {
             RequestScope::All => {}
-            RequestScope::Traveller(id) => return self.travellers_requests(id, query).await,
+            RequestScope::Traveller(org, id) => {
+                return self.travellers_requests(org, id, query).await;
+            }
             RequestScope::Org(org) => {
                 sql.push(" AND org = ").push_bind(org.as_str());
             }
@@ -1053,6 +1059,7 @@ impl Store for SqliteStore {
             .bind(ts(expired_before))
             .bind(ts(abandoned_before))
             .bind(Uuid::now_v7().to_string())
+            .bind(&key.roles)
             .fetch_optional(&self.pool)
             .await
             .map_err(|e| turn.judge(e))?;
@@ -1062,7 +1069,7 @@ impl Store for SqliteStore {
             });
         }
         let row = sqlx::query(
-            "SELECT fingerprint, status, content_type, location, body FROM idempotency_keys WHERE subject = ? AND key = ?",
+            "SELECT fingerprint, status, content_type, location, body, roles FROM idempotency_keys WHERE subject = ? AND key = ?",
         )
         .bind(&key.subject)
         .bind(&key.key)
@@ -1076,6 +1083,7 @@ impl Store for SqliteStore {
                 content_type: row.try_get("content_type")?,
                 location: row.try_get("location")?,
                 body: row.try_get("body")?,
+                roles: row.try_get("roles")?,
             },
         ))
     }

@@ -10,8 +10,15 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use claims::{ClaimMapping, Signer};
+use oidc::Issuer;
+use serde_json::{Map, Value};
+
 use crate::config::AuthSettings;
 use crate::domain::request::OrgId;
+
+pub mod claims;
+pub mod oidc;
 
 /// Longer tokens are refused before any parsing.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -70,6 +77,9 @@ pub struct Caller {
     pub roles: Vec<Role>,
     /// The organisation a travel unit (or traveller) belongs to, from the `org` claim.
     pub org: Option<OrgId>,
+    /// When the token stops being accepted (its `exp` plus the leeway, Unix seconds): a
+    /// stream opened with it ends then.
+    pub valid_until: i64,
 }
 
 impl Caller {
@@ -100,22 +110,27 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org: Option<String>,
     pub iss: String,
-    pub aud: String,
+    /// One audience, or several (RFC 7519 section 4.1.3).
+    pub aud: Value,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
 }
 
-/// Verifies tokens with the keys the settings name; each key accepts exactly one algorithm,
+/// Verifies tokens: those of an identity provider found by OIDC discovery with its current
+/// keys, the others with the keys the settings name. Each key accepts exactly one algorithm,
 /// so an HS256 token can never be checked against an RSA public key.
 ///
 /// A client sends the same token with every request, and checking its signature and parsing
 /// its header and claims costs more than the rest of authentication. So a token that passed
 /// every check is remembered by its exact text (signature included: any other text is a
 /// miss and is checked in full). What its text proves cannot change while the keys stay the
-/// same; its time-bound claims, `exp` and `nbf`, are checked again on every use.
+/// same (a provider that withdraws a key makes its tokens be checked again); its time-bound
+/// claims, `exp` and `nbf`, are checked again on every use.
 pub struct TokenVerifier {
     keys: Vec<(Algorithm, DecodingKey, Validation)>,
+    issuers: Vec<Arc<Issuer>>,
+    claims: ClaimMapping,
     leeway: i64,
     verified: moka::sync::Cache<Box<str>, Arc<Verified>>,
 }
@@ -125,6 +140,15 @@ struct Verified {
     caller: Caller,
     nbf: i64,
     exp: i64,
+    /// The provider's index and key generation it was verified under, if it was one's.
+    issuer: Option<(usize, u64)>,
+}
+
+/// Only the issuer, read before verification to pick the provider whose keys apply.
+#[derive(Deserialize)]
+struct IssuerOnly {
+    #[serde(default)]
+    iss: Option<String>,
 }
 
 impl TokenVerifier {
@@ -163,9 +187,19 @@ impl TokenVerifier {
                 .context("auth.es256_public_key_file is not an EC public key")?;
             keys.push((Algorithm::ES256, key, validation(Algorithm::ES256)));
         }
-        anyhow::ensure!(!keys.is_empty(), "no token verification key configured");
+        let issuers = auth
+            .oidc
+            .iter()
+            .map(|idp| Issuer::new(idp, &auth.audience).map(Arc::new))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        anyhow::ensure!(
+            !keys.is_empty() || !issuers.is_empty(),
+            "no token verification key configured"
+        );
         Ok(Self {
             keys,
+            issuers,
+            claims: ClaimMapping::from_settings(&auth.claims)?,
             leeway: i64::try_from(auth.leeway_secs).unwrap_or(i64::MAX),
             verified: moka::sync::Cache::builder()
                 .max_capacity(VERIFIED_TOKENS)
@@ -174,16 +208,21 @@ impl TokenVerifier {
         })
     }
 
-    pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
-        self.verify_at(token, Utc::now().timestamp())
+    /// The identity providers, whose keys `Issuer::keep_fresh` keeps current.
+    pub fn issuers(&self) -> &[Arc<Issuer>] {
+        &self.issuers
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        self.verify_at(token, Utc::now().timestamp()).await
     }
 
     /// `now` applies to a remembered token; a new one is checked against the system clock.
-    fn verify_at(&self, token: &str, now: i64) -> Result<Caller, AuthError> {
+    async fn verify_at(&self, token: &str, now: i64) -> Result<Caller, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::Invalid("token too long".into()));
         }
-        if let Some(known) = self.verified.get(token) {
+        if let Some(known) = self.verified.get(token).filter(|k| self.still_keyed(k)) {
             // The same comparisons, and the same leeway, as the full check.
             if known.exp < now.saturating_sub(self.leeway) {
                 return Err(AuthError::Expired);
@@ -193,67 +232,103 @@ impl TokenVerifier {
             }
             return Ok(known.caller.clone());
         }
-        let verified = self.verify_in_full(token)?;
+        let verified = self.verify_in_full(token).await?;
         let caller = verified.caller.clone();
         self.verified.insert(token.into(), Arc::new(verified));
         Ok(caller)
     }
 
-    fn verify_in_full(&self, token: &str) -> Result<Verified, AuthError> {
+    /// Whether the key a remembered token was verified with is still the provider's.
+    fn still_keyed(&self, known: &Verified) -> bool {
+        known
+            .issuer
+            .is_none_or(|(i, generation)| self.issuers[i].generation() == generation)
+    }
+
+    async fn verify_in_full(&self, token: &str) -> Result<Verified, AuthError> {
         // `alg: none` and unknown algorithms fail here: the header type has no such variant.
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| AuthError::Invalid("malformed token".into()))?;
-        let (_, key, validation) = self
-            .keys
+        // The issuer is read unverified only to choose the keys; the signature check below
+        // then requires that same issuer.
+        let iss = jsonwebtoken::dangerous::insecure_decode::<IssuerOnly>(token)
+            .ok()
+            .and_then(|data| data.claims.iss);
+        let provider = self
+            .issuers
             .iter()
-            .find(|(alg, _, _)| *alg == header.alg)
-            .ok_or_else(|| {
-                AuthError::Invalid(format!("algorithm {:?} is not accepted", header.alg))
-            })?;
-        let data =
-            jsonwebtoken::decode::<Claims>(token, key, validation).map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => AuthError::Expired,
-                ErrorKind::ImmatureSignature => AuthError::Invalid("token not valid yet".into()),
-                ErrorKind::InvalidIssuer => AuthError::Invalid("wrong issuer".into()),
-                ErrorKind::InvalidAudience => AuthError::Invalid("wrong audience".into()),
-                ErrorKind::InvalidSignature => AuthError::Invalid("bad signature".into()),
-                ErrorKind::MissingRequiredClaim(claim) => {
-                    AuthError::Invalid(format!("missing claim `{claim}`"))
-                }
-                _ => AuthError::Invalid("malformed token".into()),
-            })?;
-        let (nbf, exp) = (data.claims.nbf, data.claims.exp);
+            .enumerate()
+            .find(|(_, idp)| Some(&idp.issuer) == iss.as_ref());
+        let Some((index, idp)) = provider else {
+            let (_, key, validation) = self
+                .keys
+                .iter()
+                .find(|(alg, _, _)| *alg == header.alg)
+                .ok_or_else(|| {
+                    AuthError::Invalid(format!("algorithm {:?} is not accepted", header.alg))
+                })?;
+            let claims = decode(token, key, validation)?;
+            return self.verified(claims, Signer::StaticKey, None);
+        };
+        let generation = idp.generation();
+        let key = idp.key(header.kid.as_deref()).await.ok_or_else(|| {
+            AuthError::Invalid(
+                "no current key of the identity provider has this token's `kid`".into(),
+            )
+        })?;
+        if key.algorithm != header.alg {
+            return Err(AuthError::Invalid(format!(
+                "algorithm {:?} is not the key's",
+                header.alg
+            )));
+        }
+        let validation = idp.validation(
+            key.algorithm,
+            self.claims.subject_claim(),
+            u64::try_from(self.leeway).unwrap_or(0),
+        );
+        let claims = decode(token, &key.key, &validation)?;
+        self.verified(claims, Signer::Provider, Some((index, generation)))
+    }
+
+    fn verified(
+        &self,
+        claims: Map<String, Value>,
+        signer: Signer,
+        issuer: Option<(usize, u64)>,
+    ) -> Result<Verified, AuthError> {
+        let time = |name| claims.get(name).and_then(Value::as_f64).map(|t| t as i64);
+        let exp = time("exp").unwrap_or(i64::MIN);
+        let mut caller = self.claims.caller(&claims, signer)?;
+        caller.valid_until = exp.saturating_add(self.leeway);
         Ok(Verified {
-            caller: caller_from(data.claims)?,
-            nbf,
+            caller,
+            nbf: time("nbf").unwrap_or(i64::MIN),
             exp,
+            issuer,
         })
     }
 }
 
-fn caller_from(claims: Claims) -> Result<Caller, AuthError> {
-    let subject = claims.sub.trim();
-    if subject.is_empty() || subject.len() > 128 || subject.chars().any(char::is_control) {
-        return Err(AuthError::Invalid("missing or malformed `sub`".into()));
-    }
-    let mut roles = Vec::with_capacity(claims.roles.len());
-    for raw in &claims.roles {
-        let role: Role = raw.parse().map_err(AuthError::Invalid)?;
-        if !roles.contains(&role) {
-            roles.push(role);
-        }
-    }
-    let org = claims
-        .org
-        .as_deref()
-        .map(|o| OrgId::parse("org", o))
-        .transpose()
-        .map_err(|_| AuthError::Invalid("malformed `org`".into()))?;
-    Ok(Caller {
-        subject: subject.to_owned(),
-        roles,
-        org,
-    })
+fn decode(
+    token: &str,
+    key: &DecodingKey,
+    validation: &Validation,
+) -> Result<Map<String, Value>, AuthError> {
+    jsonwebtoken::decode::<Map<String, Value>>(token, key, validation)
+        .map(|data| data.claims)
+        .map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => AuthError::Expired,
+            ErrorKind::ImmatureSignature => AuthError::Invalid("token not valid yet".into()),
+            ErrorKind::InvalidIssuer => AuthError::Invalid("wrong issuer".into()),
+            ErrorKind::InvalidAudience => AuthError::Invalid("wrong audience".into()),
+            ErrorKind::InvalidSignature => AuthError::Invalid("bad signature".into()),
+            ErrorKind::InvalidAlgorithm => AuthError::Invalid("algorithm not accepted".into()),
+            ErrorKind::MissingRequiredClaim(claim) => {
+                AuthError::Invalid(format!("missing claim `{claim}`"))
+            }
+            _ => AuthError::Invalid("malformed token".into()),
+        })
 }
 
 /// Mints an HS256 token with the configured secret: for development and tests only.
@@ -274,7 +349,7 @@ pub fn issue_development_token(
         roles: unique.into_iter().map(str::to_owned).collect(),
         org: org.map(str::to_owned),
         iss: auth.issuer.clone(),
-        aud: auth.audience.clone(),
+        aud: Value::String(auth.audience.clone()),
         iat: now,
         nbf: now,
         exp: now + ttl_minutes * 60,
@@ -299,6 +374,8 @@ mod tests {
             rs256_public_key_file: None,
             es256_public_key_file: None,
             dev_token_ttl_minutes: 10,
+            claims: Default::default(),
+            oidc: Vec::new(),
         }
     }
 
@@ -321,38 +398,38 @@ mod tests {
         (token, claims)
     }
 
-    #[test]
-    fn a_remembered_token_still_expires() {
+    #[tokio::test]
+    async fn a_remembered_token_still_expires() {
         let (verifier, (token, claims)) = (verifier(), token());
-        assert_eq!(verifier.verify(&token).unwrap().subject, "unit-1");
+        assert_eq!(verifier.verify(&token).await.unwrap().subject, "unit-1");
         assert!(verifier.verified.contains_key(token.as_str()));
         // Within the leeway it is still good; one second past it, it has expired.
-        assert!(verifier.verify_at(&token, claims.exp + 30).is_ok());
+        assert!(verifier.verify_at(&token, claims.exp + 30).await.is_ok());
         assert_eq!(
-            verifier.verify_at(&token, claims.exp + 31),
+            verifier.verify_at(&token, claims.exp + 31).await,
             Err(AuthError::Expired)
         );
         assert_eq!(
-            verifier.verify_at(&token, claims.nbf - 31),
+            verifier.verify_at(&token, claims.nbf - 31).await,
             Err(AuthError::Invalid("token not valid yet".into()))
         );
     }
 
-    #[test]
-    fn only_the_exact_text_is_remembered() {
+    #[tokio::test]
+    async fn only_the_exact_text_is_remembered() {
         let (verifier, (token, _)) = (verifier(), token());
-        verifier.verify(&token).unwrap();
+        verifier.verify(&token).await.unwrap();
         // The same header and claims under another signature are checked in full, and fail.
         let (signed, signature) = token.rsplit_once('.').unwrap();
         let first = if signature.starts_with('A') { 'B' } else { 'A' };
         let forged = format!("{signed}.{first}{}", &signature[1..]);
         assert!(matches!(
-            verifier.verify(&forged),
+            verifier.verify(&forged).await,
             Err(AuthError::Invalid(_))
         ));
         assert!(!verifier.verified.contains_key(forged.as_str()));
         // A refused token is not remembered either.
-        assert!(verifier.verify("not.a.token").is_err());
+        assert!(verifier.verify("not.a.token").await.is_err());
         assert!(!verifier.verified.contains_key("not.a.token"));
     }
 }
