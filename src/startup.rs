@@ -143,7 +143,7 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let verifier = TokenVerifier::from_settings(&settings.auth, |p| settings.resolve(p))?;
         for idp in verifier.issuers() {
-            tokio::spawn(idp.clone().keep_fresh());
+            tokio::spawn(crate::auth::oidc::Issuer::keep_fresh(Arc::downgrade(idp)));
         }
         let scrape_token = settings.metrics.bearer_token.trim();
         if !scrape_token.is_empty() && scrape_token.len() < 32 {

@@ -281,28 +281,36 @@ impl Issuer {
 
     /// Fetches at once, then every `refresh_secs`; after a failure, again every
     /// `min_refresh_secs` until one succeeds. When the keys expire unconfirmed, tokens
-    /// remembered as verified are checked again (and refused).
-    pub async fn keep_fresh(self: std::sync::Arc<Self>) {
+    /// remembered as verified are checked again (and refused). Ends when the verifier that
+    /// holds the provider is dropped.
+    pub async fn keep_fresh(issuer: std::sync::Weak<Self>) {
         let mut expired = false;
         loop {
-            self.refresh(true).await;
-            let status = self.status();
-            if status.state == "down" && !expired {
-                expired = true;
-                self.generation.fetch_add(1, Ordering::AcqRel);
-                tracing::error!(
-                    issuer = %self.issuer, error = ?status.last_error,
-                    "no usable keys of this identity provider: its tokens are refused until a fetch succeeds"
-                );
-            } else if status.state != "down" {
-                expired = false;
-            }
-            let wait = if status.last_error.is_some() {
-                self.min_refresh
-            } else {
-                self.refresh_every
-            };
+            let Some(this) = issuer.upgrade() else { return };
+            let wait = this.refresh_once(&mut expired).await;
+            drop(this);
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One scheduled fetch; returns how long to wait for the next.
+    async fn refresh_once(&self, expired: &mut bool) -> Duration {
+        self.refresh(true).await;
+        let status = self.status();
+        if status.state == "down" && !*expired {
+            *expired = true;
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            tracing::error!(
+                issuer = %self.issuer, error = ?status.last_error,
+                "no usable keys of this identity provider: its tokens are refused until a fetch succeeds"
+            );
+        } else if status.state != "down" {
+            *expired = false;
+        }
+        if status.last_error.is_some() {
+            self.min_refresh
+        } else {
+            self.refresh_every
         }
     }
 }

@@ -12,6 +12,7 @@ use super::extract::{DEFAULT_PAGE, page_limit, query_pairs, read_json};
 use crate::auth::{Caller, Role};
 use crate::domain::request::OrgId;
 use crate::domain::webhook::{Webhook, check_subscription};
+use crate::notify::deliverer::COULD_NOT_DELIVER;
 use crate::notify::webhook_targets::check_target;
 use crate::problem::{Code, Problem};
 use crate::store::DeliveryView;
@@ -142,6 +143,12 @@ pub async fn deliveries(
     for (_, value) in query_pairs(&req, &["limit"])? {
         limit = page_limit(&value)?;
     }
-    let items: Vec<DeliveryView> = state.store.list_deliveries(hook.id, limit).await?;
+    let mut items: Vec<DeliveryView> = state.store.list_deliveries(hook.id, limit).await?;
+    // How long a connection took to fail tells a refused port from a filtered one.
+    for attempt in items.iter_mut().flat_map(|d| d.attempts.iter_mut()) {
+        if attempt.error.as_deref() == Some(COULD_NOT_DELIVER) {
+            attempt.duration_ms = None;
+        }
+    }
     Ok(HttpResponse::Ok().json(Items { items }))
 }

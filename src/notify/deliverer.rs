@@ -14,6 +14,9 @@ use crate::domain::webhook_target::TargetPolicy;
 use crate::notify::webhook_targets::{CheckedResolver, check_target};
 use crate::store::{Attempt, AttemptResult, DueDelivery, Store};
 
+/// The one error text of a delivery that made no connection (refused, filtered, forbidden).
+pub const COULD_NOT_DELIVER: &str = "could not deliver";
+
 pub struct Deliverer {
     store: Arc<dyn Store>,
     client: reqwest::Client,
@@ -88,7 +91,7 @@ impl Deliverer {
                 .post(&delivery.url)
                 .header("Content-Type", "application/json")
                 .header("Clearway-Event", &delivery.event)
-                .header("Clearway-Delivery", delivery.id.to_string())
+                .header("Clearway-Delivery", delivery.public_id.to_string())
                 .header("Clearway-Timestamp", timestamp.to_string())
                 .header(
                     "Clearway-Signature",
@@ -120,7 +123,7 @@ impl Deliverer {
                 if let Some(e) = e {
                     tracing::debug!(error = %e, webhook = %delivery.webhook_id, "webhook not delivered");
                 }
-                (None, Some("could not deliver".to_owned()))
+                (None, Some(COULD_NOT_DELIVER.to_owned()))
             }
         };
         let now = Utc::now();
@@ -139,7 +142,7 @@ impl Deliverer {
             at: now,
             status_code,
             error,
-            duration_ms: started.elapsed().as_millis() as i64,
+            duration_ms: Some(started.elapsed().as_millis() as i64),
         };
         self.store
             .finish_attempt(delivery.id, &attempt, result)

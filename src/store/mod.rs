@@ -251,6 +251,8 @@ pub struct PersonnelEntry {
 #[derive(Debug, Clone)]
 pub struct DueDelivery {
     pub id: i64,
+    /// What the receiver is told (`Clearway-Delivery`): random, unlike `id`.
+    pub public_id: Uuid,
     pub attempts: u32,
     pub webhook_id: Uuid,
     pub url: String,
@@ -266,7 +268,9 @@ pub struct Attempt {
     pub at: DateTime<Utc>,
     pub status_code: Option<u16>,
     pub error: Option<String>,
-    pub duration_ms: i64,
+    /// How long the attempt took; absent when no connection was made, so the time does not
+    /// tell a refused port from a filtered one.
+    pub duration_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -279,7 +283,8 @@ pub enum AttemptResult {
 /// A delivery as a travel unit sees it, with every attempt.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct DeliveryView {
-    pub id: i64,
+    /// The id the receiver got in `Clearway-Delivery`.
+    pub id: Uuid,
     pub event: String,
     pub request_id: Uuid,
     pub status: String,

@@ -358,7 +358,8 @@ async fn a_failed_log_flush_answers_outcome_unknown_and_the_retry_finds_the_stor
     assert_eq!(
         ids.len(),
         2,
-        "the first trip and the one of unknown outcome: {ids:?}"
+        "the first trip and the one of unknown outcome: {ids:?}; the servers' log:\n{}",
+        server.log()
     );
     let (status, body) = submit(&server, &token, &trip, Some("trip-42")).await;
     assert_eq!(status, 201, "the retry is answered as stored: {body}");

@@ -52,6 +52,7 @@ impl IdentityProvider {
     /// A provider on `port`, which may be one a test reserved while nothing listened there.
     pub async fn start_on(port: u16, clients: Value, env: &[(&str, &str)]) -> IdentityProvider {
         install();
+        clearway::tls::install_tls_provider();
         let dir = tempfile::tempdir().unwrap();
         let mut env: Vec<(String, String)> = env
             .iter()

@@ -48,12 +48,19 @@ impl Server {
             .local_addr()
             .unwrap()
             .port();
+        // The server's log, beside its database, for a test to show when it fails.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log_path(db))
+            .unwrap();
         let child = clearway_command(db, &["serve", "--demo"])
             .env("CLEARWAY__SERVER__PORT", port.to_string())
             .env("CLEARWAY__SERVER__SHUTDOWN_TIMEOUT_SECS", "10")
+            .env("CLEARWAY__LOG__FILTER", "info,clearway=debug")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("the clearway binary starts");
         let server = Server {
@@ -77,6 +84,11 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         server
+    }
+
+    /// What every server started on this database logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(log_path(&self.db)).unwrap_or_default()
     }
 
     pub fn pid(&self) -> u32 {
@@ -258,4 +270,8 @@ pub async fn assert_all_indexed(db: &Path) {
     .unwrap();
     pool.close().await;
     assert_eq!(unindexed, 0, "every request is listed for its traveller");
+}
+
+fn log_path(db: &Path) -> PathBuf {
+    db.with_extension("server.log")
 }

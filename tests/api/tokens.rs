@@ -87,6 +87,14 @@ async fn every_bad_token_is_refused_with_401_and_a_stable_code() {
             sign(&with(good.clone(), "aud", json!("other-api")), &secret),
             "invalid_token",
         ),
+        (
+            "audiences that leave ours out",
+            sign(
+                &with(good.clone(), "aud", json!(["other-api", "another-api"])),
+                &secret,
+            ),
+            "invalid_token",
+        ),
         ("missing sub", sign(&without_sub, &secret), "invalid_token"),
         (
             "unknown role",
@@ -122,6 +130,11 @@ async fn every_bad_token_is_refused_with_401_and_a_stable_code() {
     // The same request with the genuine token goes through: the cases above fail for their reason.
     let (status, _) = app.submit(&valid, &trip).await;
     assert_eq!(status, 201);
+    // An audience array that holds ours is accepted (RFC 7519 section 4.1.3; issue 25).
+    let audience = app.settings.auth.audience.clone();
+    let several = sign(&with(good, "aud", json!(["other-api", audience])), &secret);
+    let (status, body) = app.submit(&several, &trip).await;
+    assert_eq!(status, 201, "{body}");
 }
 
 #[tokio::test]

@@ -1022,8 +1022,8 @@ impl Store for PostgresStore {
                  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id \
                                  AND e.request_id = d.request_id AND e.status = 'pending' AND e.id < d.id) \
                  ORDER BY d.id LIMIT $2 FOR UPDATE SKIP LOCKED) \
-               RETURNING id, attempts, webhook_id, outbox_id) \
-             SELECT l.id, l.attempts, l.webhook_id, w.url, w.secret, o.event, o.payload FROM leased l \
+               RETURNING id, public_id, attempts, webhook_id, outbox_id) \
+             SELECT l.id, l.public_id, l.attempts, l.webhook_id, w.url, w.secret, o.event, o.payload FROM leased l \
              JOIN webhooks w ON w.id = l.webhook_id JOIN outbox o ON o.id = l.outbox_id ORDER BY l.id",
         )
         .bind(now)
@@ -1035,6 +1035,7 @@ impl Store for PostgresStore {
             .map(|row| {
                 Ok(DueDelivery {
                     id: row.try_get("id")?,
+                    public_id: row.try_get("public_id")?,
                     attempts: row
                         .try_get::<i64, _>("attempts")?
                         .try_into()
@@ -1094,7 +1095,7 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> Result<Vec<DeliveryView>, StoreError> {
         let rows = sqlx::query(
-            "SELECT d.id, d.request_id, d.status, d.next_attempt_at, d.delivered_at, o.event FROM webhook_deliveries d \
+            "SELECT d.id, d.public_id, d.request_id, d.status, d.next_attempt_at, d.delivered_at, o.event FROM webhook_deliveries d \
              JOIN outbox o ON o.id = d.outbox_id WHERE d.webhook_id = $1 ORDER BY d.id DESC LIMIT $2",
         )
         .bind(webhook_id)
@@ -1130,12 +1131,12 @@ impl Store for PostgresStore {
                             .try_get::<Option<i64>, _>("status_code")?
                             .and_then(|c| u16::try_from(c).ok()),
                         error: a.try_get("error")?,
-                        duration_ms: a.try_get("duration_ms")?,
+                        duration_ms: Some(a.try_get("duration_ms")?),
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             views.push(DeliveryView {
-                id,
+                id: row.try_get("public_id")?,
                 event: row.try_get("event")?,
                 request_id: row.try_get("request_id")?,
                 next_attempt_at: (status == "pending").then_some(next),

@@ -635,10 +635,17 @@ fn enqueue_event(
             |row| row.get(0),
         )?;
     let mut delivery = conn.prepare_cached(
-        "INSERT INTO webhook_deliveries (webhook_id, outbox_id, request_id, status, next_attempt_at) VALUES (?, ?, ?, 'pending', ?)",
+        "INSERT INTO webhook_deliveries (webhook_id, outbox_id, request_id, status, next_attempt_at, public_id) VALUES (?, ?, ?, 'pending', ?, ?)",
     )?;
     for webhook_id in subscribed {
-        delivery.execute(params![webhook_id, outbox_id, request_id, ts(now)])?;
+        let public_id = uuid::Uuid::new_v4().to_string();
+        delivery.execute(params![
+            webhook_id,
+            outbox_id,
+            request_id,
+            ts(now),
+            public_id
+        ])?;
     }
     Ok(())
 }

@@ -486,12 +486,13 @@ async fn enqueue_event(
     .await?;
     for webhook_id in subscribed {
         sqlx::query(
-            "INSERT INTO webhook_deliveries (webhook_id, outbox_id, request_id, status, next_attempt_at) VALUES (?, ?, ?, 'pending', ?)",
+            "INSERT INTO webhook_deliveries (webhook_id, outbox_id, request_id, status, next_attempt_at, public_id) VALUES (?, ?, ?, 'pending', ?, ?)",
         )
         .bind(webhook_id)
         .bind(outbox_id)
         .bind(event.request_id.to_string())
         .bind(ts(now))
+        .bind(Uuid::new_v4().to_string())
         .execute(&mut *tx)
         .await?;
     }
@@ -1272,15 +1273,18 @@ impl Store for SqliteStore {
         let mut due = Vec::with_capacity(ids.len());
         for id in ids {
             let row = sqlx::query(
-                "SELECT d.id, d.attempts, d.webhook_id, w.url, w.secret, o.event, o.payload FROM webhook_deliveries d \
+                "SELECT d.id, d.public_id, d.attempts, d.webhook_id, w.url, w.secret, o.event, o.payload FROM webhook_deliveries d \
                  JOIN webhooks w ON w.id = d.webhook_id JOIN outbox o ON o.id = d.outbox_id WHERE d.id = ?",
             )
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
             let webhook_id: String = row.try_get("webhook_id")?;
+            let public_id: String = row.try_get("public_id")?;
             due.push(DueDelivery {
                 id,
+                public_id: Uuid::parse_str(&public_id)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 attempts: row
                     .try_get::<i64, _>("attempts")?
                     .try_into()
@@ -1340,7 +1344,7 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<DeliveryView>, StoreError> {
         let rows = sqlx::query(
-            "SELECT d.id, d.request_id, d.status, d.next_attempt_at, d.delivered_at, o.event FROM webhook_deliveries d \
+            "SELECT d.id, d.public_id, d.request_id, d.status, d.next_attempt_at, d.delivered_at, o.event FROM webhook_deliveries d \
              JOIN outbox o ON o.id = d.outbox_id WHERE d.webhook_id = ? ORDER BY d.id DESC LIMIT ?",
         )
         .bind(webhook_id.to_string())
@@ -1350,6 +1354,7 @@ impl Store for SqliteStore {
         let mut views = Vec::with_capacity(rows.len());
         for row in rows {
             let id: i64 = row.try_get("id")?;
+            let public_id: String = row.try_get("public_id")?;
             let request_id: String = row.try_get("request_id")?;
             let status: String = row.try_get("status")?;
             let next: String = row.try_get("next_attempt_at")?;
@@ -1373,12 +1378,12 @@ impl Store for SqliteStore {
                         .try_get::<Option<i64>, _>("status_code")?
                         .and_then(|c| u16::try_from(c).ok()),
                     error: a.try_get("error")?,
-                    duration_ms: a.try_get("duration_ms")?,
+                    duration_ms: Some(a.try_get("duration_ms")?),
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
             views.push(DeliveryView {
-                id,
+                id: Uuid::parse_str(&public_id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 event: row.try_get("event")?,
                 request_id: Uuid::parse_str(&request_id)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?,
