@@ -214,6 +214,11 @@ pub struct OidcIssuerSettings {
     /// The `aud` tokens of this issuer must carry; defaults to `auth.audience`.
     #[serde(default)]
     pub audience: Option<String>,
+    /// The organisations this provider may speak for: a token of it naming another is
+    /// invalid. Empty: any (one provider for the whole system). With several providers,
+    /// give each its own, so one agency's administrators cannot act as another's.
+    #[serde(default)]
+    pub orgs: Vec<String>,
     /// How often the keys are fetched again.
     #[serde(default = "defaults::oidc_refresh_secs")]
     pub refresh_secs: u64,
@@ -325,6 +330,19 @@ impl Settings {
                     idp.issuer
                 );
             }
+            // Keys that expire before the next scheduled fetch would leave an idle instance
+            // without keys between fetches.
+            if idp.max_key_age_secs <= idp.refresh_secs || idp.timeout_ms == 0 {
+                bail!(
+                    "auth.oidc issuer {}: max_key_age_secs must exceed refresh_secs, and timeout_ms must be above 0",
+                    idp.issuer
+                );
+            }
+        }
+        if self.auth.oidc.len() > 1 && self.auth.oidc.iter().any(|idp| idp.orgs.is_empty()) {
+            bail!(
+                "several auth.oidc providers: give each the organisations it may speak for (orgs = [...]), so that one cannot assert another's"
+            );
         }
         if !matches!(
             self.database.synchronous.as_str(),

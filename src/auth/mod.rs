@@ -238,11 +238,19 @@ impl TokenVerifier {
         Ok(caller)
     }
 
-    /// Whether the key a remembered token was verified with is still the provider's.
+    /// Whether the key a remembered token was verified with is still the provider's, and
+    /// still confirmed by a recent fetch.
     fn still_keyed(&self, known: &Verified) -> bool {
-        known
-            .issuer
-            .is_none_or(|(i, generation)| self.issuers[i].generation() == generation)
+        known.issuer.is_none_or(|(i, generation)| {
+            let idp = &self.issuers[i];
+            idp.generation() == generation && idp.keys_fresh()
+        })
+    }
+
+    /// Whether tokens signed with static keys (settings, or the development secret) are
+    /// accepted beside the providers'.
+    pub fn has_static_keys(&self) -> bool {
+        !self.keys.is_empty()
     }
 
     async fn verify_in_full(&self, token: &str) -> Result<Verified, AuthError> {
@@ -288,7 +296,16 @@ impl TokenVerifier {
             u64::try_from(self.leeway).unwrap_or(0),
         );
         let claims = decode(token, &key.key, &validation)?;
-        self.verified(claims, Signer::Provider, Some((index, generation)))
+        let verified = self.verified(claims, Signer::Provider, Some((index, generation)))?;
+        if let Some(org) = &verified.caller.org
+            && !idp.may_speak_for(org.as_str())
+        {
+            return Err(AuthError::Invalid(format!(
+                "this identity provider may not speak for the organisation {}",
+                org.as_str()
+            )));
+        }
+        Ok(verified)
     }
 
     fn verified(

@@ -29,11 +29,16 @@ const ACCEPTED: [Algorithm; 9] = [
     Algorithm::EdDSA,
 ];
 
+/// A discovery document or key set larger than this is refused (real ones are a few KiB).
+const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
+
 /// A key and the one algorithm it verifies.
 #[derive(Clone)]
 pub struct SigningKey {
     pub algorithm: Algorithm,
     pub key: DecodingKey,
+    /// The key as published: a `kid` that comes back with other material is a new key.
+    published: String,
 }
 
 struct Keys {
@@ -46,6 +51,8 @@ struct Keys {
 pub struct Issuer {
     pub issuer: String,
     audience: String,
+    /// The organisations it may speak for; empty: any.
+    orgs: Vec<String>,
     client: reqwest::Client,
     refresh_every: Duration,
     min_refresh: Duration,
@@ -97,7 +104,9 @@ impl Issuer {
     pub fn new(settings: &OidcIssuerSettings, default_audience: &str) -> anyhow::Result<Self> {
         check_issuer_url(&settings.issuer).map_err(anyhow::Error::msg)?;
         crate::tls::install_tls_provider();
+        // No redirects: an https URL must not hand the keys over to a plain-http one.
         let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_millis(settings.timeout_ms))
             .user_agent(concat!("clearway/", env!("CARGO_PKG_VERSION")))
             .build()?;
@@ -107,6 +116,7 @@ impl Issuer {
                 .audience
                 .clone()
                 .unwrap_or_else(|| default_audience.to_owned()),
+            orgs: settings.orgs.clone(),
             client,
             refresh_every: Duration::from_secs(settings.refresh_secs),
             min_refresh: Duration::from_secs(settings.min_refresh_secs),
@@ -139,6 +149,18 @@ impl Issuer {
 
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// Whether a token of this provider may name `org`.
+    pub fn may_speak_for(&self, org: &str) -> bool {
+        self.orgs.is_empty() || self.orgs.iter().any(|o| o == org)
+    }
+
+    /// Whether the keys were confirmed by a fetch within `max_key_age_secs`.
+    pub fn keys_fresh(&self) -> bool {
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        keys.fetched_at
+            .is_some_and(|at| at.elapsed() <= self.max_key_age)
     }
 
     /// The key a token's header names, fetching the keys again if it is unknown (rate
@@ -191,7 +213,11 @@ impl Issuer {
 
     fn replace(&self, fresh: HashMap<String, SigningKey>) {
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
-        let withdrawn = keys.by_kid.keys().any(|kid| !fresh.contains_key(kid));
+        let withdrawn = keys.by_kid.iter().any(|(kid, old)| {
+            fresh
+                .get(kid)
+                .is_none_or(|new| new.published != old.published)
+        });
         let added: Vec<&String> = fresh
             .keys()
             .filter(|kid| !keys.by_kid.contains_key(*kid))
@@ -235,7 +261,15 @@ impl Issuer {
                 continue;
             };
             if let Ok(key) = DecodingKey::from_jwk(jwk) {
-                keys.insert(kid, SigningKey { algorithm, key });
+                let published = serde_json::to_string(jwk).unwrap_or_default();
+                keys.insert(
+                    kid,
+                    SigningKey {
+                        algorithm,
+                        key,
+                        published,
+                    },
+                );
             }
         }
         if keys.is_empty() {
@@ -244,8 +278,9 @@ impl Issuer {
         Ok(keys)
     }
 
+    /// A JSON document of at most `MAX_DOCUMENT_BYTES`.
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
-        let response = self
+        let mut response = self
             .client
             .get(url)
             .send()
@@ -254,7 +289,18 @@ impl Issuer {
         if !response.status().is_success() {
             return Err(format!("GET {url}: {}", response.status()));
         }
-        response.json().await.map_err(|e| format!("GET {url}: {e}"))
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?
+        {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(format!("GET {url}: larger than {MAX_DOCUMENT_BYTES} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        serde_json::from_slice(&body).map_err(|e| format!("GET {url}: {e}"))
     }
 
     pub fn status(&self) -> IssuerStatus {

@@ -164,6 +164,19 @@ impl RedisTier {
         .await;
     }
 
+    /// A PING on the current connection within `within`.
+    async fn ping(&self, within: Duration) -> Result<(), String> {
+        let Some(mut c) = self.connection() else {
+            return Err("no connection".into());
+        };
+        let ping = redis::cmd("PING");
+        match tokio::time::timeout(within, ping.query_async::<String>(&mut c)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("timed out".into()),
+        }
+    }
+
     async fn reconnect(&self) -> bool {
         let attempt = self
             .client
@@ -215,6 +228,9 @@ impl RedisTier {
 /// outage only from the next failed call); while it is down, tries it every `interval`.
 /// Ends when the tier is dropped.
 async fn probe(tier: Weak<RedisTier>, interval: Duration, health: Duration) {
+    // One slow answer under load is not an outage (marking Redis down drops its entries on
+    // recovery): two checks in a row must fail, each given longer than a request's call.
+    let mut failed_checks = 0;
     loop {
         let up = tier
             .upgrade()
@@ -222,10 +238,16 @@ async fn probe(tier: Weak<RedisTier>, interval: Duration, health: Duration) {
         tokio::time::sleep(if up { health } else { interval }).await;
         let Some(tier) = tier.upgrade() else { return };
         if tier.available.load(Ordering::Acquire) {
-            tier.run("health check", async |mut c: ConnectionManager| {
-                redis::cmd("PING").query_async::<String>(&mut c).await
-            })
-            .await;
+            match tier.ping(tier.timeout * 4).await {
+                Ok(()) => failed_checks = 0,
+                Err(e) => {
+                    failed_checks += 1;
+                    if failed_checks >= 2 {
+                        tier.failed("health check", &e);
+                        failed_checks = 0;
+                    }
+                }
+            }
             continue;
         }
         if tier.reconnect().await {

@@ -264,10 +264,11 @@ pub async fn withdraw(
 ) -> Result<HttpResponse, Problem> {
     let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found())?;
     // The reason is optional, and so is the body that carries it.
-    let has_body = req
-        .headers()
+    let headers = req.headers();
+    let has_body = headers
         .get(actix_web::http::header::CONTENT_LENGTH)
-        .is_some_and(|v| v != "0");
+        .is_some_and(|v| v != "0")
+        || headers.contains_key(actix_web::http::header::TRANSFER_ENCODING);
     let body: WithdrawBody = if has_body {
         read_json(&req, payload, &state.body).await?
     } else {

@@ -24,23 +24,30 @@ impl FromRequest for Caller {
     }
 }
 
-/// The caller behind the request's token. Verified once per request: the middleware that
-/// needs the caller first (rate limits, idempotency) leaves it for the handler.
+/// What authenticating a request found, kept in its extensions.
+#[derive(Clone)]
+struct Authenticated(Result<Caller, AuthError>);
+
+/// The caller behind the request's token. Verified once per request, refused or not: the
+/// middleware that needs the caller first (rate limits, idempotency) leaves the outcome for
+/// the handler.
 pub(crate) async fn authenticate(req: &HttpRequest) -> Result<Caller, Problem> {
-    let known = req.extensions().get::<Caller>().cloned();
-    if let Some(caller) = known {
-        return Ok(caller);
+    let known = req.extensions().get::<Authenticated>().cloned();
+    if let Some(Authenticated(outcome)) = known {
+        return outcome.map_err(Problem::from);
     }
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(Problem::internal)?;
-    let token = bearer_token(req)?;
-    let caller = state.verifier.verify(&token).await?;
-    req.extensions_mut().insert(caller.clone());
-    Ok(caller)
+    let outcome = match bearer_token(req) {
+        Ok(token) => state.verifier.verify(&token).await,
+        Err(refused) => Err(refused),
+    };
+    req.extensions_mut().insert(Authenticated(outcome.clone()));
+    outcome.map_err(Problem::from)
 }
 
-fn bearer_token(req: &HttpRequest) -> Result<String, Problem> {
+fn bearer_token(req: &HttpRequest) -> Result<String, AuthError> {
     // A token in a URL ends up in proxy and browser logs: refuse it even beside a header,
     // so an integration that sends one learns at once (RFC 6750 section 5.3).
     let in_query = req
@@ -50,8 +57,7 @@ fn bearer_token(req: &HttpRequest) -> Result<String, Problem> {
     if in_query {
         return Err(AuthError::Invalid(
             "tokens are accepted only in the Authorization header, never in the URL".into(),
-        )
-        .into());
+        ));
     }
     let header = req.headers().get(AUTHORIZATION).ok_or(AuthError::Missing)?;
     let value = header
@@ -60,9 +66,9 @@ fn bearer_token(req: &HttpRequest) -> Result<String, Problem> {
     let token = match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         _ => {
-            return Err(
-                AuthError::Invalid("expected `Authorization: Bearer <token>`".into()).into(),
-            );
+            return Err(AuthError::Invalid(
+                "expected `Authorization: Bearer <token>`".into(),
+            ));
         }
     };
     Ok(token.to_owned())

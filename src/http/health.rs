@@ -15,7 +15,8 @@ pub struct Health {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Readiness {
-    /// `ready`, `degraded` (Redis down, answered from the store) or `unavailable`.
+    /// `ready`, `degraded` (Redis down, answered from the store; or an identity provider's
+    /// keys unusable while other token sources work) or `unavailable`.
     status: &'static str,
     /// `up`, `down`, or `stopped` (a commit failed with an I/O error: no writes until restart).
     store: &'static str,
@@ -44,7 +45,7 @@ pub async fn healthz() -> HttpResponse {
     get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "The store answers; `redis` says whether the cache tier is up (degraded is still ready)", body = Readiness),
-        (status = 503, description = "The store does not answer, or has stopped taking writes after a failed commit (`store: stopped`, `reason` says why): restart once the disk is sound; or an identity provider's keys could not be fetched (`identity`)", body = Readiness),
+        (status = 503, description = "The store does not answer, or has stopped taking writes after a failed commit (`store: stopped`, `reason` says why): restart once the disk is sound; or no token can be verified (every identity provider's keys unusable, `identity`, and no static key)", body = Readiness),
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
@@ -58,10 +59,16 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         .iter()
         .map(|i| i.status())
         .collect();
-    let identity_up = identity.iter().all(|i| i.state != "down");
+    // Unavailable only when no token can be verified at all; a provider that is down while
+    // others (or static keys) still work degrades the instance.
+    let identity_up = identity.is_empty()
+        || state.verifier.has_static_keys()
+        || identity.iter().any(|i| i.state != "down");
+    let identity_degraded = identity.iter().any(|i| i.state == "down");
     let status = match (store_up && identity_up, redis) {
         (false, _) => "unavailable",
         (true, RedisState::Down) => "degraded",
+        (true, _) if identity_degraded => "degraded",
         (true, _) => "ready",
     };
     let (store, reason) = match (stopped, pinged) {
@@ -75,8 +82,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         (None, Ok(())) => ("up", None),
     };
     let reason = reason.or_else(|| {
-        (!identity_up).then(|| {
-            "an identity provider's keys could not be fetched: no token of it can be verified"
+        identity_degraded.then(|| {
+            "an identity provider's keys could not be fetched: its tokens cannot be verified"
                 .to_owned()
         })
     });

@@ -79,7 +79,10 @@ impl Deliverer {
 
     async fn attempt(&self, delivery: DueDelivery) -> Result<(), crate::store::StoreError> {
         let started = Instant::now();
-        let timestamp = Utc::now().timestamp();
+        // The attempt's time and its retry are reckoned from its start: a time taken after
+        // the connection failed would tell a refused port from a filtered one.
+        let now = Utc::now();
+        let timestamp = now.timestamp();
         let body = delivery.payload.into_bytes();
         // A literal address never reaches the resolver: check the URL itself first.
         let allowed = check_target(&self.targets, &delivery.url).await;
@@ -126,7 +129,6 @@ impl Deliverer {
                 (None, Some(COULD_NOT_DELIVER.to_owned()))
             }
         };
-        let now = Utc::now();
         let result = if error.is_none() {
             AttemptResult::Delivered
         } else if number >= self.settings.max_attempts {

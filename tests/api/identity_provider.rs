@@ -176,6 +176,21 @@ impl IdentityProvider {
         kids(self.admin(reqwest::Method::POST, "retire-old").await)
     }
 
+    /// A token of any claims, signed with the provider's current key (a rogue administrator).
+    pub async fn sign(&self, claims: &Value) -> String {
+        let body: Value = self
+            .client
+            .post(format!("{}/__test/sign", self.issuer))
+            .json(claims)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
     /// How often the key set has been fetched from this provider.
     pub async fn jwks_requests(&self) -> u64 {
         self.admin(reqwest::Method::GET, "kids").await["jwks_requests"]

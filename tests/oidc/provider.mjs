@@ -3,6 +3,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { SignJWT, importJWK } from 'jose';
 
 // oidc-provider prints notices with console.info (stdout); stdout is reserved for the ready line.
 console.info = console.log = console.error;
@@ -97,8 +98,26 @@ function reload() {
   handler = buildProvider(issuer).callback();
 }
 
+// Signs whatever claims it is sent with the current key: what a rogue administrator of this
+// provider could do, for tests that check whose word the service takes.
+async function sign(req, res) {
+  let text = '';
+  for await (const chunk of req) text += chunk;
+  const { d, ...pub } = keys[0];
+  const key = await importJWK({ ...pub, d }, keys[0].alg);
+  const token = await new SignJWT(JSON.parse(text))
+    .setProtectedHeader({ alg: keys[0].alg, kid: keys[0].kid, typ: 'at+jwt' })
+    .sign(key);
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ token }));
+}
+
 function admin(req, res) {
   const route = req.url.split('?')[0];
+  if (route === '/__test/sign' && req.method === 'POST') {
+    sign(req, res).catch((err) => { console.error(err); res.writeHead(500).end(); });
+    return;
+  }
   if (route !== '/__test/kids') {
     if (req.method !== 'POST') return res.writeHead(405).end();
     if (route === '/__test/rotate') keys = [newKey(), ...keys];
