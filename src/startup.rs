@@ -226,6 +226,7 @@ impl Application {
                 .wrap(http::security_headers())
                 .wrap(actix_web::middleware::from_fn(http::metrics::observe))
                 .wrap(actix_web::middleware::from_fn(http::with_request_id))
+                .wrap(actix_web::middleware::from_fn(http::close_unread_bodies))
                 .configure(http::routes)
         })
         .listen(listener)?

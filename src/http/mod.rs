@@ -14,6 +14,7 @@ mod request_id;
 pub mod sras;
 pub mod throttle;
 pub mod ui;
+mod unread_body;
 mod webhooks;
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use crate::rate_limits::RateLimits;
 use crate::store::Store;
 
 pub use request_id::with_request_id;
+pub use unread_body::close_unread_bodies;
 
 /// A request body's limits: a larger one is 413, a slower one 408.
 #[derive(Debug, Clone, Copy)]

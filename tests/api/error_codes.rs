@@ -191,7 +191,7 @@ async fn every_documented_error_code_is_triggered_and_answers_as_documented() {
         .await,
     );
     // A body that stops arriving: raw TCP, since an HTTP client sends what it declares.
-    let (raw, _) = stalled_body(&app.address, "/v1/clearance-requests", &alice, "").await;
+    let (raw, _) = stalled_body(&app.address, "POST /v1/clearance-requests", &alice, "").await;
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
     record(
         "request_timeout",

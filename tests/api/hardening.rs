@@ -330,19 +330,31 @@ async fn a_body_that_stops_arriving_is_answered_408_and_its_connection_closed() 
     app.area("TST-LOW", Some("low")).await;
     let alice = app.traveller("alice", "UNICEF");
     let started = Instant::now();
-    for (path, extra) in [
-        ("/v1/clearance-requests", ""),
-        ("/v1/clearance-requests", "Idempotency-Key: stalled-1\r\n"),
+    let submit = "POST /v1/clearance-requests";
+    let chunked = "Transfer-Encoding: chunked\r\n";
+    for (request, extra) in [
+        (submit, ""),
+        (submit, "Idempotency-Key: stalled-1\r\n"),
+        (submit, chunked),
     ] {
-        let (answer, closed) = stalled_body(&app.address, path, &alice, extra).await;
+        let (answer, closed) = stalled_body(&app.address, request, &alice, extra).await;
         assert!(
             answer.starts_with("HTTP/1.1 408"),
-            "{path} {extra}: {answer}"
+            "{request} {extra}: {answer}"
         );
         assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
-        assert!(closed, "{path} {extra}: the connection stayed open");
+        assert!(closed, "{request} {extra}: the connection stayed open");
     }
-    println!("two stalled bodies answered 408 in {:?}", started.elapsed());
+    // A route that reads no body answers, and does not wait for the rest of one either.
+    for extra in ["", chunked] {
+        let (answer, closed) = stalled_body(&app.address, "GET /v1/areas", &alice, extra).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{extra}: {answer}");
+        assert!(closed, "GET {extra}: the connection stayed open");
+    }
+    println!(
+        "five stalled bodies answered and closed in {:?}",
+        started.elapsed()
+    );
     // The stalled key was released: the same key with a whole body submits.
     let response = app
         .client

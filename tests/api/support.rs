@@ -872,16 +872,27 @@ pub async fn readiness(app: &App) -> (u16, Value) {
     )
 }
 
-/// Sends a head declaring 60,000 bytes and one byte of body, then nothing (issue 25,
-/// finding 5); returns what the server answered, raw, and whether it then closed the
-/// connection (within 6 s).
-pub async fn stalled_body(address: &str, path: &str, token: &str, extra: &str) -> (String, bool) {
+/// Sends `request` (e.g. `POST /v1/clearance-requests`) with a head declaring 60,000 bytes
+/// and one byte of body, then nothing (issue 25, finding 5); returns what the server
+/// answered, raw, and whether it then closed the connection (within 6 s). `extra` holds more
+/// header lines; one naming `Transfer-Encoding: chunked` sends one chunk instead.
+pub async fn stalled_body(
+    address: &str,
+    request: &str,
+    token: &str,
+    extra: &str,
+) -> (String, bool) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = address.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let framing = if extra.contains("chunked") {
+        "\r\n1\r\n{"
+    } else {
+        "Content-Length: 60000\r\n\r\n{"
+    };
     let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n{extra}\
-         Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n{{"
+        "{request} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n{extra}\
+         Content-Type: application/json\r\n{framing}"
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut answer = Vec::new();
