@@ -7,6 +7,8 @@
 #   PROFILE=short bash loadtests/run.sh   # what CI runs: seconds, a few thousand requests
 #   SCENARIOS=submit,soak SOAK_TOTAL=200000 bash loadtests/run.sh
 #   SKIP_BUILD=1 bash loadtests/run.sh    # reuse the release binaries already built
+#   CARGO_PROFILE=dev bash loadtests/run.sh  # the binaries the tests use (CI: one build for all;
+#                                            # its figures are not the service's)
 #   KEEP_LOG=/tmp/clearway.log bash loadtests/run.sh  # keep the server's log
 #   BACKEND=postgres bash loadtests/run.sh # the same on PostgreSQL: a fresh database on the
 #                                          # server PG_ADMIN_URL names, dropped afterwards
@@ -22,7 +24,10 @@ PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release --bins --workspace
+CARGO_PROFILE=${CARGO_PROFILE:-release}
+[ -n "${SKIP_BUILD:-}" ] || cargo build --profile "$CARGO_PROFILE" --bins --workspace
+# Cargo puts the dev profile's binaries in target/debug, the others under their own name.
+bin=target/$([ "$CARGO_PROFILE" = dev ] && echo debug || echo "$CARGO_PROFILE")
 
 work=$(mktemp -d)
 pids=()
@@ -64,7 +69,7 @@ export CLEARWAY__LOG__FILTER=${CLEARWAY__LOG__FILTER:-warn}
 # The generator is one address playing thousands of callers: it measures the service, not
 # its limits (which cost a hash lookup per request).
 export CLEARWAY__RATE_LIMITS__ENABLED=false
-./target/release/clearway serve --demo > "$work/clearway.log" 2>&1 &
+"$bin/clearway" serve --demo > "$work/clearway.log" 2>&1 &
 server=$!
 pids+=($server)
 
@@ -75,7 +80,7 @@ done
 curl -fs "http://127.0.0.1:$app_port/readyz" || { cat "$work/clearway.log"; exit 1; }
 echo
 
-./target/release/clearway-load \
+"$bin/clearway-load" \
   --base-url "http://127.0.0.1:$app_port" \
   --db "$store" \
   --backend "$BACKEND" \

@@ -27,8 +27,8 @@ pub struct Server {
     pub db: PathBuf,
 }
 
-/// The binary to run: `CLEARWAY_BIN` (CI points it at the release build, as deployed), or the
-/// one cargo built for this test run.
+/// The binary to run: `CLEARWAY_BIN` (a release build, say, as deployed), or the one cargo
+/// built for this test run.
 fn binary() -> std::path::PathBuf {
     std::env::var_os("CLEARWAY_BIN")
         .filter(|p| !p.is_empty())
