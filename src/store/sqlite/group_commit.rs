@@ -51,8 +51,8 @@ const MAX_GROUP: usize = 256;
 /// Page cache of the writer's connection: 512 pages hold the upper levels of the indexes new
 /// requests go into; the leaves they land on are mostly new or read from the OS's cache of
 /// the file. Larger costs more: SQLite walks the whole cache's hash table at the end of any
-/// transaction that split a B-tree page. In paired runs at 2,000 requests a second, 16 MiB
-/// had a few group writes over 10 ms and 2 MiB none (docs/performance-history.md).
+/// transaction that split a B-tree page, which made some group writes slow with a 16 MiB
+/// cache at a fixed 2,000 requests a second.
 const WRITER_CACHE_KIB: u32 = 2 * 1024;
 
 /// Prepared statements the writer keeps: three tables in seven sizes, in two fault modes, and

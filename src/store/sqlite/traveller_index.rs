@@ -3,9 +3,8 @@
 //!
 //! Travellers submit in no particular order, so an index on (traveller, id) cost every new
 //! request a page of its own in that index: a 4 KiB page in the log, copied again by the
-//! checkpoint, for a 50-byte entry. In paired runs at full load that one index took a fifth
-//! to a quarter of the server's CPU per submission (docs/performance-history.md). So the group
-//! writer keeps new entries in memory and moves them into `requests_by_traveller` in key
+//! checkpoint, for a 50-byte entry; at full load that one index cost a large share of the
+//! server's CPU per submission. So the group writer keeps new entries in memory and moves them into `requests_by_traveller` in key
 //! order, a slice with each group it commits: the entries of one traveller, and of
 //! travellers side by side, then share their pages.
 //!
