@@ -106,6 +106,8 @@ pub use crate::tls::install_tls_provider;
 pub struct Application {
     server: Server,
     address: SocketAddr,
+    /// Tells the event streams that the server is shutting down.
+    shutdown: tokio::sync::watch::Sender<bool>,
     /// On SQLite, the file's one-server lock, held while this serves.
     _instance: Option<InstanceLock>,
 }
@@ -156,7 +158,9 @@ impl Application {
             )
             .map_err(|e| anyhow::anyhow!("webhooks.allowed_targets: {e}"))?,
         );
+        let (shutdown, shutdown_seen) = tokio::sync::watch::channel(false);
         let state = web::Data::new(AppState {
+            shutdown: shutdown_seen,
             store: services.store,
             cache: services.cache,
             clearing: services.clearing,
@@ -238,13 +242,16 @@ impl Application {
         .client_disconnect_timeout(Duration::from_secs(2))
         .keep_alive(Duration::from_secs(settings.server.keep_alive_secs))
         .max_connections(settings.server.max_connections_per_worker)
-        .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        // `Application::run` handles SIGTERM and SIGINT: it ends the event streams first.
+        .disable_signals();
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
         Ok(Application {
             server: server.run(),
             address,
+            shutdown,
             _instance: instance,
         })
     }
@@ -255,6 +262,38 @@ impl Application {
 
     /// Serves until the server is stopped (SIGINT/SIGTERM finish in-flight requests first).
     pub async fn run(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let shutdown = self.shutdown;
+        tokio::spawn(async move {
+            stop_requested().await;
+            tracing::info!("shutting down: ending event streams, finishing requests in flight");
+            let _ = shutdown.send(true);
+            handle.stop(true).await;
+        });
         self.server.await
+    }
+}
+
+/// SIGTERM or SIGINT (Ctrl-C).
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -268,9 +268,10 @@ pub async fn stream(
         .saturating_sub(chrono::Utc::now().timestamp());
     let expires = tokio::time::Instant::now()
         + Duration::from_secs(u64::try_from(left).unwrap_or(0).min(MAX_STREAM_SECS));
+    let shutdown = state.shutdown.clone();
     let events = futures_util::stream::unfold(
-        (receiver, stages, Some(true)),
-        move |(mut receiver, stages, first)| async move {
+        (receiver, stages, Some(true), shutdown),
+        move |(mut receiver, stages, first, mut shutdown)| async move {
             match first {
                 None => return None,
                 Some(true) => {
@@ -278,7 +279,7 @@ pub async fn stream(
                         Bytes::from(format!(": watching {}\nretry: 3000\n\n", stages.join(", ")));
                     return Some((
                         Ok::<_, actix_web::Error>(hello),
-                        (receiver, stages, Some(false)),
+                        (receiver, stages, Some(false), shutdown),
                     ));
                 }
                 Some(false) => {}
@@ -288,10 +289,14 @@ pub async fn stream(
                     let last = Bytes::from_static(
                         b"event: token_expired\ndata: {\"detail\": \"the token has expired; sign in again and reconnect\"}\n\n",
                     );
-                    return Some((Ok(last), (receiver, stages, None)));
+                    return Some((Ok(last), (receiver, stages, None, shutdown)));
                 }
                 let wait = HEARTBEAT.min(expires - tokio::time::Instant::now());
-                let next = tokio::time::timeout(wait, receiver.recv()).await;
+                // A server shutting down ends the stream; the client reconnects elsewhere.
+                let next = tokio::select! {
+                    next = tokio::time::timeout(wait, receiver.recv()) => next,
+                    _ = shutdown.wait_for(|stopping| *stopping) => return None,
+                };
                 let frame = match next {
                     Err(_) if tokio::time::Instant::now() >= expires => continue,
                     Err(_) => Bytes::from_static(b": heartbeat\n\n"),
@@ -306,7 +311,7 @@ pub async fn stream(
                     }
                     Ok(Err(RecvError::Closed)) => return None,
                 };
-                return Some((Ok(frame), (receiver, stages, Some(false))));
+                return Some((Ok(frame), (receiver, stages, Some(false), shutdown)));
             }
         },
     );

@@ -67,6 +67,9 @@ pub struct AppState {
     pub cors_origins: Vec<String>,
     /// Set in the development environment only: the web page's sign-in may mint tokens.
     pub dev_tokens: Option<crate::config::AuthSettings>,
+    /// Turns true when the server starts shutting down: long-lived responses (the event
+    /// stream) end then, instead of holding the shutdown for its whole timeout.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Declares the route table once: `routes` registers it with actix and `ROUTES` lists it,

@@ -69,3 +69,46 @@ fn jitter_ms(round: u64) -> u64 {
         .map_or(0, |d| u64::from(d.subsec_nanos()));
     (nanos ^ round.wrapping_mul(0x9e37_79b9)) % 50
 }
+
+/// SIGTERM while approvers watch the live queue: the streams end at once, so the server
+/// stops within seconds rather than waiting out its shutdown timeout (10 s here) for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_open_event_streams_exits_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("clearway.db")).await;
+    let auth = clearway::config::Settings::load(&crate::support::config_dir(), "development")
+        .unwrap()
+        .auth;
+    let token = clearway::auth::issue_development_token(
+        &auth,
+        "hq-1",
+        &[clearway::auth::Role::ApproverHq],
+        None,
+        10,
+    )
+    .unwrap();
+    let client = reqwest::Client::new();
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let stream = client
+            .get(format!("{}/v1/escalations/stream", server.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.status(), 200);
+        streams.push(stream);
+    }
+    server.signal("-TERM");
+    let (exit, took) = server.wait(Duration::from_secs(20)).await;
+    assert!(exit.success(), "exit status {exit:?}");
+    assert!(took < Duration::from_secs(5), "stopped after {took:?}");
+    for mut stream in streams {
+        let ended = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Ok(Some(_)) = stream.chunk().await {}
+        })
+        .await;
+        assert!(ended.is_ok(), "a stream outlived the server");
+    }
+    println!("SIGTERM with 3 open event streams: stopped in {took:?}");
+}
