@@ -102,7 +102,7 @@ async fn main() -> anyhow::Result<()> {
             }
             let app = Application::serve(&settings, services, instance)?;
             tracing::info!(address = %app.address(), environment = %settings.environment, "clearway serving");
-            app.run().await?;
+            app.run_until(clearway::startup::stop_requested()).await?;
         }
         Command::Openapi => {
             println!(

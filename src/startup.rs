@@ -243,7 +243,8 @@ impl Application {
         .keep_alive(Duration::from_secs(settings.server.keep_alive_secs))
         .max_connections(settings.server.max_connections_per_worker)
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
-        // `Application::run` handles SIGTERM and SIGINT: it ends the event streams first.
+        // `clearway serve` handles SIGTERM and SIGINT itself (`Application::run_until`): it
+        // ends the event streams first.
         .disable_signals();
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
@@ -262,10 +263,20 @@ impl Application {
 
     /// Serves until the server is stopped (SIGINT/SIGTERM finish in-flight requests first).
     pub async fn run(self) -> std::io::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Serves until `stop` resolves (`clearway serve`: SIGTERM or SIGINT, see
+    /// `stop_requested`): then the event streams end and requests in flight finish.
+    /// In-process servers (the tests) take no signals.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let handle = self.server.handle();
         let shutdown = self.shutdown;
         tokio::spawn(async move {
-            stop_requested().await;
+            stop.await;
             tracing::info!("shutting down: ending event streams, finishing requests in flight");
             let _ = shutdown.send(true);
             handle.stop(true).await;
@@ -275,7 +286,7 @@ impl Application {
 }
 
 /// SIGTERM or SIGINT (Ctrl-C).
-async fn stop_requested() {
+pub async fn stop_requested() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
