@@ -27,6 +27,20 @@ fn issuer(idp_issuer: &str, adjust: impl FnOnce(&mut OidcIssuerSettings)) -> Oid
     settings
 }
 
+/// A provider with one client, UNICEF's traveller `alice`, and a service that trusts it.
+async fn alice_and_her_provider(
+    adjust: impl FnOnce(&mut OidcIssuerSettings),
+) -> (IdentityProvider, TestApp) {
+    let idp = IdentityProvider::start(
+        json!([client("alice", &["traveller"], Some("UNICEF"))]),
+        &[],
+    )
+    .await;
+    let settings = issuer(&idp.issuer, adjust);
+    let app = TestApp::spawn_with(|s| s.auth.oidc = vec![settings]).await;
+    (idp, app)
+}
+
 async fn list_status(app: &App, token: &str) -> u16 {
     app.get("/v1/clearance-requests", token).await.0
 }
@@ -156,15 +170,7 @@ async fn tokens_of_real_openid_providers_are_accepted_through_discovery() {
 
 #[tokio::test]
 async fn a_key_rotation_is_followed_without_a_restart_and_a_withdrawn_key_is_refused() {
-    let idp = IdentityProvider::start(
-        json!([client("alice", &["traveller"], Some("UNICEF"))]),
-        &[],
-    )
-    .await;
-    let app = TestApp::spawn_with(|s| {
-        s.auth.oidc = vec![issuer(&idp.issuer, |i| i.refresh_secs = 1)];
-    })
-    .await;
+    let (idp, app) = alice_and_her_provider(|i| i.refresh_secs = 1).await;
     let old = idp.token("alice").await;
     assert_eq!(list_status(&app, &old).await, 200);
 
@@ -205,15 +211,7 @@ async fn a_key_rotation_is_followed_without_a_restart_and_a_withdrawn_key_is_ref
 
 #[tokio::test]
 async fn unknown_key_ids_do_not_make_the_service_hammer_the_provider() {
-    let idp = IdentityProvider::start(
-        json!([client("alice", &["traveller"], Some("UNICEF"))]),
-        &[],
-    )
-    .await;
-    let app = TestApp::spawn_with(|s| {
-        s.auth.oidc = vec![issuer(&idp.issuer, |i| i.min_refresh_secs = 30)];
-    })
-    .await;
+    let (idp, app) = alice_and_her_provider(|i| i.min_refresh_secs = 30).await;
     let alice = idp.token("alice").await;
     assert_eq!(list_status(&app, &alice).await, 200);
     let before = idp.jwks_requests().await;
