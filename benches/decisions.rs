@@ -65,7 +65,7 @@ fn benches(c: &mut Criterion) {
     let sample = std::fs::read_to_string(settings.config_dir.join("sample-sras.json")).unwrap();
     let (cache, policy): (Arc<AreaRiskCache>, _) = runtime.block_on(async {
         let services = Services::open(&settings).await.unwrap();
-        clearway::sra_import::import(&services.publishing, &sample, Utc::now().date_naive())
+        clearway::cli::sra_import::import(&services.publishing, &sample, Utc::now().date_naive())
             .await
             .unwrap();
         (services.cache.clone(), settings.load_policy().unwrap())

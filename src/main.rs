@@ -7,10 +7,11 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 
 use clearway::auth::{Role, issue_development_token};
+use clearway::cli::sra_import;
 use clearway::config::Settings;
 use clearway::startup::{Application, Services, lock_instance, redacted};
 use clearway::store;
-use clearway::{sra_import, telemetry};
+use clearway::telemetry;
 
 /// Many small, short-lived allocations across worker threads: mimalloc keeps them fast and
 /// returns memory instead of fragmenting per-thread arenas as glibc's allocator does. Its

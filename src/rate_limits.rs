@@ -12,7 +12,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use serde::Deserialize;
 
-use crate::auth::{Caller, Role};
+use crate::domain::caller::{Caller, Role};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct RateLimitSettings {

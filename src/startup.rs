@@ -8,18 +8,19 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
-use crate::approvals::Approvals;
+use crate::app::approvals::Approvals;
+use crate::app::clearing::Clearing;
+use crate::app::publishing::Publishing;
+use crate::app::rescreening::Rescreener;
+use crate::app::webhooks::Webhooks;
 use crate::auth::{Role, TokenVerifier};
 use crate::cache::AreaRiskCache;
-use crate::clearing::Clearing;
 use crate::config::Settings;
 use crate::domain::webhook_target::TargetPolicy;
 use crate::http::{self, AppState};
 use crate::notify::QueueEvents;
 use crate::notify::deliverer::Deliverer;
-use crate::publishing::Publishing;
 use crate::rate_limits::RateLimits;
-use crate::rescreening::Rescreener;
 use crate::store::{self, InstanceLock, Store};
 
 /// The parts every entry point needs: the serving app, and the CLI's import.
@@ -147,10 +148,7 @@ impl Application {
         for idp in verifier.issuers() {
             tokio::spawn(crate::auth::oidc::Issuer::keep_fresh(Arc::downgrade(idp)));
         }
-        let scrape_token = settings.metrics.bearer_token.trim();
-        if !scrape_token.is_empty() && scrape_token.len() < 32 {
-            anyhow::bail!("metrics.bearer_token must be at least 32 characters");
-        }
+        let metrics_token = settings.metrics.scrape_token()?;
         let webhook_targets = Arc::new(
             TargetPolicy::new(
                 &settings.webhooks.allowed_targets,
@@ -161,7 +159,7 @@ impl Application {
         let (shutdown, shutdown_seen) = tokio::sync::watch::channel(false);
         let state = web::Data::new(AppState {
             shutdown: shutdown_seen,
-            store: services.store,
+            store: services.store.clone(),
             cache: services.cache,
             clearing: services.clearing,
             publishing: services.publishing,
@@ -173,10 +171,9 @@ impl Application {
             },
             idempotency_window: chrono::Duration::seconds(settings.idempotency.window_secs.max(1)),
             sole_instance_since: instance.as_ref().map(|_| chrono::Utc::now()),
-            webhook_targets: webhook_targets.clone(),
+            webhooks: Webhooks::new(services.store.clone(), webhook_targets.clone()),
             metrics: Arc::default(),
-            metrics_token: Some(settings.metrics.bearer_token.trim().to_owned())
-                .filter(|t| !t.is_empty()),
+            metrics_token,
             cors_origins: settings.server.cors_allowed_origins.clone(),
             dev_tokens: (settings.environment == "development")
                 .then(|| settings.auth.clone())

@@ -1,8 +1,14 @@
 //! Structured logs: readable in development, JSON for log shippers.
 
+use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogSettings;
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    /// `pretty` for people, `json` for log shippers.
+    pub format: String,
+    pub filter: String,
+}
 
 /// Installs the global subscriber once; later calls (tests) are ignored.
 pub fn init(settings: &LogSettings) {

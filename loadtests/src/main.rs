@@ -1,6 +1,7 @@
 //! clearway-load: drives a running clearway with realistic scenarios, prints throughput and
 //! latency percentiles, checks that nothing acknowledged was lost, and writes a report.
-//! `loadtests/run.sh` starts everything this needs; see loadtests/README.md.
+//! `loadtests/run.sh` starts everything this needs; see loadtests/README.md. One file: the
+//! scenarios share the driver and the loss check, and each is a page long.
 
 mod runner;
 mod server_metrics;

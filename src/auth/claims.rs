@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use super::settings::ClaimSettings;
 use super::{AuthError, Caller, Role};
-use crate::config::ClaimSettings;
 use crate::domain::request::OrgId;
 
 /// Who signed a token, which says how its role names are read.

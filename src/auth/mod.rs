@@ -8,17 +8,19 @@ use anyhow::Context;
 use chrono::Utc;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use claims::{ClaimMapping, Signer};
 use oidc::Issuer;
 use serde_json::{Map, Value};
 
-use crate::config::AuthSettings;
-use crate::domain::request::OrgId;
+pub use crate::domain::caller::{Caller, Role};
+pub use settings::AuthSettings;
 
 pub mod claims;
 pub mod oidc;
+pub mod settings;
 
 /// Longer tokens are refused before any parsing.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -26,71 +28,6 @@ const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Distinct tokens remembered as verified, and for how long at most: a few megabytes.
 const VERIFIED_TOKENS: u64 = 10_000;
 const VERIFIED_FOR: Duration = Duration::from_secs(300);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    Traveller,
-    TravelUnit,
-    SecurityAnalyst,
-    ApproverHq,
-    ApproverDg,
-    Admin,
-}
-
-impl Role {
-    pub const ALL: [Role; 6] = [
-        Role::Traveller,
-        Role::TravelUnit,
-        Role::SecurityAnalyst,
-        Role::ApproverHq,
-        Role::ApproverDg,
-        Role::Admin,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Traveller => "traveller",
-            Role::TravelUnit => "travel-unit",
-            Role::SecurityAnalyst => "security-analyst",
-            Role::ApproverHq => "approver-hq",
-            Role::ApproverDg => "approver-dg",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role `{s}`"))
-    }
-}
-
-/// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub subject: String,
-    pub roles: Vec<Role>,
-    /// The organisation a travel unit (or traveller) belongs to, from the `org` claim.
-    pub org: Option<OrgId>,
-    /// When the token stops being accepted (its `exp` plus the leeway, Unix seconds): a
-    /// stream opened with it ends then.
-    pub valid_until: i64,
-}
-
-impl Caller {
-    pub fn has(&self, role: Role) -> bool {
-        self.roles.contains(&role)
-    }
-
-    pub fn has_any(&self, roles: &[Role]) -> bool {
-        roles.iter().any(|r| self.has(*r))
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -169,7 +106,7 @@ impl TokenVerifier {
         if let Some(secret) = &auth.hs256_secret {
             keys.push((
                 Algorithm::HS256,
-                DecodingKey::from_secret(secret.as_bytes()),
+                DecodingKey::from_secret(secret.expose_secret().as_bytes()),
                 validation(Algorithm::HS256),
             ));
         }
@@ -374,7 +311,7 @@ pub fn issue_development_token(
     Ok(jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
+        &EncodingKey::from_secret(secret.expose_secret().as_bytes()),
     )?)
 }
 

@@ -13,7 +13,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, PublicKeyUse
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::config::OidcIssuerSettings;
+use super::settings::OidcIssuerSettings;
 
 /// Public-key algorithms a provider's token may use: never a shared-secret one, whatever
 /// its key set says (a JWKS is public, so an HMAC key in it would let anyone sign).

@@ -1,6 +1,7 @@
 //! Area risk, read through three tiers: in-process, then Redis, then the store.
 
 mod redis_tier;
+pub mod settings;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,10 +9,10 @@ use std::time::Duration;
 
 use moka::future::Cache;
 
-use crate::config::{CacheSettings, RedisSettings};
 use crate::domain::area::AreaCode;
 use crate::domain::sra::AreaRisk;
 use crate::store::{Store, StoreError};
+use settings::{CacheSettings, RedisSettings};
 
 pub use redis_tier::{RedisState, RedisTier};
 

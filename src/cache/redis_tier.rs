@@ -9,7 +9,7 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use crate::config::RedisSettings;
+use super::settings::RedisSettings;
 use crate::domain::area::AreaCode;
 use crate::domain::sra::AreaRisk;
 

@@ -5,6 +5,7 @@ use crate::error_code::Code;
 pub mod approval;
 pub mod area;
 pub mod audit;
+pub mod caller;
 pub mod criticality;
 pub mod itinerary;
 pub mod policy;

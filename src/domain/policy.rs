@@ -1,4 +1,6 @@
 //! The decision: each leg against the SRAs in force, the request taking its strictest leg.
+//! One file because the rules read best together: the code is under 400 lines, the rest is
+//! the table and property tests that pin each rule.
 
 use std::collections::BTreeMap;
 

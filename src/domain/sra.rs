@@ -1,4 +1,6 @@
 //! Security Risk Assessments and which of them is in force for an area on given dates.
+//! One file: the SRA's lifecycle and the in-force rule share their types, and a third of it
+//! is their tests.
 
 use crate::error_code::Code;
 

@@ -7,12 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::extract::{query_pairs, read_json};
-use crate::auth::{Caller, Role};
+use super::guard::{Guarded, LocatePersonnel, RegisterAreas, SuspendAreas};
+use crate::app::publishing::Rescreening;
+use crate::auth::Caller;
 use crate::domain::area::{Area, AreaCode, Suspension, SuspensionReason};
 use crate::domain::risk::RiskLevel;
 use crate::domain::sra::{AreaRisk, SecurityLevel, SraRef, SraSummary};
-use crate::problem::Problem;
-use crate::publishing::Rescreening;
+use crate::http::problem::Problem;
 use crate::store::PersonnelEntry;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -92,15 +93,10 @@ impl<'a> AreaView<'a> {
 )]
 pub async fn create(
     state: web::Data<AppState>,
-    caller: Caller,
+    _caller: Guarded<RegisterAreas>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    if !caller.has_any(&[Role::SecurityAnalyst, Role::Admin]) {
-        return Err(Problem::forbidden(
-            "registering areas requires the security-analyst or admin role",
-        ));
-    }
     let body: AreaBody = read_json(&req, payload, &state.body).await?;
     let area = Area::new(
         AreaCode::parse("/code", &body.code)?,
@@ -125,7 +121,7 @@ struct AreaList<'a> {
     security(("bearer" = []))
 )]
 pub async fn list(state: web::Data<AppState>, _caller: Caller) -> Result<HttpResponse, Problem> {
-    let areas = state.store.list_areas().await?;
+    let areas = state.publishing.list_areas().await?;
     let today = Utc::now().date_naive();
     Ok(HttpResponse::Ok().json(AreaList {
         items: areas.iter().map(|a| AreaView::of(a, today)).collect(),
@@ -170,15 +166,10 @@ struct SuspensionChange<'a> {
 
 async fn change_suspension(
     state: &AppState,
-    caller: &Caller,
+    caller: &Guarded<SuspendAreas>,
     code: &str,
     suspension: Option<Suspension>,
 ) -> Result<HttpResponse, Problem> {
-    if !caller.has(Role::SecurityAnalyst) {
-        return Err(Problem::forbidden(
-            "suspending areas requires the security-analyst role",
-        ));
-    }
     let code = AreaCode::parse("code", code).map_err(|_| Problem::not_found())?;
     let rescreening = state
         .publishing
@@ -209,7 +200,7 @@ async fn change_suspension(
 )]
 pub async fn suspend(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Guarded<SuspendAreas>,
     code: web::Path<String>,
     req: HttpRequest,
     payload: web::Payload,
@@ -235,7 +226,7 @@ pub async fn suspend(
 )]
 pub async fn lift(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Guarded<SuspendAreas>,
     code: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     change_suspension(&state, &caller, &code, None).await
@@ -265,15 +256,10 @@ struct Personnel<'a> {
 )]
 pub async fn personnel(
     state: web::Data<AppState>,
-    caller: Caller,
+    _caller: Guarded<LocatePersonnel>,
     code: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    if !caller.has_any(&[Role::SecurityAnalyst, Role::Admin]) {
-        return Err(Problem::forbidden(
-            "the crisis locator is for security analysts and admins",
-        ));
-    }
     let code = AreaCode::parse("code", &code).map_err(|_| Problem::not_found())?;
     let mut on = Utc::now().date_naive();
     for (_, value) in query_pairs(&req, &["on"])? {
@@ -281,10 +267,7 @@ pub async fn personnel(
             .parse()
             .map_err(|_| Problem::invalid_query("on", "a date as YYYY-MM-DD"))?;
     }
-    if state.cache.get(&code).await?.is_none() {
-        return Err(Problem::not_found());
-    }
-    let items = state.store.personnel(&code, on).await?;
+    let items = state.clearing.locate(&code, on).await?;
     let wants_csv = req
         .headers()
         .get(actix_web::http::header::ACCEPT)

@@ -20,7 +20,7 @@ use crate::domain::policy::{Decision, Stage};
 use crate::domain::request::{
     ClearanceRequest, OrgId, RequestRecord, RequestStatus, Traveller, TravellerId,
 };
-use crate::problem::Problem;
+use crate::http::problem::Problem;
 use crate::store::NewRequest;
 
 #[derive(Deserialize, utoipa::ToSchema)]

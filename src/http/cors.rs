@@ -15,7 +15,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, web};
 
 use super::AppState;
-use crate::problem::Problem;
+use crate::http::problem::Problem;
 
 const METHODS: &str = "GET, POST, PATCH, DELETE";
 const REQUEST_HEADERS: &str = "Authorization, Content-Type, Idempotency-Key, X-Request-Id";

@@ -17,7 +17,7 @@ use super::extract::{DEFAULT_PAGE, page_limit, query_pairs, read_json};
 use crate::auth::Caller;
 use crate::domain::approval::Verdict;
 use crate::domain::request::RequestRecord;
-use crate::problem::Problem;
+use crate::http::problem::Problem;
 use crate::store::QueuePosition;
 
 const URGENT_WITHIN_HOURS: i64 = 72;

@@ -8,11 +8,10 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
-use serde_path_to_error::Segment;
 
 use super::{AppState, BodyLimits};
 use crate::auth::{AuthError, Caller};
-use crate::problem::Problem;
+use crate::http::problem::Problem;
 
 impl FromRequest for Caller {
     type Error = Problem;
@@ -136,65 +135,7 @@ pub(crate) async fn read_limited(
 /// Parses JSON; a syntax error is a 400, a value that does not fit the schema a 422 naming
 /// the field by JSON pointer.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
-    // Tracking the path costs an allocation per field; only a body that fails needs it, so it
-    // is parsed again, the same way, to say where.
-    if let Ok(value) = serde_json::from_slice(body) {
-        return Ok(value);
-    }
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
-    let value = match parsed {
-        Ok(value) => value,
-        Err(e) => {
-            let inner = e.inner();
-            if !inner.is_data() {
-                return Err(Problem::malformed_json(inner.to_string()));
-            }
-            let mut pointer = json_pointer(e.path());
-            let message = inner.to_string();
-            // serde reports a missing or unknown field at its parent; point at the field itself.
-            if let Some(name) = quoted_after(&message, "missing field `")
-                .or_else(|| quoted_after(&message, "unknown field `"))
-            {
-                let tail = format!("/{}", escape(name));
-                if !pointer.ends_with(&tail) {
-                    pointer.push_str(&tail);
-                }
-            }
-            let detail = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_owned();
-            return Err(Problem::invalid_field(pointer, detail));
-        }
-    };
-    deserializer.end().map_err(|e| {
-        Problem::malformed_json(format!("trailing characters after the JSON value: {e}"))
-    })?;
-    Ok(value)
-}
-
-fn json_pointer(path: &serde_path_to_error::Path) -> String {
-    let mut pointer = String::new();
-    for segment in path.iter() {
-        match segment {
-            Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
-            Segment::Map { key } => pointer.push_str(&format!("/{}", escape(key))),
-            Segment::Enum { variant } => pointer.push_str(&format!("/{}", escape(variant))),
-            Segment::Unknown => {}
-        }
-    }
-    pointer
-}
-
-fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
-}
-
-fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
-    let rest = message.strip_prefix(prefix)?;
-    rest.split('`').next()
+    Ok(crate::app::json_input::parse_json(body)?)
 }
 
 /// Query parameters as pairs, refusing names the endpoint does not know: a misspelt
@@ -232,72 +173,4 @@ pub fn page_limit(value: &str) -> Result<u32, Problem> {
                 format!("limit is a whole number from 1 to {MAX_PAGE}"),
             )
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::problem::Code;
-
-    #[derive(Debug, serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
-    struct Outer {
-        legs: Vec<Inner>,
-    }
-
-    #[derive(Debug, serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
-    struct Inner {
-        arrival: chrono::NaiveDate,
-        area: String,
-    }
-
-    #[test]
-    fn errors_point_at_the_field() {
-        let cases = [
-            (
-                r#"{"legs":[{"arrival":"2026-13-01","area":"X"}]}"#,
-                "/legs/0/arrival",
-            ),
-            (r#"{"legs":[{"area":"X"}]}"#, "/legs/0/arrival"),
-            (
-                r#"{"legs":[{"arrival":"2026-12-01","area":"X","extra":1}]}"#,
-                "/legs/0/extra",
-            ),
-            (r#"{"legs":{}}"#, "/legs"),
-        ];
-        for (body, field) in cases {
-            let problem = parse_json::<Outer>(body.as_bytes()).unwrap_err();
-            assert_eq!(
-                (problem.status(), problem.code),
-                (422, Code::InvalidField),
-                "{body}"
-            );
-            assert_eq!(
-                problem.field.as_deref(),
-                Some(field),
-                "{body}: {}",
-                problem.detail
-            );
-        }
-    }
-
-    #[test]
-    fn syntax_errors_and_deep_nesting_are_malformed_json() {
-        for body in [&b"{"[..], b"{\"legs\": []} trailing", b"not json"] {
-            assert_eq!(
-                parse_json::<Outer>(body).unwrap_err().code,
-                "malformed_json"
-            );
-        }
-        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        assert_eq!(
-            parse_json::<serde_json::Value>(deep.as_bytes())
-                .unwrap_err()
-                .code,
-            "malformed_json"
-        );
-    }
 }

@@ -3,6 +3,7 @@
 //! caller, live in the store (so a retry that reaches another instance is recognised) and
 //! expire after `idempotency.window_secs`.
 
+use serde::Deserialize;
 use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody, to_bytes};
@@ -17,8 +18,14 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::extract::{authenticate, read_limited};
 use crate::auth::Caller;
-use crate::problem::{Code, Problem};
+use crate::http::problem::{Code, Problem};
 use crate::store::{IdempotencyClaim, IdempotencyKey, StoredResponse};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdempotencySettings {
+    /// How long a key is remembered; a retry after that is a new request.
+    pub window_secs: i64,
+}
 
 const HEADER: &str = "idempotency-key";
 /// Marks a response that was replayed rather than produced again.

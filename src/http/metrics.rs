@@ -1,5 +1,7 @@
 //! `/metrics` for Prometheus, and the middleware that counts and times every request.
 
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -14,8 +16,28 @@ use super::AppState;
 use super::extract::authenticate;
 use crate::auth::Role;
 use crate::cache::RedisState;
+use crate::http::problem::Problem;
 use crate::metrics::CacheFigures;
-use crate::problem::Problem;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    /// A bearer token that may read `/metrics` (for Prometheus); empty: admin tokens only.
+    pub bearer_token: SecretString,
+}
+
+impl MetricsSettings {
+    /// The token Prometheus presents, if one is configured.
+    pub fn scrape_token(&self) -> anyhow::Result<Option<SecretString>> {
+        let token = self.bearer_token.expose_secret().trim();
+        if token.is_empty() {
+            return Ok(None);
+        }
+        if token.len() < 32 {
+            anyhow::bail!("metrics.bearer_token must be at least 32 characters");
+        }
+        Ok(Some(SecretString::from(token)))
+    }
+}
 
 /// Counts and times each request under its route's pattern; unknown paths share one label.
 pub async fn observe(
@@ -80,7 +102,7 @@ pub async fn metrics(
 }
 
 fn scrape_token_matches(state: &AppState, req: &HttpRequest) -> bool {
-    let Some(expected) = state.metrics_token.as_deref() else {
+    let Some(expected) = state.metrics_token.as_ref().map(|t| t.expose_secret()) else {
         return false;
     };
     let presented = req

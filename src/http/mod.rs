@@ -5,10 +5,12 @@ mod clearance_requests;
 pub mod cors;
 mod escalations;
 pub mod extract;
+pub mod guard;
 mod health;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
+pub mod problem;
 mod problem_response;
 mod request_id;
 pub mod sras;
@@ -22,12 +24,13 @@ use std::sync::Arc;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, web};
 
-use crate::approvals::Approvals;
+use crate::app::approvals::Approvals;
+use crate::app::clearing::Clearing;
+use crate::app::publishing::Publishing;
+use crate::app::webhooks::Webhooks;
 use crate::auth::TokenVerifier;
 use crate::cache::AreaRiskCache;
-use crate::clearing::Clearing;
-use crate::problem::Problem;
-use crate::publishing::Publishing;
+use crate::http::problem::Problem;
 use crate::rate_limits::RateLimits;
 use crate::store::Store;
 
@@ -47,6 +50,7 @@ pub struct AppState {
     pub cache: Arc<AreaRiskCache>,
     pub clearing: Arc<Clearing>,
     pub publishing: Publishing,
+    pub webhooks: Webhooks,
     pub approvals: Approvals,
     pub verifier: TokenVerifier,
     /// How large a body may be and how long it may take to arrive.
@@ -57,16 +61,15 @@ pub struct AppState {
     /// in progress before it were left by a process that has ended.
     pub sole_instance_since: Option<chrono::DateTime<chrono::Utc>>,
     /// Where webhooks may be delivered (`webhooks.allowed_targets`; http in development only).
-    pub webhook_targets: Arc<crate::domain::webhook_target::TargetPolicy>,
     /// `None` when rate limits are off.
     pub rate_limits: Option<Arc<RateLimits>>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// A static bearer token Prometheus may scrape `/metrics` with; `None`: admins only.
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<secrecy::SecretString>,
     /// Origins whose browser pages may call the API (exact `scheme://host[:port]`).
     pub cors_origins: Vec<String>,
     /// Set in the development environment only: the web page's sign-in may mint tokens.
-    pub dev_tokens: Option<crate::config::AuthSettings>,
+    pub dev_tokens: Option<crate::auth::AuthSettings>,
     /// Turns true when the server starts shutting down: long-lived responses (the event
     /// stream) end then, instead of holding the shutdown for its whole timeout.
     pub shutdown: tokio::sync::watch::Receiver<bool>,

@@ -5,7 +5,7 @@ use actix_web::http::header::{CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::problem::{Code, Problem};
+use crate::http::problem::{Code, Problem};
 
 #[derive(Serialize)]
 struct Body<'a> {

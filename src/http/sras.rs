@@ -4,113 +4,17 @@
 
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::AppState;
 use super::extract::{query_pairs, read_json};
-use crate::auth::{Caller, Role};
+use super::guard::{FollowRescreening, Guarded, ManageSras, ReadSras};
+use crate::app::publishing::Rescreening;
+use crate::app::sra_document::{SignoffBody, SraBody};
 use crate::domain::area::AreaCode;
-use crate::domain::risk::{Impact, Likelihood, RiskLevel};
-use crate::domain::sra::{Signoff, Sra, SraInput, Threat};
-use crate::problem::Problem;
-use crate::publishing::{Rescreening, signoff_date_ok};
-
-/// The SRA as `POST /v1/sras` takes it; `clearway sra import` files hold the same objects.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SraBody {
-    area: String,
-    version: i64,
-    effective_from: NaiveDate,
-    review_due: NaiveDate,
-    security_level: i64,
-    #[serde(default)]
-    residual_risk: Option<RiskLevel>,
-    #[serde(default)]
-    residual_risk_justification: Option<String>,
-    #[serde(default)]
-    threats: Vec<ThreatBody>,
-    #[serde(default)]
-    mandatory_measures: Vec<String>,
-    #[serde(default)]
-    requires_ssafe: bool,
-    /// For one-step publication of an SRA signed off elsewhere.
-    #[serde(default)]
-    endorsement: Option<SignoffBody>,
-    #[serde(default)]
-    approval: Option<SignoffBody>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct ThreatBody {
-    name: String,
-    likelihood: Likelihood,
-    impact: Impact,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SignoffBody {
-    by: String,
-    on: NaiveDate,
-}
-
-impl SignoffBody {
-    fn into_signoff(self, field: &str) -> Result<Signoff, Problem> {
-        if !signoff_date_ok(self.on) {
-            return Err(Problem::invalid_field(
-                format!("{field}/on"),
-                "a sign-off cannot be dated in the future",
-            ));
-        }
-        Ok(Signoff::new(field, &self.by, self.on)?)
-    }
-}
-
-/// The parts of an SRA body: what was assessed, and who signed it off (when given).
-pub struct SraParts {
-    pub input: SraInput,
-    pub endorsement: Option<Signoff>,
-    pub approval: Option<Signoff>,
-}
-
-impl SraBody {
-    pub fn into_parts(self) -> Result<SraParts, Problem> {
-        Ok(SraParts {
-            input: SraInput {
-                area: AreaCode::parse("/area", &self.area)?,
-                version: self.version,
-                effective_from: self.effective_from,
-                review_due: self.review_due,
-                security_level: self.security_level,
-                residual_risk: self.residual_risk,
-                residual_risk_justification: self.residual_risk_justification,
-                threats: self
-                    .threats
-                    .into_iter()
-                    .map(|t| Threat {
-                        name: t.name,
-                        likelihood: t.likelihood,
-                        impact: t.impact,
-                    })
-                    .collect(),
-                mandatory_measures: self.mandatory_measures,
-                requires_ssafe: self.requires_ssafe,
-            },
-            endorsement: self
-                .endorsement
-                .map(|s| s.into_signoff("/endorsement"))
-                .transpose()?,
-            approval: self
-                .approval
-                .map(|s| s.into_signoff("/approval"))
-                .transpose()?,
-        })
-    }
-}
+use crate::domain::sra::Sra;
+use crate::http::problem::Problem;
 
 /// An SRA, and for changes that affect decisions, the re-screening they started.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -119,23 +23,6 @@ struct SraView<'a> {
     sra: &'a Sra,
     #[serde(skip_serializing_if = "Option::is_none")]
     rescreening: Option<Rescreening>,
-}
-
-const READERS: [Role; 4] = [
-    Role::SecurityAnalyst,
-    Role::Admin,
-    Role::ApproverHq,
-    Role::ApproverDg,
-];
-
-fn analyst(caller: &Caller) -> Result<(), Problem> {
-    if caller.has(Role::SecurityAnalyst) {
-        Ok(())
-    } else {
-        Err(Problem::forbidden(
-            "SRAs are managed by the security-analyst role",
-        ))
-    }
 }
 
 fn sra_id(raw: &str) -> Result<Uuid, Problem> {
@@ -157,11 +44,10 @@ fn sra_id(raw: &str) -> Result<Uuid, Problem> {
 )]
 pub async fn publish(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Guarded<ManageSras>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    analyst(&caller)?;
     let body: SraBody = read_json(&req, payload, &state.body).await?;
     let parts = body.into_parts()?;
     let (sra, rescreening) = state
@@ -194,11 +80,10 @@ pub async fn publish(
 )]
 pub async fn draft(
     state: web::Data<AppState>,
-    caller: Caller,
+    _caller: Guarded<ManageSras>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    analyst(&caller)?;
     let body: SraBody = read_json(&req, payload, &state.body).await?;
     let parts = body.into_parts()?;
     if parts.endorsement.is_some() || parts.approval.is_some() {
@@ -231,14 +116,9 @@ pub async fn draft(
 )]
 pub async fn get(
     state: web::Data<AppState>,
-    caller: Caller,
+    _caller: Guarded<ReadSras>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    if !caller.has_any(&READERS) {
-        return Err(Problem::forbidden(
-            "reading SRAs requires a security, approver or admin role",
-        ));
-    }
     let sra = state.publishing.get_sra(sra_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(SraView {
         sra: &sra,
@@ -255,13 +135,12 @@ enum SignoffStep {
 
 async fn sign_off(
     state: web::Data<AppState>,
-    caller: Caller,
+    _caller: Guarded<ManageSras>,
     id: web::Path<String>,
     req: HttpRequest,
     payload: web::Payload,
     step: SignoffStep,
 ) -> Result<HttpResponse, Problem> {
-    analyst(&caller)?;
     let id = sra_id(&id)?;
     let body: SignoffBody = read_json(&req, payload, &state.body).await?;
     let signoff = body.into_signoff("")?;
@@ -289,7 +168,7 @@ async fn sign_off(
 )]
 pub async fn endorse(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Guarded<ManageSras>,
     id: web::Path<String>,
     req: HttpRequest,
     payload: web::Payload,
@@ -311,7 +190,7 @@ pub async fn endorse(
 )]
 pub async fn approve(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Guarded<ManageSras>,
     id: web::Path<String>,
     req: HttpRequest,
     payload: web::Payload,
@@ -332,10 +211,9 @@ pub async fn approve(
 )]
 pub async fn publish_draft(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Guarded<ManageSras>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    analyst(&caller)?;
     let (sra, rescreening) = state
         .publishing
         .publish(sra_id(&id)?, &caller.subject)
@@ -359,10 +237,9 @@ pub async fn publish_draft(
 )]
 pub async fn withdraw(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Guarded<ManageSras>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    analyst(&caller)?;
     let (sra, rescreening) = state
         .publishing
         .withdraw(sra_id(&id)?, &caller.subject)
@@ -389,14 +266,9 @@ struct SraList {
 )]
 pub async fn list(
     state: web::Data<AppState>,
-    caller: Caller,
+    _caller: Guarded<ReadSras>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    if !caller.has_any(&READERS) {
-        return Err(Problem::forbidden(
-            "reading SRAs requires a security, approver or admin role",
-        ));
-    }
     let area = query_pairs(&req, &["area"])?
         .into_iter()
         .next()
@@ -420,14 +292,9 @@ pub async fn list(
 )]
 pub async fn rescreening(
     state: web::Data<AppState>,
-    caller: Caller,
+    _caller: Guarded<FollowRescreening>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    if !caller.has_any(&[Role::SecurityAnalyst, Role::Admin]) {
-        return Err(Problem::forbidden(
-            "re-screening jobs are for security analysts and admins",
-        ));
-    }
     let job = state
         .store
         .get_rescreen_job(sra_id(&id)?)

@@ -11,7 +11,7 @@ use actix_web::{Error, web};
 
 use super::AppState;
 use super::extract::authenticate;
-use crate::problem::{Code, Problem};
+use crate::http::problem::{Code, Problem};
 use crate::rate_limits::RateLimits;
 
 const UNLIMITED: [&str; 3] = ["/healthz", "/readyz", "/metrics"];

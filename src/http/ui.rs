@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::extract::read_json;
 use crate::auth::{Role, issue_development_token};
-use crate::problem::Problem;
+use crate::http::problem::Problem;
 
 const INDEX: &str = include_str!("ui/index.html");
 const SCRIPT: &str = include_str!("ui/app.js");

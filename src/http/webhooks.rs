@@ -3,18 +3,16 @@
 
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::AppState;
 use super::extract::{DEFAULT_PAGE, page_limit, query_pairs, read_json};
-use crate::auth::{Caller, Role};
-use crate::domain::request::OrgId;
-use crate::domain::webhook::{Webhook, check_subscription};
-use crate::notify::deliverer::COULD_NOT_DELIVER;
-use crate::notify::webhook_targets::check_target;
-use crate::problem::{Code, Problem};
+use super::guard::{Guarded, ManageWebhooks};
+use crate::app::webhooks::Subscription;
+#[allow(unused_imports)] // named by the OpenAPI description below
+use crate::domain::webhook::Webhook;
+use crate::http::problem::Problem;
+#[allow(unused_imports)]
 use crate::store::DeliveryView;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -30,25 +28,6 @@ struct Items<T> {
     items: Vec<T>,
 }
 
-/// Webhooks belong to a travel unit's organisation.
-fn organisation(caller: &Caller) -> Result<OrgId, Problem> {
-    match (&caller.org, caller.has(Role::TravelUnit)) {
-        (Some(org), true) => Ok(org.clone()),
-        _ => Err(Problem::forbidden(
-            "webhooks are managed by a travel unit, with its organisation in the token",
-        )),
-    }
-}
-
-async fn own_webhook(state: &AppState, caller: &Caller, raw: &str) -> Result<Webhook, Problem> {
-    let org = organisation(caller)?;
-    let id = Uuid::parse_str(raw).map_err(|_| Problem::not_found())?;
-    match state.store.get_webhook(id).await? {
-        Some(hook) if hook.org == org => Ok(hook),
-        _ => Err(Problem::not_found()),
-    }
-}
-
 #[utoipa::path(
     post, path = "/v1/webhooks", tag = "webhooks",
     request_body = WebhookBody,
@@ -62,26 +41,17 @@ async fn own_webhook(state: &AppState, caller: &Caller, raw: &str) -> Result<Web
 )]
 pub async fn register(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Guarded<ManageWebhooks>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    let org = organisation(&caller)?;
     let body: WebhookBody = read_json(&req, payload, &state.body).await?;
-    check_subscription(&body.url, &body.events, &body.secret)?;
-    check_target(&state.webhook_targets, &body.url)
-        .await
-        .map_err(|why| Problem::new(Code::WebhookTargetForbidden, why).at("/url"))?;
-    let hook = Webhook {
-        id: Uuid::now_v7(),
-        org,
+    let subscription = Subscription {
         url: body.url,
         events: body.events,
         secret: body.secret,
-        created_by: caller.subject.clone(),
-        created_at: Utc::now(),
     };
-    state.store.create_webhook(&hook).await?;
+    let hook = state.webhooks.register(&caller, subscription).await?;
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/v1/webhooks/{}", hook.id)))
         .json(&hook))
@@ -95,9 +65,11 @@ pub async fn register(
     ),
     security(("bearer" = []))
 )]
-pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, Problem> {
-    let org = organisation(&caller)?;
-    let items = state.store.list_webhooks(&org).await?;
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Guarded<ManageWebhooks>,
+) -> Result<HttpResponse, Problem> {
+    let items = state.webhooks.list(&caller).await?;
     Ok(HttpResponse::Ok().json(Items { items }))
 }
 
@@ -112,11 +84,10 @@ pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResp
 )]
 pub async fn remove(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Guarded<ManageWebhooks>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    let hook = own_webhook(&state, &caller, &id).await?;
-    state.store.delete_webhook(hook.id).await?;
+    state.webhooks.remove(&caller, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -134,21 +105,14 @@ pub async fn remove(
 )]
 pub async fn deliveries(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Guarded<ManageWebhooks>,
     id: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    let hook = own_webhook(&state, &caller, &id).await?;
     let mut limit = DEFAULT_PAGE;
     for (_, value) in query_pairs(&req, &["limit"])? {
         limit = page_limit(&value)?;
     }
-    let mut items: Vec<DeliveryView> = state.store.list_deliveries(hook.id, limit).await?;
-    // How long a connection took to fail tells a refused port from a filtered one.
-    for attempt in items.iter_mut().flat_map(|d| d.attempts.iter_mut()) {
-        if attempt.error.as_deref() == Some(COULD_NOT_DELIVER) {
-            attempt.duration_ms = None;
-        }
-    }
+    let items = state.webhooks.deliveries(&caller, &id, limit).await?;
     Ok(HttpResponse::Ok().json(Items { items }))
 }

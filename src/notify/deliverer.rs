@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use futures_util::future::join_all;
 
-use crate::config::WebhookSettings;
+use super::settings::WebhookSettings;
 use crate::domain::webhook::{retry_delay, signature};
 use crate::domain::webhook_target::TargetPolicy;
 use crate::notify::webhook_targets::{CheckedResolver, check_target};

@@ -188,11 +188,11 @@ async fn the_sample_gives_a_realistic_first_run() {
         .await
         .unwrap();
     let today = chrono::Utc::now().date_naive();
-    let report = clearway::sra_import::import(&services.publishing, &json, today)
+    let report = clearway::cli::sra_import::import(&services.publishing, &json, today)
         .await
         .unwrap();
     assert!(report.areas_created >= 12, "{report:?}");
-    let again = clearway::sra_import::import(&services.publishing, &json, today)
+    let again = clearway::cli::sra_import::import(&services.publishing, &json, today)
         .await
         .unwrap();
     assert_eq!(

@@ -165,7 +165,7 @@ async fn a_suspended_area_holds_every_trip_there() {
     let services = clearway::startup::Services::open(&app.settings)
         .await
         .unwrap();
-    clearway::sra_import::import(
+    clearway::cli::sra_import::import(
         &services.publishing,
         &json.to_string(),
         chrono::Utc::now().date_naive(),

@@ -276,7 +276,10 @@ async fn every_documented_error_code_is_triggered_and_answers_as_documented() {
         &json!({"sub": "alice", "roles": ["traveller"], "org": "UNICEF",
                 "iss": app.settings.auth.issuer, "aud": app.settings.auth.audience,
                 "iat": now - 7200, "nbf": now - 7200, "exp": now - 3600}),
-        &EncodingKey::from_secret(app.settings.auth.hs256_secret.as_ref().unwrap().as_bytes()),
+        &EncodingKey::from_secret(
+            secrecy::ExposeSecret::expose_secret(app.settings.auth.hs256_secret.as_ref().unwrap())
+                .as_bytes(),
+        ),
     )
     .unwrap();
     record(

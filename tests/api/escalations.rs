@@ -665,14 +665,10 @@ async fn the_live_queue_ends_when_its_token_expires() {
         &json!({"sub": "hq-1", "roles": ["approver-hq"], "iss": chain.app.settings.auth.issuer,
                 "aud": chain.app.settings.auth.audience, "iat": now, "nbf": now, "exp": now + 3}),
         &jsonwebtoken::EncodingKey::from_secret(
-            chain
-                .app
-                .settings
-                .auth
-                .hs256_secret
-                .as_ref()
-                .unwrap()
-                .as_bytes(),
+            secrecy::ExposeSecret::expose_secret(
+                chain.app.settings.auth.hs256_secret.as_ref().unwrap(),
+            )
+            .as_bytes(),
         ),
     )
     .unwrap();

@@ -12,7 +12,10 @@ use clearway::domain::policy::{Decision, DecisionCode, Outcome};
 use clearway::domain::request::{
     ClearanceRequest, OrgId, RequestRecord, RequestStatus, Traveller, TravellerId,
 };
-use clearway::store::{NewRequest, RequestQuery, RequestScope, SqliteStore, Store, StoreError};
+use clearway::store::{
+    AuditStore, NewRequest, RequestQuery, RequestScope, RequestStore, SqliteStore, StoreError,
+    StoreLifecycle,
+};
 use uuid::Uuid;
 
 fn record(n: usize) -> RequestRecord {

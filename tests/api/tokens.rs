@@ -35,7 +35,9 @@ fn with(mut claims: Value, key: &str, value: Value) -> Value {
 async fn every_bad_token_is_refused_with_401_and_a_stable_code() {
     let app = TestApp::spawn().await;
     app.area("TST-LOW", Some("low")).await;
-    let secret = app.settings.auth.hs256_secret.clone().unwrap();
+    let secret =
+        secrecy::ExposeSecret::expose_secret(app.settings.auth.hs256_secret.as_ref().unwrap())
+            .to_owned();
     let good = claims(&app);
     let now = Utc::now().timestamp();
     let unsigned = format!(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::{Semaphore, mpsc};
 
-use super::enqueue_event;
+use super::webhooks::enqueue_event;
 use crate::metrics;
 use crate::store::StoreError;
 use crate::store::encoding::{PendingInsert, queue_stage};

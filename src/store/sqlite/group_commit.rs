@@ -1,6 +1,7 @@
 //! New requests reach SQLite through one writer that commits them in groups: one COMMIT, and
 //! so one flush of the log, serves every request that arrived while the last group was
-//! written.
+//! written. (One file: the writer's loop, its batching and its failure handling are one
+//! piece of state; about 70 lines are its tests.)
 //!
 //! The writer's connection keeps the configured `synchronous` (FULL by default), so SQLite
 //! itself flushes the log inside COMMIT and an answer follows only a durable commit. Nothing
@@ -30,9 +31,9 @@ use rusqlite::{CachedStatement, Connection, OpenFlags, ToSql, params};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
+use super::rows::ts;
 use super::sql_text::{date_text, timestamp_text};
 use super::traveller_index::{Batching, Drain, Pending, Slice};
-use super::ts;
 use crate::domain::audit::AuditDraft;
 use crate::domain::request::RequestRecord;
 use crate::domain::webhook::event_for;

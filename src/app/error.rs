@@ -1,13 +1,13 @@
-//! The one error shape callers see: RFC 9457 problem details with a stable machine `code`.
+//! Why a service refused: a stable code from the catalogue, a sentence for people, and the
+//! input at fault. It knows nothing of HTTP; `http::problem` turns it into problem+json.
 
-use crate::auth::AuthError;
 use crate::domain::Invalid;
 use crate::domain::approval::ApprovalError;
 pub use crate::error_code::Code;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Problem {
+pub struct AppError {
     /// Stable, documented, part of the API: clients branch on it. It fixes status and title.
     pub code: Code,
     pub detail: String,
@@ -17,7 +17,7 @@ pub struct Problem {
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
-impl Problem {
+impl AppError {
     pub fn new(code: Code, detail: impl Into<String>) -> Self {
         Self {
             code,
@@ -25,10 +25,6 @@ impl Problem {
             field: None,
             extensions: serde_json::Map::new(),
         }
-    }
-
-    pub fn status(&self) -> u16 {
-        self.code.status()
     }
 
     /// Adds a member particular to this problem. RFC 9457's own members cannot be replaced.
@@ -49,40 +45,12 @@ impl Problem {
         self
     }
 
-    pub fn malformed_json(detail: impl Into<String>) -> Self {
-        Self::new(Code::MalformedJson, detail)
-    }
-
     pub fn invalid_field(field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::new(Code::InvalidField, detail).at(field)
     }
 
     pub fn invalid_query(field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::new(Code::InvalidQuery, detail).at(field)
-    }
-
-    pub fn unsupported_media_type() -> Self {
-        Self::new(
-            Code::UnsupportedMediaType,
-            "send the body as application/json",
-        )
-    }
-
-    pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(
-            Code::PayloadTooLarge,
-            format!("the body must not exceed {limit} bytes"),
-        )
-    }
-
-    pub fn request_timeout(after: std::time::Duration) -> Self {
-        Self::new(
-            Code::RequestTimeout,
-            format!(
-                "the body did not arrive within {} ms of the request's head",
-                after.as_millis()
-            ),
-        )
     }
 
     pub fn unknown_area(field: impl Into<String>, code: &str) -> Self {
@@ -98,13 +66,6 @@ impl Problem {
         Self::new(Code::NotFound, "no such resource")
     }
 
-    pub fn method_not_allowed() -> Self {
-        Self::new(
-            Code::MethodNotAllowed,
-            "this resource does not support that method",
-        )
-    }
-
     pub fn store_unavailable() -> Self {
         Self::new(
             Code::StoreUnavailable,
@@ -115,45 +76,30 @@ impl Problem {
     pub fn internal() -> Self {
         Self::new(Code::InternalError, "an unexpected error occurred")
     }
-
-    pub fn type_uri(&self) -> String {
-        format!("urn:clearway:problem:{}", self.code)
-    }
 }
 
-impl std::fmt::Display for Problem {
+impl std::fmt::Display for AppError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status(), self.code, self.detail)
+        write!(f, "{}: {}", self.code, self.detail)
     }
 }
 
-impl From<Invalid> for Problem {
+impl From<Invalid> for AppError {
     fn from(e: Invalid) -> Self {
-        Problem::new(e.code, e.detail).at(e.field)
+        AppError::new(e.code, e.detail).at(e.field)
     }
 }
 
-impl From<AuthError> for Problem {
-    fn from(e: AuthError) -> Self {
-        let code = match e {
-            AuthError::Missing => Code::MissingToken,
-            AuthError::Expired => Code::TokenExpired,
-            AuthError::Invalid(_) => Code::InvalidToken,
-        };
-        Problem::new(code, e.to_string())
-    }
-}
-
-impl From<StoreError> for Problem {
+impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(detail) => {
                 tracing::error!(%detail, "store unavailable");
-                Problem::store_unavailable()
+                AppError::store_unavailable()
             }
             StoreError::OutcomeUnknown(detail) => {
                 tracing::error!(%detail, "the store's commit failed: outcome unknown");
-                Problem::new(
+                AppError::new(
                     Code::StoreOutcomeUnknown,
                     "the store failed while committing: the request may or may not be stored; \
                      retry with the same Idempotency-Key, which returns it if it was",
@@ -161,17 +107,17 @@ impl From<StoreError> for Problem {
             }
             StoreError::Corrupt(detail) => {
                 tracing::error!(%detail, "unreadable row in the store");
-                Problem::internal()
+                AppError::internal()
             }
-            StoreError::NotFound(_) => Problem::not_found(),
-            StoreError::Conflict(detail) => Problem::new(Code::ConcurrentUpdate, detail),
+            StoreError::NotFound(_) => AppError::not_found(),
+            StoreError::Conflict(detail) => AppError::new(Code::ConcurrentUpdate, detail),
         }
     }
 }
 
-impl From<ApprovalError> for Problem {
+impl From<ApprovalError> for AppError {
     fn from(e: ApprovalError) -> Self {
-        let problem = Problem::new(e.code(), e.to_string());
+        let problem = AppError::new(e.code(), e.to_string());
         match e {
             ApprovalError::CommentRequired => problem.at("/comment"),
             ApprovalError::ClaimedByAnother { holder, until } => {

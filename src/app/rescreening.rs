@@ -2,14 +2,23 @@
 //! decided again. Jobs live in the store with a cursor, so any instance can pick one up and
 //! a restart finishes what was started.
 
+use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::clearing::Clearing;
-use crate::config::RescreenSettings;
+use crate::app::clearing::Clearing;
 use crate::store::{RescreenJob, Store, StoreError};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RescreenSettings {
+    /// Work re-screening jobs in this process.
+    pub run: bool,
+    pub poll_interval_ms: u64,
+    pub batch: u32,
+    pub lease_seconds: i64,
+}
 
 pub struct Rescreener {
     store: Arc<dyn Store>,

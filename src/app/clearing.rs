@@ -7,17 +7,19 @@ use std::sync::Arc;
 use chrono::{SubsecRound, Utc};
 use uuid::Uuid;
 
-use crate::access;
-use crate::auth::{Caller, Role};
+use crate::app::access;
+use crate::app::error::{AppError, Code};
 use crate::cache::AreaRiskCache;
 use crate::domain::approval::Escalation;
 use crate::domain::audit::{AuditAction, AuditDraft, AuditEntry};
+use crate::domain::caller::{Caller, Role};
 use crate::domain::policy::{self, Decision, Outcome, PolicyRules};
 use crate::domain::request::{ClearanceRequest, RequestRecord, RequestStatus};
 use crate::domain::sra::AreaRisk;
 use crate::notify::{QueueEventKind, QueueEvents};
-use crate::problem::{Code, Problem};
-use crate::store::{NewRequest, RequestChange, RequestQuery, RescreenJob, Store, StoreError};
+use crate::store::{
+    NewRequest, PersonnelEntry, RequestChange, RequestQuery, RescreenJob, Store, StoreError,
+};
 
 pub struct Clearing {
     store: Arc<dyn Store>,
@@ -55,7 +57,7 @@ impl Clearing {
         caller: &Caller,
         request: ClearanceRequest,
         claimed_id: Option<Uuid>,
-    ) -> Result<Arc<NewRequest>, Problem> {
+    ) -> Result<Arc<NewRequest>, AppError> {
         access::may_submit(caller, &request.traveller)?;
         let decision = self.decide(&request).await?;
         // Microseconds are what both databases keep: the time read back is the time answered.
@@ -104,7 +106,7 @@ impl Clearing {
         id: Uuid,
         audit: AuditDraft,
         conflict: String,
-    ) -> Result<Arc<NewRequest>, Problem> {
+    ) -> Result<Arc<NewRequest>, AppError> {
         match self.store.get_request(id).await? {
             Some(record) if record.submitted_by == caller.subject => {
                 tracing::info!(request_id = %id, "a retry found the request its first attempt stored");
@@ -114,7 +116,7 @@ impl Clearing {
         }
     }
 
-    async fn decide(&self, request: &ClearanceRequest) -> Result<Decision, Problem> {
+    async fn decide(&self, request: &ClearanceRequest) -> Result<Decision, AppError> {
         let risks = self.area_risks(request).await?;
         Ok(policy::evaluate(
             request,
@@ -124,7 +126,7 @@ impl Clearing {
     }
 
     /// Every leg's area, from the cache; an unknown area is the caller's mistake.
-    async fn area_risks(&self, request: &ClearanceRequest) -> Result<Vec<Arc<AreaRisk>>, Problem> {
+    async fn area_risks(&self, request: &ClearanceRequest) -> Result<Vec<Arc<AreaRisk>>, AppError> {
         let mut risks: Vec<Arc<AreaRisk>> = Vec::new();
         for (i, leg) in request.legs.legs().iter().enumerate() {
             if risks.iter().any(|r| r.area.code == leg.area) {
@@ -133,7 +135,7 @@ impl Clearing {
             match self.cache.get(&leg.area).await? {
                 Some(risk) => risks.push(risk),
                 None => {
-                    return Err(Problem::unknown_area(
+                    return Err(AppError::unknown_area(
                         format!("/legs/{i}/area"),
                         leg.area.as_str(),
                     ));
@@ -153,7 +155,7 @@ impl Clearing {
     /// A request, if the caller may read it. Callers who may read requests but not this one
     /// are told it does not exist, so ids of others' requests reveal nothing. Approvers read
     /// what waits at their stage and what they took part in.
-    pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<RequestRecord, Problem> {
+    pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<RequestRecord, AppError> {
         let approver = access::is_approver(caller);
         // An approver who also holds a traveller's role without an organisation still reads
         // as an approver.
@@ -162,7 +164,7 @@ impl Clearing {
             scope => scope?,
         };
         if scope.is_none() && !approver {
-            return Err(Problem::forbidden(
+            return Err(AppError::forbidden(
                 "reading requests requires the traveller, travel-unit, approver or admin role",
             ));
         }
@@ -170,7 +172,7 @@ impl Clearing {
             .store
             .get_request(id)
             .await?
-            .ok_or_else(Problem::not_found)?;
+            .ok_or_else(AppError::not_found)?;
         if scope
             .as_ref()
             .is_some_and(|scope| access::in_scope(caller, scope, &record))
@@ -180,11 +182,11 @@ impl Clearing {
         if approver && self.involved(caller, &record).await? {
             return Ok(record);
         }
-        Err(Problem::not_found())
+        Err(AppError::not_found())
     }
 
     /// Whether an approver's work touches this request: now, or in an earlier pass.
-    async fn involved(&self, caller: &Caller, record: &RequestRecord) -> Result<bool, Problem> {
+    async fn involved(&self, caller: &Caller, record: &RequestRecord) -> Result<bool, AppError> {
         if record.escalation.is_none() {
             return Ok(false);
         }
@@ -196,7 +198,11 @@ impl Clearing {
         Ok(trail.iter().any(|entry| entry.actor == caller.subject))
     }
 
-    pub async fn audit_trail(&self, caller: &Caller, id: Uuid) -> Result<Vec<AuditEntry>, Problem> {
+    pub async fn audit_trail(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<Vec<AuditEntry>, AppError> {
         self.get(caller, id).await?;
         Ok(self.store.audit_trail(id).await?)
     }
@@ -207,9 +213,11 @@ impl Clearing {
         status: Option<RequestStatus>,
         before: Option<Uuid>,
         limit: u32,
-    ) -> Result<Vec<RequestRecord>, Problem> {
+    ) -> Result<Vec<RequestRecord>, AppError> {
         let scope = access::read_scope(caller)?.ok_or_else(|| {
-            Problem::forbidden("listing requests requires the traveller, travel-unit or admin role")
+            AppError::forbidden(
+                "listing requests requires the traveller, travel-unit or admin role",
+            )
         })?;
         let query = RequestQuery {
             scope,
@@ -226,7 +234,7 @@ impl Clearing {
         caller: &Caller,
         id: Uuid,
         comment: Option<String>,
-    ) -> Result<RequestRecord, Problem> {
+    ) -> Result<RequestRecord, AppError> {
         let current = self.get(caller, id).await?;
         access::may_submit(caller, &current.request.traveller)?;
         if !current.status.is_pending() {
@@ -268,7 +276,7 @@ impl Clearing {
         caller: &Caller,
         id: Uuid,
         request: ClearanceRequest,
-    ) -> Result<RequestRecord, Problem> {
+    ) -> Result<RequestRecord, AppError> {
         let current = self.get(caller, id).await?;
         access::may_submit(caller, &current.request.traveller)?;
         if !matches!(
@@ -278,13 +286,13 @@ impl Clearing {
             return Err(not_pending(current.status, "amended"));
         }
         if request.traveller.id != current.request.traveller.id {
-            return Err(Problem::invalid_field(
+            return Err(AppError::invalid_field(
                 "/traveller/id",
                 "the traveller of a request cannot change; submit a new request",
             ));
         }
         if request.traveller.org != current.request.traveller.org {
-            return Err(Problem::invalid_field(
+            return Err(AppError::invalid_field(
                 "/traveller/org",
                 "the organisation of a request cannot change; submit a new request",
             ));
@@ -324,7 +332,7 @@ impl Clearing {
 impl Clearing {
     /// Decides a stored request again after the change that `job` stands for, and moves it
     /// if the decision now says otherwise. Returns whether it moved.
-    pub async fn rescreen(&self, id: Uuid, job: &RescreenJob) -> Result<bool, Problem> {
+    pub async fn rescreen(&self, id: Uuid, job: &RescreenJob) -> Result<bool, AppError> {
         for _ in 0..3 {
             let Some(current) = self.store.get_request(id).await? else {
                 return Ok(false);
@@ -383,7 +391,20 @@ impl Clearing {
     }
 
     /// Makes sure this instance decides on what the store holds for the area now.
-    pub async fn refresh_area(&self, code: &crate::domain::area::AreaCode) -> Result<(), Problem> {
+    /// The crisis locator: who holds a cleared or approved leg in the area on `on`. An area
+    /// nobody registered is not found.
+    pub async fn locate(
+        &self,
+        code: &crate::domain::area::AreaCode,
+        on: chrono::NaiveDate,
+    ) -> Result<Vec<PersonnelEntry>, AppError> {
+        if self.cache.get(code).await?.is_none() {
+            return Err(AppError::not_found());
+        }
+        Ok(self.store.personnel(code, on).await?)
+    }
+
+    pub async fn refresh_area(&self, code: &crate::domain::area::AreaCode) -> Result<(), AppError> {
         Ok(self.cache.refresh(code).await?)
     }
 }
@@ -401,8 +422,8 @@ pub fn current_stage(record: &RequestRecord) -> Option<String> {
         .flatten()
 }
 
-pub fn not_pending(status: RequestStatus, what: &str) -> Problem {
-    Problem::new(
+pub fn not_pending(status: RequestStatus, what: &str) -> AppError {
+    AppError::new(
         Code::NotPending,
         format!(
             "the request is {}; it can no longer be {what}",
@@ -413,9 +434,9 @@ pub fn not_pending(status: RequestStatus, what: &str) -> Problem {
 }
 
 /// Another change won the race for this request; nothing of this one was written.
-pub fn changed_meanwhile(e: StoreError) -> Problem {
+pub fn changed_meanwhile(e: StoreError) -> AppError {
     match e {
-        StoreError::Conflict(_) => Problem::new(
+        StoreError::Conflict(_) => AppError::new(
             Code::ConcurrentUpdate,
             "the request changed while this change was made; read it again and retry",
         ),

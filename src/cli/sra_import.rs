@@ -8,11 +8,11 @@ use chrono::{Days, NaiveDate};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::app::error::{AppError, Code};
+use crate::app::json_input::parse_json;
+use crate::app::publishing::Publishing;
+use crate::app::sra_document::SraBody;
 use crate::domain::area::{Area, AreaCode, Suspension, SuspensionReason};
-use crate::http::extract::parse_json;
-use crate::http::sras::SraBody;
-use crate::problem::{Code, Problem};
-use crate::publishing::Publishing;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,7 +95,7 @@ pub async fn import(
         let area = Area::new(code.clone(), &entry.name, &entry.country)?;
         match publishing.create_area(area).await {
             Ok(_) => report.areas_created += 1,
-            Err(Problem {
+            Err(AppError {
                 code: Code::AreaExists,
                 ..
             }) => {
@@ -126,7 +126,7 @@ pub async fn import(
             .await;
         match published {
             Ok(_) => report.sras_published += 1,
-            Err(Problem {
+            Err(AppError {
                 code: Code::SraVersionExists,
                 ..
             }) => report.sras_existing += 1,

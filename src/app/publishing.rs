@@ -8,11 +8,11 @@ use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::app::error::{AppError, Code};
 use crate::cache::AreaRiskCache;
 use crate::domain::area::{Area, AreaCode, Suspension};
 use crate::domain::policy::PolicyRules;
-use crate::domain::sra::{Signoff, Sra, SraInput};
-use crate::problem::{Code, Problem};
+use crate::domain::sra::{AreaRisk, Signoff, Sra, SraInput};
 use crate::store::{RescreenJob, Store, StoreError};
 
 pub struct Publishing {
@@ -37,9 +37,9 @@ impl Publishing {
         }
     }
 
-    pub async fn create_area(&self, area: Area) -> Result<Area, Problem> {
+    pub async fn create_area(&self, area: Area) -> Result<Area, AppError> {
         self.store.create_area(&area).await.map_err(|e| match e {
-            StoreError::Conflict(detail) => Problem::new(Code::AreaExists, detail).at("/code"),
+            StoreError::Conflict(detail) => AppError::new(Code::AreaExists, detail).at("/code"),
             other => other.into(),
         })?;
         // A lookup may have cached the area as unknown a moment ago.
@@ -54,7 +54,7 @@ impl Publishing {
         code: &AreaCode,
         suspension: Option<&Suspension>,
         actor: &str,
-    ) -> Result<Rescreening, Problem> {
+    ) -> Result<Rescreening, AppError> {
         let reason = match suspension {
             Some(s) => format!("{code} suspended ({:?}) from {}", s.reason, s.since),
             None => format!("suspension of {code} lifted"),
@@ -79,7 +79,7 @@ impl Publishing {
         endorsement: Option<Signoff>,
         approval: Option<Signoff>,
         actor: &str,
-    ) -> Result<(Sra, Rescreening), Problem> {
+    ) -> Result<(Sra, Rescreening), AppError> {
         let mut sra =
             Sra::publish_directly(input, &self.policy.matrix, Uuid::now_v7(), Utc::now())?;
         sra.endorsement = endorsement;
@@ -87,7 +87,7 @@ impl Publishing {
         let others = self.store.list_sras(Some(&sra.area)).await?;
         if others.iter().any(|o| o.version == sra.version) {
             let detail = format!("version {} of the SRA for {} exists", sra.version, sra.area);
-            return Err(Problem::new(Code::SraVersionExists, detail).at("/version"));
+            return Err(AppError::new(Code::SraVersionExists, detail).at("/version"));
         }
         sra.check_no_overlap(&others)?;
         let job = publication_job(&sra, actor);
@@ -107,7 +107,7 @@ impl Publishing {
         ))
     }
 
-    pub async fn create_draft(&self, input: SraInput) -> Result<Sra, Problem> {
+    pub async fn create_draft(&self, input: SraInput) -> Result<Sra, AppError> {
         let sra = Sra::draft(input, &self.policy.matrix, Uuid::now_v7())?;
         self.store
             .insert_sra(&sra, None)
@@ -116,18 +116,21 @@ impl Publishing {
         Ok(sra)
     }
 
-    pub async fn get_sra(&self, id: Uuid) -> Result<Sra, Problem> {
-        self.store.get_sra(id).await?.ok_or_else(Problem::not_found)
+    pub async fn get_sra(&self, id: Uuid) -> Result<Sra, AppError> {
+        self.store
+            .get_sra(id)
+            .await?
+            .ok_or_else(AppError::not_found)
     }
 
-    pub async fn endorse(&self, id: Uuid, signoff: Signoff) -> Result<Sra, Problem> {
+    pub async fn endorse(&self, id: Uuid, signoff: Signoff) -> Result<Sra, AppError> {
         let current = self.get_sra(id).await?;
         let next = current.endorse(signoff).map_err(lifecycle_problem)?;
         self.replace(&current, &next, None).await?;
         Ok(next)
     }
 
-    pub async fn approve(&self, id: Uuid, signoff: Signoff) -> Result<Sra, Problem> {
+    pub async fn approve(&self, id: Uuid, signoff: Signoff) -> Result<Sra, AppError> {
         let current = self.get_sra(id).await?;
         let next = current.approve(signoff).map_err(lifecycle_problem)?;
         self.replace(&current, &next, None).await?;
@@ -135,7 +138,7 @@ impl Publishing {
     }
 
     /// Publishes an endorsed and approved SRA; it supersedes earlier versions from its date.
-    pub async fn publish(&self, id: Uuid, actor: &str) -> Result<(Sra, Rescreening), Problem> {
+    pub async fn publish(&self, id: Uuid, actor: &str) -> Result<(Sra, Rescreening), AppError> {
         let current = self.get_sra(id).await?;
         let others = self.store.list_sras(Some(&current.area)).await?;
         let next = current
@@ -154,7 +157,7 @@ impl Publishing {
     }
 
     /// Withdraws a published SRA: the dates it covered have no SRA from it any more.
-    pub async fn withdraw(&self, id: Uuid, actor: &str) -> Result<(Sra, Rescreening), Problem> {
+    pub async fn withdraw(&self, id: Uuid, actor: &str) -> Result<(Sra, Rescreening), AppError> {
         let current = self.get_sra(id).await?;
         let next = current.withdraw(Utc::now()).map_err(lifecycle_problem)?;
         let reason = format!("SRA v{} for {} withdrawn", next.version, next.area);
@@ -182,12 +185,12 @@ impl Publishing {
         current: &Sra,
         next: &Sra,
         job: Option<&RescreenJob>,
-    ) -> Result<i64, Problem> {
+    ) -> Result<i64, AppError> {
         self.store
             .update_sra(next, current.status, job)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => Problem::new(
+                StoreError::Conflict(_) => AppError::new(
                     Code::ConcurrentUpdate,
                     "the SRA changed while this change was made; read it again and retry",
                 ),
@@ -195,7 +198,12 @@ impl Publishing {
             })
     }
 
-    pub async fn list_sras(&self, area: Option<&AreaCode>) -> Result<Vec<Sra>, Problem> {
+    /// Every area with its published SRAs, by code.
+    pub async fn list_areas(&self) -> Result<Vec<AreaRisk>, AppError> {
+        Ok(self.store.list_areas().await?)
+    }
+
+    pub async fn list_sras(&self, area: Option<&AreaCode>) -> Result<Vec<Sra>, AppError> {
         Ok(self.store.list_sras(area).await?)
     }
 }
@@ -218,17 +226,19 @@ fn publication_job(sra: &Sra, actor: &str) -> RescreenJob {
     )
 }
 
-fn sra_write_problem(e: StoreError, sra: &Sra) -> Problem {
+fn sra_write_problem(e: StoreError, sra: &Sra) -> AppError {
     match e {
-        StoreError::NotFound(_) => Problem::unknown_area("/area", sra.area.as_str()),
-        StoreError::Conflict(detail) => Problem::new(Code::SraVersionExists, detail).at("/version"),
+        StoreError::NotFound(_) => AppError::unknown_area("/area", sra.area.as_str()),
+        StoreError::Conflict(detail) => {
+            AppError::new(Code::SraVersionExists, detail).at("/version")
+        }
         other => other.into(),
     }
 }
 
 /// Lifecycle refusals are 422s with their own codes.
-fn lifecycle_problem(e: crate::domain::Invalid) -> Problem {
-    let problem = Problem::new(e.code, e.detail);
+fn lifecycle_problem(e: crate::domain::Invalid) -> AppError {
+    let problem = AppError::new(e.code, e.detail);
     if e.field.is_empty() {
         problem
     } else {

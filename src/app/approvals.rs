@@ -1,20 +1,29 @@
 //! Working the escalation queue: approvers list their stage, claim an item (a lease),
 //! and decide it; every step is checked by the pure chain rules and stored with its audit entry.
 
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use uuid::Uuid;
 
-use crate::auth::{Caller, Role};
-use crate::clearing::{changed_meanwhile, not_pending};
+use crate::app::AppError;
+use crate::app::clearing::{changed_meanwhile, not_pending};
 use crate::domain::approval::{Escalation, Outcome, Verdict};
 use crate::domain::audit::{AuditAction, AuditDraft};
+use crate::domain::caller::{Caller, Role};
 use crate::domain::request::{RequestRecord, RequestStatus};
 use crate::notify::{QueueEventKind, QueueEvents};
-use crate::problem::Problem;
 use crate::store::{QueuePosition, RequestChange, Store, StoreError};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApprovalSettings {
+    /// How long a claim on an escalation lasts unless released or renewed.
+    pub lease_seconds: i64,
+    /// The role that decides each stage named in the policy's approval chains.
+    pub stage_roles: BTreeMap<String, String>,
+}
 
 pub struct Approvals {
     store: Arc<dyn Store>,
@@ -64,9 +73,9 @@ impl Approvals {
         stage: &str,
         after: Option<QueuePosition>,
         limit: u32,
-    ) -> Result<Vec<RequestRecord>, Problem> {
+    ) -> Result<Vec<RequestRecord>, AppError> {
         if !self.stage_roles.contains_key(stage) {
-            return Err(Problem::invalid_query(
+            return Err(AppError::invalid_query(
                 "stage",
                 format!(
                     "unknown stage; known: {}",
@@ -75,18 +84,18 @@ impl Approvals {
             ));
         }
         if !self.may_watch(caller, stage) {
-            return Err(Problem::forbidden(format!(
+            return Err(AppError::forbidden(format!(
                 "the {stage} queue is for its approvers"
             )));
         }
         Ok(self.store.escalation_queue(stage, after, limit).await?)
     }
 
-    pub async fn claim(&self, caller: &Caller, id: Uuid) -> Result<RequestRecord, Problem> {
+    pub async fn claim(&self, caller: &Caller, id: Uuid) -> Result<RequestRecord, AppError> {
         self.act(caller, id, None, Step::Claim).await
     }
 
-    pub async fn release(&self, caller: &Caller, id: Uuid) -> Result<RequestRecord, Problem> {
+    pub async fn release(&self, caller: &Caller, id: Uuid) -> Result<RequestRecord, AppError> {
         self.act(caller, id, None, Step::Release).await
     }
 
@@ -97,7 +106,7 @@ impl Approvals {
         stage: Option<&str>,
         verdict: Verdict,
         comment: String,
-    ) -> Result<RequestRecord, Problem> {
+    ) -> Result<RequestRecord, AppError> {
         self.act(caller, id, stage, Step::Decide(verdict, comment))
             .await
     }
@@ -111,7 +120,7 @@ impl Approvals {
         id: Uuid,
         stage: Option<&str>,
         step: Step,
-    ) -> Result<RequestRecord, Problem> {
+    ) -> Result<RequestRecord, AppError> {
         for _ in 0..3 {
             let current = self.item(caller, id).await?;
             let (next, audit, events) = self.apply(caller, &current, stage, &step)?;
@@ -135,10 +144,10 @@ impl Approvals {
     }
 
     /// The escalated request behind a queue item, if the caller may act on its stage.
-    async fn item(&self, caller: &Caller, id: Uuid) -> Result<RequestRecord, Problem> {
+    async fn item(&self, caller: &Caller, id: Uuid) -> Result<RequestRecord, AppError> {
         let approver = self.stage_roles.values().any(|r| caller.has(*r));
         if !approver {
-            return Err(Problem::forbidden(
+            return Err(AppError::forbidden(
                 "working the queue requires an approver role",
             ));
         }
@@ -146,10 +155,10 @@ impl Approvals {
             .store
             .get_request(id)
             .await?
-            .ok_or_else(Problem::not_found)?;
+            .ok_or_else(AppError::not_found)?;
         // Requests that never reached the chain are not queue items.
         if record.escalation.is_none() {
-            return Err(Problem::not_found());
+            return Err(AppError::not_found());
         }
         Ok(record)
     }
@@ -161,14 +170,17 @@ impl Approvals {
         current: &RequestRecord,
         stage: Option<&str>,
         step: &Step,
-    ) -> Result<(RequestRecord, AuditDraft, Vec<(QueueEventKind, String)>), Problem> {
-        let escalation = current.escalation.as_ref().ok_or_else(Problem::not_found)?;
+    ) -> Result<(RequestRecord, AuditDraft, Vec<(QueueEventKind, String)>), AppError> {
+        let escalation = current
+            .escalation
+            .as_ref()
+            .ok_or_else(AppError::not_found)?;
         if current.status != RequestStatus::Escalated {
             return Err(not_pending(current.status, "decided"));
         }
         let at = escalation.stage().clone();
         if !self.stage_roles.get(&at).is_some_and(|r| caller.has(*r)) {
-            return Err(Problem::forbidden(format!(
+            return Err(AppError::forbidden(format!(
                 "the {at} stage is decided by its own approvers"
             )));
         }

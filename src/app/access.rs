@@ -1,14 +1,80 @@
-//! Who may do what with a clearance request. Pure rules over the caller and the record.
+//! Who may do what: the roles each action needs (the table the HTTP guards read), and who
+//! may submit or read which clearance request. Pure rules over the caller and the record.
 
-use crate::auth::{Caller, Role};
-use crate::domain::request::{RequestRecord, RequestStatus, Traveller, TravellerId};
+use crate::app::AppError;
+use crate::domain::caller::{Caller, Role};
+use crate::domain::request::{OrgId, RequestRecord, RequestStatus, Traveller, TravellerId};
 use crate::error_code::Code;
-use crate::problem::Problem;
 use crate::store::RequestScope;
+
+/// What a guarded endpoint lets its caller do. Requests and escalations have finer rules
+/// below (whose request, which stage); these are decided by role alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    RegisterAreas,
+    SuspendAreas,
+    /// The crisis locator: who holds a clearance for an area on a day.
+    LocatePersonnel,
+    /// Draft, endorse, approve, publish and withdraw SRAs.
+    ManageSras,
+    ReadSras,
+    FollowRescreening,
+    /// Register and remove the organisation's webhooks and read their deliveries.
+    ManageWebhooks,
+}
+
+impl Action {
+    /// The roles that may, any one of them enough.
+    pub const fn roles(self) -> &'static [Role] {
+        use Role::*;
+        match self {
+            Action::RegisterAreas | Action::LocatePersonnel | Action::FollowRescreening => {
+                &[SecurityAnalyst, Admin]
+            }
+            Action::SuspendAreas | Action::ManageSras => &[SecurityAnalyst],
+            Action::ReadSras => &[SecurityAnalyst, Admin, ApproverHq, ApproverDg],
+            Action::ManageWebhooks => &[TravelUnit],
+        }
+    }
+
+    fn refusal(self) -> &'static str {
+        match self {
+            Action::RegisterAreas => {
+                "registering areas requires the security-analyst or admin role"
+            }
+            Action::SuspendAreas => "suspending areas requires the security-analyst role",
+            Action::LocatePersonnel => "the crisis locator is for security analysts and admins",
+            Action::ManageSras => "SRAs are managed by the security-analyst role",
+            Action::ReadSras => "reading SRAs requires a security, approver or admin role",
+            Action::FollowRescreening => "re-screening jobs are for security analysts and admins",
+            Action::ManageWebhooks => {
+                "webhooks are managed by a travel unit, with its organisation in the token"
+            }
+        }
+    }
+}
+
+/// Whether the caller's roles allow `action`.
+pub fn permits(caller: &Caller, action: Action) -> Result<(), AppError> {
+    if caller.has_any(action.roles()) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(action.refusal()))
+    }
+}
+
+/// Webhooks belong to a travel unit's organisation: the one its token names.
+pub fn webhook_owner(caller: &Caller) -> Result<OrgId, AppError> {
+    permits(caller, Action::ManageWebhooks)?;
+    caller
+        .org
+        .clone()
+        .ok_or_else(|| AppError::forbidden(Action::ManageWebhooks.refusal()))
+}
 
 /// A traveller submits for themselves, in the organisation their token names; a travel
 /// unit for travellers of its own organisation. The same rule covers withdrawing and amending.
-pub fn may_submit(caller: &Caller, traveller: &Traveller) -> Result<(), Problem> {
+pub fn may_submit(caller: &Caller, traveller: &Traveller) -> Result<(), AppError> {
     let same_org = caller.org.as_ref() == Some(&traveller.org);
     if caller.has(Role::TravelUnit) && same_org {
         return Ok(());
@@ -16,7 +82,7 @@ pub fn may_submit(caller: &Caller, traveller: &Traveller) -> Result<(), Problem>
     if caller.has(Role::Traveller) {
         if traveller.id.as_str() != caller.subject {
             return Err(
-                Problem::forbidden("a traveller may submit only their own requests")
+                AppError::forbidden("a traveller may submit only their own requests")
                     .at("/traveller/id"),
             );
         }
@@ -24,7 +90,7 @@ pub fn may_submit(caller: &Caller, traveller: &Traveller) -> Result<(), Problem>
             return Err(org_required());
         }
         if !same_org {
-            return Err(Problem::forbidden(
+            return Err(AppError::forbidden(
                 "the traveller's organisation differs from the token's",
             )
             .at("/traveller/org"));
@@ -35,19 +101,19 @@ pub fn may_submit(caller: &Caller, traveller: &Traveller) -> Result<(), Problem>
         if caller.org.is_none() {
             return Err(org_required());
         }
-        return Err(Problem::forbidden(
+        return Err(AppError::forbidden(
             "a travel unit may submit only for travellers of its organisation",
         )
         .at("/traveller/org"));
     }
-    Err(Problem::forbidden(
+    Err(AppError::forbidden(
         "submitting requires the traveller or travel-unit role",
     ))
 }
 
 /// Which requests a caller may list: `Ok(None)` when no role of theirs reads requests, an
 /// error when the role does but the token names no organisation to bind it to.
-pub fn read_scope(caller: &Caller) -> Result<Option<RequestScope>, Problem> {
+pub fn read_scope(caller: &Caller) -> Result<Option<RequestScope>, AppError> {
     if caller.has(Role::Admin) {
         return Ok(Some(RequestScope::All));
     }
@@ -59,7 +125,7 @@ pub fn read_scope(caller: &Caller) -> Result<Option<RequestScope>, Problem> {
         return Ok(Some(RequestScope::Org(org)));
     }
     let id = TravellerId::parse("sub", &caller.subject).map_err(|_| {
-        Problem::forbidden("the token's `sub` is not a traveller id (at most 128 characters)")
+        AppError::forbidden("the token's `sub` is not a traveller id (at most 128 characters)")
     })?;
     Ok(Some(RequestScope::Traveller(org, id)))
 }
@@ -103,8 +169,8 @@ pub fn is_approver(caller: &Caller) -> bool {
     caller.has_any(&[Role::ApproverHq, Role::ApproverDg])
 }
 
-fn org_required() -> Problem {
-    Problem::new(
+fn org_required() -> AppError {
+    AppError::new(
         Code::TokenOrgRequired,
         "the token names no organisation (`org` claim): travellers and travel units act within theirs",
     )

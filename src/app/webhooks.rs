@@ -1,0 +1,91 @@
+//! Webhook subscriptions: a travel unit registers where its organisation's status changes
+//! go, removes them, and reads every delivery attempt. Nobody sees another organisation's.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::AppError;
+use super::access::webhook_owner;
+use crate::domain::caller::Caller;
+use crate::domain::webhook::{Webhook, check_subscription};
+use crate::domain::webhook_target::TargetPolicy;
+use crate::error_code::Code;
+use crate::notify::deliverer::COULD_NOT_DELIVER;
+use crate::notify::webhook_targets::check_target;
+use crate::store::{DeliveryView, Store};
+
+/// What a travel unit sends to register a webhook.
+pub struct Subscription {
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: String,
+}
+
+pub struct Webhooks {
+    store: Arc<dyn Store>,
+    targets: Arc<TargetPolicy>,
+}
+
+impl Webhooks {
+    pub fn new(store: Arc<dyn Store>, targets: Arc<TargetPolicy>) -> Self {
+        Self { store, targets }
+    }
+
+    pub async fn register(&self, caller: &Caller, sub: Subscription) -> Result<Webhook, AppError> {
+        let org = webhook_owner(caller)?;
+        check_subscription(&sub.url, &sub.events, &sub.secret)?;
+        check_target(&self.targets, &sub.url)
+            .await
+            .map_err(|why| AppError::new(Code::WebhookTargetForbidden, why).at("/url"))?;
+        let hook = Webhook {
+            id: Uuid::now_v7(),
+            org,
+            url: sub.url,
+            events: sub.events,
+            secret: sub.secret,
+            created_by: caller.subject.clone(),
+            created_at: Utc::now(),
+        };
+        self.store.create_webhook(&hook).await?;
+        Ok(hook)
+    }
+
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<Webhook>, AppError> {
+        let org = webhook_owner(caller)?;
+        Ok(self.store.list_webhooks(&org).await?)
+    }
+
+    pub async fn remove(&self, caller: &Caller, raw_id: &str) -> Result<(), AppError> {
+        let hook = self.own(caller, raw_id).await?;
+        Ok(self.store.delete_webhook(hook.id).await?)
+    }
+
+    pub async fn deliveries(
+        &self,
+        caller: &Caller,
+        raw_id: &str,
+        limit: u32,
+    ) -> Result<Vec<DeliveryView>, AppError> {
+        let hook = self.own(caller, raw_id).await?;
+        let mut items = self.store.list_deliveries(hook.id, limit).await?;
+        // How long a connection took to fail tells a refused port from a filtered one.
+        for attempt in items.iter_mut().flat_map(|d| d.attempts.iter_mut()) {
+            if attempt.error.as_deref() == Some(COULD_NOT_DELIVER) {
+                attempt.duration_ms = None;
+            }
+        }
+        Ok(items)
+    }
+
+    /// The caller's organisation's webhook; another's is not found, not forbidden.
+    async fn own(&self, caller: &Caller, raw_id: &str) -> Result<Webhook, AppError> {
+        let org = webhook_owner(caller)?;
+        let id = Uuid::parse_str(raw_id).map_err(|_| AppError::not_found())?;
+        match self.store.get_webhook(id).await? {
+            Some(hook) if hook.org == org => Ok(hook),
+            _ => Err(AppError::not_found()),
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! What the `clearway` command does besides serving: importing SRAs from files.
+
+pub mod sra_import;

@@ -1,0 +1,43 @@
+//! The escalation queue: requests awaiting a stage, soonest travel first.
+
+use async_trait::async_trait;
+use sqlx::{Postgres, QueryBuilder};
+
+use super::PostgresStore;
+use super::REQUEST_COLUMNS;
+use super::rows::request_from_row;
+use crate::domain::request::RequestRecord;
+use crate::store::EscalationStore;
+use crate::store::{QueuePosition, StoreError};
+
+#[async_trait]
+impl EscalationStore for PostgresStore {
+    async fn escalation_queue(
+        &self,
+        stage: &str,
+        after: Option<QueuePosition>,
+        limit: u32,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        let mut sql = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {REQUEST_COLUMNS} FROM clearance_requests WHERE status = 'escalated' AND stage = "
+        ));
+        sql.push_bind(stage);
+        if let Some(after) = after {
+            sql.push(" AND (first_arrival, submitted_at, id) > (")
+                .push_bind(after.first_arrival)
+                .push(", ")
+                .push_bind(after.submitted_at)
+                .push(", ")
+                .push_bind(after.id)
+                .push(")");
+        }
+        sql.push(" ORDER BY first_arrival, submitted_at, id LIMIT ")
+            .push_bind(i64::from(limit));
+        sql.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(request_from_row)
+            .collect()
+    }
+}

@@ -1,0 +1,178 @@
+//! Clearance requests: stored with their legs and first audit entry, changed, read, listed, located.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{NaiveDate, Utc};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use super::PostgresStore;
+use super::audit::append_audit;
+use super::rows::request_from_row;
+use super::webhooks::enqueue_event;
+use super::{REQUEST_COLUMNS, commit};
+use crate::domain::area::AreaCode;
+use crate::domain::request::RequestRecord;
+use crate::store::RequestStore;
+use crate::store::encoding::{PendingInsert, queue_stage};
+use crate::store::{
+    NewRequest, PersonnelEntry, RequestChange, RequestQuery, RequestScope, StoreError,
+};
+
+pub(super) async fn insert_legs(
+    tx: &mut PgConnection,
+    record: &RequestRecord,
+) -> Result<(), StoreError> {
+    let legs = record.request.legs.legs();
+    sqlx::query(
+        "INSERT INTO request_legs (request_id, seq, area_code, arrival, departure) \
+         SELECT $1, seq - 1, area, arrival, departure \
+         FROM UNNEST($2::text[], $3::date[], $4::date[]) WITH ORDINALITY AS t(area, arrival, departure, seq)",
+    )
+    .bind(record.id)
+    .bind(legs.iter().map(|l| l.area.as_str()).collect::<Vec<_>>())
+    .bind(legs.iter().map(|l| l.arrival).collect::<Vec<_>>())
+    .bind(legs.iter().map(|l| l.departure).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl RequestStore for PostgresStore {
+    async fn personnel(
+        &self,
+        area: &AreaCode,
+        on: NaiveDate,
+    ) -> Result<Vec<PersonnelEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.traveller_id, r.request->'traveller'->>'name' AS traveller_name, r.org, r.status, \
+             l.arrival, l.departure FROM request_legs l JOIN clearance_requests r ON r.id = l.request_id \
+             WHERE l.area_code = $1 AND l.arrival <= $2 AND l.departure >= $2 AND r.status IN ('cleared', 'approved') \
+             ORDER BY r.org, r.traveller_id, l.arrival",
+        )
+        .bind(area.as_str())
+        .bind(on)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PersonnelEntry {
+                    request_id: row.try_get("id")?,
+                    traveller_id: row.try_get("traveller_id")?,
+                    traveller_name: row
+                        .try_get::<Option<String>, _>("traveller_name")?
+                        .unwrap_or_default(),
+                    org: row.try_get("org")?,
+                    status: row.try_get("status")?,
+                    arrival: row.try_get("arrival")?,
+                    departure: row.try_get("departure")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_request(&self, new: Arc<NewRequest>) -> Result<(), StoreError> {
+        let (done, committed) = oneshot::channel();
+        let job = PendingInsert {
+            new,
+            done,
+            queued: std::time::Instant::now(),
+        };
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Unavailable("the batcher has stopped".into()))?;
+        committed
+            .await
+            .map_err(|_| StoreError::Unavailable("the batcher stopped before committing".into()))?
+    }
+
+    async fn update_request(&self, change: RequestChange<'_>) -> Result<(), StoreError> {
+        let record = change.record;
+        let request = &record.request;
+        let mut tx = self.pool.begin().await?;
+        // The row lock this takes holds off any other instance's change to the request until
+        // commit; one that read the same version then finds it gone and gets `Conflict`.
+        let updated = sqlx::query(
+            "UPDATE clearance_requests SET status = $1, programme_criticality = $2, first_arrival = $3, last_departure = $4, \
+             updated_at = $5, request = $6::jsonb, decision = $7::jsonb, escalation = $8::jsonb, stage = $9, version = $10 \
+             WHERE id = $11 AND version = $12",
+        )
+        .bind(record.status.as_str())
+        .bind(request.programme_criticality.as_str())
+        .bind(request.legs.first_arrival())
+        .bind(request.legs.last_departure())
+        .bind(Utc::now())
+        .bind(serde_json::to_string(request)?)
+        .bind(serde_json::to_string(&record.decision)?)
+        .bind(record.escalation.as_ref().map(serde_json::to_string).transpose()?)
+        .bind(queue_stage(record))
+        .bind(record.version)
+        .bind(record.id)
+        .bind(record.version - 1)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "request {} changed meanwhile",
+                record.id
+            )));
+        }
+        if change.legs_changed {
+            sqlx::query("DELETE FROM request_legs WHERE request_id = $1")
+                .bind(record.id)
+                .execute(&mut *tx)
+                .await?;
+            insert_legs(&mut tx, record).await?;
+        }
+        enqueue_event(&mut tx, record, &change.audit).await?;
+        append_audit(&mut tx, record.id, change.audit).await?;
+        commit(tx).await?;
+        Ok(())
+    }
+
+    async fn get_request(&self, id: Uuid) -> Result<Option<RequestRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM clearance_requests WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(request_from_row)
+        .transpose()
+    }
+
+    async fn list_requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError> {
+        let mut sql = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {REQUEST_COLUMNS} FROM clearance_requests WHERE TRUE"
+        ));
+        match &query.scope {
+            RequestScope::All => {}
+            RequestScope::Traveller(org, id) => {
+                sql.push(" AND traveller_id = ").push_bind(id.as_str());
+                sql.push(" AND org = ").push_bind(org.as_str());
+            }
+            RequestScope::Org(org) => {
+                sql.push(" AND org = ").push_bind(org.as_str());
+            }
+        }
+        if let Some(status) = query.status {
+            sql.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(before) = query.before {
+            sql.push(" AND id < ").push_bind(before);
+        }
+        sql.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(query.limit));
+        sql.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(request_from_row)
+            .collect()
+    }
+}

@@ -1,0 +1,130 @@
+//! Re-screening jobs: leased, advanced through the requests they cover, finished.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use sqlx::postgres::PgPool;
+use uuid::Uuid;
+
+use super::PostgresStore;
+use super::rows::job_from_row;
+use crate::store::RescreenStore;
+use crate::store::encoding::RESCREENED;
+use crate::store::{RescreenJob, StoreError};
+
+/// How many requests a re-screening job will look at: its progress denominator, counted
+/// before the change's transaction so that the transaction stays short.
+pub(super) async fn rescreen_scope(
+    pool: &PgPool,
+    job: Option<&RescreenJob>,
+) -> Result<i64, StoreError> {
+    let Some(job) = job else {
+        return Ok(0);
+    };
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT COUNT(DISTINCT l.request_id) FROM request_legs l JOIN clearance_requests r ON r.id = l.request_id \
+         WHERE l.area_code = $1 AND l.departure >= $2 AND ($3::date IS NULL OR l.arrival <= $3) AND r.status IN {RESCREENED}"
+    ))
+    .bind(job.area.as_str())
+    .bind(job.from)
+    .bind(job.until)
+    .fetch_one(pool)
+    .await?)
+}
+
+pub(super) async fn create_rescreen_job(
+    tx: &mut PgConnection,
+    job: &RescreenJob,
+    total: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO rescreen_jobs (id, area_code, reason, actor, window_from, window_until, status, total, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
+    )
+    .bind(job.id)
+    .bind(job.area.as_str())
+    .bind(&job.reason)
+    .bind(&job.actor)
+    .bind(job.from)
+    .bind(job.until)
+    .bind(total)
+    .bind(job.created_at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl RescreenStore for PostgresStore {
+    async fn claim_rescreen_job(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<RescreenJob>, StoreError> {
+        // SKIP LOCKED: an instance passes over a job another is claiming this very moment
+        // instead of waiting for it; the lease then keeps it from the others.
+        sqlx::query(
+            "UPDATE rescreen_jobs SET locked_until = $2 WHERE id = ( \
+               SELECT id FROM rescreen_jobs WHERE status = 'pending' AND (locked_until IS NULL OR locked_until <= $1) \
+               ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *",
+        )
+        .bind(now)
+        .bind(now + lease)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(job_from_row)
+        .transpose()
+    }
+
+    async fn rescreen_candidates(
+        &self,
+        job: &RescreenJob,
+        limit: u32,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT DISTINCT l.request_id FROM request_legs l JOIN clearance_requests r ON r.id = l.request_id \
+             WHERE l.area_code = $1 AND l.departure >= $2 AND ($3::date IS NULL OR l.arrival <= $3) AND r.status IN {RESCREENED} \
+             AND ($4::uuid IS NULL OR l.request_id > $4) ORDER BY l.request_id LIMIT $5"
+        ))
+        .bind(job.area.as_str())
+        .bind(job.from)
+        .bind(job.until)
+        .bind(job.cursor)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn advance_rescreen_job(
+        &self,
+        job: &RescreenJob,
+        lease_until: DateTime<Utc>,
+        done: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE rescreen_jobs SET cursor = $1, processed = $2, changed = $3, status = $4, locked_until = $5, \
+             finished_at = $6 WHERE id = $7",
+        )
+        .bind(job.cursor)
+        .bind(job.processed)
+        .bind(job.changed)
+        .bind(if done { "done" } else { "pending" })
+        .bind((!done).then_some(lease_until))
+        .bind(done.then(Utc::now))
+        .bind(job.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_rescreen_job(&self, id: Uuid) -> Result<Option<RescreenJob>, StoreError> {
+        sqlx::query("SELECT * FROM rescreen_jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(job_from_row)
+            .transpose()
+    }
+}

@@ -1,0 +1,69 @@
+//! Clearance requests: stored with their legs and first audit entry, changed, read, listed, located.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use uuid::Uuid;
+
+use super::{NewRequest, StoreError};
+use crate::domain::area::AreaCode;
+use crate::domain::audit::AuditDraft;
+use crate::domain::request::{OrgId, RequestRecord, RequestStatus, TravellerId};
+
+/// Whose requests a list may show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestScope {
+    All,
+    /// One traveller: a traveller id is unique only within its organisation.
+    Traveller(OrgId, TravellerId),
+    Org(OrgId),
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestQuery {
+    pub scope: RequestScope,
+    pub status: Option<RequestStatus>,
+    /// Newest first: only requests older than this id (the previous page's last).
+    pub before: Option<Uuid>,
+    pub limit: u32,
+}
+
+/// A change to a stored request: `record` is the new state, written only if the stored
+/// version is still `record.version - 1`; otherwise `Conflict` and nothing changes.
+#[derive(Debug, Clone)]
+pub struct RequestChange<'a> {
+    pub record: &'a RequestRecord,
+    /// The itinerary changed (an amendment): the legs are rewritten too.
+    pub legs_changed: bool,
+    pub audit: AuditDraft,
+}
+
+/// Who holds a clearance for an area on a date: the duty-of-care list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct PersonnelEntry {
+    pub request_id: Uuid,
+    pub traveller_id: String,
+    pub traveller_name: String,
+    pub org: String,
+    pub status: String,
+    pub arrival: NaiveDate,
+    pub departure: NaiveDate,
+}
+
+#[async_trait]
+pub trait RequestStore: Send + Sync {
+    /// Travellers holding a cleared or approved request with a leg in `area` on `on`.
+    async fn personnel(
+        &self,
+        area: &AreaCode,
+        on: NaiveDate,
+    ) -> Result<Vec<PersonnelEntry>, StoreError>;
+    /// Stores a request, its legs, its decision and its first audit entry in one transaction.
+    async fn insert_request(&self, new: Arc<NewRequest>) -> Result<(), StoreError>;
+    /// Applies a change and appends its audit entry in one transaction; `Conflict` if the
+    /// request changed since it was read.
+    async fn update_request(&self, change: RequestChange<'_>) -> Result<(), StoreError>;
+    async fn get_request(&self, id: Uuid) -> Result<Option<RequestRecord>, StoreError>;
+    async fn list_requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError>;
+}

@@ -1,0 +1,99 @@
+//! The audit trail: appended with each change, read per request, its hash chain verified.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use futures_util::TryStreamExt;
+use sqlx::{Row, SqliteConnection};
+use uuid::Uuid;
+
+use super::SqliteStore;
+use super::rows::audit_from_row;
+use crate::domain::audit::{AuditDraft, AuditEntry};
+use crate::store::AuditStore;
+use crate::store::encoding::{ChainWalk, action_text, corrupt, missing_trail};
+use crate::store::{AuditReport, StoreError};
+
+/// Appends an entry to the request's chain, after its current last entry.
+/// `first` says the request is new, so there is no earlier entry to look up.
+pub(super) async fn append_audit(
+    tx: &mut SqliteConnection,
+    request_id: Uuid,
+    draft: AuditDraft,
+    first: bool,
+) -> Result<AuditEntry, StoreError> {
+    let last: Option<(i64, String)> = if first {
+        None
+    } else {
+        sqlx::query_as(
+            "SELECT seq, hash FROM audit_log WHERE request_id = ? ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(request_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+    };
+    let entry = AuditEntry::chain(
+        request_id,
+        last.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
+        Utc::now(),
+        draft,
+    );
+    sqlx::query(
+        "INSERT INTO audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(entry.request_id.to_string())
+    .bind(entry.seq)
+    .bind(&entry.at)
+    .bind(&entry.actor)
+    .bind(action_text(entry.action)?)
+    .bind(entry.from.map(|s| s.as_str()))
+    .bind(entry.to.as_str())
+    .bind(&entry.stage)
+    .bind(&entry.comment)
+    .bind(&entry.prev_hash)
+    .bind(&entry.hash)
+    .execute(&mut *tx)
+    .await?;
+    Ok(entry)
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn audit_trail(&self, id: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
+        sqlx::query("SELECT * FROM audit_log WHERE request_id = ? ORDER BY seq")
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(audit_from_row)
+            .collect()
+    }
+
+    async fn verify_audit(&self) -> Result<AuditReport, StoreError> {
+        let mut walk = ChainWalk::default();
+        let mut rows = sqlx::query(
+            "SELECT a.*, r.version AS request_version FROM audit_log a JOIN clearance_requests r ON r.id = a.request_id \
+             ORDER BY a.request_id, a.seq",
+        )
+        .fetch(&self.pool);
+        let mut broken = None;
+        while let Some(row) = rows.try_next().await? {
+            if let Err(link) = walk.push(audit_from_row(&row)?, row.try_get("request_version")?) {
+                broken = Some(link);
+                break;
+            }
+        }
+        drop(rows);
+        if broken.is_none() {
+            let orphan: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM clearance_requests r WHERE NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.request_id = r.id) LIMIT 1",
+            )
+            .fetch_optional(&self.pool)
+            .await?;
+            broken = orphan
+                .map(|id| Uuid::parse_str(&id).map(missing_trail).map_err(corrupt))
+                .transpose()?;
+        }
+        Ok(walk.finish(broken))
+    }
+}
