@@ -12,15 +12,29 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("domain", &["error_code"]),
     ("metrics", &["domain"]),
     ("telemetry", &[]),
+    ("shutdown", &[]),
     ("store", &["domain", "error_code", "metrics"]),
     (
         "cache",
         &["domain", "error_code", "metrics", "store", "tls"],
     ),
-    ("notify", &["domain", "error_code", "store", "tls"]),
-    ("auth", &["domain", "error_code", "tls"]),
+    (
+        "notify",
+        &["domain", "error_code", "shutdown", "store", "tls"],
+    ),
+    ("auth", &["domain", "error_code", "shutdown", "tls"]),
     ("rate_limits", &["domain"]),
-    ("app", &["domain", "error_code", "store", "cache", "notify"]),
+    (
+        "app",
+        &[
+            "domain",
+            "error_code",
+            "shutdown",
+            "store",
+            "cache",
+            "notify",
+        ],
+    ),
     ("cli", &["app", "domain", "error_code"]),
     (
         "http",
@@ -33,6 +47,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "metrics",
             "notify",
             "rate_limits",
+            "shutdown",
             "store",
         ],
     ),
@@ -66,6 +81,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "metrics",
             "telemetry",
             "error_code",
+            "shutdown",
         ],
     ),
 ];

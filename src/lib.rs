@@ -14,6 +14,7 @@ mod layers;
 pub mod metrics;
 pub mod notify;
 pub mod rate_limits;
+pub mod shutdown;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand};
 use clearway::auth::{Role, issue_development_token};
 use clearway::cli::sra_import;
 use clearway::config::Settings;
-use clearway::startup::{Application, Services, lock_instance, redacted};
+use clearway::startup::{Application, Services, lock_instance};
 use clearway::store;
+use clearway::store::settings::redact_password;
 use clearway::telemetry;
 
 /// Many small, short-lived allocations across worker threads: mimalloc keeps them fast and
@@ -115,7 +116,10 @@ async fn main() -> anyhow::Result<()> {
             let store = store::connect(&settings.database).await?;
             store.migrate().await?;
             store.close().await;
-            println!("migrations applied to {}", redacted(&settings.database.url));
+            println!(
+                "migrations applied to {}",
+                redact_password(&settings.database.url)
+            );
         }
         Command::Token {
             sub,
@@ -164,7 +168,7 @@ async fn main() -> anyhow::Result<()> {
             let report = store::backup_sqlite(&settings.database.url, &file).await?;
             println!(
                 "backup of {} written to {}: {} requests, {} bytes, integrity ok",
-                redacted(&settings.database.url),
+                redact_password(&settings.database.url),
                 report.path.display(),
                 report.requests,
                 report.bytes

@@ -21,6 +21,8 @@ use crate::http::{self, AppState};
 use crate::notify::QueueEvents;
 use crate::notify::deliverer::Deliverer;
 use crate::rate_limits::RateLimits;
+use crate::shutdown::{Shutdown, Trigger, every};
+use crate::store::settings::redact_password;
 use crate::store::{self, InstanceLock, Store};
 
 /// The parts every entry point needs: the serving app, and the CLI's import.
@@ -30,13 +32,20 @@ pub struct Services {
     pub clearing: Arc<Clearing>,
     pub publishing: Publishing,
     pub approvals: Approvals,
+    /// Heard by every background task; pulled by `Application::run_until`, and by dropping
+    /// the services (the command line's import ends its cache's tasks that way).
+    pub shutdown: Shutdown,
+    pub stop: Trigger,
 }
 
 impl Services {
     /// Opens the store, applies migrations, loads the policy and starts the cache.
     pub async fn open(settings: &Settings) -> anyhow::Result<Services> {
         let store = store::connect(&settings.database).await.with_context(|| {
-            format!("opening the database {}", redacted(&settings.database.url))
+            format!(
+                "opening the database {}",
+                redact_password(&settings.database.url)
+            )
         })?;
         store.migrate().await?;
         let policy = Arc::new(settings.load_policy()?);
@@ -56,7 +65,10 @@ impl Services {
         }
         let mut redis = settings.redis.clone();
         redis.ca_file = redis.ca_file.map(|file| settings.resolve(&file));
-        let cache = Arc::new(AreaRiskCache::new(&settings.cache, &redis, store.clone()).await?);
+        let (stop, shutdown) = Shutdown::new();
+        let cache = Arc::new(
+            AreaRiskCache::new(&settings.cache, &redis, store.clone(), shutdown.clone()).await?,
+        );
         let events = QueueEvents::new();
         let lease = chrono::Duration::seconds(settings.approval.lease_seconds);
         Ok(Services {
@@ -71,15 +83,20 @@ impl Services {
             approvals: Approvals::new(store.clone(), lease, stage_roles, events),
             store,
             cache,
+            shutdown,
+            stop,
         })
     }
 }
 
 /// Forgets expired idempotency keys once an hour (every instance may: deleting is idempotent).
-async fn prune_idempotency_keys(store: Arc<dyn Store>, window: chrono::Duration) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
+async fn prune_idempotency_keys(
+    store: Arc<dyn Store>,
+    window: chrono::Duration,
+    shutdown: Shutdown,
+) {
+    let store = &store;
+    every(Duration::from_secs(3600), shutdown, || async move {
         match store
             .prune_idempotency_keys(chrono::Utc::now() - window)
             .await
@@ -88,18 +105,9 @@ async fn prune_idempotency_keys(store: Arc<dyn Store>, window: chrono::Duration)
             Ok(n) => tracing::info!(pruned = n, "expired idempotency keys forgotten"),
             Err(e) => tracing::warn!(error = %e, "could not prune idempotency keys"),
         }
-    }
-}
-
-/// A database URL fit for logs: any password replaced by `***`.
-pub fn redacted(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
-    }
+        false
+    })
+    .await;
 }
 
 pub use crate::tls::install_tls_provider;
@@ -107,8 +115,11 @@ pub use crate::tls::install_tls_provider;
 pub struct Application {
     server: Server,
     address: SocketAddr,
-    /// Tells the event streams that the server is shutting down.
-    shutdown: tokio::sync::watch::Sender<bool>,
+    /// Tells the event streams and the background tasks that the server is shutting down.
+    stop: Trigger,
+    /// The background tasks, awaited (up to the shutdown timeout) after the server stops.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    shutdown_timeout: Duration,
     /// On SQLite, the file's one-server lock, held while this serves.
     _instance: Option<InstanceLock>,
 }
@@ -146,7 +157,10 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let verifier = TokenVerifier::from_settings(&settings.auth, |p| settings.resolve(p))?;
         for idp in verifier.issuers() {
-            tokio::spawn(crate::auth::oidc::Issuer::keep_fresh(Arc::downgrade(idp)));
+            tokio::spawn(crate::auth::oidc::Issuer::keep_fresh(
+                Arc::downgrade(idp),
+                services.shutdown.clone(),
+            ));
         }
         let metrics_token = settings.metrics.scrape_token()?;
         let webhook_targets = Arc::new(
@@ -156,9 +170,8 @@ impl Application {
             )
             .map_err(|e| anyhow::anyhow!("webhooks.allowed_targets: {e}"))?,
         );
-        let (shutdown, shutdown_seen) = tokio::sync::watch::channel(false);
         let state = web::Data::new(AppState {
-            shutdown: shutdown_seen,
+            shutdown: services.shutdown.clone(),
             store: services.store.clone(),
             cache: services.cache,
             clearing: services.clearing,
@@ -182,26 +195,30 @@ impl Application {
                 .map_err(|e| anyhow::anyhow!("rate_limits: {e}"))?
                 .map(Arc::new),
         });
+        let shutdown = services.shutdown;
+        let mut tasks = Vec::new();
         if let Some(limits) = state.rate_limits.clone() {
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(60));
-                loop {
-                    tick.tick().await;
+            tasks.push(tokio::spawn(every(
+                Duration::from_secs(60),
+                shutdown.clone(),
+                move || {
                     limits.prune();
-                }
-            });
+                    async { false }
+                },
+            )));
         }
-        tokio::spawn(prune_idempotency_keys(
+        tasks.push(tokio::spawn(prune_idempotency_keys(
             state.store.clone(),
             state.idempotency_window,
-        ));
+            shutdown.clone(),
+        )));
         if settings.rescreening.run {
             let rescreener = Rescreener::new(
                 state.store.clone(),
                 state.clearing.clone(),
                 settings.rescreening.clone(),
             );
-            tokio::spawn(rescreener.run());
+            tasks.push(tokio::spawn(rescreener.run(shutdown.clone())));
         }
         if settings.webhooks.deliver {
             let deliverer = Deliverer::new(
@@ -209,7 +226,7 @@ impl Application {
                 settings.webhooks.clone(),
                 webhook_targets,
             )?;
-            tokio::spawn(deliverer.run());
+            tasks.push(tokio::spawn(deliverer.run(shutdown.clone())));
         }
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
@@ -249,7 +266,9 @@ impl Application {
         Ok(Application {
             server: server.run(),
             address,
-            shutdown,
+            stop: services.stop,
+            tasks,
+            shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
             _instance: instance,
         })
     }
@@ -271,14 +290,26 @@ impl Application {
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let handle = self.server.handle();
-        let shutdown = self.shutdown;
+        let trigger = self.stop;
         tokio::spawn(async move {
             stop.await;
-            tracing::info!("shutting down: ending event streams, finishing requests in flight");
-            let _ = shutdown.send(true);
+            tracing::info!(
+                "shutting down: ending event streams and background tasks, finishing requests in flight"
+            );
+            trigger.pull();
             handle.stop(true).await;
         });
-        self.server.await
+        let served = self.server.await;
+        // The tasks heard the same signal and stop between rounds; a round still running
+        // after the shutdown timeout is dropped (its work is leased, so it resumes later).
+        let ended = futures_util::future::join_all(self.tasks);
+        if tokio::time::timeout(self.shutdown_timeout, ended)
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks still running at the shutdown timeout; dropped");
+        }
+        served
     }
 }
 

@@ -2,13 +2,14 @@
 //! decided again. Jobs live in the store with a cursor, so any instance can pick one up and
 //! a restart finishes what was started.
 
-use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use serde::Deserialize;
 
 use crate::app::clearing::Clearing;
+use crate::shutdown::{Shutdown, every};
 use crate::store::{RescreenJob, Store, StoreError};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -24,6 +25,8 @@ pub struct Rescreener {
     store: Arc<dyn Store>,
     clearing: Arc<Clearing>,
     settings: RescreenSettings,
+    /// Heard between batches: a job left at shutdown keeps its cursor and resumes later.
+    shutdown: Shutdown,
 }
 
 impl Rescreener {
@@ -32,24 +35,25 @@ impl Rescreener {
             store,
             clearing,
             settings,
+            shutdown: Shutdown::never(),
         }
     }
 
-    pub async fn run(self) {
-        let mut tick = tokio::time::interval(Duration::from_millis(
-            self.settings.poll_interval_ms.max(10),
-        ));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match self.work_one().await {
-                Ok(true) => tick.reset_immediately(),
-                Ok(false) => {}
+    /// Works jobs until shutdown; store errors are logged and the job resumes later.
+    pub async fn run(mut self, shutdown: Shutdown) {
+        self.shutdown = shutdown.clone();
+        let interval = Duration::from_millis(self.settings.poll_interval_ms.max(10));
+        let this = &self;
+        every(interval, shutdown, || async move {
+            match this.work_one().await {
+                Ok(more) => more,
                 Err(e) => {
-                    tracing::warn!(error = %e, "re-screening round failed; the job resumes later")
+                    tracing::warn!(error = %e, "re-screening round failed; the job resumes later");
+                    false
                 }
             }
-        }
+        })
+        .await;
     }
 
     fn lease(&self) -> chrono::Duration {
@@ -97,6 +101,9 @@ impl Rescreener {
             if done {
                 log_done(&job);
                 return Ok(true);
+            }
+            if self.shutdown.is_requested() {
+                return Ok(false);
             }
         }
     }

@@ -14,6 +14,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::settings::OidcIssuerSettings;
+use crate::shutdown::Shutdown;
 
 /// Public-key algorithms a provider's token may use: never a shared-secret one, whatever
 /// its key set says (a JWKS is public, so an HMAC key in it would let anyone sign).
@@ -329,13 +330,16 @@ impl Issuer {
     /// `min_refresh_secs` until one succeeds. When the keys expire unconfirmed, tokens
     /// remembered as verified are checked again (and refused). Ends when the verifier that
     /// holds the provider is dropped.
-    pub async fn keep_fresh(issuer: std::sync::Weak<Self>) {
+    pub async fn keep_fresh(issuer: std::sync::Weak<Self>, mut shutdown: Shutdown) {
         let mut expired = false;
-        loop {
+        while !shutdown.is_requested() {
             let Some(this) = issuer.upgrade() else { return };
             let wait = this.refresh_once(&mut expired).await;
             drop(this);
-            tokio::time::sleep(wait).await;
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.requested() => return,
+            }
         }
     }
 

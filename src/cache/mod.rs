@@ -11,6 +11,7 @@ use moka::future::Cache;
 
 use crate::domain::area::AreaCode;
 use crate::domain::sra::AreaRisk;
+use crate::shutdown::Shutdown;
 use crate::store::{Store, StoreError};
 use settings::{CacheSettings, RedisSettings};
 
@@ -40,6 +41,7 @@ impl AreaRiskCache {
         settings: &CacheSettings,
         redis: &RedisSettings,
         store: Arc<dyn Store>,
+        shutdown: Shutdown,
     ) -> anyhow::Result<Self> {
         let local = Cache::builder()
             .max_capacity(settings.local_capacity)
@@ -48,9 +50,14 @@ impl AreaRiskCache {
         let redis = if redis.url.trim().is_empty() {
             None
         } else {
-            let tier = RedisTier::start(redis).await?;
+            let tier = RedisTier::start(redis, shutdown.clone()).await?;
             let retry = Duration::from_millis(redis.reconnect_interval_ms.max(50));
-            tokio::spawn(follow_changes(Arc::downgrade(&tier), local.clone(), retry));
+            tokio::spawn(follow_changes(
+                Arc::downgrade(&tier),
+                local.clone(),
+                retry,
+                shutdown,
+            ));
             Some(tier)
         };
         Ok(Self {
@@ -121,9 +128,10 @@ async fn follow_changes(
     tier: std::sync::Weak<RedisTier>,
     local: Cache<AreaCode, Entry>,
     retry: Duration,
+    mut shutdown: Shutdown,
 ) {
     use futures_util::StreamExt;
-    loop {
+    while !shutdown.is_requested() {
         let Some((client, channel)) = tier.upgrade().map(|t| (t.client().clone(), t.channel()))
         else {
             return;
@@ -134,7 +142,12 @@ async fn follow_changes(
         {
             local.invalidate_all();
             let mut messages = pubsub.into_on_message();
-            while let Some(message) = messages.next().await {
+            loop {
+                let message = tokio::select! {
+                    message = messages.next() => message,
+                    _ = shutdown.requested() => return,
+                };
+                let Some(message) = message else { break };
                 let Ok(raw) = message.get_payload::<String>() else {
                     continue;
                 };
@@ -143,6 +156,9 @@ async fn follow_changes(
                 }
             }
         }
-        tokio::time::sleep(retry).await;
+        tokio::select! {
+            _ = tokio::time::sleep(retry) => {}
+            _ = shutdown.requested() => return,
+        }
     }
 }

@@ -12,6 +12,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use super::settings::RedisSettings;
 use crate::domain::area::AreaCode;
 use crate::domain::sra::AreaRisk;
+use crate::shutdown::Shutdown;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -33,7 +34,7 @@ pub struct RedisTier {
 
 impl RedisTier {
     /// Connects if it can, and starts the probe that reconnects when it cannot.
-    pub async fn start(settings: &RedisSettings) -> anyhow::Result<Arc<Self>> {
+    pub async fn start(settings: &RedisSettings, shutdown: Shutdown) -> anyhow::Result<Arc<Self>> {
         crate::tls::install_tls_provider();
         let client = client(settings)?;
         let timeout = Duration::from_millis(settings.response_timeout_ms);
@@ -58,7 +59,7 @@ impl RedisTier {
         }
         let interval = Duration::from_millis(settings.reconnect_interval_ms.max(50));
         let health = Duration::from_millis(settings.health_check_interval_ms.max(50));
-        tokio::spawn(probe(Arc::downgrade(&tier), interval, health));
+        tokio::spawn(probe(Arc::downgrade(&tier), interval, health, shutdown));
         Ok(tier)
     }
 
@@ -226,8 +227,13 @@ impl RedisTier {
 
 /// While Redis is up, pings it every `health` (an idle instance would otherwise learn of an
 /// outage only from the next failed call); while it is down, tries it every `interval`.
-/// Ends when the tier is dropped.
-async fn probe(tier: Weak<RedisTier>, interval: Duration, health: Duration) {
+/// Ends at shutdown, or when the tier is dropped.
+async fn probe(
+    tier: Weak<RedisTier>,
+    interval: Duration,
+    health: Duration,
+    mut shutdown: Shutdown,
+) {
     // One slow answer under load is not an outage (marking Redis down drops its entries on
     // recovery): two checks in a row must fail, each given longer than a request's call.
     let mut failed_checks = 0;
@@ -235,7 +241,10 @@ async fn probe(tier: Weak<RedisTier>, interval: Duration, health: Duration) {
         let up = tier
             .upgrade()
             .is_some_and(|t| t.available.load(Ordering::Acquire));
-        tokio::time::sleep(if up { health } else { interval }).await;
+        tokio::select! {
+            _ = tokio::time::sleep(if up { health } else { interval }) => {}
+            _ = shutdown.requested() => return,
+        }
         let Some(tier) = tier.upgrade() else { return };
         if tier.available.load(Ordering::Acquire) {
             match tier.ping(tier.timeout * 4).await {

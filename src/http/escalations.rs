@@ -295,7 +295,7 @@ pub async fn stream(
                 // A server shutting down ends the stream; the client reconnects elsewhere.
                 let next = tokio::select! {
                     next = tokio::time::timeout(wait, receiver.recv()) => next,
-                    _ = shutdown.wait_for(|stopping| *stopping) => return None,
+                    _ = shutdown.requested() => return None,
                 };
                 let frame = match next {
                     Err(_) if tokio::time::Instant::now() >= expires => continue,

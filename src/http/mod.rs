@@ -72,7 +72,7 @@ pub struct AppState {
     pub dev_tokens: Option<crate::auth::AuthSettings>,
     /// Turns true when the server starts shutting down: long-lived responses (the event
     /// stream) end then, instead of holding the shutdown for its whole timeout.
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    pub shutdown: crate::shutdown::Shutdown,
 }
 
 /// Declares the route table once: `routes` registers it with actix and `ROUTES` lists it,

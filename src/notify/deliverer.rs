@@ -12,6 +12,7 @@ use super::settings::WebhookSettings;
 use crate::domain::webhook::{retry_delay, signature};
 use crate::domain::webhook_target::TargetPolicy;
 use crate::notify::webhook_targets::{CheckedResolver, check_target};
+use crate::shutdown::{Shutdown, every};
 use crate::store::{Attempt, AttemptResult, DueDelivery, Store};
 
 /// The one error text of a delivery that made no connection (refused, filtered, forbidden).
@@ -49,18 +50,18 @@ impl Deliverer {
         })
     }
 
-    /// Runs until the process ends. Store errors are logged and retried on the next tick.
-    pub async fn run(self) {
-        let mut tick = tokio::time::interval(Duration::from_millis(
-            self.settings.poll_interval_ms.max(10),
-        ));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = self.deliver_due().await {
+    /// Delivers until shutdown. Store errors are logged and retried on the next tick; a
+    /// delivery cut short is leased again later (at least once, never lost).
+    pub async fn run(self, shutdown: Shutdown) {
+        let interval = Duration::from_millis(self.settings.poll_interval_ms.max(10));
+        let this = &self;
+        every(interval, shutdown, || async move {
+            if let Err(e) = this.deliver_due().await {
                 tracing::warn!(error = %e, "webhook delivery round failed; retrying");
             }
-        }
+            false
+        })
+        .await;
     }
 
     /// One round: lease what is due and attempt it all concurrently.

@@ -112,3 +112,69 @@ async fn sigterm_with_open_event_streams_exits_within_seconds() {
     }
     println!("SIGTERM with 3 open event streams: stopped in {took:?}");
 }
+
+/// Stopping the application stops its background tasks too (re-screening, webhook delivery,
+/// key pruning, the cache's Redis listener and probe): it returns within seconds, not after
+/// its shutdown timeout, and the cache's subscription on Redis is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_ends_every_background_task_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings =
+        clearway::config::Settings::load(&crate::support::config_dir(), "development").unwrap();
+    settings.server.port = 0;
+    settings.server.workers = 1;
+    settings.server.shutdown_timeout_secs = 20;
+    settings.database.url = format!("sqlite://{}", dir.path().join("clearway.db").display());
+    settings.redis.url = crate::support::redis_url();
+    settings.redis.key_prefix = format!("clearway-test:{}:", uuid::Uuid::new_v4().simple());
+    settings.rescreening.run = true;
+    settings.webhooks.deliver = true;
+    let channel = format!("{}area-changed", settings.redis.key_prefix);
+    let subscribers = || {
+        let channel = channel.clone();
+        async move {
+            let client = redis::Client::open(crate::support::redis_url()).unwrap();
+            let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+            let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg(&channel)
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            counts[0].1
+        }
+    };
+    let app = clearway::startup::Application::build(&settings)
+        .await
+        .expect("the application builds");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while subscribers().await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cache never subscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let started = std::time::Instant::now();
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(25), running)
+        .await
+        .expect("the application stops")
+        .unwrap()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "stopped after {took:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while subscribers().await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cache's Redis listener outlived the application"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("stopped with its background tasks in {took:?}");
+}
