@@ -70,6 +70,7 @@ impl AreaRiskCache {
 
     /// The area's risk picture, or `None` for an unknown area. Concurrent misses on the same
     /// area share one load.
+    #[tracing::instrument(name = "cache.get", level = "debug", skip_all, fields(area = %code))]
     pub async fn get(&self, code: &AreaCode) -> Result<Entry, StoreError> {
         if let Some(entry) = self.local.get(code).await {
             self.stats.local_hits.fetch_add(1, Ordering::Relaxed);
@@ -81,6 +82,7 @@ impl AreaRiskCache {
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
+    #[tracing::instrument(name = "cache.load", level = "debug", skip_all, fields(area = %code))]
     async fn load(&self, code: &AreaCode) -> Result<Entry, StoreError> {
         if let Some(redis) = &self.redis
             && let Some(found) = redis.get(code).await
@@ -99,6 +101,7 @@ impl AreaRiskCache {
     /// After a write to an area or its SRAs: reload from the store, write it through to
     /// Redis, replace the in-process entry so this instance decides on it at once, and tell
     /// the other instances to drop theirs.
+    #[tracing::instrument(name = "cache.refresh", level = "debug", skip_all, fields(area = %code))]
     pub async fn refresh(&self, code: &AreaCode) -> Result<(), StoreError> {
         let entry = self.store.area_risk(code).await?.map(Arc::new);
         if let Some(redis) = &self.redis {

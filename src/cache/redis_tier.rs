@@ -84,7 +84,7 @@ impl RedisTier {
 
     /// Marks Redis down after a failed call, logging the transition once.
     fn failed(&self, what: &str, error: &dyn std::fmt::Display) {
-        crate::metrics::REDIS_ERRORS.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::REDIS_ERRORS.inc();
         if self.available.swap(false, Ordering::AcqRel) {
             tracing::warn!(%error, "Redis {what} failed; deciding from the store until Redis answers again");
         }
@@ -109,6 +109,7 @@ impl RedisTier {
         }
     }
 
+    #[tracing::instrument(name = "redis.get", level = "debug", skip_all, fields(area = %code))]
     pub async fn get(&self, code: &AreaCode) -> Option<AreaRisk> {
         let key = self.key(code);
         let raw: String = self
@@ -126,6 +127,7 @@ impl RedisTier {
         }
     }
 
+    #[tracing::instrument(name = "redis.put", level = "debug", skip_all, fields(area = %code))]
     pub async fn put(&self, code: &AreaCode, risk: &AreaRisk) {
         let Ok(value) = serde_json::to_string(risk) else {
             return;
@@ -148,6 +150,7 @@ impl RedisTier {
     }
 
     /// Tells every instance to drop its in-process entry for the area.
+    #[tracing::instrument(name = "redis.announce", level = "debug", skip_all, fields(area = %code))]
     pub async fn announce(&self, code: &AreaCode) {
         let channel = self.channel();
         let code = code.to_string();
@@ -157,6 +160,7 @@ impl RedisTier {
         .await;
     }
 
+    #[tracing::instrument(name = "redis.remove", level = "debug", skip_all, fields(area = %code))]
     pub async fn remove(&self, code: &AreaCode) {
         let key = self.key(code);
         self.run("delete", async |mut c: ConnectionManager| {

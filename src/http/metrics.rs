@@ -50,7 +50,7 @@ pub async fn observe(
     if let Some(state) = state {
         let request = response.request();
         state.metrics.observe(
-            request.method(),
+            request.method().as_str(),
             request
                 .match_pattern()
                 .unwrap_or_else(|| "unmatched".to_owned()),
@@ -65,7 +65,7 @@ pub async fn observe(
 #[utoipa::path(
     get, path = "/metrics", tag = "operations",
     responses(
-        (status = 200, description = "Prometheus text exposition", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 200, description = "The OpenMetrics text exposition (Prometheus reads it)", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
         (status = 403, description = "forbidden"),
     ),
     security(("bearer" = []))
@@ -97,7 +97,7 @@ pub async fn metrics(
         redis_up: state.cache.redis_state() == RedisState::Up,
     };
     Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .content_type(crate::metrics::CONTENT_TYPE)
         .body(state.metrics.render(cache, store.as_ref(), Utc::now())))
 }
 

@@ -106,7 +106,7 @@ impl From<sqlx::Error> for StoreError {
                 StoreError::Corrupt(e.to_string())
             }
             _ => {
-                crate::metrics::STORE_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                crate::metrics::STORE_ERRORS.inc();
                 StoreError::Unavailable(e.to_string())
             }
         }
@@ -128,7 +128,7 @@ impl From<rusqlite::Error> for StoreError {
             rusqlite::Error::FromSqlConversionFailure(..)
             | rusqlite::Error::InvalidColumnType(..) => StoreError::Corrupt(e.to_string()),
             _ => {
-                crate::metrics::STORE_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                crate::metrics::STORE_ERRORS.inc();
                 StoreError::Unavailable(e.to_string())
             }
         }

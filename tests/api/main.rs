@@ -34,6 +34,7 @@ mod sqlite {
     mod idempotency;
     mod input_errors;
     mod lifecycle;
+    mod logs;
     mod metrics;
     mod oidc;
     mod openapi;

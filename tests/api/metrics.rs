@@ -46,7 +46,7 @@ async fn metrics_count_requests_decisions_and_the_queue_for_operators_only() {
             response.headers()["content-type"]
                 .to_str()
                 .unwrap()
-                .starts_with("text/plain; version=0.0.4")
+                .starts_with("application/openmetrics-text; version=1.0.0")
         );
         let text = response.text().await.unwrap();
         for line in [

@@ -17,6 +17,9 @@ if ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$VERSION"; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q "schemathesis==$VERSION"
 fi
+# The Prometheus project's own Python client parses /metrics afterwards.
+"$VENV/bin/python" -c "import prometheus_client" 2>/dev/null \
+  || "$VENV/bin/pip" install -q "prometheus-client==0.21.1"
 
 cargo build -q --bin clearway
 BIN=target/debug/clearway
@@ -73,6 +76,14 @@ done
 errors=$(grep -E "panicked|ERROR" "$WORK/server.log" | grep -v "request parse error" || true)
 if [ -n "$errors" ]; then
   echo "the server logged errors:"; echo "$errors" | head -20
+  status=1
+fi
+# After the run, /metrics as Prometheus reads it: the OpenMetrics parser of the Prometheus
+# project's Python client, which refuses anything the format does not allow.
+if ! curl -fsS -H "Authorization: Bearer ${TOKENS[analyst-admin]}" \
+    "http://127.0.0.1:$PORT/metrics" -o "$WORK/metrics.txt" \
+  || ! "$VENV/bin/python" tests/schemathesis/check_metrics.py "$WORK/metrics.txt"; then
+  echo "/metrics is not valid OpenMetrics"
   status=1
 fi
 echo "schemathesis: $total generated cases over 4 roles, seed $SEED, exit $status"

@@ -16,6 +16,7 @@ use crate::store::{RescreenJob, StoreError};
 
 #[async_trait]
 impl AreaStore for PostgresStore {
+    #[tracing::instrument(name = "store.create_area", level = "debug", skip_all)]
     async fn create_area(&self, area: &Area) -> Result<(), StoreError> {
         let suspension = area.suspension.as_ref();
         sqlx::query(
@@ -39,6 +40,7 @@ impl AreaStore for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.set_suspension", level = "debug", skip_all)]
     async fn set_suspension(
         &self,
         code: &AreaCode,
@@ -65,6 +67,7 @@ impl AreaStore for PostgresStore {
         Ok(in_scope)
     }
 
+    #[tracing::instrument(name = "store.list_areas", level = "debug", skip_all)]
     async fn list_areas(&self) -> Result<Vec<AreaRisk>, StoreError> {
         let areas = sqlx::query("SELECT * FROM areas ORDER BY code")
             .fetch_all(&self.pool)
@@ -86,6 +89,7 @@ impl AreaStore for PostgresStore {
             .collect())
     }
 
+    #[tracing::instrument(name = "store.area_risk", level = "debug", skip_all)]
     async fn area_risk(&self, code: &AreaCode) -> Result<Option<AreaRisk>, StoreError> {
         let Some(row) = sqlx::query("SELECT * FROM areas WHERE code = $1")
             .bind(code.as_str())
@@ -99,6 +103,7 @@ impl AreaStore for PostgresStore {
         Ok(Some(AreaRisk::new(area, &sras)))
     }
 
+    #[tracing::instrument(name = "store.insert_sra", level = "debug", skip_all)]
     async fn insert_sra(
         &self,
         sra: &Sra,
@@ -150,6 +155,7 @@ impl AreaStore for PostgresStore {
         Ok(in_scope)
     }
 
+    #[tracing::instrument(name = "store.update_sra", level = "debug", skip_all)]
     async fn update_sra(
         &self,
         sra: &Sra,
@@ -186,6 +192,7 @@ impl AreaStore for PostgresStore {
         Ok(in_scope)
     }
 
+    #[tracing::instrument(name = "store.get_sra", level = "debug", skip_all)]
     async fn get_sra(&self, id: Uuid) -> Result<Option<Sra>, StoreError> {
         sqlx::query(&format!("SELECT {SRA_COLUMNS} FROM sras WHERE id = $1"))
             .bind(id)
@@ -196,6 +203,7 @@ impl AreaStore for PostgresStore {
             .transpose()
     }
 
+    #[tracing::instrument(name = "store.list_sras", level = "debug", skip_all)]
     async fn list_sras(&self, area: Option<&AreaCode>) -> Result<Vec<Sra>, StoreError> {
         sqlx::query(&format!(
             "SELECT {SRA_COLUMNS} FROM sras WHERE ($1::text IS NULL OR area_code = $1) ORDER BY area_code, version"

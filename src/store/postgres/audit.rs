@@ -54,6 +54,7 @@ pub(super) async fn append_audit(
 
 #[async_trait]
 impl AuditStore for PostgresStore {
+    #[tracing::instrument(name = "store.audit_trail", level = "debug", skip_all)]
     async fn audit_trail(&self, id: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
         sqlx::query("SELECT * FROM audit_log WHERE request_id = $1 ORDER BY seq")
             .bind(id)
@@ -64,6 +65,7 @@ impl AuditStore for PostgresStore {
             .collect()
     }
 
+    #[tracing::instrument(name = "store.verify_audit", level = "debug", skip_all)]
     async fn verify_audit(&self) -> Result<AuditReport, StoreError> {
         let mut walk = ChainWalk::default();
         let mut rows = sqlx::query(

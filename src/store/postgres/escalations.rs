@@ -12,6 +12,7 @@ use crate::store::{QueuePosition, StoreError};
 
 #[async_trait]
 impl EscalationStore for PostgresStore {
+    #[tracing::instrument(name = "store.escalation_queue", level = "debug", skip_all)]
     async fn escalation_queue(
         &self,
         stage: &str,

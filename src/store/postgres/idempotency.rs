@@ -12,6 +12,7 @@ use crate::store::{IdempotencyClaim, IdempotencyKey, StoreError, StoredResponse}
 
 #[async_trait]
 impl IdempotencyStore for PostgresStore {
+    #[tracing::instrument(name = "store.claim_idempotency_key", level = "debug", skip_all)]
     async fn claim_idempotency_key(
         &self,
         key: &IdempotencyKey,
@@ -57,6 +58,7 @@ impl IdempotencyStore for PostgresStore {
         ))
     }
 
+    #[tracing::instrument(name = "store.complete_idempotency_key", level = "debug", skip_all)]
     async fn complete_idempotency_key(
         &self,
         key: &IdempotencyKey,
@@ -76,6 +78,7 @@ impl IdempotencyStore for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.release_idempotency_key", level = "debug", skip_all)]
     async fn release_idempotency_key(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
         sqlx::query(
             "DELETE FROM idempotency_keys WHERE subject = $1 AND key = $2 AND status IS NULL",
@@ -87,6 +90,7 @@ impl IdempotencyStore for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.prune_idempotency_keys", level = "debug", skip_all)]
     async fn prune_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         Ok(
             sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")

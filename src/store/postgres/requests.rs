@@ -42,6 +42,7 @@ pub(super) async fn insert_legs(
 
 #[async_trait]
 impl RequestStore for PostgresStore {
+    #[tracing::instrument(name = "store.personnel", level = "debug", skip_all)]
     async fn personnel(
         &self,
         area: &AreaCode,
@@ -74,6 +75,7 @@ impl RequestStore for PostgresStore {
             .collect()
     }
 
+    #[tracing::instrument(name = "store.insert_request", level = "debug", skip_all)]
     async fn insert_request(&self, new: Arc<NewRequest>) -> Result<(), StoreError> {
         let (done, committed) = oneshot::channel();
         let job = PendingInsert {
@@ -90,6 +92,7 @@ impl RequestStore for PostgresStore {
             .map_err(|_| StoreError::Unavailable("the batcher stopped before committing".into()))?
     }
 
+    #[tracing::instrument(name = "store.update_request", level = "debug", skip_all)]
     async fn update_request(&self, change: RequestChange<'_>) -> Result<(), StoreError> {
         let record = change.record;
         let request = &record.request;
@@ -134,6 +137,7 @@ impl RequestStore for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.get_request", level = "debug", skip_all)]
     async fn get_request(&self, id: Uuid) -> Result<Option<RequestRecord>, StoreError> {
         sqlx::query(&format!(
             "SELECT {REQUEST_COLUMNS} FROM clearance_requests WHERE id = $1"
@@ -146,6 +150,7 @@ impl RequestStore for PostgresStore {
         .transpose()
     }
 
+    #[tracing::instrument(name = "store.list_requests", level = "debug", skip_all)]
     async fn list_requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError> {
         let mut sql = QueryBuilder::<Postgres>::new(format!(
             "SELECT {REQUEST_COLUMNS} FROM clearance_requests WHERE TRUE"

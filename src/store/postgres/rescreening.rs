@@ -56,6 +56,7 @@ pub(super) async fn create_rescreen_job(
 
 #[async_trait]
 impl RescreenStore for PostgresStore {
+    #[tracing::instrument(name = "store.claim_rescreen_job", level = "debug", skip_all)]
     async fn claim_rescreen_job(
         &self,
         now: DateTime<Utc>,
@@ -77,6 +78,7 @@ impl RescreenStore for PostgresStore {
         .transpose()
     }
 
+    #[tracing::instrument(name = "store.rescreen_candidates", level = "debug", skip_all)]
     async fn rescreen_candidates(
         &self,
         job: &RescreenJob,
@@ -96,6 +98,7 @@ impl RescreenStore for PostgresStore {
         .await?)
     }
 
+    #[tracing::instrument(name = "store.advance_rescreen_job", level = "debug", skip_all)]
     async fn advance_rescreen_job(
         &self,
         job: &RescreenJob,
@@ -118,6 +121,7 @@ impl RescreenStore for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.get_rescreen_job", level = "debug", skip_all)]
     async fn get_rescreen_job(&self, id: Uuid) -> Result<Option<RescreenJob>, StoreError> {
         sqlx::query("SELECT * FROM rescreen_jobs WHERE id = $1")
             .bind(id)

@@ -58,6 +58,7 @@ pub(super) async fn enqueue_event(
 
 #[async_trait]
 impl WebhookStore for PostgresStore {
+    #[tracing::instrument(name = "store.create_webhook", level = "debug", skip_all)]
     async fn create_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO webhooks (id, org, url, events, secret, created_by, created_at) \
@@ -75,6 +76,7 @@ impl WebhookStore for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.list_webhooks", level = "debug", skip_all)]
     async fn list_webhooks(&self, org: &OrgId) -> Result<Vec<Webhook>, StoreError> {
         sqlx::query(&format!(
             "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org = $1 ORDER BY created_at, id"
@@ -87,6 +89,7 @@ impl WebhookStore for PostgresStore {
         .collect()
     }
 
+    #[tracing::instrument(name = "store.get_webhook", level = "debug", skip_all)]
     async fn get_webhook(&self, id: Uuid) -> Result<Option<Webhook>, StoreError> {
         sqlx::query(&format!(
             "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1"
@@ -99,6 +102,7 @@ impl WebhookStore for PostgresStore {
         .transpose()
     }
 
+    #[tracing::instrument(name = "store.delete_webhook", level = "debug", skip_all)]
     async fn delete_webhook(&self, id: Uuid) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = $1)")
@@ -120,6 +124,7 @@ impl WebhookStore for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.claim_due_deliveries", level = "debug", skip_all)]
     async fn claim_due_deliveries(
         &self,
         now: DateTime<Utc>,
@@ -165,6 +170,7 @@ impl WebhookStore for PostgresStore {
             .collect()
     }
 
+    #[tracing::instrument(name = "store.finish_attempt", level = "debug", skip_all)]
     async fn finish_attempt(
         &self,
         delivery_id: i64,
@@ -204,6 +210,7 @@ impl WebhookStore for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.list_deliveries", level = "debug", skip_all)]
     async fn list_deliveries(
         &self,
         webhook_id: Uuid,

@@ -15,6 +15,7 @@ use crate::store::{RescreenJob, StoreError};
 
 #[async_trait]
 impl AreaStore for SqliteStore {
+    #[tracing::instrument(name = "store.create_area", level = "debug", skip_all)]
     async fn create_area(&self, area: &Area) -> Result<(), StoreError> {
         let turn = self.turn().await?;
         let suspension = area.suspension.as_ref();
@@ -36,6 +37,7 @@ impl AreaStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.set_suspension", level = "debug", skip_all)]
     async fn set_suspension(
         &self,
         code: &AreaCode,
@@ -63,6 +65,7 @@ impl AreaStore for SqliteStore {
         Ok(in_scope)
     }
 
+    #[tracing::instrument(name = "store.list_areas", level = "debug", skip_all)]
     async fn list_areas(&self) -> Result<Vec<AreaRisk>, StoreError> {
         let areas = sqlx::query("SELECT * FROM areas ORDER BY code")
             .fetch_all(&self.pool)
@@ -84,6 +87,7 @@ impl AreaStore for SqliteStore {
             .collect())
     }
 
+    #[tracing::instrument(name = "store.area_risk", level = "debug", skip_all)]
     async fn area_risk(&self, code: &AreaCode) -> Result<Option<AreaRisk>, StoreError> {
         let Some(row) = sqlx::query("SELECT * FROM areas WHERE code = ?")
             .bind(code.as_str())
@@ -97,6 +101,7 @@ impl AreaStore for SqliteStore {
         Ok(Some(AreaRisk::new(area, &sras)))
     }
 
+    #[tracing::instrument(name = "store.insert_sra", level = "debug", skip_all)]
     async fn insert_sra(
         &self,
         sra: &Sra,
@@ -149,6 +154,7 @@ impl AreaStore for SqliteStore {
         Ok(in_scope)
     }
 
+    #[tracing::instrument(name = "store.update_sra", level = "debug", skip_all)]
     async fn update_sra(
         &self,
         sra: &Sra,
@@ -186,6 +192,7 @@ impl AreaStore for SqliteStore {
         Ok(in_scope)
     }
 
+    #[tracing::instrument(name = "store.get_sra", level = "debug", skip_all)]
     async fn get_sra(&self, id: Uuid) -> Result<Option<Sra>, StoreError> {
         sqlx::query("SELECT * FROM sras WHERE id = ?")
             .bind(id.to_string())
@@ -196,6 +203,7 @@ impl AreaStore for SqliteStore {
             .transpose()
     }
 
+    #[tracing::instrument(name = "store.list_sras", level = "debug", skip_all)]
     async fn list_sras(&self, area: Option<&AreaCode>) -> Result<Vec<Sra>, StoreError> {
         let rows = sqlx::query(
             "SELECT * FROM sras WHERE (?1 IS NULL OR area_code = ?1) ORDER BY area_code, version",

@@ -59,6 +59,7 @@ pub(super) async fn append_audit(
 
 #[async_trait]
 impl AuditStore for SqliteStore {
+    #[tracing::instrument(name = "store.audit_trail", level = "debug", skip_all)]
     async fn audit_trail(&self, id: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
         sqlx::query("SELECT * FROM audit_log WHERE request_id = ? ORDER BY seq")
             .bind(id.to_string())
@@ -69,6 +70,7 @@ impl AuditStore for SqliteStore {
             .collect()
     }
 
+    #[tracing::instrument(name = "store.verify_audit", level = "debug", skip_all)]
     async fn verify_audit(&self) -> Result<AuditReport, StoreError> {
         let mut walk = ChainWalk::default();
         let mut rows = sqlx::query(

@@ -11,6 +11,7 @@ use crate::store::{QueuePosition, StoreError};
 
 #[async_trait]
 impl EscalationStore for SqliteStore {
+    #[tracing::instrument(name = "store.escalation_queue", level = "debug", skip_all)]
     async fn escalation_queue(
         &self,
         stage: &str,

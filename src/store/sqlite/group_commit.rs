@@ -188,7 +188,7 @@ fn write_in_groups(
             results
         };
         let took = writing.elapsed();
-        metrics::GROUP_WRITES.record(took);
+        metrics::record(&metrics::GROUP_WRITES, took);
         if took > SLOW {
             tracing::debug!(
                 ?took,
@@ -249,7 +249,7 @@ fn reopen(target: &Target, old: Connection) -> Connection {
 
 fn answer(answers: Answers) {
     for (done, result, queued) in answers {
-        metrics::NEW_REQUESTS_STORED.record(queued.elapsed());
+        metrics::record(&metrics::NEW_REQUESTS_STORED, queued.elapsed());
         let _ = done.send(result);
     }
 }

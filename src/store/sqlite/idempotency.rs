@@ -13,6 +13,7 @@ use crate::store::{IdempotencyClaim, IdempotencyKey, StoreError, StoredResponse}
 
 #[async_trait]
 impl IdempotencyStore for SqliteStore {
+    #[tracing::instrument(name = "store.claim_idempotency_key", level = "debug", skip_all)]
     async fn claim_idempotency_key(
         &self,
         key: &IdempotencyKey,
@@ -58,6 +59,7 @@ impl IdempotencyStore for SqliteStore {
         ))
     }
 
+    #[tracing::instrument(name = "store.complete_idempotency_key", level = "debug", skip_all)]
     async fn complete_idempotency_key(
         &self,
         key: &IdempotencyKey,
@@ -79,6 +81,7 @@ impl IdempotencyStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.release_idempotency_key", level = "debug", skip_all)]
     async fn release_idempotency_key(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
         let turn = self.turn().await?;
         sqlx::query(
@@ -92,6 +95,7 @@ impl IdempotencyStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.prune_idempotency_keys", level = "debug", skip_all)]
     async fn prune_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let turn = self.turn().await?;
         Ok(

@@ -45,6 +45,7 @@ pub(super) async fn insert_legs(
 
 #[async_trait]
 impl RequestStore for SqliteStore {
+    #[tracing::instrument(name = "store.personnel", level = "debug", skip_all)]
     async fn personnel(
         &self,
         area: &AreaCode,
@@ -95,6 +96,7 @@ impl RequestStore for SqliteStore {
             .collect()
     }
 
+    #[tracing::instrument(name = "store.insert_request", level = "debug", skip_all)]
     async fn insert_request(&self, new: Arc<NewRequest>) -> Result<(), StoreError> {
         let (done, committed) = oneshot::channel();
         let job = PendingInsert {
@@ -111,6 +113,7 @@ impl RequestStore for SqliteStore {
             .map_err(|_| StoreError::Unavailable("the writer stopped before committing".into()))?
     }
 
+    #[tracing::instrument(name = "store.update_request", level = "debug", skip_all)]
     async fn update_request(&self, change: RequestChange<'_>) -> Result<(), StoreError> {
         let turn = self.turn().await?;
         let record = change.record;
@@ -162,6 +165,7 @@ impl RequestStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.get_request", level = "debug", skip_all)]
     async fn get_request(&self, id: Uuid) -> Result<Option<RequestRecord>, StoreError> {
         sqlx::query("SELECT * FROM clearance_requests WHERE id = ?")
             .bind(id.to_string())
@@ -172,6 +176,7 @@ impl RequestStore for SqliteStore {
             .transpose()
     }
 
+    #[tracing::instrument(name = "store.list_requests", level = "debug", skip_all)]
     async fn list_requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError> {
         let mut sql = QueryBuilder::<Sqlite>::new("SELECT * FROM clearance_requests WHERE 1 = 1");
         match &query.scope {

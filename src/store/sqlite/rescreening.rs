@@ -57,6 +57,7 @@ pub(super) async fn create_rescreen_job(
 
 #[async_trait]
 impl RescreenStore for SqliteStore {
+    #[tracing::instrument(name = "store.claim_rescreen_job", level = "debug", skip_all)]
     async fn claim_rescreen_job(
         &self,
         now: DateTime<Utc>,
@@ -84,6 +85,7 @@ impl RescreenStore for SqliteStore {
         }
     }
 
+    #[tracing::instrument(name = "store.rescreen_candidates", level = "debug", skip_all)]
     async fn rescreen_candidates(
         &self,
         job: &RescreenJob,
@@ -108,6 +110,7 @@ impl RescreenStore for SqliteStore {
             .collect()
     }
 
+    #[tracing::instrument(name = "store.advance_rescreen_job", level = "debug", skip_all)]
     async fn advance_rescreen_job(
         &self,
         job: &RescreenJob,
@@ -131,6 +134,7 @@ impl RescreenStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.get_rescreen_job", level = "debug", skip_all)]
     async fn get_rescreen_job(&self, id: Uuid) -> Result<Option<RescreenJob>, StoreError> {
         sqlx::query("SELECT * FROM rescreen_jobs WHERE id = ?")
             .bind(id.to_string())

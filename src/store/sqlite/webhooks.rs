@@ -66,6 +66,7 @@ pub(super) async fn enqueue_event(
 
 #[async_trait]
 impl WebhookStore for SqliteStore {
+    #[tracing::instrument(name = "store.create_webhook", level = "debug", skip_all)]
     async fn create_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
         let turn = self.turn().await?;
         sqlx::query("INSERT INTO webhooks (id, org, url, events, secret, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
@@ -82,6 +83,7 @@ impl WebhookStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.list_webhooks", level = "debug", skip_all)]
     async fn list_webhooks(&self, org: &OrgId) -> Result<Vec<Webhook>, StoreError> {
         sqlx::query("SELECT * FROM webhooks WHERE org = ? ORDER BY created_at, id")
             .bind(org.as_str())
@@ -92,6 +94,7 @@ impl WebhookStore for SqliteStore {
             .collect()
     }
 
+    #[tracing::instrument(name = "store.get_webhook", level = "debug", skip_all)]
     async fn get_webhook(&self, id: Uuid) -> Result<Option<Webhook>, StoreError> {
         sqlx::query("SELECT * FROM webhooks WHERE id = ?")
             .bind(id.to_string())
@@ -102,6 +105,7 @@ impl WebhookStore for SqliteStore {
             .transpose()
     }
 
+    #[tracing::instrument(name = "store.delete_webhook", level = "debug", skip_all)]
     async fn delete_webhook(&self, id: Uuid) -> Result<(), StoreError> {
         let turn = self.turn().await?;
         let id = id.to_string();
@@ -125,6 +129,7 @@ impl WebhookStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.claim_due_deliveries", level = "debug", skip_all)]
     async fn claim_due_deliveries(
         &self,
         now: DateTime<Utc>,
@@ -180,6 +185,7 @@ impl WebhookStore for SqliteStore {
         Ok(due)
     }
 
+    #[tracing::instrument(name = "store.finish_attempt", level = "debug", skip_all)]
     async fn finish_attempt(
         &self,
         delivery_id: i64,
@@ -217,6 +223,7 @@ impl WebhookStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.list_deliveries", level = "debug", skip_all)]
     async fn list_deliveries(
         &self,
         webhook_id: Uuid,
