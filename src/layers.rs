@@ -6,82 +6,45 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Each top-level module and the top-level modules it may import.
+#[rustfmt::skip]
 const ALLOWED: &[(&str, &[&str])] = &[
     ("error_code", &[]),
     ("tls", &[]),
+    ("shutdown", &[]),
+    ("telemetry", &[]),
     ("domain", &["error_code"]),
     ("metrics", &["domain"]),
-    ("telemetry", &[]),
-    ("shutdown", &[]),
-    ("store", &["domain", "error_code", "metrics"]),
-    (
-        "cache",
-        &["domain", "error_code", "metrics", "store", "tls"],
-    ),
-    (
-        "notify",
-        &["domain", "error_code", "shutdown", "store", "tls"],
-    ),
-    ("auth", &["domain", "error_code", "shutdown", "tls"]),
     ("rate_limits", &["domain"]),
-    (
-        "app",
-        &[
-            "domain",
-            "error_code",
-            "shutdown",
-            "store",
-            "cache",
-            "notify",
-        ],
-    ),
+    ("auth", &["domain", "error_code", "shutdown", "tls"]),
+    ("store", &["domain", "error_code", "metrics"]),
+    // The services own the traits of the adapters below (`app::ports`); the store's traits
+    // are its own top module, its backends below it.
+    ("app", &["domain", "error_code", "shutdown", "store"]),
+    // Adapters that implement the services' ports.
+    ("cache", &["app", "domain", "error_code", "metrics", "shutdown", "store", "tls"]),
+    ("notify", &["app", "domain", "error_code", "shutdown", "store", "tls"]),
+    // The edges.
     ("cli", &["app", "domain", "error_code"]),
     (
         "http",
         &[
-            "app",
-            "auth",
-            "cache",
-            "domain",
-            "error_code",
-            "metrics",
-            "notify",
-            "rate_limits",
-            "shutdown",
-            "store",
+            "app", "auth", "cache", "domain", "error_code", "metrics", "notify", "rate_limits",
+            "shutdown", "store",
         ],
     ),
+    // Where it is all put together.
     (
         "config",
         &[
-            "app",
-            "auth",
-            "cache",
-            "domain",
-            "http",
-            "notify",
-            "rate_limits",
-            "store",
+            "app", "auth", "cache", "domain", "http", "notify", "rate_limits", "store",
             "telemetry",
         ],
     ),
     (
         "startup",
         &[
-            "app",
-            "auth",
-            "cache",
-            "config",
-            "domain",
-            "http",
-            "notify",
-            "rate_limits",
-            "store",
-            "tls",
-            "metrics",
-            "telemetry",
-            "error_code",
-            "shutdown",
+            "app", "auth", "cache", "config", "domain", "error_code", "http", "metrics", "notify",
+            "rate_limits", "shutdown", "store", "telemetry", "tls",
         ],
     ),
 ];

@@ -29,6 +29,8 @@ use crate::store::{self, InstanceLock, Store};
 pub struct Services {
     pub store: Arc<dyn Store>,
     pub cache: Arc<AreaRiskCache>,
+    /// The live queue approvers' screens follow.
+    pub events: QueueEvents,
     pub clearing: Arc<Clearing>,
     pub publishing: Publishing,
     pub approvals: Approvals,
@@ -36,6 +38,9 @@ pub struct Services {
     /// the services (the command line's import ends its cache's tasks that way).
     pub shutdown: Shutdown,
     pub stop: Trigger,
+    /// Heard by the cache's Redis listener and probe, pulled only once the requests in
+    /// flight are answered: until then they may still need its invalidations.
+    pub stop_cache: Trigger,
 }
 
 impl Services {
@@ -66,8 +71,9 @@ impl Services {
         let mut redis = settings.redis.clone();
         redis.ca_file = redis.ca_file.map(|file| settings.resolve(&file));
         let (stop, shutdown) = Shutdown::new();
+        let (stop_cache, cache_shutdown) = Shutdown::new();
         let cache = Arc::new(
-            AreaRiskCache::new(&settings.cache, &redis, store.clone(), shutdown.clone()).await?,
+            AreaRiskCache::new(&settings.cache, &redis, store.clone(), cache_shutdown).await?,
         );
         let events = QueueEvents::new();
         let lease = chrono::Duration::seconds(settings.approval.lease_seconds);
@@ -76,15 +82,17 @@ impl Services {
                 store.clone(),
                 cache.clone(),
                 policy.clone(),
-                events.clone(),
+                Arc::new(events.clone()),
                 stage_roles.clone(),
             )),
             publishing: Publishing::new(store.clone(), cache.clone(), policy),
-            approvals: Approvals::new(store.clone(), lease, stage_roles, events),
+            approvals: Approvals::new(store.clone(), lease, stage_roles, Arc::new(events.clone())),
+            events,
             store,
             cache,
             shutdown,
             stop,
+            stop_cache,
         })
     }
 }
@@ -117,6 +125,7 @@ pub struct Application {
     address: SocketAddr,
     /// Tells the event streams and the background tasks that the server is shutting down.
     stop: Trigger,
+    stop_cache: Trigger,
     /// The background tasks, awaited (up to the shutdown timeout) after the server stops.
     tasks: Vec<tokio::task::JoinHandle<()>>,
     shutdown_timeout: Duration,
@@ -174,6 +183,7 @@ impl Application {
             shutdown: services.shutdown.clone(),
             store: services.store.clone(),
             cache: services.cache,
+            events: services.events,
             clearing: services.clearing,
             publishing: services.publishing,
             approvals: services.approvals,
@@ -267,6 +277,7 @@ impl Application {
             server: server.run(),
             address,
             stop: services.stop,
+            stop_cache: services.stop_cache,
             tasks,
             shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
             _instance: instance,
@@ -291,24 +302,29 @@ impl Application {
     ) -> std::io::Result<()> {
         let handle = self.server.handle();
         let trigger = self.stop;
+        let timeout = self.shutdown_timeout;
+        let (deadline_set, deadline) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
             stop.await;
             tracing::info!(
                 "shutting down: ending event streams and background tasks, finishing requests in flight"
             );
+            let _ = deadline_set.send(tokio::time::Instant::now() + timeout);
             trigger.pull();
             handle.stop(true).await;
         });
         let served = self.server.await;
-        // The tasks heard the same signal and stop between rounds; a round still running
-        // after the shutdown timeout is dropped (its work is leased, so it resumes later).
-        let ended = futures_util::future::join_all(self.tasks);
-        if tokio::time::timeout(self.shutdown_timeout, ended)
+        // The tasks heard the same signal and stop between rounds; one still running when the
+        // shutdown timeout (counted from the signal) is up is dropped: its work is leased, so
+        // it resumes later.
+        let deadline = deadline
             .await
-            .is_err()
-        {
+            .unwrap_or_else(|_| tokio::time::Instant::now() + timeout);
+        let ended = futures_util::future::join_all(self.tasks);
+        if tokio::time::timeout_at(deadline, ended).await.is_err() {
             tracing::warn!("background tasks still running at the shutdown timeout; dropped");
         }
+        self.stop_cache.pull();
         served
     }
 }

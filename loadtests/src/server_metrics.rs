@@ -20,8 +20,15 @@ pub struct StoreCounters {
     pub submissions_answered: Vec<(f64, u64)>,
 }
 
-/// The series of the server's time to answer accepted submissions.
-const SUBMISSIONS: &str = "clearway_http_request_duration_seconds_bucket{method=\"POST\",route=\"/v1/clearance-requests\",status=\"201\",";
+/// The series of the server's time to answer accepted submissions: its name and labels.
+const SUBMISSIONS: (&str, &[(&str, &str)]) = (
+    "clearway_http_request_duration_seconds",
+    &[
+        ("method", "POST"),
+        ("route", "/v1/clearance-requests"),
+        ("status", "201"),
+    ],
+);
 
 /// A histogram's change over a scenario.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -44,9 +51,9 @@ impl StoreCounters {
         Some(Self {
             commits: value("clearway_store_group_commits_total")?,
             committed_requests: value("clearway_store_group_committed_requests_total")?,
-            group_writes: buckets(text, "clearway_store_group_write_seconds_bucket{"),
-            stored: buckets(text, "clearway_store_new_request_seconds_bucket{"),
-            submissions_answered: buckets(text, SUBMISSIONS),
+            group_writes: buckets(text, "clearway_store_group_write_seconds", &[]),
+            stored: buckets(text, "clearway_store_new_request_seconds", &[]),
+            submissions_answered: buckets(text, SUBMISSIONS.0, SUBMISSIONS.1),
         })
     }
 
@@ -58,21 +65,43 @@ impl StoreCounters {
     }
 }
 
-/// The buckets of the series whose lines start with `series` (its name and the labels before
-/// `le`).
-fn buckets(text: &str, series: &str) -> Vec<(f64, u64)> {
-    let prefix = format!("{series}le=\"");
+/// The buckets of the histogram `name` whose series carries `labels` (and `le`), whatever
+/// the order of its labels (the OpenMetrics encoder writes `le` first).
+fn buckets(text: &str, name: &str, labels: &[(&str, &str)]) -> Vec<(f64, u64)> {
+    let prefix = format!("{name}_bucket{{");
     text.lines()
         .filter_map(|l| {
-            let (bound, count) = l.strip_prefix(&prefix)?.split_once("\"} ")?;
-            let bound = if bound == "+Inf" {
+            let (set, count) = l.strip_prefix(&prefix)?.split_once("} ")?;
+            let pairs = label_pairs(set)?;
+            let wanted = labels
+                .iter()
+                .all(|(k, v)| pairs.iter().any(|(pk, pv)| pk == k && pv == v));
+            // Only the series with exactly these labels (and `le`), not a wider one.
+            if !wanted || pairs.len() != labels.len() + 1 {
+                return None;
+            }
+            let (_, bound) = pairs.iter().find(|(k, _)| *k == "le")?;
+            let bound = if *bound == "+Inf" {
                 f64::INFINITY
             } else {
                 bound.parse().ok()?
             };
-            Some((bound, count.parse().ok()?))
+            Some((bound, count.trim().parse().ok()?))
         })
         .collect()
+}
+
+/// `a="x",b="y"` as pairs; clearway's label values hold no quotes or commas.
+fn label_pairs(set: &str) -> Option<Vec<(&str, &str)>> {
+    let mut pairs = Vec::new();
+    let mut rest = set;
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once("=\"")?;
+        let end = after.find('"')?;
+        pairs.push((key, &after[..end]));
+        rest = after[end + 1..].trim_start_matches(',');
+    }
+    Some(pairs)
 }
 
 impl Waits {
@@ -196,9 +225,9 @@ mod tests {
             let [a, b, all] = counts;
             let labels = format!("method=\"POST\",route=\"{route}\",status=\"{status}\"");
             format!(
-                "clearway_http_request_duration_seconds_bucket{{{labels},le=\"0.005\"}} {a}\n\
-                 clearway_http_request_duration_seconds_bucket{{{labels},le=\"0.01\"}} {b}\n\
-                 clearway_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {all}\n"
+                "clearway_http_request_duration_seconds_bucket{{le=\"0.005\",{labels}}} {a}\n\
+                 clearway_http_request_duration_seconds_bucket{{le=\"0.01\",{labels}}} {b}\n\
+                 clearway_http_request_duration_seconds_bucket{{le=\"+Inf\",{labels}}} {all}\n"
             )
         };
         let before = StoreCounters::parse(&text(1, [0, 0, 0, 0])).unwrap();

@@ -54,9 +54,11 @@ impl Action {
     }
 }
 
-/// Whether the caller's roles allow `action`.
+/// Whether the caller's roles allow `action` (and, for webhooks, the token names the
+/// organisation they belong to).
 pub fn permits(caller: &Caller, action: Action) -> Result<(), AppError> {
-    if caller.has_any(action.roles()) {
+    let org_needed = action == Action::ManageWebhooks && caller.org.is_none();
+    if caller.has_any(action.roles()) && !org_needed {
         Ok(())
     } else {
         Err(AppError::forbidden(action.refusal()))

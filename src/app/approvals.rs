@@ -8,13 +8,13 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use uuid::Uuid;
 
+use super::ports::{QueueEventKind, QueueEventSink};
 use crate::app::AppError;
 use crate::app::clearing::{changed_meanwhile, not_pending};
 use crate::domain::approval::{Escalation, Outcome, Verdict};
 use crate::domain::audit::{AuditAction, AuditDraft};
 use crate::domain::caller::{Caller, Role};
 use crate::domain::request::{RequestRecord, RequestStatus};
-use crate::notify::{QueueEventKind, QueueEvents};
 use crate::store::{QueuePosition, RequestChange, Store, StoreError};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -29,7 +29,7 @@ pub struct Approvals {
     store: Arc<dyn Store>,
     lease: Duration,
     stage_roles: BTreeMap<String, Role>,
-    events: QueueEvents,
+    events: Arc<dyn QueueEventSink>,
 }
 
 /// What an approver did to an item, for the audit trail and the live queue.
@@ -44,7 +44,7 @@ impl Approvals {
         store: Arc<dyn Store>,
         lease: Duration,
         stage_roles: BTreeMap<String, Role>,
-        events: QueueEvents,
+        events: Arc<dyn QueueEventSink>,
     ) -> Self {
         Self {
             store,
@@ -52,10 +52,6 @@ impl Approvals {
             stage_roles,
             events,
         }
-    }
-
-    pub fn events(&self) -> &QueueEvents {
-        &self.events
     }
 
     /// Approvers see the stages their roles decide; admins see every stage.

@@ -7,25 +7,24 @@ use std::sync::Arc;
 use chrono::{SubsecRound, Utc};
 use uuid::Uuid;
 
+use super::ports::{AreaRisks, QueueEventKind, QueueEventSink};
 use crate::app::access;
 use crate::app::error::{AppError, Code};
-use crate::cache::AreaRiskCache;
 use crate::domain::approval::Escalation;
 use crate::domain::audit::{AuditAction, AuditDraft, AuditEntry};
 use crate::domain::caller::{Caller, Role};
 use crate::domain::policy::{self, Decision, Outcome, PolicyRules};
 use crate::domain::request::{ClearanceRequest, RequestRecord, RequestStatus};
 use crate::domain::sra::AreaRisk;
-use crate::notify::{QueueEventKind, QueueEvents};
 use crate::store::{
     NewRequest, PersonnelEntry, RequestChange, RequestQuery, RescreenJob, Store, StoreError,
 };
 
 pub struct Clearing {
     store: Arc<dyn Store>,
-    cache: Arc<AreaRiskCache>,
+    cache: Arc<dyn AreaRisks>,
     policy: Arc<PolicyRules>,
-    events: QueueEvents,
+    events: Arc<dyn QueueEventSink>,
     /// Which role decides each approval stage.
     stage_roles: BTreeMap<String, Role>,
 }
@@ -33,9 +32,9 @@ pub struct Clearing {
 impl Clearing {
     pub fn new(
         store: Arc<dyn Store>,
-        cache: Arc<AreaRiskCache>,
+        cache: Arc<dyn AreaRisks>,
         policy: Arc<PolicyRules>,
-        events: QueueEvents,
+        events: Arc<dyn QueueEventSink>,
         stage_roles: BTreeMap<String, Role>,
     ) -> Self {
         Self {
@@ -132,7 +131,7 @@ impl Clearing {
             if risks.iter().any(|r| r.area.code == leg.area) {
                 continue;
             }
-            match self.cache.get(&leg.area).await? {
+            match self.cache.risk(&leg.area).await? {
                 Some(risk) => risks.push(risk),
                 None => {
                     return Err(AppError::unknown_area(
@@ -398,14 +397,14 @@ impl Clearing {
         code: &crate::domain::area::AreaCode,
         on: chrono::NaiveDate,
     ) -> Result<Vec<PersonnelEntry>, AppError> {
-        if self.cache.get(code).await?.is_none() {
+        if self.cache.risk(code).await?.is_none() {
             return Err(AppError::not_found());
         }
         Ok(self.store.personnel(code, on).await?)
     }
 
     pub async fn refresh_area(&self, code: &crate::domain::area::AreaCode) -> Result<(), AppError> {
-        Ok(self.cache.refresh(code).await?)
+        Ok(self.cache.forget(code).await?)
     }
 }
 

@@ -7,6 +7,7 @@ pub mod approvals;
 pub mod clearing;
 pub mod error;
 pub mod json_input;
+pub mod ports;
 pub mod publishing;
 pub mod rescreening;
 pub mod sra_document;

@@ -8,8 +8,8 @@ use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::ports::AreaRisks;
 use crate::app::error::{AppError, Code};
-use crate::cache::AreaRiskCache;
 use crate::domain::area::{Area, AreaCode, Suspension};
 use crate::domain::policy::PolicyRules;
 use crate::domain::sra::{AreaRisk, Signoff, Sra, SraInput};
@@ -17,7 +17,7 @@ use crate::store::{RescreenJob, Store, StoreError};
 
 pub struct Publishing {
     store: Arc<dyn Store>,
-    cache: Arc<AreaRiskCache>,
+    cache: Arc<dyn AreaRisks>,
     policy: Arc<PolicyRules>,
 }
 
@@ -29,7 +29,7 @@ pub struct Rescreening {
 }
 
 impl Publishing {
-    pub fn new(store: Arc<dyn Store>, cache: Arc<AreaRiskCache>, policy: Arc<PolicyRules>) -> Self {
+    pub fn new(store: Arc<dyn Store>, cache: Arc<dyn AreaRisks>, policy: Arc<PolicyRules>) -> Self {
         Self {
             store,
             cache,
@@ -43,7 +43,7 @@ impl Publishing {
             other => other.into(),
         })?;
         // A lookup may have cached the area as unknown a moment ago.
-        self.cache.refresh(&area.code).await?;
+        self.cache.forget(&area.code).await?;
         Ok(area)
     }
 
@@ -65,7 +65,7 @@ impl Publishing {
             .store
             .set_suspension(code, suspension, Some(&job))
             .await?;
-        self.cache.refresh(code).await?;
+        self.cache.forget(code).await?;
         Ok(Rescreening {
             id: job.id,
             requests,
@@ -96,7 +96,7 @@ impl Publishing {
             .insert_sra(&sra, Some(&job))
             .await
             .map_err(|e| sra_write_problem(e, &sra))?;
-        self.cache.refresh(&sra.area).await?;
+        self.cache.forget(&sra.area).await?;
         tracing::info!(area = %sra.area, version = sra.version, risk = sra.residual_risk.as_str(), requests, "SRA published");
         Ok((
             sra,
@@ -146,7 +146,7 @@ impl Publishing {
             .map_err(lifecycle_problem)?;
         let job = publication_job(&next, actor);
         let requests = self.replace(&current, &next, Some(&job)).await?;
-        self.cache.refresh(&next.area).await?;
+        self.cache.forget(&next.area).await?;
         Ok((
             next,
             Rescreening {
@@ -170,7 +170,7 @@ impl Publishing {
             Utc::now(),
         );
         let requests = self.replace(&current, &next, Some(&job)).await?;
-        self.cache.refresh(&next.area).await?;
+        self.cache.forget(&next.area).await?;
         Ok((
             next,
             Rescreening {

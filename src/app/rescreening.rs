@@ -60,7 +60,9 @@ impl Rescreener {
         chrono::Duration::seconds(self.settings.lease_seconds.max(5))
     }
 
-    /// Takes the oldest unfinished job and works it to the end. Returns whether there was one.
+    /// Takes the oldest unfinished job and works it to the end, or until shutdown, when it
+    /// gives the job back with its cursor for any instance to resume. Returns whether there
+    /// was one.
     pub async fn work_one(&self) -> Result<bool, StoreError> {
         let Some(mut job) = self
             .store
@@ -103,7 +105,11 @@ impl Rescreener {
                 return Ok(true);
             }
             if self.shutdown.is_requested() {
-                return Ok(false);
+                // The lease ends now: another instance, or this one restarted, goes on at once.
+                self.store
+                    .advance_rescreen_job(&job, Utc::now(), false)
+                    .await?;
+                return Ok(true);
             }
         }
     }

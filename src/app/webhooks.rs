@@ -8,12 +8,10 @@ use uuid::Uuid;
 
 use super::AppError;
 use super::access::webhook_owner;
+use super::ports::WebhookTargets;
 use crate::domain::caller::Caller;
-use crate::domain::webhook::{Webhook, check_subscription};
-use crate::domain::webhook_target::TargetPolicy;
+use crate::domain::webhook::{COULD_NOT_DELIVER, Webhook, check_subscription};
 use crate::error_code::Code;
-use crate::notify::deliverer::COULD_NOT_DELIVER;
-use crate::notify::webhook_targets::check_target;
 use crate::store::{DeliveryView, Store};
 
 /// What a travel unit sends to register a webhook.
@@ -25,18 +23,19 @@ pub struct Subscription {
 
 pub struct Webhooks {
     store: Arc<dyn Store>,
-    targets: Arc<TargetPolicy>,
+    targets: Arc<dyn WebhookTargets>,
 }
 
 impl Webhooks {
-    pub fn new(store: Arc<dyn Store>, targets: Arc<TargetPolicy>) -> Self {
+    pub fn new(store: Arc<dyn Store>, targets: Arc<dyn WebhookTargets>) -> Self {
         Self { store, targets }
     }
 
     pub async fn register(&self, caller: &Caller, sub: Subscription) -> Result<Webhook, AppError> {
         let org = webhook_owner(caller)?;
         check_subscription(&sub.url, &sub.events, &sub.secret)?;
-        check_target(&self.targets, &sub.url)
+        self.targets
+            .check(&sub.url)
             .await
             .map_err(|why| AppError::new(Code::WebhookTargetForbidden, why).at("/url"))?;
         let hook = Webhook {
@@ -62,13 +61,12 @@ impl Webhooks {
         Ok(self.store.delete_webhook(hook.id).await?)
     }
 
+    /// Every delivery of `hook` (one of the caller's, see [`Webhooks::own`]), newest first.
     pub async fn deliveries(
         &self,
-        caller: &Caller,
-        raw_id: &str,
+        hook: &Webhook,
         limit: u32,
     ) -> Result<Vec<DeliveryView>, AppError> {
-        let hook = self.own(caller, raw_id).await?;
         let mut items = self.store.list_deliveries(hook.id, limit).await?;
         // How long a connection took to fail tells a refused port from a filtered one.
         for attempt in items.iter_mut().flat_map(|d| d.attempts.iter_mut()) {
@@ -80,7 +78,7 @@ impl Webhooks {
     }
 
     /// The caller's organisation's webhook; another's is not found, not forbidden.
-    async fn own(&self, caller: &Caller, raw_id: &str) -> Result<Webhook, AppError> {
+    pub async fn own(&self, caller: &Caller, raw_id: &str) -> Result<Webhook, AppError> {
         let org = webhook_owner(caller)?;
         let id = Uuid::parse_str(raw_id).map_err(|_| AppError::not_found())?;
         match self.store.get_webhook(id).await? {

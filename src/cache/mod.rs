@@ -17,6 +17,8 @@ use settings::{CacheSettings, RedisSettings};
 
 pub use redis_tier::{RedisState, RedisTier};
 
+use crate::app::ports::AreaRisks;
+
 /// What a lookup found: an area (with its SRAs), or the knowledge that there is none.
 type Entry = Option<Arc<AreaRisk>>;
 
@@ -163,5 +165,16 @@ async fn follow_changes(
             _ = tokio::time::sleep(retry) => {}
             _ = shutdown.requested() => return,
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl AreaRisks for AreaRiskCache {
+    async fn risk(&self, code: &AreaCode) -> Result<Option<Arc<AreaRisk>>, StoreError> {
+        self.get(code).await
+    }
+
+    async fn forget(&self, code: &AreaCode) -> Result<(), StoreError> {
+        self.refresh(code).await
     }
 }

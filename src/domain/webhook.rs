@@ -3,6 +3,9 @@
 
 use crate::error_code::Code;
 
+/// The one error text of a delivery that made no connection (refused, filtered, forbidden).
+pub const COULD_NOT_DELIVER: &str = "could not deliver";
+
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};

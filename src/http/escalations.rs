@@ -260,7 +260,7 @@ pub async fn stream(
     if stages.is_empty() {
         return Err(Problem::forbidden("no queue you may watch"));
     }
-    let receiver = state.approvals.events().subscribe();
+    let receiver = state.events.subscribe();
     // The stream lives as long as the token it was opened with: then a last event says so
     // (the page signs in again) and the stream ends.
     let left = caller

@@ -48,6 +48,8 @@ pub struct BodyLimits {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub cache: Arc<AreaRiskCache>,
+    /// The live queue, for the event stream.
+    pub events: crate::notify::QueueEvents,
     pub clearing: Arc<Clearing>,
     pub publishing: Publishing,
     pub webhooks: Webhooks,
@@ -60,8 +62,7 @@ pub struct AppState {
     /// Set when this process holds the store's one-server lock (SQLite), from then: keys left
     /// in progress before it were left by a process that has ended.
     pub sole_instance_since: Option<chrono::DateTime<chrono::Utc>>,
-    /// Where webhooks may be delivered (`webhooks.allowed_targets`; http in development only).
-    /// `None` when rate limits are off.
+    /// The quotas; `None` when rate limits are off.
     pub rate_limits: Option<Arc<RateLimits>>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// A static bearer token Prometheus may scrape `/metrics` with; `None`: admins only.

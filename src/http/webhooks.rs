@@ -109,10 +109,11 @@ pub async fn deliveries(
     id: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
+    let hook = state.webhooks.own(&caller, &id).await?;
     let mut limit = DEFAULT_PAGE;
     for (_, value) in query_pairs(&req, &["limit"])? {
         limit = page_limit(&value)?;
     }
-    let items = state.webhooks.deliveries(&caller, &id, limit).await?;
+    let items = state.webhooks.deliveries(&hook, limit).await?;
     Ok(HttpResponse::Ok().json(Items { items }))
 }

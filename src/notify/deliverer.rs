@@ -9,14 +9,11 @@ use chrono::Utc;
 use futures_util::future::join_all;
 
 use super::settings::WebhookSettings;
-use crate::domain::webhook::{retry_delay, signature};
+use crate::domain::webhook::{COULD_NOT_DELIVER, retry_delay, signature};
 use crate::domain::webhook_target::TargetPolicy;
 use crate::notify::webhook_targets::{CheckedResolver, check_target};
 use crate::shutdown::{Shutdown, every};
 use crate::store::{Attempt, AttemptResult, DueDelivery, Store};
-
-/// The one error text of a delivery that made no connection (refused, filtered, forbidden).
-pub const COULD_NOT_DELIVER: &str = "could not deliver";
 
 pub struct Deliverer {
     store: Arc<dyn Store>,

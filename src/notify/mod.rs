@@ -10,30 +10,8 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum QueueEventKind {
-    /// A request entered a stage's queue.
-    New,
-    Claimed,
-    Released,
-    /// The stage decided; the request left this stage's queue.
-    Decided,
-    /// The request left the queue without a decision (withdrawn, amended).
-    Removed,
-}
-
-impl QueueEventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            QueueEventKind::New => "new",
-            QueueEventKind::Claimed => "claimed",
-            QueueEventKind::Released => "released",
-            QueueEventKind::Decided => "decided",
-            QueueEventKind::Removed => "removed",
-        }
-    }
-}
+pub use crate::app::ports::QueueEventKind;
+use crate::app::ports::QueueEventSink;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueueEvent {
@@ -76,5 +54,11 @@ impl QueueEvents {
 
     pub fn subscribe(&self) -> broadcast::Receiver<QueueEvent> {
         self.sender.subscribe()
+    }
+}
+
+impl QueueEventSink for QueueEvents {
+    fn publish(&self, kind: QueueEventKind, request_id: Uuid, stage: &str, actor: &str) {
+        QueueEvents::publish(self, kind, request_id, stage, actor);
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
+use crate::app::ports::WebhookTargets;
 use crate::domain::webhook_target::TargetPolicy;
 
 /// Checks `url` now; `Err` says why it may not be a webhook's target.
@@ -79,6 +80,13 @@ impl Resolve for CheckedResolver {
             };
             Ok(Box::new(addresses.into_iter()) as Addrs)
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl WebhookTargets for TargetPolicy {
+    async fn check(&self, url: &str) -> Result<(), String> {
+        check_target(self, url).await
     }
 }
 

@@ -87,7 +87,10 @@ pub fn redact_password(url: &str) -> String {
             parsed.to_string()
         }
         Ok(_) => url.to_owned(),
-        Err(_) => "<unparsable URL>".to_owned(),
+        // A bare path (`data/clearway.db`) is not a URL; anything that could hold
+        // credentials (`user:secret@host`) is not shown.
+        Err(_) if url.contains('@') => "<unparsable URL>".to_owned(),
+        Err(_) => url.to_owned(),
     }
 }
 

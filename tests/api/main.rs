@@ -2,9 +2,10 @@
 //! database each.
 //!
 //! The suite is also the store's conformance suite: every module but the SQLite-specific ones
-//! runs on SQLite always, and once more on PostgreSQL when TEST_DATABASE_URL names a server
-//! (build.rs turns the `postgres_tests` configuration on then). Each test gets a database of
-//! its own there, so both suites run in parallel and leave nothing behind.
+//! runs on SQLite (`sqlite::`) and again on PostgreSQL (`postgres::`, on the server
+//! TEST_DATABASE_URL names, 127.0.0.1:5432 by default, as Redis defaults to 127.0.0.1:6379).
+//! Each PostgreSQL test gets a database of its own, so both suites run in parallel and leave
+//! nothing behind. `cargo test sqlite::` runs the SQLite half alone.
 
 // Loading each file once per backend is the point: one suite, two stores.
 #![allow(clippy::duplicate_mod)]
@@ -47,7 +48,6 @@ mod sqlite {
     mod webhooks;
 }
 
-#[cfg(postgres_tests)]
 #[path = "."]
 mod postgres {
     mod support {

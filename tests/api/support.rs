@@ -22,6 +22,14 @@ pub fn config_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
 }
 
+/// The PostgreSQL server the `postgres::` half of the suite creates its databases on.
+pub fn postgres_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
 pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
 }
@@ -46,7 +54,6 @@ pub trait Backend {
 }
 
 pub struct Sqlite;
-#[cfg_attr(not(postgres_tests), allow(dead_code))]
 pub struct Postgres;
 
 impl Backend for Sqlite {
@@ -203,7 +210,6 @@ impl App {
 
     /// Starts one more instance with the same settings (database, Redis, keys) on a port of
     /// its own, as a load balancer would see it; returns its base URL.
-    #[cfg_attr(not(postgres_tests), allow(dead_code))]
     pub async fn another_instance(&self) -> String {
         let app = Application::build(&self.settings)
             .await
@@ -662,8 +668,7 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     pub async fn create() -> TestDatabase {
-        let admin = std::env::var("TEST_DATABASE_URL")
-            .expect("TEST_DATABASE_URL names the PostgreSQL server for the PostgreSQL suite");
+        let admin = postgres_url();
         let name = format!("clearway_test_{}", Uuid::new_v4().simple());
         let mut conn = PgConnection::connect(&admin).await.unwrap();
         sqlx::query(&format!("CREATE DATABASE {name}"))
@@ -706,14 +711,12 @@ impl Drop for TestDatabase {
 
 /// A TCP proxy in front of a server that the test can cut (every open connection dropped,
 /// new ones refused) and restore: the server unreachable, as a network partition makes it.
-#[cfg_attr(not(postgres_tests), allow(dead_code))]
 pub struct CuttableProxy {
     pub port: u16,
     up: std::sync::Arc<std::sync::atomic::AtomicBool>,
     cuts: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
-#[cfg_attr(not(postgres_tests), allow(dead_code))]
 impl CuttableProxy {
     pub async fn start(target: &str) -> CuttableProxy {
         use std::sync::atomic::Ordering;
