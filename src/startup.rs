@@ -182,6 +182,7 @@ impl Application {
         let state = web::Data::new(AppState {
             shutdown: services.shutdown.clone(),
             store: services.store.clone(),
+            idempotency_keys: services.store.clone(),
             cache: services.cache,
             events: services.events,
             clearing: services.clearing,
@@ -218,13 +219,13 @@ impl Application {
             )));
         }
         tasks.push(tokio::spawn(prune_idempotency_keys(
-            state.store.clone(),
+            services.store.clone(),
             state.idempotency_window,
             shutdown.clone(),
         )));
         if settings.rescreening.run {
             let rescreener = Rescreener::new(
-                state.store.clone(),
+                services.store.clone(),
                 state.clearing.clone(),
                 settings.rescreening.clone(),
             );
@@ -232,7 +233,7 @@ impl Application {
         }
         if settings.webhooks.deliver {
             let deliverer = Deliverer::new(
-                state.store.clone(),
+                services.store.clone(),
                 settings.webhooks.clone(),
                 webhook_targets,
             )?;

@@ -198,6 +198,14 @@ impl Publishing {
             })
     }
 
+    /// How far a re-screening job got.
+    pub async fn rescreen_job(&self, id: Uuid) -> Result<RescreenJob, AppError> {
+        self.store
+            .get_rescreen_job(id)
+            .await?
+            .ok_or_else(AppError::not_found)
+    }
+
     /// Every area with its published SRAs, by code.
     pub async fn list_areas(&self) -> Result<Vec<AreaRisk>, AppError> {
         Ok(self.store.list_areas().await?)

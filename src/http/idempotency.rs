@@ -150,7 +150,11 @@ pub async fn idempotent(
             location: header(LOCATION),
             body: String::from_utf8_lossy(&bytes).into_owned(),
         };
-        if let Err(e) = state.store.complete_idempotency_key(&key, &stored).await {
+        if let Err(e) = state
+            .idempotency_keys
+            .complete_idempotency_key(&key, &stored)
+            .await
+        {
             // The action is done and is answered; a retry waits until the key is abandoned.
             tracing::warn!(error = %e, "could not record the response for an idempotency key");
         }
@@ -199,7 +203,7 @@ async fn claim(
         let abandoned_before =
             (now - ABANDONED_AFTER).max(state.sole_instance_since.unwrap_or_default());
         let claim = state
-            .store
+            .idempotency_keys
             .claim_idempotency_key(key, now, now - state.idempotency_window, abandoned_before)
             .await?;
         if claim != IdempotencyClaim::InProgress || tokio::time::Instant::now() >= deadline {
@@ -210,7 +214,7 @@ async fn claim(
 }
 
 async fn release(state: &AppState, key: &IdempotencyKey) {
-    if let Err(e) = state.store.release_idempotency_key(key).await {
+    if let Err(e) = state.idempotency_keys.release_idempotency_key(key).await {
         tracing::warn!(error = %e, "could not release an idempotency key");
     }
 }

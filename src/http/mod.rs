@@ -32,7 +32,7 @@ use crate::auth::TokenVerifier;
 use crate::cache::AreaRiskCache;
 use crate::http::problem::Problem;
 use crate::rate_limits::RateLimits;
-use crate::store::Store;
+use crate::store::{IdempotencyStore, StoreLifecycle};
 
 pub use request_id::with_request_id;
 pub use unread_body::close_unread_bodies;
@@ -46,7 +46,10 @@ pub struct BodyLimits {
 }
 
 pub struct AppState {
-    pub store: Arc<dyn Store>,
+    /// The store as the edge may use it: its health and figures, and the idempotency keys
+    /// of the HTTP protocol. Everything else goes through the services.
+    pub store: Arc<dyn StoreLifecycle>,
+    pub idempotency_keys: Arc<dyn IdempotencyStore>,
     pub cache: Arc<AreaRiskCache>,
     /// The live queue, for the event stream.
     pub events: crate::notify::QueueEvents,

@@ -295,10 +295,6 @@ pub async fn rescreening(
     _caller: Guarded<FollowRescreening>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    let job = state
-        .store
-        .get_rescreen_job(sra_id(&id)?)
-        .await?
-        .ok_or_else(Problem::not_found)?;
+    let job = state.publishing.rescreen_job(sra_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(job))
 }
