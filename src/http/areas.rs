@@ -249,7 +249,8 @@ struct Personnel<'a> {
         ("on" = Option<chrono::NaiveDate>, Query, description = "The day, YYYY-MM-DD (default today)"),
     ),
     responses(
-        (status = 200, description = "The crisis locator: who holds a clearance for the area that day. `Accept: text/csv` gives CSV", body = Personnel),
+        (status = 200, description = "The crisis locator: who holds a clearance for the area that day. `Accept: text/csv` gives CSV",
+            content((Personnel = "application/json"), (String = "text/csv"))),
         (status = 403, description = "forbidden"),
     ),
     security(("bearer" = []))

@@ -333,7 +333,7 @@ struct Page<'a> {
     params(
         ("status" = Option<RequestStatus>, Query, description = "Only requests in this status"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-        ("limit" = Option<u32>, Query, description = "Page size, 1 to 500 (default 50)"),
+        ("limit" = Option<u32>, Query, description = "Page size"),
     ),
     responses(
         (status = 200, description = "The caller's requests (a travel unit: its organisation's), newest first", body = Page),

@@ -65,7 +65,7 @@ struct QueuePage<'a> {
     params(
         ("stage" = String, Query, description = "The stage, e.g. `hq` or `dg`"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-        ("limit" = Option<u32>, Query, description = "Page size, 1 to 500 (default 50)"),
+        ("limit" = Option<u32>, Query, description = "Page size"),
     ),
     responses(
         (status = 200, description = "The stage's queue, most urgent first (earliest travel, then oldest)", body = QueuePage),

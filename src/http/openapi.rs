@@ -10,6 +10,7 @@ use actix_web::HttpResponse;
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
+use super::extract::{DEFAULT_PAGE, MAX_PAGE};
 use super::{areas, clearance_requests, escalations, health, metrics, sras, ui, webhooks};
 use crate::error_code::Code;
 
@@ -66,6 +67,8 @@ pub fn json_bytes() -> &'static [u8] {
 /// The full description as JSON.
 pub fn describe() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| json!({}));
+    // Relative: the document is served by the service it describes, wherever it runs.
+    doc["servers"] = json!([{"url": "/", "description": "The service serving this document"}]);
     add_components(&mut doc);
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
@@ -73,6 +76,7 @@ pub fn describe() -> Value {
                 continue;
             };
             for (method, op) in item.iter_mut() {
+                name_operation(op);
                 add_shared_behaviour(path, method, op);
             }
         }
@@ -80,18 +84,41 @@ pub fn describe() -> Value {
     doc
 }
 
+/// Operation ids are unique, as OpenAPI requires and generators rely on (each names a
+/// method or type after it): the resource (the tag) and the handler's verb,
+/// `clearance_requests_get`, `areas_list`.
+fn name_operation(op: &mut Value) {
+    let Some(op) = op.as_object_mut() else { return };
+    let tag = op["tags"][0]
+        .as_str()
+        .unwrap_or("operations")
+        .replace(' ', "_");
+    let verb = op["operationId"].as_str().unwrap_or_default().to_owned();
+    let id = if verb.starts_with(&tag) {
+        verb
+    } else {
+        format!("{tag}_{verb}")
+    };
+    op.insert("operationId".into(), Value::String(id));
+}
+
 fn add_components(doc: &mut Value) {
-    let codes: Vec<Value> = Code::ALL
+    let codes: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+    // Generators read an `enum`; the meaning of each code goes beside it, in the
+    // description and in `x-enum-descriptions` (the extension several generators know).
+    let meanings: Map<String, Value> = Code::ALL
         .iter()
-        .map(|c| {
-            json!({
-                "const": c.as_str(),
-                "title": c.title(),
-                "description": c.meaning(),
-                "x-status": c.status(),
-            })
-        })
+        .map(|c| (c.as_str().to_owned(), Value::String(c.meaning().to_owned())))
         .collect();
+    let statuses: Map<String, Value> = Code::ALL
+        .iter()
+        .map(|c| (c.as_str().to_owned(), json!(c.status())))
+        .collect();
+    let table = Code::ALL
+        .iter()
+        .map(|c| format!("- `{}` ({}): {}", c.as_str(), c.status(), c.meaning()))
+        .collect::<Vec<_>>()
+        .join("\n");
     let components = doc
         .as_object_mut()
         .map(|d| d.entry("components").or_insert_with(|| json!({})));
@@ -103,9 +130,11 @@ fn add_components(doc: &mut Value) {
         schemas.insert(
             "ErrorCode".into(),
             json!({
-                "description": "Every problem code the service produces; `x-status` is the HTTP status it comes with.",
+                "description": format!("Every problem code the service produces, with the HTTP status it comes with:\n\n{table}"),
                 "type": "string",
-                "oneOf": codes,
+                "enum": codes,
+                "x-enum-descriptions": meanings,
+                "x-status": statuses,
             }),
         );
         schemas.insert(
@@ -153,6 +182,25 @@ fn add_shared_behaviour(path: &str, method: &str, op: &mut Value) {
     let in_path = params.iter().any(|p| p["in"] == "path");
     let in_query = params.iter().any(|p| p["in"] == "query");
 
+    // The page size every list takes, with the bounds `extract::page_limit` enforces.
+    let mut params = params;
+    for param in params
+        .iter_mut()
+        .filter(|p| p["in"] == "query" && p["name"] == "limit")
+    {
+        let what = param["description"]
+            .as_str()
+            .unwrap_or("Page size")
+            .to_owned();
+        param["description"] = json!(format!("{what}: 1 to {MAX_PAGE} (default {DEFAULT_PAGE})"));
+        param["schema"] = json!({
+            "type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE,
+        });
+    }
+    if in_query {
+        op.insert("parameters".into(), Value::Array(params.clone()));
+    }
+
     let mut shared: Vec<Code> = vec![Code::InternalError];
     if authenticated {
         shared.extend([Code::MissingToken, Code::TokenExpired, Code::InvalidToken]);
@@ -193,13 +241,12 @@ fn add_shared_behaviour(path: &str, method: &str, op: &mut Value) {
             // A replay to a caller who no longer holds a role the first request was made with.
             Code::Forbidden,
         ]);
-        let mut params = params;
         params.push(json!({
             "name": "Idempotency-Key",
             "in": "header",
             "required": false,
             "description": "Makes a retry safe: the same key with the same request replays the first answer (with `Idempotent-Replayed: true`) for 24 hours, to the same caller (organisation and subject) while their token still holds every role the first request was made with (otherwise 403).",
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
         }));
         op.insert("parameters".into(), Value::Array(params));
     }
@@ -232,6 +279,33 @@ fn add_shared_behaviour(path: &str, method: &str, op: &mut Value) {
             None => problem_response(&[], &[code.as_str()]),
         };
         responses.insert(status, merged);
+    }
+    // The headers the middleware adds to every answer of the kind.
+    for (status, response) in responses.iter_mut() {
+        let Some(response) = response.as_object_mut() else {
+            continue;
+        };
+        let headers = response.entry("headers").or_insert_with(|| json!({}));
+        headers["X-Request-Id"] = json!({
+            "description": "This request's id (the caller's, when it sent one of 1 to 64 letters, digits, `-` or `_`); the logs carry it.",
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+        });
+        if matches!(status.as_str(), "429" | "503") {
+            headers["Retry-After"] = json!({
+                "description": "Seconds to wait before retrying.",
+                "schema": {"type": "integer", "minimum": 0},
+            });
+        }
+        if changes_state && authenticated && status.starts_with('2') {
+            headers["Idempotent-Replayed"] = json!({
+                "description": "`true` when this answer replays the first request with the same `Idempotency-Key`.",
+                "schema": {"type": "string", "enum": ["true"]},
+            });
+        }
+    }
+    // Public operations say so: no security requirement at all.
+    if !authenticated {
+        op.insert("security".into(), json!([]));
     }
 }
 
@@ -300,5 +374,42 @@ mod tests {
             }
         }
         assert_eq!(operations, crate::http::ROUTES.len());
+    }
+
+    /// Generators name a method or a type after each operation id: one id, one operation.
+    #[test]
+    fn operation_ids_are_unique_and_name_their_resource() {
+        let doc = describe();
+        let mut seen = std::collections::BTreeMap::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap().to_owned();
+                assert!(
+                    id.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                    "{id}"
+                );
+                if let Some(first) = seen.insert(id.clone(), format!("{method} {path}")) {
+                    panic!("{id} names both {first} and {method} {path}");
+                }
+            }
+        }
+        assert_eq!(
+            doc["paths"]["/v1/clearance-requests/{id}"]["get"]["operationId"],
+            "clearance_requests_get"
+        );
+        assert_eq!(
+            doc["paths"]["/v1/areas"]["get"]["operationId"],
+            "areas_list"
+        );
+        let limit = doc["paths"]["/v1/clearance-requests"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap();
+        assert_eq!(
+            (&limit["schema"]["minimum"], &limit["schema"]["maximum"]),
+            (&json!(1), &json!(MAX_PAGE))
+        );
     }
 }

@@ -95,7 +95,7 @@ pub async fn remove(
     get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks",
     params(
         ("id" = Uuid, Path, description = "The webhook's id"),
-        ("limit" = Option<u32>, Query, description = "How many, newest first, 1 to 500 (default 50)"),
+        ("limit" = Option<u32>, Query, description = "How many, newest first"),
     ),
     responses(
         (status = 200, description = "Deliveries with every attempt", body = Items<DeliveryView>),

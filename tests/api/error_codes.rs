@@ -695,15 +695,14 @@ async fn every_documented_error_code_is_triggered_and_answers_as_documented() {
         .json()
         .await
         .unwrap();
-    let documented = doc["components"]["schemas"]["ErrorCode"]["oneOf"]
-        .as_array()
-        .unwrap();
-    for entry in documented {
-        let code = entry["const"].as_str().unwrap();
+    let error_code = &doc["components"]["schemas"]["ErrorCode"];
+    for entry in error_code["enum"].as_array().unwrap() {
+        let code = entry.as_str().unwrap();
+        let status = &error_code["x-status"][code];
         // A failed flush of the log needs a disk that fails: the real binary under a failing
         // fsync triggers it (durability::a_failed_log_flush_answers_outcome_unknown_...).
         if code == "store_outcome_unknown" {
-            assert_eq!(entry["x-status"], 503);
+            assert_eq!(*status, 503);
             continue;
         }
         let s = seen_codes
@@ -711,7 +710,7 @@ async fn every_documented_error_code_is_triggered_and_answers_as_documented() {
             .unwrap_or_else(|| panic!("nothing here triggers the documented code {code}"));
         assert_eq!(
             (s.status, s.body["code"].as_str()),
-            (entry["x-status"].as_u64().unwrap() as u16, Some(code)),
+            (status.as_u64().unwrap() as u16, Some(code)),
             "{code}: {}",
             s.body
         );
@@ -734,5 +733,8 @@ async fn every_documented_error_code_is_triggered_and_answers_as_documented() {
         "triggered but not documented: {:?}",
         seen_codes.keys().collect::<Vec<_>>()
     );
-    println!("{} documented error codes triggered", documented.len());
+    println!(
+        "{} documented error codes triggered",
+        error_code["enum"].as_array().map_or(0, Vec::len)
+    );
 }

@@ -79,7 +79,7 @@ async fn every_route_is_described_and_every_description_is_a_route() {
             "{method} {concrete} is in the table but answers {status} {body}"
         );
         let op = &doc["paths"][*path][method.as_str().to_lowercase()];
-        if op.get("security").is_some() {
+        if op["security"].as_array().is_some_and(|s| !s.is_empty()) {
             assert_eq!(status, 401, "{method} {concrete} needs a token: {body}");
         }
     }
@@ -90,11 +90,11 @@ async fn every_route_is_described_and_every_description_is_a_route() {
 async fn every_operation_documents_its_success_and_its_problems() {
     let app = TestApp::spawn().await;
     let doc = document(&app).await;
-    let codes: BTreeSet<&str> = doc["components"]["schemas"]["ErrorCode"]["oneOf"]
+    let codes: BTreeSet<&str> = doc["components"]["schemas"]["ErrorCode"]["enum"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["const"].as_str().unwrap())
+        .map(|c| c.as_str().unwrap())
         .collect();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
@@ -121,7 +121,7 @@ async fn every_operation_documents_its_success_and_its_problems() {
                 }
             }
             if matches!(method.as_str(), "post" | "patch" | "delete")
-                && op.get("security").is_some()
+                && op["security"].as_array().is_some_and(|s| !s.is_empty())
             {
                 let params = op["parameters"].as_array().unwrap();
                 assert!(
