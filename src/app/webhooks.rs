@@ -10,7 +10,7 @@ use super::AppError;
 use super::access::webhook_owner;
 use super::ports::WebhookTargets;
 use crate::domain::caller::Caller;
-use crate::domain::webhook::{COULD_NOT_DELIVER, Webhook, check_subscription};
+use crate::domain::webhook::{COULD_NOT_DELIVER, Webhook, check_subscription, secret_from_key};
 use crate::error_code::Code;
 use crate::store::{DeliveryView, Store};
 
@@ -18,7 +18,8 @@ use crate::store::{DeliveryView, Store};
 pub struct Subscription {
     pub url: String,
     pub events: Vec<String>,
-    pub secret: String,
+    /// `None`: the service makes one (`whsec_` and 32 random bytes).
+    pub secret: Option<String>,
 }
 
 pub struct Webhooks {
@@ -31,9 +32,19 @@ impl Webhooks {
         Self { store, targets }
     }
 
-    pub async fn register(&self, caller: &Caller, sub: Subscription) -> Result<Webhook, AppError> {
+    /// Registers the webhook. A secret the caller gave is never shown again; one the
+    /// service made is returned beside it, this once.
+    pub async fn register(
+        &self,
+        caller: &Caller,
+        sub: Subscription,
+    ) -> Result<(Webhook, Option<String>), AppError> {
         let org = webhook_owner(caller)?;
-        check_subscription(&sub.url, &sub.events, &sub.secret)?;
+        let (secret, made) = match sub.secret {
+            Some(secret) => (secret, false),
+            None => (new_secret()?, true),
+        };
+        check_subscription(&sub.url, &sub.events, &secret)?;
         self.targets
             .check(&sub.url)
             .await
@@ -43,12 +54,13 @@ impl Webhooks {
             org,
             url: sub.url,
             events: sub.events,
-            secret: sub.secret,
+            secret,
             created_by: caller.subject.clone(),
             created_at: Utc::now(),
         };
         self.store.create_webhook(&hook).await?;
-        Ok(hook)
+        let made = made.then(|| hook.secret.clone());
+        Ok((hook, made))
     }
 
     pub async fn list(&self, caller: &Caller) -> Result<Vec<Webhook>, AppError> {
@@ -86,4 +98,14 @@ impl Webhooks {
             _ => Err(AppError::not_found()),
         }
     }
+}
+
+/// 32 bytes from the operating system's random source, as a Standard Webhooks secret.
+fn new_secret() -> Result<String, AppError> {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| {
+        tracing::error!(error = %e, "no randomness for a webhook secret");
+        AppError::internal()
+    })?;
+    Ok(secret_from_key(&key))
 }

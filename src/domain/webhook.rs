@@ -1,11 +1,8 @@
 //! Webhooks for travel units: what they subscribe to, how each event is signed, and how
 //! long to wait before trying a failed delivery again. Pure.
 
-use crate::error_code::Code;
-
-/// The one error text of a delivery that made no connection (refused, filtered, forbidden).
-pub const COULD_NOT_DELIVER: &str = "could not deliver";
-
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -14,6 +11,10 @@ use uuid::Uuid;
 
 use super::audit::AuditAction;
 use super::{Invalid, request::OrgId};
+use crate::error_code::Code;
+
+/// The one error text of a delivery that made no connection (refused, filtered, forbidden).
+pub const COULD_NOT_DELIVER: &str = "could not deliver";
 
 /// Every event a webhook may subscribe to; `*` subscribes to all.
 pub const EVENTS: [&str; 7] = [
@@ -113,14 +114,56 @@ pub fn check_subscription(url: &str, events: &[String], secret: &str) -> Result<
             format!("unknown event `{unknown}`; known: *, {}", EVENTS.join(", ")),
         ));
     }
-    if !(16..=256).contains(&secret.len()) {
-        return Err(Invalid::new(
-            "/secret",
-            Code::InvalidField,
-            "the secret is 16 to 256 bytes",
-        ));
-    }
+    check_secret(secret)?;
     Ok(())
+}
+
+/// A secret in the Standard Webhooks form, around `key` (24 to 64 random bytes).
+pub fn secret_from_key(key: &[u8]) -> String {
+    format!("{SECRET_PREFIX}{}", BASE64.encode(key))
+}
+
+/// Standard Webhooks secrets: `whsec_` and the base64 of 24 to 64 random bytes. A secret
+/// without the prefix (16 to 256 bytes, as before) is used as it is: receivers give their
+/// library `whsec_` and its base64.
+fn check_secret(secret: &str) -> Result<(), Invalid> {
+    let refused = |why: &str| Invalid::new("/secret", Code::InvalidField, why);
+    match secret.strip_prefix(SECRET_PREFIX) {
+        Some(encoded) => match BASE64.decode(encoded) {
+            Ok(key) if (24..=64).contains(&key.len()) => Ok(()),
+            Ok(_) => Err(refused("a whsec_ secret holds 24 to 64 bytes")),
+            Err(_) => Err(refused("after whsec_, the secret is standard base64")),
+        },
+        None if (16..=256).contains(&secret.len()) => Ok(()),
+        None => Err(refused(
+            "the secret is whsec_ and the base64 of 24 to 64 bytes (or 16 to 256 bytes as they are)",
+        )),
+    }
+}
+
+/// The prefix of Standard Webhooks secrets.
+pub const SECRET_PREFIX: &str = "whsec_";
+
+/// The HMAC key a secret stands for: the bytes after `whsec_`, or the secret's own bytes.
+pub fn signing_key(secret: &str) -> Vec<u8> {
+    secret
+        .strip_prefix(SECRET_PREFIX)
+        .and_then(|encoded| BASE64.decode(encoded).ok())
+        .unwrap_or_else(|| secret.as_bytes().to_vec())
+}
+
+/// `webhook-signature` per the Standard Webhooks specification: `v1,` and the base64
+/// HMAC-SHA256 of `"{webhook-id}.{webhook-timestamp}.{raw body}"` under the secret's key,
+/// so receivers verify with the specification's maintained libraries in any language.
+pub fn standard_signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(&signing_key(secret)).expect("HMAC takes any key length");
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()))
 }
 
 /// An event to deliver, written with the change it reports.
@@ -133,7 +176,8 @@ pub struct OutboxEvent {
 }
 
 /// `Clearway-Signature: v1=<hex>`, the HMAC-SHA256 of `"{timestamp}.{raw body}"` under the
-/// webhook's secret. Binding the timestamp lets receivers refuse replays outside a window.
+/// webhook's secret, as sent before the Standard Webhooks headers; kept for receivers
+/// written against it (deprecated).
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
@@ -216,6 +260,27 @@ pub fn event_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whsec_secrets_stand_for_their_decoded_key_and_others_for_themselves() {
+        let key = [7u8; 32];
+        let secret = secret_from_key(&key);
+        assert!(secret.starts_with("whsec_"));
+        assert_eq!(signing_key(&secret), key);
+        assert_eq!(signing_key("a-plain-secret-of-16+"), b"a-plain-secret-of-16+");
+        assert!(check_secret(&secret).is_ok());
+        assert!(check_secret("whsec_c2hvcnQ=").is_err(), "5 bytes");
+        assert!(check_secret("whsec_%%%").is_err(), "not base64");
+        assert!(check_secret("short").is_err());
+        // The plain secret and its whsec_ form sign alike: receivers may use either.
+        let plain = "unicef-webhook-secret-0123456789";
+        let as_whsec = secret_from_key(plain.as_bytes());
+        let body = br#"{"event":"request.submitted"}"#;
+        let signed = standard_signature(plain, "id-1", 1_800_000_000, body);
+        assert_eq!(signed, standard_signature(&as_whsec, "id-1", 1_800_000_000, body));
+        assert!(signed.starts_with("v1,"));
+        assert_ne!(signed, standard_signature(plain, "id-2", 1_800_000_000, body));
+    }
 
     #[test]
     fn a_signature_verifies_only_for_its_body_secret_and_time() {

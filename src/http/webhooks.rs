@@ -9,7 +9,6 @@ use super::AppState;
 use super::extract::{DEFAULT_PAGE, page_limit, query_pairs, read_json};
 use super::guard::{Guarded, ManageWebhooks};
 use crate::app::webhooks::Subscription;
-#[allow(unused_imports)] // named by the OpenAPI description below
 use crate::domain::webhook::Webhook;
 use crate::http::problem::Problem;
 #[allow(unused_imports)]
@@ -20,7 +19,21 @@ use crate::store::DeliveryView;
 struct WebhookBody {
     url: String,
     events: Vec<String>,
-    secret: String,
+    /// A Standard Webhooks secret (`whsec_` and the base64 of 24 to 64 bytes), or 16 to 256
+    /// bytes used as they are. Leave it out and the service makes one and returns it.
+    #[serde(default)]
+    secret: Option<String>,
+}
+
+/// The webhook just registered; with the secret the service made when none was given (the
+/// only answer that ever shows it). A secret the caller gave is not echoed.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Registered<'a> {
+    #[serde(flatten)]
+    webhook: &'a Webhook,
+    /// Give it to a Standard Webhooks library to verify each delivery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<&'a str>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -32,7 +45,7 @@ struct Items<T> {
     post, path = "/v1/webhooks", tag = "webhooks",
     request_body = WebhookBody,
     responses(
-        (status = 201, description = "Registered; events are signed with the secret (HMAC-SHA256)", body = Webhook,
+        (status = 201, description = "Registered; deliveries are signed per Standard Webhooks with the secret returned here", body = Registered,
             headers(("Location" = String, description = "The webhook's URL"))),
         (status = 403, description = "forbidden"),
         (status = 422, description = "webhook_target_forbidden"),
@@ -51,10 +64,13 @@ pub async fn register(
         events: body.events,
         secret: body.secret,
     };
-    let hook = state.webhooks.register(&caller, subscription).await?;
+    let (hook, made) = state.webhooks.register(&caller, subscription).await?;
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/v1/webhooks/{}", hook.id)))
-        .json(&hook))
+        .json(Registered {
+            webhook: &hook,
+            secret: made.as_deref(),
+        }))
 }
 
 #[utoipa::path(

@@ -9,7 +9,7 @@ use chrono::Utc;
 use futures_util::future::join_all;
 
 use super::settings::WebhookSettings;
-use crate::domain::webhook::{COULD_NOT_DELIVER, retry_delay, signature};
+use crate::domain::webhook::{COULD_NOT_DELIVER, retry_delay, signature, standard_signature};
 use crate::domain::webhook_target::TargetPolicy;
 use crate::notify::webhook_targets::{CheckedResolver, check_target};
 use crate::shutdown::{Shutdown, every};
@@ -82,6 +82,7 @@ impl Deliverer {
         let now = Utc::now();
         let timestamp = now.timestamp();
         let body = delivery.payload.into_bytes();
+        let id = delivery.public_id.to_string();
         // A literal address never reaches the resolver: check the URL itself first.
         let allowed = check_target(&self.targets, &delivery.url).await;
         if let Err(why) = &allowed {
@@ -91,8 +92,16 @@ impl Deliverer {
             self.client
                 .post(&delivery.url)
                 .header("Content-Type", "application/json")
+                // Standard Webhooks: the id stays the same on every retry of a delivery.
+                .header("webhook-id", &id)
+                .header("webhook-timestamp", timestamp.to_string())
+                .header(
+                    "webhook-signature",
+                    standard_signature(&delivery.secret, &id, timestamp, &body),
+                )
                 .header("Clearway-Event", &delivery.event)
-                .header("Clearway-Delivery", delivery.public_id.to_string())
+                // The headers receivers used before (deprecated): the same values.
+                .header("Clearway-Delivery", &id)
                 .header("Clearway-Timestamp", timestamp.to_string())
                 .header(
                     "Clearway-Signature",

@@ -21,6 +21,8 @@ pub struct Received {
     timestamp: i64,
     signature: String,
     delivery: String,
+    /// `webhook-id`, `webhook-timestamp` and `webhook-signature` (Standard Webhooks).
+    standard: [String; 3],
     body: Vec<u8>,
 }
 
@@ -75,6 +77,11 @@ impl Receiver {
                         timestamp: header("clearway-timestamp").parse().unwrap_or_default(),
                         signature: header("clearway-signature"),
                         delivery: header("clearway-delivery"),
+                        standard: [
+                            header("webhook-id"),
+                            header("webhook-timestamp"),
+                            header("webhook-signature"),
+                        ],
                         body: body.to_vec(),
                     });
                     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
@@ -100,6 +107,55 @@ impl Receiver {
             .into_iter()
             .filter(|c| c.status == 204)
             .collect()
+    }
+}
+
+/// `npm ci` once per test process in tests/webhooks; parallel tests wait for the first.
+fn install_receiver_library() -> std::path::PathBuf {
+    static INSTALLED: Mutex<bool> = Mutex::new(false);
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/webhooks");
+    let mut installed = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
+    if !*installed && !dir.join("node_modules/standardwebhooks").is_dir() {
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm (Node.js) runs: the webhook tests verify with a Node.js library");
+        assert!(status.success(), "npm ci in tests/webhooks failed");
+    }
+    *installed = true;
+    dir
+}
+
+/// What the receiver's Standard Webhooks library (`standardwebhooks` on npm) says of a
+/// delivery, given the secret it was configured with.
+fn verified_by_the_library(secret: &str, call: &Received, body: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let dir = install_receiver_library();
+    let [id, timestamp, signature] = &call.standard;
+    let input = json!({
+        "secret": secret,
+        "headers": {"webhook-id": id, "webhook-timestamp": timestamp, "webhook-signature": signature},
+        "body": String::from_utf8_lossy(body),
+    });
+    let mut child = std::process::Command::new("node")
+        .arg(dir.join("verify.mjs"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(said)
     }
 }
 
@@ -171,7 +227,21 @@ async fn a_travel_unit_receives_each_status_change_signed_and_in_order() {
     let delivered = receiver.delivered();
     assert_eq!(delivered.len(), 3, "exactly UNICEF's three changes");
     let now = chrono::Utc::now().timestamp();
+    // A secret given without `whsec_` is the key itself: its Standard Webhooks form.
+    let standard_secret = format!(
+        "whsec_{}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, SECRET)
+    );
     for call in &delivered {
+        assert_eq!(
+            call.standard[0], call.delivery,
+            "one id in both header sets"
+        );
+        verified_by_the_library(&standard_secret, call, &call.body)
+            .unwrap_or_else(|why| panic!("{}: {why}", call.event));
+        let mut tampered = call.body.clone();
+        tampered[0] = b' ';
+        assert!(verified_by_the_library(&standard_secret, call, &tampered).is_err());
         assert!(
             verify_signature(
                 SECRET,
@@ -430,8 +500,12 @@ async fn only_a_travel_unit_registers_webhooks_and_bad_ones_are_refused() {
             "/secret",
         ),
         (
-            json!({"url": "https://x.org/h", "events": ["*"]}),
+            json!({"url": "https://x.org/h", "events": ["*"], "secret": "whsec_c2hvcnQ="}),
             "/secret",
+        ),
+        (
+            json!({"url": "https://x.org/h", "secret": SECRET}),
+            "/events",
         ),
     ] {
         let (status, problem) = app.post("/v1/webhooks", &unit, &body).await;
@@ -540,4 +614,60 @@ async fn a_webhook_whose_target_turned_internal_is_not_delivered_to() {
         "nothing reached the internal address"
     );
     assert!(allowed.calls().is_empty());
+}
+
+/// A travel unit that names no secret gets one made for it, once, in the Standard Webhooks
+/// form, and verifies every delivery with that specification's library alone.
+#[tokio::test]
+async fn a_made_secret_is_shown_once_and_verifies_with_the_standard_library() {
+    let receiver = Receiver::start(0, Duration::ZERO);
+    let app = TestApp::spawn_with(fast_webhooks).await;
+    app.area("TST-LOW", Some("low")).await;
+    let unit = app.token("unicef-desk", &[Role::TravelUnit], Some("UNICEF"));
+    let (status, body) = app
+        .post(
+            "/v1/webhooks",
+            &unit,
+            &json!({"url": receiver.url, "events": ["*"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let secret = body["secret"].as_str().expect("the made secret").to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let (_, listed) = app.get("/v1/webhooks", &unit).await;
+    assert!(
+        listed["items"][0].get("secret").is_none(),
+        "shown once only"
+    );
+    let alice = app.traveller("alice", "UNICEF");
+    app.submit(
+        &alice,
+        &Submission::for_traveller("alice", "UNICEF").leg("TST-LOW", 5, 8),
+    )
+    .await;
+    assert!(
+        eventually(Duration::from_secs(10), async || !receiver
+            .delivered()
+            .is_empty())
+        .await
+    );
+    let call = &receiver.delivered()[0];
+    verified_by_the_library(&secret, call, &call.body).unwrap();
+    let other = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    assert!(verified_by_the_library(other, call, &call.body).is_err());
+    // A whsec_ secret that is not base64, or too short a key, is refused.
+    for bad in ["whsec_not base64!", "whsec_c2hvcnQ="] {
+        let (status, body) = app
+            .post(
+                "/v1/webhooks",
+                &unit,
+                &json!({"url": receiver.url, "events": ["*"], "secret": bad}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (422, Some("/secret")),
+            "{bad}"
+        );
+    }
 }
