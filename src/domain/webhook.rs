@@ -267,7 +267,10 @@ mod tests {
         let secret = secret_from_key(&key);
         assert!(secret.starts_with("whsec_"));
         assert_eq!(signing_key(&secret), key);
-        assert_eq!(signing_key("a-plain-secret-of-16+"), b"a-plain-secret-of-16+");
+        assert_eq!(
+            signing_key("a-plain-secret-of-16+"),
+            b"a-plain-secret-of-16+"
+        );
         assert!(check_secret(&secret).is_ok());
         assert!(check_secret("whsec_c2hvcnQ=").is_err(), "5 bytes");
         assert!(check_secret("whsec_%%%").is_err(), "not base64");
@@ -277,9 +280,15 @@ mod tests {
         let as_whsec = secret_from_key(plain.as_bytes());
         let body = br#"{"event":"request.submitted"}"#;
         let signed = standard_signature(plain, "id-1", 1_800_000_000, body);
-        assert_eq!(signed, standard_signature(&as_whsec, "id-1", 1_800_000_000, body));
+        assert_eq!(
+            signed,
+            standard_signature(&as_whsec, "id-1", 1_800_000_000, body)
+        );
         assert!(signed.starts_with("v1,"));
-        assert_ne!(signed, standard_signature(plain, "id-2", 1_800_000_000, body));
+        assert_ne!(
+            signed,
+            standard_signature(plain, "id-2", 1_800_000_000, body)
+        );
     }
 
     #[test]

@@ -269,8 +269,12 @@ pub async fn withdraw(
         .get(actix_web::http::header::CONTENT_LENGTH)
         .is_some_and(|v| v != "0")
         || headers.contains_key(actix_web::http::header::TRANSFER_ENCODING);
+    // No body, `null` (what generated clients send for "no body") and `{}` all mean no
+    // comment.
     let body: WithdrawBody = if has_body {
-        read_json(&req, payload, &state.body).await?
+        read_json::<Option<WithdrawBody>>(&req, payload, &state.body)
+            .await?
+            .unwrap_or_default()
     } else {
         WithdrawBody::default()
     };
@@ -362,8 +366,15 @@ pub async fn list(
             _ => limit = page_limit(&value)?,
         }
     }
-    let records = state.clearing.list(&caller, status, before, limit).await?;
-    let next_cursor = (records.len() == limit as usize)
+    // One more than the page: a next page exists only if it came, so a full last page
+    // carries no cursor.
+    let mut records = state
+        .clearing
+        .list(&caller, status, before, limit + 1)
+        .await?;
+    let more = records.len() > limit as usize;
+    records.truncate(limit as usize);
+    let next_cursor = more
         .then(|| {
             records
                 .last()

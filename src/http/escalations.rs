@@ -90,11 +90,15 @@ pub async fn queue(
     }
     let stage =
         stage.ok_or_else(|| Problem::invalid_query("stage", "name the stage, e.g. ?stage=hq"))?;
-    let records = state.approvals.queue(&caller, &stage, after, limit).await?;
+    // One more than the page: a full last page carries no cursor.
+    let mut records = state
+        .approvals
+        .queue(&caller, &stage, after, limit + 1)
+        .await?;
+    let more = records.len() > limit as usize;
+    records.truncate(limit as usize);
     let now = Utc::now();
-    let next_cursor = (records.len() == limit as usize)
-        .then(|| records.last().map(encode_position))
-        .flatten();
+    let next_cursor = more.then(|| records.last().map(encode_position)).flatten();
     Ok(HttpResponse::Ok().json(QueuePage {
         items: records
             .iter()

@@ -88,7 +88,7 @@ macro_rules! route_table {
 
         /// Registers every route. Unknown paths and methods get problem+json too.
         pub fn routes(cfg: &mut web::ServiceConfig) {
-            $( cfg.service(resource($path) $( .route(web::$method().to($handler)) )+ ); )+
+            $( cfg.service(resource($path) $( .route(method(stringify!($method)).to($handler)) )+ ); )+
             cfg.default_service(web::to(not_found));
         }
     };
@@ -130,16 +130,54 @@ route_table! {
     "/v1/rescreening/{id}" => { get => sras::rescreening }
 }
 
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// A route for `name`; a GET route answers HEAD too (actix sends the head without the body).
+fn method(name: &str) -> actix_web::Route {
+    use actix_web::guard;
+    match name {
+        "get" => web::route().guard(guard::Any(guard::Get()).or(guard::Head())),
+        "post" => web::post(),
+        "patch" => web::patch(),
+        "put" => web::put(),
+        "delete" => web::delete(),
+        other => unreachable!("the route table names no method {other}"),
+    }
+}
+
+/// The methods `path` answers, for the `Allow` header of its 405s.
+fn allowed(path: &str) -> String {
+    let mut methods: Vec<String> = ROUTES
+        .iter()
+        .filter(|(_, p)| *p == path)
+        .map(|(m, _)| m.to_uppercase())
+        .collect();
+    if methods.iter().any(|m| m == "GET") {
+        methods.push("HEAD".into());
+    }
+    methods.join(", ")
+}
+
+fn resource(path: &'static str) -> actix_web::Resource {
+    let allow = allowed(path);
+    web::resource(path).default_service(web::to(move || {
+        let allow = allow.clone();
+        async move { method_not_allowed(&allow) }
+    }))
 }
 
 async fn not_found() -> Result<HttpResponse, Problem> {
     Err(Problem::not_found())
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, Problem> {
-    Err(Problem::method_not_allowed())
+/// 405 with the `Allow` header RFC 9110 asks for.
+fn method_not_allowed(allow: &str) -> HttpResponse {
+    use actix_web::ResponseError;
+    let mut response = Problem::method_not_allowed().error_response();
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(allow) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    response
 }
 
 /// Headers every response carries: nothing is cached by intermediaries, sniffed or framed.

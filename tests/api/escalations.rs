@@ -472,6 +472,22 @@ async fn a_traveller_withdraws_a_pending_request_and_it_leaves_the_queue() {
         .await;
     assert_eq!((status, body["code"].as_str()), (409, Some("not_pending")));
 
+    // `null`, what generated clients send for "no body", is no comment, as `{}` is.
+    let second = chain.escalate(6).await;
+    let (status, body) = chain
+        .app
+        .post(
+            &format!("/v1/clearance-requests/{second}/withdraw"),
+            &chain.traveller,
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("withdrawn")),
+        "{body}"
+    );
+
     let bob = chain.app.traveller("bob", "UNICEF");
     let (status, _) = chain
         .app

@@ -277,9 +277,22 @@ async fn unknown_routes_and_methods_answer_problem_json() {
         response.headers()["content-type"],
         "application/problem+json"
     );
+    // RFC 9110: a 405 says which methods the resource answers.
+    assert_eq!(response.headers()["allow"], "POST, GET, HEAD");
     let (status, body) = read(response).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (405, Some("method_not_allowed"))
     );
+    // HEAD answers wherever GET does: the head of the answer, without its body.
+    let head = app
+        .client
+        .head(app.url("/v1/areas"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert!(head.headers().contains_key("x-request-id"));
+    assert!(head.bytes().await.unwrap().is_empty());
 }

@@ -114,11 +114,17 @@ async fn lists_are_paginated_newest_first_and_filter_by_status() {
             .await;
         submitted.push(body["id"].as_str().unwrap().to_owned());
     }
+    // Five requests in pages of five: one full page, and no cursor to an empty one.
+    let (_, whole) = app.get("/v1/clearance-requests?limit=5", &alice).await;
+    assert_eq!(whole["items"].as_array().unwrap().len(), 5);
+    assert!(whole.get("next_cursor").is_none(), "{whole}");
     let mut seen = Vec::new();
+    let mut pages = 0;
     let mut path = "/v1/clearance-requests?limit=2".to_owned();
     loop {
         let (status, page) = app.get(&path, &alice).await;
         assert_eq!(status, 200, "{page}");
+        pages += 1;
         seen.extend(
             page["items"]
                 .as_array()
@@ -133,6 +139,7 @@ async fn lists_are_paginated_newest_first_and_filter_by_status() {
     }
     submitted.reverse();
     assert_eq!(seen, submitted);
+    assert_eq!(pages, 3, "2 + 2 + 1");
 
     let (_, held) = app.get("/v1/clearance-requests?status=held", &alice).await;
     assert_eq!(held["items"].as_array().unwrap().len(), 2);
