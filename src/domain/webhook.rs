@@ -222,6 +222,40 @@ pub fn retry_delay(
     base.checked_mul(factor).map_or(max, |d| d.min(max))
 }
 
+/// What a webhook delivers: the body of each POST, whatever the event (its schema is
+/// `components.schemas.WebhookEvent` and the `webhooks` section of `/openapi.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct WebhookEvent {
+    /// One of the events a webhook subscribes to, e.g. `request.approved`.
+    #[schema(value_type = String, example = "request.approved")]
+    pub event: &'static str,
+    /// Unique per event: deduplicate on it (delivery is at least once).
+    pub event_id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    /// Who made the change (the subject of their token), or `clearway` for re-screening.
+    pub actor: String,
+    /// The approver's or traveller's comment, when the change has one.
+    pub comment: Option<String>,
+    pub request: WebhookRequest,
+}
+
+/// The request as it stands after the change.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct WebhookRequest {
+    pub id: Uuid,
+    /// Grows by one with every change: an event with a lower version than one already seen
+    /// is older news.
+    pub version: i64,
+    pub status: super::request::RequestStatus,
+    pub previous_status: Option<super::request::RequestStatus>,
+    /// The approval stage it waits for, while escalated.
+    pub stage: Option<String>,
+    pub traveller_id: super::request::TravellerId,
+    pub org: OrgId,
+    /// The first day of travel.
+    pub first_arrival: chrono::NaiveDate,
+}
+
 /// The event a change to `record` raises, if any: what travel units' systems receive.
 pub fn event_for(
     record: &super::request::RequestRecord,
@@ -232,23 +266,24 @@ pub fn event_for(
     let stage = (record.status == super::request::RequestStatus::Escalated)
         .then(|| record.escalation.as_ref().map(|e| e.stage().clone()))
         .flatten();
-    let payload = serde_json::json!({
-        "event": name,
-        "event_id": Uuid::now_v7(),
-        "occurred_at": at,
-        "actor": audit.actor,
-        "comment": audit.comment,
-        "request": {
-            "id": record.id,
-            "version": record.version,
-            "status": record.status,
-            "previous_status": audit.from,
-            "stage": stage,
-            "traveller_id": record.request.traveller.id,
-            "org": record.request.traveller.org,
-            "first_arrival": record.request.legs.first_arrival(),
+    let event = WebhookEvent {
+        event: name,
+        event_id: Uuid::now_v7(),
+        occurred_at: at,
+        actor: audit.actor.clone(),
+        comment: audit.comment.clone(),
+        request: WebhookRequest {
+            id: record.id,
+            version: record.version,
+            status: record.status,
+            previous_status: audit.from,
+            stage,
+            traveller_id: record.request.traveller.id.clone(),
+            org: record.request.traveller.org.clone(),
+            first_arrival: record.request.legs.first_arrival(),
         },
-    });
+    };
+    let payload = serde_json::to_value(&event).ok()?;
     Some(OutboxEvent {
         request_id: record.id,
         org: record.request.traveller.org.clone(),

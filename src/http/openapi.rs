@@ -12,6 +12,7 @@ use utoipa::OpenApi;
 
 use super::extract::{DEFAULT_PAGE, MAX_PAGE};
 use super::{areas, clearance_requests, escalations, health, metrics, sras, ui, webhooks};
+use crate::domain::webhook::EVENTS;
 use crate::error_code::Code;
 
 #[derive(OpenApi)]
@@ -35,6 +36,7 @@ use crate::error_code::Code;
         sras::draft, sras::get, sras::endorse, sras::approve, sras::publish_draft,
         sras::withdraw, sras::publish, sras::list, sras::rescreening,
     ),
+    components(schemas(crate::domain::webhook::WebhookEvent)),
     tags(
         (name = "clearance requests", description = "Travellers and travel units submit and follow requests"),
         (name = "escalations", description = "Approvers work the queue of Very High risk requests"),
@@ -70,6 +72,7 @@ pub fn describe() -> Value {
     // Relative: the document is served by the service it describes, wherever it runs.
     doc["servers"] = json!([{"url": "/", "description": "The service serving this document"}]);
     add_components(&mut doc);
+    add_webhooks(&mut doc);
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
             let Some(item) = item.as_object_mut() else {
@@ -100,6 +103,48 @@ fn name_operation(op: &mut Value) {
         format!("{tag}_{verb}")
     };
     op.insert("operationId".into(), Value::String(id));
+}
+
+/// What a travel unit's endpoint receives, one entry per event (OpenAPI 3.1 `webhooks`).
+fn add_webhooks(doc: &mut Value) {
+    let header = |name: &str, description: &str| {
+        json!({"name": name, "in": "header", "required": true,
+               "description": description, "schema": {"type": "string"}})
+    };
+    let mut hooks = Map::new();
+    for event in EVENTS {
+        let what = match event {
+            "request.submitted" => "A request of the organisation was submitted and decided.",
+            "request.approved" => "An approval stage approved (the last one clears the request).",
+            "request.rejected" => "An approval stage rejected the request.",
+            "request.returned" => "An approver returned the request to the traveller for changes.",
+            "request.withdrawn" => "The traveller or the travel unit withdrew the request.",
+            "request.amended" => "The itinerary changed and the request was decided again.",
+            "request.rescreened" => {
+                "An SRA change or a suspension decided the request again, and its status changed."
+            }
+            _ => "A change to a request.",
+        };
+        hooks.insert(
+            (*event).to_owned(),
+            json!({"post": {
+                "operationId": format!("webhook_{}", event.replace('.', "_")),
+                "tags": ["webhooks"],
+                "summary": format!("`{event}`"),
+                "description": format!("{what} Signed per Standard Webhooks: verify with its library and the webhook's secret."),
+                "parameters": [
+                    header("webhook-id", "The delivery's id, the same on every retry"),
+                    header("webhook-timestamp", "Unix seconds"),
+                    header("webhook-signature", "`v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`"),
+                    header("Clearway-Event", "The event's name"),
+                ],
+                "requestBody": {"required": true, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/WebhookEvent"}}}},
+                "responses": {"2XX": {"description": "Acknowledged. Anything else, or no answer within the timeout, is retried with backoff."}},
+            }}),
+        );
+    }
+    doc["webhooks"] = Value::Object(hooks);
 }
 
 fn add_components(doc: &mut Value) {
@@ -411,5 +456,25 @@ mod tests {
             (&limit["schema"]["minimum"], &limit["schema"]["maximum"]),
             (&json!(1), &json!(MAX_PAGE))
         );
+    }
+
+    /// Every event a webhook may subscribe to is described, with the payload's schema.
+    #[test]
+    fn every_webhook_event_is_described_with_its_payload() {
+        let doc = describe();
+        let hooks = doc["webhooks"].as_object().unwrap();
+        assert_eq!(hooks.len(), EVENTS.len());
+        for event in EVENTS {
+            let body = &hooks[event]["post"]["requestBody"]["content"]["application/json"];
+            assert_eq!(
+                body["schema"]["$ref"], "#/components/schemas/WebhookEvent",
+                "{event}"
+            );
+        }
+        let schema = &doc["components"]["schemas"]["WebhookEvent"];
+        for field in ["event", "event_id", "occurred_at", "actor", "request"] {
+            assert!(schema["properties"].get(field).is_some(), "{field}");
+        }
+        assert!(doc["components"]["schemas"].get("WebhookRequest").is_some());
     }
 }

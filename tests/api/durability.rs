@@ -345,7 +345,10 @@ async fn a_failed_log_flush_answers_outcome_unknown_and_the_retry_finds_the_stor
     server.wait(Duration::from_secs(10)).await;
     drop(server);
 
-    // The failed flush's commit was written, so SQLite recovers it from the log at restart.
+    // "Outcome unknown" is exactly that: SQLite syncs the log's header before a commit's
+    // frames when the log starts again from its beginning, and its frames after; a failed
+    // header sync leaves the commit unwritten, a failed frame sync leaves it written and
+    // recovered at restart. Either way the retry with the same key ends with one copy.
     let server = Server::start(&db).await;
     let stored = || {
         sqlite3(
@@ -355,23 +358,33 @@ async fn a_failed_log_flush_answers_outcome_unknown_and_the_retry_finds_the_stor
         )
     };
     let ids: Vec<String> = stored().lines().map(str::to_owned).collect();
-    assert_eq!(
-        ids.len(),
-        2,
-        "the first trip and the one of unknown outcome: {ids:?}; the servers' log:\n{}",
+    assert!(
+        (1..=2).contains(&ids.len()),
+        "the first trip, and the one of unknown outcome at most once: {ids:?}; the servers' log:\n{}",
         server.log()
     );
     let (status, body) = submit(&server, &token, &trip, Some("trip-42")).await;
     assert_eq!(status, 201, "the retry is answered as stored: {body}");
+    let after: Vec<String> = stored().lines().map(str::to_owned).collect();
     assert_eq!(
-        body["id"].as_str(),
-        Some(ids[1].as_str()),
-        "the retry returns the request the first attempt stored"
-    );
-    assert_eq!(
-        stored().lines().count(),
+        after.len(),
         2,
-        "and stores no second copy of it"
+        "one copy of each trip after the retry: {after:?}"
+    );
+    if ids.len() == 2 {
+        assert_eq!(
+            body["id"].as_str(),
+            Some(ids[1].as_str()),
+            "the retry returns the request the first attempt stored"
+        );
+    }
+    println!(
+        "the commit of unknown outcome was {} at restart",
+        if ids.len() == 2 {
+            "recovered"
+        } else {
+            "not written"
+        }
     );
     let (status, again) = submit(&server, &token, &trip, Some("trip-42")).await;
     assert_eq!(

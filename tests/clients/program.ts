@@ -44,4 +44,9 @@ const again: boolean = retryable(problem.code);
 type Withdraw = operations["clearance_requests_withdraw"];
 const reason: Withdraw["requestBody"] = undefined;
 
-export { byId, status, firstArea, query, ids, next, codes, version, again, reason };
+// What a webhook delivers, typed from the document's `webhooks` section.
+declare const delivered: Schemas["WebhookEvent"];
+const changed: string = delivered.request.id;
+const dedupe: string = delivered.event_id;
+
+export { changed, dedupe, byId, status, firstArea, query, ids, next, codes, version, again, reason };
