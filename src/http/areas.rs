@@ -80,6 +80,7 @@ impl<'a> AreaView<'a> {
     }
 }
 
+/// Register an area.
 #[utoipa::path(
     post, path = "/v1/areas", tag = "areas",
     request_body = AreaBody,
@@ -115,6 +116,7 @@ struct AreaList<'a> {
     items: Vec<AreaView<'a>>,
 }
 
+/// List every area with the risk in force today.
 #[utoipa::path(
     get, path = "/v1/areas", tag = "areas",
     responses((status = 200, description = "Every area with the risk in force today", body = AreaList)),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::AppState;
-use super::extract::{DEFAULT_PAGE, page_limit, query_pairs, read_json};
+use super::extract::{DEFAULT_PAGE, next_page_link, page_limit, query_pairs, read_json};
 use super::idempotency::ClaimedRequestId;
 use crate::auth::Caller;
 use crate::domain::approval::StageDecision;
@@ -176,6 +176,7 @@ fn created_body(new: &NewRequest) -> Result<Vec<u8>, serde_json::Error> {
     Ok(body)
 }
 
+/// Submit a clearance request; the answer holds its decision.
 #[utoipa::path(
     post, path = "/v1/clearance-requests", tag = "clearance requests",
     request_body = SubmitBody,
@@ -211,6 +212,7 @@ pub async fn submit(
         .body(body))
 }
 
+/// Amend a pending or held request's itinerary; it is decided again.
 #[utoipa::path(
     patch, path = "/v1/clearance-requests/{id}", tag = "clearance requests",
     params(("id" = Uuid, Path, description = "The request's id")),
@@ -244,6 +246,7 @@ struct WithdrawBody {
     comment: Option<String>,
 }
 
+/// Withdraw a request, with an optional comment.
 #[utoipa::path(
     post, path = "/v1/clearance-requests/{id}/withdraw", tag = "clearance requests",
     params(("id" = Uuid, Path, description = "The request's id")),
@@ -291,6 +294,7 @@ struct AuditTrail {
     items: Vec<crate::domain::audit::AuditEntry>,
 }
 
+/// Read a request's audit trail, oldest first.
 #[utoipa::path(
     get, path = "/v1/clearance-requests/{id}/audit", tag = "clearance requests",
     params(("id" = Uuid, Path, description = "The request's id")),
@@ -307,6 +311,7 @@ pub async fn audit(
     Ok(HttpResponse::Ok().json(AuditTrail { items }))
 }
 
+/// Read one request, its decision per leg and where it stands.
 #[utoipa::path(
     get, path = "/v1/clearance-requests/{id}", tag = "clearance requests",
     params(("id" = Uuid, Path, description = "The request's id")),
@@ -332,6 +337,7 @@ struct Page<'a> {
     next_cursor: Option<String>,
 }
 
+/// List the caller's requests (a travel unit: its organisation's), newest first.
 #[utoipa::path(
     get, path = "/v1/clearance-requests", tag = "clearance requests",
     params(
@@ -381,7 +387,11 @@ pub async fn list(
                 .map(|r| URL_SAFE_NO_PAD.encode(r.id.as_bytes()))
         })
         .flatten();
-    Ok(HttpResponse::Ok().json(Page {
+    let mut response = HttpResponse::Ok();
+    if let Some(link) = next_cursor.as_deref().and_then(|c| next_page_link(&req, c)) {
+        response.insert_header(link);
+    }
+    Ok(response.json(Page {
         items: records.iter().map(RequestView::from).collect(),
         next_cursor,
     }))

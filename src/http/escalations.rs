@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::clearance_requests::RequestView;
-use super::extract::{DEFAULT_PAGE, page_limit, query_pairs, read_json};
+use super::extract::{DEFAULT_PAGE, next_page_link, page_limit, query_pairs, read_json};
 use crate::auth::Caller;
 use crate::domain::approval::Verdict;
 use crate::domain::request::RequestRecord;
@@ -60,6 +60,7 @@ struct QueuePage<'a> {
     next_cursor: Option<String>,
 }
 
+/// List a stage's escalation queue, soonest travel first.
 #[utoipa::path(
     get, path = "/v1/escalations", tag = "escalations",
     params(
@@ -99,7 +100,11 @@ pub async fn queue(
     records.truncate(limit as usize);
     let now = Utc::now();
     let next_cursor = more.then(|| records.last().map(encode_position)).flatten();
-    Ok(HttpResponse::Ok().json(QueuePage {
+    let mut response = HttpResponse::Ok();
+    if let Some(link) = next_cursor.as_deref().and_then(|c| next_page_link(&req, c)) {
+        response.insert_header(link);
+    }
+    Ok(response.json(QueuePage {
         items: records
             .iter()
             .filter_map(|r| QueueItem::of(r, now))
@@ -141,6 +146,7 @@ fn item_id(raw: &str) -> Result<Uuid, Problem> {
     Uuid::parse_str(raw).map_err(|_| Problem::not_found())
 }
 
+/// Claim an escalated request for a while before deciding it.
 #[utoipa::path(
     post, path = "/v1/escalations/{id}/claim", tag = "escalations",
     params(("id" = Uuid, Path, description = "The escalated request's id")),
@@ -160,6 +166,7 @@ pub async fn claim(
     Ok(HttpResponse::Ok().json(QueueItem::of(&record, Utc::now())))
 }
 
+/// Release a claim without deciding.
 #[utoipa::path(
     post, path = "/v1/escalations/{id}/release", tag = "escalations",
     params(("id" = Uuid, Path, description = "The escalated request's id")),
@@ -189,6 +196,7 @@ struct DecisionBody {
     stage: Option<String>,
 }
 
+/// Approve, reject or return a claimed request at the approver's stage.
 #[utoipa::path(
     post, path = "/v1/escalations/{id}/decision", tag = "escalations",
     params(("id" = Uuid, Path, description = "The escalated request's id")),

@@ -157,6 +157,16 @@ pub fn query_pairs(req: &HttpRequest, known: &[&str]) -> Result<Vec<(String, Str
     Ok(pairs)
 }
 
+/// The RFC 8288 `Link` to the next page: this request's path and query with `cursor` set.
+pub fn next_page_link(req: &HttpRequest, cursor: &str) -> Option<(&'static str, String)> {
+    let mut pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    pairs.retain(|(name, _)| name != "cursor");
+    pairs.push(("cursor".into(), cursor.to_owned()));
+    let query = serde_urlencoded::to_string(&pairs).ok()?;
+    Some(("Link", format!("<{}?{query}>; rel=\"next\"", req.path())))
+}
+
 /// Lists answer 50 items unless asked otherwise, and never more than this.
 pub const MAX_PAGE: u32 = 200;
 pub const DEFAULT_PAGE: u32 = 50;

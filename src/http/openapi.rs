@@ -226,6 +226,9 @@ fn add_shared_behaviour(path: &str, method: &str, op: &mut Value) {
         .unwrap_or_default();
     let in_path = params.iter().any(|p| p["in"] == "path");
     let in_query = params.iter().any(|p| p["in"] == "query");
+    let paged = params
+        .iter()
+        .any(|p| p["in"] == "query" && p["name"] == "cursor");
 
     // The page size every list takes, with the bounds `extract::page_limit` enforces.
     let mut params = params;
@@ -339,6 +342,12 @@ fn add_shared_behaviour(path: &str, method: &str, op: &mut Value) {
             headers["Retry-After"] = json!({
                 "description": "Seconds to wait before retrying.",
                 "schema": {"type": "integer", "minimum": 0},
+            });
+        }
+        if paged && status == "200" {
+            headers["Link"] = json!({
+                "description": "RFC 8288: `<...>; rel=\"next\"`, the next page's URL, when there is one (as `next_cursor`).",
+                "schema": {"type": "string"},
             });
         }
         if changes_state && authenticated && status.starts_with('2') {

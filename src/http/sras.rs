@@ -67,6 +67,7 @@ pub async fn publish(
         }))
 }
 
+/// Draft an SRA for endorsement and approval.
 #[utoipa::path(
     post, path = "/v1/sras/drafts", tag = "sras",
     request_body = SraBody,
@@ -105,6 +106,7 @@ pub async fn draft(
         }))
 }
 
+/// Read one SRA version.
 #[utoipa::path(
     get, path = "/v1/sras/{id}", tag = "sras",
     params(("id" = Uuid, Path, description = "The SRA's id")),
@@ -154,6 +156,7 @@ async fn sign_off(
     }))
 }
 
+/// Record the Security Management Team's endorsement of a draft.
 #[utoipa::path(
     post, path = "/v1/sras/{id}/endorsement", tag = "sras",
     params(("id" = Uuid, Path, description = "The SRA's id")),
@@ -176,6 +179,7 @@ pub async fn endorse(
     sign_off(state, caller, id, req, payload, SignoffStep::Endorse).await
 }
 
+/// Record the Designated Official's approval of a draft.
 #[utoipa::path(
     post, path = "/v1/sras/{id}/approval", tag = "sras",
     params(("id" = Uuid, Path, description = "The SRA's id")),
@@ -198,6 +202,7 @@ pub async fn approve(
     sign_off(state, caller, id, req, payload, SignoffStep::Approve).await
 }
 
+/// Publish an approved draft; requests it touches are screened again.
 #[utoipa::path(
     post, path = "/v1/sras/{id}/publish", tag = "sras",
     params(("id" = Uuid, Path, description = "The SRA's id")),
@@ -224,6 +229,7 @@ pub async fn publish_draft(
     }))
 }
 
+/// Withdraw a published SRA; requests it touched are screened again.
 #[utoipa::path(
     post, path = "/v1/sras/{id}/withdraw", tag = "sras",
     params(("id" = Uuid, Path, description = "The SRA's id")),
@@ -255,6 +261,7 @@ struct SraList {
     items: Vec<Sra>,
 }
 
+/// List SRAs, optionally of one area.
 #[utoipa::path(
     get, path = "/v1/sras", tag = "sras",
     params(("area" = Option<String>, Query, description = "Only this area's SRAs")),

@@ -41,6 +41,7 @@ struct Items<T> {
     items: Vec<T>,
 }
 
+/// Register a webhook for the organisation's status changes.
 #[utoipa::path(
     post, path = "/v1/webhooks", tag = "webhooks",
     request_body = WebhookBody,
@@ -73,6 +74,7 @@ pub async fn register(
         }))
 }
 
+/// List the organisation's webhooks.
 #[utoipa::path(
     get, path = "/v1/webhooks", tag = "webhooks",
     responses(
@@ -89,6 +91,7 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(Items { items }))
 }
 
+/// Remove a webhook.
 #[utoipa::path(
     delete, path = "/v1/webhooks/{id}", tag = "webhooks",
     params(("id" = Uuid, Path, description = "The webhook's id")),
@@ -107,6 +110,7 @@ pub async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// List a webhook's deliveries with every attempt.
 #[utoipa::path(
     get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks",
     params(

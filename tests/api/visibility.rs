@@ -114,6 +114,21 @@ async fn lists_are_paginated_newest_first_and_filter_by_status() {
             .await;
         submitted.push(body["id"].as_str().unwrap().to_owned());
     }
+    // The next page's URL is also an RFC 8288 Link, the query kept, the cursor set.
+    let first = app
+        .client
+        .get(app.url("/v1/clearance-requests?limit=2&status=cleared"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    let link = first.headers()["link"].to_str().unwrap().to_owned();
+    let page: Value = first.json().await.unwrap();
+    let cursor = page["next_cursor"].as_str().unwrap();
+    assert_eq!(
+        link,
+        format!("</v1/clearance-requests?limit=2&status=cleared&cursor={cursor}>; rel=\"next\"")
+    );
     // Five requests in pages of five: one full page, and no cursor to an empty one.
     let (_, whole) = app.get("/v1/clearance-requests?limit=5", &alice).await;
     assert_eq!(whole["items"].as_array().unwrap().len(), 5);
