@@ -59,7 +59,9 @@ pub fn record(histogram: &Histogram, took: Duration) {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct Route {
-    method: String,
+    /// A standard method's name, `OTHER` for any other: no allocation per request, and
+    /// no label a client can invent.
+    method: &'static str,
     /// The route's pattern (`/v1/clearance-requests/{id}`), never the raw path: bounded labels.
     route: String,
     status: u16,
@@ -152,6 +154,16 @@ impl Default for Metrics {
     }
 }
 
+fn standard_method(method: &str) -> &'static str {
+    const STANDARD: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    STANDARD
+        .into_iter()
+        .find(|m| *m == method)
+        .unwrap_or("OTHER")
+}
+
 /// What the database says at scrape time.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StoreFigures {
@@ -175,7 +187,7 @@ impl Metrics {
     /// Counts and times a finished request.
     pub fn observe(&self, method: &str, route: String, status: u16, took: Duration) {
         let key = Route {
-            method: method.to_owned(),
+            method: standard_method(method),
             route,
             status,
         };
