@@ -145,7 +145,17 @@ impl Publishing {
             .publish(&others, Utc::now())
             .map_err(lifecycle_problem)?;
         let job = publication_job(&next, actor);
-        let requests = self.replace(&current, &next, Some(&job)).await?;
+        self.replace_and_rescreen(&current, next, job).await
+    }
+
+    /// Writes `next` over `current` with its re-screening job, then forgets the cached risk.
+    async fn replace_and_rescreen(
+        &self,
+        current: &Sra,
+        next: Sra,
+        job: RescreenJob,
+    ) -> Result<(Sra, Rescreening), AppError> {
+        let requests = self.replace(current, &next, Some(&job)).await?;
         self.cache.forget(&next.area).await?;
         Ok((
             next,
@@ -169,15 +179,7 @@ impl Publishing {
             Some(next.review_due),
             Utc::now(),
         );
-        let requests = self.replace(&current, &next, Some(&job)).await?;
-        self.cache.forget(&next.area).await?;
-        Ok((
-            next,
-            Rescreening {
-                id: job.id,
-                requests,
-            },
-        ))
+        self.replace_and_rescreen(&current, next, job).await
     }
 
     async fn replace(

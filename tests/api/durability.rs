@@ -10,14 +10,13 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use clearway::auth::{Role, issue_development_token};
-use clearway::config::Settings;
+use clearway::auth::Role;
 use serde_json::{Value, json};
 
 use super::process::{
     Acknowledged, Refused, Server, assert_all_indexed, assert_all_stored, clearway,
 };
-use super::support::{Submission, config_dir};
+use super::support::Submission;
 
 /// `sqlite3 DB SQL` from a second process; its output, or a failure with what it said.
 fn sqlite3(db: &Path, sql: &str) -> String {
@@ -193,8 +192,7 @@ async fn a_backup_taken_under_load_holds_every_acknowledged_request() {
     std::fs::copy(&backup, &restored).unwrap();
     let server = Server::start(&restored).await;
     let (some_id, _) = before_backup.last().unwrap().clone();
-    let auth = Settings::load(&config_dir(), "development").unwrap().auth;
-    let token = issue_development_token(&auth, "traveller-0", &[Role::Admin], None, 5).unwrap();
+    let token = server.token("traveller-0", &[Role::Admin], None);
     let response = reqwest::Client::new()
         .get(format!("{}/v1/clearance-requests/{some_id}", server.base))
         .bearer_auth(token)
@@ -306,9 +304,7 @@ async fn a_failed_log_flush_answers_outcome_unknown_and_the_retry_finds_the_stor
         ],
     )
     .await;
-    let auth = Settings::load(&config_dir(), "development").unwrap().auth;
-    let token =
-        issue_development_token(&auth, "alice", &[Role::Traveller], Some("UNICEF"), 10).unwrap();
+    let token = server.token("alice", &[Role::Traveller], Some("UNICEF"));
     let trip = Submission::for_traveller("alice", "UNICEF")
         .leg("CHE-GVA", 3, 6)
         .set("/purpose", json!("the trip whose flush fails"))

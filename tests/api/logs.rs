@@ -16,17 +16,7 @@ async fn store_and_cache_calls_are_logged_under_their_request_id() {
         ],
     )
     .await;
-    let auth = clearway::config::Settings::load(&crate::support::config_dir(), "development")
-        .unwrap()
-        .auth;
-    let token = clearway::auth::issue_development_token(
-        &auth,
-        "analyst-1",
-        &[clearway::auth::Role::SecurityAnalyst],
-        None,
-        10,
-    )
-    .unwrap();
+    let token = server.token("analyst-1", &[clearway::auth::Role::SecurityAnalyst], None);
     let client = reqwest::Client::new();
     for (path, id) in [
         ("/v1/areas", "trace-list-areas-1"),

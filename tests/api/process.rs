@@ -86,6 +86,12 @@ impl Server {
         server
     }
 
+    /// A development token for this server (every `Server` runs the development settings).
+    pub fn token(&self, sub: &str, roles: &[Role], org: Option<&str>) -> String {
+        let auth = Settings::load(&config_dir(), "development").unwrap().auth;
+        issue_development_token(&auth, sub, roles, org, 10).unwrap()
+    }
+
     /// What every server started on this database logged.
     pub fn log(&self) -> String {
         std::fs::read_to_string(log_path(&self.db)).unwrap_or_default()

@@ -76,17 +76,7 @@ fn jitter_ms(round: u64) -> u64 {
 async fn sigterm_with_open_event_streams_exits_within_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(&dir.path().join("clearway.db")).await;
-    let auth = clearway::config::Settings::load(&crate::support::config_dir(), "development")
-        .unwrap()
-        .auth;
-    let token = clearway::auth::issue_development_token(
-        &auth,
-        "hq-1",
-        &[clearway::auth::Role::ApproverHq],
-        None,
-        10,
-    )
-    .unwrap();
+    let token = server.token("hq-1", &[clearway::auth::Role::ApproverHq], None);
     let client = reqwest::Client::new();
     let mut streams = Vec::new();
     for _ in 0..3 {
