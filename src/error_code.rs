@@ -43,6 +43,8 @@ codes! {
         "A query parameter is unknown, repeated or malformed; `field` names it.";
     InvalidIdempotencyKey = "invalid_idempotency_key", 400, "The Idempotency-Key is invalid",
         "The Idempotency-Key header is empty, longer than 255 characters or not visible ASCII.";
+    InvalidIfMatch = "invalid_if_match", 400, "The If-Match header is invalid",
+        "If-Match is neither `*` nor a list of entity tags (`\"v3\"`, as an `ETag` gives them).";
     MissingToken = "missing_token", 401, "Authentication required",
         "No bearer token was sent in the Authorization header.";
     TokenExpired = "token_expired", 401, "The token has expired",
@@ -81,6 +83,8 @@ codes! {
         "The first request with this Idempotency-Key is still being processed; retry shortly.";
     RequestTimeout = "request_timeout", 408, "The body took too long",
         "The request's body did not arrive within `server.body_timeout_ms` of its head; the connection is closed.";
+    PreconditionFailed = "precondition_failed", 412, "The resource has changed",
+        "The resource's current `ETag` is not one that If-Match names: someone changed it since it was read. Read it again and decide anew.";
     PayloadTooLarge = "payload_too_large", 413, "The body is too large",
         "The body exceeds the configured limit.";
     UnsupportedMediaType = "unsupported_media_type", 415, "Unsupported media type",

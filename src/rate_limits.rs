@@ -9,7 +9,9 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::middleware::{StateInformationMiddleware, StateSnapshot};
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{NotUntil, Quota, RateLimiter};
 use serde::Deserialize;
 
 use crate::domain::caller::{Caller, Role};
@@ -72,10 +74,78 @@ impl Rate {
     }
 }
 
+/// A keyed GCRA limiter that reports the bucket's state with each decision, for the
+/// RateLimit fields.
+type Limiter<K> =
+    RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
+
+fn limiter<K: std::hash::Hash + Eq + Clone>(quota: Quota) -> Limiter<K> {
+    RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>()
+}
+
+/// Where a client stands in one policy after a request, as the IETF RateLimit header
+/// fields (draft-ietf-httpapi-ratelimit-headers) report it. GCRA is a bucket of `burst`
+/// requests refilled one per period: the quota is the burst, the window the time it takes
+/// to refill, and the reset the time until it is full again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    /// `ip`, or the role whose quota applies.
+    pub policy: &'static str,
+    pub quota: u32,
+    pub window_seconds: u64,
+    pub remaining: u32,
+    pub reset_seconds: u64,
+}
+
+impl Standing {
+    fn new(policy: &'static str, quota: Quota, remaining: u32) -> Standing {
+        let burst = quota.burst_size().get();
+        let period = quota.replenish_interval();
+        Standing {
+            policy,
+            quota: burst,
+            window_seconds: ceil_seconds(period * burst),
+            remaining,
+            reset_seconds: ceil_seconds(period * (burst - remaining.min(burst))),
+        }
+    }
+}
+
+/// Over the limit: how long to wait, and the standing (nothing remaining).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub wait: Duration,
+    pub standing: Standing,
+}
+
+/// Whole seconds, rounded up: acting earlier would only be refused again.
+pub fn ceil_seconds(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+fn decide(
+    policy: &'static str,
+    outcome: Result<StateSnapshot, NotUntil<<DefaultClock as Clock>::Instant>>,
+) -> Result<Standing, Refusal> {
+    match outcome {
+        Ok(state) => Ok(Standing::new(
+            policy,
+            state.quota(),
+            state.remaining_burst_capacity(),
+        )),
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let mut standing = Standing::new(policy, not_until.quota(), 0);
+            standing.reset_seconds = standing.reset_seconds.max(ceil_seconds(wait));
+            Err(Refusal { wait, standing })
+        }
+    }
+}
+
 pub struct RateLimits {
-    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    per_ip: Limiter<IpAddr>,
     /// Each role's limiter with its rate, most generous first.
-    per_role: Vec<(Role, DefaultKeyedRateLimiter<String>)>,
+    per_role: Vec<(Role, Limiter<String>)>,
     pub forwarded_header: Option<String>,
 }
 
@@ -85,9 +155,7 @@ impl RateLimits {
         if !settings.enabled {
             return Ok(None);
         }
-        let per_ip = DefaultKeyedRateLimiter::keyed(
-            Rate::parse(&settings.per_ip)?.quota(settings.per_ip_burst),
-        );
+        let per_ip = limiter(Rate::parse(&settings.per_ip)?.quota(settings.per_ip_burst));
         let mut roles = Vec::new();
         for (name, quota) in &settings.roles {
             let role: Role = name.parse()?;
@@ -108,30 +176,23 @@ impl RateLimits {
             per_ip,
             per_role: roles
                 .into_iter()
-                .map(|(role, rate, burst)| {
-                    (role, DefaultKeyedRateLimiter::keyed(rate.quota(burst)))
-                })
+                .map(|(role, rate, burst)| (role, limiter(rate.quota(burst))))
                 .collect(),
             forwarded_header: Some(settings.forwarded_header.trim().to_ascii_lowercase())
                 .filter(|h| !h.is_empty()),
         }))
     }
 
-    /// `Err(wait)` when the address is over its limit.
-    pub fn check_ip(&self, ip: IpAddr) -> Result<(), Duration> {
-        self.per_ip
-            .check_key(&ip)
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    /// Counts the request against the client address's quota.
+    pub fn check_ip(&self, ip: IpAddr) -> Result<Standing, Refusal> {
+        decide("ip", self.per_ip.check_key(&ip))
     }
 
-    /// Counts the request against the caller's most generous role.
-    pub fn check_caller(&self, caller: &Caller) -> Result<(), Duration> {
-        let Some((_, limiter)) = self.per_role.iter().find(|(role, _)| caller.has(*role)) else {
-            return Ok(());
-        };
-        limiter
-            .check_key(&caller.subject)
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    /// Counts the request against the caller's most generous role; `None` when no role
+    /// of the caller has a quota.
+    pub fn check_caller(&self, caller: &Caller) -> Option<Result<Standing, Refusal>> {
+        let (role, limiter) = self.per_role.iter().find(|(role, _)| caller.has(*role))?;
+        Some(decide(role.as_str(), limiter.check_key(&caller.subject)))
     }
 
     /// Forgets keys whose limit has fully recovered: memory follows the active clients.
@@ -164,19 +225,22 @@ mod tests {
     }
 
     #[test]
-    fn a_burst_passes_then_the_rate_holds() {
-        let limiter = DefaultKeyedRateLimiter::keyed(Rate::parse("1/min").unwrap().quota(3));
+    fn a_burst_passes_then_the_rate_holds_and_the_standing_counts_down() {
+        let limiter = limiter(Rate::parse("1/min").unwrap().quota(3));
+        let mut remaining = Vec::new();
         for _ in 0..3 {
-            assert!(limiter.check_key(&"alice").is_ok());
+            let standing = decide("traveller", limiter.check_key(&"alice")).unwrap();
+            assert_eq!((standing.quota, standing.window_seconds), (3, 180));
+            remaining.push((standing.remaining, standing.reset_seconds));
         }
-        let wait = limiter
-            .check_key(&"alice")
-            .map_err(|n| n.wait_time_from(DefaultClock::default().now()))
-            .unwrap_err();
+        assert_eq!(remaining, [(2, 60), (1, 120), (0, 180)]);
+        let refusal = decide("traveller", limiter.check_key(&"alice")).unwrap_err();
         assert!(
-            wait > Duration::from_secs(15) && wait <= Duration::from_secs(60),
-            "{wait:?}"
+            refusal.wait > Duration::from_secs(15) && refusal.wait <= Duration::from_secs(60),
+            "{refusal:?}"
         );
-        assert!(limiter.check_key(&"bob").is_ok(), "keys are independent");
+        assert_eq!(refusal.standing.remaining, 0);
+        let bob = decide("traveller", limiter.check_key(&"bob")).unwrap();
+        assert_eq!(bob.remaining, 2, "keys are independent");
     }
 }

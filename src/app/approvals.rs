@@ -9,6 +9,7 @@ use chrono::{Duration, Utc};
 use uuid::Uuid;
 
 use super::ports::{QueueEventKind, QueueEventSink};
+use super::precondition::Expected;
 use crate::app::AppError;
 use crate::app::clearing::{changed_meanwhile, not_pending};
 use crate::domain::approval::{Escalation, Outcome, Verdict};
@@ -87,38 +88,52 @@ impl Approvals {
         Ok(self.store.escalation_queue(stage, after, limit).await?)
     }
 
-    pub async fn claim(&self, caller: &Caller, id: Uuid) -> Result<RequestRecord, AppError> {
-        self.act(caller, id, None, Step::Claim).await
+    pub async fn claim(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        expected: &Expected,
+    ) -> Result<RequestRecord, AppError> {
+        self.act(caller, id, expected, None, Step::Claim).await
     }
 
-    pub async fn release(&self, caller: &Caller, id: Uuid) -> Result<RequestRecord, AppError> {
-        self.act(caller, id, None, Step::Release).await
+    pub async fn release(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        expected: &Expected,
+    ) -> Result<RequestRecord, AppError> {
+        self.act(caller, id, expected, None, Step::Release).await
     }
 
     pub async fn decide(
         &self,
         caller: &Caller,
         id: Uuid,
+        expected: &Expected,
         stage: Option<&str>,
         verdict: Verdict,
         comment: String,
     ) -> Result<RequestRecord, AppError> {
-        self.act(caller, id, stage, Step::Decide(verdict, comment))
+        self.act(caller, id, expected, stage, Step::Decide(verdict, comment))
             .await
     }
 
     /// Reads the item, applies the step with the chain rules, and writes it over the version
     /// read. If another approver's write got there first, the step is judged again on
-    /// what they wrote: that is how the loser of a race learns who holds the item.
+    /// what they wrote: that is how the loser of a race learns who holds the item. A
+    /// caller who named the version they saw gets 412 instead once it has moved on.
     async fn act(
         &self,
         caller: &Caller,
         id: Uuid,
+        expected: &Expected,
         stage: Option<&str>,
         step: Step,
     ) -> Result<RequestRecord, AppError> {
         for _ in 0..3 {
             let current = self.item(caller, id).await?;
+            expected.check(current.version)?;
             let (next, audit, events) = self.apply(caller, &current, stage, &step)?;
             let change = RequestChange {
                 record: &next,

@@ -8,6 +8,7 @@ use chrono::{SubsecRound, Utc};
 use uuid::Uuid;
 
 use super::ports::{AreaRisks, QueueEventKind, QueueEventSink};
+use super::precondition::Expected;
 use crate::app::access;
 use crate::app::error::{AppError, Code};
 use crate::domain::approval::Escalation;
@@ -232,10 +233,12 @@ impl Clearing {
         &self,
         caller: &Caller,
         id: Uuid,
+        expected: &Expected,
         comment: Option<String>,
     ) -> Result<RequestRecord, AppError> {
         let current = self.get(caller, id).await?;
         access::may_submit(caller, &current.request.traveller)?;
+        expected.check(current.version)?;
         if !current.status.is_pending() {
             return Err(not_pending(current.status, "withdrawn"));
         }
@@ -274,10 +277,12 @@ impl Clearing {
         &self,
         caller: &Caller,
         id: Uuid,
+        expected: &Expected,
         request: ClearanceRequest,
     ) -> Result<RequestRecord, AppError> {
         let current = self.get(caller, id).await?;
         access::may_submit(caller, &current.request.traveller)?;
+        expected.check(current.version)?;
         if !matches!(
             current.status,
             RequestStatus::Returned | RequestStatus::Held

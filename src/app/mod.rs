@@ -8,6 +8,7 @@ pub mod clearing;
 pub mod error;
 pub mod json_input;
 pub mod ports;
+pub mod precondition;
 pub mod publishing;
 pub mod rescreening;
 pub mod sra_document;

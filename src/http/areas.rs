@@ -6,6 +6,7 @@ use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::conditional::json_tagged_by_content;
 use super::extract::{query_pairs, read_json};
 use super::guard::{Guarded, LocatePersonnel, RegisterAreas, SuspendAreas};
 use crate::app::publishing::Rescreening;
@@ -134,7 +135,8 @@ pub async fn list(state: web::Data<AppState>, _caller: Caller) -> Result<HttpRes
 #[utoipa::path(
     get, path = "/v1/areas/{code}", tag = "areas",
     params(("code" = String, Path, description = "Area code, e.g. `SOM-MOG`; case-insensitive")),
-    responses((status = 200, description = "The area and the SRA in force today, from the cache", body = AreaView)),
+    responses((status = 200, description = "The area and the SRA in force today, from the cache", body = AreaView,
+        headers(("ETag" = String, description = "ETag")))),
     security(("bearer" = []))
 )]
 pub async fn get(
@@ -148,7 +150,7 @@ pub async fn get(
         .get(&code)
         .await?
         .ok_or_else(Problem::not_found)?;
-    Ok(HttpResponse::Ok().json(AreaView::of(&risk, Utc::now().date_naive())))
+    json_tagged_by_content(&AreaView::of(&risk, Utc::now().date_naive()))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

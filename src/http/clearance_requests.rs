@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::AppState;
+use super::conditional::{if_match, tagged};
 use super::extract::{DEFAULT_PAGE, next_page_link, page_limit, query_pairs, read_json};
 use super::idempotency::ClaimedRequestId;
 use crate::auth::Caller;
@@ -182,7 +183,10 @@ fn created_body(new: &NewRequest) -> Result<Vec<u8>, serde_json::Error> {
     request_body = SubmitBody,
     responses(
         (status = 201, description = "Decided at once: cleared, conditions, escalated, held or refused. `Location` names the request", body = RequestView,
-            headers(("Location" = String, description = "The new request's URL"))),
+            headers(
+                ("Location" = String, description = "The new request's URL"),
+                ("ETag" = String, description = "ETag"),
+            )),
         (status = 403, description = "forbidden"),
         (status = 422, description = "invalid_itinerary, leg_in_past, too_many_legs, unknown_area"),
     ),
@@ -203,7 +207,7 @@ pub async fn submit(
         tracing::error!(error = %e, "writing a new request's answer");
         Problem::internal()
     })?;
-    Ok(HttpResponse::Created()
+    Ok(tagged(HttpResponse::Created(), new.record.version)
         .insert_header((
             LOCATION,
             format!("/v1/clearance-requests/{}", new.record.id),
@@ -215,10 +219,14 @@ pub async fn submit(
 /// Amend a pending or held request's itinerary; it is decided again.
 #[utoipa::path(
     patch, path = "/v1/clearance-requests/{id}", tag = "clearance requests",
-    params(("id" = Uuid, Path, description = "The request's id")),
+    params(
+        ("id" = Uuid, Path, description = "The request's id"),
+        ("If-Match" = Option<String>, Header, description = "If-Match"),
+    ),
     request_body = SubmitBody,
     responses(
-        (status = 200, description = "The amended request, decided again", body = RequestView),
+        (status = 200, description = "The amended request, decided again", body = RequestView,
+            headers(("ETag" = String, description = "ETag"))),
         (status = 403, description = "forbidden"),
         (status = 409, description = "not_pending, concurrent_update"),
         (status = 422, description = "invalid_itinerary, leg_in_past, too_many_legs, unknown_area"),
@@ -233,10 +241,14 @@ pub async fn amend(
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found())?;
+    let expected = if_match(&req)?;
     let body: SubmitBody = read_json(&req, payload, &state.body).await?;
     let request = body.into_domain(Utc::now().date_naive())?;
-    let record = state.clearing.amend(&caller, id, request).await?;
-    Ok(HttpResponse::Ok().json(RequestView::from(&record)))
+    let record = state
+        .clearing
+        .amend(&caller, id, &expected, request)
+        .await?;
+    Ok(tagged(HttpResponse::Ok(), record.version).json(RequestView::from(&record)))
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -249,10 +261,14 @@ struct WithdrawBody {
 /// Withdraw a request, with an optional comment.
 #[utoipa::path(
     post, path = "/v1/clearance-requests/{id}/withdraw", tag = "clearance requests",
-    params(("id" = Uuid, Path, description = "The request's id")),
+    params(
+        ("id" = Uuid, Path, description = "The request's id"),
+        ("If-Match" = Option<String>, Header, description = "If-Match"),
+    ),
     request_body(content = Option<WithdrawBody>, description = "Optional: why"),
     responses(
-        (status = 200, description = "The withdrawn request", body = RequestView),
+        (status = 200, description = "The withdrawn request", body = RequestView,
+            headers(("ETag" = String, description = "ETag"))),
         (status = 403, description = "forbidden"),
         (status = 409, description = "not_pending, concurrent_update"),
     ),
@@ -266,6 +282,7 @@ pub async fn withdraw(
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found())?;
+    let expected = if_match(&req)?;
     // The reason is optional, and so is the body that carries it.
     let headers = req.headers();
     let has_body = headers
@@ -285,8 +302,11 @@ pub async fn withdraw(
         .comment
         .map(|c| crate::domain::bounded_text("/comment", &c, 2000))
         .transpose()?;
-    let record = state.clearing.withdraw(&caller, id, comment).await?;
-    Ok(HttpResponse::Ok().json(RequestView::from(&record)))
+    let record = state
+        .clearing
+        .withdraw(&caller, id, &expected, comment)
+        .await?;
+    Ok(tagged(HttpResponse::Ok(), record.version).json(RequestView::from(&record)))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -315,7 +335,8 @@ pub async fn audit(
 #[utoipa::path(
     get, path = "/v1/clearance-requests/{id}", tag = "clearance requests",
     params(("id" = Uuid, Path, description = "The request's id")),
-    responses((status = 200, description = "The request, its decision per leg and where it stands", body = RequestView)),
+    responses((status = 200, description = "The request, its decision per leg and where it stands", body = RequestView,
+        headers(("ETag" = String, description = "ETag")))),
     security(("bearer" = []))
 )]
 pub async fn get(
@@ -326,7 +347,7 @@ pub async fn get(
     // A malformed id names no request: the same 404 as any other unknown one.
     let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found())?;
     let record = state.clearing.get(&caller, id).await?;
-    Ok(HttpResponse::Ok().json(RequestView::from(&record)))
+    Ok(tagged(HttpResponse::Ok(), record.version).json(RequestView::from(&record)))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -18,8 +18,10 @@ use super::AppState;
 use crate::http::problem::Problem;
 
 const METHODS: &str = "GET, POST, PATCH, DELETE";
-const REQUEST_HEADERS: &str = "Authorization, Content-Type, Idempotency-Key, X-Request-Id";
-const EXPOSED_HEADERS: &str = "Location, Retry-After, X-Request-Id, Idempotent-Replayed";
+const REQUEST_HEADERS: &str =
+    "Authorization, Content-Type, Idempotency-Key, If-Match, X-Request-Id";
+const EXPOSED_HEADERS: &str = "Location, Retry-After, X-Request-Id, Idempotent-Replayed, ETag, Link, \
+    RateLimit, RateLimit-Policy";
 
 pub async fn cors(
     req: ServiceRequest,

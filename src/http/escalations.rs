@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::clearance_requests::RequestView;
+use super::conditional::{if_match, tagged};
 use super::extract::{DEFAULT_PAGE, next_page_link, page_limit, query_pairs, read_json};
 use crate::auth::Caller;
 use crate::domain::approval::Verdict;
@@ -149,7 +150,10 @@ fn item_id(raw: &str) -> Result<Uuid, Problem> {
 /// Claim an escalated request for a while before deciding it.
 #[utoipa::path(
     post, path = "/v1/escalations/{id}/claim", tag = "escalations",
-    params(("id" = Uuid, Path, description = "The escalated request's id")),
+    params(
+        ("id" = Uuid, Path, description = "The escalated request's id"),
+        ("If-Match" = Option<String>, Header, description = "If-Match"),
+    ),
     responses(
         (status = 200, description = "The item, claimed by the caller for the lease period", body = QueueItem),
         (status = 403, description = "forbidden, four_eyes_same_approver, four_eyes_own_request"),
@@ -161,15 +165,23 @@ pub async fn claim(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    let record = state.approvals.claim(&caller, item_id(&id)?).await?;
+    let expected = if_match(&req)?;
+    let record = state
+        .approvals
+        .claim(&caller, item_id(&id)?, &expected)
+        .await?;
     Ok(HttpResponse::Ok().json(QueueItem::of(&record, Utc::now())))
 }
 
 /// Release a claim without deciding.
 #[utoipa::path(
     post, path = "/v1/escalations/{id}/release", tag = "escalations",
-    params(("id" = Uuid, Path, description = "The escalated request's id")),
+    params(
+        ("id" = Uuid, Path, description = "The escalated request's id"),
+        ("If-Match" = Option<String>, Header, description = "If-Match"),
+    ),
     responses(
         (status = 200, description = "The item, back in the queue", body = QueueItem),
         (status = 403, description = "forbidden"),
@@ -181,8 +193,13 @@ pub async fn release(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    let record = state.approvals.release(&caller, item_id(&id)?).await?;
+    let expected = if_match(&req)?;
+    let record = state
+        .approvals
+        .release(&caller, item_id(&id)?, &expected)
+        .await?;
     Ok(HttpResponse::Ok().json(QueueItem::of(&record, Utc::now())))
 }
 
@@ -199,10 +216,14 @@ struct DecisionBody {
 /// Approve, reject or return a claimed request at the approver's stage.
 #[utoipa::path(
     post, path = "/v1/escalations/{id}/decision", tag = "escalations",
-    params(("id" = Uuid, Path, description = "The escalated request's id")),
+    params(
+        ("id" = Uuid, Path, description = "The escalated request's id"),
+        ("If-Match" = Option<String>, Header, description = "If-Match"),
+    ),
     request_body = DecisionBody,
     responses(
-        (status = 200, description = "The request after the decision: at the next stage, or approved, rejected or returned", body = RequestView),
+        (status = 200, description = "The request after the decision: at the next stage, or approved, rejected or returned", body = RequestView,
+            headers(("ETag" = String, description = "ETag"))),
         (status = 403, description = "forbidden, four_eyes_same_approver, four_eyes_own_request"),
         (status = 409, description = "not_pending, wrong_stage, claimed_by_another, claim_required, claim_lapsed, concurrent_update"),
         (status = 422, description = "comment_required"),
@@ -217,6 +238,7 @@ pub async fn decide(
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     let id = item_id(&id)?;
+    let expected = if_match(&req)?;
     let body: DecisionBody = read_json(&req, payload, &state.body).await?;
     if body.comment.chars().count() > 2000 {
         return Err(Problem::invalid_field(
@@ -229,12 +251,13 @@ pub async fn decide(
         .decide(
             &caller,
             id,
+            &expected,
             body.stage.as_deref(),
             body.decision,
             body.comment,
         )
         .await?;
-    Ok(HttpResponse::Ok().json(RequestView::from(&record)))
+    Ok(tagged(HttpResponse::Ok(), record.version).json(RequestView::from(&record)))
 }
 
 /// A comment line this often keeps proxies from closing an idle stream.

@@ -2,6 +2,7 @@
 
 mod areas;
 mod clearance_requests;
+pub mod conditional;
 pub mod cors;
 mod escalations;
 pub mod extract;

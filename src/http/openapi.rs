@@ -245,7 +245,21 @@ fn add_shared_behaviour(path: &str, method: &str, op: &mut Value) {
             "type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE,
         });
     }
-    if in_query {
+    let conditional = params
+        .iter()
+        .any(|p| p["in"] == "header" && p["name"] == "If-Match");
+    for param in params
+        .iter_mut()
+        .filter(|p| p["in"] == "header" && p["name"] == "If-Match")
+    {
+        *param = json!({
+            "name": "If-Match", "in": "header", "required": false,
+            "description": "The `ETag` of the request as the caller read it (its `version`: `\"v3\"`), or `*`. The change applies only if the request is still at that version; otherwise 412 `precondition_failed`, and nothing changes.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 1024},
+        });
+    }
+
+    if in_query || conditional {
         op.insert("parameters".into(), Value::Array(params.clone()));
     }
 
@@ -268,6 +282,9 @@ fn add_shared_behaviour(path: &str, method: &str, op: &mut Value) {
     }
     if in_query {
         shared.push(Code::InvalidQuery);
+    }
+    if conditional {
+        shared.extend([Code::InvalidIfMatch, Code::PreconditionFailed]);
     }
     if has_body {
         shared.extend([
@@ -329,11 +346,32 @@ fn add_shared_behaviour(path: &str, method: &str, op: &mut Value) {
         responses.insert(status, merged);
     }
     // The headers the middleware adds to every answer of the kind.
+    let limited = !matches!(path, "/healthz" | "/readyz" | "/metrics");
     for (status, response) in responses.iter_mut() {
         let Some(response) = response.as_object_mut() else {
             continue;
         };
         let headers = response.entry("headers").or_insert_with(|| json!({}));
+        if headers.get("ETag").is_some() {
+            headers["ETag"] = json!({
+                "description": "Strong entity tag of what this answer shows. A request's is its version, `\"v3\"`, which `If-Match` takes on amend, withdraw, claim, release and decision.",
+                "schema": {"type": "string", "maxLength": 64, "pattern": "^\"[!#-~]+\"$"},
+            });
+        }
+        headers["Access-Control-Allow-Origin"] = json!({
+            "description": "Only when the request's `Origin` is one `server.cors_allowed_origins` lists (closed by default).",
+            "schema": {"type": "string", "maxLength": 2048},
+        });
+        if limited {
+            headers["RateLimit-Policy"] = json!({
+                "description": "IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers): each policy applied, `\"ip\"` and then the caller's role, with its quota `q` and window `w` in seconds, e.g. `\"ip\";q=200;w=2, \"traveller\";q=10;w=20`. Absent when rate limits are off.",
+                "schema": {"type": "string", "maxLength": 256},
+            });
+            headers["RateLimit"] = json!({
+                "description": "What remains of each policy (`r`) and the seconds until it is whole again (`t`), e.g. `\"ip\";r=199;t=1, \"traveller\";r=9;t=2`. Absent when rate limits are off.",
+                "schema": {"type": "string", "maxLength": 256},
+            });
+        }
         headers["X-Request-Id"] = json!({
             "description": "This request's id (the caller's, when it sent one of 1 to 64 letters, digits, `-` or `_`); the logs carry it.",
             "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},

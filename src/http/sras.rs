@@ -8,6 +8,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::AppState;
+use super::conditional::json_tagged_by_content;
 use super::extract::{query_pairs, read_json};
 use super::guard::{FollowRescreening, Guarded, ManageSras, ReadSras};
 use crate::app::publishing::Rescreening;
@@ -111,7 +112,8 @@ pub async fn draft(
     get, path = "/v1/sras/{id}", tag = "sras",
     params(("id" = Uuid, Path, description = "The SRA's id")),
     responses(
-        (status = 200, description = "The SRA version", body = SraView),
+        (status = 200, description = "The SRA version", body = SraView,
+            headers(("ETag" = String, description = "ETag"))),
         (status = 403, description = "forbidden"),
     ),
     security(("bearer" = []))
@@ -122,10 +124,10 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let sra = state.publishing.get_sra(sra_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(SraView {
+    json_tagged_by_content(&SraView {
         sra: &sra,
         rescreening: None,
-    }))
+    })
 }
 
 /// The Security Management Team's endorsement, or the approval that follows it.
@@ -292,7 +294,8 @@ pub async fn list(
     get, path = "/v1/rescreening/{id}", tag = "sras",
     params(("id" = Uuid, Path, description = "The re-screening job's id")),
     responses(
-        (status = 200, description = "How far the re-screening got", body = crate::store::RescreenJob),
+        (status = 200, description = "How far the re-screening got", body = crate::store::RescreenJob,
+            headers(("ETag" = String, description = "ETag"))),
         (status = 403, description = "forbidden"),
     ),
     security(("bearer" = []))
@@ -303,5 +306,5 @@ pub async fn rescreening(
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let job = state.publishing.rescreen_job(sra_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(job))
+    json_tagged_by_content(&job)
 }

@@ -352,6 +352,15 @@ async fn every_documented_error_code_is_triggered_and_answers_as_documented() {
         "not_pending",
         seen(WITHDRAW, post(&withdraw).json(&json!({}))).await,
     );
+    // Conditional changes: an If-Match that is not one, and one naming an older version.
+    record(
+        "invalid_if_match",
+        seen(WITHDRAW, post(&withdraw).header("if-match", "v1")).await,
+    );
+    record(
+        "precondition_failed",
+        seen(WITHDRAW, post(&withdraw).header("if-match", "\"v0\"")).await,
+    );
 
     // Idempotency keys.
     let keyed = |key: &str, trip: &Submission| {

@@ -25,6 +25,7 @@ mod sqlite {
     mod authorization;
     mod cache;
     mod cli;
+    mod conditional;
     mod decisions;
     mod durability;
     mod error_codes;
@@ -58,6 +59,7 @@ mod postgres {
     mod areas_and_sras;
     mod authorization;
     mod cache;
+    mod conditional;
     mod decisions;
     mod error_codes;
     mod escalations;
