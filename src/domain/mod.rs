@@ -48,13 +48,14 @@ impl std::fmt::Display for Invalid {
 
 impl std::error::Error for Invalid {}
 
-/// Trims and bounds a free-text field; an empty or oversized value is refused.
+/// Trims and bounds a free-text field; an empty or oversized value is refused. The length
+/// is counted as sent, as JSON Schema's `maxLength` counts it.
 pub fn bounded_text(field: &str, value: &str, max_chars: usize) -> Result<String, Invalid> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(Invalid::new(field, Code::InvalidField, "must not be empty"));
     }
-    if trimmed.chars().count() > max_chars {
+    if value.chars().count() > max_chars {
         return Err(Invalid::new(
             field,
             Code::InvalidField,

@@ -14,19 +14,29 @@ use super::{Invalid, bounded_text};
 
 /// An identifier taken from outside (a traveller id, an organisation): 1 to 64 characters
 /// of letters, digits and `.-_@`, so it is safe in logs, URLs and keys.
-fn identifier(field: &str, raw: &str, extra: &[char]) -> Result<String, Invalid> {
-    let value = raw.trim();
+/// 1 to 64 letters, digits, `.`, `_`, `-`, `@` (and the `extra` characters, never first
+/// or last), exactly as sent: the patterns `/openapi.json` declares.
+fn identifier(field: &str, value: &str, extra: &[char]) -> Result<String, Invalid> {
     let well_formed = (1..=64).contains(&value.len())
         && value
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c) || extra.contains(&c));
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c) || extra.contains(&c))
+        && !value.starts_with(extra)
+        && !value.ends_with(extra);
     if well_formed {
         Ok(value.to_owned())
     } else {
         Err(Invalid::new(
             field,
             Code::InvalidField,
-            "must be 1 to 64 letters, digits or . _ - @",
+            format!(
+                "must be 1 to 64 letters, digits or . _ - @{}",
+                if extra.is_empty() {
+                    ""
+                } else {
+                    " (and inner spaces)"
+                }
+            ),
         ))
     }
 }

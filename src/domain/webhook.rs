@@ -96,6 +96,13 @@ pub fn check_subscription(url: &str, events: &[String], secret: &str) -> Result<
             "at most 2000 characters",
         ));
     }
+    if events.len() > EVENTS.len() + 1 {
+        return Err(Invalid::new(
+            "/events",
+            Code::InvalidField,
+            format!("at most {} events: each once, or \"*\"", EVENTS.len() + 1),
+        ));
+    }
     if events.is_empty() {
         return Err(Invalid::new(
             "/events",
@@ -124,7 +131,7 @@ pub fn secret_from_key(key: &[u8]) -> String {
 }
 
 /// Standard Webhooks secrets: `whsec_` and the base64 of 24 to 64 random bytes. A secret
-/// without the prefix (16 to 256 bytes, as before) is used as it is: receivers give their
+/// without the prefix (16 to 256 characters, as before) is used as it is: receivers give their
 /// library `whsec_` and its base64.
 fn check_secret(secret: &str) -> Result<(), Invalid> {
     let refused = |why: &str| Invalid::new("/secret", Code::InvalidField, why);
@@ -134,9 +141,9 @@ fn check_secret(secret: &str) -> Result<(), Invalid> {
             Ok(_) => Err(refused("a whsec_ secret holds 24 to 64 bytes")),
             Err(_) => Err(refused("after whsec_, the secret is standard base64")),
         },
-        None if (16..=256).contains(&secret.len()) => Ok(()),
+        None if (16..=256).contains(&secret.chars().count()) => Ok(()),
         None => Err(refused(
-            "the secret is whsec_ and the base64 of 24 to 64 bytes (or 16 to 256 bytes as they are)",
+            "the secret is whsec_ and the base64 of 24 to 64 bytes (or 16 to 256 characters as they are)",
         )),
     }
 }

@@ -246,6 +246,9 @@ pub async fn decide(
             "at most 2000 characters",
         ));
     }
+    if body.stage.as_ref().is_some_and(|s| s.chars().count() > 64) {
+        return Err(Problem::invalid_field("/stage", "at most 64 characters"));
+    }
     let record = state
         .approvals
         .decide(

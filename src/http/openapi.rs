@@ -70,8 +70,15 @@ pub fn json_bytes() -> &'static [u8] {
 pub fn describe() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| json!({}));
     // Relative: the document is served by the service it describes, wherever it runs.
-    doc["servers"] = json!([{"url": "/", "description": "The service serving this document"}]);
+    // `x-internal: false`: the API is for travel units' systems outside the agency too.
+    doc["servers"] = json!([{
+        "url": "/",
+        "description": "The service serving this document, in whichever environment it runs (production, staging or a local development instance)",
+        "x-internal": false,
+    }]);
     add_components(&mut doc);
+    reference_generic_items(&mut doc);
+    declare_input_constraints(&mut doc);
     add_webhooks(&mut doc);
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
@@ -103,6 +110,145 @@ fn name_operation(op: &mut Value) {
         format!("{tag}_{verb}")
     };
     op.insert("operationId".into(), Value::String(id));
+}
+
+/// utoipa inlines a generic's argument (`Items<DeliveryView>` becomes `Items_DeliveryView`
+/// with `DeliveryView` copied in): refer to the component instead, so generators make one
+/// type of it and nothing is left unused.
+fn reference_generic_items(doc: &mut Value) {
+    let Some(schemas) = doc["components"]["schemas"].as_object_mut() else {
+        return;
+    };
+    let names: Vec<String> = schemas.keys().cloned().collect();
+    for name in &names {
+        let Some(inner) = name.strip_prefix("Items_") else {
+            continue;
+        };
+        if names.iter().any(|n| n == inner) {
+            schemas[name]["properties"]["items"]["items"] =
+                json!({"$ref": format!("#/components/schemas/{inner}")});
+        }
+    }
+}
+
+/// Free text as `domain::bounded_text` takes it: at most `max` characters as sent, not
+/// blank, no control characters.
+fn text(max: usize) -> Value {
+    json!({"maxLength": max, "pattern": TEXT_PATTERN})
+}
+const TEXT_PATTERN: &str = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$";
+/// `domain::area::AreaCode`: case-insensitive, 2 to 32 characters.
+const AREA_CODE: &str = "^[A-Za-z][A-Za-z0-9-]{0,30}[A-Za-z0-9]$";
+/// `domain::request::TravellerId`.
+const TRAVELLER_ID: &str = "^[A-Za-z0-9._@-]{1,64}$";
+/// `domain::request::OrgId`: as a traveller id, with inner spaces.
+const ORG_ID: &str = "^[A-Za-z0-9._@-]([A-Za-z0-9._@ -]{0,62}[A-Za-z0-9._@-])?$";
+
+/// The limits the services enforce on what clients send, declared beside the schemas the
+/// derive makes (utoipa's attributes take literals only; these follow the domain's
+/// constants). Schemathesis then checks both ways: nothing valid here is refused, and the
+/// limits hold.
+fn declare_input_constraints(doc: &mut Value) {
+    use crate::domain::itinerary::MAX_LEGS;
+    let area_code = json!({"maxLength": 32, "pattern": AREA_CODE});
+    let date = json!({"maxLength": 10});
+    let events: Vec<&str> = std::iter::once("*").chain(EVENTS.iter().copied()).collect();
+    let roles: Vec<&str> = crate::domain::caller::Role::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    let table: Vec<(&str, &str, Value)> = vec![
+        ("AreaBody", "code", area_code.clone()),
+        ("AreaBody", "name", text(200)),
+        ("AreaBody", "country", text(100)),
+        ("SubmitBody", "purpose", text(500)),
+        ("SubmitBody", "mission_sra_reference", text(100)),
+        (
+            "SubmitBody",
+            "legs",
+            json!({"minItems": 1, "maxItems": MAX_LEGS}),
+        ),
+        (
+            "TravellerBody",
+            "id",
+            json!({"maxLength": 64, "pattern": TRAVELLER_ID}),
+        ),
+        ("TravellerBody", "name", text(200)),
+        (
+            "TravellerBody",
+            "org",
+            json!({"maxLength": 64, "pattern": ORG_ID}),
+        ),
+        ("TravellerBody", "bsafe_valid_until", date.clone()),
+        ("TravellerBody", "ssafe_valid_until", date.clone()),
+        ("LegBody", "area", area_code.clone()),
+        ("LegBody", "arrival", date.clone()),
+        ("LegBody", "departure", date.clone()),
+        ("DecisionBody", "comment", json!({"maxLength": 2000})),
+        ("DecisionBody", "stage", json!({"maxLength": 64})),
+        ("WithdrawBody", "comment", text(2000)),
+        ("DevTokenBody", "sub", text(100)),
+        (
+            "DevTokenBody",
+            "org",
+            json!({"maxLength": 64, "pattern": format!("^$|{ORG_ID}")}),
+        ),
+        (
+            "DevTokenBody",
+            "roles",
+            json!({"minItems": 1, "maxItems": roles.len(),
+            "items": {"type": "string", "enum": roles}}),
+        ),
+        ("SignoffBody", "by", text(200)),
+        ("SignoffBody", "on", date.clone()),
+        ("SraBody", "area", area_code),
+        (
+            "SraBody",
+            "version",
+            json!({"minimum": 1, "maximum": u32::MAX}),
+        ),
+        (
+            "SraBody",
+            "security_level",
+            json!({"minimum": 1, "maximum": 6}),
+        ),
+        ("SraBody", "effective_from", date.clone()),
+        ("SraBody", "review_due", date.clone()),
+        ("SraBody", "residual_risk_justification", text(2000)),
+        ("SraBody", "threats", json!({"maxItems": 50})),
+        (
+            "SraBody",
+            "mandatory_measures",
+            json!({"maxItems": 50,
+            "items": {"type": "string", "maxLength": 200, "pattern": TEXT_PATTERN}}),
+        ),
+        ("ThreatBody", "name", text(200)),
+        ("SuspensionBody", "since", date),
+        ("WebhookBody", "url", json!({"maxLength": 2000})),
+        (
+            "WebhookBody",
+            "events",
+            json!({"minItems": 1, "maxItems": events.len(),
+            "items": {"type": "string", "enum": events}}),
+        ),
+        (
+            "WebhookBody",
+            "secret",
+            json!({"minLength": 16, "maxLength": 256}),
+        ),
+    ];
+    let schemas = &mut doc["components"]["schemas"];
+    for (schema, property, constraints) in table {
+        let target = schemas
+            .get_mut(schema)
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(|p| p.get_mut(property));
+        match (target, constraints) {
+            (Some(Value::Object(target)), Value::Object(constraints)) => target.extend(constraints),
+            // A renamed field: the unit tests build the document and stop here.
+            _ => debug_assert!(false, "{schema}.{property} is not in the document"),
+        }
+    }
 }
 
 /// What a travel unit's endpoint receives, one entry per event (OpenAPI 3.1 `webhooks`).
@@ -141,6 +287,8 @@ fn add_webhooks(doc: &mut Value) {
                 "requestBody": {"required": true, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/WebhookEvent"}}}},
                 "responses": {"2XX": {"description": "Acknowledged. Anything else, or no answer within the timeout, is retried with backoff."}},
+                // No scheme: the receiver authenticates clearway by the signature.
+                "security": [],
             }}),
         );
     }
@@ -207,7 +355,7 @@ fn add_components(doc: &mut Value) {
                 "type": "http",
                 "scheme": "bearer",
                 "bearerFormat": "JWT",
-                "description": "RS256 (or HS256 in development) JWT with `sub`, `roles`, `iss`, `aud`, `exp`; travel units also carry `org`. Only in the Authorization header."
+                "description": "RS256 (or HS256 in development) JWT with `sub`, `roles`, `iss`, `aud`, `exp`; travel units also carry `org`. Only in the Authorization header. Validated as RFC8725 (JWT Best Current Practices) asks: the algorithms are pinned by configuration (never `none`, never one the token picks), and issuer, audience, expiry and the signing key (by `kid`, from the provider's JWKS) are always checked."
             }
         }),
     );
@@ -259,7 +407,10 @@ fn add_shared_behaviour(path: &str, method: &str, op: &mut Value) {
         });
     }
 
-    if in_query || conditional {
+    for param in params.iter_mut() {
+        bound_parameter(param);
+    }
+    if !params.is_empty() {
         op.insert("parameters".into(), Value::Array(params.clone()));
     }
 
@@ -398,6 +549,36 @@ fn add_shared_behaviour(path: &str, method: &str, op: &mut Value) {
     // Public operations say so: no security requirement at all.
     if !authenticated {
         op.insert("security".into(), json!([]));
+    }
+}
+
+/// The limits the extractors enforce on path and query parameters: ids are UUIDs (any other
+/// text names no resource: 404), area codes are as `AreaCode` parses them, a cursor is one
+/// this service issued.
+fn bound_parameter(param: &mut Value) {
+    let name = param["name"].as_str().unwrap_or_default().to_owned();
+    let Some(schema) = param.get_mut("schema").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let kind = schema
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if kind == "integer" && !schema.contains_key("format") {
+        schema.insert("format".into(), json!("int32"));
+        return;
+    }
+    if kind != "string" || schema.contains_key("maxLength") || schema.contains_key("enum") {
+        return;
+    }
+    let limits = match (name.as_str(), schema.get("format").and_then(Value::as_str)) {
+        (_, Some("uuid")) => json!({"maxLength": 36}),
+        (_, Some("date")) => json!({"maxLength": 10}),
+        ("code", _) => json!({"maxLength": 32, "pattern": AREA_CODE}),
+        _ => json!({"maxLength": 64}),
+    };
+    if let Value::Object(limits) = limits {
+        schema.extend(limits);
     }
 }
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::extract::read_json;
 use crate::auth::{Role, issue_development_token};
+use crate::domain::request::OrgId;
 use crate::http::problem::Problem;
 
 const INDEX: &str = include_str!("ui/index.html");
@@ -106,10 +107,20 @@ pub async fn dev_token(
             .map_err(|_| Problem::invalid_field(format!("/roles/{i}"), "not a role"))?;
         roles.push(role);
     }
-    if roles.is_empty() {
-        return Err(Problem::invalid_field("/roles", "name at least one role"));
+    if roles.is_empty() || roles.len() > Role::ALL.len() {
+        return Err(Problem::invalid_field(
+            "/roles",
+            format!("name 1 to {} roles", Role::ALL.len()),
+        ));
     }
-    let org = body.org.as_deref().map(str::trim).filter(|o| !o.is_empty());
+    // The page sends "" for "no organisation".
+    let org = body
+        .org
+        .as_deref()
+        .filter(|o| !o.is_empty())
+        .map(|o| OrgId::parse("/org", o))
+        .transpose()?;
+    let org = org.as_ref().map(OrgId::as_str);
     let token = issue_development_token(auth, &sub, &roles, org, auth.dev_token_ttl_minutes)
         .map_err(|e| Problem::invalid_field("/org", e.to_string()))?;
     Ok(HttpResponse::Ok().json(DevToken { token }))

@@ -20,7 +20,7 @@ struct WebhookBody {
     url: String,
     events: Vec<String>,
     /// A Standard Webhooks secret (`whsec_` and the base64 of 24 to 64 bytes), or 16 to 256
-    /// bytes used as they are. Leave it out and the service makes one and returns it.
+    /// characters used as they are. Leave it out and the service makes one and returns it.
     #[serde(default)]
     secret: Option<String>,
 }
