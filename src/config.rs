@@ -88,7 +88,9 @@ impl Settings {
                     .try_parsing(true)
                     // CLEARWAY__SERVER__CORS_ALLOWED_ORIGINS="https://a.example,https://b.example"
                     .list_separator(",")
-                    .with_list_parse_key("server.cors_allowed_origins"),
+                    .with_list_parse_key("server.cors_allowed_origins")
+                    // CLEARWAY__WEBHOOKS__ALLOWED_TARGETS="10.20.0.0/16"
+                    .with_list_parse_key("webhooks.allowed_targets"),
             )
             .build()
             .with_context(|| format!("reading settings from {}", config_dir.display()))?;

@@ -65,7 +65,7 @@ pub async fn observe(
 #[utoipa::path(
     get, path = "/metrics", tag = "operations",
     responses(
-        (status = 200, description = "The OpenMetrics text exposition (Prometheus reads it)", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
+        (status = 200, description = "The OpenMetrics 1.0.0 text exposition (Prometheus reads it), UTF-8", content_type = "application/openmetrics-text", body = String),
         (status = 403, description = "forbidden"),
     ),
     security(("bearer" = []))
