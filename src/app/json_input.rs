@@ -1,6 +1,7 @@
 //! JSON input, parsed with the field at fault named by JSON pointer: the API's bodies and
 //! the files the command line imports.
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 
@@ -74,6 +75,24 @@ fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
     rest.split('`').next()
 }
 
+/// A JSON Schema `integer`: any number without a fractional part, `2.0` included, which
+/// serde's integers refuse. For the integer fields of request bodies.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let number = serde_json::Number::deserialize(d)?;
+    if let Some(n) = number.as_i64() {
+        return Ok(n);
+    }
+    match number.as_f64() {
+        // 2^63 is exactly representable; everything below it that is whole converts exactly.
+        Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < 9_223_372_036_854_775_808.0 => {
+            Ok(f as i64)
+        }
+        _ => Err(serde::de::Error::custom(format!(
+            "expected a whole number, not {number}"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +153,24 @@ mod tests {
                 .code,
             "malformed_json"
         );
+    }
+
+    #[test]
+    fn whole_numbers_are_integers_as_json_schema_counts_them() {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            #[serde(deserialize_with = "whole_number")]
+            n: i64,
+        }
+        for (text, n) in [("2", 2), ("2.0", 2), ("-7.0", -7), ("1e3", 1000)] {
+            let body: Body = serde_json::from_str(&format!("{{\"n\": {text}}}")).unwrap();
+            assert_eq!(body.n, n, "{text}");
+        }
+        for bad in ["2.5", "1e19", "\"2\"", "null"] {
+            assert!(
+                serde_json::from_str::<Body>(&format!("{{\"n\": {bad}}}")).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::AppError;
+use super::json_input::whole_number;
 use super::publishing::signoff_date_ok;
 use crate::domain::area::AreaCode;
 use crate::domain::risk::{Impact, Likelihood, RiskLevel};
@@ -15,9 +16,11 @@ use crate::domain::sra::{Signoff, SraInput, Threat};
 #[serde(deny_unknown_fields)]
 pub struct SraBody {
     area: String,
+    #[serde(deserialize_with = "whole_number")]
     version: i64,
     effective_from: NaiveDate,
     review_due: NaiveDate,
+    #[serde(deserialize_with = "whole_number")]
     security_level: i64,
     #[serde(default)]
     residual_risk: Option<RiskLevel>,

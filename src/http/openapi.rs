@@ -139,6 +139,10 @@ fn text(max: usize) -> Value {
 const TEXT_PATTERN: &str = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$";
 /// `domain::area::AreaCode`: case-insensitive, 2 to 32 characters.
 const AREA_CODE: &str = "^[A-Za-z][A-Za-z0-9-]{0,30}[A-Za-z0-9]$";
+/// RFC 9110's `If-Match`: `*`, or a list of entity tags, weak or strong.
+const IF_MATCH: &str = r#"^[ \t]*(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)[ \t]*$"#;
+/// A page's `next_cursor`: base64url, opaque (only one the service issued is accepted).
+const CURSOR: &str = "^[A-Za-z0-9_-]{1,128}$";
 /// `domain::request::TravellerId`.
 const TRAVELLER_ID: &str = "^[A-Za-z0-9._@-]{1,64}$";
 /// `domain::request::OrgId`: as a traveller id, with inner spaces.
@@ -403,7 +407,7 @@ fn add_shared_behaviour(path: &str, method: &str, op: &mut Value) {
         *param = json!({
             "name": "If-Match", "in": "header", "required": false,
             "description": "The `ETag` of the request as the caller read it (its `version`: `\"v3\"`), or `*`. The change applies only if the request is still at that version; otherwise 412 `precondition_failed`, and nothing changes.",
-            "schema": {"type": "string", "minLength": 1, "maxLength": 1024},
+            "schema": {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": IF_MATCH},
         });
     }
 
@@ -574,7 +578,8 @@ fn bound_parameter(param: &mut Value) {
     let limits = match (name.as_str(), schema.get("format").and_then(Value::as_str)) {
         (_, Some("uuid")) => json!({"maxLength": 36}),
         (_, Some("date")) => json!({"maxLength": 10}),
-        ("code", _) => json!({"maxLength": 32, "pattern": AREA_CODE}),
+        ("code" | "area", _) => json!({"maxLength": 32, "pattern": AREA_CODE}),
+        ("cursor", _) => json!({"maxLength": 128, "pattern": CURSOR}),
         _ => json!({"maxLength": 64}),
     };
     if let Value::Object(limits) = limits {
