@@ -228,7 +228,13 @@ fn declare_input_constraints(doc: &mut Value) {
         ),
         ("ThreatBody", "name", text(200)),
         ("SuspensionBody", "since", date),
-        ("WebhookBody", "url", json!({"maxLength": 2000})),
+        // Absolute http(s) URLs only (`domain::webhook`); https outside development.
+        (
+            "WebhookBody",
+            "url",
+            json!({"maxLength": 2000, "format": "uri",
+            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}),
+        ),
         (
             "WebhookBody",
             "events",
