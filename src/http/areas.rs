@@ -82,6 +82,9 @@ impl<'a> AreaView<'a> {
 }
 
 /// Register an area.
+///
+/// A new area code with its name and country; it has no SRA until one is published, so
+/// requests to it are held. `security-analyst` or `admin`.
 #[utoipa::path(
     post, path = "/v1/areas", tag = "areas",
     request_body = AreaBody,
@@ -117,7 +120,9 @@ struct AreaList<'a> {
     items: Vec<AreaView<'a>>,
 }
 
-/// List every area with the risk in force today.
+/// List areas.
+///
+/// Every area with the risk in force today and its SRA's status. Any authenticated caller.
 #[utoipa::path(
     get, path = "/v1/areas", tag = "areas",
     responses((status = 200, description = "Every area with the risk in force today", body = AreaList)),
@@ -131,7 +136,11 @@ pub async fn list(state: web::Data<AppState>, _caller: Caller) -> Result<HttpRes
     }))
 }
 
-/// Answered from the cache: on the hot path of every integration that shows risk levels.
+/// Read an area.
+///
+/// The area, its suspension if any, the SRA in force today and every published version,
+/// answered from the cache: on the hot path of every integration that shows risk levels.
+/// Any authenticated caller; the code is case-insensitive.
 #[utoipa::path(
     get, path = "/v1/areas/{code}", tag = "areas",
     params(("code" = String, Path, description = "Area code, e.g. `SOM-MOG`; case-insensitive")),
@@ -190,7 +199,11 @@ async fn change_suspension(
     }))
 }
 
-/// `POST /v1/areas/{code}/suspension`: operations relocate, evacuate or stop.
+/// Suspend an area.
+///
+/// Operations relocate, evacuate or stop: new requests to the area are held, and issued
+/// clearances touching it are screened again (the answer names the re-screening job).
+/// `security-analyst`.
 #[utoipa::path(
     post, path = "/v1/areas/{code}/suspension", tag = "areas",
     params(("code" = String, Path, description = "Area code, e.g. `SOM-MOG`; case-insensitive")),
@@ -217,7 +230,10 @@ pub async fn suspend(
     change_suspension(&state, &caller, &code, Some(suspension)).await
 }
 
-/// `DELETE /v1/areas/{code}/suspension`: operations resume.
+/// Lift an area's suspension.
+///
+/// Operations resume; requests touching the area are screened again (the answer names the
+/// job). `security-analyst`.
 #[utoipa::path(
     delete, path = "/v1/areas/{code}/suspension", tag = "areas",
     params(("code" = String, Path, description = "Area code, e.g. `SOM-MOG`; case-insensitive")),
@@ -244,8 +260,11 @@ struct Personnel<'a> {
     items: &'a [PersonnelEntry],
 }
 
-/// `GET /v1/areas/{code}/personnel?on=YYYY-MM-DD`: the crisis locator. JSON, or CSV when
-/// the caller accepts `text/csv`.
+/// The crisis locator.
+///
+/// Everyone cleared (or approved) to be in the area on the day `on` (default today), with
+/// their organisation and dates: whom to account for. JSON, or CSV when the caller accepts
+/// `text/csv`. `security-analyst` or `admin`.
 #[utoipa::path(
     get, path = "/v1/areas/{code}/personnel", tag = "areas",
     params(

@@ -177,7 +177,13 @@ fn created_body(new: &NewRequest) -> Result<Vec<u8>, serde_json::Error> {
     Ok(body)
 }
 
-/// Submit a clearance request; the answer holds its decision.
+/// Submit a clearance request.
+///
+/// Each leg is checked against the SRA in force for its area on its dates; the strictest
+/// leg decides. The answer (201, stored before it is sent) holds the decision per leg:
+/// cleared, held, refused or escalated to the approval chain. A traveller submits for
+/// themselves, a travel unit for its organisation's travellers. Send an `Idempotency-Key`
+/// so a retry never submits twice.
 #[utoipa::path(
     post, path = "/v1/clearance-requests", tag = "clearance requests",
     request_body = SubmitBody,
@@ -216,7 +222,12 @@ pub async fn submit(
         .body(body))
 }
 
-/// Amend a pending or held request's itinerary; it is decided again.
+/// Amend a request.
+///
+/// Replaces the itinerary (and purpose, criticality) of a returned or held request; it is
+/// decided again, and if escalated re-enters the chain at its first stage. The traveller
+/// and the organisation cannot change. Send the `ETag` you read as `If-Match` to apply it
+/// only to that version.
 #[utoipa::path(
     patch, path = "/v1/clearance-requests/{id}", tag = "clearance requests",
     params(
@@ -258,7 +269,11 @@ struct WithdrawBody {
     comment: Option<String>,
 }
 
-/// Withdraw a request, with an optional comment.
+/// Withdraw a request.
+///
+/// A pending request (escalated, held or returned) is withdrawn, with an optional comment;
+/// the body may be absent, `null` or `{}`. Send the `ETag` you read as `If-Match` to
+/// withdraw only that version.
 #[utoipa::path(
     post, path = "/v1/clearance-requests/{id}/withdraw", tag = "clearance requests",
     params(
@@ -314,7 +329,10 @@ struct AuditTrail {
     items: Vec<crate::domain::audit::AuditEntry>,
 }
 
-/// Read a request's audit trail, oldest first.
+/// Read a request's audit trail.
+///
+/// Every change to the request, oldest first: who, when, from which status to which, at
+/// which stage, with the comment; each entry carries the hash of the one before.
 #[utoipa::path(
     get, path = "/v1/clearance-requests/{id}/audit", tag = "clearance requests",
     params(("id" = Uuid, Path, description = "The request's id")),
@@ -331,7 +349,11 @@ pub async fn audit(
     Ok(HttpResponse::Ok().json(AuditTrail { items }))
 }
 
-/// Read one request, its decision per leg and where it stands.
+/// Read a request.
+///
+/// The request, its decision per leg and where it stands in its approval chain, with its
+/// version as `ETag`. The traveller, their organisation's travel unit, the approvers it
+/// reached and admins may read it; anyone else gets 404.
 #[utoipa::path(
     get, path = "/v1/clearance-requests/{id}", tag = "clearance requests",
     params(("id" = Uuid, Path, description = "The request's id")),
@@ -358,7 +380,11 @@ struct Page<'a> {
     next_cursor: Option<String>,
 }
 
-/// List the caller's requests (a travel unit: its organisation's), newest first.
+/// List requests.
+///
+/// The caller's requests (a travel unit: its organisation's; an admin: all), newest first,
+/// optionally of one status. Page with `cursor` (`next_cursor`, or the `Link` header's
+/// `rel="next"`).
 #[utoipa::path(
     get, path = "/v1/clearance-requests", tag = "clearance requests",
     params(

@@ -61,7 +61,10 @@ struct QueuePage<'a> {
     next_cursor: Option<String>,
 }
 
-/// List a stage's escalation queue, soonest travel first.
+/// List a stage's queue.
+///
+/// The escalated requests waiting at `stage`, soonest travel first, each flagged urgent
+/// when travel starts within 72 hours, with its claim if any. For that stage's approvers.
 #[utoipa::path(
     get, path = "/v1/escalations", tag = "escalations",
     params(
@@ -147,7 +150,11 @@ fn item_id(raw: &str) -> Result<Uuid, Problem> {
     Uuid::parse_str(raw).map_err(|_| Problem::not_found())
 }
 
-/// Claim an escalated request for a while before deciding it.
+/// Claim an escalated request.
+///
+/// The approver holds it for the lease period before deciding; another approver's claim is
+/// refused (409 with `holder` and `until`). The four-eyes rules apply. `If-Match` makes the
+/// claim conditional on the version read.
 #[utoipa::path(
     post, path = "/v1/escalations/{id}/claim", tag = "escalations",
     params(
@@ -175,7 +182,10 @@ pub async fn claim(
     Ok(HttpResponse::Ok().json(QueueItem::of(&record, Utc::now())))
 }
 
-/// Release a claim without deciding.
+/// Release a claim.
+///
+/// Puts the request back in its stage's queue without deciding. `If-Match` makes it
+/// conditional on the version read.
 #[utoipa::path(
     post, path = "/v1/escalations/{id}/release", tag = "escalations",
     params(
@@ -213,7 +223,11 @@ struct DecisionBody {
     stage: Option<String>,
 }
 
-/// Approve, reject or return a claimed request at the approver's stage.
+/// Decide an escalated request.
+///
+/// Approve, reject or return a request the approver has claimed at their stage; rejecting
+/// or returning needs a comment. Approval moves it to the next stage or clears it.
+/// `If-Match` makes the decision conditional on the version read.
 #[utoipa::path(
     post, path = "/v1/escalations/{id}/decision", tag = "escalations",
     params(
@@ -268,8 +282,11 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 /// A token valid for longer still gets its stream ended after a day; the client reconnects.
 const MAX_STREAM_SECS: u64 = 86_400;
 
-/// Server-sent events: `new`, `claimed`, `released`, `decided` and `removed` items of the
-/// stages the caller may watch, with a heartbeat comment every 15 seconds.
+/// Follow the queue live.
+///
+/// Server-sent events `new`, `claimed`, `released`, `decided` and `removed` for the stages
+/// the caller may watch, a heartbeat comment every 15 seconds, and `token_expired` when the
+/// token that opened the stream expires.
 #[utoipa::path(
     get, path = "/v1/escalations/stream", tag = "escalations",
     params(("stage" = Option<String>, Query, description = "Watch only this stage")),

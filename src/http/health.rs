@@ -30,7 +30,9 @@ pub struct Readiness {
     reason: Option<String>,
 }
 
-/// The process is up and serving.
+/// Liveness.
+///
+/// The process is up and serving. Never rate limited; needs no token.
 #[utoipa::path(
     get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The process is up", body = Health))
@@ -39,8 +41,11 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// Ready when the store answers and takes writes. Redis being down degrades the cache, not
-/// the service.
+/// Readiness.
+///
+/// Ready (200) when the store answers and takes writes; 503 otherwise. Redis being down
+/// degrades the cache, not the service, and is reported in the body. Never rate limited;
+/// needs no token.
 #[utoipa::path(
     get, path = "/readyz", tag = "operations",
     responses(

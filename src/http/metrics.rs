@@ -61,7 +61,10 @@ pub async fn observe(
     Ok(response)
 }
 
-/// For operators: an admin's token, or the scrape token configured in `metrics.bearer_token`.
+/// Prometheus metrics.
+///
+/// The OpenMetrics text exposition. For operators: an `admin` token, or the scrape token
+/// configured in `metrics.bearer_token`. Never rate limited.
 #[utoipa::path(
     get, path = "/metrics", tag = "operations",
     responses(

@@ -50,6 +50,8 @@ use crate::error_code::Code;
 struct ApiDoc;
 
 /// This document.
+///
+/// The OpenAPI 3.1 description of the API, generated from the code. Needs no token.
 #[utoipa::path(
     get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "OpenAPI 3.1", body = Object))
@@ -695,6 +697,27 @@ mod tests {
             (&limit["schema"]["minimum"], &limit["schema"]["maximum"]),
             (&json!(1), &json!(MAX_PAGE))
         );
+    }
+
+    /// Generators turn the summary into a method's one-line doc and the description into
+    /// its body: every operation has both, the summary one short sentence.
+    #[test]
+    fn every_operation_has_a_short_summary_and_a_description() {
+        let doc = describe();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let summary = op["summary"].as_str().unwrap_or_default();
+                let description = op["description"].as_str().unwrap_or_default();
+                assert!(
+                    !summary.is_empty() && summary.len() <= 60 && !summary.contains('\n'),
+                    "{method} {path}: summary {summary:?}"
+                );
+                assert!(
+                    description.len() > summary.len(),
+                    "{method} {path}: no description"
+                );
+            }
+        }
     }
 
     /// Every event a webhook may subscribe to is described, with the payload's schema.

@@ -30,7 +30,11 @@ fn sra_id(raw: &str) -> Result<Uuid, Problem> {
     Uuid::parse_str(raw).map_err(|_| Problem::not_found())
 }
 
-/// One-step publication.
+/// Publish an SRA in one step.
+///
+/// For an SRA endorsed and approved elsewhere: the body carries both sign-offs. It takes
+/// effect on its date; issued clearances it touches are screened again (the answer names
+/// the job). `security-analyst`.
 #[utoipa::path(
     post, path = "/v1/sras", tag = "sras",
     request_body = SraBody,
@@ -68,7 +72,10 @@ pub async fn publish(
         }))
 }
 
-/// Draft an SRA for endorsement and approval.
+/// Draft an SRA.
+///
+/// A new SRA version for its area, to be endorsed by the Security Management Team and
+/// approved by the Designated Official before publication. `security-analyst`.
 #[utoipa::path(
     post, path = "/v1/sras/drafts", tag = "sras",
     request_body = SraBody,
@@ -107,7 +114,10 @@ pub async fn draft(
         }))
 }
 
-/// Read one SRA version.
+/// Read an SRA version.
+///
+/// Its threats, residual risk, measures, sign-offs and status. `security-analyst`,
+/// approvers and `admin`.
 #[utoipa::path(
     get, path = "/v1/sras/{id}", tag = "sras",
     params(("id" = Uuid, Path, description = "The SRA's id")),
@@ -158,7 +168,10 @@ async fn sign_off(
     }))
 }
 
-/// Record the Security Management Team's endorsement of a draft.
+/// Record the endorsement.
+///
+/// The Security Management Team's endorsement of a draft: who and on which day (not in the
+/// future). `security-analyst`.
 #[utoipa::path(
     post, path = "/v1/sras/{id}/endorsement", tag = "sras",
     params(("id" = Uuid, Path, description = "The SRA's id")),
@@ -181,7 +194,10 @@ pub async fn endorse(
     sign_off(state, caller, id, req, payload, SignoffStep::Endorse).await
 }
 
-/// Record the Designated Official's approval of a draft.
+/// Record the approval.
+///
+/// The Designated Official's approval of an endorsed draft: who and on which day (not in
+/// the future). `security-analyst`.
 #[utoipa::path(
     post, path = "/v1/sras/{id}/approval", tag = "sras",
     params(("id" = Uuid, Path, description = "The SRA's id")),
@@ -204,7 +220,10 @@ pub async fn approve(
     sign_off(state, caller, id, req, payload, SignoffStep::Approve).await
 }
 
-/// Publish an approved draft; requests it touches are screened again.
+/// Publish an approved draft.
+///
+/// It takes effect on its date; issued clearances it touches are screened again (the answer
+/// names the job). `security-analyst`.
 #[utoipa::path(
     post, path = "/v1/sras/{id}/publish", tag = "sras",
     params(("id" = Uuid, Path, description = "The SRA's id")),
@@ -231,7 +250,10 @@ pub async fn publish_draft(
     }))
 }
 
-/// Withdraw a published SRA; requests it touched are screened again.
+/// Withdraw a published SRA.
+///
+/// Requests it touched are screened again against what remains in force (the answer names
+/// the job). `security-analyst`.
 #[utoipa::path(
     post, path = "/v1/sras/{id}/withdraw", tag = "sras",
     params(("id" = Uuid, Path, description = "The SRA's id")),
@@ -263,7 +285,10 @@ struct SraList {
     items: Vec<Sra>,
 }
 
-/// List SRAs, optionally of one area.
+/// List SRAs.
+///
+/// Every SRA version with its status, optionally of one area. `security-analyst`, approvers
+/// and `admin`.
 #[utoipa::path(
     get, path = "/v1/sras", tag = "sras",
     params(("area" = Option<String>, Query, description = "Only this area's SRAs")),
@@ -289,7 +314,10 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(SraList { items }))
 }
 
-/// `GET /v1/rescreening/{id}`: how far a re-screening job got.
+/// Follow a re-screening.
+///
+/// How far the job started by an SRA change or a suspension got: requests screened, moved,
+/// and whether it is done. `security-analyst` or `admin`.
 #[utoipa::path(
     get, path = "/v1/rescreening/{id}", tag = "sras",
     params(("id" = Uuid, Path, description = "The re-screening job's id")),

@@ -32,6 +32,9 @@ fn asset(content_type: &str, body: impl MessageBody + 'static) -> HttpResponse {
 }
 
 /// The web page.
+///
+/// The single page for travellers, travel units, approvers and analysts, served from the
+/// binary (no CDN). It calls this API with the signed-in person's token.
 #[utoipa::path(
     get, path = "/", tag = "web page",
     responses((status = 200, description = "The web page for travellers, approvers and analysts", content_type = "text/html", body = String))
@@ -49,6 +52,8 @@ pub async fn index(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The page's script.
+///
+/// Served from the binary, with the page's content security policy.
 #[utoipa::path(
     get, path = "/app.js", tag = "web page",
     responses((status = 200, description = "The page's script", content_type = "text/javascript", body = String))
@@ -58,6 +63,8 @@ pub async fn script() -> HttpResponse {
 }
 
 /// The page's style sheet.
+///
+/// Served from the binary, with the page's content security policy.
 #[utoipa::path(
     get, path = "/app.css", tag = "web page",
     responses((status = 200, description = "The page's style sheet", content_type = "text/css", body = String))
@@ -80,8 +87,11 @@ struct DevToken {
     token: String,
 }
 
-/// Development sign-in: a short-lived token for any subject and role. It exists only in the
-/// development environment; anywhere else it is 404 like any unknown path.
+/// Development sign-in.
+///
+/// A short-lived token for any subject, roles and organisation, signed with the development
+/// key. It exists only with `CLEARWAY_ENV=development`; in any other environment it answers
+/// 404 like any unknown path.
 #[utoipa::path(
     post, path = "/dev/token", tag = "web page",
     request_body = DevTokenBody,

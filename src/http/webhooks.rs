@@ -41,7 +41,11 @@ struct Items<T> {
     items: Vec<T>,
 }
 
-/// Register a webhook for the organisation's status changes.
+/// Register a webhook.
+///
+/// An https endpoint (outside the service's own network) for the organisation's status
+/// changes, signed per Standard Webhooks. Without `secret`, the service makes one and
+/// returns it in this answer only. `travel-unit`.
 #[utoipa::path(
     post, path = "/v1/webhooks", tag = "webhooks",
     request_body = WebhookBody,
@@ -74,7 +78,9 @@ pub async fn register(
         }))
 }
 
-/// List the organisation's webhooks.
+/// List webhooks.
+///
+/// The travel unit's organisation's webhooks. Secrets are never shown again.
 #[utoipa::path(
     get, path = "/v1/webhooks", tag = "webhooks",
     responses(
@@ -92,6 +98,9 @@ pub async fn list(
 }
 
 /// Remove a webhook.
+///
+/// Its deliveries, made or not, and their attempts go with it. Another organisation's
+/// webhook is 404. `travel-unit`.
 #[utoipa::path(
     delete, path = "/v1/webhooks/{id}", tag = "webhooks",
     params(("id" = Uuid, Path, description = "The webhook's id")),
@@ -110,7 +119,10 @@ pub async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// List a webhook's deliveries with every attempt.
+/// List a webhook's deliveries.
+///
+/// Every delivery with each attempt: when, the status answered or why it could not be
+/// delivered, and the next attempt. `travel-unit`.
 #[utoipa::path(
     get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks",
     params(

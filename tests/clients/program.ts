@@ -50,3 +50,10 @@ const changed: string = delivered.request.id;
 const dedupe: string = delivered.event_id;
 
 export { changed, dedupe, byId, status, firstArea, query, ids, next, codes, version, again, reason };
+
+// Conditional changes: the ETag a read answered goes back as If-Match; limits are headers.
+type Amend = operations["clearance_requests_amend"];
+const conditional: NonNullable<Amend["parameters"]["header"]> = { "If-Match": "\"v3\"" };
+declare const amended: Amend["responses"][200]["headers"];
+const tag: string | undefined = amended["ETag"];
+const limits: string | undefined = amended["RateLimit"];

@@ -16,37 +16,14 @@ if ! "$VENV/bin/pip" freeze 2>/dev/null | grep -q "openapi-python-client==$PY_GE
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q "openapi-python-client==$PY_GENERATOR" "standardwebhooks==$PY_WEBHOOKS"
 fi
-(cd ../.. && cargo build -q --bin clearway)
-BIN=../../target/debug/clearway
-WORK=$(mktemp -d)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export CLEARWAY_CONFIG_DIR=../../config
-export CLEARWAY_ENV=development
-export CLEARWAY__DATABASE__URL="sqlite://$WORK/clearway.db"
-export CLEARWAY__SERVER__PORT="$PORT"
-export CLEARWAY__RATE_LIMITS__ENABLED=false
-export CLEARWAY__REDIS__KEY_PREFIX="clearway-clients-$$-$RANDOM:"
-export CLEARWAY__LOG__FILTER=warn
 # The scenario's webhook receiver listens on loopback, which webhooks may not reach unless
 # the operator allows it.
 export CLEARWAY__WEBHOOKS__ALLOWED_TARGETS="127.0.0.1/32"
 export CLEARWAY__WEBHOOKS__POLL_INTERVAL_MS=100
-"$BIN" serve --demo >"$WORK/server.log" 2>&1 &
-SERVER=$!
-cleanup() {
-  kill "$SERVER" 2>/dev/null || true
-  wait "$SERVER" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null || { cat "$WORK/server.log"; exit 1; }
+ROOT=../.. source ../support/service.sh
 
 rm -rf generated && mkdir -p generated/python
-curl -fsS "http://127.0.0.1:$PORT/openapi.json" -o generated/openapi.json
+curl -fsS "$BASE/openapi.json" -o generated/openapi.json
 
 echo "== openapi-typescript, tsc --strict"
 npx --no-install openapi-typescript generated/openapi.json -o generated/schema.d.ts
@@ -64,12 +41,8 @@ if grep -q "Warning" generated/python-generator.log; then
   cat generated/python-generator.log
   exit 1
 fi
-CLEARWAY_URL="http://127.0.0.1:$PORT" \
+CLEARWAY_URL="$BASE" \
 CLEARWAY_TOKEN="$("$BIN" token --sub unicef-desk --role travel-unit --org UNICEF)" \
 CLEARWAY_OTHER_TOKEN="$("$BIN" token --sub wfp-desk --role travel-unit --org WFP)" \
 PYTHONPATH=generated/python "$VENV/bin/python" scenario.py
-errors=$(grep -E "panicked|ERROR" "$WORK/server.log" || true)
-if [ -n "$errors" ]; then
-  echo "the server logged errors:"; echo "$errors" | head -20
-  exit 1
-fi
+server_log_clean

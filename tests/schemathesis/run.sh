@@ -21,29 +21,7 @@ fi
 "$VENV/bin/python" -c "import prometheus_client" 2>/dev/null \
   || "$VENV/bin/pip" install -q "prometheus-client==0.21.1"
 
-cargo build -q --bin clearway
-BIN=target/debug/clearway
-WORK=$(mktemp -d)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export CLEARWAY_ENV=development
-export CLEARWAY__DATABASE__URL="sqlite://$WORK/clearway.db"
-export CLEARWAY__SERVER__PORT="$PORT"
-export CLEARWAY__RATE_LIMITS__ENABLED=false
-export CLEARWAY__REDIS__KEY_PREFIX="clearway-st-$$-$RANDOM:"
-export CLEARWAY__LOG__FILTER=warn
-"$BIN" serve --demo >"$WORK/server.log" 2>&1 &
-SERVER=$!
-cleanup() {
-  kill "$SERVER" 2>/dev/null || true
-  wait "$SERVER" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null || { cat "$WORK/server.log"; exit 1; }
+ROOT=. source tests/support/service.sh
 
 token() { "$BIN" token "$@"; }
 # Each role reaches other operations; together they cover every one past its 401/403.
@@ -59,7 +37,7 @@ for role in analyst-admin traveller travel-unit approvers; do
   echo "== schemathesis as $role: $EXAMPLES examples per operation, seed $SEED"
   out="$WORK/$role.txt"
   if ! EXCEPTIONS_LOG="$WORK/exceptions.txt" SCHEMATHESIS_HOOKS=hooks PYTHONPATH=tests/schemathesis \
-      "$VENV/bin/st" run "http://127.0.0.1:$PORT/openapi.json" \
+      "$VENV/bin/st" run "$BASE/openapi.json" \
       -H "Authorization: Bearer ${TOKENS[$role]}" \
       --checks not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance,schema_valid_input_accepted \
       --phases coverage,fuzzing -n "$EXAMPLES" --seed "$SEED" \
@@ -78,17 +56,11 @@ if [ -s "$WORK/exceptions.txt" ]; then
   echo "schema-valid requests refused for a listed reason (field: count):"
   sort "$WORK/exceptions.txt" | uniq -c | sed 's/^/  /'
 fi
-# actix logs a request it cannot parse (a generated header with control bytes) at ERROR and
-# answers 400 itself; anything else at ERROR, or a panic, is ours.
-errors=$(grep -E "panicked|ERROR" "$WORK/server.log" | grep -v "request parse error" || true)
-if [ -n "$errors" ]; then
-  echo "the server logged errors:"; echo "$errors" | head -20
-  status=1
-fi
+server_log_clean || status=1
 # After the run, /metrics as Prometheus reads it: the OpenMetrics parser of the Prometheus
 # project's Python client, which refuses anything the format does not allow.
 if ! curl -fsS -H "Authorization: Bearer ${TOKENS[analyst-admin]}" \
-    "http://127.0.0.1:$PORT/metrics" -o "$WORK/metrics.txt" \
+    "$BASE/metrics" -o "$WORK/metrics.txt" \
   || ! "$VENV/bin/python" tests/schemathesis/check_metrics.py "$WORK/metrics.txt"; then
   echo "/metrics is not valid OpenMetrics"
   status=1
