@@ -76,7 +76,7 @@ codes! {
     ClaimedByAnother = "claimed_by_another", 409, "Claimed by another approver",
         "Another approver holds the claim; `holder` and `until` say who and until when.";
     ClaimRequired = "claim_required", 409, "Claim required",
-        "Claim the escalation before deciding it.";
+        "Claim the escalation before deciding it; releasing needs a claim of one's own.";
     ClaimLapsed = "claim_lapsed", 409, "Claim lapsed",
         "The approver's claim expired; claim it again.";
     IdempotencyKeyInProgress = "idempotency_key_in_progress", 409, "Request in progress",

@@ -77,6 +77,8 @@ pub enum ApprovalError {
     },
     #[error("claim the item before deciding it")]
     NotClaimed,
+    #[error("you hold no claim on this item, so there is nothing to release")]
+    NothingToRelease,
     #[error("your claim lapsed at {0}; claim the item again")]
     ClaimLapsed(DateTime<Utc>),
     #[error("you decided the {0} stage of this request; another person must decide this one")]
@@ -93,7 +95,7 @@ impl ApprovalError {
             ApprovalError::NotPending(_) => Code::NotPending,
             ApprovalError::WrongStage { .. } => Code::WrongStage,
             ApprovalError::ClaimedByAnother { .. } => Code::ClaimedByAnother,
-            ApprovalError::NotClaimed => Code::ClaimRequired,
+            ApprovalError::NotClaimed | ApprovalError::NothingToRelease => Code::ClaimRequired,
             ApprovalError::ClaimLapsed(_) => Code::ClaimLapsed,
             ApprovalError::SameApproverTwice(_) => Code::FourEyesSameApprover,
             ApprovalError::OwnRequest => Code::FourEyesOwnRequest,
@@ -189,7 +191,7 @@ impl Escalation {
                 holder: claim.holder.clone(),
                 until: claim.until,
             }),
-            _ => Err(ApprovalError::NotClaimed),
+            _ => Err(ApprovalError::NothingToRelease),
         }
     }
 

@@ -59,6 +59,10 @@ async function signIn(browser, base, role, name, org = "UNICEF", width = 1280) {
   const context = await browser.newContext({ viewport: { width, height: 900 } });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
+  // A script error fails the test that caused it, with its message.
+  page.on("pageerror", (error) => pageErrors.push(`${name}: ${error.message}`));
+  // Confirmations (withdraw, suspend) are accepted: each test says what it confirms.
+  page.on("dialog", (dialog) => dialog.accept());
   await page.goto(base);
   await page.selectOption("#dev-role", role);
   await page.fill("#dev-name", name);
@@ -81,15 +85,18 @@ function expect(condition, message) {
 }
 
 const results = [];
+const pageErrors = [];
 async function test(name, pages, body) {
   const started = Date.now();
   try {
     await body();
+    if (pageErrors.length) throw new Error(`script errors: ${pageErrors.splice(0).join("; ")}`);
     results.push({ name, ok: true, ms: Date.now() - started });
     console.log(`ok   ${name} (${Date.now() - started} ms)`);
   } catch (error) {
+    const scripts = pageErrors.splice(0);
     results.push({ name, ok: false });
-    console.log(`FAIL ${name}: ${error.message}`);
+    console.log(`FAIL ${name}: ${error.message}${scripts.length ? `\n     script errors: ${scripts.join("; ")}` : ""}`);
     mkdirSync(shots, { recursive: true });
     for (const [label, page] of Object.entries(pages())) {
       if (page) await page.screenshot({ path: join(shots, `${name.replace(/\W+/g, "-")}-${label}.png`), fullPage: true }).catch(() => {});

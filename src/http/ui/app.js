@@ -47,14 +47,15 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, body, accept = "application/json") {
+const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
+
+/** `key`: the Idempotency-Key of the user's action; a form keeps one until it succeeds, so
+ * sending it twice (a double click, a retry after a timeout) stores it once. */
+async function api(method, path, body, accept = "application/json", key = undefined) {
   const headers = { Accept: accept };
   if (session) headers.Authorization = `Bearer ${session.token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  // A retry of this very call (not of the user's next click) would reuse it.
-  if (method !== "GET") {
-    headers["Idempotency-Key"] = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
-  }
+  if (method !== "GET") headers["Idempotency-Key"] = key || newKey();
   const response = await fetch(path, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
   });
@@ -76,9 +77,31 @@ async function attempt(action, success) {
     if (success) say(success, "ok");
     return result;
   } catch (error) {
-    say(error.message, "error");
+    // fetch rejects with a TypeError ("Failed to fetch") when nothing answered at all.
+    say(error instanceof ApiError ? error.message
+      : "The service could not be reached. Check the connection and try again.", "error");
     return undefined;
   }
+}
+
+/** A date and time in the reader's locale, with its time zone named. */
+function when(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+    // dateStyle and timeStyle cannot be combined with timeZoneName.
+    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+    timeZoneName: "short",
+  }).format(date);
+}
+
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+/** A request as people tell it apart: who, where, when, and the id's random tail (its
+ * head is a timestamp, the same for every request of the same minute). */
+function requestTitle(record) {
+  const first = record.legs[0];
+  return `${record.traveller.name}: ${first.area} from ${first.arrival} (ref. ${record.id.slice(-8)})`;
 }
 
 // ---- Session -------------------------------------------------------------------------
@@ -145,7 +168,14 @@ function show(id, render) {
   view.hidden = false;
   view.replaceChildren();
   say("");
-  render(view);
+  Promise.resolve(render(view)).then(() => {
+    // Focus follows the change of view (it would otherwise fall to <body>).
+    const heading = $("h2", view);
+    if (heading) {
+      heading.tabIndex = -1;
+      heading.focus();
+    }
+  });
 }
 
 // ---- Shared pieces ---------------------------------------------------------------------
@@ -162,18 +192,60 @@ function riskBadge(risk) {
 
 const today = (days = 0) => new Date(Date.now() + days * 86400000).toISOString().slice(0, 10);
 
+const STAGE_NAME = { hq: "HQ security", dg: "the DG's office" };
+const stageName = (s) => STAGE_NAME[s] || s;
+
+/** Where the request stands now, in words: the screening's reason while nothing happened
+ * since, the approvers' decisions once the chain acted. */
+function headline(record) {
+  const decided = (record.approval ? record.approval.decisions : [])
+    .map((d) => `${d.verdict === "approve" ? "approved" : d.verdict === "reject" ? "rejected" : "returned"} by ${d.approver} (${stageName(d.stage)}) on ${when(d.decided_at)}`);
+  switch (record.status) {
+    case "escalated":
+      return [`Waiting for ${stageName(record.approval && record.approval.stage)}.`, ...decided.map((d) => `Already ${d}.`)].join(" ");
+    case "approved": case "rejected": case "returned":
+      return decided.length ? `${decided.join("; ")}.`.replace(/^./, (c) => c.toUpperCase()) : record.decision.reason;
+    case "withdrawn": return "Withdrawn.";
+    case "revoked": return "Revoked after the security situation changed.";
+    default: return record.decision.reason;
+  }
+}
+
+/** What the traveller can do next, or whom to ask. */
+const NEXT_STEP = {
+  cleared: "Travel as planned and meet every condition listed for each leg.",
+  approved: "Travel as planned and meet every condition listed for each leg.",
+  held: "Nothing moves until the cause above is fixed: amend the request (dates, areas, training dates) or ask your organisation's security focal point.",
+  escalated: "Nothing to do: the approvers decide, and this page updates when they do.",
+  returned: "An approver returned it: read their comment in the timeline, then amend and resubmit, or withdraw it.",
+  refused: "Do not travel. The risk is not acceptable for this mission; your security focal point can advise on alternatives.",
+  rejected: "Do not travel. Read the approver's comment in the timeline; a new request is needed if the mission changes.",
+  revoked: "Do not travel on this clearance: the security situation changed. Contact your security focal point; submit a new request if the mission must still go ahead.",
+};
+
+/** A leg's screening outcome: "escalated" there means it needs the approval chain. */
+function legOutcome(outcome) {
+  return outcome === "escalated"
+    ? el("span", { class: "badge escalated", "data-testid": "leg-outcome" }, "Needs approval")
+    : el("span", { class: `badge ${outcome}`, "data-testid": "leg-outcome" }, STATUS_LABEL[outcome] || outcome);
+}
+
 function decisionCard(record) {
   const d = record.decision;
+  const next = NEXT_STEP[record.status];
   return el("div", { class: "card decision", "data-testid": "decision" },
-    el("p", {}, statusBadge(record.status), " ", d.reason),
+    el("p", { "data-testid": "headline" }, statusBadge(record.status), " ", headline(record)),
+    next ? el("p", { class: "next-step", "data-testid": "next-step" }, next) : null,
     el("table", { class: "stack" },
-      el("thead", {}, el("tr", {}, ["Area", "Risk", "SRA", "Outcome", "Why", "Conditions"].map((h) => el("th", { scope: "col" }, h)))),
+      el("caption", { class: "visually-hidden" }, "Screening of each leg against the SRA in force"),
+      el("thead", {}, el("tr", {}, ["Area", "Risk", "SRA", "Screening", "Why", "Conditions"].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, d.legs.map((leg) => el("tr", {},
         el("td", {}, leg.area),
         el("td", {}, riskBadge(leg.risk)),
         el("td", {}, leg.sra ? `v${leg.sra.version}` : "none"),
-        el("td", {}, statusBadge(leg.outcome)),
-        el("td", {}, leg.reason),
+        el("td", {}, legOutcome(leg.outcome)),
+        // The conditions have their own column.
+        el("td", {}, leg.reason.replace(/;\s*conditions:.*$/s, "")),
         el("td", {}, leg.conditions.length ? el("ul", {}, leg.conditions.map((c) => el("li", {}, c))) : "none"),
       )))));
 }
@@ -197,10 +269,19 @@ async function requestsView(view) {
   view.append(el("h2", { id: "form-title" }, "New request"), form, detail, el("h2", {}, "Requests"), list);
   await requestForm(form, null, detail, list);
   await refreshList(list, detail);
+  // Approvals, returns and revocations happen elsewhere: look again every few seconds.
+  const timer = setInterval(async () => {
+    if (document.hidden) return;
+    await refreshList(list, detail, true);
+    const open = detail.dataset.id;
+    if (open) await openRequest(open, detail, list, { quiet: true });
+  }, REFRESH_MS);
+  stopWatching = () => clearInterval(timer);
 }
+const REFRESH_MS = 5000;
 
 async function requestForm(form, existing, detail, list) {
-  $("#form-title").textContent = existing ? `Amend request ${existing.id.slice(0, 8)}` : "New request";
+  $("#form-title").textContent = existing ? `Amend: ${requestTitle(existing)}` : "New request";
   const known = await attempt(areas) || [];
   const t = existing ? existing.traveller : {};
   const field = (id, label, attrs) => [el("label", { for: id }, label), el("input", { id, name: id, ...attrs })];
@@ -219,12 +300,29 @@ async function requestForm(form, existing, detail, list) {
       field("f-msra", "Mission-specific SRA reference (Very High risk)", { value: existing && existing.mission_sra_reference || "" })),
     el("fieldset", { id: "legs" }, el("legend", {}, "Itinerary")),
     el("div", { class: "actions" },
-      el("button", { type: "button", class: "secondary", onclick: () => addLeg(known) }, "Add a leg"),
+      el("button", { type: "button", class: "secondary", id: "add-leg", onclick: () => addLeg(known, undefined, true) }, "Add a leg"),
       el("button", { type: "submit", "data-testid": "submit" }, existing ? "Amend and resubmit" : "Submit")));
   const legs = existing ? existing.legs : [{ area: "", arrival: today(7), departure: today(10) }];
   for (const leg of legs) addLeg(known, leg);
+  // One key per request being written: a second click, or a retry, is the same request;
+  // a corrected form is a new one.
+  let key = newKey();
+  let lastSent = null;
+  let sending = false;
   form.onsubmit = async (event) => {
     event.preventDefault();
+    if (sending) return;
+    sending = true;
+    const button = $('[data-testid="submit"]', form);
+    button.disabled = true;
+    try {
+      await send();
+    } finally {
+      sending = false;
+      button.disabled = false;
+    }
+  };
+  const send = async () => {
     const body = {
       traveller: {
         id: $("#f-id").value.trim(), name: $("#f-name").value.trim(), org: $("#f-org").value.trim(),
@@ -237,60 +335,86 @@ async function requestForm(form, existing, detail, list) {
         area: $(".leg-area", row).value, arrival: $(".leg-arrival", row).value, departure: $(".leg-departure", row).value,
       })),
     };
+    if (JSON.stringify(body) !== lastSent) {
+      key = newKey();
+      lastSent = JSON.stringify(body);
+    }
     const record = await attempt(() => existing
-      ? api("PATCH", `/v1/clearance-requests/${existing.id}`, body)
-      : api("POST", "/v1/clearance-requests", body));
+      ? api("PATCH", `/v1/clearance-requests/${existing.id}`, body, undefined, key)
+      : api("POST", "/v1/clearance-requests", body, undefined, key));
     if (!record) return;
     say(`Request ${STATUS_LABEL[record.status].toLowerCase()}.`, record.status === "refused" ? "error" : "ok");
-    if (existing) await requestForm(form, null, detail, list);
+    // A fresh form for the next request: nothing of this one is sent again by mistake.
+    await requestForm(form, null, detail, list);
     await openRequest(record.id, detail, list);
     await refreshList(list, detail);
   };
 }
 
 let legCount = 0;
-function addLeg(known, leg = { area: "", arrival: today(7), departure: today(10) }) {
+/** Adds an itinerary leg; `focus` when the user asked for it, so the next key goes there. */
+function addLeg(known, leg = { area: "", arrival: today(7), departure: today(10) }, focus = false) {
   const n = ++legCount;
+  // Each label and its field share one grid cell: the label cannot drift over another field.
+  const field = (label, control) => el("div", { class: "field" }, el("label", { for: control.id }, label), control);
+  const area = el("select", { id: `leg-area-${n}`, class: "leg-area", required: true },
+    el("option", { value: "" }, "Choose an area"),
+    known.map((a) => el("option", { value: a.code, selected: a.code === leg.area },
+      `${a.code} ${a.name}: ${a.suspension ? "suspended" : a.in_force ? a.in_force.risk.replace("_", " ") : "no SRA"}`)));
   const row = el("div", { class: "leg", "data-testid": "leg" },
-    el("label", { for: `leg-area-${n}` }, "Area"),
-    el("select", { id: `leg-area-${n}`, class: "leg-area", required: true },
-      el("option", { value: "" }, "Choose an area"),
-      known.map((a) => el("option", { value: a.code, selected: a.code === leg.area },
-        `${a.code} ${a.name}: ${a.suspension ? "suspended" : a.in_force ? a.in_force.risk.replace("_", " ") : "no SRA"}`))),
-    el("label", { for: `leg-arr-${n}` }, "Arrival"),
-    el("input", { id: `leg-arr-${n}`, class: "leg-arrival", type: "date", required: true, value: leg.arrival }),
-    el("label", { for: `leg-dep-${n}` }, "Departure"),
-    el("input", { id: `leg-dep-${n}`, class: "leg-departure", type: "date", required: true, value: leg.departure }),
-    el("button", { type: "button", class: "link", onclick: () => row.remove() }, "Remove this leg"));
+    field("Area", area),
+    field("Arrival", el("input", { id: `leg-arr-${n}`, class: "leg-arrival", type: "date", required: true, value: leg.arrival })),
+    field("Departure", el("input", { id: `leg-dep-${n}`, class: "leg-departure", type: "date", required: true, value: leg.departure })),
+    el("button", {
+      type: "button", class: "link", "data-testid": "remove-leg",
+      onclick: () => {
+        const previous = row.previousElementSibling && $(".leg-area", row.previousElementSibling);
+        row.remove();
+        (previous || $("#add-leg")).focus();
+      },
+    }, "Remove this leg"));
   $("#legs").append(row);
+  if (focus) area.focus();
 }
 
-async function refreshList(list, detail) {
-  const page = await attempt(() => api("GET", "/v1/clearance-requests?limit=50"));
+async function refreshList(list, detail, quiet = false) {
+  const page = quiet
+    ? await api("GET", "/v1/clearance-requests?limit=50").catch(() => null)
+    : await attempt(() => api("GET", "/v1/clearance-requests?limit=50"));
   if (!page) return;
+  const fingerprint = page.items.map((r) => `${r.id}:${r.version}`).join(",");
+  if (quiet && list.dataset.fingerprint === fingerprint) return;
+  list.dataset.fingerprint = fingerprint;
   list.replaceChildren(page.items.length
     ? el("table", { class: "stack", "data-testid": "requests" },
       el("thead", {}, el("tr", {}, ["Submitted", "Traveller", "First leg", "Status", ""].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, page.items.map((r) => el("tr", {},
-        el("td", {}, r.submitted_at.slice(0, 16).replace("T", " ")),
+        el("td", {}, when(r.submitted_at)),
         el("td", {}, r.traveller.name),
         el("td", {}, `${r.legs[0].area} ${r.legs[0].arrival}`),
         el("td", {}, statusBadge(r.status)),
-        el("td", {}, el("button", { type: "button", class: "link", onclick: () => openRequest(r.id, detail, list) }, "Open"))))))
+        el("td", {}, el("button", {
+          type: "button", class: "link", "aria-label": `Open ${requestTitle(r)}`,
+          onclick: () => openRequest(r.id, detail, list),
+        }, "Open"))))))
     : el("p", {}, "No requests yet."));
 }
 
-async function openRequest(id, detail, list) {
-  const [record, trail] = await Promise.all([
-    attempt(() => api("GET", `/v1/clearance-requests/${id}`)),
-    attempt(() => api("GET", `/v1/clearance-requests/${id}/audit`)),
-  ]);
+async function openRequest(id, detail, list, { quiet = false } = {}) {
+  const get = (path) => (quiet ? api("GET", path).catch(() => null) : attempt(() => api("GET", path)));
+  const record = await get(`/v1/clearance-requests/${id}`);
   if (!record) return;
+  // A quiet refresh redraws only what changed, so nothing moves under the reader.
+  if (quiet && detail.dataset.id === id && detail.dataset.version === String(record.version)) return;
+  const trail = await get(`/v1/clearance-requests/${id}/audit`);
+  detail.dataset.id = id;
+  detail.dataset.version = String(record.version);
   const actions = el("div", { class: "actions" });
   if (PENDING.includes(record.status)) {
     actions.append(el("button", {
       type: "button", class: "secondary", "data-testid": "withdraw",
       onclick: async () => {
+        if (!window.confirm(`Withdraw ${requestTitle(record)}?`)) return;
         if (await attempt(() => api("POST", `/v1/clearance-requests/${id}/withdraw`, {}))) {
           await openRequest(id, detail, list);
           await refreshList(list, detail);
@@ -310,16 +434,24 @@ async function openRequest(id, detail, list) {
     }, "Amend"));
   }
   detail.replaceChildren(
-    el("h2", {}, `Request ${record.id.slice(0, 8)}`),
+    el("h2", { "data-testid": "request-title" }, requestTitle(record)),
     decisionCard(record),
     actions,
     el("h3", {}, "Timeline"),
-    el("ol", { class: "timeline", "data-testid": "timeline" }, (trail ? trail.items : []).map((e) => el("li", {},
-      el("time", { datetime: e.at }, e.at.slice(0, 19).replace("T", " ")), " ",
-      el("strong", {}, e.action.replace(/_/g, " ")), ` by ${e.actor}`,
-      e.stage ? ` (${e.stage})` : "", ": ", statusBadge(e.to),
-      e.comment ? el("q", {}, e.comment) : null))));
-  detail.scrollIntoView({ block: "nearest" });
+    el("ol", { class: "timeline", "data-testid": "timeline" }, (trail ? trail.items : []).map(timelineEntry)));
+  if (!quiet) detail.scrollIntoView({ block: "nearest" });
+}
+
+/** One audit entry: what happened, by whom, and the status it led to when it changed. */
+function timelineEntry(e) {
+  const moved = e.from !== e.to;
+  const outcome = moved ? [": ", statusBadge(e.to)]
+    : e.action === "approved" && e.to === "escalated" ? ": on to the next stage" : "";
+  return el("li", {},
+    el("time", { datetime: e.at }, when(e.at)), " ",
+    el("strong", {}, e.action.replace(/_/g, " ")), ` by ${e.actor}`,
+    e.stage ? ` (${stageName(e.stage)})` : "", outcome,
+    e.comment ? el("q", {}, e.comment) : null);
 }
 
 // ---- Approvers -----------------------------------------------------------------------
@@ -342,23 +474,29 @@ async function queueView(view) {
     el("div", { class: "toolbar" }, el("label", { for: "stage" }, "Stage"), picker, live),
     list, item);
   const load = () => loadQueue(picker.value, list, item);
-  picker.onchange = () => { load(); watch(picker.value, live, load); };
+  // A change that arrives live is announced to screen readers, not only drawn.
+  const reload = async () => {
+    const count = await load();
+    if (count != null) $("#announce").textContent = `Queue updated: ${plural(count, "request", "requests")} waiting at ${stageName(picker.value)}.`;
+  };
+  picker.onchange = () => { load(); watch(picker.value, live, reload); };
   await load();
-  watch(picker.value, live, load);
+  watch(picker.value, live, reload);
 }
 
 async function loadQueue(stage, list, item) {
   const page = await attempt(() => api("GET", `/v1/escalations?stage=${stage}&limit=100`));
-  if (!page) return;
+  if (!page) return null;
   list.replaceChildren(page.items.length
     ? el("ul", { class: "queue", "data-testid": "queue" }, page.items.map((q) => el("li", { class: q.urgent ? "urgent" : "" },
       el("button", { type: "button", class: "item", "data-testid": "queue-item", onclick: () => openItem(q.request.id, stage, list, item) },
         q.urgent ? el("span", { class: "flag" }, "Within 72 h") : null,
         el("strong", {}, q.request.traveller.name), ` (${q.request.traveller.org}) `,
         q.request.legs.map((l) => `${l.area} ${l.arrival}`).join(" → "),
-        el("small", {}, ` waiting ${Math.round(q.seconds_in_queue / 60)} min`),
+        el("small", {}, ` waiting ${plural(Math.round(q.seconds_in_queue / 60), "minute", "minutes")}`),
         q.claim ? el("small", { class: "claimed" }, ` claimed by ${q.claim.holder}`) : null))))
     : el("p", { "data-testid": "queue-empty" }, "Nothing waiting at this stage."));
+  return page.items.length;
 }
 
 /** Shows one escalation; `draft` is a comment typed before a claim or release re-rendered it. */
@@ -380,11 +518,11 @@ async function openItem(id, stage, list, item, draft = "") {
     await act("decision", { decision, comment: comment.value, stage }, `Decision recorded: ${decision}.`)();
   };
   item.replaceChildren(
-    el("h2", {}, `${record.traveller.name}: ${record.purpose}`),
+    el("h2", {}, requestTitle(record)),
+    el("p", {}, record.purpose),
     el("p", {}, `${record.programme_criticality}, mission SRA ${record.mission_sra_reference || "none"}`),
     decisionCard(record),
-    record.approval ? el("p", {}, `Chain: ${record.approval.chain.join(" → ")}; `,
-      record.approval.decisions.map((d) => `${d.stage} ${d.verdict} by ${d.approver}`).join("; ") || "no decision yet") : null,
+    record.approval ? el("p", {}, `Chain: ${record.approval.chain.map(stageName).join(" → ")}.`) : null,
     el("div", { class: "actions" },
       el("button", { type: "button", "data-testid": "claim", onclick: act("claim", {}, "Claimed: it is yours for the lease period.") }, "Claim"),
       el("button", { type: "button", class: "secondary", onclick: act("release", {}, "Released back to the queue.") }, "Release")),
@@ -440,15 +578,20 @@ function watch(stage, indicator, reload) {
 async function areasView(view) {
   areasCache = null;
   const table = el("div", { id: "area-table" });
-  view.append(el("h2", {}, "Areas"), table);
+  const analyst = has("security-analyst", "admin");
+  // In a crisis the locator is what is needed first: it comes before the long table.
+  const locatorSlot = el("div");
+  view.append(el("h2", {}, analyst ? "Crisis locator" : "Areas"), locatorSlot);
+  if (analyst) view.append(el("h2", {}, "Areas"));
+  view.append(table);
   await renderAreas(table);
-  if (!has("security-analyst", "admin")) return;
+  if (!analyst) return;
   const known = await areas();
   const codes = () => known.map((a) => el("option", { value: a.code }, `${a.code} ${a.name}`));
   if (has("security-analyst")) {
     const sra = el("form", { class: "card", "data-testid": "publish-form" },
       el("label", { for: "s-area" }, "Area"), el("select", { id: "s-area" }, codes()),
-      el("label", { for: "s-version" }, "Version"), el("input", { id: "s-version", type: "number", min: 1, required: true, value: 1 }),
+      el("label", { for: "s-version" }, "Version (the next one is filled in)"), el("input", { id: "s-version", type: "number", min: 1, required: true, value: 1 }),
       el("label", { for: "s-from" }, "Effective from"), el("input", { id: "s-from", type: "date", required: true, value: today() }),
       el("label", { for: "s-review" }, "Review due"), el("input", { id: "s-review", type: "date", required: true, value: today(180) }),
       el("label", { for: "s-level" }, "Security level (1 to 6)"), el("input", { id: "s-level", type: "number", min: 1, max: 6, required: true, value: 3 }),
@@ -466,12 +609,20 @@ async function areasView(view) {
       };
       const done = await attempt(() => api("POST", "/v1/sras", body));
       if (done) {
-        say(`Published; ${done.rescreening.requests} requests are being screened again.`, "ok");
+        say(`Published; ${plural(done.rescreening.requests, "request is", "requests are")} being screened again.`, "ok");
         areasCache = null;
         await renderAreas(table);
+        await nextVersion();
       }
     };
     view.append(el("h2", {}, "Publish an SRA"), sra);
+    // The next version of the chosen area's SRA, so a publication is not refused for a guess.
+    const nextVersion = async () => {
+      const listed = await attempt(() => api("GET", `/v1/sras?area=${encodeURIComponent($("#s-area").value)}`));
+      if (listed) $("#s-version").value = String(1 + Math.max(0, ...listed.items.map((s) => s.version)));
+    };
+    $("#s-area").onchange = nextVersion;
+    await nextVersion();
   }
   const locator = el("form", { class: "card", "data-testid": "locator-form" },
     el("label", { for: "l-area" }, "Area"), el("select", { id: "l-area" }, codes()),
@@ -485,7 +636,7 @@ async function areasView(view) {
     event.preventDefault();
     const found = await attempt(() => api("GET", query()));
     if (!found) return;
-    $("#l-result").replaceChildren(el("p", { "data-testid": "locator-count" }, `${found.count} ${found.count === 1 ? "person holds" : "people hold"} a clearance there on ${found.on}.`),
+    $("#l-result").replaceChildren(el("p", { "data-testid": "locator-count" }, `${plural(found.count, "person holds", "people hold")} a clearance there on ${found.on}.`),
       found.count ? el("table", {}, el("tbody", {}, found.items.map((p) => el("tr", {},
         el("td", {}, p.traveller_name), el("td", {}, p.org), el("td", {}, `${p.arrival} to ${p.departure}`), el("td", {}, p.status))))) : null);
   };
@@ -497,7 +648,7 @@ async function areasView(view) {
     link.click();
     link.remove();
   };
-  view.append(el("h2", {}, "Crisis locator"), locator);
+  locatorSlot.append(locator);
 }
 
 async function renderAreas(table) {
@@ -528,8 +679,14 @@ function suspensionControl(area, table) {
   }
   const reason = el("select", { "aria-label": `Suspension reason for ${area.code}` },
     ["relocation", "evacuation", "programme_suspension"].map((r) => el("option", { value: r }, r.replace("_", " "))));
+  const suspend = () => {
+    const why = reason.options[reason.selectedIndex].textContent;
+    // One click must not start an evacuation: say what it does and ask.
+    if (!window.confirm(`Suspend ${area.code} (${area.name}) for ${why}? New requests there are held and every issued clearance touching it is screened again.`)) return;
+    change("POST", { reason: reason.value }, `${area.code} suspended for ${why}.`);
+  };
   return el("span", { class: "inline" }, reason,
-    el("button", { type: "button", class: "danger", onclick: () => change("POST", { reason: reason.value }, `${area.code} suspended.`) }, "Suspend"));
+    el("button", { type: "button", class: "danger", "aria-label": `Suspend ${area.code}`, onclick: suspend }, "Suspend"));
 }
 
 // ---- Start ---------------------------------------------------------------------------
