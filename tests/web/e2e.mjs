@@ -56,13 +56,19 @@ async function startService() {
 
 /** A signed-in page of its own (separate storage), at `width` pixels. */
 async function signIn(browser, base, role, name, org = "UNICEF", width = 1280) {
-  const context = await browser.newContext({ viewport: { width, height: 900 } });
+  const context = await browser.newContext({ viewport: { width, height: 800 } });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   // A script error fails the test that caused it, with its message.
   page.on("pageerror", (error) => pageErrors.push(`${name}: ${error.message}`));
   // Confirmations (withdraw, suspend) are accepted: each test says what it confirms.
-  page.on("dialog", (dialog) => dialog.accept());
+  page.on("dialog", (dialog) => {
+    dialogs.push(dialog.message());
+    dialog.accept();
+  });
+  page.on("response", (response) => {
+    if (response.status() === 404) notFound.push(response.url());
+  });
   await page.goto(base);
   await page.selectOption("#dev-role", role);
   await page.fill("#dev-name", name);
@@ -86,6 +92,29 @@ function expect(condition, message) {
 
 const results = [];
 const pageErrors = [];
+const dialogs = [];
+const notFound = [];
+
+/** WCAG contrast ratio of two CSS colours (rgb()/rgba() as getComputedStyle gives them). */
+function contrast(a, b) {
+  const lum = (css) => {
+    const [r, g, bl] = css.match(/[\d.]+/g).slice(0, 3).map(Number).map((v) => {
+      const c = v / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+/** Whether the element is inside the viewport, wholly. */
+async function inView(page, selector) {
+  return page.evaluate((sel) => {
+    const box = document.querySelector(sel).getBoundingClientRect();
+    return box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight;
+  }, selector);
+}
 async function test(name, pages, body) {
   const started = Date.now();
   try {
@@ -112,6 +141,79 @@ const browser = await chromium.launch({
 let traveller, hq, dg, analyst;
 const all = () => ({ traveller, hq, dg, analyst });
 try {
+  let desk;
+  await test("signed out, nothing says signed in; signing out hides name and tabs", () => ({ desk }), async () => {
+    const context = await browser.newContext({ viewport: { width: 1366, height: 800 } });
+    const fresh = await context.newPage();
+    await fresh.goto(service.base);
+    await fresh.waitForSelector("#dev-sign-in");
+    expect(!(await fresh.isVisible("#sign-out")), "Sign out shows before anyone signed in");
+    expect(notFound.length === 0 || !notFound.some((u) => u.endsWith("/favicon.ico")), `404s: ${notFound}`);
+    await context.close();
+    desk = await signIn(browser, service.base, "travel-unit", "unicef-desk", "UNICEF", 1366);
+    await desk.click("#sign-out");
+    await desk.waitForSelector("#dev-sign-in");
+    for (const gone of ["#who", "#sign-out", "#tabs", "#view"]) {
+      expect(!(await desk.isVisible(gone)), `${gone} still shows after signing out`);
+    }
+  });
+
+  await test("each itinerary label sits over its own field at desktop width", () => ({ desk }), async () => {
+    desk = await signIn(browser, service.base, "travel-unit", "unicef-desk", "UNICEF", 1366);
+    // Focus moved to the view: not left on <body>.
+    expect(await desk.evaluate(() => document.activeElement !== document.body), "focus fell to <body> after signing in");
+    await desk.click("#add-leg");
+    expect(await desk.evaluate(() => document.activeElement === [...document.querySelectorAll(".leg-area")].at(-1)),
+      "Add a leg left focus elsewhere than the new leg");
+    const pairs = await desk.evaluate(() => [...document.querySelectorAll('[data-testid="leg"] label')].map((label) => {
+      const field = document.getElementById(label.htmlFor).getBoundingClientRect();
+      const box = label.getBoundingClientRect();
+      return { text: label.textContent, dx: Math.abs(box.left - field.left), gap: field.top - box.bottom };
+    }));
+    for (const p of pairs) expect(p.dx < 4 && p.gap >= 0 && p.gap < 16, `label "${p.text}" is not over its field: ${JSON.stringify(p)}`);
+    await desk.locator('[data-testid="remove-leg"]').last().click();
+    expect(await desk.evaluate(() => document.activeElement !== document.body), "focus fell to <body> after removing a leg");
+  });
+
+  await test("focus ring and field borders stand out (WCAG 1.4.11, 3:1)", () => ({ desk }), async () => {
+    await desk.focus("#f-purpose");
+    await desk.keyboard.press("Tab");
+    const [ring, border] = await desk.evaluate(() => {
+      const focused = getComputedStyle(document.activeElement);
+      return [focused.outlineColor, getComputedStyle(document.querySelector("#f-purpose")).borderTopColor];
+    });
+    const white = "rgb(255, 255, 255)";
+    expect(contrast(ring, white) >= 3, `focus ring ${ring}: ${contrast(ring, white).toFixed(2)}:1`);
+    expect(contrast(border, white) >= 3, `input border ${border}: ${contrast(border, white).toFixed(2)}:1`);
+  });
+
+  await test("a double click on Submit makes one request, and the form starts afresh", () => ({ desk }), async () => {
+    await desk.fill("#f-id", "t-0042");
+    await desk.fill("#f-name", "B. Field Officer");
+    await desk.fill("#f-purpose", "Nutrition survey");
+    await desk.selectOption('[data-testid="leg"] .leg-area >> nth=0', "CHE-GVA");
+    await desk.dblclick('[data-testid="submit"]');
+    await desk.waitForSelector('[data-testid="requests"] tr >> nth=1');
+    await desk.waitForTimeout(500);
+    const rows = await desk.locator('[data-testid="requests"] tbody tr').count();
+    expect(rows === 1, `${rows} requests after one double click`);
+    expect((await desk.inputValue("#f-purpose")) === "", "the form kept the last request's purpose");
+    // Two requests within the same minute have titles one can tell apart.
+    await desk.fill("#f-id", "t-0043");
+    await desk.fill("#f-name", "C. Field Officer");
+    await desk.fill("#f-purpose", "Nutrition survey");
+    await desk.selectOption('[data-testid="leg"] .leg-area >> nth=0', "CHE-GVA");
+    await desk.click('[data-testid="submit"]');
+    await desk.waitForSelector('[data-testid="request-title"]:has-text("C. Field Officer")');
+    const titles = new Set(await desk.locator('[data-testid="requests"] button').evaluateAll((b) => b.map((x) => x.getAttribute("aria-label"))));
+    expect(titles.size === 2, `titles: ${[...titles]}`);
+    // Conditions appear once, in their column; times name their zone.
+    const why = await desk.locator('[data-testid="decision"] tbody td').nth(4).textContent();
+    expect(!/conditions:/.test(why), `conditions repeated in: ${why}`);
+    const time = await desk.locator('[data-testid="timeline"] time').first().textContent();
+    expect(/GMT|UTC|CET|CEST/.test(time) && !/\.\d{3}/.test(time), `time shown as "${time}"`);
+  });
+
   await test("a traveller submits a low-risk request and sees it cleared", all, async () => {
     traveller = await signIn(browser, service.base, "traveller", "alice", "UNICEF", 360);
     await submit(traveller, { area: "CHE-GVA" });
@@ -148,14 +250,41 @@ try {
     await hq.waitForSelector('#message:has-text("Decision recorded")');
   });
 
+  await test("the traveller's open request follows the approvals without a reload", all, async () => {
+    await traveller.locator('[data-testid="request-title"]').waitFor();
+    expect(/SOM-MOG/.test(await traveller.locator('[data-testid="request-title"]').textContent()), "the escalated request is not the one open");
+  });
+
   await test("the DG's office approves it", all, async () => {
     dg = await signIn(browser, service.base, "approver-dg", "dg-1", "");
     await dg.click('[data-testid="queue-item"]:has-text("SOM-MOG")');
+    // Approving before claiming is refused: the reason shows where the approver looks,
+    // however far down the page they are.
+    await dg.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    await dg.click('[data-testid="approve"]');
+    await dg.waitForSelector('#message.error');
+    expect(await inView(dg, "#message"), "the error is off-screen");
+    await dg.getByRole("button", { name: "Release" }).click();
+    await dg.waitForSelector('#message:has-text("nothing to release")');
     await dg.click('[data-testid="claim"]');
     await dg.waitForSelector('#message:has-text("Claimed")');
     await dg.fill("#comment", "Approved for the mission");
     await dg.click('[data-testid="approve"]');
     await dg.waitForSelector('#message:has-text("Decision recorded")');
+  });
+
+  await test("the traveller's page shows the approval by itself, consistently", all, async () => {
+    // No click: the open request refreshes within a few seconds.
+    await traveller.waitForSelector('[data-testid="headline"] [data-testid="status"]:has-text("Approved")', { timeout: 15_000 });
+    const headline = await traveller.locator('[data-testid="headline"]').textContent();
+    expect(!/needs approval by/.test(headline) && /hq-1/.test(headline) && /dg-1/.test(headline), `headline: ${headline}`);
+    const legs = await traveller.locator('[data-testid="leg-outcome"]').allTextContents();
+    expect(!legs.includes("Escalated"), `leg outcomes: ${legs}`);
+    const steps = await traveller.locator('[data-testid="timeline"] li').allTextContents();
+    const hqStep = steps.find((t) => /approved by hq-1/.test(t)) || "";
+    expect(!/Escalated/.test(hqStep), `HQ's approval reads: ${hqStep}`);
+    expect(/next stage/.test(hqStep), `HQ's approval reads: ${hqStep}`);
+    expect(/Travel as planned/.test(await traveller.locator('[data-testid="next-step"]').textContent()), "no next step");
   });
 
   await test("the traveller sees it approved with the full timeline", all, async () => {
@@ -176,6 +305,7 @@ try {
     const row = analyst.locator('[data-testid="areas"] tr', { hasText: "CHE-GVA" });
     await row.getByRole("button", { name: "Suspend" }).click();
     await analyst.waitForSelector('#message:has-text("CHE-GVA suspended")');
+    expect(dialogs.some((d) => /Suspend CHE-GVA/.test(d) && /screened again/.test(d)), `no confirmation: ${dialogs}`);
     await analyst.locator('[data-testid="areas"] tr', { hasText: "CHE-GVA" }).getByRole("button", { name: "Lift" }).click();
     await analyst.waitForSelector('#message:has-text("operations resume")');
     // The approved trip to SOM-MOG starts in 7 days: the crisis locator finds alice there.
@@ -185,6 +315,20 @@ try {
     await analyst.click('[data-testid="locator-form"] button[type="submit"]');
     const count = await analyst.locator('[data-testid="locator-count"]').textContent();
     expect(count.startsWith("1 person holds"), count);
+  });
+
+  await test("publishing an SRA offers the next version of the chosen area", all, async () => {
+    await analyst.selectOption("#s-area", "KEN-NBO");
+    await analyst.waitForFunction(() => document.querySelector("#s-version").value === "3");
+    await analyst.selectOption("#s-area", "NER-NIA");
+    await analyst.waitForFunction(() => document.querySelector("#s-version").value === "1");
+  });
+
+  await test("offline, the page says the service cannot be reached", all, async () => {
+    await analyst.context().setOffline(true);
+    await analyst.click('[data-testid="locator-form"] button[type="submit"]');
+    await analyst.waitForSelector('#message:has-text("could not be reached")');
+    await analyst.context().setOffline(false);
   });
 } finally {
   await browser.close();
