@@ -5,7 +5,7 @@
 //
 //   node tests/web/e2e.mjs        (CLEARWAY_BIN, CHROMIUM and REDIS_URL may override defaults)
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -55,8 +55,8 @@ async function startService() {
 }
 
 /** A signed-in page of its own (separate storage), at `width` pixels. */
-async function signIn(browser, base, role, name, org = "UNICEF", width = 1280) {
-  const context = await browser.newContext({ viewport: { width, height: 800 } });
+async function signIn(browser, base, role, name, org = "UNICEF", width = 1280, options = {}) {
+  const context = await browser.newContext({ viewport: { width, height: 800 }, ...options });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   // A script error fails the test that caused it, with its message.
@@ -106,6 +106,17 @@ function contrast(a, b) {
   };
   const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
   return (hi + 0.05) / (lo + 0.05);
+}
+
+/** axe-core's violations of WCAG 2.1 A and AA and its best practices on the page as it is. */
+const AXE = readFileSync(join(here, "node_modules", "axe-core", "axe.min.js"), "utf8");
+async function axeViolations(page) {
+  await page.addScriptTag({ content: AXE });
+  return page.evaluate(async () => {
+    const tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"];
+    const { violations } = await window.axe.run(document, { runOnly: { type: "tag", values: tags } });
+    return violations.map((v) => `${v.id} (${v.impact}, ${v.nodes.length}x, e.g. ${v.nodes[0].target.join(" ")}): ${v.help}`);
+  });
 }
 
 /** Whether the element is inside the viewport, wholly. */
@@ -330,6 +341,42 @@ try {
     await analyst.waitForSelector('#message:has-text("could not be reached")');
     await analyst.context().setOffline(false);
   });
+
+  // Every view at both widths, as each role sees it with something open.
+  for (const width of [1366, 360]) {
+    const views = [
+      ["signed out", null, async () => {}],
+      ["traveller's requests", ["traveller", "alice", "UNICEF"], async (page) => {
+        await page.locator('[data-testid="requests"] button').first().click();
+        await page.waitForSelector('[data-testid="timeline"] li');
+      }],
+      ["approver's queue", ["approver-hq", "hq-2", ""], async (page) => {
+        await page.waitForSelector('[data-testid="live"]:has-text("live")');
+      }],
+      ["analyst's areas", ["security-analyst", "analyst-2", ""], async (page) => {
+        await page.waitForSelector('[data-testid="areas"]');
+      }],
+    ];
+    for (const [label, who, open] of views) {
+      let page;
+      await test(`axe-core finds nothing on the ${label} view at ${width} px`, () => ({ page }), async () => {
+        // axe is injected as a script, which the page's own policy rightly refuses.
+        const options = { bypassCSP: true };
+        if (who) {
+          page = await signIn(browser, service.base, ...who, width, options);
+        } else {
+          const context = await browser.newContext({ viewport: { width, height: 800 }, ...options });
+          page = await context.newPage();
+          await page.goto(service.base);
+          await page.waitForSelector("#dev-sign-in");
+        }
+        await open(page);
+        const violations = await axeViolations(page);
+        expect(violations.length === 0, `${violations.length} violations:\n     ${violations.join("\n     ")}`);
+      });
+      await page?.context().close();
+    }
+  }
 } finally {
   await browser.close();
   service.child.kill("SIGTERM");

@@ -180,6 +180,9 @@ function show(id, render) {
 
 // ---- Shared pieces ---------------------------------------------------------------------
 
+/** A column header; the actions column's is named for screen readers only. */
+const header = (text) => el("th", { scope: "col" }, text || el("span", { class: "visually-hidden" }, "Actions"));
+
 function statusBadge(status) {
   return el("span", { class: `badge ${status}`, "data-testid": "status" }, STATUS_LABEL[status] || status);
 }
@@ -387,7 +390,7 @@ async function refreshList(list, detail, quiet = false) {
   list.dataset.fingerprint = fingerprint;
   list.replaceChildren(page.items.length
     ? el("table", { class: "stack", "data-testid": "requests" },
-      el("thead", {}, el("tr", {}, ["Submitted", "Traveller", "First leg", "Status", ""].map((h) => el("th", { scope: "col" }, h)))),
+      el("thead", {}, el("tr", {}, ["Submitted", "Traveller", "First leg", "Status", ""].map(header))),
       el("tbody", {}, page.items.map((r) => el("tr", {},
         el("td", {}, when(r.submitted_at)),
         el("td", {}, r.traveller.name),
@@ -656,7 +659,7 @@ async function renderAreas(table) {
   if (!known) return;
   const analyst = has("security-analyst");
   table.replaceChildren(el("table", { class: "stack", "data-testid": "areas" },
-    el("thead", {}, el("tr", {}, ["Area", "Risk", "Security level", "SRA", ""].map((h) => el("th", { scope: "col" }, h)))),
+    el("thead", {}, el("tr", {}, ["Area", "Risk", "Security level", "SRA", ""].map(header))),
     el("tbody", {}, known.map((a) => el("tr", { class: a.review_overdue ? "overdue" : "" },
       el("th", { scope: "row" }, `${a.code} `, el("small", {}, `${a.name}, ${a.country}`)),
       el("td", {}, a.suspension ? el("span", { class: "risk suspended" }, `suspended (${a.suspension.reason.replace("_", " ")})`) : riskBadge(a.in_force && a.in_force.risk)),
