@@ -298,6 +298,18 @@ try {
     expect(/Travel as planned/.test(await traveller.locator('[data-testid="next-step"]').textContent()), "no next step");
   });
 
+  await test("an approved request prints as a clearance with its reference", all, async () => {
+    await traveller.emulateMedia({ media: "print" });
+    try {
+      const reference = await traveller.locator('[data-testid="print-reference"]').textContent();
+      expect(/Reference: [0-9a-f-]{36}/.test(reference) && /alice/.test(reference) && /#request=/.test(reference), reference);
+      expect(!(await traveller.isVisible('[data-testid="submit-form"]')), "the form prints");
+      expect(await traveller.isVisible('[data-testid="decision"]'), "the decision does not print");
+    } finally {
+      await traveller.emulateMedia({ media: "screen" });
+    }
+  });
+
   await test("the traveller sees it approved with the full timeline", all, async () => {
     await traveller.click('[data-testid="tab-requests"]');
     const row = traveller.locator('[data-testid="requests"] tr', { hasText: "Approved" });
@@ -333,6 +345,28 @@ try {
     await analyst.waitForFunction(() => document.querySelector("#s-version").value === "3");
     await analyst.selectOption("#s-area", "NER-NIA");
     await analyst.waitForFunction(() => document.querySelector("#s-version").value === "1");
+  });
+
+  await test("an analyst takes an SRA from draft through endorsement and approval to publication", all, async () => {
+    await analyst.selectOption("#s-area", "NER-NIA");
+    await analyst.waitForFunction(() => document.querySelector("#s-version").value === "1");
+    await analyst.selectOption("#s-risk", "medium");
+    await analyst.click('[data-testid="save-draft"]');
+    await analyst.waitForSelector('#message:has-text("Draft v1 saved")');
+    const versions = analyst.locator('[data-testid="sra-versions"]');
+    await versions.locator("tr", { hasText: "draft" }).waitFor();
+    await analyst.fill('[aria-label="Endorsement: signed by"]', "SMT Niger");
+    await analyst.click('button:has-text("Record endorsement")');
+    await analyst.waitForSelector('#message:has-text("endorsement recorded")');
+    await analyst.fill('[aria-label="Approval: signed by"]', "DO Niger");
+    await analyst.click('button:has-text("Record approval")');
+    await analyst.waitForSelector('#message:has-text("approval recorded")');
+    await versions.getByRole("button", { name: "Publish" }).click();
+    await analyst.waitForSelector('#message:has-text("v1 published")');
+    await analyst.waitForSelector('[data-testid="rescreen-progress"]:has-text("done")');
+    await versions.locator("tr", { hasText: "published" }).waitFor();
+    const row = await analyst.locator('[data-testid="areas"] tr', { hasText: "NER-NIA" }).textContent();
+    expect(/medium/.test(row), `NER-NIA after publication: ${row}`);
   });
 
   await test("offline, the page says the service cannot be reached", all, async () => {

@@ -196,6 +196,12 @@ function riskBadge(risk) {
 const today = (days = 0) => new Date(Date.now() + days * 86400000).toISOString().slice(0, 10);
 
 const STAGE_NAME = { hq: "HQ security", dg: "the DG's office" };
+const PC_HELP = {
+  PC1: "lifesaving, or directed by the Secretary-General",
+  PC2: "very likely to have an immediate, significant impact",
+  PC3: "likely to have a significant impact",
+  PC4: "other activities",
+};
 const stageName = (s) => STAGE_NAME[s] || s;
 
 /** Where the request stands now, in words: the screening's reason while nothing happened
@@ -239,6 +245,8 @@ function decisionCard(record) {
   return el("div", { class: "card decision", "data-testid": "decision" },
     el("p", { "data-testid": "headline" }, statusBadge(record.status), " ", headline(record)),
     next ? el("p", { class: "next-step", "data-testid": "next-step" }, next) : null,
+    el("details", { class: "hint" }, el("summary", {}, "What do risk and screening mean?"),
+      el("p", {}, "Each leg is checked against the Security Risk Assessment (SRA) in force for its area on those dates. Its residual risk (likelihood times impact, after the mandatory measures) runs from Low to Unacceptable. Low and Medium clear at once, High needs programme criticality PC1 or PC2, Very High goes to HQ security and then the Director General's office, Unacceptable is refused. The strictest leg decides.")),
     el("table", { class: "stack" },
       el("caption", { class: "visually-hidden" }, "Screening of each leg against the SRA in force"),
       el("thead", {}, el("tr", {}, ["Area", "Risk", "SRA", "Screening", "Why", "Conditions"].map((h) => el("th", { scope: "col" }, h)))),
@@ -272,6 +280,11 @@ async function requestsView(view) {
   view.append(el("h2", { id: "form-title" }, "New request"), form, detail, el("h2", {}, "Requests"), list);
   await requestForm(form, null, detail, list);
   await refreshList(list, detail);
+  const linked = new URLSearchParams(location.hash.slice(1)).get("request");
+  if (linked) {
+    history.replaceState(null, "", location.pathname);
+    await openRequest(linked, detail, list);
+  }
   // Approvals, returns and revocations happen elsewhere: look again every few seconds.
   const timer = setInterval(async () => {
     if (document.hidden) return;
@@ -287,20 +300,30 @@ async function requestForm(form, existing, detail, list) {
   $("#form-title").textContent = existing ? `Amend: ${requestTitle(existing)}` : "New request";
   const known = await attempt(areas) || [];
   const t = existing ? existing.traveller : {};
-  const field = (id, label, attrs) => [el("label", { for: id }, label), el("input", { id, name: id, ...attrs })];
+  // A hint is tied to its field (aria-describedby), so a screen reader reads it with the field.
+  const field = (id, label, attrs, hint) => [
+    el("label", { for: id }, label),
+    el("input", { id, name: id, "aria-describedby": hint ? `${id}-hint` : null, ...attrs }),
+    hint ? el("small", { id: `${id}-hint`, class: "hint" }, hint) : null,
+  ];
   form.replaceChildren(
     el("fieldset", {}, el("legend", {}, "Traveller"),
       field("f-id", "Traveller id", { required: true, value: t.id || session.sub, readonly: !has("travel-unit") }),
       field("f-name", "Name", { required: true, value: t.name || session.sub }),
       field("f-org", "Organisation", { required: true, value: t.org || session.org || "" }),
-      field("f-bsafe", "BSAFE valid until", { type: "date", value: t.bsafe_valid_until || today(365) }),
-      field("f-ssafe", "SSAFE valid until", { type: "date", value: t.ssafe_valid_until || today(365) })),
+      field("f-bsafe", "BSAFE valid until", { type: "date", value: t.bsafe_valid_until || today(365) },
+        "BSAFE is the UN's mandatory online security awareness course; it must be valid through the last departure."),
+      field("f-ssafe", "SSAFE valid until", { type: "date", value: t.ssafe_valid_until || today(365) },
+        "SSAFE is the in-person Safe and Secure Approaches in Field Environments training, required where the area's SRA says so. Leave empty if you have none.")),
     el("fieldset", {}, el("legend", {}, "Mission"),
       field("f-purpose", "Purpose", { required: true, value: existing ? existing.purpose : "" }),
       el("label", { for: "f-pc" }, "Programme criticality"),
-      el("select", { id: "f-pc" }, ["PC1", "PC2", "PC3", "PC4"].map((pc) =>
-        el("option", { value: pc, selected: (existing ? existing.programme_criticality : "PC3") === pc }, pc))),
-      field("f-msra", "Mission-specific SRA reference (Very High risk)", { value: existing && existing.mission_sra_reference || "" })),
+      el("select", { id: "f-pc", "aria-describedby": "f-pc-hint" }, Object.entries(PC_HELP).map(([pc, what]) =>
+        el("option", { value: pc, selected: (existing ? existing.programme_criticality : "PC3") === pc }, `${pc}: ${what}`))),
+      el("small", { id: "f-pc-hint", class: "hint" },
+        "How critical the activity is, as your programme's criticality assessment rated it. The higher the criticality, the higher the residual risk it may accept: PC1 up to Very High (with approval), PC2 up to High, PC3 and PC4 up to Medium."),
+      field("f-msra", "Mission-specific SRA reference (Very High risk)", { value: existing && existing.mission_sra_reference || "" },
+        "Where the area's risk is Very High, the mission needs its own Security Risk Assessment: give its reference.")),
     el("fieldset", { id: "legs" }, el("legend", {}, "Itinerary")),
     el("div", { class: "actions" },
       el("button", { type: "button", class: "secondary", id: "add-leg", onclick: () => addLeg(known, undefined, true) }, "Add a leg"),
@@ -436,8 +459,16 @@ async function openRequest(id, detail, list, { quiet = false } = {}) {
       },
     }, "Amend"));
   }
+  if (["cleared", "approved"].includes(record.status)) {
+    actions.append(el("button", { type: "button", class: "secondary", "data-testid": "print", onclick: () => window.print() }, "Print the clearance"));
+  }
+  // What a printed clearance needs beyond the screen: the full reference and where to check it.
+  const verify = `${location.origin}/#request=${record.id}`;
   detail.replaceChildren(
     el("h2", { "data-testid": "request-title" }, requestTitle(record)),
+    el("p", { class: "print-only", "data-testid": "print-reference" },
+      `Security clearance ${STATUS_LABEL[record.status].toLowerCase()}. Traveller: ${record.traveller.name} (${record.traveller.id}, ${record.traveller.org}). Purpose: ${record.purpose}. Reference: ${record.id}. Printed ${when(new Date().toISOString())}. Check it is still valid at `,
+      el("a", { href: verify }, verify), "."),
     decisionCard(record),
     actions,
     el("h3", {}, "Timeline"),
@@ -601,28 +632,77 @@ async function areasView(view) {
       el("label", { for: "s-risk" }, "Residual risk"),
       el("select", { id: "s-risk" }, ["low", "medium", "high", "very_high", "unacceptable"].map((r) => el("option", { value: r }, r.replace("_", " ")))),
       el("label", { for: "s-measures" }, "Mandatory measures, one per line"), el("textarea", { id: "s-measures", rows: 3 }),
-      el("button", { type: "submit" }, "Publish"));
+      el("div", { class: "actions" },
+        el("button", { type: "submit", value: "draft", "data-testid": "save-draft" }, "Save as a draft"),
+        el("button", { type: "submit", value: "publish", class: "secondary" }, "Publish now (signed off elsewhere)")));
+    const versions = el("div", { id: "sra-versions", "data-testid": "sra-versions" });
+    const progress = el("p", { id: "rescreen-progress", "data-testid": "rescreen-progress", role: "status" });
     sra.onsubmit = async (event) => {
       event.preventDefault();
+      const draft = event.submitter && event.submitter.value === "draft";
       const body = {
         area: $("#s-area").value, version: Number($("#s-version").value),
         effective_from: $("#s-from").value, review_due: $("#s-review").value,
         security_level: Number($("#s-level").value), residual_risk: $("#s-risk").value,
         mandatory_measures: $("#s-measures").value.split("\n").map((m) => m.trim()).filter(Boolean),
       };
-      const done = await attempt(() => api("POST", "/v1/sras", body));
+      const done = await attempt(() => api("POST", draft ? "/v1/sras/drafts" : "/v1/sras", body));
       if (done) {
-        say(`Published; ${plural(done.rescreening.requests, "request is", "requests are")} being screened again.`, "ok");
+        say(draft ? `Draft v${done.version} saved: it needs the SMT's endorsement and the DO's approval.`
+          : `Published; ${plural(done.rescreening.requests, "request is", "requests are")} being screened again.`, "ok");
+        if (done.rescreening) followRescreening(done.rescreening, progress);
         areasCache = null;
         await renderAreas(table);
         await nextVersion();
       }
     };
-    view.append(el("h2", {}, "Publish an SRA"), sra);
-    // The next version of the chosen area's SRA, so a publication is not refused for a guess.
+    view.append(el("h2", {}, "Draft or publish an SRA"), sra, el("h3", {}, "Versions of the chosen area"), progress, versions);
+    // The chosen area's versions with the next step of each, and the next version number, so a
+    // publication is not refused for a guess.
     const nextVersion = async () => {
       const listed = await attempt(() => api("GET", `/v1/sras?area=${encodeURIComponent($("#s-area").value)}`));
-      if (listed) $("#s-version").value = String(1 + Math.max(0, ...listed.items.map((s) => s.version)));
+      if (!listed) return;
+      $("#s-version").value = String(1 + Math.max(0, ...listed.items.map((s) => s.version)));
+      const step = async (path, body, done, confirmText) => {
+        if (confirmText && !window.confirm(confirmText)) return;
+        const result = await attempt(() => api("POST", path, body));
+        if (!result) return;
+        say(done, "ok");
+        if (result.rescreening) followRescreening(result.rescreening, progress);
+        areasCache = null;
+        await renderAreas(table);
+        await nextVersion();
+      };
+      const signoff = (sra, what, path) => {
+        const by = el("input", { "aria-label": `${what}: signed by`, placeholder: "Signed by", maxlength: 200 });
+        const on = el("input", { "aria-label": `${what}: on`, type: "date", value: today() });
+        return el("span", { class: "inline" }, by, on,
+          el("button", { type: "button", onclick: () => step(`/v1/sras/${sra.id}/${path}`, { by: by.value.trim(), on: on.value }, `v${sra.version}: ${what.toLowerCase()} recorded.`) }, `Record ${what.toLowerCase()}`));
+      };
+      const next = (sra) => {
+        if (sra.status === "draft") return signoff(sra, "Endorsement", "endorsement");
+        if (sra.status === "endorsed" && !sra.approval) return signoff(sra, "Approval", "approval");
+        if (sra.status === "endorsed") {
+          return el("button", { type: "button", onclick: () => step(`/v1/sras/${sra.id}/publish`, undefined, `v${sra.version} published.`) }, "Publish");
+        }
+        if (sra.status === "published") {
+          return el("button", {
+            type: "button", class: "danger",
+            onclick: () => step(`/v1/sras/${sra.id}/withdraw`, undefined, `v${sra.version} withdrawn.`,
+              `Withdraw version ${sra.version} of the SRA for ${sra.area}? Requests it cleared are screened again against what remains in force.`),
+          }, "Withdraw");
+        }
+        return null;
+      };
+      versions.replaceChildren(listed.items.length
+        ? el("table", { class: "stack" },
+          el("thead", {}, el("tr", {}, ["Version", "Status", "Risk", "From", "Signed off", ""].map(header))),
+          el("tbody", {}, listed.items.map((s) => el("tr", {},
+            el("td", {}, `v${s.version}`), el("td", {}, s.status), el("td", {}, riskBadge(s.residual_risk)),
+            el("td", {}, s.effective_from),
+            el("td", {}, [s.endorsement && `SMT: ${s.endorsement.by}, ${s.endorsement.on}`, s.approval && `DO: ${s.approval.by}, ${s.approval.on}`].filter(Boolean).join("; ") || "not yet"),
+            el("td", {}, next(s))))))
+        : el("p", {}, "No SRA for this area yet."));
     };
     $("#s-area").onchange = nextVersion;
     await nextVersion();
@@ -667,6 +747,18 @@ async function renderAreas(table) {
       el("td", {}, a.review_overdue ? el("strong", {}, "Review overdue")
         : a.in_force ? `v${a.in_force.sra.version}, review by ${a.in_force.review_due}` : "none in force"),
       el("td", {}, analyst ? suspensionControl(a, table) : null))))));
+}
+
+/** Polls a re-screening job until it is done, showing how far it got. */
+async function followRescreening(job, line) {
+  for (let i = 0; i < 600; i++) {
+    const state = await api("GET", `/v1/rescreening/${job.id}`).catch(() => null);
+    if (state) {
+      line.textContent = `Re-screening: ${state.processed} of ${plural(state.total, "request", "requests")} screened, ${state.changed} changed${state.status === "done" ? "; done." : "…"}`;
+      if (state.status === "done") return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
 }
 
 function suspensionControl(area, table) {
