@@ -55,7 +55,9 @@ async function startService() {
 }
 
 /** A signed-in page of its own (separate storage), at `width` pixels. */
-async function signIn(browser, base, role, name, org = "UNICEF", width = 1280, options = {}) {
+/** The view each role works in; signing in lands on the overview, and `land` keeps it there. */
+const WORK = { traveller: "requests", "travel-unit": "requests", "approver-hq": "queue", "approver-dg": "queue", "security-analyst": "areas" };
+async function signIn(browser, base, role, name, org = "UNICEF", width = 1280, options = {}, land = false) {
   const context = await browser.newContext({ viewport: { width, height: 800 }, ...options });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
@@ -75,6 +77,7 @@ async function signIn(browser, base, role, name, org = "UNICEF", width = 1280, o
   await page.fill("#dev-org", org);
   await page.click('[data-testid="dev-sign-in"]');
   await page.waitForSelector('[data-testid="who"]:has-text("' + name + '")');
+  if (!land) await page.click(`[data-testid="tab-${WORK[role]}"]`);
   return page;
 }
 
@@ -369,7 +372,34 @@ try {
     expect(/medium/.test(row), `NER-NIA after publication: ${row}`);
   });
 
+  await test("the overviews' counts are the API's", all, async () => {
+    const viaApi = (page, path) => page.evaluate(async (p) => {
+      const token = sessionStorage.getItem("clearway.token");
+      return (await fetch(p, { headers: { Authorization: `Bearer ${token}` } })).json();
+    }, path);
+    const figure = async (page, id) => (await page.locator(`[data-testid="figure-${id}"] strong`).textContent()).trim();
+    await analyst.click('[data-testid="tab-home"]');
+    await analyst.waitForSelector('[data-testid="people-today"]');
+    const areasNow = (await viaApi(analyst, "/v1/areas")).items;
+    const medium = areasNow.filter((a) => !a.suspension && a.in_force && a.in_force.risk === "medium").length;
+    const none = areasNow.filter((a) => !a.suspension && !a.in_force).length;
+    expect(await figure(analyst, "risk-medium") === String(medium), `medium: page ${await figure(analyst, "risk-medium")}, API ${medium}`);
+    expect(await figure(analyst, "risk-none") === String(none), `without an SRA: page ${await figure(analyst, "risk-none")}, API ${none}`);
+    await hq.click('[data-testid="tab-home"]');
+    await hq.waitForSelector('[data-testid="figure-hq-pending"]');
+    const queue = await viaApi(hq, "/v1/escalations?stage=hq&limit=200");
+    expect(await figure(hq, "hq-pending") === String(queue.items.length), "HQ's pending count");
+    await traveller.click('[data-testid="tab-home"]');
+    await traveller.waitForSelector('[data-testid="next-trip"]');
+    const mine = (await viaApi(traveller, "/v1/clearance-requests?limit=200")).items;
+    const cleared = mine.filter((r) => ["cleared", "approved"].includes(r.status)).length;
+    expect(await figure(traveller, "cleared") === String(cleared), `cleared: page ${await figure(traveller, "cleared")}, API ${cleared}`);
+    expect(/Next trip: alice/i.test(await traveller.locator('[data-testid="next-trip"]').textContent()), "no next trip");
+  });
+
   await test("offline, the page says the service cannot be reached", all, async () => {
+    await analyst.click('[data-testid="tab-areas"]');
+    await analyst.waitForSelector('[data-testid="locator-form"]');
     await analyst.context().setOffline(true);
     await analyst.click('[data-testid="locator-form"] button[type="submit"]');
     await analyst.waitForSelector('#message:has-text("could not be reached")');
@@ -390,6 +420,12 @@ try {
       ["analyst's areas", ["security-analyst", "analyst-2", ""], async (page) => {
         await page.waitForSelector('[data-testid="areas"]');
       }],
+      ["traveller's overview", ["traveller", "alice", "UNICEF", "land"], async (page) => {
+        await page.waitForSelector('[data-testid="next-trip"]');
+      }],
+      ["analyst's overview", ["security-analyst", "analyst-3", "", "land"], async (page) => {
+        await page.waitForSelector('[data-testid="people-today"]');
+      }],
     ];
     for (const [label, who, open] of views) {
       let page;
@@ -397,7 +433,8 @@ try {
         // axe is injected as a script, which the page's own policy rightly refuses.
         const options = { bypassCSP: true };
         if (who) {
-          page = await signIn(browser, service.base, ...who, width, options);
+          const [role, name, org, land] = who;
+          page = await signIn(browser, service.base, role, name, org, width, options, land === "land");
         } else {
           const context = await browser.newContext({ viewport: { width, height: 800 }, ...options });
           page = await context.newPage();

@@ -144,11 +144,11 @@ const has = (...roles) => session && roles.some((r) => session.roles.includes(r)
 function tabs() {
   const nav = $("#tabs");
   nav.replaceChildren();
-  const views = [];
+  const views = [["home", "Overview", homeView]];
   if (has("traveller", "travel-unit")) views.push(["requests", "Requests", requestsView]);
   if (has("approver-hq", "approver-dg", "admin")) views.push(["queue", "Approval queue", queueView]);
   if (has("security-analyst", "admin")) views.push(["areas", "Areas and SRAs", areasView]);
-  if (!views.length) views.push(["areas-read", "Areas", areasView]);
+  if (views.length === 1) views.push(["areas-read", "Areas", areasView]);
   for (const [id, label, render] of views) {
     nav.append(el("button", {
       type: "button", id: `tab-${id}`, "data-testid": `tab-${id}`,
@@ -259,6 +259,98 @@ function decisionCard(record) {
         el("td", {}, leg.reason.replace(/;\s*conditions:.*$/s, "")),
         el("td", {}, leg.conditions.length ? el("ul", {}, leg.conditions.map((c) => el("li", {}, c))) : "none"),
       )))));
+}
+
+// ---- Overview ----------------------------------------------------------------------------
+
+/** Every item of a paged list (following next_cursor), up to `cap` items. */
+async function everything(path, cap = 2000) {
+  const items = [];
+  let cursor = null;
+  do {
+    const sep = path.includes("?") ? "&" : "?";
+    const page = await api("GET", `${path}${sep}limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor && items.length < cap);
+  return items;
+}
+
+/** A figure with its label; `testid` names it for the tests that compare it with the API. */
+const figure = (testid, value, label) =>
+  el("div", { class: "figure", "data-testid": `figure-${testid}` }, el("strong", {}, String(value)), el("span", {}, label));
+
+async function homeView(view) {
+  view.append(el("h2", {}, `Overview for ${session.sub}`));
+  const body = el("div", { "aria-busy": "true" }, el("p", { class: "hint" }, "Loading…"));
+  view.append(body);
+  const parts = [];
+  if (has("traveller", "travel-unit")) parts.push(await attempt(travellerHome));
+  if (has("approver-hq", "approver-dg", "admin")) parts.push(await attempt(approverHome));
+  if (has("security-analyst", "admin")) parts.push(await attempt(analystHome));
+  body.replaceChildren(...parts.filter(Boolean));
+  body.removeAttribute("aria-busy");
+}
+
+async function travellerHome() {
+  const mine = await everything("/v1/clearance-requests");
+  const count = (status) => mine.filter((r) => r.status === status).length;
+  const start = today();
+  const upcoming = mine
+    .filter((r) => ["cleared", "approved"].includes(r.status) && r.legs[0].arrival >= start)
+    .sort((a, b) => a.legs[0].arrival.localeCompare(b.legs[0].arrival))[0];
+  const action = mine.filter((r) => ["returned", "held", "revoked"].includes(r.status));
+  return el("section", { class: "card", "aria-labelledby": "home-trips" },
+    el("h3", { id: "home-trips" }, has("travel-unit") ? "Your organisation's trips" : "Your trips"),
+    el("div", { class: "figures" },
+      figure("cleared", count("cleared") + count("approved"), "cleared"),
+      figure("waiting", count("escalated"), "waiting for approval"),
+      figure("action", action.length, "need your action"),
+      figure("closed", count("refused") + count("rejected") + count("withdrawn"), "refused, rejected or withdrawn")),
+    el("p", { "data-testid": "next-trip" }, upcoming
+      ? `Next trip: ${requestTitle(upcoming)}.` : "No cleared trip ahead."),
+    action.length ? el("ul", {}, action.map((r) => el("li", {}, `${STATUS_LABEL[r.status]}: ${requestTitle(r)}`))) : null);
+}
+
+async function approverHome() {
+  const sections = [];
+  for (const stage of stages()) {
+    const items = await everything(`/v1/escalations?stage=${stage}`);
+    const oldest = Math.max(0, ...items.map((q) => q.seconds_in_queue));
+    sections.push(el("section", { class: "card", "aria-labelledby": `home-${stage}` },
+      el("h3", { id: `home-${stage}` }, `Waiting at ${stageName(stage)}`),
+      el("div", { class: "figures" },
+        figure(`${stage}-pending`, items.length, "pending"),
+        figure(`${stage}-urgent`, items.filter((q) => q.urgent).length, "travel within 72 h"),
+        figure(`${stage}-mine`, items.filter((q) => q.claim && q.claim.holder === session.sub).length, "claimed by you"),
+        figure(`${stage}-oldest`, items.length ? plural(Math.round(oldest / 3600), "hour", "hours") : "none", "the oldest has waited"))));
+  }
+  return el("div", {}, sections);
+}
+
+async function analystHome() {
+  const known = (await api("GET", "/v1/areas")).items;
+  const levels = ["low", "medium", "high", "very_high", "unacceptable"];
+  const riskOf = (a) => (a.suspension ? "suspended" : a.in_force ? a.in_force.risk : "none");
+  const soon = today(30);
+  const due = known.filter((a) => a.review_overdue || (a.in_force && a.in_force.review_due <= soon));
+  const people = await Promise.all(known.map(async (a) =>
+    [a, (await api("GET", `/v1/areas/${a.code}/personnel`).catch(() => ({ count: 0 }))).count]));
+  return el("section", { class: "card", "aria-labelledby": "home-areas" },
+    el("h3", { id: "home-areas" }, "Areas"),
+    el("div", { class: "figures" },
+      [...levels, "suspended", "none"].map((r) => figure(`risk-${r}`, known.filter((a) => riskOf(a) === r).length,
+        r === "none" ? "without an SRA" : r === "suspended" ? "suspended" : `${r.replace("_", " ")} risk`))),
+    el("h4", {}, "SRA reviews due within 30 days or overdue"),
+    due.length ? el("ul", { "data-testid": "reviews-due" }, due.map((a) => el("li", {},
+      `${a.code} ${a.name}: ${a.review_overdue ? "overdue" : `due ${a.in_force.review_due}`}`)))
+      : el("p", { "data-testid": "reviews-due" }, "None."),
+    el("h4", {}, "People in each area today"),
+    people.some(([, n]) => n > 0)
+      ? el("table", { class: "stack", "data-testid": "people-today" },
+        el("thead", {}, el("tr", {}, ["Area", "People"].map(header))),
+        el("tbody", {}, people.filter(([, n]) => n > 0).map(([a, n]) => el("tr", {}, el("td", {}, `${a.code} ${a.name}`), el("td", {}, String(n))))))
+      : el("p", { "data-testid": "people-today" }, "Nobody holds a clearance for any area today."));
 }
 
 // ---- Travellers and travel units -----------------------------------------------------
