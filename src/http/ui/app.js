@@ -168,7 +168,14 @@ function show(id, render) {
   view.hidden = false;
   view.replaceChildren();
   say("");
-  Promise.resolve(render(view)).then(() => {
+  // Until the view's data arrived: say so, and tell assistive technology the view is busy.
+  const loading = el("p", { class: "hint", "data-testid": "loading" }, "Loading…");
+  view.setAttribute("aria-busy", "true");
+  view.append(loading);
+  Promise.resolve(render(view)).finally(() => {
+    loading.remove();
+    view.removeAttribute("aria-busy");
+  }).then(() => {
     // Focus follows the change of view (it would otherwise fall to <body>).
     const heading = $("h2", view);
     if (heading) {
