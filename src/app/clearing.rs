@@ -18,7 +18,8 @@ use crate::domain::policy::{self, Decision, Outcome, PolicyRules};
 use crate::domain::request::{ClearanceRequest, RequestRecord, RequestStatus};
 use crate::domain::sra::AreaRisk;
 use crate::store::{
-    NewRequest, PersonnelEntry, RequestChange, RequestQuery, RescreenJob, Store, StoreError,
+    NewRequest, PersonnelEntry, RequestChange, RequestFilter, RequestQuery, RescreenJob, Store,
+    StoreError,
 };
 
 pub struct Clearing {
@@ -210,7 +211,7 @@ impl Clearing {
     pub async fn list(
         &self,
         caller: &Caller,
-        status: Option<RequestStatus>,
+        filter: RequestFilter,
         before: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<RequestRecord>, AppError> {
@@ -221,7 +222,9 @@ impl Clearing {
         })?;
         let query = RequestQuery {
             scope,
-            status,
+            status: filter.status,
+            traveller: filter.traveller,
+            legs: filter.legs,
             before,
             limit,
         };

@@ -22,7 +22,7 @@ use crate::domain::request::{
     ClearanceRequest, OrgId, RequestRecord, RequestStatus, Traveller, TravellerId,
 };
 use crate::http::problem::Problem;
-use crate::store::NewRequest;
+use crate::store::{NewRequest, RequestFilter};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -383,12 +383,16 @@ struct Page<'a> {
 /// List requests.
 ///
 /// The caller's requests (a travel unit: its organisation's; an admin: all), newest first,
-/// optionally of one status. Page with `cursor` (`next_cursor`, or the `Link` header's
-/// `rel="next"`).
+/// optionally only those of a status, a traveller, an area and travel dates. Page with
+/// `cursor` (`next_cursor`, or the `Link` header's `rel="next"`), keeping the filters.
 #[utoipa::path(
     get, path = "/v1/clearance-requests", tag = "clearance requests",
     params(
         ("status" = Option<RequestStatus>, Query, description = "Only requests in this status"),
+        ("traveller" = Option<String>, Query, description = "Only this traveller's requests (their id)"),
+        ("area" = Option<String>, Query, description = "Only requests with a leg in this area"),
+        ("travel_from" = Option<NaiveDate>, Query, description = "Only requests with a leg on or after this day (its departure)"),
+        ("travel_until" = Option<NaiveDate>, Query, description = "Only requests with a leg on or before this day (its arrival); with `area` and `travel_from`, a leg in that area overlapping those days"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
         ("limit" = Option<u32>, Query, description = "Page size"),
     ),
@@ -403,18 +407,46 @@ pub async fn list(
     caller: Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    let mut status = None;
+    let mut filter = RequestFilter::default();
     let mut before = None;
     let mut limit = DEFAULT_PAGE;
-    for (name, value) in query_pairs(&req, &["status", "cursor", "limit"])? {
+    let date = |name: &str, value: &str| {
+        value
+            .parse::<NaiveDate>()
+            .map_err(|_| Problem::invalid_query(name, "a day, YYYY-MM-DD"))
+    };
+    let known = [
+        "status",
+        "traveller",
+        "area",
+        "travel_from",
+        "travel_until",
+        "cursor",
+        "limit",
+    ];
+    for (name, value) in query_pairs(&req, &known)? {
         match name.as_str() {
             "status" => {
-                status = Some(
+                filter.status = Some(
                     value
                         .parse::<RequestStatus>()
                         .map_err(|e| Problem::invalid_query("status", e))?,
                 );
             }
+            "traveller" => {
+                filter.traveller = Some(
+                    TravellerId::parse("traveller", &value)
+                        .map_err(|e| Problem::invalid_query("traveller", e.detail))?,
+                );
+            }
+            "area" => {
+                filter.legs.area = Some(
+                    AreaCode::parse("area", &value)
+                        .map_err(|e| Problem::invalid_query("area", e.detail))?,
+                );
+            }
+            "travel_from" => filter.legs.from = Some(date("travel_from", &value)?),
+            "travel_until" => filter.legs.until = Some(date("travel_until", &value)?),
             "cursor" => before = Some(decode_cursor(&value)?),
             _ => limit = page_limit(&value)?,
         }
@@ -423,7 +455,7 @@ pub async fn list(
     // carries no cursor.
     let mut records = state
         .clearing
-        .list(&caller, status, before, limit + 1)
+        .list(&caller, filter, before, limit + 1)
         .await?;
     let more = records.len() > limit as usize;
     records.truncate(limit as usize);

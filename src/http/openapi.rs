@@ -587,6 +587,7 @@ fn bound_parameter(param: &mut Value) {
         (_, Some("uuid")) => json!({"maxLength": 36}),
         (_, Some("date")) => json!({"maxLength": 10}),
         ("code" | "area", _) => json!({"maxLength": 32, "pattern": AREA_CODE}),
+        ("traveller", _) => json!({"maxLength": 64, "pattern": TRAVELLER_ID}),
         ("cursor", _) => json!({"maxLength": 128, "pattern": CURSOR}),
         _ => json!({"maxLength": 64}),
     };

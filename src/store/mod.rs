@@ -24,7 +24,10 @@ pub use encoding::NewRequest;
 pub use escalations::{EscalationStore, QueuePosition};
 pub use idempotency::{IdempotencyClaim, IdempotencyKey, IdempotencyStore, StoredResponse};
 pub use postgres::PostgresStore;
-pub use requests::{PersonnelEntry, RequestChange, RequestQuery, RequestScope, RequestStore};
+pub use requests::{
+    LegFilter, PersonnelEntry, RequestChange, RequestFilter, RequestQuery, RequestScope,
+    RequestStore,
+};
 pub use rescreening::{RescreenJob, RescreenStore};
 pub use sqlite::SqliteStore;
 pub use sqlite::backup::{BackupReport, backup as backup_sqlite};

@@ -24,9 +24,35 @@ pub enum RequestScope {
 pub struct RequestQuery {
     pub scope: RequestScope,
     pub status: Option<RequestStatus>,
+    /// Only this traveller's requests (within the scope).
+    pub traveller: Option<TravellerId>,
+    /// Only requests with a leg in this area and within these dates (a leg overlapping
+    /// `from`..=`until`, either end open).
+    pub legs: LegFilter,
     /// Newest first: only requests older than this id (the previous page's last).
     pub before: Option<Uuid>,
     pub limit: u32,
+}
+
+/// What a caller searches for among the requests they may see.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestFilter {
+    pub status: Option<RequestStatus>,
+    pub traveller: Option<TravellerId>,
+    pub legs: LegFilter,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LegFilter {
+    pub area: Option<AreaCode>,
+    pub from: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
+}
+
+impl LegFilter {
+    pub fn is_empty(&self) -> bool {
+        self == &LegFilter::default()
+    }
 }
 
 /// A change to a stored request: `record` is the new state, written only if the stored

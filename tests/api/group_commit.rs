@@ -142,6 +142,8 @@ async fn listed(
                 TravellerId::parse("", traveller).unwrap(),
             ),
             status,
+            traveller: None,
+            legs: Default::default(),
             before: ids.last().copied(),
             limit: page,
         };

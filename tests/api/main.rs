@@ -43,6 +43,7 @@ mod sqlite {
     mod outages;
     mod process;
     mod rate_limits;
+    mod search;
     mod shutdown;
     mod tokens;
     mod visibility;
@@ -70,6 +71,7 @@ mod postgres {
     mod multi_instance;
     mod openapi;
     mod partition;
+    mod search;
     mod tokens;
     mod visibility;
     mod webhooks;

@@ -221,6 +221,17 @@ try {
     await desk.waitForSelector('[data-testid="request-title"]:has-text("C. Field Officer")');
     const titles = new Set(await desk.locator('[data-testid="requests"] button').evaluateAll((b) => b.map((x) => x.getAttribute("aria-label"))));
     expect(titles.size === 2, `titles: ${[...titles]}`);
+    // Search: the API filters; the list shows what matches, and says when nothing does.
+    await desk.fill("#q-traveller", "t-0043");
+    await desk.click('[data-testid="search"] button[type="submit"]');
+    await desk.waitForFunction(() => document.querySelectorAll('[data-testid="requests"] tbody tr').length === 1);
+    await desk.fill("#q-traveller", "");
+    await desk.fill("#q-area", "SOM-MOG");
+    await desk.click('[data-testid="search"] button[type="submit"]');
+    await desk.waitForSelector('[data-testid="no-requests"]:has-text("No request matches")');
+    await desk.fill("#q-area", "");
+    await desk.click('[data-testid="search"] button[type="submit"]');
+    await desk.waitForFunction(() => document.querySelectorAll('[data-testid="requests"] tbody tr').length === 2);
     // Conditions appear once, in their column; times name their zone.
     const why = await desk.locator('[data-testid="decision"] tbody td').nth(4).textContent();
     expect(!/conditions:/.test(why), `conditions repeated in: ${why}`);

@@ -376,7 +376,8 @@ async function requestsView(view) {
   requestFormEl = form;
   const detail = el("div", { id: "detail" });
   const list = el("div", { id: "list" });
-  view.append(el("h2", { id: "form-title" }, "New request"), form, detail, el("h2", {}, "Requests"), list);
+  const search = searchForm(list, detail);
+  view.append(el("h2", { id: "form-title" }, "New request"), form, detail, el("h2", {}, "Requests"), search, list);
   await requestForm(form, null, detail, list);
   await refreshList(list, detail);
   const linked = new URLSearchParams(location.hash.slice(1)).get("request");
@@ -502,10 +503,38 @@ function addLeg(known, leg = { area: "", arrival: today(7), departure: today(10)
   if (focus) area.focus();
 }
 
+/** Search among the requests one may see: the API filters, so it stays fast however many. */
+function searchForm(list, detail) {
+  const form = el("form", { class: "toolbar", "data-testid": "search", role: "search", "aria-label": "Search requests" });
+  const input = (id, label, attrs) => el("div", { class: "field" }, el("label", { for: id }, label), el("input", { id, ...attrs }));
+  form.append(
+    el("div", { class: "field" }, el("label", { for: "q-status" }, "Status"),
+      el("select", { id: "q-status" }, el("option", { value: "" }, "Any"),
+        Object.entries(STATUS_LABEL).map(([value, label]) => el("option", { value }, label)))),
+    has("travel-unit", "admin") ? input("q-traveller", "Traveller id", { maxlength: 64 }) : null,
+    input("q-area", "Area code", { maxlength: 32 }),
+    input("q-from", "Travelling from", { type: "date" }),
+    input("q-until", "until", { type: "date" }),
+    el("button", { type: "submit" }, "Search"));
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    const query = new URLSearchParams({ limit: "50" });
+    for (const [id, name] of [["q-status", "status"], ["q-traveller", "traveller"], ["q-area", "area"], ["q-from", "travel_from"], ["q-until", "travel_until"]]) {
+      const field = $(`#${id}`, form);
+      if (field && field.value.trim()) query.set(name, field.value.trim());
+    }
+    list.dataset.query = query.toString();
+    delete list.dataset.fingerprint;
+    await refreshList(list, detail);
+  };
+  return form;
+}
+
 async function refreshList(list, detail, quiet = false) {
+  const path = `/v1/clearance-requests?${list.dataset.query || "limit=50"}`;
   const page = quiet
-    ? await api("GET", "/v1/clearance-requests?limit=50").catch(() => null)
-    : await attempt(() => api("GET", "/v1/clearance-requests?limit=50"));
+    ? await api("GET", path).catch(() => null)
+    : await attempt(() => api("GET", path));
   if (!page) return;
   const fingerprint = page.items.map((r) => `${r.id}:${r.version}`).join(",");
   if (quiet && list.dataset.fingerprint === fingerprint) return;
@@ -522,7 +551,7 @@ async function refreshList(list, detail, quiet = false) {
           type: "button", class: "link", "aria-label": `Open ${requestTitle(r)}`,
           onclick: () => openRequest(r.id, detail, list),
         }, "Open"))))))
-    : el("p", {}, "No requests yet."));
+    : el("p", { "data-testid": "no-requests" }, list.dataset.query ? "No request matches this search." : "No requests yet."));
 }
 
 async function openRequest(id, detail, list, { quiet = false } = {}) {

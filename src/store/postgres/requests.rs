@@ -165,8 +165,27 @@ impl RequestStore for PostgresStore {
                 sql.push(" AND org = ").push_bind(org.as_str());
             }
         }
+        if let Some(traveller) = &query.traveller {
+            sql.push(" AND traveller_id = ")
+                .push_bind(traveller.as_str());
+        }
         if let Some(status) = query.status {
             sql.push(" AND status = ").push_bind(status.as_str());
+        }
+        let legs = &query.legs;
+        if !legs.is_empty() {
+            // Through the legs' (area, arrival, departure) index, then by id.
+            sql.push(" AND id IN (SELECT request_id FROM request_legs WHERE TRUE");
+            if let Some(area) = &legs.area {
+                sql.push(" AND area_code = ").push_bind(area.as_str());
+            }
+            if let Some(from) = legs.from {
+                sql.push(" AND departure >= ").push_bind(from);
+            }
+            if let Some(until) = legs.until {
+                sql.push(" AND arrival <= ").push_bind(until);
+            }
+            sql.push(")");
         }
         if let Some(before) = query.before {
             sql.push(" AND id < ").push_bind(before);

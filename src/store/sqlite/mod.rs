@@ -102,6 +102,24 @@ fn push_page(
         sql.push(format!(" AND {status_column} = "))
             .push_bind(status.as_str());
     }
+    let legs = &query.legs;
+    if !legs.is_empty() {
+        // Through the legs' (area, arrival, departure) index, then by id.
+        sql.push(format!(
+            " AND {id_column} IN (SELECT request_id FROM request_legs WHERE 1 = 1"
+        ));
+        if let Some(area) = &legs.area {
+            sql.push(" AND area_code = ")
+                .push_bind(area.as_str().to_owned());
+        }
+        if let Some(from) = legs.from {
+            sql.push(" AND departure >= ").push_bind(from);
+        }
+        if let Some(until) = legs.until {
+            sql.push(" AND arrival <= ").push_bind(until);
+        }
+        sql.push(")");
+    }
     if let Some(before) = query.before {
         sql.push(format!(" AND {id_column} < "))
             .push_bind(before.to_string());

@@ -182,11 +182,19 @@ impl RequestStore for SqliteStore {
         match &query.scope {
             RequestScope::All => {}
             RequestScope::Traveller(org, id) => {
+                // A traveller sees only their own: asking for another finds nothing.
+                if query.traveller.as_ref().is_some_and(|t| t != id) {
+                    return Ok(Vec::new());
+                }
                 return self.travellers_requests(org, id, query).await;
             }
             RequestScope::Org(org) => {
                 sql.push(" AND org = ").push_bind(org.as_str());
             }
+        }
+        if let Some(traveller) = &query.traveller {
+            sql.push(" AND traveller_id = ")
+                .push_bind(traveller.as_str().to_owned());
         }
         push_page(&mut sql, query, ["status", "id"]);
         sql.build()
