@@ -138,11 +138,12 @@ impl SqliteStore {
         })
     }
 
-    /// A traveller's requests: those in the requests-by-traveller table, and those whose
-    /// entries the writer still holds in memory, read first (`Pending::ids_of` says why).
+    /// A traveller's requests (of `org`, or of every organisation): those in the
+    /// requests-by-traveller table, and those whose entries the writer still holds in
+    /// memory, read first (`Pending::ids_of` says why).
     async fn travellers_requests(
         &self,
-        org: &OrgId,
+        org: Option<&OrgId>,
         traveller: &TravellerId,
         query: &RequestQuery,
     ) -> Result<Vec<RequestRecord>, StoreError> {
@@ -153,7 +154,9 @@ impl SqliteStore {
              WHERE t.traveller_id = ",
         );
         sql.push_bind(traveller.as_str());
-        sql.push(" AND r.org = ").push_bind(org.as_str());
+        if let Some(org) = org {
+            sql.push(" AND r.org = ").push_bind(org.as_str());
+        }
         push_page(&mut sql, query, ["r.status", "t.id"]);
         let mut rows = sql.build().fetch_all(&self.pool).await?;
         if !recent.is_empty() {
@@ -162,7 +165,9 @@ impl SqliteStore {
                 "SELECT * FROM clearance_requests WHERE id IN (SELECT value FROM json_each(",
             );
             sql.push_bind(serde_json::to_string(&ids)?).push("))");
-            sql.push(" AND +org = ").push_bind(org.as_str());
+            if let Some(org) = org {
+                sql.push(" AND +org = ").push_bind(org.as_str());
+            }
             // Found by id: an index on status or on the page would scan far more rows.
             push_page(&mut sql, query, ["+status", "+id"]);
             rows.extend(sql.build().fetch_all(&self.pool).await?);

@@ -180,21 +180,24 @@ impl RequestStore for SqliteStore {
     async fn list_requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError> {
         let mut sql = QueryBuilder::<Sqlite>::new("SELECT * FROM clearance_requests WHERE 1 = 1");
         match &query.scope {
-            RequestScope::All => {}
             RequestScope::Traveller(org, id) => {
                 // A traveller sees only their own: asking for another finds nothing.
                 if query.traveller.as_ref().is_some_and(|t| t != id) {
                     return Ok(Vec::new());
                 }
-                return self.travellers_requests(org, id, query).await;
+                return self.travellers_requests(Some(org), id, query).await;
+            }
+            // One traveller's: through the traveller index, not a scan of the organisation.
+            RequestScope::Org(org) if let Some(traveller) = &query.traveller => {
+                return self.travellers_requests(Some(org), traveller, query).await;
+            }
+            RequestScope::All if let Some(traveller) = &query.traveller => {
+                return self.travellers_requests(None, traveller, query).await;
             }
             RequestScope::Org(org) => {
                 sql.push(" AND org = ").push_bind(org.as_str());
             }
-        }
-        if let Some(traveller) = &query.traveller {
-            sql.push(" AND traveller_id = ")
-                .push_bind(traveller.as_str().to_owned());
+            RequestScope::All => {}
         }
         push_page(&mut sql, query, ["status", "id"]);
         sql.build()
