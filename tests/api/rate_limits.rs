@@ -59,14 +59,14 @@ async fn a_caller_over_its_quota_gets_429_with_retry_after_and_others_do_not() {
     let app = TestApp::spawn_with(strict).await;
     let alice = app.traveller("alice", "UNICEF");
     // Each answer says where the client stands: the address's policy, then the role's.
-    for remaining in (0..3).rev() {
-        let response = app
-            .client
+    let list = || {
+        app.client
             .get(app.url("/v1/clearance-requests"))
             .bearer_auth(&alice)
             .send()
-            .await
-            .unwrap();
+    };
+    for remaining in (0..3).rev() {
+        let response = list().await.unwrap();
         assert_eq!(response.status().as_u16(), 200);
         let policies = fields(response.headers(), "ratelimit-policy");
         let names: Vec<&str> = policies.iter().map(|(n, _)| n.as_str()).collect();
@@ -81,13 +81,7 @@ async fn a_caller_over_its_quota_gets_429_with_retry_after_and_others_do_not() {
         let reset = param(&state[1].1, "t");
         assert!((1..=60).contains(&reset), "{reset}");
     }
-    let response = app
-        .client
-        .get(app.url("/v1/clearance-requests"))
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .unwrap();
+    let response = list().await.unwrap();
     assert_eq!(response.status().as_u16(), 429);
     let retry_after: u64 = response.headers()["retry-after"]
         .to_str()
