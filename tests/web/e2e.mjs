@@ -354,6 +354,27 @@ try {
     expect(count.startsWith("1 person holds"), count);
   });
 
+  await test("analysts filter and order the areas; approvers filter the queue", all, async () => {
+    await analyst.fill("#a-text", "kenya");
+    await analyst.waitForFunction(() => document.querySelectorAll('[data-testid="areas"] tbody tr').length === 1);
+    expect(/KEN-NBO/.test(await analyst.locator('[data-testid="areas"] tbody tr').textContent()), "Kenya is not KEN-NBO");
+    await analyst.fill("#a-text", "");
+    await analyst.selectOption("#a-risk", "unacceptable");
+    await analyst.waitForFunction(() => [...document.querySelectorAll('[data-testid="areas"] tbody tr')].every((r) => /unacceptable/.test(r.textContent)));
+    await analyst.selectOption("#a-risk", "");
+    await analyst.selectOption("#a-order", "risk");
+    const first = await analyst.locator('[data-testid="areas"] tbody tr').first().textContent();
+    expect(/suspended|unacceptable/.test(first), `highest risk first, but: ${first}`);
+    await analyst.fill("#a-text", "atlantis");
+    await analyst.waitForSelector('[data-testid="no-areas"]');
+    await analyst.fill("#a-text", "");
+    await analyst.selectOption("#a-order", "code");
+    await hq.click('[data-testid="tab-queue"]');
+    await hq.fill("#queue-filter", "nobody-by-this-name");
+    await hq.waitForSelector('[data-testid="queue-empty"]');
+    await hq.fill("#queue-filter", "");
+  });
+
   await test("publishing an SRA offers the next version of the chosen area", all, async () => {
     await analyst.selectOption("#s-area", "KEN-NBO");
     await analyst.waitForFunction(() => document.querySelector("#s-version").value === "3");

@@ -634,6 +634,9 @@ async function queueView(view) {
   view.append(
     el("h2", {}, "Approval queue"),
     el("div", { class: "toolbar" }, el("label", { for: "stage" }, "Stage"), picker, live),
+    el("div", { class: "toolbar", role: "search", "aria-label": "Filter the queue" },
+      el("label", { for: "queue-filter" }, "Traveller, organisation or area"),
+      el("input", { id: "queue-filter", type: "search", maxlength: 100, oninput: () => loadQueue(picker.value, list, item) })),
     list, item);
   const load = () => loadQueue(picker.value, list, item);
   // A change that arrives live is announced to screen readers, not only drawn.
@@ -649,6 +652,11 @@ async function queueView(view) {
 async function loadQueue(stage, list, item) {
   const page = await attempt(() => api("GET", `/v1/escalations?stage=${stage}&limit=100`));
   if (!page) return null;
+  // A stage's queue is short (only Very High risk waits in it): the page filters it.
+  const words = ($("#queue-filter") ? $("#queue-filter").value : "").trim().toLowerCase();
+  const matches = (q) => !words || [q.request.traveller.name, q.request.traveller.id, q.request.traveller.org,
+    ...q.request.legs.map((l) => l.area)].join(" ").toLowerCase().includes(words);
+  page.items = page.items.filter(matches);
   list.replaceChildren(page.items.length
     ? el("ul", { class: "queue", "data-testid": "queue" }, page.items.map((q) => el("li", { class: q.urgent ? "urgent" : "" },
       el("button", { type: "button", class: "item", "data-testid": "queue-item", onclick: () => openItem(q.request.id, stage, list, item) },
@@ -862,11 +870,40 @@ async function areasView(view) {
   locatorSlot.append(locator);
 }
 
+const RISK_ORDER = ["unacceptable", "very_high", "high", "medium", "low"];
+const riskRank = (a) => (a.suspension ? -1 : a.in_force ? RISK_ORDER.indexOf(a.in_force.risk) : RISK_ORDER.length);
+
+/** The areas table with its own filter (code, name or country; risk) and order. Areas are
+ * few (one per duty station), so the page filters what it already holds. */
 async function renderAreas(table) {
-  const known = await attempt(areas);
-  if (!known) return;
+  const all = await attempt(areas);
+  if (!all) return;
+  if (!table.querySelector('[data-testid="area-filter"]')) {
+    const text = el("input", { id: "a-text", type: "search", maxlength: 100 });
+    const risk = el("select", { id: "a-risk" }, el("option", { value: "" }, "Any"),
+      [...RISK_ORDER, "suspended", "none"].map((r) => el("option", { value: r }, r === "none" ? "no SRA" : r.replace("_", " "))));
+    const order = el("select", { id: "a-order" },
+      [["code", "Code"], ["risk", "Highest risk first"], ["review", "Review due first"]].map(([v, l]) => el("option", { value: v }, l)));
+    const filter = el("div", { class: "toolbar", role: "search", "aria-label": "Filter areas", "data-testid": "area-filter" },
+      el("div", { class: "field" }, el("label", { for: "a-text" }, "Area, name or country"), text),
+      el("div", { class: "field" }, el("label", { for: "a-risk" }, "Risk"), risk),
+      el("div", { class: "field" }, el("label", { for: "a-order" }, "Order"), order));
+    for (const control of [text, risk, order]) control.oninput = () => renderAreas(table);
+    table.replaceChildren(filter, el("div", { id: "area-rows" }));
+  }
+  const words = $("#a-text", table).value.trim().toLowerCase();
+  const wanted = $("#a-risk", table).value;
+  const riskOf = (a) => (a.suspension ? "suspended" : a.in_force ? a.in_force.risk : "none");
+  const known = all
+    .filter((a) => !words || `${a.code} ${a.name} ${a.country}`.toLowerCase().includes(words))
+    .filter((a) => !wanted || riskOf(a) === wanted)
+    .sort({
+      code: (a, b) => a.code.localeCompare(b.code),
+      risk: (a, b) => riskRank(a) - riskRank(b) || a.code.localeCompare(b.code),
+      review: (a, b) => ((a.in_force && a.in_force.review_due) || "9999").localeCompare((b.in_force && b.in_force.review_due) || "9999"),
+    }[$("#a-order", table).value]);
   const analyst = has("security-analyst");
-  table.replaceChildren(el("table", { class: "stack", "data-testid": "areas" },
+  $("#area-rows", table).replaceChildren(known.length ? el("table", { class: "stack", "data-testid": "areas" },
     el("thead", {}, el("tr", {}, ["Area", "Risk", "Security level", "SRA", ""].map(header))),
     el("tbody", {}, known.map((a) => el("tr", { class: a.review_overdue ? "overdue" : "" },
       el("th", { scope: "row" }, `${a.code} `, el("small", {}, `${a.name}, ${a.country}`)),
@@ -874,7 +911,8 @@ async function renderAreas(table) {
       el("td", {}, a.in_force ? `Level ${a.in_force.security_level}` : ""),
       el("td", {}, a.review_overdue ? el("strong", {}, "Review overdue")
         : a.in_force ? `v${a.in_force.sra.version}, review by ${a.in_force.review_due}` : "none in force"),
-      el("td", {}, analyst ? suspensionControl(a, table) : null))))));
+      el("td", {}, analyst ? suspensionControl(a, table) : null)))))
+    : el("p", { "data-testid": "no-areas" }, "No area matches this filter."));
 }
 
 /** Polls a re-screening job until it is done, showing how far it got. */
