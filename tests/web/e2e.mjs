@@ -345,6 +345,7 @@ try {
     expect(dialogs.some((d) => /Suspend CHE-GVA/.test(d) && /screened again/.test(d)), `no confirmation: ${dialogs}`);
     await analyst.locator('[data-testid="areas"] tr', { hasText: "CHE-GVA" }).getByRole("button", { name: "Lift" }).click();
     await analyst.waitForSelector('#message:has-text("operations resume")');
+    expect(dialogs.some((d) => /Lift the suspension of CHE-GVA/.test(d)), `no confirmation to lift: ${dialogs}`);
     // The approved trip to SOM-MOG starts in 7 days: the crisis locator finds alice there.
     const arrival = new Date(Date.now() + 7 * 86400000).toISOString().slice(0, 10);
     await analyst.selectOption("#l-area", "SOM-MOG");

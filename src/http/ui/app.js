@@ -685,6 +685,8 @@ async function openItem(id, stage, list, item, draft = "") {
     say(done, "ok");
   };
   const decide = (decision) => async () => {
+    // Rejecting ends the request for good: ask first.
+    if (decision === "reject" && !window.confirm(`Reject ${requestTitle(record)}? The traveller must submit a new request.`)) return;
     await act("decision", { decision, comment: comment.value, stage }, `Decision recorded: ${decision}.`)();
   };
   item.replaceChildren(
@@ -936,7 +938,11 @@ function suspensionControl(area, table) {
     }
   };
   if (area.suspension) {
-    return el("button", { type: "button", class: "secondary", onclick: () => change("DELETE", undefined, `${area.code}: operations resume.`) }, "Lift");
+    const lift = () => {
+      if (!window.confirm(`Lift the suspension of ${area.code} (${area.name})? Requests there are decided against its SRA again, and held ones may clear.`)) return;
+      change("DELETE", undefined, `${area.code}: operations resume.`);
+    };
+    return el("button", { type: "button", class: "secondary", "aria-label": `Lift the suspension of ${area.code}`, onclick: lift }, "Lift");
   }
   const reason = el("select", { "aria-label": `Suspension reason for ${area.code}` },
     ["relocation", "evacuation", "programme_suspension"].map((r) => el("option", { value: r }, r.replace("_", " "))));
