@@ -54,30 +54,22 @@ async fn a_change_on_a_stale_read_is_refused_with_412_and_changes_nothing() {
     assert_eq!(etag(&head), read_tag);
 
     // Amended on what was read: applies, and answers the new tag.
+    let amend = |trip: Submission, tag: &str| {
+        app.client
+            .patch(&url)
+            .bearer_auth(&alice)
+            .header("if-match", tag)
+            .json(&trip.json)
+            .send()
+    };
     let amended = Submission::for_traveller("alice", "UNICEF").leg("TST-NOSRA", 4, 6);
-    let response = app
-        .client
-        .patch(&url)
-        .bearer_auth(&alice)
-        .header("if-match", &read_tag)
-        .json(&amended.json)
-        .send()
-        .await
-        .unwrap();
+    let response = amend(amended, &read_tag).await.unwrap();
     assert_eq!(etag(&response), "\"v2\"");
     assert_eq!(read(response).await.0, 200);
 
     // The same stale tag again, from another tab: 412, and the request is as it was.
     let other = Submission::for_traveller("alice", "UNICEF").leg("TST-LOW", 7, 9);
-    let response = app
-        .client
-        .patch(&url)
-        .bearer_auth(&alice)
-        .header("if-match", &read_tag)
-        .json(&other.json)
-        .send()
-        .await
-        .unwrap();
+    let response = amend(other, &read_tag).await.unwrap();
     let (status, body) = read(response).await;
     assert_eq!(
         (status, body["code"].as_str(), body["field"].as_str()),
