@@ -26,7 +26,7 @@ use crate::error_code::Code;
     ),
     paths(
         health::healthz, health::readyz, metrics::metrics, document,
-        ui::index, ui::script, ui::style, ui::dev_token,
+        ui::index, ui::script, ui::style, ui::strings, ui::dev_token,
         clearance_requests::submit, clearance_requests::list, clearance_requests::get,
         clearance_requests::amend, clearance_requests::withdraw, clearance_requests::audit,
         escalations::queue, escalations::stream, escalations::claim, escalations::release,
@@ -589,6 +589,7 @@ fn bound_parameter(param: &mut Value) {
         ("code" | "area", _) => json!({"maxLength": 32, "pattern": AREA_CODE}),
         ("traveller", _) => json!({"maxLength": 64, "pattern": TRAVELLER_ID}),
         ("cursor", _) => json!({"maxLength": 128, "pattern": CURSOR}),
+        ("language", _) => json!({"enum": super::ui::language_tags()}),
         _ => json!({"maxLength": 64}),
     };
     if let Value::Object(limits) = limits {

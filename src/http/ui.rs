@@ -17,6 +17,9 @@ const INDEX: &str = include_str!("ui/index.html");
 const SCRIPT: &str = include_str!("ui/app.js");
 const STYLE: &str = include_str!("ui/app.css");
 
+// `LANGUAGES`: every file of `ui/i18n/`, embedded by build.rs.
+include!(concat!(env!("OUT_DIR"), "/languages.rs"));
+
 /// Scripts, styles and fetches from this origin only; nothing inline, nothing framed.
 const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     connect-src 'self'; img-src 'self' blob: data:; form-action 'none'; base-uri 'none'; \
@@ -47,8 +50,57 @@ pub async fn index(state: web::Data<AppState>) -> HttpResponse {
     };
     asset(
         "text/html; charset=utf-8",
-        INDEX.replace("{{ENVIRONMENT}}", environment),
+        INDEX
+            .replace("{{ENVIRONMENT}}", environment)
+            .replace("{{LANGUAGES}}", &language_options()),
     )
+}
+
+/// The language picker's options, each language named in itself.
+fn language_options() -> String {
+    LANGUAGES
+        .iter()
+        .map(|(tag, strings)| {
+            let name = serde_json::from_str::<serde_json::Value>(strings)
+                .ok()
+                .and_then(|v| v["language.name"].as_str().map(escape_html))
+                .unwrap_or_else(|| (*tag).to_owned());
+            format!(r#"<option value="{tag}" lang="{tag}">{name}</option>"#)
+        })
+        .collect()
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The language tags the page offers, for the API description.
+pub fn language_tags() -> Vec<&'static str> {
+    LANGUAGES.iter().map(|(tag, _)| *tag).collect()
+}
+
+/// The page's words in one language.
+///
+/// Every string the web page shows, in the language `language` names (`en`, `fr`, ...):
+/// plain keys to text, `{name}` placeholders, plural forms as `one`/`other`. Public: the
+/// page loads it before anyone signs in.
+#[utoipa::path(
+    get, path = "/i18n/{language}", tag = "web page",
+    params(("language" = String, Path, description = "A language tag the page offers")),
+    responses(
+        (status = 200, description = "The page's strings in that language", content_type = "application/json", body = Object),
+        (status = 404, description = "not_found"),
+    )
+)]
+pub async fn strings(language: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let (_, strings) = LANGUAGES
+        .iter()
+        .find(|(tag, _)| *tag == language.as_str())
+        .ok_or_else(Problem::not_found)?;
+    Ok(asset("application/json", *strings))
 }
 
 /// The page's script.
@@ -134,4 +186,125 @@ pub async fn dev_token(
     let token = issue_development_token(auth, &sub, &roles, org, auth.dev_token_ttl_minutes)
         .map_err(|e| Problem::invalid_field("/org", e.to_string()))?;
     Ok(HttpResponse::Ok().json(DevToken { token }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LANGUAGES;
+    use crate::domain::policy::DecisionCode;
+    use crate::error_code::Code;
+    use serde_json::{Map, Value};
+    use std::collections::BTreeSet;
+
+    fn strings(tag: &str) -> Map<String, Value> {
+        let (_, text) = LANGUAGES
+            .iter()
+            .find(|(t, _)| *t == tag)
+            .unwrap_or_else(|| panic!("no {tag}.json"));
+        match serde_json::from_str(text) {
+            Ok(Value::Object(map)) => map,
+            other => panic!("{tag}.json is not a JSON object: {other:?}"),
+        }
+    }
+
+    /// The `{name}` placeholders of a string, or of every plural form of one.
+    fn placeholders(value: &Value) -> BTreeSet<String> {
+        let texts: Vec<&str> = match value {
+            Value::String(s) => vec![s.as_str()],
+            Value::Object(forms) => forms.values().filter_map(Value::as_str).collect(),
+            _ => panic!("a string is text or plural forms: {value}"),
+        };
+        texts
+            .iter()
+            .flat_map(|t| t.split('{').skip(1))
+            .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_owned()))
+            .collect()
+    }
+
+    // Exhaustive: a new decision code fails to compile here until it is listed.
+    fn decision_codes() -> Vec<String> {
+        use DecisionCode::*;
+        let all = [
+            WithinAcceptedRisk,
+            EscalationRequired,
+            NoSraInForce,
+            AreaSuspended,
+            BsafeMissing,
+            SsafeMissing,
+            MissionSraRequired,
+            RiskExceedsProgrammeCriticality,
+            UnacceptableRisk,
+        ];
+        for code in all {
+            match code {
+                WithinAcceptedRisk
+                | EscalationRequired
+                | NoSraInForce
+                | AreaSuspended
+                | BsafeMissing
+                | SsafeMissing
+                | MissionSraRequired
+                | RiskExceedsProgrammeCriticality
+                | UnacceptableRisk => {}
+            }
+        }
+        all.iter()
+            .map(|c| match serde_json::to_value(c) {
+                Ok(Value::String(s)) => s,
+                other => panic!("a decision code serialises as a string: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn english_and_french_are_offered() {
+        let tags: Vec<&str> = LANGUAGES.iter().map(|(t, _)| *t).collect();
+        assert_eq!(tags, ["en", "fr"]);
+    }
+
+    #[test]
+    fn english_words_every_decision_code() {
+        let en = strings("en");
+        for code in decision_codes() {
+            for key in [format!("code.{code}"), format!("reason.{code}")] {
+                assert!(en.contains_key(&key), "en.json lacks {key}");
+            }
+        }
+    }
+
+    /// Every language says everything English says, with the same placeholders, and words
+    /// every problem code (English shows the service's own title and detail instead).
+    #[test]
+    fn every_language_is_complete() {
+        let en = strings("en");
+        for (tag, _) in LANGUAGES.iter().filter(|(t, _)| *t != "en") {
+            let other = strings(tag);
+            for (key, value) in &en {
+                let translated = other
+                    .get(key)
+                    .unwrap_or_else(|| panic!("{tag}.json lacks {key}"));
+                assert_eq!(
+                    placeholders(translated),
+                    placeholders(value),
+                    "{tag}.json: {key} has other placeholders than en.json"
+                );
+                if let Value::Object(forms) = translated {
+                    assert!(
+                        forms.contains_key("other"),
+                        "{tag}.json: {key} has no `other` form"
+                    );
+                }
+            }
+            for code in Code::ALL {
+                let key = format!("error.{}", code.as_str());
+                assert!(other.contains_key(&key), "{tag}.json lacks {key}");
+            }
+            for key in other.keys() {
+                assert!(
+                    en.contains_key(key) || key.starts_with("error."),
+                    "{tag}.json has {key}, which en.json does not: a typo?"
+                );
+            }
+        }
+    }
 }

@@ -4,15 +4,61 @@
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const STORAGE = "clearway.token";
-const STATUS_LABEL = {
-  cleared: "Cleared", held: "Held", refused: "Refused", escalated: "Escalated",
-  approved: "Approved", rejected: "Rejected", returned: "Returned", withdrawn: "Withdrawn",
-  revoked: "Revoked",
-};
+const STATUSES = ["cleared", "held", "refused", "escalated", "approved", "rejected", "returned", "withdrawn", "revoked"];
 const PENDING = ["escalated", "held", "returned"];
 
 let session = null; // { token, sub, roles, org }
 let stopWatching = null;
+let currentView = null;
+
+// ---- Language --------------------------------------------------------------------------
+// Every word the page shows comes from /i18n/<language> (src/http/ui/i18n/<language>.json):
+// adding a language is adding that file. English fills any key a language lacks.
+
+const LANGUAGE = "clearway.language";
+let locale = "en";
+let strings = {};
+let english = {};
+
+/** The words for `key`, with `{name}` replaced from `params`; `{n: ...}` picks the plural. */
+function t(key, params = {}) {
+  let text = strings[key] ?? english[key] ?? key;
+  if (typeof text === "object") text = text[new Intl.PluralRules(locale).select(params.n)] ?? text.other;
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
+/** The user's choice if they made one, else the first of the browser's languages offered. */
+function chooseLanguage() {
+  const offered = [...$("#language").options].map((o) => o.value);
+  const saved = localStorage.getItem(LANGUAGE);
+  if (offered.includes(saved)) return saved;
+  for (const wanted of navigator.languages || [navigator.language]) {
+    const base = String(wanted).toLowerCase().split("-")[0];
+    if (offered.includes(base)) return base;
+  }
+  return "en";
+}
+
+async function useLanguage(language) {
+  const load = async (name) => {
+    const response = await fetch(`/i18n/${name}`, { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`no strings for ${name}`);
+    return response.json();
+  };
+  try {
+    if (!english["language.name"]) english = await load("en");
+    strings = language === "en" ? english : await load(language);
+    locale = language;
+  } catch {
+    strings = english;
+    locale = "en";
+  }
+  document.documentElement.lang = locale;
+  $("#language").value = locale;
+  document.title = t("page.title");
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of document.querySelectorAll("[data-i18n-label]")) node.setAttribute("aria-label", t(node.dataset.i18nLabel));
+}
 
 /** Creates an element: el("p", {class: "x"}, "text", child, ...). */
 function el(tag, attrs = {}, ...children) {
@@ -37,14 +83,21 @@ function say(text, kind = "info") {
   box.hidden = !text;
 }
 
-/** A problem+json answer as one readable sentence. */
+/** A problem+json answer as one readable sentence: the language's words for its `code`
+ * where the language file has them, else the service's own (English) title and detail. */
 class ApiError extends Error {
   constructor(status, problem) {
-    const detail = problem && (problem.detail || problem.title);
-    super(detail ? `${problem.title || "Error"}: ${detail}` : `The service answered ${status}`);
+    super(problemText(status, problem || {}));
     this.status = status;
     this.problem = problem || {};
   }
+}
+
+function problemText(status, problem) {
+  const translated = problem.code && strings[`error.${problem.code}`];
+  if (translated) return problem.field ? `${translated} ${t("error.field", { field: problem.field })}` : translated;
+  const detail = problem.detail || problem.title;
+  return detail ? `${problem.title || "Error"}: ${detail}` : t("error.status", { status });
 }
 
 const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
@@ -64,7 +117,7 @@ async function api(method, path, body, accept = "application/json", key = undefi
   const data = text && (response.headers.get("content-type") || "").includes("json")
     ? JSON.parse(text) : text;
   if (!response.ok) {
-    if (response.status === 401) signOut("Your session has ended; sign in again.");
+    if (response.status === 401) signOut(t("signin.ended"));
     throw new ApiError(response.status, typeof data === "object" ? data : null);
   }
   return data;
@@ -78,8 +131,7 @@ async function attempt(action, success) {
     return result;
   } catch (error) {
     // fetch rejects with a TypeError ("Failed to fetch") when nothing answered at all.
-    say(error instanceof ApiError ? error.message
-      : "The service could not be reached. Check the connection and try again.", "error");
+    say(error instanceof ApiError ? error.message : t("error.unreachable"), "error");
     return undefined;
   }
 }
@@ -88,21 +140,29 @@ async function attempt(action, success) {
 function when(iso) {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
-  return new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+  return new Intl.DateTimeFormat(locale, {
     // dateStyle and timeStyle cannot be combined with timeZoneName.
     year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
     timeZoneName: "short",
   }).format(date);
 }
 
-const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+/** A calendar date (YYYY-MM-DD, no time, no zone) in the reader's locale. */
+function day(date) {
+  const parsed = new Date(`${date}T00:00:00Z`);
+  if (!date || Number.isNaN(parsed.getTime())) return date || "";
+  return new Intl.DateTimeFormat(locale, { year: "numeric", month: "short", day: "numeric", timeZone: "UTC" }).format(parsed);
+}
 
 /** A request as people tell it apart: who, where, when, and the id's random tail (its
  * head is a timestamp, the same for every request of the same minute). */
 function requestTitle(record) {
   const first = record.legs[0];
-  return `${record.traveller.name}: ${first.area} from ${first.arrival} (ref. ${record.id.slice(-8)})`;
+  return t("request.title", { name: record.traveller.name, area: first.area, date: day(first.arrival), ref: record.id.slice(-8) });
 }
+
+const statusWord = (status) => t(`status.${status}`);
+const riskWord = (risk) => t(`risk.${risk || "none"}`);
 
 // ---- Session -------------------------------------------------------------------------
 
@@ -117,15 +177,21 @@ function start(token) {
   try {
     claims = decode(token);
   } catch {
-    say("That is not a JWT.", "error");
+    say(t("signin.not_jwt"), "error");
     return;
   }
   session = { token, sub: claims.sub, roles: claims.roles || [], org: claims.org || null };
   sessionStorage.setItem(STORAGE, token);
   $("#sign-in").hidden = true;
   $("#who").hidden = false;
-  $("#who-name").textContent = `${session.sub} (${session.roles.join(", ")}${session.org ? `, ${session.org}` : ""})`;
+  whoName();
   tabs();
+}
+
+function whoName() {
+  if (!session) return;
+  const roles = session.roles.map((r) => t(`role.${r}`));
+  $("#who-name").textContent = `${session.sub} (${roles.join(", ")}${session.org ? `, ${session.org}` : ""})`;
 }
 
 function signOut(text = "") {
@@ -136,31 +202,35 @@ function signOut(text = "") {
   $("#who").hidden = true;
   $("#tabs").hidden = true;
   $("#view").hidden = true;
+  currentView = null;
   say(text, text ? "error" : "info");
 }
 
 const has = (...roles) => session && roles.some((r) => session.roles.includes(r));
 
-function tabs() {
+/** The tabs the caller's roles open; `open` names the one to show (else the first). */
+function tabs(open = null) {
   const nav = $("#tabs");
   nav.replaceChildren();
-  const views = [["home", "Overview", homeView]];
-  if (has("traveller", "travel-unit")) views.push(["requests", "Requests", requestsView]);
-  if (has("approver-hq", "approver-dg", "admin")) views.push(["queue", "Approval queue", queueView]);
-  if (has("security-analyst", "admin")) views.push(["areas", "Areas and SRAs", areasView]);
-  if (views.length === 1) views.push(["areas-read", "Areas", areasView]);
-  for (const [id, label, render] of views) {
+  const views = [["home", homeView]];
+  if (has("traveller", "travel-unit")) views.push(["requests", requestsView]);
+  if (has("approver-hq", "approver-dg", "admin")) views.push(["queue", queueView]);
+  if (has("security-analyst", "admin")) views.push(["areas", areasView]);
+  if (views.length === 1) views.push(["areas-read", areasView]);
+  for (const [id, render] of views) {
     nav.append(el("button", {
       type: "button", id: `tab-${id}`, "data-testid": `tab-${id}`,
       onclick: () => show(id, render),
-    }, label));
+    }, t(`tab.${id}`)));
   }
   nav.hidden = false;
-  show(views[0][0], views[0][2]);
+  const [id, render] = views.find(([v]) => v === open) || views[0];
+  show(id, render);
 }
 
 function show(id, render) {
   if (stopWatching) stopWatching();
+  currentView = id;
   for (const button of $("#tabs").children) {
     button.setAttribute("aria-current", button.id === `tab-${id}` ? "page" : "false");
   }
@@ -169,7 +239,7 @@ function show(id, render) {
   view.replaceChildren();
   say("");
   // Until the view's data arrived: say so, and tell assistive technology the view is busy.
-  const loading = el("p", { class: "hint", "data-testid": "loading" }, "Loading…");
+  const loading = el("p", { class: "hint", "data-testid": "loading" }, t("page.loading"));
   view.setAttribute("aria-busy", "true");
   view.append(loading);
   Promise.resolve(render(view)).finally(() => {
@@ -188,83 +258,86 @@ function show(id, render) {
 // ---- Shared pieces ---------------------------------------------------------------------
 
 /** A column header; the actions column's is named for screen readers only. */
-const header = (text) => el("th", { scope: "col" }, text || el("span", { class: "visually-hidden" }, "Actions"));
+const header = (key) => el("th", { scope: "col" }, key ? t(key) : el("span", { class: "visually-hidden" }, t("page.actions")));
 
 function statusBadge(status) {
-  return el("span", { class: `badge ${status}`, "data-testid": "status" }, STATUS_LABEL[status] || status);
+  return el("span", { class: `badge ${status}`, "data-testid": "status" }, statusWord(status));
 }
 
 function riskBadge(risk) {
-  return risk
-    ? el("span", { class: `risk ${risk}` }, risk.replace("_", " "))
-    : el("span", { class: "risk none" }, "no SRA");
+  return el("span", { class: `risk ${risk || "none"}` }, riskWord(risk));
 }
 
 const today = (days = 0) => new Date(Date.now() + days * 86400000).toISOString().slice(0, 10);
 
-const STAGE_NAME = { hq: "HQ security", dg: "the DG's office" };
-const PC_HELP = {
-  PC1: "lifesaving, or directed by the Secretary-General",
-  PC2: "very likely to have an immediate, significant impact",
-  PC3: "likely to have a significant impact",
-  PC4: "other activities",
-};
-const stageName = (s) => STAGE_NAME[s] || s;
+const PROGRAMME_CRITICALITIES = ["PC1", "PC2", "PC3", "PC4"];
+const stageName = (s) => t(`stage.${s}`);
+const capitalise = (text) => text.replace(/^./, (c) => c.toUpperCase());
+
+/** Why a leg got its outcome, in the reader's language: built from the leg's `code` and the
+ * request's facts, not from the service's English `reason`. */
+function legReason(record, index) {
+  const leg = record.decision.legs[index];
+  const asked = record.legs[index] || {};
+  return t(`reason.${leg.code}`, {
+    risk: riskWord(leg.risk), version: leg.sra ? leg.sra.version : "", pc: record.programme_criticality,
+    arrival: day(asked.arrival), departure: day(asked.departure),
+    chain: (record.decision.approval_chain || []).map(stageName).join(t("reason.then")),
+  });
+}
+
+/** The request's reason: its strictest leg's, the first of them where several tie. */
+function requestReason(record) {
+  const d = record.decision;
+  if (d.outcome === "cleared") {
+    return d.legs.length > 1 ? t("reason.all_legs", { n: d.legs.length }) : capitalise(legReason(record, 0));
+  }
+  const index = Math.max(0, d.legs.findIndex((leg) => leg.outcome === d.outcome && leg.code === d.code));
+  return t("reason.leg", { n: index + 1, area: d.legs[index].area, reason: legReason(record, index) });
+}
 
 /** Where the request stands now, in words: the screening's reason while nothing happened
  * since, the approvers' decisions once the chain acted. */
 function headline(record) {
   const decided = (record.approval ? record.approval.decisions : [])
-    .map((d) => `${d.verdict === "approve" ? "approved" : d.verdict === "reject" ? "rejected" : "returned"} by ${d.approver} (${stageName(d.stage)}) on ${when(d.decided_at)}`);
+    .map((d) => t(`headline.decided.${d.verdict}`, { approver: d.approver, stage: stageName(d.stage), when: when(d.decided_at) }));
   switch (record.status) {
     case "escalated":
-      return [`Waiting for ${stageName(record.approval && record.approval.stage)}.`, ...decided.map((d) => `Already ${d}.`)].join(" ");
+      return [t("headline.waiting", { stage: stageName(record.approval && record.approval.stage) }),
+        ...decided.map((decision) => t("headline.already", { decision }))].join(" ");
     case "approved": case "rejected": case "returned":
-      return decided.length ? `${decided.join("; ")}.`.replace(/^./, (c) => c.toUpperCase()) : record.decision.reason;
-    case "withdrawn": return "Withdrawn.";
-    case "revoked": return "Revoked after the security situation changed.";
-    default: return record.decision.reason;
+      return decided.length ? capitalise(`${decided.join("; ")}.`) : requestReason(record);
+    case "withdrawn": return t("headline.withdrawn");
+    case "revoked": return t("headline.revoked");
+    default: return requestReason(record);
   }
 }
-
-/** What the traveller can do next, or whom to ask. */
-const NEXT_STEP = {
-  cleared: "Travel as planned and meet every condition listed for each leg.",
-  approved: "Travel as planned and meet every condition listed for each leg.",
-  held: "Nothing moves until the cause above is fixed: amend the request (dates, areas, training dates) or ask your organisation's security focal point.",
-  escalated: "Nothing to do: the approvers decide, and this page updates when they do.",
-  returned: "An approver returned it: read their comment in the timeline, then amend and resubmit, or withdraw it.",
-  refused: "Do not travel. The risk is not acceptable for this mission; your security focal point can advise on alternatives.",
-  rejected: "Do not travel. Read the approver's comment in the timeline; a new request is needed if the mission changes.",
-  revoked: "Do not travel on this clearance: the security situation changed. Contact your security focal point; submit a new request if the mission must still go ahead.",
-};
 
 /** A leg's screening outcome: "escalated" there means it needs the approval chain. */
 function legOutcome(outcome) {
   return outcome === "escalated"
-    ? el("span", { class: "badge escalated", "data-testid": "leg-outcome" }, "Needs approval")
-    : el("span", { class: `badge ${outcome}`, "data-testid": "leg-outcome" }, STATUS_LABEL[outcome] || outcome);
+    ? el("span", { class: "badge escalated", "data-testid": "leg-outcome" }, t("decision.needs_approval"))
+    : el("span", { class: `badge ${outcome}`, "data-testid": "leg-outcome" }, statusWord(outcome));
 }
 
 function decisionCard(record) {
   const d = record.decision;
-  const next = NEXT_STEP[record.status];
+  // What the traveller can do next, or whom to ask.
+  const next = `next.${record.status}`;
   return el("div", { class: "card decision", "data-testid": "decision" },
     el("p", { "data-testid": "headline" }, statusBadge(record.status), " ", headline(record)),
-    next ? el("p", { class: "next-step", "data-testid": "next-step" }, next) : null,
-    el("details", { class: "hint" }, el("summary", {}, "What do risk and screening mean?"),
-      el("p", {}, "Each leg is checked against the Security Risk Assessment (SRA) in force for its area on those dates. Its residual risk (likelihood times impact, after the mandatory measures) runs from Low to Unacceptable. Low and Medium clear at once, High needs programme criticality PC1 or PC2, Very High goes to HQ security and then the Director General's office, Unacceptable is refused. The strictest leg decides.")),
+    (next in english) ? el("p", { class: "next-step", "data-testid": "next-step" }, t(next)) : null,
+    el("details", { class: "hint" }, el("summary", {}, t("decision.help_title")), el("p", {}, t("decision.help"))),
     el("table", { class: "stack" },
-      el("caption", { class: "visually-hidden" }, "Screening of each leg against the SRA in force"),
-      el("thead", {}, el("tr", {}, ["Area", "Risk", "SRA", "Screening", "Why", "Conditions"].map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, d.legs.map((leg) => el("tr", {},
+      el("caption", { class: "visually-hidden" }, t("decision.caption")),
+      el("thead", {}, el("tr", {}, ["area", "risk", "sra", "screening", "why", "conditions"].map((h) => header(`decision.${h}`)))),
+      el("tbody", {}, d.legs.map((leg, index) => el("tr", {},
         el("td", {}, leg.area),
         el("td", {}, riskBadge(leg.risk)),
-        el("td", {}, leg.sra ? `v${leg.sra.version}` : "none"),
+        el("td", {}, leg.sra ? `v${leg.sra.version}` : t("page.none")),
         el("td", {}, legOutcome(leg.outcome)),
-        // The conditions have their own column.
-        el("td", {}, leg.reason.replace(/;\s*conditions:.*$/s, "")),
-        el("td", {}, leg.conditions.length ? el("ul", {}, leg.conditions.map((c) => el("li", {}, c))) : "none"),
+        el("td", { "data-testid": "leg-reason" }, el("strong", {}, t(`code.${leg.code}`)), ": ", legReason(record, index)),
+        el("td", {}, leg.conditions.length ? el("ul", {}, leg.conditions.map((c) => el("li", {}, c))) : t("page.none")),
       )))));
 }
 
@@ -288,8 +361,8 @@ const figure = (testid, value, label) =>
   el("div", { class: "figure", "data-testid": `figure-${testid}` }, el("strong", {}, String(value)), el("span", {}, label));
 
 async function homeView(view) {
-  view.append(el("h2", {}, `Overview for ${session.sub}`));
-  const body = el("div", { "aria-busy": "true" }, el("p", { class: "hint" }, "Loading…"));
+  view.append(el("h2", {}, t("home.title", { name: session.sub })));
+  const body = el("div", { "aria-busy": "true" }, el("p", { class: "hint" }, t("page.loading")));
   view.append(body);
   const parts = [];
   if (has("traveller", "travel-unit")) parts.push(await attempt(travellerHome));
@@ -308,15 +381,15 @@ async function travellerHome() {
     .sort((a, b) => a.legs[0].arrival.localeCompare(b.legs[0].arrival))[0];
   const action = mine.filter((r) => ["returned", "held", "revoked"].includes(r.status));
   return el("section", { class: "card", "aria-labelledby": "home-trips" },
-    el("h3", { id: "home-trips" }, has("travel-unit") ? "Your organisation's trips" : "Your trips"),
+    el("h3", { id: "home-trips" }, t(has("travel-unit") ? "home.trips_unit" : "home.trips")),
     el("div", { class: "figures" },
-      figure("cleared", count("cleared") + count("approved"), "cleared"),
-      figure("waiting", count("escalated"), "waiting for approval"),
-      figure("action", action.length, "need your action"),
-      figure("closed", count("refused") + count("rejected") + count("withdrawn"), "refused, rejected or withdrawn")),
+      figure("cleared", count("cleared") + count("approved"), t("home.cleared")),
+      figure("waiting", count("escalated"), t("home.waiting")),
+      figure("action", action.length, t("home.action")),
+      figure("closed", count("refused") + count("rejected") + count("withdrawn"), t("home.closed"))),
     el("p", { "data-testid": "next-trip" }, upcoming
-      ? `Next trip: ${requestTitle(upcoming)}.` : "No cleared trip ahead."),
-    action.length ? el("ul", {}, action.map((r) => el("li", {}, `${STATUS_LABEL[r.status]}: ${requestTitle(r)}`))) : null);
+      ? t("home.next_trip", { title: requestTitle(upcoming) }) : t("home.no_trip")),
+    action.length ? el("ul", {}, action.map((r) => el("li", {}, `${statusWord(r.status)}: ${requestTitle(r)}`))) : null);
 }
 
 async function approverHome() {
@@ -325,12 +398,12 @@ async function approverHome() {
     const items = await everything(`/v1/escalations?stage=${stage}`);
     const oldest = Math.max(0, ...items.map((q) => q.seconds_in_queue));
     sections.push(el("section", { class: "card", "aria-labelledby": `home-${stage}` },
-      el("h3", { id: `home-${stage}` }, `Waiting at ${stageName(stage)}`),
+      el("h3", { id: `home-${stage}` }, t("home.waiting_at", { stage: stageName(stage) })),
       el("div", { class: "figures" },
-        figure(`${stage}-pending`, items.length, "pending"),
-        figure(`${stage}-urgent`, items.filter((q) => q.urgent).length, "travel within 72 h"),
-        figure(`${stage}-mine`, items.filter((q) => q.claim && q.claim.holder === session.sub).length, "claimed by you"),
-        figure(`${stage}-oldest`, items.length ? plural(Math.round(oldest / 3600), "hour", "hours") : "none", "the oldest has waited"))));
+        figure(`${stage}-pending`, items.length, t("home.pending")),
+        figure(`${stage}-urgent`, items.filter((q) => q.urgent).length, t("home.urgent")),
+        figure(`${stage}-mine`, items.filter((q) => q.claim && q.claim.holder === session.sub).length, t("home.mine")),
+        figure(`${stage}-oldest`, items.length ? t("n.hours", { n: Math.round(oldest / 3600) }) : t("page.none"), t("home.oldest")))));
   }
   return el("div", {}, sections);
 }
@@ -344,20 +417,21 @@ async function analystHome() {
   const people = await Promise.all(known.map(async (a) =>
     [a, (await api("GET", `/v1/areas/${a.code}/personnel`).catch(() => ({ count: 0 }))).count]));
   return el("section", { class: "card", "aria-labelledby": "home-areas" },
-    el("h3", { id: "home-areas" }, "Areas"),
+    el("h3", { id: "home-areas" }, t("home.areas")),
     el("div", { class: "figures" },
       [...levels, "suspended", "none"].map((r) => figure(`risk-${r}`, known.filter((a) => riskOf(a) === r).length,
-        r === "none" ? "without an SRA" : r === "suspended" ? "suspended" : `${r.replace("_", " ")} risk`))),
-    el("h4", {}, "SRA reviews due within 30 days or overdue"),
-    due.length ? el("ul", { "data-testid": "reviews-due" }, due.map((a) => el("li", {},
-      `${a.code} ${a.name}: ${a.review_overdue ? "overdue" : `due ${a.in_force.review_due}`}`)))
-      : el("p", { "data-testid": "reviews-due" }, "None."),
-    el("h4", {}, "People in each area today"),
+        r === "none" ? t("home.risk_none") : r === "suspended" ? t("home.risk_suspended") : t("home.risk_level", { risk: riskWord(r) })))),
+    el("h4", {}, t("home.reviews")),
+    due.length ? el("ul", { "data-testid": "reviews-due" }, due.map((a) => el("li", {}, a.review_overdue
+      ? t("home.review_overdue", { area: `${a.code} ${a.name}` })
+      : t("home.review_due", { area: `${a.code} ${a.name}`, date: day(a.in_force.review_due) }))))
+      : el("p", { "data-testid": "reviews-due" }, t("home.none")),
+    el("h4", {}, t("home.people")),
     people.some(([, n]) => n > 0)
       ? el("table", { class: "stack", "data-testid": "people-today" },
-        el("thead", {}, el("tr", {}, ["Area", "People"].map(header))),
+        el("thead", {}, el("tr", {}, ["home.people_area", "home.people_count"].map(header))),
         el("tbody", {}, people.filter(([, n]) => n > 0).map(([a, n]) => el("tr", {}, el("td", {}, `${a.code} ${a.name}`), el("td", {}, String(n))))))
-      : el("p", { "data-testid": "people-today" }, "Nobody holds a clearance for any area today."));
+      : el("p", { "data-testid": "people-today" }, t("home.nobody")));
 }
 
 // ---- Travellers and travel units -----------------------------------------------------
@@ -377,7 +451,7 @@ async function requestsView(view) {
   const detail = el("div", { id: "detail" });
   const list = el("div", { id: "list" });
   const search = searchForm(list, detail);
-  view.append(el("h2", { id: "form-title" }, "New request"), form, detail, el("h2", {}, "Requests"), search, list);
+  view.append(el("h2", { id: "form-title" }, t("form.new")), form, detail, el("h2", {}, t("list.title")), search, list);
   await requestForm(form, null, detail, list);
   await refreshList(list, detail);
   const linked = new URLSearchParams(location.hash.slice(1)).get("request");
@@ -397,9 +471,9 @@ async function requestsView(view) {
 const REFRESH_MS = 5000;
 
 async function requestForm(form, existing, detail, list) {
-  $("#form-title").textContent = existing ? `Amend: ${requestTitle(existing)}` : "New request";
+  $("#form-title").textContent = existing ? t("form.amend_title", { title: requestTitle(existing) }) : t("form.new");
   const known = await attempt(areas) || [];
-  const t = existing ? existing.traveller : {};
+  const who = existing ? existing.traveller : {};
   // A hint is tied to its field (aria-describedby), so a screen reader reads it with the field.
   const field = (id, label, attrs, hint) => [
     el("label", { for: id }, label),
@@ -407,27 +481,23 @@ async function requestForm(form, existing, detail, list) {
     hint ? el("small", { id: `${id}-hint`, class: "hint" }, hint) : null,
   ];
   form.replaceChildren(
-    el("fieldset", {}, el("legend", {}, "Traveller"),
-      field("f-id", "Traveller id", { required: true, value: t.id || session.sub, readonly: !has("travel-unit") }),
-      field("f-name", "Name", { required: true, value: t.name || session.sub }),
-      field("f-org", "Organisation", { required: true, value: t.org || session.org || "" }),
-      field("f-bsafe", "BSAFE valid until", { type: "date", value: t.bsafe_valid_until || today(365) },
-        "BSAFE is the UN's mandatory online security awareness course; it must be valid through the last departure."),
-      field("f-ssafe", "SSAFE valid until", { type: "date", value: t.ssafe_valid_until || today(365) },
-        "SSAFE is the in-person Safe and Secure Approaches in Field Environments training, required where the area's SRA says so. Leave empty if you have none.")),
-    el("fieldset", {}, el("legend", {}, "Mission"),
-      field("f-purpose", "Purpose", { required: true, value: existing ? existing.purpose : "" }),
-      el("label", { for: "f-pc" }, "Programme criticality"),
-      el("select", { id: "f-pc", "aria-describedby": "f-pc-hint" }, Object.entries(PC_HELP).map(([pc, what]) =>
-        el("option", { value: pc, selected: (existing ? existing.programme_criticality : "PC3") === pc }, `${pc}: ${what}`))),
-      el("small", { id: "f-pc-hint", class: "hint" },
-        "How critical the activity is, as your programme's criticality assessment rated it. The higher the criticality, the higher the residual risk it may accept: PC1 up to Very High (with approval), PC2 up to High, PC3 and PC4 up to Medium."),
-      field("f-msra", "Mission-specific SRA reference (Very High risk)", { value: existing && existing.mission_sra_reference || "" },
-        "Where the area's risk is Very High, the mission needs its own Security Risk Assessment: give its reference.")),
-    el("fieldset", { id: "legs" }, el("legend", {}, "Itinerary")),
+    el("fieldset", {}, el("legend", {}, t("form.traveller")),
+      field("f-id", t("form.traveller_id"), { required: true, value: who.id || session.sub, readonly: !has("travel-unit") }),
+      field("f-name", t("form.name"), { required: true, value: who.name || session.sub }),
+      field("f-org", t("form.org"), { required: true, value: who.org || session.org || "" }),
+      field("f-bsafe", t("form.bsafe"), { type: "date", value: who.bsafe_valid_until || today(365) }, t("form.bsafe_hint")),
+      field("f-ssafe", t("form.ssafe"), { type: "date", value: who.ssafe_valid_until || today(365) }, t("form.ssafe_hint"))),
+    el("fieldset", {}, el("legend", {}, t("form.mission")),
+      field("f-purpose", t("form.purpose"), { required: true, value: existing ? existing.purpose : "" }),
+      el("label", { for: "f-pc" }, t("form.pc")),
+      el("select", { id: "f-pc", "aria-describedby": "f-pc-hint" }, PROGRAMME_CRITICALITIES.map((pc) =>
+        el("option", { value: pc, selected: (existing ? existing.programme_criticality : "PC3") === pc }, `${pc}: ${t(`pc.${pc}`)}`))),
+      el("small", { id: "f-pc-hint", class: "hint" }, t("form.pc_hint")),
+      field("f-msra", t("form.msra"), { value: existing && existing.mission_sra_reference || "" }, t("form.msra_hint"))),
+    el("fieldset", { id: "legs" }, el("legend", {}, t("form.itinerary"))),
     el("div", { class: "actions" },
-      el("button", { type: "button", class: "secondary", id: "add-leg", onclick: () => addLeg(known, undefined, true) }, "Add a leg"),
-      el("button", { type: "submit", "data-testid": "submit" }, existing ? "Amend and resubmit" : "Submit")));
+      el("button", { type: "button", class: "secondary", id: "add-leg", onclick: () => addLeg(known, undefined, true) }, t("form.add_leg")),
+      el("button", { type: "submit", "data-testid": "submit" }, t(existing ? "form.resubmit" : "form.submit"))));
   const legs = existing ? existing.legs : [{ area: "", arrival: today(7), departure: today(10) }];
   for (const leg of legs) addLeg(known, leg);
   // One key per request being written: a second click, or a retry, is the same request;
@@ -469,7 +539,7 @@ async function requestForm(form, existing, detail, list) {
       ? api("PATCH", `/v1/clearance-requests/${existing.id}`, body, undefined, key)
       : api("POST", "/v1/clearance-requests", body, undefined, key));
     if (!record) return;
-    say(`Request ${STATUS_LABEL[record.status].toLowerCase()}.`, record.status === "refused" ? "error" : "ok");
+    say(t("form.done", { status: statusWord(record.status).toLowerCase() }), record.status === "refused" ? "error" : "ok");
     // A fresh form for the next request: nothing of this one is sent again by mistake.
     await requestForm(form, null, detail, list);
     await openRequest(record.id, detail, list);
@@ -484,13 +554,13 @@ function addLeg(known, leg = { area: "", arrival: today(7), departure: today(10)
   // Each label and its field share one grid cell: the label cannot drift over another field.
   const field = (label, control) => el("div", { class: "field" }, el("label", { for: control.id }, label), control);
   const area = el("select", { id: `leg-area-${n}`, class: "leg-area", required: true },
-    el("option", { value: "" }, "Choose an area"),
+    el("option", { value: "" }, t("leg.choose")),
     known.map((a) => el("option", { value: a.code, selected: a.code === leg.area },
-      `${a.code} ${a.name}: ${a.suspension ? "suspended" : a.in_force ? a.in_force.risk.replace("_", " ") : "no SRA"}`)));
+      `${a.code} ${a.name}: ${riskWord(a.suspension ? "suspended" : a.in_force && a.in_force.risk)}`)));
   const row = el("div", { class: "leg", "data-testid": "leg" },
-    field("Area", area),
-    field("Arrival", el("input", { id: `leg-arr-${n}`, class: "leg-arrival", type: "date", required: true, value: leg.arrival })),
-    field("Departure", el("input", { id: `leg-dep-${n}`, class: "leg-departure", type: "date", required: true, value: leg.departure })),
+    field(t("leg.area"), area),
+    field(t("leg.arrival"), el("input", { id: `leg-arr-${n}`, class: "leg-arrival", type: "date", required: true, value: leg.arrival })),
+    field(t("leg.departure"), el("input", { id: `leg-dep-${n}`, class: "leg-departure", type: "date", required: true, value: leg.departure })),
     el("button", {
       type: "button", class: "link", "data-testid": "remove-leg",
       onclick: () => {
@@ -498,24 +568,24 @@ function addLeg(known, leg = { area: "", arrival: today(7), departure: today(10)
         row.remove();
         (previous || $("#add-leg")).focus();
       },
-    }, "Remove this leg"));
+    }, t("leg.remove")));
   $("#legs").append(row);
   if (focus) area.focus();
 }
 
 /** Search among the requests one may see: the API filters, so it stays fast however many. */
 function searchForm(list, detail) {
-  const form = el("form", { class: "toolbar", "data-testid": "search", role: "search", "aria-label": "Search requests" });
+  const form = el("form", { class: "toolbar", "data-testid": "search", role: "search", "aria-label": t("search.label") });
   const input = (id, label, attrs) => el("div", { class: "field" }, el("label", { for: id }, label), el("input", { id, ...attrs }));
   form.append(
-    el("div", { class: "field" }, el("label", { for: "q-status" }, "Status"),
-      el("select", { id: "q-status" }, el("option", { value: "" }, "Any"),
-        Object.entries(STATUS_LABEL).map(([value, label]) => el("option", { value }, label)))),
-    has("travel-unit", "admin") ? input("q-traveller", "Traveller id", { maxlength: 64 }) : null,
-    input("q-area", "Area code", { maxlength: 32 }),
-    input("q-from", "Travelling from", { type: "date" }),
-    input("q-until", "until", { type: "date" }),
-    el("button", { type: "submit" }, "Search"));
+    el("div", { class: "field" }, el("label", { for: "q-status" }, t("search.status")),
+      el("select", { id: "q-status" }, el("option", { value: "" }, t("search.any")),
+        STATUSES.map((value) => el("option", { value }, statusWord(value))))),
+    has("travel-unit", "admin") ? input("q-traveller", t("search.traveller"), { maxlength: 64 }) : null,
+    input("q-area", t("search.area"), { maxlength: 32 }),
+    input("q-from", t("search.from"), { type: "date" }),
+    input("q-until", t("search.until"), { type: "date" }),
+    el("button", { type: "submit" }, t("search.submit")));
   form.onsubmit = async (event) => {
     event.preventDefault();
     const query = new URLSearchParams({ limit: "50" });
@@ -541,17 +611,17 @@ async function refreshList(list, detail, quiet = false) {
   list.dataset.fingerprint = fingerprint;
   list.replaceChildren(page.items.length
     ? el("table", { class: "stack", "data-testid": "requests" },
-      el("thead", {}, el("tr", {}, ["Submitted", "Traveller", "First leg", "Status", ""].map(header))),
+      el("thead", {}, el("tr", {}, ["list.submitted", "list.traveller", "list.first_leg", "list.status", ""].map(header))),
       el("tbody", {}, page.items.map((r) => el("tr", {},
         el("td", {}, when(r.submitted_at)),
         el("td", {}, r.traveller.name),
-        el("td", {}, `${r.legs[0].area} ${r.legs[0].arrival}`),
+        el("td", {}, `${r.legs[0].area} ${day(r.legs[0].arrival)}`),
         el("td", {}, statusBadge(r.status)),
         el("td", {}, el("button", {
-          type: "button", class: "link", "aria-label": `Open ${requestTitle(r)}`,
+          type: "button", class: "link", "aria-label": t("list.open_label", { title: requestTitle(r) }),
           onclick: () => openRequest(r.id, detail, list),
-        }, "Open"))))))
-    : el("p", { "data-testid": "no-requests" }, list.dataset.query ? "No request matches this search." : "No requests yet."));
+        }, t("list.open")))))))
+    : el("p", { "data-testid": "no-requests" }, t(list.dataset.query ? "list.no_match" : "list.empty")));
 }
 
 async function openRequest(id, detail, list, { quiet = false } = {}) {
@@ -568,14 +638,14 @@ async function openRequest(id, detail, list, { quiet = false } = {}) {
     actions.append(el("button", {
       type: "button", class: "secondary", "data-testid": "withdraw",
       onclick: async () => {
-        if (!window.confirm(`Withdraw ${requestTitle(record)}?`)) return;
+        if (!window.confirm(t("request.withdraw_confirm", { title: requestTitle(record) }))) return;
         if (await attempt(() => api("POST", `/v1/clearance-requests/${id}/withdraw`, {}))) {
           await openRequest(id, detail, list);
           await refreshList(list, detail);
-          say("Request withdrawn.", "ok");
+          say(t("request.withdrawn"), "ok");
         }
       },
-    }, "Withdraw"));
+    }, t("request.withdraw")));
   }
   if (["returned", "held"].includes(record.status)) {
     actions.append(el("button", {
@@ -585,21 +655,24 @@ async function openRequest(id, detail, list, { quiet = false } = {}) {
         requestFormEl.scrollIntoView({ block: "start" });
         $("#f-purpose").focus();
       },
-    }, "Amend"));
+    }, t("request.amend")));
   }
   if (["cleared", "approved"].includes(record.status)) {
-    actions.append(el("button", { type: "button", class: "secondary", "data-testid": "print", onclick: () => window.print() }, "Print the clearance"));
+    actions.append(el("button", { type: "button", class: "secondary", "data-testid": "print", onclick: () => window.print() }, t("request.print")));
   }
   // What a printed clearance needs beyond the screen: the full reference and where to check it.
   const verify = `${location.origin}/#request=${record.id}`;
   detail.replaceChildren(
     el("h2", { "data-testid": "request-title" }, requestTitle(record)),
     el("p", { class: "print-only", "data-testid": "print-reference" },
-      `Security clearance ${STATUS_LABEL[record.status].toLowerCase()}. Traveller: ${record.traveller.name} (${record.traveller.id}, ${record.traveller.org}). Purpose: ${record.purpose}. Reference: ${record.id}. Printed ${when(new Date().toISOString())}. Check it is still valid at `,
+      t("request.print_reference", {
+        status: statusWord(record.status).toLowerCase(), name: record.traveller.name, id: record.traveller.id,
+        org: record.traveller.org, purpose: record.purpose, ref: record.id, when: when(new Date().toISOString()),
+      }),
       el("a", { href: verify }, verify), "."),
     decisionCard(record),
     actions,
-    el("h3", {}, "Timeline"),
+    el("h3", {}, t("request.timeline")),
     el("ol", { class: "timeline", "data-testid": "timeline" }, (trail ? trail.items : []).map(timelineEntry)));
   if (!quiet) detail.scrollIntoView({ block: "nearest" });
 }
@@ -608,10 +681,10 @@ async function openRequest(id, detail, list, { quiet = false } = {}) {
 function timelineEntry(e) {
   const moved = e.from !== e.to;
   const outcome = moved ? [": ", statusBadge(e.to)]
-    : e.action === "approved" && e.to === "escalated" ? ": on to the next stage" : "";
+    : e.action === "approved" && e.to === "escalated" ? t("timeline.next_stage") : "";
   return el("li", {},
     el("time", { datetime: e.at }, when(e.at)), " ",
-    el("strong", {}, e.action.replace(/_/g, " ")), ` by ${e.actor}`,
+    el("strong", {}, t(`action.${e.action}`)), ` ${t("timeline.by", { actor: e.actor })}`,
     e.stage ? ` (${stageName(e.stage)})` : "", outcome,
     e.comment ? el("q", {}, e.comment) : null);
 }
@@ -627,22 +700,22 @@ function stages() {
 
 async function queueView(view) {
   const own = stages();
-  const picker = el("select", { id: "stage" }, own.map((s) => el("option", { value: s }, s === "hq" ? "HQ security" : "DG's office")));
-  const live = el("span", { class: "live", "data-testid": "live" }, "connecting…");
+  const picker = el("select", { id: "stage" }, own.map((s) => el("option", { value: s }, t(`queue.stage.${s}`))));
+  const live = el("span", { class: "live", "data-testid": "live" }, t("queue.connecting"));
   const list = el("div", { id: "queue" });
   const item = el("div", { id: "item" });
   view.append(
-    el("h2", {}, "Approval queue"),
-    el("div", { class: "toolbar" }, el("label", { for: "stage" }, "Stage"), picker, live),
-    el("div", { class: "toolbar", role: "search", "aria-label": "Filter the queue" },
-      el("label", { for: "queue-filter" }, "Traveller, organisation or area"),
+    el("h2", {}, t("queue.title")),
+    el("div", { class: "toolbar" }, el("label", { for: "stage" }, t("queue.stage")), picker, live),
+    el("div", { class: "toolbar", role: "search", "aria-label": t("queue.filter_label") },
+      el("label", { for: "queue-filter" }, t("queue.filter")),
       el("input", { id: "queue-filter", type: "search", maxlength: 100, oninput: () => loadQueue(picker.value, list, item) })),
     list, item);
   const load = () => loadQueue(picker.value, list, item);
   // A change that arrives live is announced to screen readers, not only drawn.
   const reload = async () => {
     const count = await load();
-    if (count != null) $("#announce").textContent = `Queue updated: ${plural(count, "request", "requests")} waiting at ${stageName(picker.value)}.`;
+    if (count != null) $("#announce").textContent = t("queue.updated", { count: t("n.requests", { n: count }), stage: stageName(picker.value) });
   };
   picker.onchange = () => { load(); watch(picker.value, live, reload); };
   await load();
@@ -660,12 +733,12 @@ async function loadQueue(stage, list, item) {
   list.replaceChildren(page.items.length
     ? el("ul", { class: "queue", "data-testid": "queue" }, page.items.map((q) => el("li", { class: q.urgent ? "urgent" : "" },
       el("button", { type: "button", class: "item", "data-testid": "queue-item", onclick: () => openItem(q.request.id, stage, list, item) },
-        q.urgent ? el("span", { class: "flag" }, "Within 72 h") : null,
+        q.urgent ? el("span", { class: "flag" }, t("queue.urgent")) : null,
         el("strong", {}, q.request.traveller.name), ` (${q.request.traveller.org}) `,
-        q.request.legs.map((l) => `${l.area} ${l.arrival}`).join(" → "),
-        el("small", {}, ` waiting ${plural(Math.round(q.seconds_in_queue / 60), "minute", "minutes")}`),
-        q.claim ? el("small", { class: "claimed" }, ` claimed by ${q.claim.holder}`) : null))))
-    : el("p", { "data-testid": "queue-empty" }, "Nothing waiting at this stage."));
+        q.request.legs.map((l) => `${l.area} ${day(l.arrival)}`).join(" → "),
+        el("small", {}, t("queue.waiting", { time: t("n.minutes", { n: Math.round(q.seconds_in_queue / 60) }) })),
+        q.claim ? el("small", { class: "claimed" }, t("queue.claimed_by", { holder: q.claim.holder })) : null))))
+    : el("p", { "data-testid": "queue-empty" }, t("queue.empty")));
   return page.items.length;
 }
 
@@ -686,23 +759,23 @@ async function openItem(id, stage, list, item, draft = "") {
   };
   const decide = (decision) => async () => {
     // Rejecting ends the request for good: ask first.
-    if (decision === "reject" && !window.confirm(`Reject ${requestTitle(record)}? The traveller must submit a new request.`)) return;
-    await act("decision", { decision, comment: comment.value, stage }, `Decision recorded: ${decision}.`)();
+    if (decision === "reject" && !window.confirm(t("queue.reject_confirm", { title: requestTitle(record) }))) return;
+    await act("decision", { decision, comment: comment.value, stage }, t("queue.recorded", { decision: t(`verdict.${decision}`) }))();
   };
   item.replaceChildren(
     el("h2", {}, requestTitle(record)),
     el("p", {}, record.purpose),
-    el("p", {}, `${record.programme_criticality}, mission SRA ${record.mission_sra_reference || "none"}`),
+    el("p", {}, t("queue.msra", { pc: record.programme_criticality, reference: record.mission_sra_reference || t("page.none") })),
     decisionCard(record),
-    record.approval ? el("p", {}, `Chain: ${record.approval.chain.map(stageName).join(" → ")}.`) : null,
+    record.approval ? el("p", {}, t("queue.chain", { chain: record.approval.chain.map(stageName).join(" → ") })) : null,
     el("div", { class: "actions" },
-      el("button", { type: "button", "data-testid": "claim", onclick: act("claim", {}, "Claimed: it is yours for the lease period.") }, "Claim"),
-      el("button", { type: "button", class: "secondary", onclick: act("release", {}, "Released back to the queue.") }, "Release")),
-    el("label", { for: "comment" }, "Comment (required; the traveller sees it)"), comment,
+      el("button", { type: "button", "data-testid": "claim", onclick: act("claim", {}, t("queue.claimed")) }, t("queue.claim")),
+      el("button", { type: "button", class: "secondary", "data-testid": "release", onclick: act("release", {}, t("queue.released")) }, t("queue.release"))),
+    el("label", { for: "comment" }, t("queue.comment")), comment,
     el("div", { class: "actions" },
-      el("button", { type: "button", "data-testid": "approve", onclick: decide("approve") }, "Approve"),
-      el("button", { type: "button", class: "danger", onclick: decide("reject") }, "Reject"),
-      el("button", { type: "button", class: "secondary", onclick: decide("return") }, "Return to traveller")));
+      el("button", { type: "button", "data-testid": "approve", onclick: decide("approve") }, t("queue.approve")),
+      el("button", { type: "button", class: "danger", "data-testid": "reject", onclick: decide("reject") }, t("queue.reject")),
+      el("button", { type: "button", class: "secondary", "data-testid": "return", onclick: decide("return") }, t("queue.return"))));
   return true;
 }
 
@@ -718,7 +791,7 @@ function watch(stage, indicator, reload) {
         signal: controller.signal,
       });
       if (!response.ok) throw new ApiError(response.status, null);
-      indicator.textContent = "live";
+      indicator.textContent = t("queue.live");
       indicator.className = "live on";
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
@@ -731,14 +804,14 @@ function watch(stage, indicator, reload) {
         while ((end = buffer.indexOf("\n\n")) >= 0) {
           const frame = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
-          if (/^event: token_expired/m.test(frame)) return signOut("Your session has ended; sign in again.");
+          if (/^event: token_expired/m.test(frame)) return signOut(t("signin.ended"));
           if (/^event: /m.test(frame)) reload();
         }
       }
     } catch (error) {
       if (controller.signal.aborted) return;
     }
-    indicator.textContent = "reconnecting…";
+    indicator.textContent = t("queue.reconnecting");
     indicator.className = "live";
     setTimeout(() => { if (!controller.signal.aborted) { reload(); connect(); } }, 3000);
   };
@@ -753,8 +826,8 @@ async function areasView(view) {
   const analyst = has("security-analyst", "admin");
   // In a crisis the locator is what is needed first: it comes before the long table.
   const locatorSlot = el("div");
-  view.append(el("h2", {}, analyst ? "Crisis locator" : "Areas"), locatorSlot);
-  if (analyst) view.append(el("h2", {}, "Areas"));
+  view.append(el("h2", {}, t(analyst ? "areas.locator" : "areas.title")), locatorSlot);
+  if (analyst) view.append(el("h2", {}, t("areas.title")));
   view.append(table);
   await renderAreas(table);
   if (!analyst) return;
@@ -762,17 +835,17 @@ async function areasView(view) {
   const codes = () => known.map((a) => el("option", { value: a.code }, `${a.code} ${a.name}`));
   if (has("security-analyst")) {
     const sra = el("form", { class: "card", "data-testid": "publish-form" },
-      el("label", { for: "s-area" }, "Area"), el("select", { id: "s-area" }, codes()),
-      el("label", { for: "s-version" }, "Version (the next one is filled in)"), el("input", { id: "s-version", type: "number", min: 1, required: true, value: 1 }),
-      el("label", { for: "s-from" }, "Effective from"), el("input", { id: "s-from", type: "date", required: true, value: today() }),
-      el("label", { for: "s-review" }, "Review due"), el("input", { id: "s-review", type: "date", required: true, value: today(180) }),
-      el("label", { for: "s-level" }, "Security level (1 to 6)"), el("input", { id: "s-level", type: "number", min: 1, max: 6, required: true, value: 3 }),
-      el("label", { for: "s-risk" }, "Residual risk"),
-      el("select", { id: "s-risk" }, ["low", "medium", "high", "very_high", "unacceptable"].map((r) => el("option", { value: r }, r.replace("_", " ")))),
-      el("label", { for: "s-measures" }, "Mandatory measures, one per line"), el("textarea", { id: "s-measures", rows: 3 }),
+      el("label", { for: "s-area" }, t("sra.area")), el("select", { id: "s-area" }, codes()),
+      el("label", { for: "s-version" }, t("sra.version")), el("input", { id: "s-version", type: "number", min: 1, required: true, value: 1 }),
+      el("label", { for: "s-from" }, t("sra.from")), el("input", { id: "s-from", type: "date", required: true, value: today() }),
+      el("label", { for: "s-review" }, t("sra.review")), el("input", { id: "s-review", type: "date", required: true, value: today(180) }),
+      el("label", { for: "s-level" }, t("sra.level")), el("input", { id: "s-level", type: "number", min: 1, max: 6, required: true, value: 3 }),
+      el("label", { for: "s-risk" }, t("sra.risk")),
+      el("select", { id: "s-risk" }, ["low", "medium", "high", "very_high", "unacceptable"].map((r) => el("option", { value: r }, riskWord(r)))),
+      el("label", { for: "s-measures" }, t("sra.measures")), el("textarea", { id: "s-measures", rows: 3 }),
       el("div", { class: "actions" },
-        el("button", { type: "submit", value: "draft", "data-testid": "save-draft" }, "Save as a draft"),
-        el("button", { type: "submit", value: "publish", class: "secondary" }, "Publish now (signed off elsewhere)")));
+        el("button", { type: "submit", value: "draft", "data-testid": "save-draft" }, t("sra.save_draft")),
+        el("button", { type: "submit", value: "publish", class: "secondary" }, t("sra.publish_now"))));
     const versions = el("div", { id: "sra-versions", "data-testid": "sra-versions" });
     const progress = el("p", { id: "rescreen-progress", "data-testid": "rescreen-progress", role: "status" });
     sra.onsubmit = async (event) => {
@@ -786,15 +859,15 @@ async function areasView(view) {
       };
       const done = await attempt(() => api("POST", draft ? "/v1/sras/drafts" : "/v1/sras", body));
       if (done) {
-        say(draft ? `Draft v${done.version} saved: it needs the SMT's endorsement and the DO's approval.`
-          : `Published; ${plural(done.rescreening.requests, "request is", "requests are")} being screened again.`, "ok");
+        say(draft ? t("sra.draft_saved", { version: done.version })
+          : t("sra.published_now", { count: t("n.requests_rescreened", { n: done.rescreening.requests }) }), "ok");
         if (done.rescreening) followRescreening(done.rescreening, progress);
         areasCache = null;
         await renderAreas(table);
         await nextVersion();
       }
     };
-    view.append(el("h2", {}, "Draft or publish an SRA"), sra, el("h3", {}, "Versions of the chosen area"), progress, versions);
+    view.append(el("h2", {}, t("sra.title")), sra, el("h3", {}, t("sra.versions")), progress, versions);
     // The chosen area's versions with the next step of each, and the next version number, so a
     // publication is not refused for a guess.
     const nextVersion = async () => {
@@ -811,55 +884,62 @@ async function areasView(view) {
         await renderAreas(table);
         await nextVersion();
       };
-      const signoff = (sra, what, path) => {
-        const by = el("input", { "aria-label": `${what}: signed by`, placeholder: "Signed by", maxlength: 200 });
-        const on = el("input", { "aria-label": `${what}: on`, type: "date", value: today() });
+      // `path` is the sign-off's name: endorsement (by the SMT) or approval (by the DO).
+      const signoff = (sra, path) => {
+        const what = t(`sra.${path}`);
+        const by = el("input", { "aria-label": t("sra.signed_by", { what }), placeholder: t("sra.signed_by_placeholder"), maxlength: 200 });
+        const on = el("input", { "aria-label": t("sra.signed_on", { what }), type: "date", value: today() });
         return el("span", { class: "inline" }, by, on,
-          el("button", { type: "button", onclick: () => step(`/v1/sras/${sra.id}/${path}`, { by: by.value.trim(), on: on.value }, `v${sra.version}: ${what.toLowerCase()} recorded.`) }, `Record ${what.toLowerCase()}`));
+          el("button", {
+            type: "button", "data-testid": `record-${path}`,
+            onclick: () => step(`/v1/sras/${sra.id}/${path}`, { by: by.value.trim(), on: on.value }, t(`sra.recorded.${path}`, { version: sra.version })),
+          }, t(`sra.record.${path}`)));
       };
       const next = (sra) => {
-        if (sra.status === "draft") return signoff(sra, "Endorsement", "endorsement");
-        if (sra.status === "endorsed" && !sra.approval) return signoff(sra, "Approval", "approval");
+        if (sra.status === "draft") return signoff(sra, "endorsement");
+        if (sra.status === "endorsed" && !sra.approval) return signoff(sra, "approval");
         if (sra.status === "endorsed") {
-          return el("button", { type: "button", onclick: () => step(`/v1/sras/${sra.id}/publish`, undefined, `v${sra.version} published.`) }, "Publish");
+          return el("button", { type: "button", "data-testid": "publish", onclick: () => step(`/v1/sras/${sra.id}/publish`, undefined, t("sra.published", { version: sra.version })) }, t("sra.publish"));
         }
         if (sra.status === "published") {
           return el("button", {
-            type: "button", class: "danger",
-            onclick: () => step(`/v1/sras/${sra.id}/withdraw`, undefined, `v${sra.version} withdrawn.`,
-              `Withdraw version ${sra.version} of the SRA for ${sra.area}? Requests it cleared are screened again against what remains in force.`),
-          }, "Withdraw");
+            type: "button", class: "danger", "data-testid": "withdraw-sra",
+            onclick: () => step(`/v1/sras/${sra.id}/withdraw`, undefined, t("sra.withdrawn", { version: sra.version }),
+              t("sra.withdraw_confirm", { version: sra.version, area: sra.area })),
+          }, t("sra.withdraw"));
         }
         return null;
       };
       versions.replaceChildren(listed.items.length
         ? el("table", { class: "stack" },
-          el("thead", {}, el("tr", {}, ["Version", "Status", "Risk", "From", "Signed off", ""].map(header))),
+          el("thead", {}, el("tr", {}, ["sra.col.version", "sra.col.status", "sra.col.risk", "sra.col.from", "sra.col.signed", ""].map(header))),
           el("tbody", {}, listed.items.map((s) => el("tr", {},
-            el("td", {}, `v${s.version}`), el("td", {}, s.status), el("td", {}, riskBadge(s.residual_risk)),
-            el("td", {}, s.effective_from),
-            el("td", {}, [s.endorsement && `SMT: ${s.endorsement.by}, ${s.endorsement.on}`, s.approval && `DO: ${s.approval.by}, ${s.approval.on}`].filter(Boolean).join("; ") || "not yet"),
+            el("td", {}, `v${s.version}`), el("td", {}, t(`sra_status.${s.status}`)), el("td", {}, riskBadge(s.residual_risk)),
+            el("td", {}, day(s.effective_from)),
+            el("td", {}, [s.endorsement && t("sra.smt", { by: s.endorsement.by, on: day(s.endorsement.on) }),
+              s.approval && t("sra.do", { by: s.approval.by, on: day(s.approval.on) })].filter(Boolean).join("; ") || t("sra.not_yet")),
             el("td", {}, next(s))))))
-        : el("p", {}, "No SRA for this area yet."));
+        : el("p", {}, t("sra.none")));
     };
     $("#s-area").onchange = nextVersion;
     await nextVersion();
   }
   const locator = el("form", { class: "card", "data-testid": "locator-form" },
-    el("label", { for: "l-area" }, "Area"), el("select", { id: "l-area" }, codes()),
-    el("label", { for: "l-on" }, "Date"), el("input", { id: "l-on", type: "date", required: true, value: today() }),
+    el("label", { for: "l-area" }, t("locator.area")), el("select", { id: "l-area" }, codes()),
+    el("label", { for: "l-on" }, t("locator.date")), el("input", { id: "l-on", type: "date", required: true, value: today() }),
     el("div", { class: "actions" },
-      el("button", { type: "submit" }, "Who is there"),
-      el("button", { type: "button", class: "secondary", id: "l-csv" }, "Download CSV")),
+      el("button", { type: "submit" }, t("locator.submit")),
+      el("button", { type: "button", class: "secondary", id: "l-csv" }, t("locator.csv"))),
     el("div", { id: "l-result" }));
   const query = () => `/v1/areas/${$("#l-area").value}/personnel?on=${$("#l-on").value}`;
   locator.onsubmit = async (event) => {
     event.preventDefault();
     const found = await attempt(() => api("GET", query()));
     if (!found) return;
-    $("#l-result").replaceChildren(el("p", { "data-testid": "locator-count" }, `${plural(found.count, "person holds", "people hold")} a clearance there on ${found.on}.`),
+    $("#l-result").replaceChildren(el("p", { "data-testid": "locator-count" }, t("locator.count", { n: found.count, date: day(found.on) })),
       found.count ? el("table", {}, el("tbody", {}, found.items.map((p) => el("tr", {},
-        el("td", {}, p.traveller_name), el("td", {}, p.org), el("td", {}, `${p.arrival} to ${p.departure}`), el("td", {}, p.status))))) : null);
+        el("td", {}, p.traveller_name), el("td", {}, p.org),
+        el("td", {}, t("locator.stay", { arrival: day(p.arrival), departure: day(p.departure) })), el("td", {}, statusWord(p.status)))))) : null);
   };
   $("#l-csv", locator).onclick = async () => {
     const csv = await attempt(() => api("GET", query(), undefined, "text/csv"));
@@ -882,14 +962,14 @@ async function renderAreas(table) {
   if (!all) return;
   if (!table.querySelector('[data-testid="area-filter"]')) {
     const text = el("input", { id: "a-text", type: "search", maxlength: 100 });
-    const risk = el("select", { id: "a-risk" }, el("option", { value: "" }, "Any"),
-      [...RISK_ORDER, "suspended", "none"].map((r) => el("option", { value: r }, r === "none" ? "no SRA" : r.replace("_", " "))));
+    const risk = el("select", { id: "a-risk" }, el("option", { value: "" }, t("areas.any")),
+      [...RISK_ORDER, "suspended", "none"].map((r) => el("option", { value: r }, riskWord(r))));
     const order = el("select", { id: "a-order" },
-      [["code", "Code"], ["risk", "Highest risk first"], ["review", "Review due first"]].map(([v, l]) => el("option", { value: v }, l)));
-    const filter = el("div", { class: "toolbar", role: "search", "aria-label": "Filter areas", "data-testid": "area-filter" },
-      el("div", { class: "field" }, el("label", { for: "a-text" }, "Area, name or country"), text),
-      el("div", { class: "field" }, el("label", { for: "a-risk" }, "Risk"), risk),
-      el("div", { class: "field" }, el("label", { for: "a-order" }, "Order"), order));
+      ["code", "risk", "review"].map((v) => el("option", { value: v }, t(`areas.order.${v}`))));
+    const filter = el("div", { class: "toolbar", role: "search", "aria-label": t("areas.filter_label"), "data-testid": "area-filter" },
+      el("div", { class: "field" }, el("label", { for: "a-text" }, t("areas.filter_text")), text),
+      el("div", { class: "field" }, el("label", { for: "a-risk" }, t("areas.risk")), risk),
+      el("div", { class: "field" }, el("label", { for: "a-order" }, t("areas.order")), order));
     for (const control of [text, risk, order]) control.oninput = () => renderAreas(table);
     table.replaceChildren(filter, el("div", { id: "area-rows" }));
   }
@@ -906,15 +986,17 @@ async function renderAreas(table) {
     }[$("#a-order", table).value]);
   const analyst = has("security-analyst");
   $("#area-rows", table).replaceChildren(known.length ? el("table", { class: "stack", "data-testid": "areas" },
-    el("thead", {}, el("tr", {}, ["Area", "Risk", "Security level", "SRA", ""].map(header))),
+    el("thead", {}, el("tr", {}, ["areas.col.area", "areas.col.risk", "areas.col.level", "areas.col.sra", ""].map(header))),
     el("tbody", {}, known.map((a) => el("tr", { class: a.review_overdue ? "overdue" : "" },
       el("th", { scope: "row" }, `${a.code} `, el("small", {}, `${a.name}, ${a.country}`)),
-      el("td", {}, a.suspension ? el("span", { class: "risk suspended" }, `suspended (${a.suspension.reason.replace("_", " ")})`) : riskBadge(a.in_force && a.in_force.risk)),
-      el("td", {}, a.in_force ? `Level ${a.in_force.security_level}` : ""),
-      el("td", {}, a.review_overdue ? el("strong", {}, "Review overdue")
-        : a.in_force ? `v${a.in_force.sra.version}, review by ${a.in_force.review_due}` : "none in force"),
+      el("td", {}, a.suspension
+        ? el("span", { class: "risk suspended" }, t("areas.suspended", { reason: t(`suspension.${a.suspension.reason}`) }))
+        : riskBadge(a.in_force && a.in_force.risk)),
+      el("td", {}, a.in_force ? t("areas.level", { level: a.in_force.security_level }) : ""),
+      el("td", {}, a.review_overdue ? el("strong", {}, t("areas.overdue"))
+        : a.in_force ? t("areas.in_force", { version: a.in_force.sra.version, date: day(a.in_force.review_due) }) : t("areas.no_sra")),
       el("td", {}, analyst ? suspensionControl(a, table) : null)))))
-    : el("p", { "data-testid": "no-areas" }, "No area matches this filter."));
+    : el("p", { "data-testid": "no-areas" }, t("areas.no_match")));
 }
 
 /** Polls a re-screening job until it is done, showing how far it got. */
@@ -922,7 +1004,9 @@ async function followRescreening(job, line) {
   for (let i = 0; i < 600; i++) {
     const state = await api("GET", `/v1/rescreening/${job.id}`).catch(() => null);
     if (state) {
-      line.textContent = `Re-screening: ${state.processed} of ${plural(state.total, "request", "requests")} screened, ${state.changed} changed${state.status === "done" ? "; done." : "…"}`;
+      line.textContent = t(state.status === "done" ? "rescreen.done" : "rescreen.progress", {
+        processed: state.processed, total: t("n.requests", { n: state.total }), changed: state.changed,
+      });
       if (state.status === "done") return;
     }
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -939,26 +1023,34 @@ function suspensionControl(area, table) {
   };
   if (area.suspension) {
     const lift = () => {
-      if (!window.confirm(`Lift the suspension of ${area.code} (${area.name})? Requests there are decided against its SRA again, and held ones may clear.`)) return;
-      change("DELETE", undefined, `${area.code}: operations resume.`);
+      if (!window.confirm(t("areas.lift_confirm", { area: area.code, name: area.name }))) return;
+      change("DELETE", undefined, t("areas.lifted", { area: area.code }));
     };
-    return el("button", { type: "button", class: "secondary", "aria-label": `Lift the suspension of ${area.code}`, onclick: lift }, "Lift");
+    return el("button", { type: "button", class: "secondary", "aria-label": t("areas.lift_label", { area: area.code }), onclick: lift }, t("areas.lift"));
   }
-  const reason = el("select", { "aria-label": `Suspension reason for ${area.code}` },
-    ["relocation", "evacuation", "programme_suspension"].map((r) => el("option", { value: r }, r.replace("_", " "))));
+  const reason = el("select", { "aria-label": t("areas.suspend_reason", { area: area.code }) },
+    ["relocation", "evacuation", "programme_suspension"].map((r) => el("option", { value: r }, t(`suspension.${r}`))));
   const suspend = () => {
     const why = reason.options[reason.selectedIndex].textContent;
     // One click must not start an evacuation: say what it does and ask.
-    if (!window.confirm(`Suspend ${area.code} (${area.name}) for ${why}? New requests there are held and every issued clearance touching it is screened again.`)) return;
-    change("POST", { reason: reason.value }, `${area.code} suspended for ${why}.`);
+    if (!window.confirm(t("areas.suspend_confirm", { area: area.code, name: area.name, reason: why }))) return;
+    change("POST", { reason: reason.value }, t("areas.suspended_done", { area: area.code, reason: why }));
   };
   return el("span", { class: "inline" }, reason,
-    el("button", { type: "button", class: "danger", "aria-label": `Suspend ${area.code}`, onclick: suspend }, "Suspend"));
+    el("button", { type: "button", class: "danger", "aria-label": t("areas.suspend_label", { area: area.code }), onclick: suspend }, t("areas.suspend")));
 }
 
 // ---- Start ---------------------------------------------------------------------------
 
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
+  await useLanguage(chooseLanguage());
+  $("#language").onchange = async () => {
+    localStorage.setItem(LANGUAGE, $("#language").value);
+    await useLanguage($("#language").value);
+    // Everything drawn so far is redrawn in the new language, on the same view.
+    whoName();
+    if (session) tabs(currentView);
+  };
   if (document.body.dataset.environment === "development") $("#dev-sign-in").hidden = false;
   $("#dev-sign-in").onsubmit = async (event) => {
     event.preventDefault();
