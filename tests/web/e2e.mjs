@@ -439,6 +439,81 @@ try {
     await analyst.context().setOffline(false);
   });
 
+  let chloe;
+  await test("in French, every view speaks French, dates name their zone, and the choice is remembered", () => ({ chloe }), async () => {
+    const en = JSON.parse(readFileSync(join(root, "src/http/ui/i18n/en.json"), "utf8"));
+    const fr = JSON.parse(readFileSync(join(root, "src/http/ui/i18n/fr.json"), "utf8"));
+    // Every English string French says differently (plain ones, without placeholders; the
+    // language picker names each language in itself).
+    const english = Object.entries(en)
+      .filter(([key, text]) => key !== "language.name" && typeof text === "string" && !text.includes("{") && fr[key] !== text && text.length > 3)
+      .map(([, text]) => text);
+    const leftovers = async (where) => {
+      const text = await chloe.evaluate(() => document.body.innerText);
+      const found = english.filter((s) => new RegExp(`(^|[^\\p{L}])${s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}($|[^\\p{L}])`, "u").test(text));
+      expect(found.length === 0, `English left on ${where}: ${found.join(" | ")}`);
+    };
+    // The browser asks for French: the page answers in French before anyone signs in.
+    chloe = await signIn(browser, service.base, "traveller", "chloe", "UNICEF", 1366, { locale: "fr-FR" });
+    expect(await chloe.evaluate(() => document.documentElement.lang) === "fr", "the page is not marked French");
+    // A request held for training: the reason comes from its code, in French.
+    await chloe.fill("#f-bsafe", "");
+    await submit(chloe, { area: "CHE-GVA" });
+    await chloe.waitForSelector('[data-testid="headline"]:has-text("Étape 1")');
+    const headline = await chloe.locator('[data-testid="headline"]').textContent();
+    expect(/En suspens/.test(headline) && /aucun certificat BSAFE/.test(headline), `headline: ${headline}`);
+    expect(/^BSAFE manquant/.test(await chloe.locator('[data-testid="leg-reason"]').first().textContent()), "the leg's code is not in words");
+    const time = await chloe.locator('[data-testid="timeline"] time').first().textContent();
+    expect(/(janv|févr|mars|avr|mai|juin|juil|août|sept|oct|nov|déc)/.test(time) && /UTC|GMT|CET|CEST/.test(time), `time: ${time}`);
+    await leftovers("the requests view");
+    // A problem is said in French from its code: departure before arrival.
+    await chloe.fill("#f-purpose", "Mission d'évaluation");
+    await chloe.selectOption('[data-testid="leg"] .leg-area >> nth=0', "CHE-GVA");
+    await chloe.fill('[data-testid="leg"] .leg-departure >> nth=0', "2020-01-01");
+    await chloe.click('[data-testid="submit"]');
+    await chloe.waitForSelector("#message.error");
+    const error = await chloe.locator("#message").textContent();
+    expect(/^(L'itinéraire|Une étape)/.test(error), `error: ${error}`);
+    await chloe.click('[data-testid="tab-home"]');
+    await chloe.waitForSelector('[data-testid="next-trip"]');
+    await leftovers("the overview");
+    // English, chosen on the page, wins over the browser's French, and stays after a reload.
+    await chloe.click('[data-testid="tab-requests"]');
+    await chloe.selectOption("#language", "en");
+    await chloe.waitForSelector('[data-testid="tab-requests"][aria-current="page"]:has-text("Requests")');
+    await chloe.reload();
+    await chloe.waitForSelector('[data-testid="tab-home"]:has-text("Overview")');
+    expect(await chloe.evaluate(() => document.documentElement.lang) === "en", "English was not remembered");
+    await chloe.selectOption("#language", "fr");
+    await chloe.waitForSelector('[data-testid="tab-home"]:has-text("Vue d\'ensemble")');
+  });
+  await chloe?.context().close();
+
+  let analysteFr;
+  await test("in French, the analyst's overview, areas, SRA workflow and locator speak French", () => ({ analysteFr }), async () => {
+    const en = JSON.parse(readFileSync(join(root, "src/http/ui/i18n/en.json"), "utf8"));
+    const fr = JSON.parse(readFileSync(join(root, "src/http/ui/i18n/fr.json"), "utf8"));
+    const english = Object.entries(en)
+      .filter(([key, text]) => key !== "language.name" && typeof text === "string" && !text.includes("{") && fr[key] !== text && text.length > 3)
+      .map(([, text]) => text);
+    analysteFr = await signIn(browser, service.base, "security-analyst", "analyste-fr", "", 1366, { locale: "fr-FR" }, true);
+    await analysteFr.waitForSelector('[data-testid="people-today"]');
+    for (const where of ["overview", "areas"]) {
+      if (where === "areas") {
+        await analysteFr.click('[data-testid="tab-areas"]');
+        await analysteFr.waitForSelector('[data-testid="areas"]');
+        await analysteFr.waitForSelector('[data-testid="sra-versions"] table');
+      }
+      const text = await analysteFr.evaluate(() => document.body.innerText);
+      const found = english.filter((s) => new RegExp(`(^|[^\\p{L}])${s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}($|[^\\p{L}])`, "u").test(text));
+      expect(found.length === 0, `English left on the ${where}: ${found.join(" | ")}`);
+    }
+    await analysteFr.click('[data-testid="locator-form"] button[type="submit"]');
+    const count = await analysteFr.locator('[data-testid="locator-count"]').textContent();
+    expect(/(personne détient|personnes détiennent) une autorisation/.test(count), count);
+  });
+  await analysteFr?.context().close();
+
   // Every view at both widths, as each role sees it with something open.
   for (const width of [1366, 360]) {
     const views = [
@@ -459,6 +534,10 @@ try {
       ["analyst's overview", ["security-analyst", "analyst-3", "", "land"], async (page) => {
         await page.waitForSelector('[data-testid="people-today"]');
       }],
+      ["traveller's requests, in French,", ["traveller", "chloe", "UNICEF", "", "fr-FR"], async (page) => {
+        await page.locator('[data-testid="requests"] button').first().click();
+        await page.waitForSelector('[data-testid="timeline"] li');
+      }],
     ];
     for (const [label, who, open] of views) {
       let page;
@@ -466,7 +545,8 @@ try {
         // axe is injected as a script, which the page's own policy rightly refuses.
         const options = { bypassCSP: true };
         if (who) {
-          const [role, name, org, land] = who;
+          const [role, name, org, land, locale] = who;
+          if (locale) options.locale = locale;
           page = await signIn(browser, service.base, role, name, org, width, options, land === "land");
         } else {
           const context = await browser.newContext({ viewport: { width, height: 800 }, ...options });
