@@ -411,6 +411,14 @@ impl Clearing {
         Ok(self.store.personnel(code, on).await?)
     }
 
+    /// How many people are in each area on `on` (each counted once): the map's figures.
+    pub async fn headcounts(
+        &self,
+        on: chrono::NaiveDate,
+    ) -> Result<Vec<(crate::domain::area::AreaCode, i64)>, AppError> {
+        Ok(self.store.headcounts(on).await?)
+    }
+
     pub async fn refresh_area(&self, code: &crate::domain::area::AreaCode) -> Result<(), AppError> {
         Ok(self.cache.forget(code).await?)
     }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::ports::AreaRisks;
 use crate::app::error::{AppError, Code};
-use crate::domain::area::{Area, AreaCode, Suspension};
+use crate::domain::area::{Area, AreaCode, Location, Suspension};
 use crate::domain::policy::PolicyRules;
 use crate::domain::sra::{AreaRisk, Signoff, Sra, SraInput};
 use crate::store::{RescreenJob, Store, StoreError};
@@ -45,6 +45,23 @@ impl Publishing {
         // A lookup may have cached the area as unknown a moment ago.
         self.cache.forget(&area.code).await?;
         Ok(area)
+    }
+
+    /// Places an area on the map (or takes it off with `None`). Decisions do not depend on it.
+    pub async fn set_location(
+        &self,
+        code: &AreaCode,
+        location: Option<Location>,
+    ) -> Result<(), AppError> {
+        self.store
+            .set_location(code, location)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => AppError::not_found(),
+                other => other.into(),
+            })?;
+        self.cache.forget(code).await?;
+        Ok(())
     }
 
     /// Suspends operations in an area (or lifts the suspension with `None`); requests with

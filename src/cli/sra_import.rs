@@ -12,7 +12,7 @@ use crate::app::error::{AppError, Code};
 use crate::app::json_input::parse_json;
 use crate::app::publishing::Publishing;
 use crate::app::sra_document::SraBody;
-use crate::domain::area::{Area, AreaCode, Suspension, SuspensionReason};
+use crate::domain::area::{Area, AreaCode, Degrees, Location, Suspension, SuspensionReason};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +29,8 @@ struct AreaEntry {
     country: String,
     #[serde(default)]
     suspension: Option<SuspensionEntry>,
+    #[serde(default)]
+    location: Option<Degrees>,
 }
 
 #[derive(Deserialize)]
@@ -92,7 +94,11 @@ pub async fn import(
     let mut report = ImportReport::default();
     for entry in file.areas {
         let code = AreaCode::parse("code", &entry.code)?;
-        let area = Area::new(code.clone(), &entry.name, &entry.country)?;
+        let location = entry
+            .location
+            .map(|at| Location::new("location", at))
+            .transpose()?;
+        let area = Area::new(code.clone(), &entry.name, &entry.country, location)?;
         match publishing.create_area(area).await {
             Ok(_) => report.areas_created += 1,
             Err(AppError {

@@ -66,21 +66,92 @@ pub struct Suspension {
     pub since: NaiveDate,
 }
 
+/// Where an area lies, for the map: a WGS 84 point (its duty station, say). Kept to the
+/// micro-degree (about 11 cm), so two areas compare exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Location {
+    latitude_micro: i32,
+    longitude_micro: i32,
+}
+
+/// A location as the API and the store carry it: decimal degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Degrees {
+    /// Degrees north (negative: south), -90 to 90.
+    #[schema(minimum = -90, maximum = 90)]
+    pub latitude: f64,
+    /// Degrees east (negative: west), -180 to 180.
+    #[schema(minimum = -180, maximum = 180)]
+    pub longitude: f64,
+}
+
+impl Location {
+    /// `field` is the JSON pointer of the location, for the error.
+    pub fn new(field: &str, at: Degrees) -> Result<Self, Invalid> {
+        let micro = |value: f64, limit: f64, name: &str| {
+            if value.is_finite() && (-limit..=limit).contains(&value) {
+                // In range, so the product fits an i32 (180e6 < 2^31).
+                Ok((value * 1e6).round() as i32)
+            } else {
+                Err(Invalid::new(
+                    format!("{field}/{name}"),
+                    Code::InvalidField,
+                    format!("{name} is a number of degrees from -{limit} to {limit}"),
+                ))
+            }
+        };
+        Ok(Self {
+            latitude_micro: micro(at.latitude, 90.0, "latitude")?,
+            longitude_micro: micro(at.longitude, 180.0, "longitude")?,
+        })
+    }
+
+    pub fn degrees(self) -> Degrees {
+        Degrees {
+            latitude: f64::from(self.latitude_micro) / 1e6,
+            longitude: f64::from(self.longitude_micro) / 1e6,
+        }
+    }
+}
+
+impl Serialize for Location {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.degrees().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Location {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Location::new("", Degrees::deserialize(d)?).map_err(|e| serde::de::Error::custom(e.detail))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Area {
     pub code: AreaCode,
     pub name: String,
     pub country: String,
     pub suspension: Option<Suspension>,
+    /// Absent for areas created before areas had one (and in older cache entries).
+    #[serde(default)]
+    #[schema(value_type = Option<Degrees>)]
+    pub location: Option<Location>,
 }
 
 impl Area {
-    pub fn new(code: AreaCode, name: &str, country: &str) -> Result<Self, Invalid> {
+    pub fn new(
+        code: AreaCode,
+        name: &str,
+        country: &str,
+        location: Option<Location>,
+    ) -> Result<Self, Invalid> {
         Ok(Self {
             code,
             name: bounded_text("/name", name, 200)?,
             country: bounded_text("/country", country, 100)?,
             suspension: None,
+            location,
         })
     }
 }

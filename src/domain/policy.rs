@@ -439,7 +439,7 @@ pub(crate) mod tests {
     }
 
     fn area_at(i: usize, risk: Option<RiskLevel>, ssafe: bool) -> AreaRisk {
-        let area = Area::new(code(i), "Area", "Land").unwrap();
+        let area = Area::new(code(i), "Area", "Land", None).unwrap();
         let sras: Vec<Sra> = risk
             .map(|risk| Sra {
                 id: Uuid::from_u128(i as u128),

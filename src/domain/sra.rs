@@ -544,7 +544,13 @@ pub(crate) mod tests {
     }
 
     pub fn area() -> Area {
-        Area::new(AreaCode::parse("", "TST-A").unwrap(), "Test", "Testland").unwrap()
+        Area::new(
+            AreaCode::parse("", "TST-A").unwrap(),
+            "Test",
+            "Testland",
+            None,
+        )
+        .unwrap()
     }
 
     #[test]

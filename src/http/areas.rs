@@ -11,7 +11,7 @@ use super::extract::{query_pairs, read_json};
 use super::guard::{Guarded, LocatePersonnel, RegisterAreas, SuspendAreas};
 use crate::app::publishing::Rescreening;
 use crate::auth::Caller;
-use crate::domain::area::{Area, AreaCode, Suspension, SuspensionReason};
+use crate::domain::area::{Area, AreaCode, Degrees, Location, Suspension, SuspensionReason};
 use crate::domain::risk::RiskLevel;
 use crate::domain::sra::{AreaRisk, SecurityLevel, SraRef, SraSummary};
 use crate::http::problem::Problem;
@@ -23,6 +23,9 @@ struct AreaBody {
     code: String,
     name: String,
     country: String,
+    /// Where the area lies, for the map; it can be set later (`PUT .../location`).
+    #[serde(default)]
+    location: Option<Degrees>,
 }
 
 /// An area and the SRA in force in it today, if any.
@@ -32,6 +35,8 @@ pub struct AreaView<'a> {
     name: &'a str,
     country: &'a str,
     suspension: Option<&'a Suspension>,
+    /// Where the area lies, for the map; null until someone places it.
+    location: Option<Degrees>,
     in_force: Option<InForceView<'a>>,
     /// The latest SRA is past its review date and nothing replaced it: nobody clears here.
     review_overdue: bool,
@@ -72,6 +77,7 @@ impl<'a> AreaView<'a> {
             name: &area.name,
             country: &area.country,
             suspension: area.suspension.as_ref(),
+            location: area.location.map(Location::degrees),
             in_force: risk.in_force_on(today).map(InForceView::of),
             review_overdue: risk.in_force_on(today).is_none()
                 && risk.published().iter().all(|s| s.review_due < today)
@@ -103,10 +109,15 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     let body: AreaBody = read_json(&req, payload, &state.body).await?;
+    let location = body
+        .location
+        .map(|at| Location::new("/location", at))
+        .transpose()?;
     let area = Area::new(
         AreaCode::parse("/code", &body.code)?,
         &body.name,
         &body.country,
+        location,
     )?;
     let area = state.publishing.create_area(area).await?;
     let risk = AreaRisk::new(area, &[]);
@@ -160,6 +171,94 @@ pub async fn get(
         .await?
         .ok_or_else(Problem::not_found)?;
     json_tagged_by_content(&AreaView::of(&risk, Utc::now().date_naive()))
+}
+
+/// Place an area on the map.
+///
+/// Sets the point (WGS 84 degrees) the web page's map shows the area at, usually its duty
+/// station. Decisions do not depend on it. `security-analyst` or `admin`.
+#[utoipa::path(
+    put, path = "/v1/areas/{code}/location", tag = "areas",
+    params(("code" = String, Path, description = "Area code, e.g. `SOM-MOG`; case-insensitive")),
+    request_body = Degrees,
+    responses(
+        (status = 200, description = "The area, placed", body = AreaView),
+        (status = 403, description = "forbidden"),
+        (status = 404, description = "not_found"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn place(
+    state: web::Data<AppState>,
+    _caller: Guarded<RegisterAreas>,
+    code: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let code = AreaCode::parse("code", &code).map_err(|_| Problem::not_found())?;
+    let at: Degrees = read_json(&req, payload, &state.body).await?;
+    let location = Location::new("", at)?;
+    state.publishing.set_location(&code, Some(location)).await?;
+    let risk = state
+        .cache
+        .get(&code)
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    Ok(HttpResponse::Ok().json(AreaView::of(&risk, Utc::now().date_naive())))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Headcounts {
+    on: NaiveDate,
+    /// Everyone in any area that day (a person in two areas counts in both).
+    total: i64,
+    items: Vec<Headcount>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Headcount {
+    area: AreaCode,
+    /// People holding a cleared or approved leg there that day, each once.
+    people: i64,
+}
+
+/// How many people are in each area.
+///
+/// For every area, the number of people the crisis locator finds there on the day `on`
+/// (default today), each person once however many clearances they hold: the map's and the
+/// overview's figures in one read. `security-analyst` or `admin`.
+#[utoipa::path(
+    get, path = "/v1/headcounts", tag = "areas",
+    params(("on" = Option<chrono::NaiveDate>, Query, description = "The day, YYYY-MM-DD (default today)")),
+    responses(
+        (status = 200, description = "People in each area that day", body = Headcounts),
+        (status = 403, description = "forbidden"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn headcounts(
+    state: web::Data<AppState>,
+    _caller: Guarded<LocatePersonnel>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let mut on = Utc::now().date_naive();
+    for (_, value) in query_pairs(&req, &["on"])? {
+        on = value
+            .parse()
+            .map_err(|_| Problem::invalid_query("on", "a date as YYYY-MM-DD"))?;
+    }
+    let items: Vec<Headcount> = state
+        .clearing
+        .headcounts(on)
+        .await?
+        .into_iter()
+        .map(|(area, people)| Headcount { area, people })
+        .collect();
+    Ok(HttpResponse::Ok().json(Headcounts {
+        on,
+        total: items.iter().map(|h| h.people).sum(),
+        items,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

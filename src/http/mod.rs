@@ -122,6 +122,8 @@ route_table! {
     "/v1/areas/{code}" => { get => areas::get }
     "/v1/areas/{code}/suspension" => { post => areas::suspend, delete => areas::lift }
     "/v1/areas/{code}/personnel" => { get => areas::personnel }
+    "/v1/areas/{code}/location" => { put => areas::place }
+    "/v1/headcounts" => { get => areas::headcounts }
     "/v1/sras/drafts" => { post => sras::draft }
     "/v1/sras/{id}" => { get => sras::get }
     "/v1/sras/{id}/endorsement" => { post => sras::endorse }

@@ -32,7 +32,7 @@ use crate::error_code::Code;
         escalations::queue, escalations::stream, escalations::claim, escalations::release,
         escalations::decide,
         webhooks::register, webhooks::list, webhooks::remove, webhooks::deliveries,
-        areas::create, areas::list, areas::get, areas::suspend, areas::lift, areas::personnel,
+        areas::create, areas::list, areas::get, areas::suspend, areas::lift, areas::personnel, areas::place, areas::headcounts,
         sras::draft, sras::get, sras::endorse, sras::approve, sras::publish_draft,
         sras::withdraw, sras::publish, sras::list, sras::rescreening,
     ),

@@ -4,13 +4,19 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{RescreenJob, StoreError};
-use crate::domain::area::{Area, AreaCode, Suspension};
+use crate::domain::area::{Area, AreaCode, Location, Suspension};
 use crate::domain::sra::{AreaRisk, Sra, SraStatus};
 
 #[async_trait]
 pub trait AreaStore: Send + Sync {
     /// Adds an area; `Conflict` if the code exists.
     async fn create_area(&self, area: &Area) -> Result<(), StoreError>;
+    /// Places the area on the map (or takes it off with `None`).
+    async fn set_location(
+        &self,
+        code: &AreaCode,
+        location: Option<Location>,
+    ) -> Result<(), StoreError>;
     /// Suspends or lifts; with `rescreen`, the job is created in the same transaction and the
     /// number of requests it will look at is returned.
     async fn set_suspension(

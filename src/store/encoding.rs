@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 use super::{
     AuditReport, BrokenLink, IdempotencyClaim, IdempotencyKey, StoreError, StoredResponse,
 };
-use crate::domain::area::{Suspension, SuspensionReason};
+use crate::domain::area::{Degrees, Location, Suspension, SuspensionReason};
 use crate::domain::audit::{AuditAction, AuditDraft, AuditEntry, first_broken_link};
 use crate::domain::request::{RequestRecord, RequestStatus};
 
@@ -41,6 +41,25 @@ pub(super) fn suspension(
             reason: serde_json::from_value(serde_json::Value::String(reason))?,
             since,
         })),
+        _ => Ok(None),
+    }
+}
+
+/// Both columns or neither; anything out of range was not written by this service.
+pub(super) fn location(
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+) -> Result<Option<Location>, StoreError> {
+    match (latitude, longitude) {
+        (Some(latitude), Some(longitude)) => Location::new(
+            "",
+            Degrees {
+                latitude,
+                longitude,
+            },
+        )
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(e.to_string())),
         _ => Ok(None),
     }
 }

@@ -85,6 +85,9 @@ pub trait RequestStore: Send + Sync {
         area: &AreaCode,
         on: NaiveDate,
     ) -> Result<Vec<PersonnelEntry>, StoreError>;
+    /// For every area, by code: how many people (a traveller of an organisation, once however
+    /// many clearances they hold) `personnel` would find there on `on`.
+    async fn headcounts(&self, on: NaiveDate) -> Result<Vec<(AreaCode, i64)>, StoreError>;
     /// Stores a request, its legs, its decision and its first audit entry in one transaction.
     async fn insert_request(&self, new: Arc<NewRequest>) -> Result<(), StoreError>;
     /// Applies a change and appends its audit entry in one transaction; `Conflict` if the

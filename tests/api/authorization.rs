@@ -84,7 +84,14 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
     if who == Anonymous {
         let public = matches!(
             path,
-            "/healthz" | "/readyz" | "/openapi.json" | "/" | "/app.js" | "/app.css" | "/dev/token"
+            "/healthz"
+                | "/readyz"
+                | "/openapi.json"
+                | "/"
+                | "/app.js"
+                | "/app.css"
+                | "/i18n/{language}"
+                | "/dev/token"
         );
         return Some(if public {
             Allow
@@ -95,7 +102,11 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
     let only = |allowed: &[Who]| if allowed.contains(&who) { Allow } else { Deny };
     let approver = matches!(who, ApproverHq | ApproverDg);
     Some(match (method, path) {
-        ("get", "/healthz" | "/readyz" | "/openapi.json" | "/" | "/app.js" | "/app.css") => Allow,
+        (
+            "get",
+            "/healthz" | "/readyz" | "/openapi.json" | "/" | "/app.js" | "/app.css"
+            | "/i18n/{language}",
+        ) => Allow,
         // The test service runs in development, where the page may mint tokens.
         ("post", "/dev/token") => Allow,
         ("get", "/metrics") => only(&[Admin]),
@@ -157,7 +168,8 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
         ("post", "/v1/areas") => only(&[Analyst, Admin]),
         ("get", "/v1/areas" | "/v1/areas/{code}") => Allow,
         ("post" | "delete", "/v1/areas/{code}/suspension") => only(&[Analyst]),
-        ("get", "/v1/areas/{code}/personnel") => only(&[Analyst, Admin]),
+        ("get", "/v1/areas/{code}/personnel" | "/v1/headcounts") => only(&[Analyst, Admin]),
+        ("put", "/v1/areas/{code}/location") => only(&[Analyst, Admin]),
         ("post", "/v1/sras" | "/v1/sras/drafts") => only(&[Analyst]),
         (
             "post",
@@ -261,7 +273,8 @@ impl Matrix {
         };
         let concrete = path
             .replace("{id}", id.as_deref().unwrap_or(""))
-            .replace("{code}", "TST-LOW");
+            .replace("{code}", "TST-LOW")
+            .replace("{language}", "en");
         let concrete = match path {
             "/v1/escalations" | "/v1/escalations/stream" => format!("{concrete}?stage=hq"),
             _ => concrete,
@@ -276,6 +289,9 @@ impl Matrix {
                 Some(json!({"code": format!("TST-N{}", self.next), "name": "New", "country": "X"}))
             }
             ("post", "/v1/areas/{code}/suspension") => Some(json!({"reason": "relocation"})),
+            ("put", "/v1/areas/{code}/location") => {
+                Some(json!({"latitude": 2.0469, "longitude": 45.3182}))
+            }
             ("post", "/v1/sras" | "/v1/sras/drafts") => Some(self.sra_body()),
             ("post", "/v1/sras/{id}/endorsement" | "/v1/sras/{id}/approval") => {
                 Some(json!({"by": "A. Official", "on": day(0)}))

@@ -57,6 +57,9 @@ const NAMES: &[&str] = &[
     "on",
     "endorsement",
     "approval",
+    "location",
+    "latitude",
+    "longitude",
 ];
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -239,6 +242,10 @@ fn setup(rt: &Runtime) -> Arc<Target> {
                 "/v1/areas/{code}/suspension",
                 json!({"reason": "relocation", "since": day(0)}),
             ),
+            (
+                "/v1/areas/{code}/location",
+                json!({"latitude": -1.2921, "longitude": 36.8219}),
+            ),
             ("/v1/sras", sra.clone()),
             ("/v1/sras/drafts", sra),
             ("/v1/sras/{id}/endorsement", signoff.clone()),
@@ -256,7 +263,7 @@ fn setup(rt: &Runtime) -> Arc<Target> {
 fn with_body() -> Vec<(&'static str, &'static str)> {
     ROUTES
         .iter()
-        .filter(|(method, _)| matches!(*method, "post" | "patch"))
+        .filter(|(method, _)| matches!(*method, "post" | "patch" | "put"))
         .copied()
         .collect()
 }

@@ -28,6 +28,7 @@ const EXPECTED_HEADERS: [(&str, &str); 4] = [
 fn concrete(path: &str) -> String {
     path.replace("{id}", "0190d6a4-0000-7000-8000-000000000000")
         .replace("{code}", "TST-NONE")
+        .replace("{language}", "fr")
 }
 
 #[tokio::test]
@@ -46,7 +47,8 @@ async fn every_answer_carries_the_security_headers() {
                 request = request.bearer_auth(token).json(&serde_json::json!({}));
             }
             let response = request.send().await.unwrap();
-            let page = matches!(*path, "/" | "/app.js" | "/app.css") && response.status() == 200;
+            let page = matches!(*path, "/" | "/app.js" | "/app.css" | "/i18n/{language}")
+                && response.status() == 200;
             for (name, value) in EXPECTED_HEADERS {
                 // The page's own files: revalidated rather than never stored, and allowed to
                 // run this origin's script and style, still never framed.

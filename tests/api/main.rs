@@ -37,6 +37,7 @@ mod sqlite {
     mod input_errors;
     mod lifecycle;
     mod logs;
+    mod map;
     mod metrics;
     mod oidc;
     mod openapi;
@@ -67,6 +68,7 @@ mod postgres {
     mod idempotency;
     mod input_errors;
     mod lifecycle;
+    mod map;
     mod metrics;
     mod multi_instance;
     mod openapi;

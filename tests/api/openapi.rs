@@ -64,7 +64,8 @@ async fn every_route_is_described_and_every_description_is_a_route() {
     for (method, path) in ROUTES {
         let concrete = path
             .replace("{id}", "0190d6a4-0000-7000-8000-000000000000")
-            .replace("{code}", "TST-NONE");
+            .replace("{code}", "TST-NONE")
+            .replace("{language}", "en");
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let response = app
             .client

@@ -280,6 +280,11 @@ impl App {
         }
         let versions = "SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM clearance_requests";
         figures.push(self.db.scalar(versions, &[]).await);
+        // Changes in place: suspensions and locations.
+        for changed in ["suspension_reason", "latitude"] {
+            let query = format!("SELECT COUNT(*) FROM areas WHERE {changed} IS NOT NULL");
+            figures.push(self.db.scalar(&query, &[]).await);
+        }
         figures
     }
 

@@ -8,7 +8,7 @@ use super::PostgresStore;
 use super::rescreening::{create_rescreen_job, rescreen_scope};
 use super::rows::{area_from_row, sra_from_row};
 use super::{SRA_COLUMNS, commit};
-use crate::domain::area::{Area, AreaCode, Suspension};
+use crate::domain::area::{Area, AreaCode, Location, Suspension};
 use crate::domain::sra::{AreaRisk, Sra, SraStatus};
 use crate::store::AreaStore;
 use crate::store::encoding::reason_text;
@@ -20,8 +20,8 @@ impl AreaStore for PostgresStore {
     async fn create_area(&self, area: &Area) -> Result<(), StoreError> {
         let suspension = area.suspension.as_ref();
         sqlx::query(
-            "INSERT INTO areas (code, name, country, suspension_reason, suspended_since, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO areas (code, name, country, suspension_reason, suspended_since, created_at, latitude, longitude) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(area.code.as_str())
         .bind(&area.name)
@@ -29,6 +29,8 @@ impl AreaStore for PostgresStore {
         .bind(suspension.map(|s| reason_text(s.reason)))
         .bind(suspension.map(|s| s.since))
         .bind(Utc::now())
+        .bind(area.location.map(|l| l.degrees().latitude))
+        .bind(area.location.map(|l| l.degrees().longitude))
         .execute(&self.pool)
         .await
         .map_err(|e| match StoreError::from(e) {
@@ -37,6 +39,24 @@ impl AreaStore for PostgresStore {
             }
             other => other,
         })?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "store.set_location", level = "debug", skip_all)]
+    async fn set_location(
+        &self,
+        code: &AreaCode,
+        location: Option<Location>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE areas SET latitude = $1, longitude = $2 WHERE code = $3")
+            .bind(location.map(|l| l.degrees().latitude))
+            .bind(location.map(|l| l.degrees().longitude))
+            .bind(code.as_str())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("area {code}")));
+        }
         Ok(())
     }
 

@@ -16,7 +16,7 @@ use super::{REQUEST_COLUMNS, commit};
 use crate::domain::area::AreaCode;
 use crate::domain::request::RequestRecord;
 use crate::store::RequestStore;
-use crate::store::encoding::{PendingInsert, queue_stage};
+use crate::store::encoding::{PendingInsert, corrupt, queue_stage};
 use crate::store::{
     NewRequest, PersonnelEntry, RequestChange, RequestQuery, RequestScope, StoreError,
 };
@@ -42,6 +42,23 @@ pub(super) async fn insert_legs(
 
 #[async_trait]
 impl RequestStore for PostgresStore {
+    #[tracing::instrument(name = "store.headcounts", level = "debug", skip_all)]
+    async fn headcounts(&self, on: NaiveDate) -> Result<Vec<(AreaCode, i64)>, StoreError> {
+        // One index range per area, as the locator reads it.
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT a.code, (SELECT COUNT(DISTINCT (r.org, r.traveller_id)) FROM request_legs l \
+             JOIN clearance_requests r ON r.id = l.request_id WHERE l.area_code = a.code \
+             AND l.arrival <= $1 AND l.departure >= $1 AND r.status IN ('cleared', 'approved')) \
+             FROM areas a ORDER BY a.code",
+        )
+        .bind(on)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(code, people)| Ok((AreaCode::parse("code", &code).map_err(corrupt)?, people)))
+            .collect()
+    }
+
     #[tracing::instrument(name = "store.personnel", level = "debug", skip_all)]
     async fn personnel(
         &self,

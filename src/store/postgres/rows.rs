@@ -9,7 +9,7 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::request::{OrgId, RequestRecord};
 use crate::domain::sra::{SecurityLevel, Signoff, Sra};
 use crate::domain::webhook::Webhook;
-use crate::store::encoding::{action_from_text, corrupt, suspension};
+use crate::store::encoding::{action_from_text, corrupt, location, suspension};
 use crate::store::{RescreenJob, StoreError};
 
 pub(super) fn area_from_row(row: &PgRow) -> Result<Area, StoreError> {
@@ -22,6 +22,7 @@ pub(super) fn area_from_row(row: &PgRow) -> Result<Area, StoreError> {
             row.try_get("suspension_reason")?,
             row.try_get("suspended_since")?,
         )?,
+        location: location(row.try_get("latitude")?, row.try_get("longitude")?)?,
     })
 }
 

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::SqliteStore;
 use super::rescreening::{create_rescreen_job, rescreen_scope};
 use super::rows::{area_from_row, sra_from_row};
-use crate::domain::area::{Area, AreaCode, Suspension};
+use crate::domain::area::{Area, AreaCode, Location, Suspension};
 use crate::domain::sra::{AreaRisk, Sra, SraStatus};
 use crate::store::AreaStore;
 use crate::store::encoding::reason_text;
@@ -20,7 +20,8 @@ impl AreaStore for SqliteStore {
         let turn = self.turn().await?;
         let suspension = area.suspension.as_ref();
         sqlx::query(
-            "INSERT INTO areas (code, name, country, suspension_reason, suspended_since, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO areas (code, name, country, suspension_reason, suspended_since, created_at, latitude, longitude) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(area.code.as_str())
         .bind(&area.name)
@@ -28,12 +29,34 @@ impl AreaStore for SqliteStore {
         .bind(suspension.map(|s| reason_text(s.reason)))
         .bind(suspension.map(|s| s.since))
         .bind(Utc::now())
+        .bind(area.location.map(|l| l.degrees().latitude))
+        .bind(area.location.map(|l| l.degrees().longitude))
         .execute(&self.pool)
         .await
         .map_err(|e| match turn.judge(e) {
             StoreError::Conflict(_) => StoreError::Conflict(format!("area {} already exists", area.code)),
             other => other,
         })?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "store.set_location", level = "debug", skip_all)]
+    async fn set_location(
+        &self,
+        code: &AreaCode,
+        location: Option<Location>,
+    ) -> Result<(), StoreError> {
+        let turn = self.turn().await?;
+        let done = sqlx::query("UPDATE areas SET latitude = ?, longitude = ? WHERE code = ?")
+            .bind(location.map(|l| l.degrees().latitude))
+            .bind(location.map(|l| l.degrees().longitude))
+            .bind(code.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| turn.judge(e))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("area {code}")));
+        }
         Ok(())
     }
 

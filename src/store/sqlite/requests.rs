@@ -96,6 +96,27 @@ impl RequestStore for SqliteStore {
             .collect()
     }
 
+    #[tracing::instrument(name = "store.headcounts", level = "debug", skip_all)]
+    async fn headcounts(&self, on: NaiveDate) -> Result<Vec<(AreaCode, i64)>, StoreError> {
+        // One index range per area, as the locator reads it (see `personnel`).
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT a.code, (SELECT COUNT(DISTINCT r.org || char(31) || r.traveller_id) \
+             FROM request_legs l CROSS JOIN clearance_requests r ON r.id = l.request_id \
+             WHERE l.area_code = a.code AND l.arrival <= ?1 AND l.departure >= ?1 \
+             AND +r.status IN ('cleared', 'approved')) FROM areas a ORDER BY a.code",
+        )
+        .bind(on)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(code, people)| {
+                let code = AreaCode::parse("code", &code)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok((code, people))
+            })
+            .collect()
+    }
+
     #[tracing::instrument(name = "store.insert_request", level = "debug", skip_all)]
     async fn insert_request(&self, new: Arc<NewRequest>) -> Result<(), StoreError> {
         let (done, committed) = oneshot::channel();

@@ -10,7 +10,7 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::request::{OrgId, RequestRecord};
 use crate::domain::sra::{SecurityLevel, Signoff, Sra};
 use crate::domain::webhook::Webhook;
-use crate::store::encoding::{action_from_text, suspension};
+use crate::store::encoding::{action_from_text, location, suspension};
 use crate::store::{RescreenJob, StoreError};
 
 pub(super) fn area_from_row(row: &SqliteRow) -> Result<Area, StoreError> {
@@ -24,6 +24,7 @@ pub(super) fn area_from_row(row: &SqliteRow) -> Result<Area, StoreError> {
         name: row.try_get("name")?,
         country: row.try_get("country")?,
         suspension,
+        location: location(row.try_get("latitude")?, row.try_get("longitude")?)?,
     })
 }
 
