@@ -105,6 +105,7 @@ route_table! {
     "/app.js" => { get => ui::script }
     "/app.css" => { get => ui::style }
     "/i18n/{language}" => { get => ui::strings }
+    "/map/world.svg" => { get => ui::world }
     "/dev/token" => { post => ui::dev_token }
     "/v1/clearance-requests" => { post => clearance_requests::submit, get => clearance_requests::list }
     "/v1/clearance-requests/{id}" => { get => clearance_requests::get, patch => clearance_requests::amend }

@@ -26,7 +26,7 @@ use crate::error_code::Code;
     ),
     paths(
         health::healthz, health::readyz, metrics::metrics, document,
-        ui::index, ui::script, ui::style, ui::strings, ui::dev_token,
+        ui::index, ui::script, ui::style, ui::strings, ui::world, ui::dev_token,
         clearance_requests::submit, clearance_requests::list, clearance_requests::get,
         clearance_requests::amend, clearance_requests::withdraw, clearance_requests::audit,
         escalations::queue, escalations::stream, escalations::claim, escalations::release,

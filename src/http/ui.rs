@@ -16,6 +16,7 @@ use crate::http::problem::Problem;
 const INDEX: &str = include_str!("ui/index.html");
 const SCRIPT: &str = include_str!("ui/app.js");
 const STYLE: &str = include_str!("ui/app.css");
+const WORLD: &str = include_str!("ui/map/world.svg");
 
 // `LANGUAGES`: every file of `ui/i18n/`, embedded by build.rs.
 include!(concat!(env!("OUT_DIR"), "/languages.rs"));
@@ -123,6 +124,18 @@ pub async fn script() -> HttpResponse {
 )]
 pub async fn style() -> HttpResponse {
     asset("text/css; charset=utf-8", STYLE)
+}
+
+/// The map's base layer.
+///
+/// Natural Earth's 1:110m land and country borders (public domain), in plate carrée degrees
+/// (x = longitude, y = -latitude), served from the binary so the map works offline.
+#[utoipa::path(
+    get, path = "/map/world.svg", tag = "web page",
+    responses((status = 200, description = "Land and country borders as SVG paths", content_type = "image/svg+xml", body = String))
+)]
+pub async fn world() -> HttpResponse {
+    asset("image/svg+xml", WORLD)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

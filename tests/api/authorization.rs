@@ -91,6 +91,7 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
                 | "/app.js"
                 | "/app.css"
                 | "/i18n/{language}"
+                | "/map/world.svg"
                 | "/dev/token"
         );
         return Some(if public {
@@ -105,7 +106,7 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
         (
             "get",
             "/healthz" | "/readyz" | "/openapi.json" | "/" | "/app.js" | "/app.css"
-            | "/i18n/{language}",
+            | "/i18n/{language}" | "/map/world.svg",
         ) => Allow,
         // The test service runs in development, where the page may mint tokens.
         ("post", "/dev/token") => Allow,

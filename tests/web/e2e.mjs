@@ -405,6 +405,57 @@ try {
     expect(/medium/.test(row), `NER-NIA after publication: ${row}`);
   });
 
+  await test("the map shows every placed area in its risk's colour, and who is there on a chosen day", all, async () => {
+    const viaApi = (path, init = {}) => analyst.evaluate(async ([p, i]) => {
+      const token = sessionStorage.getItem("clearway.token");
+      const response = await fetch(p, { ...i, headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...(i.headers || {}) } });
+      return response.json();
+    }, [path, init]);
+    // An area nobody placed yet is named under the map, not drawn at 0°, 0°.
+    await viaApi("/v1/areas", { method: "POST", body: JSON.stringify({ code: "TST-NOWHERE", name: "Nowhere", country: "Testland" }) });
+    await analyst.click('[data-testid="tab-home"]');
+    await analyst.click('[data-testid="tab-areas"]');
+    await analyst.waitForSelector('[data-testid="map-area"]');
+    const areasNow = (await viaApi("/v1/areas")).items;
+    const expected = Object.fromEntries(areasNow.filter((a) => a.location)
+      .map((a) => [a.code, a.suspension ? "suspended" : a.in_force ? a.in_force.risk : "none"]));
+    const drawn = Object.fromEntries(await analyst.locator('[data-testid="map-area"]').evaluateAll((ms) => ms.map((m) => [m.dataset.area, m.dataset.risk])));
+    expect(JSON.stringify(drawn, Object.keys(drawn).sort()) === JSON.stringify(expected, Object.keys(expected).sort()),
+      `map ${JSON.stringify(drawn)}, API ${JSON.stringify(expected)}`);
+    expect(/TST-NOWHERE/.test(await analyst.locator('[data-testid="map-unplaced"]').textContent()), "the unplaced area is not named");
+    // One colour per risk level, and a different one for each level.
+    const colours = await analyst.locator('[data-testid="map-area"] .dot').evaluateAll((dots) =>
+      dots.map((d) => [d.parentElement.dataset.risk, getComputedStyle(d).backgroundColor]));
+    const byRisk = {};
+    for (const [risk, colour] of colours) (byRisk[risk] ||= new Set()).add(colour);
+    expect(Object.values(byRisk).every((set) => set.size === 1), `colours: ${JSON.stringify(colours)}`);
+    const levels = ["low", "medium", "high", "very_high", "unacceptable"].filter((r) => byRisk[r]);
+    expect(new Set(levels.map((r) => [...byRisk[r]][0])).size === levels.length, `levels share a colour: ${JSON.stringify(colours)}`);
+    // Labels shown do not sit on one another.
+    const boxes = await analyst.locator('[data-testid="map-area"]:not(.unlabelled) .code').evaluateAll((ls) => ls.map((l) => {
+      const r = l.getBoundingClientRect();
+      return [l.textContent, r.left, r.top, r.right, r.bottom];
+    }));
+    for (const [i, a] of boxes.entries()) {
+      for (const b of boxes.slice(i + 1)) {
+        expect(!(a[1] < b[3] && b[1] < a[3] && a[2] < b[4] && b[2] < a[4]), `labels ${a[0]} and ${b[0]} overlap`);
+      }
+    }
+    // Alice's approved trip to SOM-MOG begins in 7 days: the map counts her there that day.
+    const arrival = new Date(Date.now() + 7 * 86400000).toISOString().slice(0, 10);
+    await analyst.fill("#m-on", arrival);
+    await analyst.dispatchEvent("#m-on", "change");
+    const mog = analyst.locator('[data-testid="map-area"][data-area="SOM-MOG"]');
+    await analyst.waitForFunction(() => /1 person there/.test(document.querySelector('[data-area="SOM-MOG"]').getAttribute("aria-label")));
+    const counts = await viaApi(`/v1/headcounts?on=${arrival}`);
+    const api = counts.items.find((h) => h.area === "SOM-MOG").people;
+    expect(api === 1, `the API counts ${api} in SOM-MOG`);
+    const row = await analyst.locator('[data-testid="map-people"] tr', { hasText: "SOM-MOG" }).textContent();
+    expect(/SOM-MOG.*1$/.test(row.trim()), `people table: ${row}`);
+    await mog.click();
+    expect(/SOM-MOG Mogadishu: very high; 1 person there/.test(await analyst.locator('[data-testid="map-detail"]').textContent()), "no detail on click");
+  });
+
   await test("the overviews' counts are the API's", all, async () => {
     const viaApi = (page, path) => page.evaluate(async (p) => {
       const token = sessionStorage.getItem("clearway.token");

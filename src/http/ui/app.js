@@ -414,8 +414,8 @@ async function analystHome() {
   const riskOf = (a) => (a.suspension ? "suspended" : a.in_force ? a.in_force.risk : "none");
   const soon = today(30);
   const due = known.filter((a) => a.review_overdue || (a.in_force && a.in_force.review_due <= soon));
-  const people = await Promise.all(known.map(async (a) =>
-    [a, (await api("GET", `/v1/areas/${a.code}/personnel`).catch(() => ({ count: 0 }))).count]));
+  const counts = await api("GET", `/v1/headcounts?on=${today()}`);
+  const people = known.map((a) => [a, (counts.items.find((h) => h.area === a.code) || { people: 0 }).people]);
   return el("section", { class: "card", "aria-labelledby": "home-areas" },
     el("h3", { id: "home-areas" }, t("home.areas")),
     el("div", { class: "figures" },
@@ -826,10 +826,13 @@ async function areasView(view) {
   const analyst = has("security-analyst", "admin");
   // In a crisis the locator is what is needed first: it comes before the long table.
   const locatorSlot = el("div");
+  const mapSlot = el("div");
   view.append(el("h2", {}, t(analyst ? "areas.locator" : "areas.title")), locatorSlot);
+  view.append(el("h2", {}, t("map.title")), mapSlot);
   if (analyst) view.append(el("h2", {}, t("areas.title")));
   view.append(table);
   await renderAreas(table);
+  await renderMap(mapSlot, await areas());
   if (!analyst) return;
   const known = await areas();
   const codes = () => known.map((a) => el("option", { value: a.code }, `${a.code} ${a.name}`));
@@ -950,6 +953,136 @@ async function areasView(view) {
     link.remove();
   };
   locatorSlot.append(locator);
+}
+
+// ---- Map ------------------------------------------------------------------------------------
+
+let world = null;
+/** The base layer, /map/world.svg (Natural Earth land and borders, in the binary), parsed once;
+ * its paths are copied into the page so their strokes keep one pixel at any zoom. */
+async function worldPaths() {
+  if (!world) {
+    const text = await (await fetch("/map/world.svg")).text();
+    world = new DOMParser().parseFromString(text, "image/svg+xml");
+  }
+  return [...world.querySelectorAll("path")].map((path) => document.importNode(path, true));
+}
+
+/** The part of the world the placed areas need, with a margin, as [west, north, width,
+ * height] in degrees, 2:1 like the frame (plate carrée: x = longitude, y = -latitude). */
+function mapFrame(points) {
+  if (!points.length) return [-180, -90, 360, 180];
+  const lons = points.map((p) => p.longitude);
+  const lats = points.map((p) => p.latitude);
+  const margin = 8;
+  let width = Math.max(...lons) - Math.min(...lons) + 2 * margin;
+  let height = Math.max(...lats) - Math.min(...lats) + 2 * margin;
+  width = Math.min(360, Math.max(width, 2 * height, 40));
+  height = width / 2;
+  const centre = [(Math.max(...lons) + Math.min(...lons)) / 2, -(Math.max(...lats) + Math.min(...lats)) / 2];
+  const west = Math.min(180 - width, Math.max(-180, centre[0] - width / 2));
+  const north = Math.min(90 - height, Math.max(-90, centre[1] - height / 2));
+  return [west, north, width, height];
+}
+
+/** Puts each dot's label right, left, below or above it, the first place that covers no
+ * other dot or label (greedy, west to east); a label with no free place is left out (the
+ * dot's name, its tooltip and the table below still say it). */
+function placeLabels(frame) {
+  const markers = [...frame.querySelectorAll(".marker")];
+  // Percentages are of the padding box: clientWidth and clientHeight.
+  const box = { width: frame.clientWidth, height: frame.clientHeight };
+  const at = (m) => [parseFloat(m.style.left) / 100 * box.width, parseFloat(m.style.top) / 100 * box.height];
+  const dots = markers.map((m) => { const [x, y] = at(m); return [x - 9, y - 9, 18, 18]; });
+  const taken = [...dots];
+  // With a pixel to spare all round, so rounding never lets two labels touch.
+  const overlaps = ([x, y, w, h]) => x < 0 || y < 0 || x + w > box.width || y + h > box.height
+    || taken.some(([a, b, c, d]) => x - 1 < a + c && a < x + w + 1 && y - 1 < b + d && b < y + h + 1);
+  markers.sort((a, b) => at(a)[0] - at(b)[0]);
+  for (const marker of markers) {
+    const label = marker.querySelector(".code");
+    marker.classList.remove("right", "left", "below", "above", "unlabelled");
+    const [x, y] = at(marker);
+    const { width: w, height: h } = label.getBoundingClientRect();
+    const places = {
+      right: [x + 11, y - h / 2, w, h], left: [x - 11 - w, y - h / 2, w, h],
+      below: [x - w / 2, y + 11, w, h], above: [x - w / 2, y - 11 - h, w, h],
+    };
+    const free = Object.keys(places).find((side) => !overlaps(places[side]));
+    marker.classList.add(free || "unlabelled");
+    if (free) taken.push(places[free]);
+  }
+}
+
+const areaRisk = (a) => (a.suspension ? "suspended" : a.in_force ? a.in_force.risk : "none");
+
+/** Areas as dots coloured by the risk in force today; analysts pick a day and see how many
+ * people are in each area then (one read: /v1/headcounts). Each dot is a button that says
+ * what it shows; the legend and the table carry the same facts in text. */
+async function renderMap(slot, known) {
+  const analyst = has("security-analyst", "admin");
+  const placed = known.filter((a) => a.location);
+  const [west, north, width, height] = mapFrame(placed.map((a) => a.location));
+  const frame = el("div", { class: "map-frame" });
+  const base = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  base.setAttribute("viewBox", `${west} ${north} ${width} ${height}`);
+  base.setAttribute("preserveAspectRatio", "none");
+  base.setAttribute("aria-hidden", "true");
+  base.append(...await worldPaths());
+  frame.append(base);
+  const detail = el("p", { class: "map-detail", "data-testid": "map-detail", "aria-live": "polite" });
+  const people = el("div", { "data-testid": "map-people" });
+  const on = el("input", { id: "m-on", type: "date", value: today(), required: true });
+  const draw = async () => {
+    const counts = analyst ? await attempt(() => api("GET", `/v1/headcounts?on=${on.value || today()}`)) : null;
+    const count = (code) => (counts ? (counts.items.find((h) => h.area === code) || { people: 0 }).people : null);
+    for (const old of frame.querySelectorAll(".marker")) old.remove();
+    for (const a of placed) {
+      const risk = areaRisk(a);
+      const n = count(a.code);
+      const label = t("map.marker", { area: `${a.code} ${a.name}`, risk: riskWord(risk) })
+        + (n == null ? "" : `; ${t("map.people", { n, date: day(on.value) })}`);
+      const marker = el("button", {
+        type: "button", class: `marker ${risk}`, "data-testid": "map-area", "data-area": a.code, "data-risk": risk,
+        "aria-label": label, title: label,
+        onclick: () => { detail.textContent = `${label} (${a.country}).`; },
+      }, el("span", { class: "dot" }), el("span", { class: "code" }, n ? `${a.code} · ${n}` : a.code));
+      // Placed in percent of the frame, so it stays on its spot at any width (CSSOM, which the
+      // page's content security policy allows, unlike style attributes).
+      marker.style.left = `${((a.location.longitude - west) / width) * 100}%`;
+      marker.style.top = `${((-a.location.latitude - north) / height) * 100}%`;
+      frame.append(marker);
+    }
+    placeLabels(frame);
+    if (!counts) return;
+    const present = known.map((a) => [a, count(a.code)]).filter(([, n]) => n > 0);
+    people.replaceChildren(present.length
+      ? el("table", { class: "stack" },
+        el("caption", {}, t("map.people_title", { date: day(counts.on) })),
+        el("thead", {}, el("tr", {}, ["home.people_area", "home.people_count"].map(header))),
+        el("tbody", {}, present.map(([a, n]) => el("tr", {}, el("td", {}, `${a.code} ${a.name}`), el("td", {}, String(n))))))
+      : el("p", {}, t("map.nobody", { date: day(counts.on) })));
+  };
+  on.onchange = draw;
+  const scroller = el("div", { class: "map-scroll" }, frame);
+  // Labels that fit at one width may collide at another.
+  new ResizeObserver(() => placeLabels(frame)).observe(frame);
+  const legend = el("ul", { class: "legend", "aria-label": t("map.legend") },
+    [...RISK_ORDER.slice().reverse(), "suspended", "none"].map((r) => el("li", {},
+      el("span", { class: `swatch ${r}` }), `${riskWord(r)} (${placed.filter((a) => areaRisk(a) === r).length})`)));
+  const unplaced = known.filter((a) => !a.location);
+  slot.replaceChildren(el("figure", { class: "card map", "data-testid": "map" },
+    analyst ? el("div", { class: "toolbar" }, el("label", { for: "m-on" }, t("map.people_on")), on) : null,
+    scroller,
+    el("figcaption", {}, legend,
+      unplaced.length ? el("p", { class: "hint", "data-testid": "map-unplaced" },
+        t("map.unplaced", { areas: unplaced.map((a) => a.code).join(", ") })) : null),
+    detail, people));
+  await draw();
+  // Where the map is wider than the screen, it opens on the middle of the areas (by
+  // longitude: half are east of it), not on its western edge.
+  const middle = placed.map((a) => a.location.longitude).sort((a, b) => a - b)[Math.floor(placed.length / 2)];
+  if (middle != null) scroller.scrollLeft = ((middle - west) / width) * frame.clientWidth - scroller.clientWidth / 2;
 }
 
 const RISK_ORDER = ["unacceptable", "very_high", "high", "medium", "low"];
