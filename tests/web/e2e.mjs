@@ -63,10 +63,16 @@ async function signIn(browser, base, role, name, org = "UNICEF", width = 1280, o
   page.setDefaultTimeout(TIMEOUT);
   // A script error fails the test that caused it, with its message.
   page.on("pageerror", (error) => pageErrors.push(`${name}: ${error.message}`));
-  // Confirmations (withdraw, suspend) are accepted: each test says what it confirms.
+  // Confirmations (withdraw, suspend) are accepted, unless a test declines the next one;
+  // each test says what it confirms.
   page.on("dialog", (dialog) => {
     dialogs.push(dialog.message());
-    dialog.accept();
+    if (declining > 0) {
+      declining -= 1;
+      dialog.dismiss();
+    } else {
+      dialog.accept();
+    }
   });
   page.on("response", (response) => {
     if (response.status() === 404) notFound.push(response.url());
@@ -96,6 +102,7 @@ function expect(condition, message) {
 const results = [];
 const pageErrors = [];
 const dialogs = [];
+let declining = 0;
 const notFound = [];
 
 /** WCAG contrast ratio of two CSS colours (rgb()/rgba() as getComputedStyle gives them). */
@@ -337,6 +344,36 @@ try {
     expect(/hq-1/.test(text) && /dg-1/.test(text), `approvers missing in:\n${text}`);
   });
 
+  await test("rejecting asks first; declining changes nothing, confirming rejects", all, async () => {
+    await traveller.click('[data-testid="tab-requests"]');
+    await submit(traveller, { area: "SOM-MOG", pc: "PC1", missionSra: "MSRA-2026-115" });
+    await traveller.waitForFunction(() => document.querySelector('[data-testid="decision"] [data-testid="status"]')?.textContent === "Escalated");
+    const title = await traveller.locator('[data-testid="request-title"]').textContent();
+    const ref = title.match(/ref\. ([0-9a-f]+)/)[1];
+    // The first SOM-MOG request left the queue when it was approved: this is the only one.
+    await hq.click('[data-testid="tab-queue"]');
+    await hq.locator('[data-testid="queue-item"]', { hasText: "SOM-MOG" }).click();
+    await hq.waitForSelector(`h2:has-text("${ref}")`);
+    await hq.click('[data-testid="claim"]');
+    await hq.waitForSelector('#message:has-text("Claimed")');
+    await hq.fill("#comment", "The mission can wait for the next window");
+    const asked = dialogs.length;
+    declining = 1;
+    await hq.click('[data-testid="reject"]');
+    await hq.waitForTimeout(300);
+    expect(dialogs.length === asked + 1 && /^Reject .*must submit a new request/.test(dialogs.at(-1)), `asked: ${dialogs.slice(asked)}`);
+    expect((await hq.inputValue("#comment")) === "The mission can wait for the next window", "declining lost the comment");
+    const still = await traveller.evaluate(async (t) => {
+      const token = sessionStorage.getItem("clearway.token");
+      const page = await (await fetch("/v1/clearance-requests?status=escalated", { headers: { Authorization: `Bearer ${token}` } })).json();
+      return page.items.some((r) => r.id.endsWith(t));
+    }, ref);
+    expect(still, "declining the confirmation rejected the request");
+    await hq.click('[data-testid="reject"]');
+    await hq.waitForSelector('#message:has-text("Decision recorded: rejected")');
+    await traveller.waitForSelector('[data-testid="headline"] [data-testid="status"]:has-text("Rejected")', { timeout: 15_000 });
+  });
+
   await test("an analyst suspends and lifts an area and finds who is in one", all, async () => {
     analyst = await signIn(browser, service.base, "security-analyst", "analyst-1", "");
     const row = analyst.locator('[data-testid="areas"] tr', { hasText: "CHE-GVA" });
@@ -403,6 +440,24 @@ try {
     await versions.locator("tr", { hasText: "published" }).waitFor();
     const row = await analyst.locator('[data-testid="areas"] tr', { hasText: "NER-NIA" }).textContent();
     expect(/medium/.test(row), `NER-NIA after publication: ${row}`);
+  });
+
+  await test("withdrawing a published SRA asks first; declining keeps it in force", all, async () => {
+    await analyst.selectOption("#s-area", "NER-NIA");
+    const versions = analyst.locator('[data-testid="sra-versions"]');
+    const published = versions.locator("tr", { hasText: "published" });
+    await published.waitFor();
+    const asked = dialogs.length;
+    declining = 1;
+    await published.locator('[data-testid="withdraw-sra"]').click();
+    await analyst.waitForTimeout(300);
+    expect(/^Withdraw version 1 of the SRA for NER-NIA\?/.test(dialogs.at(-1)) && dialogs.length === asked + 1, `asked: ${dialogs.slice(asked)}`);
+    expect(await published.count() === 1, "declining withdrew the SRA");
+    await published.locator('[data-testid="withdraw-sra"]').click();
+    await analyst.waitForSelector('#message:has-text("v1 withdrawn")');
+    await versions.locator("tr", { hasText: "withdrawn" }).waitFor();
+    const row = await analyst.locator('[data-testid="areas"] tr', { hasText: "NER-NIA" }).textContent();
+    expect(/none in force|no SRA/.test(row), `NER-NIA after the withdrawal: ${row}`);
   });
 
   await test("the map shows every placed area in its risk's colour, and who is there on a chosen day", all, async () => {
