@@ -65,6 +65,32 @@ pub struct ServerSettings {
     pub max_connections_per_worker: usize,
     /// Origins whose browser pages may call the API; empty: no cross-origin access.
     pub cors_allowed_origins: Vec<String>,
+    /// The key printed clearances' verification links are signed with (at least 32 bytes);
+    /// without it, printed clearances carry no public link.
+    #[serde(default)]
+    pub verification_key: Option<secrecy::SecretString>,
+}
+
+/// The verification key `config/development.toml` sets; refused in any other environment.
+pub const DEVELOPMENT_VERIFICATION_KEY: &str =
+    "clearway-development-verification-key-not-for-production-use";
+
+impl ServerSettings {
+    fn check(&self, development: bool, environment: &str) -> anyhow::Result<()> {
+        use secrecy::ExposeSecret;
+        if let Some(key) = &self.verification_key {
+            let key = key.expose_secret();
+            if key == DEVELOPMENT_VERIFICATION_KEY && !development {
+                anyhow::bail!(
+                    "the development verification key is configured in the `{environment}` environment; set server.verification_key to a secret of your own"
+                );
+            }
+            if key.len() < 32 {
+                anyhow::bail!("server.verification_key must be at least 32 bytes");
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -116,6 +142,8 @@ impl Settings {
     /// Refuses settings that would be unsafe to run with.
     pub fn check(&self) -> anyhow::Result<()> {
         self.auth.check(self.is_development(), &self.environment)?;
+        self.server
+            .check(self.is_development(), &self.environment)?;
         self.database.check()?;
         Ok(())
     }

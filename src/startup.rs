@@ -198,6 +198,7 @@ impl Application {
             webhooks: Webhooks::new(services.store.clone(), webhook_targets.clone()),
             metrics: Arc::default(),
             metrics_token,
+            verification_key: settings.server.verification_key.clone(),
             cors_origins: settings.server.cors_allowed_origins.clone(),
             dev_tokens: (settings.environment == "development")
                 .then(|| settings.auth.clone())

@@ -156,6 +156,12 @@ impl Clearing {
     /// A request, if the caller may read it. Callers who may read requests but not this one
     /// are told it does not exist, so ids of others' requests reveal nothing. Approvers read
     /// what waits at their stage and what they took part in.
+    /// A request as a verification link shows it to anyone holding the link; the link's
+    /// signature, checked by the caller, is the authority. `None`: no such request.
+    pub async fn verify(&self, id: Uuid) -> Result<Option<RequestRecord>, AppError> {
+        Ok(self.store.get_request(id).await?)
+    }
+
     pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<RequestRecord, AppError> {
         let approver = access::is_approver(caller);
         // An approver who also holds a traveller's role without an organisation still reads

@@ -104,6 +104,10 @@ pub struct RequestView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     approval: Option<ApprovalView<'a>>,
     version: i64,
+    /// On a clearance read alone (cleared or approved), when the service has a verification
+    /// key: the path of the public link that checks it, to print with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification_url: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -129,6 +133,7 @@ impl<'a> From<&'a RequestRecord> for RequestView<'a> {
             decision: &r.decision,
             approval: approval_view(r),
             version: r.version,
+            verification_url: None,
         }
     }
 }
@@ -369,7 +374,11 @@ pub async fn get(
     // A malformed id names no request: the same 404 as any other unknown one.
     let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found())?;
     let record = state.clearing.get(&caller, id).await?;
-    Ok(tagged(HttpResponse::Ok(), record.version).json(RequestView::from(&record)))
+    let view = RequestView {
+        verification_url: super::verification::link(&state, &record),
+        ..RequestView::from(&record)
+    };
+    Ok(tagged(HttpResponse::Ok(), record.version).json(view))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

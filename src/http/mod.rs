@@ -18,6 +18,7 @@ pub mod sras;
 pub mod throttle;
 pub mod ui;
 mod unread_body;
+pub mod verification;
 mod webhooks;
 
 use std::sync::Arc;
@@ -71,6 +72,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// A static bearer token Prometheus may scrape `/metrics` with; `None`: admins only.
     pub metrics_token: Option<secrecy::SecretString>,
+    /// Signs printed clearances' verification links; `None`: they carry none.
+    pub verification_key: Option<secrecy::SecretString>,
     /// Origins whose browser pages may call the API (exact `scheme://host[:port]`).
     pub cors_origins: Vec<String>,
     /// Set in the development environment only: the web page's sign-in may mint tokens.
@@ -106,6 +109,7 @@ route_table! {
     "/app.css" => { get => ui::style }
     "/i18n/{language}" => { get => ui::strings }
     "/map/world.svg" => { get => ui::world }
+    "/verify/{token}" => { get => verification::verify }
     "/dev/token" => { post => ui::dev_token }
     "/v1/clearance-requests" => { post => clearance_requests::submit, get => clearance_requests::list }
     "/v1/clearance-requests/{id}" => { get => clearance_requests::get, patch => clearance_requests::amend }

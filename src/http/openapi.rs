@@ -11,7 +11,9 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use super::extract::{DEFAULT_PAGE, MAX_PAGE};
-use super::{areas, clearance_requests, escalations, health, metrics, sras, ui, webhooks};
+use super::{
+    areas, clearance_requests, escalations, health, metrics, sras, ui, verification, webhooks,
+};
 use crate::domain::webhook::EVENTS;
 use crate::error_code::Code;
 
@@ -26,7 +28,7 @@ use crate::error_code::Code;
     ),
     paths(
         health::healthz, health::readyz, metrics::metrics, document,
-        ui::index, ui::script, ui::style, ui::strings, ui::world, ui::dev_token,
+        ui::index, ui::script, ui::style, ui::strings, ui::world, ui::dev_token, verification::verify,
         clearance_requests::submit, clearance_requests::list, clearance_requests::get,
         clearance_requests::amend, clearance_requests::withdraw, clearance_requests::audit,
         escalations::queue, escalations::stream, escalations::claim, escalations::release,

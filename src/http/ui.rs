@@ -12,6 +12,8 @@ use super::extract::read_json;
 use crate::auth::{Role, issue_development_token};
 use crate::domain::request::OrgId;
 use crate::http::problem::Problem;
+use serde_json::{Map, Value};
+use std::sync::OnceLock;
 
 const INDEX: &str = include_str!("ui/index.html");
 const SCRIPT: &str = include_str!("ui/app.js");
@@ -22,7 +24,7 @@ const WORLD: &str = include_str!("ui/map/world.svg");
 include!(concat!(env!("OUT_DIR"), "/languages.rs"));
 
 /// Scripts, styles and fetches from this origin only; nothing inline, nothing framed.
-const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+pub(super) const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     connect-src 'self'; img-src 'self' blob: data:; form-action 'none'; base-uri 'none'; \
     frame-ancestors 'none'";
 
@@ -71,11 +73,85 @@ fn language_options() -> String {
         .collect()
 }
 
-fn escape_html(text: &str) -> String {
+pub(super) fn escape_html(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// The page's words in one language, for what the server renders itself (the verification
+/// page); English fills any key the language lacks.
+pub struct Strings {
+    tag: &'static str,
+    own: &'static Map<String, Value>,
+    english: &'static Map<String, Value>,
+}
+
+fn parsed() -> &'static [(&'static str, Map<String, Value>)] {
+    static PARSED: OnceLock<Vec<(&'static str, Map<String, Value>)>> = OnceLock::new();
+    PARSED.get_or_init(|| {
+        LANGUAGES
+            .iter()
+            .map(|(tag, text)| (*tag, serde_json::from_str(text).unwrap_or_default()))
+            .collect()
+    })
+}
+
+impl Strings {
+    /// The best language of an `Accept-Language` header (RFC 9110: by weight, then order)
+    /// among those offered, else English.
+    pub fn for_accept_language(header: Option<&str>) -> Self {
+        let mut wanted: Vec<(f32, &str)> = header
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|item| {
+                let mut parts = item.split(';');
+                let range = parts.next()?.trim();
+                let weight = parts
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())?;
+                (weight > 0.0).then_some((weight, range))
+            })
+            .collect();
+        wanted.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let languages = parsed();
+        let chosen = wanted.iter().find_map(|(_, range)| {
+            let primary = range.split('-').next()?.to_ascii_lowercase();
+            languages.iter().position(|(tag, _)| *tag == primary)
+        });
+        let english = languages
+            .iter()
+            .position(|(tag, _)| *tag == "en")
+            .unwrap_or(0);
+        let (tag, own) = &languages[chosen.unwrap_or(english)];
+        Self {
+            tag,
+            own,
+            english: &languages[english].1,
+        }
+    }
+
+    pub fn language(&self) -> &'static str {
+        self.tag
+    }
+
+    /// The text of `key`; the key itself where no language has it.
+    pub fn get<'a>(&self, key: &'a str) -> &'a str {
+        [self.own, self.english]
+            .iter()
+            .find_map(|m| m.get(key).and_then(Value::as_str))
+            .unwrap_or(key)
+    }
+
+    /// `get`, with each `{name}` replaced by its value.
+    pub fn fill(&self, key: &str, params: &[(&str, &str)]) -> String {
+        params
+            .iter()
+            .fold(self.get(key).to_owned(), |text, (name, value)| {
+                text.replace(&format!("{{{name}}}"), value)
+            })
+    }
 }
 
 /// The language tags the page offers, for the API description.

@@ -47,6 +47,7 @@ mod sqlite {
     mod search;
     mod shutdown;
     mod tokens;
+    mod verification;
     mod visibility;
     mod webhooks;
 }
@@ -75,6 +76,7 @@ mod postgres {
     mod partition;
     mod search;
     mod tokens;
+    mod verification;
     mod visibility;
     mod webhooks;
 }

@@ -62,6 +62,11 @@ async fn every_route_is_described_and_every_description_is_a_route() {
 
     // The table is what the server answers: no route falls through to the 404 of unknown paths.
     for (method, path) in ROUTES {
+        // Without a printed clearance's real token its only answer is 404 (not_found);
+        // tests/api/verification.rs reaches it with one.
+        if *path == "/verify/{token}" {
+            continue;
+        }
         let concrete = path
             .replace("{id}", "0190d6a4-0000-7000-8000-000000000000")
             .replace("{code}", "TST-NONE")

@@ -103,6 +103,7 @@ const results = [];
 const pageErrors = [];
 const dialogs = [];
 let declining = 0;
+let verifyLink = null;
 const notFound = [];
 
 /** WCAG contrast ratio of two CSS colours (rgb()/rgba() as getComputedStyle gives them). */
@@ -323,12 +324,39 @@ try {
     await traveller.emulateMedia({ media: "print" });
     try {
       const reference = await traveller.locator('[data-testid="print-reference"]').textContent();
-      expect(/Reference: [0-9a-f-]{36}/.test(reference) && /alice/.test(reference) && /#request=/.test(reference), reference);
+      expect(/Reference: [0-9a-f-]{36}/.test(reference) && /alice/.test(reference) && /\/verify\/[0-9a-f-]{36}\./.test(reference), reference);
       expect(!(await traveller.isVisible('[data-testid="submit-form"]')), "the form prints");
       expect(await traveller.isVisible('[data-testid="decision"]'), "the decision does not print");
+      verifyLink = await traveller.locator('[data-testid="print-reference"] a').getAttribute("href");
     } finally {
       await traveller.emulateMedia({ media: "screen" });
     }
+  });
+
+  let checkpoint;
+  await test("anyone holding the printout opens its link, signed out, and sees it valid", () => ({ checkpoint }), async () => {
+    // A stranger's phone: no session, no token, French, no script needed.
+    const context = await browser.newContext({ viewport: { width: 360, height: 740 }, locale: "fr-FR", javaScriptEnabled: false, bypassCSP: false });
+    checkpoint = await context.newPage();
+    const response = await checkpoint.goto(verifyLink);
+    expect(response.status() === 200, `status ${response.status()}`);
+    const verdict = await checkpoint.locator('[data-testid="verdict"]').textContent();
+    expect(/^Valable\./.test(verdict), `verdict: ${verdict}`);
+    expect(/alice \(UNICEF\)/.test(await checkpoint.locator('[data-testid="traveller"]').textContent()), "no traveller");
+    expect(!/Monitoring visit/.test(await checkpoint.textContent("body")), "the purpose is public");
+    // The page's own policy allows its stylesheet: it is styled, not raw.
+    const colour = await checkpoint.locator('[data-testid="verdict"]').evaluate((v) => getComputedStyle(v).backgroundColor);
+    expect(colour !== "rgba(0, 0, 0, 0)", "the verdict is unstyled");
+    const forged = await checkpoint.goto(verifyLink.replace(/.$/, (c) => (c === "A" ? "B" : "A")));
+    expect(forged.status() === 404, `a forged link answers ${forged.status()}`);
+    await context.close();
+    // axe-core, which needs its own script (and so the policy bypassed), finds nothing.
+    const audit = await browser.newContext({ viewport: { width: 360, height: 740 }, locale: "fr-FR", bypassCSP: true });
+    checkpoint = await audit.newPage();
+    await checkpoint.goto(verifyLink);
+    const violations = await axeViolations(checkpoint);
+    await audit.close();
+    expect(violations.length === 0, `${violations.length} violations:\n     ${violations.join("\n     ")}`);
   });
 
   await test("the traveller sees it approved with the full timeline", all, async () => {

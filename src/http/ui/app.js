@@ -660,8 +660,9 @@ async function openRequest(id, detail, list, { quiet = false } = {}) {
   if (["cleared", "approved"].includes(record.status)) {
     actions.append(el("button", { type: "button", class: "secondary", "data-testid": "print", onclick: () => window.print() }, t("request.print")));
   }
-  // What a printed clearance needs beyond the screen: the full reference and where to check it.
-  const verify = `${location.origin}/#request=${record.id}`;
+  // What a printed clearance needs beyond the screen: the full reference and where to check
+  // it: the public link the service signed, or (without a key) the page, signed in.
+  const verify = `${location.origin}${record.verification_url || `/#request=${record.id}`}`;
   detail.replaceChildren(
     el("h2", { "data-testid": "request-title" }, requestTitle(record)),
     el("p", { class: "print-only", "data-testid": "print-reference" },
@@ -669,6 +670,7 @@ async function openRequest(id, detail, list, { quiet = false } = {}) {
         status: statusWord(record.status).toLowerCase(), name: record.traveller.name, id: record.traveller.id,
         org: record.traveller.org, purpose: record.purpose, ref: record.id, when: when(new Date().toISOString()),
       }),
+      t(record.verification_url ? "request.print_verify" : "request.print_unverifiable"),
       el("a", { href: verify }, verify), "."),
     decisionCard(record),
     actions,

@@ -1,0 +1,165 @@
+//! The link printed on a clearance: anyone may open it, without an account, and see whether
+//! the clearance holds today; a link the service did not sign, or signed for another
+//! request, opens nothing; a clearance no longer held says so.
+
+use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE};
+use serde_json::{Value, json};
+use std::time::Duration;
+use uuid::Uuid;
+
+use super::support::{Submission, TestApp, eventually};
+
+async fn open(app: &TestApp, path: &str) -> (u16, Value) {
+    let response = app.client.get(app.url(path)).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_printed_clearance_is_checked_by_anyone_with_its_link_and_by_nobody_without() {
+    let app = TestApp::spawn().await;
+    app.area("TST-LOW", Some("low")).await;
+    app.area("TST-NOSRA", None).await;
+    let alice = app.traveller("alice", "UNICEF");
+    let (_, cleared) = app
+        .submit(
+            &alice,
+            &Submission::for_traveller("alice", "UNICEF").leg("TST-LOW", 3, 6),
+        )
+        .await;
+    let id = cleared["id"].as_str().unwrap();
+    let (_, read) = app
+        .get(&format!("/v1/clearance-requests/{id}"), &alice)
+        .await;
+    let link = read["verification_url"]
+        .as_str()
+        .expect("a clearance carries its link");
+    assert!(link.starts_with(&format!("/verify/{id}.")), "{link}");
+    // Lists do not sign every item; a held request is no clearance and has no link.
+    let (_, list) = app.get("/v1/clearance-requests", &alice).await;
+    assert!(list["items"][0].get("verification_url").is_none());
+    let (_, held) = app
+        .submit(
+            &alice,
+            &Submission::for_traveller("alice", "UNICEF").leg("TST-NOSRA", 3, 6),
+        )
+        .await;
+    let (_, held) = app
+        .get(
+            &format!("/v1/clearance-requests/{}", held["id"].as_str().unwrap()),
+            &alice,
+        )
+        .await;
+    assert_eq!(held["status"], "held");
+    assert!(held.get("verification_url").is_none());
+
+    // No token: the link alone.
+    let (status, checked) = open(&app, link).await;
+    assert_eq!(status, 200, "{checked}");
+    assert_eq!(checked["valid"], true);
+    assert_eq!(checked["status"], "cleared");
+    assert_eq!(checked["traveller_name"], cleared["traveller"]["name"]);
+    assert_eq!(checked["org"], "UNICEF");
+    assert_eq!(checked["legs"][0]["area"], "TST-LOW");
+    assert_eq!(checked["valid_until"], cleared["legs"][0]["departure"]);
+    // What the paper needs to be compared with, and nothing more.
+    for private in [
+        "purpose",
+        "traveller",
+        "decision",
+        "approval",
+        "mission_sra_reference",
+    ] {
+        assert!(
+            checked.get(private).is_none(),
+            "{private} is public: {checked}"
+        );
+    }
+
+    // A person's browser gets a page, in their language, with no script.
+    let page = app
+        .client
+        .get(app.url(link))
+        .header(ACCEPT, "text/html,application/xhtml+xml;q=0.9")
+        .header(ACCEPT_LANGUAGE, "fr-CH, fr;q=0.9, en;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(r#"<html lang="fr">"#) && html.contains("Valable."),
+        "{html}"
+    );
+    assert!(!html.contains("<script"), "the page runs a script");
+
+    // Forged, altered or re-spelled links open nothing.
+    let (_, tag) = link.trim_start_matches("/verify/").split_once('.').unwrap();
+    for forged in [
+        format!("/verify/{}.{tag}", Uuid::now_v7()),
+        format!("/verify/{id}.{}", &tag[..tag.len() - 1]),
+        format!("/verify/{}.{tag}", id.to_uppercase()),
+        format!("/verify/{id}"),
+        "/verify/x".to_owned(),
+    ] {
+        let (status, problem) = open(&app, &forged).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (404, Some("not_found")),
+            "{forged}"
+        );
+    }
+    // Signed with another key: what a deployment with a leaked test key would hand out.
+    let other = clearway::domain::verification::seal(
+        b"some other key of at least thirty-two bytes",
+        Uuid::parse_str(id).unwrap(),
+    );
+    assert_eq!(open(&app, &format!("/verify/{other}")).await.0, 404);
+
+    // When the area is suspended the clearance is held again, and the same link says so.
+    let (status, body) = app
+        .post(
+            "/v1/areas/TST-LOW/suspension",
+            &app.analyst(),
+            &json!({"reason": "evacuation"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let withdrawn = eventually(Duration::from_secs(10), async || {
+        open(&app, link).await.1["status"] == "held"
+    })
+    .await;
+    assert!(withdrawn, "the clearance still holds after the suspension");
+    let (_, checked) = open(&app, link).await;
+    assert_eq!(checked["valid"], false);
+}
+
+#[tokio::test]
+async fn without_a_verification_key_clearances_carry_no_link() {
+    let app = TestApp::spawn_with(|s| s.server.verification_key = None).await;
+    app.area("TST-LOW", Some("low")).await;
+    let alice = app.traveller("alice", "UNICEF");
+    let (_, cleared) = app
+        .submit(
+            &alice,
+            &Submission::for_traveller("alice", "UNICEF").leg("TST-LOW", 3, 6),
+        )
+        .await;
+    let id = cleared["id"].as_str().unwrap();
+    let (_, read) = app
+        .get(&format!("/v1/clearance-requests/{id}"), &alice)
+        .await;
+    assert_eq!(read["status"], "cleared");
+    assert!(read.get("verification_url").is_none(), "{read}");
+    let token = clearway::domain::verification::seal(
+        b"clearway-development-verification-key-not-for-production-use",
+        Uuid::parse_str(id).unwrap(),
+    );
+    assert_eq!(open(&app, &format!("/verify/{token}")).await.0, 404);
+}
