@@ -247,6 +247,52 @@ try {
     expect(/GMT|UTC|CET|CEST/.test(time) && !/\.\d{3}/.test(time), `time shown as "${time}"`);
   });
 
+  await test("a travel unit pages through its requests and orders them by travel date or traveller", () => ({ desk }), async () => {
+    // 55 more requests, through the API as the desk's own token: 57 in all, over two pages.
+    await desk.evaluate(async () => {
+      const token = sessionStorage.getItem("clearway.token");
+      const day = (n) => new Date(Date.now() + n * 86400000).toISOString().slice(0, 10);
+      for (let i = 0; i < 55; i++) {
+        const body = {
+          traveller: { id: `bulk-${String(i).padStart(2, "0")}`, name: `Bulk ${String(54 - i).padStart(2, "0")}`, org: "UNICEF", bsafe_valid_until: day(400) },
+          purpose: "Distribution monitoring", programme_criticality: "PC3",
+          legs: [{ area: "JOR-AMM", arrival: day(10 + ((i * 7) % 30)), departure: day(12 + ((i * 7) % 30)) }],
+        };
+        const response = await fetch("/v1/clearance-requests", {
+          method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", "Idempotency-Key": `bulk-${i}-${Date.now()}` },
+          body: JSON.stringify(body),
+        });
+        if (response.status !== 201) throw new Error(`submission ${i}: ${response.status}`);
+      }
+    });
+    await desk.click('[data-testid="search"] button[type="submit"]');
+    await desk.waitForFunction(() => document.querySelectorAll('[data-testid="requests"] tbody tr').length === 50);
+    expect(/more match/.test(await desk.locator('[data-testid="list-count"]').textContent()), "the list does not say more match");
+    await desk.click('[data-testid="more"]');
+    await desk.waitForFunction(() => document.querySelectorAll('[data-testid="requests"] tbody tr').length === 57);
+    expect(!(await desk.isVisible('[data-testid="more"]')), "more offered after the last page");
+    const rows = () => desk.locator('[data-testid="requests"] tbody tr').evaluateAll((trs) => trs.map((tr) => tr.cells[1].textContent));
+    await desk.selectOption("#q-order", "traveller");
+    const names = await rows();
+    expect(names.join("|") === [...names].sort((x, y) => x.localeCompare(y, "en")).join("|"), `by traveller: ${names.slice(0, 5)}`);
+    await desk.selectOption("#q-order", "travel");
+    // The first leg's date, as the page reads it from the API for the same rows.
+    const dates = await desk.evaluate(async () => {
+      const token = sessionStorage.getItem("clearway.token");
+      const all = [];
+      let cursor = null;
+      do {
+        const page = await (await fetch(`/v1/clearance-requests?limit=200${cursor ? `&cursor=${cursor}` : ""}`, { headers: { Authorization: `Bearer ${token}` } })).json();
+        all.push(...page.items);
+        cursor = page.next_cursor;
+      } while (cursor);
+      return Object.fromEntries(all.map((r) => [r.traveller.name, r.legs[0].arrival]));
+    });
+    const shown = (await rows()).map((name) => dates[name]);
+    expect(shown.join() === [...shown].sort().join(), `by travel date: ${shown.slice(0, 8)}`);
+    await desk.selectOption("#q-order", "newest");
+  });
+
   await test("a traveller submits a low-risk request and sees it cleared", all, async () => {
     traveller = await signIn(browser, service.base, "traveller", "alice", "UNICEF", 360);
     await submit(traveller, { area: "CHE-GVA" });

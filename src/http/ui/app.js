@@ -585,10 +585,13 @@ function searchForm(list, detail) {
     input("q-area", t("search.area"), { maxlength: 32 }),
     input("q-from", t("search.from"), { type: "date" }),
     input("q-until", t("search.until"), { type: "date" }),
+    el("div", { class: "field" }, el("label", { for: "q-order" }, t("search.order")),
+      el("select", { id: "q-order", onchange: () => drawList(list, detail) },
+        REQUEST_ORDERS.map((o) => el("option", { value: o }, t(`search.order.${o}`))))),
     el("button", { type: "submit" }, t("search.submit")));
   form.onsubmit = async (event) => {
     event.preventDefault();
-    const query = new URLSearchParams({ limit: "50" });
+    const query = new URLSearchParams();
     for (const [id, name] of [["q-status", "status"], ["q-traveller", "traveller"], ["q-area", "area"], ["q-from", "travel_from"], ["q-until", "travel_until"]]) {
       const field = $(`#${id}`, form);
       if (field && field.value.trim()) query.set(name, field.value.trim());
@@ -600,8 +603,23 @@ function searchForm(list, detail) {
   return form;
 }
 
+/** How the loaded requests can be ordered. The API pages newest first (a keyset that stays
+ * fast at any size); the page orders what it has loaded, and says so when there is more. */
+const REQUEST_ORDERS = ["newest", "travel", "traveller", "status"];
+const firstArrival = (r) => r.legs.reduce((soonest, l) => (l.arrival < soonest ? l.arrival : soonest), r.legs[0].arrival);
+const REQUEST_ORDER = {
+  newest: () => 0, // as the API gives them
+  travel: (a, b) => firstArrival(a).localeCompare(firstArrival(b)),
+  traveller: (a, b) => a.traveller.name.localeCompare(b.traveller.name, locale) || firstArrival(a).localeCompare(firstArrival(b)),
+  status: (a, b) => STATUSES.indexOf(a.status) - STATUSES.indexOf(b.status) || firstArrival(a).localeCompare(firstArrival(b)),
+};
+const PAGE = 50;
+
+/** Loads the first page of the search (or, quietly, as many as are shown, to see changes). */
 async function refreshList(list, detail, quiet = false) {
-  const path = `/v1/clearance-requests?${list.dataset.query || "limit=50"}`;
+  const query = new URLSearchParams(list.dataset.query || "");
+  query.set("limit", String(quiet ? Math.min(200, Math.max(PAGE, (list.items || []).length)) : PAGE));
+  const path = `/v1/clearance-requests?${query}`;
   const page = quiet
     ? await api("GET", path).catch(() => null)
     : await attempt(() => api("GET", path));
@@ -609,10 +627,31 @@ async function refreshList(list, detail, quiet = false) {
   const fingerprint = page.items.map((r) => `${r.id}:${r.version}`).join(",");
   if (quiet && list.dataset.fingerprint === fingerprint) return;
   list.dataset.fingerprint = fingerprint;
-  list.replaceChildren(page.items.length
+  list.items = page.items;
+  list.next = page.next_cursor || null;
+  drawList(list, detail);
+}
+
+/** The next page of the same search, after what is shown. */
+async function moreRequests(list, detail) {
+  const query = new URLSearchParams(list.dataset.query || "");
+  query.set("limit", String(PAGE));
+  query.set("cursor", list.next);
+  const page = await attempt(() => api("GET", `/v1/clearance-requests?${query}`));
+  if (!page) return;
+  list.items = [...list.items, ...page.items];
+  list.next = page.next_cursor || null;
+  delete list.dataset.fingerprint;
+  drawList(list, detail);
+}
+
+function drawList(list, detail) {
+  const order = ($("#q-order") || { value: "newest" }).value;
+  const items = [...(list.items || [])].sort(REQUEST_ORDER[order]);
+  list.replaceChildren(items.length
     ? el("table", { class: "stack", "data-testid": "requests" },
       el("thead", {}, el("tr", {}, ["list.submitted", "list.traveller", "list.first_leg", "list.status", ""].map(header))),
-      el("tbody", {}, page.items.map((r) => el("tr", {},
+      el("tbody", {}, items.map((r) => el("tr", {},
         el("td", {}, when(r.submitted_at)),
         el("td", {}, r.traveller.name),
         el("td", {}, `${r.legs[0].area} ${day(r.legs[0].arrival)}`),
@@ -621,7 +660,11 @@ async function refreshList(list, detail, quiet = false) {
           type: "button", class: "link", "aria-label": t("list.open_label", { title: requestTitle(r) }),
           onclick: () => openRequest(r.id, detail, list),
         }, t("list.open")))))))
-    : el("p", { "data-testid": "no-requests" }, t(list.dataset.query ? "list.no_match" : "list.empty")));
+    : el("p", { "data-testid": "no-requests" }, t(list.dataset.query ? "list.no_match" : "list.empty")),
+  items.length ? el("p", { class: "hint", "data-testid": "list-count" },
+    t(list.next ? "list.shown_more" : "list.shown", { count: t("n.requests", { n: items.length }) })) : null,
+  list.next ? el("button", { type: "button", class: "secondary", "data-testid": "more", onclick: () => moreRequests(list, detail) },
+    t("list.more", { n: PAGE })) : null);
 }
 
 async function openRequest(id, detail, list, { quiet = false } = {}) {
@@ -711,7 +754,10 @@ async function queueView(view) {
     el("div", { class: "toolbar" }, el("label", { for: "stage" }, t("queue.stage")), picker, live),
     el("div", { class: "toolbar", role: "search", "aria-label": t("queue.filter_label") },
       el("label", { for: "queue-filter" }, t("queue.filter")),
-      el("input", { id: "queue-filter", type: "search", maxlength: 100, oninput: () => loadQueue(picker.value, list, item) })),
+      el("input", { id: "queue-filter", type: "search", maxlength: 100, oninput: () => loadQueue(picker.value, list, item) }),
+      el("label", { for: "queue-order" }, t("queue.order")),
+      el("select", { id: "queue-order", onchange: () => loadQueue(picker.value, list, item) },
+        Object.keys(QUEUE_ORDER).map((o) => el("option", { value: o }, t(`queue.order.${o}`))))),
     list, item);
   const load = () => loadQueue(picker.value, list, item);
   // A change that arrives live is announced to screen readers, not only drawn.
@@ -731,7 +777,8 @@ async function loadQueue(stage, list, item) {
   const words = ($("#queue-filter") ? $("#queue-filter").value : "").trim().toLowerCase();
   const matches = (q) => !words || [q.request.traveller.name, q.request.traveller.id, q.request.traveller.org,
     ...q.request.legs.map((l) => l.area)].join(" ").toLowerCase().includes(words);
-  page.items = page.items.filter(matches);
+  const order = QUEUE_ORDER[($("#queue-order") || { value: "travel" }).value];
+  page.items = page.items.filter(matches).sort(order);
   list.replaceChildren(page.items.length
     ? el("ul", { class: "queue", "data-testid": "queue" }, page.items.map((q) => el("li", { class: q.urgent ? "urgent" : "" },
       el("button", { type: "button", class: "item", "data-testid": "queue-item", onclick: () => openItem(q.request.id, stage, list, item) },
@@ -743,6 +790,13 @@ async function loadQueue(stage, list, item) {
     : el("p", { "data-testid": "queue-empty" }, t("queue.empty")));
   return page.items.length;
 }
+
+/** The queue's orders: the API's (soonest travel, then oldest submission), or another. */
+const QUEUE_ORDER = {
+  travel: () => 0,
+  waiting: (a, b) => b.seconds_in_queue - a.seconds_in_queue,
+  traveller: (a, b) => a.request.traveller.name.localeCompare(b.request.traveller.name, locale),
+};
 
 /** Shows one escalation; `draft` is a comment typed before a claim or release re-rendered it. */
 async function openItem(id, stage, list, item, draft = "") {
