@@ -2,7 +2,8 @@
 # Searching the request list at scale (issue 28): a fresh SQLite store with one request
 # submitted through the API and 100,000 more written beside it by the sqlite3 shell (3
 # organisations, 1,000 travellers, the 14 sample areas, a year of dates; 1 in 10 held), then
-# each search the page offers, as a travel unit and as an admin: the best of 5 answers.
+# each search the page offers, as a travel unit and as an admin, and the headcounts of every
+# area on a day: the best of 5 answers.
 #
 #   bash loadtests/search.sh            # the debug build; BIN=target/release/clearway to choose
 set -euo pipefail
@@ -63,3 +64,11 @@ for q in "" "status=held" "traveller=t-7" "area=SOM-MOG" "area=SOM-MOG&travel_fr
   done
   echo "$row"
 done
+# The map's and the overview's read: people in every area on a day, each once (admin).
+best=999
+for _ in 1 2 3 4 5; do
+  t=$(curl -fsS -o "$WORK/counts.json" -w "%{time_total}" "http://127.0.0.1:$PORT/v1/headcounts?on=$FROM" -H "Authorization: Bearer $ADMIN")
+  best=$(python3 -c "print(min($best, $t))")
+done
+echo
+echo "GET /v1/headcounts?on=+100 days: $(python3 -c "print(f'{$best * 1000:.1f} ms')"), $(python3 -c "import json; print(json.load(open('$WORK/counts.json'))['total'])") people in 14 areas"

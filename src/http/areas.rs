@@ -241,12 +241,7 @@ pub async fn headcounts(
     _caller: Guarded<LocatePersonnel>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    let mut on = Utc::now().date_naive();
-    for (_, value) in query_pairs(&req, &["on"])? {
-        on = value
-            .parse()
-            .map_err(|_| Problem::invalid_query("on", "a date as YYYY-MM-DD"))?;
-    }
+    let on = day_asked(&req)?;
     let items: Vec<Headcount> = state
         .clearing
         .headcounts(on)
@@ -384,12 +379,7 @@ pub async fn personnel(
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
     let code = AreaCode::parse("code", &code).map_err(|_| Problem::not_found())?;
-    let mut on = Utc::now().date_naive();
-    for (_, value) in query_pairs(&req, &["on"])? {
-        on = value
-            .parse()
-            .map_err(|_| Problem::invalid_query("on", "a date as YYYY-MM-DD"))?;
-    }
+    let on = day_asked(&req)?;
     let items = state.clearing.locate(&code, on).await?;
     let wants_csv = req
         .headers()
@@ -411,6 +401,17 @@ pub async fn personnel(
         count: items.len(),
         items: &items,
     }))
+}
+
+/// The `on` query parameter: the day asked about, today when absent.
+fn day_asked(req: &HttpRequest) -> Result<NaiveDate, Problem> {
+    let mut on = Utc::now().date_naive();
+    for (_, value) in query_pairs(req, &["on"])? {
+        on = value
+            .parse()
+            .map_err(|_| Problem::invalid_query("on", "a date as YYYY-MM-DD"))?;
+    }
+    Ok(on)
 }
 
 fn personnel_csv(items: &[PersonnelEntry]) -> String {

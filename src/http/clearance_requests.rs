@@ -104,8 +104,9 @@ pub struct RequestView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     approval: Option<ApprovalView<'a>>,
     version: i64,
-    /// On a clearance read alone (cleared or approved), when the service has a verification
-    /// key: the path of the public link that checks it, to print with it.
+    /// On a clearance (cleared or approved) answered on its own (read, submitted, amended,
+    /// decided), when the service has a verification key: the path of the public link that
+    /// checks it, to print with it. Lists leave it out.
     #[serde(skip_serializing_if = "Option::is_none")]
     verification_url: Option<String>,
 }
@@ -117,6 +118,17 @@ struct ApprovalView<'a> {
     stage: Option<&'a Stage>,
     since: DateTime<Utc>,
     decisions: &'a [StageDecision],
+}
+
+impl<'a> RequestView<'a> {
+    /// A request answered on its own (read, submitted, amended, decided): with its
+    /// verification link when it is a clearance. Lists leave it out: it is one HMAC per item.
+    pub(super) fn single(state: &AppState, record: &'a RequestRecord) -> Self {
+        Self {
+            verification_url: super::verification::link(state, record),
+            ..Self::from(record)
+        }
+    }
 }
 
 impl<'a> From<&'a RequestRecord> for RequestView<'a> {
@@ -153,7 +165,10 @@ fn approval_view(r: &RequestRecord) -> Option<ApprovalView<'_>> {
 /// A new request's `RequestView`, written around the request and decision JSON rendered for
 /// the store, so that neither is serialised twice. `RequestView` lists the request's fields
 /// in the order `ClearanceRequest` serialises them, between `submitted_at` and `decision`.
-fn created_body(new: &NewRequest) -> Result<Vec<u8>, serde_json::Error> {
+fn created_body(
+    new: &NewRequest,
+    verification_url: Option<&str>,
+) -> Result<Vec<u8>, serde_json::Error> {
     let r = &new.record;
     let (request, decision) = (new.request_json(), new.decision_json());
     let fields = request
@@ -178,6 +193,10 @@ fn created_body(new: &NewRequest) -> Result<Vec<u8>, serde_json::Error> {
     }
     body.extend_from_slice(b",\"version\":");
     serde_json::to_writer(&mut body, &r.version)?;
+    if let Some(url) = verification_url {
+        body.extend_from_slice(b",\"verification_url\":");
+        serde_json::to_writer(&mut body, url)?;
+    }
     body.push(b'}');
     Ok(body)
 }
@@ -214,7 +233,8 @@ pub async fn submit(
     let claimed = req.extensions().get::<ClaimedRequestId>().map(|c| c.0);
     let new = state.clearing.submit(&caller, request, claimed).await?;
     state.metrics.decided(new.record.status);
-    let body = created_body(&new).map_err(|e| {
+    let link = super::verification::link(&state, &new.record);
+    let body = created_body(&new, link.as_deref()).map_err(|e| {
         tracing::error!(error = %e, "writing a new request's answer");
         Problem::internal()
     })?;
@@ -264,7 +284,7 @@ pub async fn amend(
         .clearing
         .amend(&caller, id, &expected, request)
         .await?;
-    Ok(tagged(HttpResponse::Ok(), record.version).json(RequestView::from(&record)))
+    Ok(tagged(HttpResponse::Ok(), record.version).json(RequestView::single(&state, &record)))
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -326,7 +346,7 @@ pub async fn withdraw(
         .clearing
         .withdraw(&caller, id, &expected, comment)
         .await?;
-    Ok(tagged(HttpResponse::Ok(), record.version).json(RequestView::from(&record)))
+    Ok(tagged(HttpResponse::Ok(), record.version).json(RequestView::single(&state, &record)))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -374,11 +394,7 @@ pub async fn get(
     // A malformed id names no request: the same 404 as any other unknown one.
     let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found())?;
     let record = state.clearing.get(&caller, id).await?;
-    let view = RequestView {
-        verification_url: super::verification::link(&state, &record),
-        ..RequestView::from(&record)
-    };
-    Ok(tagged(HttpResponse::Ok(), record.version).json(view))
+    Ok(tagged(HttpResponse::Ok(), record.version).json(RequestView::single(&state, &record)))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -577,14 +593,22 @@ mod tests {
     #[test]
     fn a_new_request_is_answered_exactly_as_its_view_serialises() {
         for escalated in [false, true] {
-            let new = new_request(escalated);
-            let body = created_body(&new).unwrap();
-            let view = serde_json::to_vec(&RequestView::from(&new.record)).unwrap();
-            assert_eq!(
-                String::from_utf8(body).unwrap(),
-                String::from_utf8(view).unwrap(),
-                "escalated: {escalated}"
-            );
+            for link in [
+                None,
+                Some("/verify/0190d6a4-0000-7000-8000-000000000000.tag"),
+            ] {
+                let new = new_request(escalated);
+                let body = created_body(&new, link).unwrap();
+                let view = RequestView {
+                    verification_url: link.map(str::to_owned),
+                    ..RequestView::from(&new.record)
+                };
+                assert_eq!(
+                    String::from_utf8(body).unwrap(),
+                    String::from_utf8(serde_json::to_vec(&view).unwrap()).unwrap(),
+                    "escalated: {escalated}, link: {link:?}"
+                );
+            }
         }
     }
 }

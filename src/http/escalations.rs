@@ -274,7 +274,7 @@ pub async fn decide(
             body.comment,
         )
         .await?;
-    Ok(tagged(HttpResponse::Ok(), record.version).json(RequestView::from(&record)))
+    Ok(tagged(HttpResponse::Ok(), record.version).json(RequestView::single(&state, &record)))
 }
 
 /// A comment line this often keeps proxies from closing an idle stream.

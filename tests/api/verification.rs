@@ -15,26 +15,32 @@ async fn open(app: &TestApp, path: &str) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Alice's request to TST-LOW as submitted, and as she reads it alone.
+async fn cleared_for_alice(app: &TestApp, alice: &str) -> (Value, Value) {
+    let trip = Submission::for_traveller("alice", "UNICEF").leg("TST-LOW", 3, 6);
+    let (status, cleared) = app.submit(alice, &trip).await;
+    assert_eq!((status, cleared["status"].as_str()), (201, Some("cleared")));
+    let path = format!("/v1/clearance-requests/{}", cleared["id"].as_str().unwrap());
+    let (_, read) = app.get(&path, alice).await;
+    (cleared, read)
+}
+
 #[tokio::test]
 async fn a_printed_clearance_is_checked_by_anyone_with_its_link_and_by_nobody_without() {
     let app = TestApp::spawn().await;
     app.area("TST-LOW", Some("low")).await;
     app.area("TST-NOSRA", None).await;
     let alice = app.traveller("alice", "UNICEF");
-    let (_, cleared) = app
-        .submit(
-            &alice,
-            &Submission::for_traveller("alice", "UNICEF").leg("TST-LOW", 3, 6),
-        )
-        .await;
+    let (cleared, read) = cleared_for_alice(&app, &alice).await;
     let id = cleared["id"].as_str().unwrap();
-    let (_, read) = app
-        .get(&format!("/v1/clearance-requests/{id}"), &alice)
-        .await;
     let link = read["verification_url"]
         .as_str()
         .expect("a clearance carries its link");
     assert!(link.starts_with(&format!("/verify/{id}.")), "{link}");
+    assert_eq!(
+        cleared["verification_url"], link,
+        "the submission's answer differs"
+    );
     // Lists do not sign every item; a held request is no clearance and has no link.
     let (_, list) = app.get("/v1/clearance-requests", &alice).await;
     assert!(list["items"][0].get("verification_url").is_none());
@@ -145,16 +151,8 @@ async fn without_a_verification_key_clearances_carry_no_link() {
     let app = TestApp::spawn_with(|s| s.server.verification_key = None).await;
     app.area("TST-LOW", Some("low")).await;
     let alice = app.traveller("alice", "UNICEF");
-    let (_, cleared) = app
-        .submit(
-            &alice,
-            &Submission::for_traveller("alice", "UNICEF").leg("TST-LOW", 3, 6),
-        )
-        .await;
+    let (cleared, read) = cleared_for_alice(&app, &alice).await;
     let id = cleared["id"].as_str().unwrap();
-    let (_, read) = app
-        .get(&format!("/v1/clearance-requests/{id}"), &alice)
-        .await;
     assert_eq!(read["status"], "cleared");
     assert!(read.get("verification_url").is_none(), "{read}");
     let token = clearway::domain::verification::seal(
