@@ -108,8 +108,12 @@ impl Strings {
             .filter_map(|item| {
                 let mut parts = item.split(';');
                 let range = parts.next()?.trim();
+                // Parameter names are case-insensitive (RFC 9110, 5.6.6).
                 let weight = parts
-                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .find_map(|p| {
+                        let (name, value) = p.split_once('=')?;
+                        name.trim().eq_ignore_ascii_case("q").then_some(value)
+                    })
                     .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())?;
                 (weight > 0.0).then_some((weight, range))
             })

@@ -1,35 +1,35 @@
 //! `/verify/{token}`: the link printed on a clearance. Anyone holding the paper opens it
 //! without an account and sees whether the clearance holds today, for whom and where; the
 //! token's signature (`domain::verification`) is the only authority, so nothing else of the
-//! request (purpose, traveller id, decisions, comments) is shown.
+//! request (purpose, traveller id, decisions, comments) is shown. A paper whose itinerary was
+//! amended after it was printed is not valid as printed, whatever the request's status.
 
 use actix_web::http::header::{ACCEPT, ACCEPT_LANGUAGE, CONTENT_SECURITY_POLICY};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::AppState;
-use super::ui::{PAGE_POLICY, Strings};
+use super::ui::{PAGE_POLICY, Strings, escape_html};
 use crate::domain::area::AreaCode;
 use crate::domain::request::{RequestRecord, RequestStatus};
 use crate::domain::verification;
 use crate::http::problem::Problem;
 
+fn issued(status: RequestStatus) -> bool {
+    matches!(status, RequestStatus::Cleared | RequestStatus::Approved)
+}
+
 /// The path of a request's verification link, when the service has a verification key and
 /// the request is a clearance (cleared or approved): what the page prints.
 pub fn link(state: &AppState, record: &RequestRecord) -> Option<String> {
     let key = state.verification_key.as_ref()?;
-    matches!(
-        record.status,
-        RequestStatus::Cleared | RequestStatus::Approved
-    )
-    .then(|| {
-        format!(
-            "/verify/{}",
-            verification::seal(key.expose_secret().as_bytes(), record.id)
-        )
+    issued(record.status).then(|| {
+        let key = key.expose_secret().as_bytes();
+        let token = verification::seal(key, record.id, record.request.legs.legs());
+        format!("/verify/{token}")
     })
 }
 
@@ -38,8 +38,11 @@ pub fn link(state: &AppState, record: &RequestRecord) -> Option<String> {
 pub struct Verification {
     /// The request's id, as printed.
     reference: Uuid,
-    /// Cleared or approved, and its last departure not yet past.
+    /// Cleared or approved, its itinerary the one printed, its last departure not yet past.
     valid: bool,
+    /// False when the request was amended after the link was made: the paper's itinerary
+    /// is no longer the request's (`legs` are the current ones).
+    as_printed: bool,
     status: RequestStatus,
     /// The last departure: the clearance holds until then.
     valid_until: NaiveDate,
@@ -57,7 +60,7 @@ struct VerifiedLeg {
 }
 
 impl Verification {
-    fn of(record: &RequestRecord, now: DateTime<Utc>) -> Self {
+    fn of(record: &RequestRecord, as_printed: bool, now: DateTime<Utc>) -> Self {
         let legs: Vec<VerifiedLeg> = record
             .request
             .legs
@@ -70,13 +73,10 @@ impl Verification {
             })
             .collect();
         let valid_until = legs.iter().map(|l| l.departure).max().unwrap_or_default();
-        let issued = matches!(
-            record.status,
-            RequestStatus::Cleared | RequestStatus::Approved
-        );
         Self {
             reference: record.id,
-            valid: issued && valid_until >= now.date_naive(),
+            valid: issued(record.status) && as_printed && valid_until >= now.date_naive(),
+            as_printed,
             status: record.status,
             valid_until,
             traveller_name: record.request.traveller.name.clone(),
@@ -90,9 +90,10 @@ impl Verification {
 /// Verify a printed clearance.
 ///
 /// Whether the clearance a printed link names holds today: the traveller's name and
-/// organisation, the legs and until when. Public: the link's signature is the authority, and
-/// a link not made by this service (or for another request) is not found. HTML for a
-/// browser (in the language it asks for), JSON otherwise.
+/// organisation, the legs and until when, and whether the itinerary is still the one
+/// printed. Public: the link's signature is the authority, and a link not made by this
+/// service (or for another request) is not found. HTML for a browser (in the language it
+/// asks for; a link that verifies nothing gets a page saying so), JSON otherwise.
 #[utoipa::path(
     get, path = "/verify/{token}", tag = "web page",
     params(("token" = String, Path, description = "The token of a printed clearance's link")),
@@ -107,71 +108,46 @@ pub async fn verify(
     token: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    let key = state
-        .verification_key
-        .as_ref()
-        .ok_or_else(Problem::not_found)?;
-    let id = verification::open(key.expose_secret().as_bytes(), &token)
-        .ok_or_else(Problem::not_found)?;
-    let record = state
-        .clearing
-        .verify(id)
-        .await?
-        .ok_or_else(Problem::not_found)?;
-    let found = Verification::of(&record, Utc::now());
     let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-    if !header(ACCEPT).is_some_and(|a| a.contains("text/html")) {
-        return Ok(HttpResponse::Ok().json(found));
-    }
+    let html = header(ACCEPT).is_some_and(|a| a.contains("text/html"));
     let strings = Strings::for_accept_language(header(ACCEPT_LANGUAGE));
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((CONTENT_SECURITY_POLICY, PAGE_POLICY))
-        .body(page(&found, &strings)))
+    let found = match state.verification_key.as_ref() {
+        Some(key) => {
+            let key = key.expose_secret().as_bytes();
+            match verification::open(key, &token) {
+                Some(opened) => state.clearing.verify(opened.id).await?.map(|record| {
+                    let as_printed = opened.printed_with(key, record.request.legs.legs());
+                    Verification::of(&record, as_printed, Utc::now())
+                }),
+                None => None,
+            }
+        }
+        None => None,
+    };
+    Ok(match (found, html) {
+        (Some(found), false) => HttpResponse::Ok().json(found),
+        (None, false) => return Err(Problem::not_found()),
+        (Some(found), true) => page(HttpResponse::Ok(), &strings, &verdict(&found, &strings)),
+        // A person who scanned a bad link reads why, in their language, not a JSON problem.
+        (None, true) => {
+            let body = format!(
+                r#"<p class="verdict invalid" data-testid="verdict"><strong>{}</strong> {}</p>"#,
+                escape_html(strings.get("verify.invalid")),
+                escape_html(strings.get("verify.unknown")),
+            );
+            page(HttpResponse::NotFound(), &strings, &body)
+        }
+    })
 }
 
-/// The page a person sees: the verdict first, large, then the facts to compare with the
-/// paper and the person. No script.
-fn page(v: &Verification, s: &Strings) -> String {
-    let e = |text: &str| super::ui::escape_html(text);
-    let until = v.valid_until.to_string();
-    let (class, verdict, detail) = if v.valid {
-        (
-            "valid",
-            s.get("verify.valid"),
-            s.fill("verify.valid_detail", &[("date", &until)]),
-        )
-    } else if matches!(v.status, RequestStatus::Cleared | RequestStatus::Approved) {
-        (
-            "invalid",
-            s.get("verify.invalid"),
-            s.fill("verify.ended", &[("date", &until)]),
-        )
-    } else {
-        let status = s
-            .get(&format!("status.{}", v.status.as_str()))
-            .to_lowercase();
-        (
-            "invalid",
-            s.get("verify.invalid"),
-            s.fill("verify.not_issued", &[("status", &status)]),
-        )
-    };
-    let legs: String = v
-        .legs
-        .iter()
-        .map(|l| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                e(l.area.as_str()),
-                l.arrival,
-                l.departure
-            )
-        })
-        .collect();
-    let checked = v.checked_at.format("%Y-%m-%d %H:%M UTC").to_string();
-    format!(
-        r#"<!doctype html>
+/// A page around `body`, in the reader's language, styled by the page's sheet, no script.
+fn page(mut status: HttpResponseBuilder, s: &Strings, body: &str) -> HttpResponse {
+    let title = escape_html(s.get("verify.title"));
+    status
+        .content_type("text/html; charset=utf-8")
+        .insert_header((CONTENT_SECURITY_POLICY, PAGE_POLICY))
+        .body(format!(
+            r#"<!doctype html>
 <html lang="{lang}">
 <head>
 <meta charset="utf-8">
@@ -183,7 +159,51 @@ fn page(v: &Verification, s: &Strings) -> String {
 <body>
 <main id="main">
 <h1>{title}</h1>
-<p class="verdict {class}" data-testid="verdict"><strong>{verdict}</strong> {detail}</p>
+{body}</main>
+</body>
+</html>
+"#,
+            lang = s.language(),
+        ))
+}
+
+/// The verdict first, large, then the facts to compare with the paper and the person.
+fn verdict(v: &Verification, s: &Strings) -> String {
+    let until = v.valid_until.to_string();
+    let status_key = format!("status.{}", v.status.as_str());
+    let status = s.get(&status_key);
+    let (class, verdict, detail) = if v.valid {
+        let detail = s.fill("verify.valid_detail", &[("date", &until)]);
+        ("valid", s.get("verify.valid"), detail)
+    } else if !v.as_printed {
+        (
+            "invalid",
+            s.get("verify.invalid"),
+            s.get("verify.amended").to_owned(),
+        )
+    } else if issued(v.status) {
+        let detail = s.fill("verify.ended", &[("date", &until)]);
+        ("invalid", s.get("verify.invalid"), detail)
+    } else {
+        let detail = s.fill("verify.not_issued", &[("status", &status.to_lowercase())]);
+        ("invalid", s.get("verify.invalid"), detail)
+    };
+    let legs: String = v
+        .legs
+        .iter()
+        .map(|l| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape_html(l.area.as_str()),
+                l.arrival,
+                l.departure
+            )
+        })
+        .collect();
+    let checked = v.checked_at.format("%Y-%m-%d %H:%M UTC").to_string();
+    let e = |key: &str| escape_html(s.get(key));
+    format!(
+        r#"<p class="verdict {class}" data-testid="verdict"><strong>{verdict}</strong> {detail}</p>
 <dl class="facts">
 <dt>{traveller}</dt><dd data-testid="traveller">{name} ({org})</dd>
 <dt>{reference}</dt><dd>{id}</dd>
@@ -196,26 +216,21 @@ fn page(v: &Verification, s: &Strings) -> String {
 <tbody>{legs}</tbody>
 </table>
 <p class="hint">{checked}</p>
-</main>
-</body>
-</html>
 "#,
-        lang = s.language(),
-        title = e(s.get("verify.title")),
-        verdict = e(verdict),
-        detail = e(&detail),
-        traveller = e(s.get("verify.traveller")),
-        name = e(&v.traveller_name),
-        org = e(&v.org),
-        reference = e(s.get("verify.reference")),
+        verdict = escape_html(verdict),
+        detail = escape_html(&detail),
+        traveller = e("verify.traveller"),
+        name = escape_html(&v.traveller_name),
+        org = escape_html(&v.org),
+        reference = e("verify.reference"),
         id = v.reference,
-        status_label = e(s.get("verify.status")),
-        status = e(s.get(&format!("status.{}", v.status.as_str()))),
-        valid_until = e(s.get("verify.valid_until")),
-        itinerary = e(s.get("verify.itinerary")),
-        area = e(s.get("leg.area")),
-        arrival = e(s.get("leg.arrival")),
-        departure = e(s.get("leg.departure")),
-        checked = e(&s.fill("verify.checked", &[("when", &checked)])),
+        status_label = e("verify.status"),
+        status = escape_html(status),
+        valid_until = e("verify.valid_until"),
+        itinerary = e("verify.itinerary"),
+        area = e("leg.area"),
+        arrival = e("leg.arrival"),
+        departure = e("leg.departure"),
+        checked = escape_html(&s.fill("verify.checked", &[("when", &checked)])),
     )
 }

@@ -105,12 +105,16 @@ async fn a_printed_clearance_is_checked_by_anyone_with_its_link_and_by_nobody_wi
     );
     assert!(!html.contains("<script"), "the page runs a script");
 
-    // Forged, altered or re-spelled links open nothing.
-    let (_, tag) = link.trim_start_matches("/verify/").split_once('.').unwrap();
+    // Forged, altered or re-spelled links open nothing; a browser is told so in a page.
+    let token = link.trim_start_matches("/verify/");
+    let (_, tags) = token.split_once('.').unwrap();
+    let (id_tag, legs_tag) = tags.split_once('.').unwrap();
     for forged in [
-        format!("/verify/{}.{tag}", Uuid::now_v7()),
-        format!("/verify/{id}.{}", &tag[..tag.len() - 1]),
-        format!("/verify/{}.{tag}", id.to_uppercase()),
+        format!("/verify/{}.{tags}", Uuid::now_v7()),
+        format!("/verify/{id}.{}.{legs_tag}", &id_tag[..id_tag.len() - 1]),
+        format!("/verify/{}.{tags}", id.to_uppercase()),
+        format!("/verify/{id}.{id_tag}"),
+        format!("/verify/{token}.x"),
         format!("/verify/{id}"),
         "/verify/x".to_owned(),
     ] {
@@ -121,29 +125,84 @@ async fn a_printed_clearance_is_checked_by_anyone_with_its_link_and_by_nobody_wi
             "{forged}"
         );
     }
+    let page = app
+        .client
+        .get(app.url(&format!("/verify/{id}.{id_tag}")))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 404);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("does not verify any clearance")
+    );
     // Signed with another key: what a deployment with a leaked test key would hand out.
     let other = clearway::domain::verification::seal(
         b"some other key of at least thirty-two bytes",
         Uuid::parse_str(id).unwrap(),
+        &[],
     );
     assert_eq!(open(&app, &format!("/verify/{other}")).await.0, 404);
 
-    // When the area is suspended the clearance is held again, and the same link says so.
+    // When the area is suspended the clearance is held, and the same link says so.
+    let analyst = app.analyst();
+    let suspension = "/v1/areas/TST-LOW/suspension";
     let (status, body) = app
-        .post(
-            "/v1/areas/TST-LOW/suspension",
-            &app.analyst(),
-            &json!({"reason": "evacuation"}),
-        )
+        .post(suspension, &analyst, &json!({"reason": "evacuation"}))
         .await;
     assert_eq!(status, 200, "{body}");
-    let withdrawn = eventually(Duration::from_secs(10), async || {
+    let held = eventually(Duration::from_secs(10), async || {
         open(&app, link).await.1["status"] == "held"
     })
     .await;
-    assert!(withdrawn, "the clearance still holds after the suspension");
-    let (_, checked) = open(&app, link).await;
-    assert_eq!(checked["valid"], false);
+    assert!(held, "the clearance still holds after the suspension");
+    assert_eq!(open(&app, link).await.1["valid"], false);
+
+    // Held, it is amended to other dates and cleared again once the suspension is lifted:
+    // the old paper names the old itinerary and is not valid; the new one is.
+    let amended = Submission::for_traveller("alice", "UNICEF").leg("TST-LOW", 4, 8);
+    let response = app
+        .client
+        .patch(app.url(&format!("/v1/clearance-requests/{id}")))
+        .bearer_auth(&alice)
+        .json(&amended.json)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let lifted = app
+        .client
+        .delete(app.url(suspension))
+        .bearer_auth(&analyst)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lifted.status(), 200);
+    let cleared_again = eventually(Duration::from_secs(10), async || {
+        open(&app, link).await.1["status"] == "cleared"
+    })
+    .await;
+    assert!(cleared_again, "the amended request was not cleared again");
+    let (_, old) = open(&app, link).await;
+    assert_eq!(
+        (old["valid"].as_bool(), old["as_printed"].as_bool()),
+        (Some(false), Some(false)),
+        "{old}"
+    );
+    let (_, read) = app
+        .get(&format!("/v1/clearance-requests/{id}"), &alice)
+        .await;
+    let new_link = read["verification_url"].as_str().unwrap();
+    assert_ne!(new_link, link);
+    let (_, new) = open(&app, new_link).await;
+    assert_eq!(
+        (new["valid"].as_bool(), new["as_printed"].as_bool()),
+        (Some(true), Some(true)),
+        "{new}"
+    );
 }
 
 #[tokio::test]
@@ -155,9 +214,13 @@ async fn without_a_verification_key_clearances_carry_no_link() {
     let id = cleared["id"].as_str().unwrap();
     assert_eq!(read["status"], "cleared");
     assert!(read.get("verification_url").is_none(), "{read}");
+    let legs =
+        serde_json::from_value::<Vec<clearway::domain::itinerary::Leg>>(read["legs"].clone())
+            .unwrap();
     let token = clearway::domain::verification::seal(
         b"clearway-development-verification-key-not-for-production-use",
         Uuid::parse_str(id).unwrap(),
+        &legs,
     );
     assert_eq!(open(&app, &format!("/verify/{token}")).await.0, 404);
 }

@@ -393,8 +393,10 @@ try {
     // The page's own policy allows its stylesheet: it is styled, not raw.
     const colour = await checkpoint.locator('[data-testid="verdict"]').evaluate((v) => getComputedStyle(v).backgroundColor);
     expect(colour !== "rgba(0, 0, 0, 0)", "the verdict is unstyled");
-    const forged = await checkpoint.goto(verifyLink.replace(/.$/, (c) => (c === "A" ? "B" : "A")));
+    // One character of the id's tag changed: the page says the link verifies nothing.
+    const forged = await checkpoint.goto(verifyLink.replace(/(\/verify\/[0-9a-f-]{36}\.)(.)/, (_, head, c) => head + (c === "A" ? "B" : "A")));
     expect(forged.status() === 404, `a forged link answers ${forged.status()}`);
+    expect(/^Non valable\./.test(await checkpoint.locator('[data-testid="verdict"]').textContent()), "no verdict on a forged link");
     await context.close();
     // axe-core, which needs its own script (and so the policy bypassed), finds nothing.
     const audit = await browser.newContext({ viewport: { width: 360, height: 740 }, locale: "fr-FR", bypassCSP: true });

@@ -97,7 +97,7 @@ function problemText(status, problem) {
   const translated = problem.code && strings[`error.${problem.code}`];
   if (translated) return problem.field ? `${translated} ${t("error.field", { field: problem.field })}` : translated;
   const detail = problem.detail || problem.title;
-  return detail ? `${problem.title || "Error"}: ${detail}` : t("error.status", { status });
+  return detail ? `${problem.title || t("error.title")}: ${detail}` : t("error.status", { status });
 }
 
 const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
@@ -615,14 +615,17 @@ const REQUEST_ORDER = {
 };
 const PAGE = 50;
 
-/** Loads the first page of the search (or, quietly, as many as are shown, to see changes). */
+/** Loads the first page of the search or, quietly, as many as are shown (up to the API's
+ * 200), to see changes. One load at a time: a refresh never overwrites a page just added. */
 async function refreshList(list, detail, quiet = false) {
+  const shown = (list.items || []).length;
+  if (quiet && (list.loading || shown > 200)) return;
   const query = new URLSearchParams(list.dataset.query || "");
-  query.set("limit", String(quiet ? Math.min(200, Math.max(PAGE, (list.items || []).length)) : PAGE));
+  query.set("limit", String(quiet ? Math.max(PAGE, shown) : PAGE));
   const path = `/v1/clearance-requests?${query}`;
-  const page = quiet
-    ? await api("GET", path).catch(() => null)
-    : await attempt(() => api("GET", path));
+  list.loading = true;
+  const page = await (quiet ? api("GET", path).catch(() => null) : attempt(() => api("GET", path)))
+    .finally(() => { list.loading = false; });
   if (!page) return;
   const fingerprint = page.items.map((r) => `${r.id}:${r.version}`).join(",");
   if (quiet && list.dataset.fingerprint === fingerprint) return;
@@ -632,16 +635,20 @@ async function refreshList(list, detail, quiet = false) {
   drawList(list, detail);
 }
 
-/** The next page of the same search, after what is shown. */
+/** The next page of the same search, after what is shown; a second click while it loads
+ * does nothing. */
 async function moreRequests(list, detail) {
+  if (list.loading || !list.next) return;
   const query = new URLSearchParams(list.dataset.query || "");
   query.set("limit", String(PAGE));
   query.set("cursor", list.next);
-  const page = await attempt(() => api("GET", `/v1/clearance-requests?${query}`));
+  list.loading = true;
+  const page = await attempt(() => api("GET", `/v1/clearance-requests?${query}`))
+    .finally(() => { list.loading = false; });
   if (!page) return;
   list.items = [...list.items, ...page.items];
   list.next = page.next_cursor || null;
-  delete list.dataset.fingerprint;
+  list.dataset.fingerprint = list.items.map((r) => `${r.id}:${r.version}`).join(",");
   drawList(list, detail);
 }
 
@@ -771,9 +778,11 @@ async function queueView(view) {
 }
 
 async function loadQueue(stage, list, item) {
-  const page = await attempt(() => api("GET", `/v1/escalations?stage=${stage}&limit=100`));
-  if (!page) return null;
-  // A stage's queue is short (only Very High risk waits in it): the page filters it.
+  // A stage's queue is short (only Very High risk waits in it): the page loads it whole (up
+  // to 2,000) and filters and orders it here.
+  const items = await attempt(() => everything(`/v1/escalations?stage=${stage}`));
+  if (!items) return null;
+  const page = { items };
   const words = ($("#queue-filter") ? $("#queue-filter").value : "").trim().toLowerCase();
   const matches = (q) => !words || [q.request.traveller.name, q.request.traveller.id, q.request.traveller.org,
     ...q.request.legs.map((l) => l.area)].join(" ").toLowerCase().includes(words);
@@ -888,7 +897,8 @@ async function areasView(view) {
   if (analyst) view.append(el("h2", {}, t("areas.title")));
   view.append(table);
   await renderAreas(table);
-  await renderMap(mapSlot, await areas());
+  redrawMap = async () => renderMap(mapSlot, await areas());
+  await redrawMap();
   if (!analyst) return;
   const known = await areas();
   const codes = () => known.map((a) => el("option", { value: a.code }, `${a.code} ${a.name}`));
@@ -921,8 +931,7 @@ async function areasView(view) {
         say(draft ? t("sra.draft_saved", { version: done.version })
           : t("sra.published_now", { count: t("n.requests_rescreened", { n: done.rescreening.requests }) }), "ok");
         if (done.rescreening) followRescreening(done.rescreening, progress);
-        areasCache = null;
-        await renderAreas(table);
+        await areasChanged(table);
         await nextVersion();
       }
     };
@@ -939,8 +948,7 @@ async function areasView(view) {
         if (!result) return;
         say(done, "ok");
         if (result.rescreening) followRescreening(result.rescreening, progress);
-        areasCache = null;
-        await renderAreas(table);
+        await areasChanged(table);
         await nextVersion();
       };
       // `path` is the sign-off's name: endorsement (by the SMT) or approval (by the DO).
@@ -1089,15 +1097,20 @@ async function renderMap(slot, known) {
   const detail = el("p", { class: "map-detail", "data-testid": "map-detail", "aria-live": "polite" });
   const people = el("div", { "data-testid": "map-people" });
   const on = el("input", { id: "m-on", type: "date", value: today(), required: true });
+  // The answer to the latest date asked only: an earlier one arriving late is dropped.
+  let asked = 0;
   const draw = async () => {
+    const mine = ++asked;
     const counts = analyst ? await attempt(() => api("GET", `/v1/headcounts?on=${on.value || today()}`)) : null;
+    if (mine !== asked) return;
+    if (analyst && !counts) people.replaceChildren();
     const count = (code) => (counts ? (counts.items.find((h) => h.area === code) || { people: 0 }).people : null);
     for (const old of frame.querySelectorAll(".marker")) old.remove();
     for (const a of placed) {
       const risk = areaRisk(a);
       const n = count(a.code);
       const label = t("map.marker", { area: `${a.code} ${a.name}`, risk: riskWord(risk) })
-        + (n == null ? "" : `; ${t("map.people", { n, date: day(on.value) })}`);
+        + (n == null ? "" : `; ${t("map.people", { n, date: day(counts.on) })}`);
       const marker = el("button", {
         type: "button", class: `marker ${risk}`, "data-testid": "map-area", "data-area": a.code, "data-risk": risk,
         "aria-label": label, title: label,
@@ -1121,8 +1134,10 @@ async function renderMap(slot, known) {
   };
   on.onchange = draw;
   const scroller = el("div", { class: "map-scroll" }, frame);
-  // Labels that fit at one width may collide at another.
-  new ResizeObserver(() => placeLabels(frame)).observe(frame);
+  // Labels that fit at one width may collide at another. A redrawn map leaves the old one.
+  if (slot.resizing) slot.resizing.disconnect();
+  slot.resizing = new ResizeObserver(() => placeLabels(frame));
+  slot.resizing.observe(frame);
   const legend = el("ul", { class: "legend", "aria-label": t("map.legend") },
     [...RISK_ORDER.slice().reverse(), "suspended", "none"].map((r) => el("li", {},
       el("span", { class: `swatch ${r}` }), `${riskWord(r)} (${placed.filter((a) => areaRisk(a) === r).length})`)));
@@ -1142,6 +1157,16 @@ async function renderMap(slot, known) {
 }
 
 const RISK_ORDER = ["unacceptable", "very_high", "high", "medium", "low"];
+
+// The areas view's map, to redraw when an area's risk changed (not on every filter key).
+let redrawMap = null;
+
+/** After a suspension, a lift or an SRA step: the table and the map as they are now. */
+async function areasChanged(table) {
+  areasCache = null;
+  await renderAreas(table);
+  if (redrawMap) await redrawMap();
+}
 const riskRank = (a) => (a.suspension ? -1 : a.in_force ? RISK_ORDER.indexOf(a.in_force.risk) : RISK_ORDER.length);
 
 /** The areas table with its own filter (code, name or country; risk) and order. Areas are
@@ -1205,8 +1230,7 @@ async function followRescreening(job, line) {
 function suspensionControl(area, table) {
   const change = async (method, body, done) => {
     if (await attempt(() => api(method, `/v1/areas/${area.code}/suspension`, body))) {
-      areasCache = null;
-      await renderAreas(table);
+      await areasChanged(table);
       say(done, "ok");
     }
   };
