@@ -737,6 +737,10 @@ try {
           await page.waitForSelector("#dev-sign-in");
         }
         await open(page);
+        // Nothing the page meant to leave out or fill in shows as text.
+        const text = await page.evaluate(() => document.body.innerText);
+        const leaks = text.match(/\bnull\b|\bundefined\b|\bNaN\b|\{[a-z_]+\}|\b[a-z_]+\.[a-z_.]+[a-z]\b(?=\s|$)/g);
+        expect(!leaks, `shown as text: ${leaks}`);
         const violations = await axeViolations(page);
         expect(violations.length === 0, `${violations.length} violations:\n     ${violations.join("\n     ")}`);
       });

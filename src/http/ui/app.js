@@ -76,6 +76,12 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** Replaces `node`'s children, leaving out the absent ones (`null`, `false`): the DOM's own
+ * `replaceChildren` would print them as the text "null". */
+function fill(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c != null && c !== false));
+}
+
 function say(text, kind = "info") {
   const box = $("#message");
   box.textContent = text;
@@ -491,7 +497,7 @@ async function requestForm(form, existing, detail, list) {
       field("f-purpose", t("form.purpose"), { required: true, value: existing ? existing.purpose : "" }),
       el("label", { for: "f-pc" }, t("form.pc")),
       el("select", { id: "f-pc", "aria-describedby": "f-pc-hint" }, PROGRAMME_CRITICALITIES.map((pc) =>
-        el("option", { value: pc, selected: (existing ? existing.programme_criticality : "PC3") === pc }, `${pc}: ${t(`pc.${pc}`)}`))),
+        el("option", { value: pc, selected: (existing ? existing.programme_criticality : "PC3") === pc }, t("pc.option", { pc, what: t(`pc.${pc}`) })))),
       el("small", { id: "f-pc-hint", class: "hint" }, t("form.pc_hint")),
       field("f-msra", t("form.msra"), { value: existing && existing.mission_sra_reference || "" }, t("form.msra_hint"))),
     el("fieldset", { id: "legs" }, el("legend", {}, t("form.itinerary"))),
@@ -577,7 +583,7 @@ function addLeg(known, leg = { area: "", arrival: today(7), departure: today(10)
 function searchForm(list, detail) {
   const form = el("form", { class: "toolbar", "data-testid": "search", role: "search", "aria-label": t("search.label") });
   const input = (id, label, attrs) => el("div", { class: "field" }, el("label", { for: id }, label), el("input", { id, ...attrs }));
-  form.append(
+  fill(form,
     el("div", { class: "field" }, el("label", { for: "q-status" }, t("search.status")),
       el("select", { id: "q-status" }, el("option", { value: "" }, t("search.any")),
         STATUSES.map((value) => el("option", { value }, statusWord(value))))),
@@ -655,7 +661,7 @@ async function moreRequests(list, detail) {
 function drawList(list, detail) {
   const order = ($("#q-order") || { value: "newest" }).value;
   const items = [...(list.items || [])].sort(REQUEST_ORDER[order]);
-  list.replaceChildren(items.length
+  fill(list, items.length
     ? el("table", { class: "stack", "data-testid": "requests" },
       el("thead", {}, el("tr", {}, ["list.submitted", "list.traveller", "list.first_leg", "list.status", ""].map(header))),
       el("tbody", {}, items.map((r) => el("tr", {},
@@ -827,7 +833,7 @@ async function openItem(id, stage, list, item, draft = "") {
     if (decision === "reject" && !window.confirm(t("queue.reject_confirm", { title: requestTitle(record) }))) return;
     await act("decision", { decision, comment: comment.value, stage }, t("queue.recorded", { decision: t(`verdict.${decision}`) }))();
   };
-  item.replaceChildren(
+  fill(item,
     el("h2", {}, requestTitle(record)),
     el("p", {}, record.purpose),
     el("p", {}, t("queue.msra", { pc: record.programme_criticality, reference: record.mission_sra_reference || t("page.none") })),
@@ -1003,7 +1009,7 @@ async function areasView(view) {
     event.preventDefault();
     const found = await attempt(() => api("GET", query()));
     if (!found) return;
-    $("#l-result").replaceChildren(el("p", { "data-testid": "locator-count" }, t("locator.count", { n: found.count, date: day(found.on) })),
+    fill($("#l-result"), el("p", { "data-testid": "locator-count" }, t("locator.count", { n: found.count, date: day(found.on) })),
       found.count ? el("table", {}, el("tbody", {}, found.items.map((p) => el("tr", {},
         el("td", {}, p.traveller_name), el("td", {}, p.org),
         el("td", {}, t("locator.stay", { arrival: day(p.arrival), departure: day(p.departure) })), el("td", {}, statusWord(p.status)))))) : null);
