@@ -225,6 +225,11 @@ impl Publishing {
             .ok_or_else(AppError::not_found)
     }
 
+    /// The re-screenings under way, then the latest finished: `limit` in all.
+    pub async fn recent_rescreen_jobs(&self, limit: u32) -> Result<Vec<RescreenJob>, AppError> {
+        Ok(self.store.recent_rescreen_jobs(limit).await?)
+    }
+
     /// Every area with its published SRAs, by code.
     pub async fn list_areas(&self) -> Result<Vec<AreaRisk>, AppError> {
         Ok(self.store.list_areas().await?)

@@ -136,6 +136,7 @@ route_table! {
     "/v1/sras/{id}/publish" => { post => sras::publish_draft }
     "/v1/sras/{id}/withdraw" => { post => sras::withdraw }
     "/v1/sras" => { post => sras::publish, get => sras::list }
+    "/v1/rescreening" => { get => sras::rescreenings }
     "/v1/rescreening/{id}" => { get => sras::rescreening }
 }
 

@@ -36,7 +36,7 @@ use crate::error_code::Code;
         webhooks::register, webhooks::list, webhooks::remove, webhooks::deliveries,
         areas::create, areas::list, areas::get, areas::suspend, areas::lift, areas::personnel, areas::place, areas::headcounts,
         sras::draft, sras::get, sras::endorse, sras::approve, sras::publish_draft,
-        sras::withdraw, sras::publish, sras::list, sras::rescreening,
+        sras::withdraw, sras::publish, sras::list, sras::rescreenings, sras::rescreening,
     ),
     components(schemas(crate::domain::webhook::WebhookEvent)),
     tags(

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::conditional::json_tagged_by_content;
-use super::extract::{query_pairs, read_json};
+use super::extract::{page_limit, query_pairs, read_json};
 use super::guard::{FollowRescreening, Guarded, ManageSras, ReadSras};
 use crate::app::publishing::Rescreening;
 use crate::app::sra_document::{SignoffBody, SraBody};
@@ -312,6 +312,38 @@ pub async fn list(
         .transpose()?;
     let items = state.publishing.list_sras(area.as_ref()).await?;
     Ok(HttpResponse::Ok().json(SraList { items }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct RescreenList {
+    items: Vec<crate::store::RescreenJob>,
+}
+
+/// List re-screenings.
+///
+/// The re-screenings under way (oldest work first is the worker's business; here the newest
+/// first), then the latest finished, `limit` in all: what an analyst watches
+/// after a change of risk. `security-analyst` or `admin`.
+#[utoipa::path(
+    get, path = "/v1/rescreening", tag = "sras",
+    params(("limit" = Option<u32>, Query, description = "How many jobs")),
+    responses(
+        (status = 200, description = "Unfinished re-screenings first, then the latest finished", body = RescreenList),
+        (status = 403, description = "forbidden"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn rescreenings(
+    state: web::Data<AppState>,
+    _caller: Guarded<FollowRescreening>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let mut limit = super::extract::DEFAULT_PAGE;
+    for (_, value) in query_pairs(&req, &["limit"])? {
+        limit = page_limit(&value)?;
+    }
+    let items = state.publishing.recent_rescreen_jobs(limit).await?;
+    Ok(HttpResponse::Ok().json(RescreenList { items }))
 }
 
 /// Follow a re-screening.

@@ -79,4 +79,6 @@ pub trait RescreenStore: Send + Sync {
         done: bool,
     ) -> Result<(), StoreError>;
     async fn get_rescreen_job(&self, id: Uuid) -> Result<Option<RescreenJob>, StoreError>;
+    /// The unfinished jobs, then the latest finished, newest first, `limit` in all.
+    async fn recent_rescreen_jobs(&self, limit: u32) -> Result<Vec<RescreenJob>, StoreError>;
 }

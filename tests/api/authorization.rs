@@ -184,7 +184,7 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
             | "/v1/sras/{id}/withdraw",
         ) => only(&[Analyst]),
         ("get", "/v1/sras" | "/v1/sras/{id}") => only(&[Analyst, ApproverHq, ApproverDg, Admin]),
-        ("get", "/v1/rescreening/{id}") => only(&[Analyst, Admin]),
+        ("get", "/v1/rescreening/{id}" | "/v1/rescreening") => only(&[Analyst, Admin]),
         _ => return None,
     })
 }

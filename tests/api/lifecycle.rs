@@ -170,6 +170,23 @@ async fn an_sra_is_drafted_endorsed_approved_then_published_and_only_then_counts
     }
     let (_, view) = app.get("/v1/areas/TST-LIFE", &alice).await;
     assert!(view["in_force"].is_null());
+
+    // Both jobs are listed, the withdrawal's first (newest), finished.
+    finished(&app, &published["rescreening"]).await;
+    let (status, jobs) = app.get("/v1/rescreening", &analyst).await;
+    assert_eq!(status, 200, "{jobs}");
+    let listed: Vec<(&str, &str)> = jobs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| (j["id"].as_str().unwrap(), j["status"].as_str().unwrap()))
+        .collect();
+    let ids = [&withdrawn, &published].map(|c| c["rescreening"]["id"].as_str().unwrap());
+    assert_eq!(listed, ids.map(|id| (id, "done")), "{jobs}");
+    let (_, one) = app.get("/v1/rescreening?limit=1", &analyst).await;
+    assert_eq!(one["items"].as_array().unwrap().len(), 1);
+    let (status, _) = app.get("/v1/rescreening", &alice).await;
+    assert_eq!(status, 403);
 }
 
 #[tokio::test]

@@ -600,6 +600,10 @@ try {
     const none = areasNow.filter((a) => !a.suspension && !a.in_force).length;
     expect(await figure(analyst, "risk-medium") === String(medium), `medium: page ${await figure(analyst, "risk-medium")}, API ${medium}`);
     expect(await figure(analyst, "risk-none") === String(none), `without an SRA: page ${await figure(analyst, "risk-none")}, API ${none}`);
+    // The latest re-screenings, as the API lists them, with their state.
+    const jobs = (await viaApi(analyst, "/v1/rescreening?limit=5")).items;
+    const shownJobs = await analyst.locator('[data-testid="rescreens"] li').evaluateAll((lis) => lis.map((li) => `${li.dataset.job}:${li.dataset.status}`));
+    expect(jobs.length > 0 && shownJobs.join() === jobs.map((j) => `${j.id}:${j.status}`).join(), `page ${shownJobs}, API ${jobs.map((j) => j.id)}`);
     await hq.click('[data-testid="tab-home"]');
     await hq.waitForSelector('[data-testid="figure-hq-pending"]');
     const queue = await viaApi(hq, "/v1/escalations?stage=hq&limit=200");

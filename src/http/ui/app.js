@@ -422,6 +422,25 @@ async function analystHome() {
   const due = known.filter((a) => a.review_overdue || (a.in_force && a.in_force.review_due <= soon));
   const counts = await api("GET", `/v1/headcounts?on=${today()}`);
   const people = known.map((a) => [a, (counts.items.find((h) => h.area === a.code) || { people: 0 }).people]);
+  // Re-screenings under way follow live while the overview is shown. (Their `reason` is the
+  // service's English; the area, the time and who caused it say enough here.)
+  const jobs = el("div", { "data-testid": "rescreens" });
+  const drawJobs = async () => {
+    const recent = await api("GET", "/v1/rescreening?limit=5").catch(() => null);
+    if (!recent) return true;
+    fill(jobs, recent.items.length
+      ? el("ul", {}, recent.items.map((j) => el("li", { "data-job": j.id, "data-status": j.status },
+        el("strong", {}, j.area), ` ${when(j.created_at)}: `,
+        t(j.status === "done" ? "rescreen.done" : "rescreen.progress", {
+          processed: j.processed, total: t("n.requests", { n: j.total }), changed: j.changed,
+        }), " ", el("small", {}, t("timeline.by", { actor: j.actor })))))
+      : el("p", {}, t("home.rescreens_none")));
+    return recent.items.every((j) => j.status === "done");
+  };
+  if (!(await drawJobs())) {
+    const timer = setInterval(async () => { if (await drawJobs()) clearInterval(timer); }, 2000);
+    stopWatching = () => clearInterval(timer);
+  }
   return el("section", { class: "card", "aria-labelledby": "home-areas" },
     el("h3", { id: "home-areas" }, t("home.areas")),
     el("div", { class: "figures" },
@@ -437,7 +456,8 @@ async function analystHome() {
       ? el("table", { class: "stack", "data-testid": "people-today" },
         el("thead", {}, el("tr", {}, ["home.people_area", "home.people_count"].map(header))),
         el("tbody", {}, people.filter(([, n]) => n > 0).map(([a, n]) => el("tr", {}, el("td", {}, `${a.code} ${a.name}`), el("td", {}, String(n))))))
-      : el("p", { "data-testid": "people-today" }, t("home.nobody")));
+      : el("p", { "data-testid": "people-today" }, t("home.nobody")),
+    el("h4", {}, t("home.rescreens")), jobs);
 }
 
 // ---- Travellers and travel units -----------------------------------------------------

@@ -144,4 +144,17 @@ impl RescreenStore for SqliteStore {
             .map(job_from_row)
             .transpose()
     }
+
+    #[tracing::instrument(name = "store.recent_rescreen_jobs", level = "debug", skip_all)]
+    async fn recent_rescreen_jobs(&self, limit: u32) -> Result<Vec<RescreenJob>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM rescreen_jobs ORDER BY status = 'done', created_at DESC, id DESC LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(job_from_row)
+        .collect()
+    }
 }
