@@ -130,6 +130,23 @@ async function axeViolations(page) {
   });
 }
 
+/** Every English string French says differently (plain ones, without placeholders; the
+ * language picker names each language in itself). */
+const ENGLISH_ONLY = (() => {
+  const en = JSON.parse(readFileSync(join(root, "src/http/ui/i18n/en.json"), "utf8"));
+  const fr = JSON.parse(readFileSync(join(root, "src/http/ui/i18n/fr.json"), "utf8"));
+  return Object.entries(en)
+    .filter(([key, text]) => key !== "language.name" && typeof text === "string" && !text.includes("{") && fr[key] !== text && text.length > 3)
+    .map(([, text]) => text);
+})();
+
+/** Fails when a page meant to be French shows any of them, as a word of its own. */
+async function noEnglishLeft(page, where) {
+  const text = await page.evaluate(() => document.body.innerText);
+  const found = ENGLISH_ONLY.filter((s) => new RegExp(`(^|[^\\p{L}])${s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}($|[^\\p{L}])`, "u").test(text));
+  expect(found.length === 0, `English left on ${where}: ${found.join(" | ")}`);
+}
+
 /** Whether the element is inside the viewport, wholly. */
 async function inView(page, selector) {
   return page.evaluate((sel) => {
@@ -627,18 +644,7 @@ try {
 
   let chloe;
   await test("in French, every view speaks French, dates name their zone, and the choice is remembered", () => ({ chloe }), async () => {
-    const en = JSON.parse(readFileSync(join(root, "src/http/ui/i18n/en.json"), "utf8"));
-    const fr = JSON.parse(readFileSync(join(root, "src/http/ui/i18n/fr.json"), "utf8"));
-    // Every English string French says differently (plain ones, without placeholders; the
-    // language picker names each language in itself).
-    const english = Object.entries(en)
-      .filter(([key, text]) => key !== "language.name" && typeof text === "string" && !text.includes("{") && fr[key] !== text && text.length > 3)
-      .map(([, text]) => text);
-    const leftovers = async (where) => {
-      const text = await chloe.evaluate(() => document.body.innerText);
-      const found = english.filter((s) => new RegExp(`(^|[^\\p{L}])${s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}($|[^\\p{L}])`, "u").test(text));
-      expect(found.length === 0, `English left on ${where}: ${found.join(" | ")}`);
-    };
+    const leftovers = (where) => noEnglishLeft(chloe, where);
     // The browser asks for French: the page answers in French before anyone signs in.
     chloe = await signIn(browser, service.base, "traveller", "chloe", "UNICEF", 1366, { locale: "fr-FR" });
     expect(await chloe.evaluate(() => document.documentElement.lang) === "fr", "the page is not marked French");
@@ -677,11 +683,6 @@ try {
 
   let analysteFr;
   await test("in French, the analyst's overview, areas, SRA workflow and locator speak French", () => ({ analysteFr }), async () => {
-    const en = JSON.parse(readFileSync(join(root, "src/http/ui/i18n/en.json"), "utf8"));
-    const fr = JSON.parse(readFileSync(join(root, "src/http/ui/i18n/fr.json"), "utf8"));
-    const english = Object.entries(en)
-      .filter(([key, text]) => key !== "language.name" && typeof text === "string" && !text.includes("{") && fr[key] !== text && text.length > 3)
-      .map(([, text]) => text);
     analysteFr = await signIn(browser, service.base, "security-analyst", "analyste-fr", "", 1366, { locale: "fr-FR" }, true);
     await analysteFr.waitForSelector('[data-testid="people-today"]');
     for (const where of ["overview", "areas"]) {
@@ -690,9 +691,7 @@ try {
         await analysteFr.waitForSelector('[data-testid="areas"]');
         await analysteFr.waitForSelector('[data-testid="sra-versions"] table');
       }
-      const text = await analysteFr.evaluate(() => document.body.innerText);
-      const found = english.filter((s) => new RegExp(`(^|[^\\p{L}])${s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}($|[^\\p{L}])`, "u").test(text));
-      expect(found.length === 0, `English left on the ${where}: ${found.join(" | ")}`);
+      await noEnglishLeft(analysteFr, `the ${where}`);
     }
     await analysteFr.click('[data-testid="locator-form"] button[type="submit"]');
     const count = await analysteFr.locator('[data-testid="locator-count"]').textContent();
