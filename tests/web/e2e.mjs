@@ -375,7 +375,7 @@ try {
     const headline = await traveller.locator('[data-testid="headline"]').textContent();
     expect(!/needs approval by/.test(headline) && /hq-1/.test(headline) && /dg-1/.test(headline), `headline: ${headline}`);
     const legs = await traveller.locator('[data-testid="leg-outcome"]').allTextContents();
-    expect(!legs.includes("Escalated"), `leg outcomes: ${legs}`);
+    expect(!legs.includes("Escalated") && !legs.includes("Needs approval") && legs.includes("Approved"), `leg outcomes: ${legs}`);
     const steps = await traveller.locator('[data-testid="timeline"] li').allTextContents();
     const hqStep = steps.find((t) => /approved by hq-1/.test(t)) || "";
     expect(!/Escalated/.test(hqStep), `HQ's approval reads: ${hqStep}`);
@@ -511,6 +511,22 @@ try {
     await analyst.waitForFunction(() => document.querySelector("#s-version").value === "3");
     await analyst.selectOption("#s-area", "NER-NIA");
     await analyst.waitForFunction(() => document.querySelector("#s-version").value === "1");
+  });
+
+  await test("publishing at once starts from the SRA in force and asks first; declining publishes nothing", all, async () => {
+    await analyst.selectOption("#s-area", "KEN-NBO");
+    await analyst.waitForFunction(() => document.querySelector("#s-version").value === "3");
+    const inForce = (await analyst.evaluate(async () => {
+      const token = sessionStorage.getItem("clearway.token");
+      return (await (await fetch("/v1/areas/KEN-NBO", { headers: { Authorization: `Bearer ${token}` } })).json()).in_force;
+    }));
+    expect(await analyst.inputValue("#s-risk") === inForce.risk, `the form offers ${await analyst.inputValue("#s-risk")}, in force ${inForce.risk}`);
+    const asked = dialogs.length;
+    declining = 1;
+    await analyst.click('[data-testid="publish-form"] button[value="publish"]');
+    await analyst.waitForTimeout(300);
+    expect(dialogs.length === asked + 1 && /^Publish version 3 of the SRA for KEN-NBO now/.test(dialogs.at(-1)), `asked: ${dialogs.slice(asked)}`);
+    expect(await analyst.inputValue("#s-version") === "3", "declining published version 3");
   });
 
   await test("an analyst takes an SRA from draft through endorsement and approval to publication", all, async () => {

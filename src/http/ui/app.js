@@ -73,7 +73,20 @@ function el(tag, attrs = {}, ...children) {
     if (child == null || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
+  if (tag === "table" && node.classList.contains("stack")) labelStacked(node);
   return node;
+}
+
+/** A stacked table (one block per row on a phone) hides its header: each cell carries its
+ * column's name, which the style sheet shows before the value. */
+function labelStacked(table) {
+  const names = [...table.querySelectorAll("thead th")]
+    .map((th) => (th.querySelector(".visually-hidden") ? "" : th.textContent.trim()));
+  for (const row of table.querySelectorAll("tbody tr")) {
+    [...row.children].forEach((cell, i) => {
+      if (cell.tagName === "TD" && names[i]) cell.dataset.label = `${names[i]}${t("punct.colon")}`;
+    });
+  }
 }
 
 /** Replaces `node`'s children, leaving out the absent ones (`null`, `false`): the DOM's own
@@ -197,7 +210,7 @@ function start(token) {
 function whoName() {
   if (!session) return;
   const roles = session.roles.map((r) => t(`role.${r}`));
-  $("#who-name").textContent = `${session.sub} (${roles.join(", ")}${session.org ? `, ${session.org}` : ""})`;
+  $("#who-name").textContent = [session.sub, roles.join(", "), session.org].filter(Boolean).join(" · ");
 }
 
 function signOut(text = "") {
@@ -312,7 +325,7 @@ function headline(record) {
       return [t("headline.waiting", { stage: stageName(record.approval && record.approval.stage) }),
         ...decided.map((decision) => t("headline.already", { decision }))].join(" ");
     case "approved": case "rejected": case "returned":
-      return decided.length ? capitalise(`${decided.join("; ")}.`) : requestReason(record);
+      return decided.length ? capitalise(`${decided.join(t("punct.semicolon"))}.`) : requestReason(record);
     case "withdrawn": return t("headline.withdrawn");
     case "revoked": return t("headline.revoked");
     default: return requestReason(record);
@@ -320,29 +333,36 @@ function headline(record) {
 }
 
 /** A leg's screening outcome: "escalated" there means it needs the approval chain. */
-function legOutcome(outcome) {
-  return outcome === "escalated"
-    ? el("span", { class: "badge escalated", "data-testid": "leg-outcome" }, t("decision.needs_approval"))
-    : el("span", { class: `badge ${outcome}`, "data-testid": "leg-outcome" }, statusWord(outcome));
+/** A leg's screening outcome. "escalated" there means it needed the approval chain: once the
+ * chain decided, the leg reads as the chain's decision, not as still waiting. */
+function legOutcome(outcome, status) {
+  if (outcome !== "escalated") {
+    return el("span", { class: `badge ${outcome}`, "data-testid": "leg-outcome" }, statusWord(outcome));
+  }
+  const decided = ["approved", "rejected", "returned"].includes(status) ? status : null;
+  return el("span", { class: `badge ${decided || "escalated"}`, "data-testid": "leg-outcome" },
+    decided ? statusWord(decided) : t("decision.needs_approval"));
 }
 
-function decisionCard(record) {
+/** `forApprover`: the approver's copy, without the traveller's next step. */
+function decisionCard(record, forApprover = false) {
   const d = record.decision;
   // What the traveller can do next, or whom to ask.
-  const next = `next.${record.status}`;
+  const next = forApprover ? null : `next.${record.status}`;
   return el("div", { class: "card decision", "data-testid": "decision" },
     el("p", { "data-testid": "headline" }, statusBadge(record.status), " ", headline(record)),
-    (next in english) ? el("p", { class: "next-step", "data-testid": "next-step" }, t(next)) : null,
+    next && (next in english) ? el("p", { class: "next-step", "data-testid": "next-step" }, t(next)) : null,
     el("details", { class: "hint" }, el("summary", {}, t("decision.help_title")), el("p", {}, t("decision.help"))),
     el("table", { class: "stack" },
       el("caption", { class: "visually-hidden" }, t("decision.caption")),
-      el("thead", {}, el("tr", {}, ["area", "risk", "sra", "screening", "why", "conditions"].map((h) => header(`decision.${h}`)))),
+      el("thead", {}, el("tr", {}, ["area", "dates", "risk", "sra", "screening", "why", "conditions"].map((h) => header(`decision.${h}`)))),
       el("tbody", {}, d.legs.map((leg, index) => el("tr", {},
         el("td", {}, leg.area),
+        el("td", {}, record.legs[index] ? t("locator.stay", { arrival: day(record.legs[index].arrival), departure: day(record.legs[index].departure) }) : ""),
         el("td", {}, riskBadge(leg.risk)),
         el("td", {}, leg.sra ? `v${leg.sra.version}` : t("page.none")),
-        el("td", {}, legOutcome(leg.outcome)),
-        el("td", { "data-testid": "leg-reason" }, el("strong", {}, t(`code.${leg.code}`)), ": ", legReason(record, index)),
+        el("td", {}, legOutcome(leg.outcome, record.status)),
+        el("td", { "data-testid": "leg-reason" }, el("strong", {}, t(`code.${leg.code}`)), t("punct.colon"), legReason(record, index)),
         el("td", {}, leg.conditions.length ? el("ul", {}, leg.conditions.map((c) => el("li", {}, c))) : t("page.none")),
       )))));
 }
@@ -363,6 +383,8 @@ async function everything(path, cap = 2000) {
 }
 
 /** A figure with its label; `testid` names it for the tests that compare it with the API. */
+/** A figure's label, in the plural form its number asks for where the language has one. */
+const counted = (key, n) => t(key, { n });
 const figure = (testid, value, label) =>
   el("div", { class: "figure", "data-testid": `figure-${testid}` }, el("strong", {}, String(value)), el("span", {}, label));
 
@@ -389,13 +411,13 @@ async function travellerHome() {
   return el("section", { class: "card", "aria-labelledby": "home-trips" },
     el("h3", { id: "home-trips" }, t(has("travel-unit") ? "home.trips_unit" : "home.trips")),
     el("div", { class: "figures" },
-      figure("cleared", count("cleared") + count("approved"), t("home.cleared")),
-      figure("waiting", count("escalated"), t("home.waiting")),
-      figure("action", action.length, t("home.action")),
-      figure("closed", count("refused") + count("rejected") + count("withdrawn"), t("home.closed"))),
+      figure("cleared", count("cleared") + count("approved"), counted("home.cleared", count("cleared") + count("approved"))),
+      figure("waiting", count("escalated"), counted("home.waiting", count("escalated"))),
+      figure("action", action.length, counted("home.action", action.length)),
+      figure("closed", count("refused") + count("rejected") + count("withdrawn"), counted("home.closed", count("refused") + count("rejected") + count("withdrawn")))),
     el("p", { "data-testid": "next-trip" }, upcoming
       ? t("home.next_trip", { title: requestTitle(upcoming) }) : t("home.no_trip")),
-    action.length ? el("ul", {}, action.map((r) => el("li", {}, `${statusWord(r.status)}: ${requestTitle(r)}`))) : null);
+    action.length ? el("ul", {}, action.map((r) => el("li", {}, `${statusWord(r.status)}${t("punct.colon")}${requestTitle(r)}`))) : null);
 }
 
 async function approverHome() {
@@ -406,10 +428,12 @@ async function approverHome() {
     sections.push(el("section", { class: "card", "aria-labelledby": `home-${stage}` },
       el("h3", { id: `home-${stage}` }, t("home.waiting_at", { stage: stageName(stage) })),
       el("div", { class: "figures" },
-        figure(`${stage}-pending`, items.length, t("home.pending")),
-        figure(`${stage}-urgent`, items.filter((q) => q.urgent).length, t("home.urgent")),
-        figure(`${stage}-mine`, items.filter((q) => q.claim && q.claim.holder === session.sub).length, t("home.mine")),
-        figure(`${stage}-oldest`, items.length ? t("n.hours", { n: Math.round(oldest / 3600) }) : t("page.none"), t("home.oldest")))));
+        figure(`${stage}-pending`, items.length, counted("home.pending", items.length)),
+        figure(`${stage}-urgent`, items.filter((q) => q.urgent).length, counted("home.urgent", items.filter((q) => q.urgent).length)),
+        figure(`${stage}-mine`, items.filter((q) => q.claim && q.claim.holder === session.sub).length,
+          counted("home.mine", items.filter((q) => q.claim && q.claim.holder === session.sub).length)),
+        figure(`${stage}-oldest`, !items.length ? t("page.none")
+          : oldest < 3600 ? t("n.minutes", { n: Math.round(oldest / 60) }) : t("n.hours", { n: Math.round(oldest / 3600) }), t("home.oldest")))));
   }
   return el("div", {}, sections);
 }
@@ -430,10 +454,10 @@ async function analystHome() {
     if (!recent) return true;
     fill(jobs, recent.items.length
       ? el("ul", {}, recent.items.map((j) => el("li", { "data-job": j.id, "data-status": j.status },
-        el("strong", {}, j.area), ` ${when(j.created_at)}: `,
+        el("strong", {}, j.area), ` ${when(j.created_at)} `, el("small", {}, t("timeline.by", { actor: j.actor })), t("punct.colon"),
         t(j.status === "done" ? "rescreen.done" : "rescreen.progress", {
           processed: j.processed, total: t("n.requests", { n: j.total }), changed: j.changed,
-        }), " ", el("small", {}, t("timeline.by", { actor: j.actor })))))
+        }))))
       : el("p", {}, t("home.rescreens_none")));
     return recent.items.every((j) => j.status === "done");
   };
@@ -444,8 +468,11 @@ async function analystHome() {
   return el("section", { class: "card", "aria-labelledby": "home-areas" },
     el("h3", { id: "home-areas" }, t("home.areas")),
     el("div", { class: "figures" },
-      [...levels, "suspended", "none"].map((r) => figure(`risk-${r}`, known.filter((a) => riskOf(a) === r).length,
-        r === "none" ? t("home.risk_none") : r === "suspended" ? t("home.risk_suspended") : t("home.risk_level", { risk: riskWord(r) })))),
+      [...levels, "suspended", "none"].map((r) => {
+        const n = known.filter((a) => riskOf(a) === r).length;
+        return figure(`risk-${r}`, n, r === "none" ? counted("home.risk_none", n)
+          : r === "suspended" ? counted("home.risk_suspended", n) : t("home.risk_level", { risk: riskWord(r) }));
+      })),
     el("h4", {}, t("home.reviews")),
     due.length ? el("ul", { "data-testid": "reviews-due" }, due.map((a) => el("li", {}, a.review_overdue
       ? t("home.review_overdue", { area: `${a.code} ${a.name}` })
@@ -565,11 +592,11 @@ async function requestForm(form, existing, detail, list) {
       ? api("PATCH", `/v1/clearance-requests/${existing.id}`, body, undefined, key)
       : api("POST", "/v1/clearance-requests", body, undefined, key));
     if (!record) return;
-    say(t("form.done", { status: statusWord(record.status).toLowerCase() }), record.status === "refused" ? "error" : "ok");
     // A fresh form for the next request: nothing of this one is sent again by mistake.
     await requestForm(form, null, detail, list);
     await openRequest(record.id, detail, list);
     await refreshList(list, detail);
+    say(t("form.done", { status: statusWord(record.status).toLowerCase() }), record.status === "refused" ? "error" : "ok");
   };
 }
 
@@ -582,7 +609,7 @@ function addLeg(known, leg = { area: "", arrival: today(7), departure: today(10)
   const area = el("select", { id: `leg-area-${n}`, class: "leg-area", required: true },
     el("option", { value: "" }, t("leg.choose")),
     known.map((a) => el("option", { value: a.code, selected: a.code === leg.area },
-      `${a.code} ${a.name}: ${riskWord(a.suspension ? "suspended" : a.in_force && a.in_force.risk)}`)));
+      `${a.code} ${a.name}${t("punct.colon")}${riskWord(a.suspension ? "suspended" : a.in_force && a.in_force.risk)}`)));
   const row = el("div", { class: "leg", "data-testid": "leg" },
     field(t("leg.area"), area),
     field(t("leg.arrival"), el("input", { id: `leg-arr-${n}`, class: "leg-arrival", type: "date", required: true, value: leg.arrival })),
@@ -706,6 +733,8 @@ async function openRequest(id, detail, list, { quiet = false } = {}) {
   if (!record) return;
   // A quiet refresh redraws only what changed, so nothing moves under the reader.
   if (quiet && detail.dataset.id === id && detail.dataset.version === String(record.version)) return;
+  // Another request, or this one changed: what the last message said is about something else.
+  say("");
   const trail = await get(`/v1/clearance-requests/${id}/audit`);
   detail.dataset.id = id;
   detail.dataset.version = String(record.version);
@@ -755,15 +784,18 @@ async function openRequest(id, detail, list, { quiet = false } = {}) {
   if (!quiet) detail.scrollIntoView({ block: "nearest" });
 }
 
+const APPROVER_ACTIONS = ["claimed", "released", "approved", "rejected", "returned"];
+
 /** One audit entry: what happened, by whom, and the status it led to when it changed. */
 function timelineEntry(e) {
   const moved = e.from !== e.to;
-  const outcome = moved ? [": ", statusBadge(e.to)]
+  const outcome = moved ? [t("punct.colon"), statusBadge(e.to)]
     : e.action === "approved" && e.to === "escalated" ? t("timeline.next_stage") : "";
   return el("li", {},
     el("time", { datetime: e.at }, when(e.at)), " ",
     el("strong", {}, t(`action.${e.action}`)), ` ${t("timeline.by", { actor: e.actor })}`,
-    e.stage ? ` (${stageName(e.stage)})` : "", outcome,
+    // The stage is the approver's; a submission or amendment only led the request to it.
+    e.stage && APPROVER_ACTIONS.includes(e.action) ? ` (${stageName(e.stage)})` : "", outcome,
     e.comment ? el("q", {}, e.comment) : null);
 }
 
@@ -857,7 +889,7 @@ async function openItem(id, stage, list, item, draft = "") {
     el("h2", {}, requestTitle(record)),
     el("p", {}, record.purpose),
     el("p", {}, t("queue.msra", { pc: record.programme_criticality, reference: record.mission_sra_reference || t("page.none") })),
-    decisionCard(record),
+    decisionCard(record, true),
     record.approval ? el("p", {}, t("queue.chain", { chain: record.approval.chain.map(stageName).join(" → ") })) : null,
     el("div", { class: "actions" },
       el("button", { type: "button", "data-testid": "claim", onclick: act("claim", {}, t("queue.claimed")) }, t("queue.claim")),
@@ -952,6 +984,8 @@ async function areasView(view) {
         security_level: Number($("#s-level").value), residual_risk: $("#s-risk").value,
         mandatory_measures: $("#s-measures").value.split("\n").map((m) => m.trim()).filter(Boolean),
       };
+      // Publishing at once changes the risk travellers are cleared against: ask first.
+      if (!draft && !window.confirm(t("sra.publish_now_confirm", { version: body.version, area: body.area, risk: riskWord(body.residual_risk) }))) return;
       const done = await attempt(() => api("POST", draft ? "/v1/sras/drafts" : "/v1/sras", body));
       if (done) {
         say(draft ? t("sra.draft_saved", { version: done.version })
@@ -968,6 +1002,13 @@ async function areasView(view) {
       const listed = await attempt(() => api("GET", `/v1/sras?area=${encodeURIComponent($("#s-area").value)}`));
       if (!listed) return;
       $("#s-version").value = String(1 + Math.max(0, ...listed.items.map((s) => s.version)));
+      // A new version starts from the one in force, not from defaults that would lower the risk.
+      const latest = listed.items.filter((s) => s.status === "published").sort((a, b) => b.version - a.version)[0];
+      if (latest) {
+        $("#s-risk").value = latest.residual_risk;
+        $("#s-level").value = String(latest.security_level);
+        $("#s-measures").value = latest.mandatory_measures.join("\n");
+      }
       const step = async (path, body, done, confirmText) => {
         if (confirmText && !window.confirm(confirmText)) return;
         const result = await attempt(() => api("POST", path, body));
@@ -1010,7 +1051,7 @@ async function areasView(view) {
             el("td", {}, `v${s.version}`), el("td", {}, t(`sra_status.${s.status}`)), el("td", {}, riskBadge(s.residual_risk)),
             el("td", {}, day(s.effective_from)),
             el("td", {}, [s.endorsement && t("sra.smt", { by: s.endorsement.by, on: day(s.endorsement.on) }),
-              s.approval && t("sra.do", { by: s.approval.by, on: day(s.approval.on) })].filter(Boolean).join("; ") || t("sra.not_yet")),
+              s.approval && t("sra.do", { by: s.approval.by, on: day(s.approval.on) })].filter(Boolean).join(t("punct.semicolon")) || t("sra.not_yet")),
             el("td", {}, next(s))))))
         : el("p", {}, t("sra.none")));
     };
@@ -1136,7 +1177,7 @@ async function renderMap(slot, known) {
       const risk = areaRisk(a);
       const n = count(a.code);
       const label = t("map.marker", { area: `${a.code} ${a.name}`, risk: riskWord(risk) })
-        + (n == null ? "" : `; ${t("map.people", { n, date: day(counts.on) })}`);
+        + (n == null ? "" : `${t("punct.semicolon")}${t("map.people", { n, date: day(counts.on) })}`);
       const marker = el("button", {
         type: "button", class: `marker ${risk}`, "data-testid": "map-area", "data-area": a.code, "data-risk": risk,
         "aria-label": label, title: label,
