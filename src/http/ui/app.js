@@ -48,13 +48,15 @@ async function useLanguage(language) {
   try {
     if (!english["language.name"]) english = await load("en");
     strings = language === "en" ? english : await load(language);
-    locale = language;
   } catch {
     strings = english;
-    locale = "en";
+    language = "en";
   }
-  document.documentElement.lang = locale;
-  $("#language").value = locale;
+  // Dates as the reader's region writes them (en-GB: 7 Dec 2026, 14:00), in the chosen language.
+  const regional = (navigator.languages || []).find((l) => String(l).toLowerCase().split("-")[0] === language);
+  locale = regional || language;
+  document.documentElement.lang = language;
+  $("#language").value = language;
   document.title = t("page.title");
   for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
   for (const node of document.querySelectorAll("[data-i18n-label]")) node.setAttribute("aria-label", t(node.dataset.i18nLabel));
@@ -112,9 +114,27 @@ class ApiError extends Error {
   }
 }
 
+/** The form field a problem's JSON pointer names, in the reader's words where the page has
+ * them (`/legs/1/arrival`: the second leg's arrival), else the pointer. */
+const FIELD_LABELS = {
+  "/traveller/id": "form.traveller_id", "/traveller/name": "form.name", "/traveller/org": "form.org",
+  "/traveller/bsafe_valid_until": "form.bsafe", "/traveller/ssafe_valid_until": "form.ssafe",
+  "/purpose": "form.purpose", "/programme_criticality": "form.pc", "/mission_sra_reference": "form.msra",
+  "/version": "sra.version", "/effective_from": "sra.from", "/review_due": "sra.review",
+  "/security_level": "sra.level", "/residual_risk": "sra.risk", "/mandatory_measures": "sra.measures",
+  "/comment": "queue.comment", "/by": "sra.signed_by_placeholder",
+};
+function fieldLabel(pointer) {
+  const leg = /^\/legs\/(\d+)\/(area|arrival|departure)$/.exec(pointer);
+  if (leg) return t("error.leg_field", { n: Number(leg[1]) + 1, field: t(`leg.${leg[2]}`) });
+  const whole = /^\/legs\/(\d+)$/.exec(pointer);
+  if (whole) return t("error.leg", { n: Number(whole[1]) + 1 });
+  return FIELD_LABELS[pointer] ? t(FIELD_LABELS[pointer]) : pointer;
+}
+
 function problemText(status, problem) {
   const translated = problem.code && strings[`error.${problem.code}`];
-  if (translated) return problem.field ? `${translated} ${t("error.field", { field: problem.field })}` : translated;
+  if (translated) return problem.field ? `${translated} ${t("error.field", { field: fieldLabel(problem.field) })}` : translated;
   const detail = problem.detail || problem.title;
   return detail ? `${problem.title || t("error.title")}: ${detail}` : t("error.status", { status });
 }
