@@ -55,22 +55,26 @@ pub async fn index(state: web::Data<AppState>) -> HttpResponse {
         "text/html; charset=utf-8",
         INDEX
             .replace("{{ENVIRONMENT}}", environment)
-            .replace("{{LANGUAGES}}", &language_options()),
+            .replace("{{LANGUAGES}}", language_options()),
     )
 }
 
 /// The language picker's options, each language named in itself.
-fn language_options() -> String {
-    LANGUAGES
-        .iter()
-        .map(|(tag, strings)| {
-            let name = serde_json::from_str::<serde_json::Value>(strings)
-                .ok()
-                .and_then(|v| v["language.name"].as_str().map(escape_html))
-                .unwrap_or_else(|| (*tag).to_owned());
-            format!(r#"<option value="{tag}" lang="{tag}">{name}</option>"#)
-        })
-        .collect()
+fn language_options() -> &'static str {
+    // Built once from the files parsed once (`parsed`), not on every page load.
+    static OPTIONS: OnceLock<String> = OnceLock::new();
+    OPTIONS.get_or_init(|| {
+        parsed()
+            .iter()
+            .map(|(tag, strings)| {
+                let name = strings
+                    .get("language.name")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| (*tag).to_owned(), escape_html);
+                format!(r#"<option value="{tag}" lang="{tag}">{name}</option>"#)
+            })
+            .collect()
+    })
 }
 
 pub(super) fn escape_html(text: &str) -> String {

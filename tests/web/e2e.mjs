@@ -633,10 +633,20 @@ try {
     const none = areasNow.filter((a) => !a.suspension && !a.in_force).length;
     expect(await figure(analyst, "risk-medium") === String(medium), `medium: page ${await figure(analyst, "risk-medium")}, API ${medium}`);
     expect(await figure(analyst, "risk-none") === String(none), `without an SRA: page ${await figure(analyst, "risk-none")}, API ${none}`);
-    // The latest re-screenings, as the API lists them, with their state.
-    const jobs = (await viaApi(analyst, "/v1/rescreening?limit=5")).items;
-    const shownJobs = await analyst.locator('[data-testid="rescreens"] li').evaluateAll((lis) => lis.map((li) => `${li.dataset.job}:${li.dataset.status}`));
-    expect(jobs.length > 0 && shownJobs.join() === jobs.map((j) => `${j.id}:${j.status}`).join(), `page ${shownJobs}, API ${jobs.map((j) => j.id)}`);
+    // The latest re-screenings, as the API lists them once they have finished: a job still
+    // running when the overview opened is followed live until the page shows it done too.
+    let jobs = [];
+    for (let i = 0; i < 50; i++) {
+      jobs = (await viaApi(analyst, "/v1/rescreening?limit=5")).items;
+      if (jobs.every((j) => j.status === "done")) break;
+      await analyst.waitForTimeout(200);
+    }
+    const wanted = jobs.map((j) => `${j.id}:${j.status}`).join();
+    const shown = () => analyst.locator('[data-testid="rescreens"] li').evaluateAll((lis) => lis.map((li) => `${li.dataset.job}:${li.dataset.status}`).join());
+    await analyst.waitForFunction((w) => [...document.querySelectorAll('[data-testid="rescreens"] li')]
+      .map((li) => `${li.dataset.job}:${li.dataset.status}`).join() === w, wanted, { timeout: 10_000 })
+      .catch(() => {});
+    expect(jobs.length > 0 && (await shown()) === wanted, `page ${await shown()}, API ${wanted}`);
     await hq.click('[data-testid="tab-home"]');
     await hq.waitForSelector('[data-testid="figure-hq-pending"]');
     const queue = await viaApi(hq, "/v1/escalations?stage=hq&limit=200");
