@@ -21,6 +21,7 @@ use crate::domain::policy::PolicyRules;
 use crate::domain::risk::{RiskLevel, RiskMatrix};
 pub use crate::http::idempotency::IdempotencySettings;
 pub use crate::http::metrics::MetricsSettings;
+pub use crate::notify::mail::settings::MailSettings;
 pub use crate::notify::settings::WebhookSettings;
 pub use crate::rate_limits::RateLimitSettings;
 pub use crate::store::settings::DatabaseSettings;
@@ -40,6 +41,7 @@ pub struct Settings {
     pub policy: PolicySettings,
     pub approval: ApprovalSettings,
     pub webhooks: WebhookSettings,
+    pub mail: MailSettings,
     pub rescreening: RescreenSettings,
     pub idempotency: IdempotencySettings,
     pub rate_limits: RateLimitSettings,
@@ -145,6 +147,7 @@ impl Settings {
         self.server
             .check(self.is_development(), &self.environment)?;
         self.database.check()?;
+        self.mail.check()?;
         Ok(())
     }
 

@@ -91,6 +91,10 @@ codes! {
         "The body must be sent as application/json.";
     InvalidField = "invalid_field", 422, "A field is invalid",
         "A field is missing, unknown or out of range; `field` is its JSON pointer.";
+    InvalidEmail = "invalid_email", 422, "The e-mail address is invalid",
+        "An e-mail address is not local-part@domain in its common form (a dot-atom of at most 64 characters, a domain name of two labels or more, 254 characters in all); `field` names it.";
+    UnsupportedLanguage = "unsupported_language", 422, "The service does not write in this language",
+        "A language is not one the service writes its page and e-mail in (`en`, `fr`); `field` names it.";
     InvalidItinerary = "invalid_itinerary", 422, "The itinerary is invalid",
         "Legs are empty, out of order, overlapping or leave before they arrive.";
     LegInPast = "leg_in_past", 422, "A leg is in the past",

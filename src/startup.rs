@@ -10,6 +10,7 @@ use anyhow::Context;
 
 use crate::app::approvals::Approvals;
 use crate::app::clearing::Clearing;
+use crate::app::people::People;
 use crate::app::publishing::Publishing;
 use crate::app::rescreening::Rescreener;
 use crate::app::webhooks::Webhooks;
@@ -20,6 +21,7 @@ use crate::domain::webhook_target::TargetPolicy;
 use crate::http::{self, AppState};
 use crate::notify::QueueEvents;
 use crate::notify::deliverer::Deliverer;
+use crate::notify::mail::Mailer;
 use crate::rate_limits::RateLimits;
 use crate::shutdown::{Shutdown, Trigger, every};
 use crate::store::settings::redact_password;
@@ -34,6 +36,8 @@ pub struct Services {
     pub clearing: Arc<Clearing>,
     pub publishing: Publishing,
     pub approvals: Approvals,
+    /// The approval chains' stages, in the policy's order.
+    pub stages: Vec<String>,
     /// Heard by every background task; pulled by `Application::run_until`, and by dropping
     /// the services (the command line's import ends its cache's tasks that way).
     pub shutdown: Shutdown,
@@ -86,6 +90,7 @@ impl Services {
                 stage_roles.clone(),
             )),
             publishing: Publishing::new(store.clone(), cache.clone(), policy),
+            stages: stage_roles.keys().cloned().collect(),
             approvals: Approvals::new(store.clone(), lease, stage_roles, Arc::new(events.clone())),
             events,
             store,
@@ -196,6 +201,7 @@ impl Application {
             idempotency_window: chrono::Duration::seconds(settings.idempotency.window_secs.max(1)),
             sole_instance_since: instance.as_ref().map(|_| chrono::Utc::now()),
             webhooks: Webhooks::new(services.store.clone(), webhook_targets.clone()),
+            people: People::new(services.store.clone(), services.stages.clone()),
             metrics: Arc::default(),
             metrics_token,
             verification_key: settings.server.verification_key.clone(),
@@ -231,6 +237,12 @@ impl Application {
                 settings.rescreening.clone(),
             );
             tasks.push(tokio::spawn(rescreener.run(shutdown.clone())));
+        }
+        if settings.mail.send {
+            let mut mail = settings.mail.clone();
+            mail.ca_file = mail.ca_file.map(|file| settings.resolve(&file));
+            let mailer = Mailer::new(services.store.clone(), mail)?;
+            tasks.push(tokio::spawn(mailer.run(shutdown.clone())));
         }
         if settings.webhooks.deliver {
             let deliverer = Deliverer::new(

@@ -21,6 +21,8 @@ pub enum Action {
     FollowRescreening,
     /// Register and remove the organisation's webhooks and read their deliveries.
     ManageWebhooks,
+    /// Keep the people directory: approvers' stages, addresses, languages.
+    ManagePeople,
 }
 
 impl Action {
@@ -34,6 +36,7 @@ impl Action {
             Action::SuspendAreas | Action::ManageSras => &[SecurityAnalyst],
             Action::ReadSras => &[SecurityAnalyst, Admin, ApproverHq, ApproverDg],
             Action::ManageWebhooks => &[TravelUnit],
+            Action::ManagePeople => &[Admin],
         }
     }
 
@@ -50,6 +53,7 @@ impl Action {
             Action::ManageWebhooks => {
                 "webhooks are managed by a travel unit, with its organisation in the token"
             }
+            Action::ManagePeople => "the people directory is kept by admins",
         }
     }
 }

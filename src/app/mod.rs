@@ -7,6 +7,7 @@ pub mod approvals;
 pub mod clearing;
 pub mod error;
 pub mod json_input;
+pub mod people;
 pub mod ports;
 pub mod precondition;
 pub mod publishing;

@@ -8,6 +8,8 @@ pub mod audit;
 pub mod caller;
 pub mod criticality;
 pub mod itinerary;
+pub mod notice;
+pub mod person;
 pub mod policy;
 pub mod request;
 pub mod risk;

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::approval::Escalation;
 use super::criticality::ProgrammeCriticality;
 use super::itinerary::Itinerary;
+use super::person::{EmailAddress, Language};
 use super::policy::{Decision, Outcome};
 use super::{Invalid, bounded_text};
 
@@ -75,9 +76,23 @@ pub struct Traveller {
     pub org: OrgId,
     pub bsafe_valid_until: Option<NaiveDate>,
     pub ssafe_valid_until: Option<NaiveDate>,
+    /// Where the service writes to the traveller of their request's changes; none: the
+    /// directory entry of the traveller's id, if any (a travel unit may notify on its own).
+    #[serde(default)]
+    pub email: Option<EmailAddress>,
+    /// The language of those messages; none: the service's default.
+    #[serde(default)]
+    pub language: Option<Language>,
 }
 
 impl Traveller {
+    /// With the address and language the traveller is written to in.
+    pub fn with_contact(mut self, email: Option<EmailAddress>, language: Option<Language>) -> Self {
+        self.email = email;
+        self.language = language;
+        self
+    }
+
     pub fn new(
         id: TravellerId,
         name: &str,
@@ -91,6 +106,8 @@ impl Traveller {
             org,
             bsafe_valid_until,
             ssafe_valid_until,
+            email: None,
+            language: None,
         })
     }
 }

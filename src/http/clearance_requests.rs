@@ -17,6 +17,7 @@ use crate::domain::approval::StageDecision;
 use crate::domain::area::AreaCode;
 use crate::domain::criticality::ProgrammeCriticality;
 use crate::domain::itinerary::{Itinerary, Leg};
+use crate::domain::person::{EmailAddress, Language};
 use crate::domain::policy::{Decision, Stage};
 use crate::domain::request::{
     ClearanceRequest, OrgId, RequestRecord, RequestStatus, Traveller, TravellerId,
@@ -45,6 +46,13 @@ struct TravellerBody {
     bsafe_valid_until: Option<NaiveDate>,
     #[serde(default)]
     ssafe_valid_until: Option<NaiveDate>,
+    /// Where the service writes to the traveller of this request's changes. Leave it out
+    /// when the travel unit tells its travellers itself.
+    #[serde(default)]
+    email: Option<String>,
+    /// `en` or `fr`: the language of those messages (the service's default if left out).
+    #[serde(default)]
+    language: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -65,7 +73,15 @@ impl SubmitBody {
             OrgId::parse("/traveller/org", &t.org)?,
             t.bsafe_valid_until,
             t.ssafe_valid_until,
-        )?;
+        )?
+        .with_contact(
+            t.email
+                .map(|e| EmailAddress::parse("/traveller/email", &e))
+                .transpose()?,
+            t.language
+                .map(|l| Language::parse("/traveller/language", &l))
+                .transpose()?,
+        );
         let legs = self
             .legs
             .into_iter()
@@ -218,7 +234,7 @@ fn created_body(
                 ("ETag" = String, description = "ETag"),
             )),
         (status = 403, description = "forbidden"),
-        (status = 422, description = "invalid_itinerary, leg_in_past, too_many_legs, unknown_area"),
+        (status = 422, description = "invalid_itinerary, leg_in_past, too_many_legs, unknown_area, invalid_email, unsupported_language"),
     ),
     security(("bearer" = []))
 )]
@@ -265,7 +281,7 @@ pub async fn submit(
             headers(("ETag" = String, description = "ETag"))),
         (status = 403, description = "forbidden"),
         (status = 409, description = "not_pending, concurrent_update"),
-        (status = 422, description = "invalid_itinerary, leg_in_past, too_many_legs, unknown_area"),
+        (status = 422, description = "invalid_itinerary, leg_in_past, too_many_legs, unknown_area, invalid_email, unsupported_language"),
     ),
     security(("bearer" = []))
 )]

@@ -68,4 +68,5 @@ guards! {
     ReadSras,
     FollowRescreening,
     ManageWebhooks,
+    ManagePeople,
 }

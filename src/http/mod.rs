@@ -9,8 +9,10 @@ pub mod extract;
 pub mod guard;
 mod health;
 pub mod idempotency;
+mod mail;
 pub mod metrics;
 pub mod openapi;
+mod people;
 pub mod problem;
 mod problem_response;
 mod request_id;
@@ -58,6 +60,7 @@ pub struct AppState {
     pub clearing: Arc<Clearing>,
     pub publishing: Publishing,
     pub webhooks: Webhooks,
+    pub people: crate::app::people::People,
     pub approvals: Approvals,
     pub verifier: TokenVerifier,
     /// How large a body may be and how long it may take to arrive.
@@ -123,6 +126,10 @@ route_table! {
     "/v1/webhooks" => { post => webhooks::register, get => webhooks::list }
     "/v1/webhooks/{id}" => { delete => webhooks::remove }
     "/v1/webhooks/{id}/deliveries" => { get => webhooks::deliveries }
+    "/v1/people" => { get => people::list }
+    "/v1/people/{subject}" => { get => people::get, put => people::put, delete => people::remove }
+    "/v1/people/{subject}/preferences" => { put => people::preferences }
+    "/v1/mail" => { get => mail::list }
     "/v1/areas" => { post => areas::create, get => areas::list }
     "/v1/areas/{code}" => { get => areas::get }
     "/v1/areas/{code}/suspension" => { post => areas::suspend, delete => areas::lift }

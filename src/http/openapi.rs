@@ -12,7 +12,8 @@ use utoipa::OpenApi;
 
 use super::extract::{DEFAULT_PAGE, MAX_PAGE};
 use super::{
-    areas, clearance_requests, escalations, health, metrics, sras, ui, verification, webhooks,
+    areas, clearance_requests, escalations, health, mail, metrics, people, sras, ui, verification,
+    webhooks,
 };
 use crate::domain::webhook::EVENTS;
 use crate::error_code::Code;
@@ -34,6 +35,7 @@ use crate::error_code::Code;
         escalations::queue, escalations::stream, escalations::claim, escalations::release,
         escalations::decide,
         webhooks::register, webhooks::list, webhooks::remove, webhooks::deliveries,
+        people::list, people::get, people::put, people::remove, people::preferences, mail::list,
         areas::create, areas::list, areas::get, areas::suspend, areas::lift, areas::personnel, areas::place, areas::headcounts,
         sras::draft, sras::get, sras::endorse, sras::approve, sras::publish_draft,
         sras::withdraw, sras::publish, sras::list, sras::rescreenings, sras::rescreening,
@@ -43,6 +45,8 @@ use crate::error_code::Code;
         (name = "clearance requests", description = "Travellers and travel units submit and follow requests"),
         (name = "escalations", description = "Approvers work the queue of Very High risk requests"),
         (name = "webhooks", description = "Travel units hear of status changes"),
+        (name = "people", description = "Whom the service writes to: approvers with their stages, desks, travellers' preferences"),
+        (name = "mail", description = "What the service wrote to whom, and what it could not deliver"),
         (name = "areas", description = "Areas, the risk in force, suspensions, the crisis locator"),
         (name = "sras", description = "Security Risk Assessments and the re-screening they start"),
         (name = "operations", description = "Probes, metrics and this document"),
@@ -141,6 +145,14 @@ fn text(max: usize) -> Value {
     json!({"maxLength": max, "pattern": TEXT_PATTERN})
 }
 const TEXT_PATTERN: &str = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$";
+/// `domain::person::EmailAddress`: its limits; the rest of its rule is `invalid_email`'s.
+fn email() -> Value {
+    json!({"format": "email", "maxLength": 254})
+}
+/// `domain::person::Language`.
+fn language() -> Value {
+    json!({"enum": crate::domain::person::LANGUAGES})
+}
 /// `domain::area::AreaCode`: case-insensitive, 2 to 32 characters.
 const AREA_CODE: &str = "^[A-Za-z][A-Za-z0-9-]{0,30}[A-Za-z0-9]$";
 /// RFC 9110's `If-Match`: `*`, or a list of entity tags, weak or strong.
@@ -189,6 +201,8 @@ fn declare_input_constraints(doc: &mut Value) {
         ),
         ("TravellerBody", "bsafe_valid_until", date.clone()),
         ("TravellerBody", "ssafe_valid_until", date.clone()),
+        ("TravellerBody", "email", email()),
+        ("TravellerBody", "language", language()),
         ("LegBody", "area", area_code.clone()),
         ("LegBody", "arrival", date.clone()),
         ("LegBody", "departure", date.clone()),

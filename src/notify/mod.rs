@@ -2,6 +2,7 @@
 //! events, fanned out in-process) and signed webhooks for travel units' systems.
 
 pub mod deliverer;
+pub mod mail;
 pub mod settings;
 pub mod webhook_targets;
 

@@ -6,6 +6,8 @@ mod audit;
 mod encoding;
 mod escalations;
 mod idempotency;
+pub mod mail;
+mod people;
 mod postgres;
 mod requests;
 mod rescreening;
@@ -23,6 +25,8 @@ pub use audit::{AuditReport, AuditStore, BrokenLink};
 pub use encoding::NewRequest;
 pub use escalations::{EscalationStore, QueuePosition};
 pub use idempotency::{IdempotencyClaim, IdempotencyKey, IdempotencyStore, StoredResponse};
+pub use mail::MailStore;
+pub use people::PeopleStore;
 pub use postgres::PostgresStore;
 pub use requests::{
     LegFilter, PersonnelEntry, RequestChange, RequestFilter, RequestQuery, RequestScope,
@@ -172,6 +176,8 @@ pub trait Store:
     + WebhookStore
     + IdempotencyStore
     + AuditStore
+    + PeopleStore
+    + MailStore
     + 'static
 {
 }
@@ -185,6 +191,8 @@ impl<T> Store for T where
         + WebhookStore
         + IdempotencyStore
         + AuditStore
+        + PeopleStore
+        + MailStore
         + 'static
 {
 }

@@ -185,6 +185,15 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
         ) => only(&[Analyst]),
         ("get", "/v1/sras" | "/v1/sras/{id}") => only(&[Analyst, ApproverHq, ApproverDg, Admin]),
         ("get", "/v1/rescreening/{id}" | "/v1/rescreening") => only(&[Analyst, Admin]),
+        ("get", "/v1/people" | "/v1/mail") => only(&[Admin]),
+        ("put" | "delete", "/v1/people/{subject}") => only(&[Admin]),
+        // The entry is HQ approver `hq-1`'s: theirs to read and set, nobody else's to know of.
+        ("get", "/v1/people/{subject}") | ("put", "/v1/people/{subject}/preferences") => {
+            match who {
+                Admin | ApproverHq => Allow,
+                _ => Hidden,
+            }
+        }
         _ => return None,
     })
 }
@@ -259,6 +268,11 @@ impl Matrix {
         body["id"].as_str().unwrap().to_owned()
     }
 
+    fn person_body() -> Value {
+        json!({"name": "H. Q. Approver", "email": "hq-1@undss.example", "language": "en",
+               "stages": ["hq"]})
+    }
+
     fn sra_body(&self) -> Value {
         json!({"area": "TST-SRA", "version": self.next, "effective_from": day(self.next as i64),
                "review_due": day(self.next as i64 + 400), "security_level": 2, "residual_risk": "low"})
@@ -274,12 +288,21 @@ impl Matrix {
             Case::OtherOrgWebhook => Some(self.webhook(Who::UnitOtherOrg).await),
             Case::Shared if path.starts_with("/v1/sras/{id}") => Some(self.draft().await),
             Case::Shared if path.starts_with("/v1/rescreening/") => Some(self.rescreening.clone()),
+            Case::Shared if path.starts_with("/v1/people/{subject}") => {
+                let (status, body) = self
+                    .app
+                    .put("/v1/people/hq-1", &self.app.admin(), &Self::person_body())
+                    .await;
+                assert!(matches!(status, 200 | 201), "{body}");
+                None
+            }
             Case::Shared => None,
         };
         let concrete = path
             .replace("{id}", id.as_deref().unwrap_or(""))
             .replace("{code}", "TST-LOW")
-            .replace("{language}", "en");
+            .replace("{language}", "en")
+            .replace("{subject}", "hq-1");
         let concrete = match path {
             "/v1/escalations" | "/v1/escalations/stream" => format!("{concrete}?stage=hq"),
             _ => concrete,
@@ -301,6 +324,8 @@ impl Matrix {
             ("post", "/v1/sras/{id}/endorsement" | "/v1/sras/{id}/approval") => {
                 Some(json!({"by": "A. Official", "on": day(0)}))
             }
+            ("put", "/v1/people/{subject}") => Some(Self::person_body()),
+            ("put", "/v1/people/{subject}/preferences") => Some(json!({"notifications": "off"})),
             ("post", "/v1/escalations/{id}/decision") => {
                 Some(json!({"decision": "approve", "comment": "Reviewed"}))
             }

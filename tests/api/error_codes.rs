@@ -225,6 +225,29 @@ async fn every_documented_error_code_is_triggered_and_answers_as_documented() {
         .await,
     );
     record(
+        "invalid_email",
+        seen(
+            Some(("put", "/v1/people/{subject}")),
+            call(&app, Method::PUT, "/v1/people/hana", &app.admin()).json(&json!({
+                "name": "Hana Sato", "email": "hana.sato", "language": "en"
+            })),
+        )
+        .await,
+    );
+    record(
+        "unsupported_language",
+        seen(
+            SUBMIT,
+            post("/v1/clearance-requests").json(
+                &low_trip
+                    .clone()
+                    .set("/traveller/language", json!("tlh"))
+                    .json,
+            ),
+        )
+        .await,
+    );
+    record(
         "invalid_itinerary",
         seen(
             SUBMIT,

@@ -11,6 +11,7 @@
 #![allow(clippy::duplicate_mod)]
 
 mod identity_provider;
+mod smtp_server;
 mod support;
 
 // The suites read the same files; `path` keeps them in this directory.
@@ -37,11 +38,13 @@ mod sqlite {
     mod input_errors;
     mod lifecycle;
     mod logs;
+    mod mail;
     mod map;
     mod metrics;
     mod oidc;
     mod openapi;
     mod outages;
+    mod people;
     mod process;
     mod rate_limits;
     mod search;
@@ -69,11 +72,13 @@ mod postgres {
     mod idempotency;
     mod input_errors;
     mod lifecycle;
+    mod mail;
     mod map;
     mod metrics;
     mod multi_instance;
     mod openapi;
     mod partition;
+    mod people;
     mod search;
     mod tokens;
     mod verification;

@@ -288,3 +288,50 @@ async fn three_instances_lose_nothing_and_do_nothing_twice() {
     assert_eq!(report.requests as usize, acknowledged.len() + 1);
     store.close().await;
 }
+
+/// Both instances plan and send e-mail from the one database: each message goes once.
+#[tokio::test]
+async fn two_instances_send_each_message_once() {
+    use crate::smtp_server::{SmtpOptions, SmtpServer};
+    const N: usize = 40;
+    let server = SmtpServer::start(SmtpOptions::default());
+    let app = TestApp::spawn_with(|s| {
+        super::mail::mail_to(s, server.port);
+        // Small batches, polled often: both instances compete for every notice and message.
+        s.mail.batch = 3;
+        s.mail.poll_interval_ms = 10;
+    })
+    .await;
+    let other = app.another_instance().await;
+    app.area("TST-LOW", Some("low")).await;
+    let bases = [app.address.clone(), other];
+    for i in 0..N {
+        let traveller = format!("t-{i}");
+        let submission = Submission::for_traveller(&traveller, "UNICEF")
+            .leg("TST-LOW", 3, 5)
+            .set(
+                "/traveller/email",
+                json!(format!("{traveller}@unicef.example")),
+            );
+        let (status, body) = app
+            .post_at(
+                &bases[i % 2],
+                "/v1/clearance-requests",
+                &app.traveller(&traveller, "UNICEF"),
+                &submission.json,
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    server.wait_for(N, Duration::from_secs(30)).await;
+    // Time for a second sending, were there one.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let got = server.received();
+    let recipients: BTreeSet<String> = got.iter().map(|m| m.rcpt_tos.join(",")).collect();
+    let ids: BTreeSet<String> = got
+        .iter()
+        .map(|m| m.parsed().message_id().unwrap().to_owned())
+        .collect();
+    assert_eq!(got.len(), N, "each message once");
+    assert_eq!((recipients.len(), ids.len()), (N, N));
+}

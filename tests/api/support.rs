@@ -183,6 +183,29 @@ impl App {
         self.get_at(&self.address, path, token).await
     }
 
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .client
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        read(response).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        read(response).await
+    }
+
     /// A POST to the instance at `base` (see `another_instance`).
     pub async fn post_at(&self, base: &str, path: &str, token: &str, body: &Value) -> (u16, Value) {
         let response = self
@@ -413,11 +436,15 @@ impl Submission {
         self
     }
 
+    /// Sets the field at `pointer`, adding it to its object if it is not there yet.
     pub fn set(mut self, pointer: &str, value: Value) -> Self {
-        *self
+        let (parent, name) = pointer.rsplit_once('/').unwrap();
+        let object = self
             .json
-            .pointer_mut(pointer)
-            .unwrap_or_else(|| panic!("no {pointer}")) = value;
+            .pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .unwrap_or_else(|| panic!("no object at {parent:?}"));
+        object.insert(name.to_owned(), value);
         self
     }
 }
@@ -532,7 +559,7 @@ impl Drop for OwnRedis {
 }
 
 /// A CA and a server certificate for 127.0.0.1 signed by it, made with `openssl`.
-fn test_certificates() -> TempDir {
+pub fn test_certificates() -> TempDir {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         let output = Command::new("openssl")

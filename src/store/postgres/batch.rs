@@ -189,5 +189,17 @@ async fn insert_all(tx: &mut PgConnection, group: &[PendingInsert]) -> Result<()
             enqueue_event(&mut *tx, &pending.record, &pending.audit).await?;
         }
     }
+    // Every new request's notice, in one statement.
+    let now = chrono::Utc::now();
+    let notices: Vec<String> = group
+        .iter()
+        .filter_map(|p| crate::domain::notice::notice_for(&p.record, &p.audit, now))
+        .map(|n| serde_json::to_string(&n))
+        .collect::<Result<_, _>>()?;
+    sqlx::query("INSERT INTO mail_notices (payload, created_at) SELECT unnest($1::text[]), $2")
+        .bind(&notices)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }

@@ -27,6 +27,8 @@ mod audit;
 mod batch;
 mod escalations;
 mod idempotency;
+mod mail;
+mod people;
 mod requests;
 mod rescreening;
 mod rows;

@@ -149,6 +149,7 @@ impl RequestStore for PostgresStore {
             insert_legs(&mut tx, record).await?;
         }
         enqueue_event(&mut tx, record, &change.audit).await?;
+        super::mail::enqueue_notice(&mut tx, record, &change.audit).await?;
         append_audit(&mut tx, record.id, change.audit).await?;
         commit(tx).await?;
         Ok(())

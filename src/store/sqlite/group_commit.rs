@@ -592,6 +592,7 @@ fn insert_all(
         {
             enqueue_event(conn, &pending.record, &pending.audit)?;
         }
+        super::mail::enqueue_notice_sync(conn, &pending.record, &pending.audit)?;
     }
     Ok(())
 }

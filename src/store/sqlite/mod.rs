@@ -31,6 +31,8 @@ mod escalations;
 mod group_commit;
 mod idempotency;
 pub mod instance_lock;
+mod mail;
+mod people;
 mod requests;
 mod rescreening;
 mod rows;

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use super::audit::append_audit;
+use super::mail::enqueue_notice;
 use super::push_page;
 use super::rows::request_from_row;
 use super::webhooks::enqueue_event;
@@ -181,6 +182,7 @@ impl RequestStore for SqliteStore {
             insert_legs(&mut tx, record).await?;
         }
         enqueue_event(&mut tx, record, &change.audit).await?;
+        enqueue_notice(&mut tx, record, &change.audit).await?;
         append_audit(&mut tx, record.id, change.audit, false).await?;
         turn.commit(tx).await?;
         Ok(())

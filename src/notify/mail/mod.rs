@@ -1,0 +1,263 @@
+//! E-mail: each change's notice (written with the change) is planned into messages for the
+//! people concerned, held for a digest or sent over SMTP, retried until the relay takes
+//! it. Every step is a lease in the store, so any number of instances share the work and a
+//! restart resumes where it stopped; a message's unique key stops it being planned twice.
+
+pub mod plan;
+pub mod settings;
+pub mod templates;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{Timelike, Utc};
+use lettre::message::{Mailbox, MultiPart, header};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+
+use crate::domain::notice::Notice;
+use crate::domain::webhook::retry_delay;
+use crate::shutdown::{Shutdown, every};
+use crate::store::mail::{DueMail, MailState, NewMail, SendResult};
+use crate::store::{Store, StoreError};
+use settings::{MailSettings, SmtpTls};
+
+pub struct Mailer {
+    store: Arc<dyn Store>,
+    settings: MailSettings,
+    /// `None` when mail is off: notices are read and dropped.
+    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    from: Option<Mailbox>,
+}
+
+impl Mailer {
+    pub fn new(store: Arc<dyn Store>, settings: MailSettings) -> anyhow::Result<Self> {
+        let (transport, from) = if settings.enabled {
+            (Some(transport(&settings)?), Some(settings.from.parse()?))
+        } else {
+            (None, None)
+        };
+        Ok(Self {
+            store,
+            settings,
+            transport,
+            from,
+        })
+    }
+
+    /// Plans, digests and sends until shutdown; a failed round is logged and retried.
+    pub async fn run(self, shutdown: Shutdown) {
+        let interval = Duration::from_millis(self.settings.poll_interval_ms.max(10));
+        let this = &self;
+        every(interval, shutdown, || async move {
+            if let Err(e) = this.round().await {
+                tracing::warn!(error = %e, "mail round failed; retrying");
+            }
+            false
+        })
+        .await;
+    }
+
+    /// One round: plan the new notices, post the digests that are due, send what is due.
+    pub async fn round(&self) -> Result<(), StoreError> {
+        self.plan_notices().await?;
+        if self.transport.is_some() {
+            self.post_digests().await?;
+            self.send_due().await?;
+        }
+        Ok(())
+    }
+
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::milliseconds(self.settings.timeout_ms as i64 * 2 + 5000)
+    }
+
+    async fn plan_notices(&self) -> Result<(), StoreError> {
+        let due = self
+            .store
+            .claim_notices(Utc::now(), self.lease(), self.settings.batch)
+            .await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = due.iter().map(|n| n.id).collect();
+        let mut mail: Vec<NewMail> = Vec::new();
+        if self.settings.enabled {
+            let people = self.store.list_people().await?;
+            for notice in &due {
+                match serde_json::from_str::<Notice>(&notice.payload) {
+                    Ok(notice) => mail.extend(plan::plan(&notice, &people, &self.settings)),
+                    Err(e) => {
+                        tracing::error!(notice = notice.id, error = %e, "unreadable notice dropped")
+                    }
+                }
+            }
+        }
+        self.store.plan_mail(&ids, &mail).await
+    }
+
+    /// Each person's held messages, once a day from the digest hour.
+    async fn post_digests(&self) -> Result<(), StoreError> {
+        let now = Utc::now();
+        if now.hour() < self.settings.digest_hour_utc {
+            return Ok(());
+        }
+        let held = self.store.held_mail().await?;
+        if held.is_empty() {
+            return Ok(());
+        }
+        let people = self.store.list_people().await?;
+        for (subject, items) in held {
+            let Some(person) = people.iter().find(|p| p.subject.as_str() == subject) else {
+                continue;
+            };
+            let letter = plan::digest_letter(person, &items, &self.settings);
+            let digest = NewMail {
+                key: format!("digest/{subject}/{}", now.date_naive()),
+                request_id: None,
+                recipient: person.email.as_str().to_owned(),
+                person: Some(subject.clone()),
+                language: person.language.as_str().to_owned(),
+                subject: letter.subject.clone(),
+                text: letter.text(),
+                html: letter.html(person.language),
+                state: MailState::Pending,
+            };
+            let ids: Vec<i64> = items.iter().map(|h| h.id).collect();
+            self.store.post_digest(&digest, &ids).await?;
+        }
+        Ok(())
+    }
+
+    async fn send_due(&self) -> Result<(), StoreError> {
+        let due = self
+            .store
+            .claim_due_mail(Utc::now(), self.lease(), self.settings.batch)
+            .await?;
+        for mail in due {
+            let result = self.send(&mail).await;
+            if let SendResult::RetryAt(_, why) | SendResult::GiveUp(why) = &result {
+                tracing::warn!(mail = mail.id, attempts = mail.attempts + 1, error = %why, "e-mail not sent");
+            }
+            self.store.finish_mail(mail.id, &result).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&self, mail: &DueMail) -> SendResult {
+        let (Some(transport), Some(from)) = (&self.transport, &self.from) else {
+            return SendResult::GiveUp("mail is off".into());
+        };
+        let message = match message(from, mail) {
+            Ok(m) => m,
+            Err(why) => return SendResult::GiveUp(why),
+        };
+        match transport.send(message).await {
+            Ok(_) => SendResult::Sent,
+            Err(e) if e.is_permanent() => SendResult::GiveUp(e.to_string()),
+            Err(e) if mail.attempts + 1 >= self.settings.max_attempts => {
+                SendResult::GiveUp(e.to_string())
+            }
+            Err(e) => {
+                let delay = retry_delay(
+                    mail.attempts + 1,
+                    chrono::Duration::milliseconds(self.settings.backoff_base_ms as i64),
+                    chrono::Duration::seconds(self.settings.backoff_max_secs as i64),
+                );
+                SendResult::RetryAt(Utc::now() + delay, e.to_string())
+            }
+        }
+    }
+}
+
+/// The message as sent: text and HTML alternatives, a `Message-ID` that stays the same on
+/// every attempt (a relay or reader can drop a repeat), marked as automatic (RFC 3834).
+fn message(from: &Mailbox, mail: &DueMail) -> Result<Message, String> {
+    let to: Mailbox = mail
+        .recipient
+        .parse()
+        .map_err(|e| format!("recipient {}: {e}", mail.recipient))?;
+    let domain = from.email.domain().to_owned();
+    let id = hex::encode(&Sha256::digest(mail.key.as_bytes())[..16]);
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(mail.subject.clone())
+        .message_id(Some(format!("<{id}@{domain}>")))
+        .date(mail.created_at.into())
+        .header(AutoSubmitted)
+        .multipart(MultiPart::alternative_plain_html(
+            mail.text.clone(),
+            mail.html.clone(),
+        ))
+        .map_err(|e| e.to_string())
+}
+
+/// `Auto-Submitted: auto-generated`: out-of-office replies are not sent back to it.
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl header::Header for AutoSubmitted {
+    fn name() -> header::HeaderName {
+        header::HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+    fn display(&self) -> header::HeaderValue {
+        header::HeaderValue::new(Self::name(), "auto-generated".into())
+    }
+}
+
+fn transport(settings: &MailSettings) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+    crate::tls::install_tls_provider();
+    let host = settings.smtp_host.as_str();
+    let tls = || -> anyhow::Result<TlsParameters> {
+        let mut params = TlsParameters::builder(host.to_owned());
+        if let Some(path) = &settings.ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("mail.ca_file {}: {e}", path.display()))?;
+            params = params.add_root_certificate(Certificate::from_pem(&pem)?);
+        }
+        Ok(params.build_rustls()?)
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(settings.smtp_port)
+        .timeout(Some(Duration::from_millis(settings.timeout_ms)));
+    builder = match settings.tls {
+        SmtpTls::Starttls => builder.tls(Tls::Required(tls()?)),
+        SmtpTls::Tls => builder.tls(Tls::Wrapper(tls()?)),
+        SmtpTls::None => builder.tls(Tls::None),
+    };
+    if !settings.username.is_empty() {
+        builder = builder.credentials(Credentials::new(
+            settings.username.clone(),
+            settings.password.expose_secret().to_owned(),
+        ));
+    }
+    Ok(builder.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use crate::domain::person::EmailAddress;
+
+    proptest! {
+        /// Every address the service accepts is one lettre (the sender) accepts too.
+        #[test]
+        fn accepted_addresses_are_sendable(
+            local in "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}(\\.[A-Za-z0-9_-]{1,10}){0,2}",
+            domain in "[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?(\\.[a-z]{2,6}){1,3}",
+        ) {
+            let raw = format!("{local}@{domain}");
+            let ours = EmailAddress::parse("/email", &raw);
+            prop_assert!(ours.is_ok(), "{raw}");
+            prop_assert!(raw.parse::<lettre::Address>().is_ok(), "lettre refuses {raw}");
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! Who is written to about a notice, and what: the traveller, the submitter and their
+//! organisation's desks on a change of status; a stage's approvers when a request enters
+//! their queue. Pure: the directory is passed in.
+
+use crate::domain::notice::Notice;
+use crate::domain::person::{Language, Notifications, Person};
+use crate::domain::policy::{DecisionCode, Outcome};
+use crate::domain::request::{RequestRecord, RequestStatus};
+use crate::store::mail::{MailState, NewMail};
+
+use super::settings::MailSettings;
+use super::templates::{Block, Letter, Words};
+
+/// The messages `notice` gives, each recipient once.
+pub fn plan(notice: &Notice, people: &[Person], settings: &MailSettings) -> Vec<NewMail> {
+    let default = Language::parse("", &settings.default_language).unwrap_or(Language::ENGLISH);
+    let record = &notice.record;
+    let traveller = &record.request.traveller;
+    let mut out: Vec<NewMail> = Vec::new();
+    let mut add = |address: &str,
+                   person: Option<&Person>,
+                   language: Language,
+                   state: MailState,
+                   letter: Letter| {
+        if out
+            .iter()
+            .any(|m| m.recipient.eq_ignore_ascii_case(address))
+        {
+            return;
+        }
+        out.push(NewMail {
+            key: format!("{}/{}", notice.id, address.to_ascii_lowercase()),
+            request_id: Some(record.id),
+            recipient: address.to_owned(),
+            person: person.map(|p| p.subject.as_str().to_owned()),
+            language: language.as_str().to_owned(),
+            subject: letter.subject.clone(),
+            text: letter.text(),
+            html: letter.html(language),
+            state,
+        });
+    };
+    let entry = |subject: &str| people.iter().find(|p| p.subject.as_str() == subject);
+
+    if notice.tells_traveller() {
+        // The traveller: the address on the request, or their directory entry's.
+        let own = entry(traveller.id.as_str())
+            .filter(|p| p.org.as_ref().is_none_or(|o| *o == traveller.org));
+        let muted = own.is_some_and(|p| p.notifications == Notifications::Off);
+        let address = traveller
+            .email
+            .as_ref()
+            .map(|e| e.as_str())
+            .or(own.map(|p| p.email.as_str()));
+        if let (Some(address), false) = (address, muted) {
+            let language = traveller
+                .language
+                .or(own.map(|p| p.language))
+                .unwrap_or(default);
+            let name = traveller.name.clone();
+            add(
+                address,
+                own,
+                language,
+                MailState::Pending,
+                status_letter(notice, &name, language, settings),
+            );
+        }
+        // The submitter (a travel unit's system or desk) and the desks following the
+        // organisation, by their own preference.
+        let followers = people.iter().filter(|p| {
+            p.subject != traveller.id
+                && (p.subject.as_str() == record.submitted_by
+                    || p.org.as_ref() == Some(&traveller.org))
+        });
+        for person in followers {
+            if let Some(state) = state_for(person) {
+                let letter = status_letter(notice, &person.name, person.language, settings);
+                add(
+                    person.email.as_str(),
+                    Some(person),
+                    person.language,
+                    state,
+                    letter,
+                );
+            }
+        }
+    }
+    if let Some(stage) = notice.entered_stage() {
+        for person in people.iter().filter(|p| p.decides(stage)) {
+            if let Some(state) = state_for(person) {
+                let letter = queue_letter(record, stage, &person.name, person.language, settings);
+                add(
+                    person.email.as_str(),
+                    Some(person),
+                    person.language,
+                    state,
+                    letter,
+                );
+            }
+        }
+    }
+    out
+}
+
+fn state_for(person: &Person) -> Option<MailState> {
+    match person.notifications {
+        Notifications::Immediate => Some(MailState::Pending),
+        Notifications::DailyDigest => Some(MailState::Held),
+        Notifications::Off => None,
+    }
+}
+
+/// `SOM-MOG, KEN-NBO`: the areas, in the order travelled, each once.
+fn areas(record: &RequestRecord) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for leg in record.request.legs.legs() {
+        if !seen.contains(&leg.area.as_str()) {
+            seen.push(leg.area.as_str());
+        }
+    }
+    seen.join(", ")
+}
+
+fn legs(record: &RequestRecord, w: Words) -> Vec<String> {
+    record
+        .request
+        .legs
+        .legs()
+        .iter()
+        .enumerate()
+        .map(|(i, leg)| {
+            let outcome = record
+                .decision
+                .legs
+                .get(i)
+                .map(|d| w.t(&format!("outcome.{}", outcome_key(d.outcome)), &[]))
+                .unwrap_or_default();
+            w.t(
+                "leg",
+                &[
+                    ("n", &(i + 1).to_string()),
+                    ("area", leg.area.as_str()),
+                    ("arrival", &w.date(leg.arrival)),
+                    ("departure", &w.date(leg.departure)),
+                    ("outcome", &outcome),
+                ],
+            )
+        })
+        .collect()
+}
+
+fn outcome_key(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Cleared => "cleared",
+        Outcome::Held => "held",
+        Outcome::Refused => "refused",
+        Outcome::Escalated => "escalated",
+    }
+}
+
+/// What to do about a hold, by the code of the leg that holds it.
+fn todo_key(code: DecisionCode) -> &'static str {
+    match code {
+        DecisionCode::NoSraInForce => "todo.no_sra_in_force",
+        DecisionCode::AreaSuspended => "todo.area_suspended",
+        DecisionCode::BsafeMissing => "todo.bsafe_missing",
+        DecisionCode::SsafeMissing => "todo.ssafe_missing",
+        DecisionCode::MissionSraRequired => "todo.mission_sra_required",
+        _ => "todo.other",
+    }
+}
+
+fn status_letter(
+    notice: &Notice,
+    name: &str,
+    language: Language,
+    settings: &MailSettings,
+) -> Letter {
+    let w = Words::new(language);
+    let record = &notice.record;
+    let traveller = record.request.traveller.name.as_str();
+    let status = record.status;
+    let status_word = w.t(&format!("status.{}", status.as_str()), &[]);
+    let subject = w.t(
+        "subject.status",
+        &[
+            ("status", &status_word),
+            ("traveller", traveller),
+            ("areas", &areas(record)),
+            ("date", &w.date(record.request.legs.first_arrival())),
+        ],
+    );
+    let mut blocks = vec![Block::Paragraph(w.t("greeting", &[("name", name)]))];
+    let reason = record.decision.reason.as_str();
+    let main = match status {
+        RequestStatus::Escalated => {
+            let chain = record
+                .escalation
+                .as_ref()
+                .map(|e| e.chain.join(", "))
+                .unwrap_or_else(|| record.decision.approval_chain.join(", "));
+            w.t(
+                "body.escalated",
+                &[("traveller", traveller), ("chain", &chain)],
+            )
+        }
+        other => w.t(
+            &format!("body.{}", other.as_str()),
+            &[("traveller", traveller), ("reason", reason)],
+        ),
+    };
+    blocks.push(Block::Paragraph(main));
+    if status == RequestStatus::Held {
+        blocks.push(Block::Paragraph(w.t(todo_key(record.decision.code), &[])));
+    }
+    if matches!(status, RequestStatus::Cleared | RequestStatus::Approved) {
+        let conditions: Vec<String> = record
+            .decision
+            .legs
+            .iter()
+            .flat_map(|l| l.conditions.iter().cloned())
+            .collect();
+        if !conditions.is_empty() {
+            blocks.push(Block::Paragraph(w.t("body.conditions", &[])));
+            blocks.push(Block::List(conditions));
+        }
+    }
+    if let Some(comment) = notice.comment.as_deref().filter(|c| !c.trim().is_empty()) {
+        blocks.push(Block::Paragraph(
+            w.t("body.comment", &[("comment", comment)]),
+        ));
+    }
+    blocks.push(Block::Paragraph(w.t("legs", &[])));
+    blocks.push(Block::List(legs(record, w)));
+    let url = settings.request_link(record.id);
+    blocks.push(Block::Link {
+        text: w.t("link", &[("url", &url)]),
+        url,
+    });
+    blocks.push(Block::Paragraph(w.t("footer", &[])));
+    Letter { subject, blocks }
+}
+
+fn queue_letter(
+    record: &RequestRecord,
+    stage: &str,
+    name: &str,
+    language: Language,
+    settings: &MailSettings,
+) -> Letter {
+    let w = Words::new(language);
+    let r = &record.request;
+    let subject = w.t(
+        "subject.queue",
+        &[
+            ("stage", stage),
+            ("traveller", &r.traveller.name),
+            ("areas", &areas(record)),
+            ("date", &w.date(r.legs.first_arrival())),
+        ],
+    );
+    let url = settings.request_link(record.id);
+    let blocks = vec![
+        Block::Paragraph(w.t("greeting", &[("name", name)])),
+        Block::Paragraph(w.t("body.queue", &[("stage", stage)])),
+        Block::Paragraph(w.t(
+            "body.queue_details",
+            &[
+                ("traveller", &r.traveller.name),
+                ("org", r.traveller.org.as_str()),
+                ("pc", r.programme_criticality.as_str()),
+                ("purpose", &r.purpose),
+            ],
+        )),
+        Block::Paragraph(w.t("legs", &[])),
+        Block::List(legs(record, w)),
+        Block::Link {
+            text: w.t("link", &[("url", &url)]),
+            url,
+        },
+        Block::Paragraph(w.t("footer", &[])),
+    ];
+    Letter { subject, blocks }
+}
+
+/// The digest of `person`'s held messages: one line per message, with its request's link.
+pub fn digest_letter(
+    person: &Person,
+    held: &[crate::store::mail::HeldMail],
+    settings: &MailSettings,
+) -> Letter {
+    let w = Words::new(person.language);
+    let items: Vec<String> = held
+        .iter()
+        .map(|h| match h.request_id {
+            Some(id) => format!("{} ({})", h.subject, settings.request_link(id)),
+            None => h.subject.clone(),
+        })
+        .collect();
+    Letter {
+        subject: w.plural("subject.digest", held.len(), &[]),
+        blocks: vec![
+            Block::Paragraph(w.t("greeting", &[("name", &person.name)])),
+            Block::Paragraph(w.t("body.digest", &[])),
+            Block::List(items),
+            Block::Paragraph(w.t("footer", &[])),
+        ],
+    }
+}

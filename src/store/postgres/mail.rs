@@ -1,0 +1,259 @@
+//! E-mail: notices written with each change, the messages planned from them, their
+//! delivery and the digests. Several instances share these tables: every lease is taken
+//! with `FOR UPDATE SKIP LOCKED`, and a message's unique key stops a second planning.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use super::{PostgresStore, commit};
+use crate::domain::audit::AuditDraft;
+use crate::domain::notice::notice_for;
+use crate::domain::request::RequestRecord;
+use crate::store::StoreError;
+use crate::store::mail::{
+    DueMail, DueNotice, HeldMail, MailState, MailStore, MailView, NewMail, SendResult,
+};
+
+/// Writes the change's notice in the change's own transaction.
+pub(super) async fn enqueue_notice(
+    tx: &mut PgConnection,
+    record: &RequestRecord,
+    audit: &AuditDraft,
+) -> Result<(), StoreError> {
+    let now = Utc::now();
+    let Some(notice) = notice_for(record, audit, now) else {
+        return Ok(());
+    };
+    sqlx::query("INSERT INTO mail_notices (payload, created_at) VALUES ($1, $2)")
+        .bind(serde_json::to_string(&notice)?)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+fn state_text(state: MailState) -> &'static str {
+    match state {
+        MailState::Pending => "pending",
+        MailState::Held => "held",
+    }
+}
+
+fn attempts(row: &PgRow) -> Result<u32, StoreError> {
+    Ok(row
+        .try_get::<i32, _>("attempts")?
+        .try_into()
+        .unwrap_or(u32::MAX))
+}
+
+async fn insert_mail(
+    tx: &mut PgConnection,
+    mail: &NewMail,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO mail_messages (key, request_id, recipient, person, language, subject, text_body, html_body, \
+         status, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+         ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(&mail.key)
+    .bind(mail.request_id)
+    .bind(&mail.recipient)
+    .bind(&mail.person)
+    .bind(&mail.language)
+    .bind(&mail.subject)
+    .bind(&mail.text)
+    .bind(&mail.html)
+    .bind(state_text(mail.state))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+#[async_trait]
+impl MailStore for PostgresStore {
+    #[tracing::instrument(name = "store.claim_notices", level = "debug", skip_all)]
+    async fn claim_notices(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<DueNotice>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE mail_notices SET locked_until = $3 WHERE id IN ( \
+               SELECT id FROM mail_notices WHERE locked_until IS NULL OR locked_until <= $1 \
+               ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, payload",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .bind(now + lease)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut due: Vec<DueNotice> = rows
+            .iter()
+            .map(|row| {
+                Ok(DueNotice {
+                    id: row.try_get("id")?,
+                    payload: row.try_get("payload")?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        due.sort_by_key(|n| n.id);
+        Ok(due)
+    }
+
+    #[tracing::instrument(name = "store.plan_mail", level = "debug", skip_all)]
+    async fn plan_mail(&self, notices: &[i64], mail: &[NewMail]) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        for m in mail {
+            insert_mail(&mut tx, m, now).await?;
+        }
+        sqlx::query("DELETE FROM mail_notices WHERE id = ANY($1)")
+            .bind(notices)
+            .execute(&mut *tx)
+            .await?;
+        commit(tx).await
+    }
+
+    #[tracing::instrument(name = "store.claim_due_mail", level = "debug", skip_all)]
+    async fn claim_due_mail(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<DueMail>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE mail_messages SET locked_until = $3 WHERE id IN ( \
+               SELECT id FROM mail_messages WHERE status = 'pending' AND next_attempt_at <= $1 \
+               AND (locked_until IS NULL OR locked_until <= $1) ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, key, attempts, recipient, subject, text_body, html_body, created_at",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .bind(now + lease)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut due: Vec<DueMail> = rows
+            .iter()
+            .map(|row| {
+                Ok(DueMail {
+                    id: row.try_get("id")?,
+                    key: row.try_get("key")?,
+                    attempts: attempts(row)?,
+                    recipient: row.try_get("recipient")?,
+                    subject: row.try_get("subject")?,
+                    text: row.try_get("text_body")?,
+                    html: row.try_get("html_body")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        due.sort_by_key(|m| m.id);
+        Ok(due)
+    }
+
+    #[tracing::instrument(name = "store.finish_mail", level = "debug", skip_all)]
+    async fn finish_mail(&self, id: i64, result: &SendResult) -> Result<(), StoreError> {
+        let query = match result {
+            SendResult::Sent => sqlx::query(
+                "UPDATE mail_messages SET status = 'sent', attempts = attempts + 1, sent_at = now(), \
+                 locked_until = NULL, last_error = NULL WHERE id = $1",
+            )
+            .bind(id),
+            SendResult::RetryAt(at, error) => sqlx::query(
+                "UPDATE mail_messages SET attempts = attempts + 1, next_attempt_at = $2, \
+                 locked_until = NULL, last_error = $3 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(*at)
+            .bind(error.clone()),
+            SendResult::GiveUp(error) => sqlx::query(
+                "UPDATE mail_messages SET status = 'failed', attempts = attempts + 1, \
+                 locked_until = NULL, last_error = $2 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(error.clone()),
+        };
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "store.held_mail", level = "debug", skip_all)]
+    async fn held_mail(&self) -> Result<Vec<(String, Vec<HeldMail>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, person, request_id, subject, created_at FROM mail_messages \
+             WHERE status = 'held' AND person IS NOT NULL ORDER BY person, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<(String, Vec<HeldMail>)> = Vec::new();
+        for row in &rows {
+            let person: String = row.try_get("person")?;
+            let held = HeldMail {
+                id: row.try_get("id")?,
+                request_id: row.try_get::<Option<Uuid>, _>("request_id")?,
+                subject: row.try_get("subject")?,
+                created_at: row.try_get("created_at")?,
+            };
+            match out.last_mut() {
+                Some((p, items)) if *p == person => items.push(held),
+                _ => out.push((person, vec![held])),
+            }
+        }
+        Ok(out)
+    }
+
+    #[tracing::instrument(name = "store.post_digest", level = "debug", skip_all)]
+    async fn post_digest(&self, digest: &NewMail, held: &[i64]) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !insert_mail(&mut tx, digest, Utc::now()).await? {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE mail_messages SET status = 'digested' WHERE id = ANY($1) AND status = 'held'",
+        )
+        .bind(held)
+        .execute(&mut *tx)
+        .await?;
+        commit(tx).await?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(name = "store.list_mail", level = "debug", skip_all)]
+    async fn list_mail(
+        &self,
+        request_id: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<MailView>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM mail_messages WHERE $1::uuid IS NULL OR request_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(request_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(MailView {
+                    id: row.try_get("id")?,
+                    request_id: row.try_get("request_id")?,
+                    recipient: row.try_get("recipient")?,
+                    person: row.try_get("person")?,
+                    language: row.try_get("language")?,
+                    subject: row.try_get("subject")?,
+                    status: row.try_get("status")?,
+                    attempts: attempts(row)?,
+                    last_error: row.try_get("last_error")?,
+                    created_at: row.try_get("created_at")?,
+                    sent_at: row.try_get("sent_at")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,296 @@
+//! E-mail: notices written with each change, the messages planned from them, their
+//! delivery and the digests.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+use uuid::Uuid;
+
+use super::SqliteStore;
+use super::rows::{parse_ts, ts};
+use crate::domain::audit::AuditDraft;
+use crate::domain::notice::notice_for;
+use crate::domain::request::RequestRecord;
+use crate::store::StoreError;
+use crate::store::mail::{
+    DueMail, DueNotice, HeldMail, MailState, MailStore, MailView, NewMail, SendResult,
+};
+
+/// Writes the change's notice in the change's own transaction: no message is lost to a
+/// crash between the change and its planning.
+pub(super) async fn enqueue_notice(
+    tx: &mut SqliteConnection,
+    record: &RequestRecord,
+    audit: &AuditDraft,
+) -> Result<(), StoreError> {
+    let now = Utc::now();
+    let Some(notice) = notice_for(record, audit, now) else {
+        return Ok(());
+    };
+    sqlx::query("INSERT INTO mail_notices (payload, created_at) VALUES (?, ?)")
+        .bind(serde_json::to_string(&notice)?)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// The same, for the group writer's own connection.
+pub(super) fn enqueue_notice_sync(
+    conn: &rusqlite::Connection,
+    record: &RequestRecord,
+    audit: &AuditDraft,
+) -> Result<(), StoreError> {
+    let now = Utc::now();
+    let Some(notice) = notice_for(record, audit, now) else {
+        return Ok(());
+    };
+    conn.prepare_cached("INSERT INTO mail_notices (payload, created_at) VALUES (?, ?)")?
+        .execute(rusqlite::params![serde_json::to_string(&notice)?, ts(now)])?;
+    Ok(())
+}
+
+fn state_text(state: MailState) -> &'static str {
+    match state {
+        MailState::Pending => "pending",
+        MailState::Held => "held",
+    }
+}
+
+fn attempts(row: &SqliteRow) -> Result<u32, StoreError> {
+    Ok(row
+        .try_get::<i64, _>("attempts")?
+        .try_into()
+        .unwrap_or(u32::MAX))
+}
+
+fn uuid_column(row: &SqliteRow, name: &str) -> Result<Option<Uuid>, StoreError> {
+    row.try_get::<Option<String>, _>(name)?
+        .map(|raw| Uuid::parse_str(&raw).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .transpose()
+}
+
+async fn insert_mail(
+    tx: &mut SqliteConnection,
+    mail: &NewMail,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO mail_messages (key, request_id, recipient, person, language, subject, text_body, html_body, \
+         status, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(&mail.key)
+    .bind(mail.request_id.map(|id| id.to_string()))
+    .bind(&mail.recipient)
+    .bind(&mail.person)
+    .bind(&mail.language)
+    .bind(&mail.subject)
+    .bind(&mail.text)
+    .bind(&mail.html)
+    .bind(state_text(mail.state))
+    .bind(ts(now))
+    .bind(ts(now))
+    .execute(&mut *tx)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+#[async_trait]
+impl MailStore for SqliteStore {
+    #[tracing::instrument(name = "store.claim_notices", level = "debug", skip_all)]
+    async fn claim_notices(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<DueNotice>, StoreError> {
+        let turn = self.turn().await?;
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE mail_notices SET locked_until = ?3 WHERE id IN ( \
+               SELECT id FROM mail_notices WHERE locked_until IS NULL OR locked_until <= ?1 ORDER BY id LIMIT ?2) \
+             RETURNING id, payload",
+        )
+        .bind(ts(now))
+        .bind(i64::from(limit))
+        .bind(ts(now + lease))
+        .fetch_all(&mut *tx)
+        .await?;
+        turn.commit(tx).await?;
+        let mut due: Vec<DueNotice> = rows
+            .iter()
+            .map(|row| {
+                Ok(DueNotice {
+                    id: row.try_get("id")?,
+                    payload: row.try_get("payload")?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        due.sort_by_key(|n| n.id);
+        Ok(due)
+    }
+
+    #[tracing::instrument(name = "store.plan_mail", level = "debug", skip_all)]
+    async fn plan_mail(&self, notices: &[i64], mail: &[NewMail]) -> Result<(), StoreError> {
+        let turn = self.turn().await?;
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        for m in mail {
+            insert_mail(&mut tx, m, now).await?;
+        }
+        for id in notices {
+            sqlx::query("DELETE FROM mail_notices WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        turn.commit(tx).await
+    }
+
+    #[tracing::instrument(name = "store.claim_due_mail", level = "debug", skip_all)]
+    async fn claim_due_mail(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<DueMail>, StoreError> {
+        let turn = self.turn().await?;
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE mail_messages SET locked_until = ?3 WHERE id IN ( \
+               SELECT id FROM mail_messages WHERE status = 'pending' AND next_attempt_at <= ?1 \
+               AND (locked_until IS NULL OR locked_until <= ?1) ORDER BY id LIMIT ?2) \
+             RETURNING id, key, attempts, recipient, subject, text_body, html_body, created_at",
+        )
+        .bind(ts(now))
+        .bind(i64::from(limit))
+        .bind(ts(now + lease))
+        .fetch_all(&mut *tx)
+        .await?;
+        turn.commit(tx).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DueMail {
+                    id: row.try_get("id")?,
+                    key: row.try_get("key")?,
+                    attempts: attempts(row)?,
+                    recipient: row.try_get("recipient")?,
+                    subject: row.try_get("subject")?,
+                    text: row.try_get("text_body")?,
+                    html: row.try_get("html_body")?,
+                    created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    #[tracing::instrument(name = "store.finish_mail", level = "debug", skip_all)]
+    async fn finish_mail(&self, id: i64, result: &SendResult) -> Result<(), StoreError> {
+        let turn = self.turn().await?;
+        let now = ts(Utc::now());
+        let query = match result {
+            SendResult::Sent => sqlx::query(
+                "UPDATE mail_messages SET status = 'sent', attempts = attempts + 1, sent_at = ?2, \
+                 locked_until = NULL, last_error = NULL WHERE id = ?1",
+            )
+            .bind(id)
+            .bind(now),
+            SendResult::RetryAt(at, error) => sqlx::query(
+                "UPDATE mail_messages SET attempts = attempts + 1, next_attempt_at = ?2, \
+                 locked_until = NULL, last_error = ?3 WHERE id = ?1",
+            )
+            .bind(id)
+            .bind(ts(*at))
+            .bind(error.clone()),
+            SendResult::GiveUp(error) => sqlx::query(
+                "UPDATE mail_messages SET status = 'failed', attempts = attempts + 1, \
+                 locked_until = NULL, last_error = ?2 WHERE id = ?1",
+            )
+            .bind(id)
+            .bind(error.clone()),
+        };
+        query.execute(&self.pool).await.map_err(|e| turn.judge(e))?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "store.held_mail", level = "debug", skip_all)]
+    async fn held_mail(&self) -> Result<Vec<(String, Vec<HeldMail>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, person, request_id, subject, created_at FROM mail_messages \
+             WHERE status = 'held' ORDER BY person, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<(String, Vec<HeldMail>)> = Vec::new();
+        for row in &rows {
+            let person: Option<String> = row.try_get("person")?;
+            let Some(person) = person else { continue };
+            let held = HeldMail {
+                id: row.try_get("id")?,
+                request_id: uuid_column(row, "request_id")?,
+                subject: row.try_get("subject")?,
+                created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
+            };
+            match out.last_mut() {
+                Some((p, items)) if *p == person => items.push(held),
+                _ => out.push((person, vec![held])),
+            }
+        }
+        Ok(out)
+    }
+
+    #[tracing::instrument(name = "store.post_digest", level = "debug", skip_all)]
+    async fn post_digest(&self, digest: &NewMail, held: &[i64]) -> Result<bool, StoreError> {
+        let turn = self.turn().await?;
+        let mut tx = self.pool.begin().await?;
+        if !insert_mail(&mut tx, digest, Utc::now()).await? {
+            return Ok(false);
+        }
+        for id in held {
+            sqlx::query(
+                "UPDATE mail_messages SET status = 'digested' WHERE id = ? AND status = 'held'",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        turn.commit(tx).await?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(name = "store.list_mail", level = "debug", skip_all)]
+    async fn list_mail(
+        &self,
+        request_id: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<MailView>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM mail_messages WHERE ?1 IS NULL OR request_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(request_id.map(|id| id.to_string()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(MailView {
+                    id: row.try_get("id")?,
+                    request_id: uuid_column(row, "request_id")?,
+                    recipient: row.try_get("recipient")?,
+                    person: row.try_get("person")?,
+                    language: row.try_get("language")?,
+                    subject: row.try_get("subject")?,
+                    status: row.try_get("status")?,
+                    attempts: attempts(row)?,
+                    last_error: row.try_get("last_error")?,
+                    created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
+                    sent_at: row
+                        .try_get::<Option<String>, _>("sent_at")?
+                        .map(|raw| parse_ts(&raw))
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+}
