@@ -148,6 +148,11 @@ impl Settings {
             .check(self.is_development(), &self.environment)?;
         self.database.check()?;
         self.mail.check()?;
+        self.approval.response_times().map_err(anyhow::Error::msg)?;
+        if !self.approval.escalation_contact.is_empty() {
+            crate::domain::person::EmailAddress::parse("", &self.approval.escalation_contact)
+                .map_err(|e| anyhow::anyhow!("approval.escalation_contact: {}", e.detail))?;
+        }
         Ok(())
     }
 
@@ -176,6 +181,8 @@ struct PolicyFile {
     acceptance: BTreeMap<String, RiskLevel>,
     approval_chains: BTreeMap<String, Vec<String>>,
     mission_sra_required_from: RiskLevel,
+    #[serde(default)]
+    lead_times: crate::domain::lead_time::LeadTimes,
 }
 
 #[derive(Deserialize)]
@@ -220,8 +227,10 @@ pub fn parse_policy(text: &str) -> anyhow::Result<PolicyRules> {
             ))
         })
         .collect::<anyhow::Result<_>>()?;
-    PolicyRules::new(matrix, acceptance, chains, file.mission_sra_required_from)
-        .map_err(anyhow::Error::msg)
+    let mut rules = PolicyRules::new(matrix, acceptance, chains, file.mission_sra_required_from)
+        .map_err(anyhow::Error::msg)?;
+    rules.lead_times = file.lead_times;
+    Ok(rules)
 }
 
 #[cfg(test)]

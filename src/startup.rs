@@ -91,7 +91,13 @@ impl Services {
             )),
             publishing: Publishing::new(store.clone(), cache.clone(), policy),
             stages: stage_roles.keys().cloned().collect(),
-            approvals: Approvals::new(store.clone(), lease, stage_roles, Arc::new(events.clone())),
+            approvals: Approvals::new(store.clone(), lease, stage_roles, Arc::new(events.clone()))
+                .with_response_times(
+                    settings
+                        .approval
+                        .response_times()
+                        .map_err(anyhow::Error::msg)?,
+                ),
             events,
             store,
             cache,
@@ -100,6 +106,31 @@ impl Services {
             stop_cache,
         })
     }
+}
+
+/// Expires the requests still pending when their first leg begins (every instance may: a
+/// request changed meanwhile is left to the next round).
+async fn expire_pending(clearing: Arc<Clearing>, interval: Duration, shutdown: Shutdown) {
+    let clearing = &clearing;
+    every(interval, shutdown, || async move {
+        let today = chrono::Utc::now().date_naive();
+        match clearing.expire_started(today, 200).await {
+            Ok(0) => false,
+            Ok(n) => {
+                tracing::info!(
+                    expired = n,
+                    "pending requests expired as their first leg began"
+                );
+                // A full batch: there may be more.
+                n == 200
+            }
+            Err(e) => {
+                tracing::warn!(error = ?e, "expiring pending requests failed; retrying");
+                false
+            }
+        }
+    })
+    .await;
 }
 
 /// Forgets expired idempotency keys once an hour (every instance may: deleting is idempotent).
@@ -238,10 +269,31 @@ impl Application {
             );
             tasks.push(tokio::spawn(rescreener.run(shutdown.clone())));
         }
+        tasks.push(tokio::spawn(expire_pending(
+            state.clearing.clone(),
+            Duration::from_secs(settings.approval.clock_interval_secs.max(1)),
+            shutdown.clone(),
+        )));
         if settings.mail.send {
             let mut mail = settings.mail.clone();
             mail.ca_file = mail.ca_file.map(|file| settings.resolve(&file));
-            let mailer = Mailer::new(services.store.clone(), mail)?;
+            let reminders = crate::notify::mail::Reminders {
+                times: settings
+                    .approval
+                    .response_times()
+                    .map_err(anyhow::Error::msg)?,
+                contact: (!settings.approval.escalation_contact.is_empty())
+                    .then(|| {
+                        crate::domain::person::EmailAddress::parse(
+                            "",
+                            &settings.approval.escalation_contact,
+                        )
+                    })
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!("approval.escalation_contact: {}", e.detail))?,
+                every: Duration::from_secs(settings.approval.clock_interval_secs.max(1)),
+            };
+            let mailer = Mailer::new(services.store.clone(), mail, reminders)?;
             tasks.push(tokio::spawn(mailer.run(shutdown.clone())));
         }
         if settings.webhooks.deliver {

@@ -24,9 +24,58 @@ pub struct ApprovalSettings {
     pub lease_seconds: i64,
     /// The role that decides each stage named in the policy's approval chains.
     pub stage_roles: BTreeMap<String, String>,
+    /// How long each stage has to decide (`24h`, `90m`, `2d`): its approvers are reminded
+    /// at half of it and when it has passed, and `escalation_contact` is told then.
+    #[serde(default)]
+    pub response_time: BTreeMap<String, String>,
+    /// Who hears of a stage's overdue item (an address); none if empty.
+    #[serde(default)]
+    pub escalation_contact: String,
+    /// How often the clocks are read: expiry of pending requests, reminders.
+    #[serde(default = "default_clock_interval")]
+    pub clock_interval_secs: u64,
+}
+
+fn default_clock_interval() -> u64 {
+    60
+}
+
+impl ApprovalSettings {
+    /// Each stage's response time, checked: a number and a unit (s, m, h, d).
+    pub fn response_times(&self) -> Result<BTreeMap<String, Duration>, String> {
+        self.response_time
+            .iter()
+            .map(|(stage, raw)| {
+                parse_span(raw).map(|d| (stage.clone(), d)).ok_or_else(|| {
+                    format!("approval.response_time.{stage}: `{raw}` is not like 24h, 90m or 2d")
+                })
+            })
+            .collect()
+    }
+}
+
+/// `24h`, `90m`, `2d`, `30s`: a positive whole number and its unit, a year at most.
+fn parse_span(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let unit = raw.chars().last()?;
+    let n: i64 = raw[..raw.len() - unit.len_utf8()]
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)?;
+    match unit {
+        's' => Duration::try_seconds(n),
+        'm' => Duration::try_minutes(n),
+        'h' => Duration::try_hours(n),
+        'd' => Duration::try_days(n),
+        _ => None,
+    }
+    // A year at most: more is a typo, and would carry deadlines past any calendar.
+    .filter(|d| *d <= Duration::days(366))
 }
 
 pub struct Approvals {
+    /// Each stage's response time, for the deadline of its queue's items.
+    response_times: BTreeMap<String, Duration>,
     store: Arc<dyn Store>,
     lease: Duration,
     stage_roles: BTreeMap<String, Role>,
@@ -48,11 +97,26 @@ impl Approvals {
         events: Arc<dyn QueueEventSink>,
     ) -> Self {
         Self {
+            response_times: BTreeMap::new(),
             store,
             lease,
             stage_roles,
             events,
         }
+    }
+
+    /// With each stage's response time.
+    pub fn with_response_times(mut self, times: BTreeMap<String, Duration>) -> Self {
+        self.response_times = times;
+        self
+    }
+
+    /// When the stage `record` waits at should have decided: its response time after the
+    /// request entered the stage; none without a response time or outside the chain.
+    pub fn due(&self, record: &RequestRecord) -> Option<chrono::DateTime<Utc>> {
+        let escalation = record.escalation.as_ref()?;
+        let time = self.response_times.get(escalation.stage())?;
+        escalation.stage_since.checked_add_signed(*time)
     }
 
     /// Approvers see the stages their roles decide; admins see every stage.
@@ -253,5 +317,32 @@ impl Approvals {
         };
         audit.to = next.status;
         Ok((next, audit, events))
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    #[test]
+    fn response_times_are_a_number_and_a_unit() {
+        assert_eq!(parse_span("24h"), Some(Duration::hours(24)));
+        assert_eq!(parse_span(" 90m "), Some(Duration::minutes(90)));
+        assert_eq!(parse_span("2d"), Some(Duration::days(2)));
+        assert_eq!(parse_span("4s"), Some(Duration::seconds(4)));
+        for bad in [
+            "",
+            "h",
+            "0h",
+            "-1h",
+            "24",
+            "24 h",
+            "1.5h",
+            "24é",
+            "é",
+            "99999999999999d",
+        ] {
+            assert_eq!(parse_span(bad), None, "{bad:?}");
+        }
     }
 }

@@ -60,7 +60,7 @@ impl Clearing {
         claimed_id: Option<Uuid>,
     ) -> Result<Arc<NewRequest>, AppError> {
         access::may_submit(caller, &request.traveller)?;
-        let decision = self.decide(&request).await?;
+        let decision = self.decide_now(&request).await?;
         // Microseconds are what both databases keep: the time read back is the time answered.
         let now = Utc::now().trunc_subsecs(6);
         let record = RequestRecord {
@@ -119,11 +119,30 @@ impl Clearing {
 
     async fn decide(&self, request: &ClearanceRequest) -> Result<Decision, AppError> {
         let risks = self.area_risks(request).await?;
-        Ok(policy::evaluate(
+        Ok(self.decide_among(request, &risks))
+    }
+
+    fn decide_among(&self, request: &ClearanceRequest, risks: &[Arc<AreaRisk>]) -> Decision {
+        policy::evaluate(
             request,
             |code| risks.iter().find(|r| &r.area.code == code).map(Arc::as_ref),
             &self.policy,
-        ))
+        )
+    }
+
+    /// A decision for a request being asked for now (submitted or amended): with whether it
+    /// came later than the policy's lead times ask.
+    async fn decide_now(&self, request: &ClearanceRequest) -> Result<Decision, AppError> {
+        let risks = self.area_risks(request).await?;
+        let mut decision = self.decide_among(request, &risks);
+        decision.late = crate::domain::lead_time::lateness(
+            request,
+            &decision,
+            |code| risks.iter().find(|r| &r.area.code == code).map(|r| &r.area),
+            &self.policy.lead_times,
+            Utc::now().date_naive(),
+        );
+        Ok(decision)
     }
 
     /// Every leg's area, from the cache; an unknown area is the caller's mistake.
@@ -280,6 +299,52 @@ impl Clearing {
         Ok(next)
     }
 
+    /// Expires the requests still pending when their first leg begins (`today` or earlier):
+    /// nobody decided in time, and no decision may come after travel began. Each change is
+    /// audited, and its webhook and messages written with it. Returns how many expired; one
+    /// changed meanwhile is left for the next round.
+    pub async fn expire_started(
+        &self,
+        today: chrono::NaiveDate,
+        limit: u32,
+    ) -> Result<usize, AppError> {
+        let mut expired = 0;
+        for current in self.store.pending_started(today, limit).await? {
+            let mut next = current.clone();
+            next.status = RequestStatus::Expired;
+            if let Some(escalation) = next.escalation.as_mut() {
+                escalation.claim = None;
+            }
+            next.version += 1;
+            let change = RequestChange {
+                record: &next,
+                legs_changed: false,
+                audit: AuditDraft {
+                    actor: SYSTEM_ACTOR.into(),
+                    action: AuditAction::Expired,
+                    from: Some(current.status),
+                    to: next.status,
+                    stage: current_stage(&current),
+                    comment: Some(format!(
+                        "still {} when the first leg began on {}",
+                        current.status.as_str(),
+                        current.request.legs.first_arrival()
+                    )),
+                },
+            };
+            match self.store.update_request(change).await {
+                Ok(()) => expired += 1,
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            if let Some(stage) = current_stage(&current) {
+                self.events
+                    .publish(QueueEventKind::Removed, current.id, &stage, SYSTEM_ACTOR);
+            }
+        }
+        Ok(expired)
+    }
+
     /// A returned (or held) request, amended by its traveller or travel unit: decided
     /// afresh, and if escalated again it re-enters the chain at its first stage.
     pub async fn amend(
@@ -310,7 +375,7 @@ impl Clearing {
                 "the organisation of a request cannot change; submit a new request",
             ));
         }
-        let decision = self.decide(&request).await?;
+        let decision = self.decide_now(&request).await?;
         // Microseconds are what both databases keep: the time read back is the time answered.
         let now = Utc::now().trunc_subsecs(6);
         let next = RequestRecord {
@@ -350,7 +415,9 @@ impl Clearing {
             let Some(current) = self.store.get_request(id).await? else {
                 return Ok(false);
             };
-            let decision = self.decide(&current.request).await?;
+            let mut decision = self.decide(&current.request).await?;
+            // Lateness is about when it was asked for, which a re-screening does not change.
+            decision.late = current.decision.late.clone();
             let Some(status) = current.status.after_rescreen(decision.outcome) else {
                 return Ok(false);
             };
@@ -437,6 +504,9 @@ fn escalation_for(decision: &Decision, now: chrono::DateTime<Utc>) -> Option<Esc
 }
 
 /// The stage a request waits on, while escalated.
+/// The actor the audit trail names for what the service does on its own (expiry).
+pub const SYSTEM_ACTOR: &str = "clearway";
+
 pub fn current_stage(record: &RequestRecord) -> Option<String> {
     (record.status == RequestStatus::Escalated)
         .then(|| record.escalation.as_ref().map(|e| e.stage().clone()))

@@ -24,6 +24,8 @@ pub enum AuditAction {
     Amended,
     /// Decided again after an SRA or suspension changed.
     Rescreened,
+    /// Still pending when its first leg began.
+    Expired,
 }
 
 /// What a state change records, before it is placed in its chain.

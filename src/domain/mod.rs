@@ -8,6 +8,7 @@ pub mod audit;
 pub mod caller;
 pub mod criticality;
 pub mod itinerary;
+pub mod lead_time;
 pub mod notice;
 pub mod person;
 pub mod policy;

@@ -121,6 +121,7 @@ mod tests {
                 reason: "needs approval".into(),
                 approval_chain: vec!["hq".into(), "dg".into()],
                 legs: Vec::new(),
+                late: None,
             },
             escalation: Some(Escalation::start(
                 vec!["hq".into(), "dg".into()],

@@ -24,6 +24,8 @@ pub struct PolicyRules {
     acceptance: BTreeMap<ProgrammeCriticality, RiskLevel>,
     chains: BTreeMap<RiskLevel, Vec<Stage>>,
     mission_sra_from: RiskLevel,
+    /// Days of notice each risk level asks for.
+    pub lead_times: super::lead_time::LeadTimes,
 }
 
 impl PolicyRules {
@@ -58,6 +60,7 @@ impl PolicyRules {
             acceptance,
             chains,
             mission_sra_from,
+            lead_times: Default::default(),
         })
     }
 
@@ -142,6 +145,10 @@ pub struct Decision {
     /// Stages that must approve, in order; empty unless escalated.
     pub approval_chain: Vec<Stage>,
     pub legs: Vec<LegDecision>,
+    /// Requested later than the policy's lead time for its risk: decided all the same, and
+    /// shown to approvers as late. Set when the request is submitted or amended.
+    #[serde(default)]
+    pub late: Option<super::lead_time::Lateness>,
 }
 
 /// Decides a request. `area_risk` gives what is known of each area; an area it does not
@@ -199,6 +206,7 @@ fn combine(legs: Vec<LegDecision>, rules: &PolicyRules) -> Decision {
         reason,
         approval_chain,
         legs,
+        late: None,
     }
 }
 

@@ -158,10 +158,12 @@ pub enum RequestStatus {
     Returned,
     Withdrawn,
     Revoked,
+    /// Still pending when its first leg began: nobody decided in time.
+    Expired,
 }
 
 impl RequestStatus {
-    pub const ALL: [RequestStatus; 9] = [
+    pub const ALL: [RequestStatus; 10] = [
         Self::Cleared,
         Self::Held,
         Self::Refused,
@@ -171,6 +173,7 @@ impl RequestStatus {
         Self::Returned,
         Self::Withdrawn,
         Self::Revoked,
+        Self::Expired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -184,6 +187,7 @@ impl RequestStatus {
             Self::Returned => "returned",
             Self::Withdrawn => "withdrawn",
             Self::Revoked => "revoked",
+            Self::Expired => "expired",
         }
     }
 }
@@ -278,6 +282,7 @@ mod tests {
             (S::Rejected, O::Cleared, None),
             (S::Returned, O::Cleared, None),
             (S::Revoked, O::Cleared, None),
+            (S::Expired, O::Cleared, None),
         ];
         for (from, outcome, expected) in cases {
             assert_eq!(

@@ -17,7 +17,7 @@ use crate::error_code::Code;
 pub const COULD_NOT_DELIVER: &str = "could not deliver";
 
 /// Every event a webhook may subscribe to; `*` subscribes to all.
-pub const EVENTS: [&str; 7] = [
+pub const EVENTS: [&str; 8] = [
     "request.submitted",
     "request.approved",
     "request.rejected",
@@ -25,6 +25,7 @@ pub const EVENTS: [&str; 7] = [
     "request.withdrawn",
     "request.amended",
     "request.rescreened",
+    "request.expired",
 ];
 
 /// The event a state change raises; claims and releases are internal to the queue.
@@ -37,6 +38,7 @@ pub fn event_name(action: AuditAction) -> Option<&'static str> {
         AuditAction::Withdrawn => Some("request.withdrawn"),
         AuditAction::Amended => Some("request.amended"),
         AuditAction::Rescreened => Some("request.rescreened"),
+        AuditAction::Expired => Some("request.expired"),
         AuditAction::Claimed | AuditAction::Released => None,
     }
 }

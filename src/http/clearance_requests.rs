@@ -578,6 +578,7 @@ mod tests {
                 } else {
                     vec![]
                 },
+                late: None,
                 legs: vec![LegDecision {
                     area: request.legs.legs()[0].area.clone(),
                     sra: Some(SraRef {

@@ -30,12 +30,24 @@ struct QueueItem<'a> {
     seconds_in_queue: i64,
     /// Travel starts within 72 hours: decide this one first.
     urgent: bool,
+    /// When the stage should have decided (its response time after the request entered
+    /// it); none if the stage has no response time.
+    due_at: Option<DateTime<Utc>>,
+    /// `due_at` has passed: the stage's approvers and the escalation contact were reminded.
+    overdue: bool,
+    /// The earlier of `due_at` and the start of travel (when an undecided request expires):
+    /// the page orders the queue by it.
+    deadline: DateTime<Utc>,
     claim: Option<&'a crate::domain::approval::Claim>,
     request: RequestView<'a>,
 }
 
 impl<'a> QueueItem<'a> {
-    fn of(record: &'a RequestRecord, now: DateTime<Utc>) -> Option<Self> {
+    fn of(
+        record: &'a RequestRecord,
+        now: DateTime<Utc>,
+        due_at: Option<DateTime<Utc>>,
+    ) -> Option<Self> {
         let escalation = record.escalation.as_ref()?;
         let travel_starts = record
             .request
@@ -48,6 +60,9 @@ impl<'a> QueueItem<'a> {
             in_stage_since: escalation.stage_since,
             seconds_in_queue: (now - escalation.stage_since).num_seconds().max(0),
             urgent: travel_starts - now <= chrono::Duration::hours(URGENT_WITHIN_HOURS),
+            due_at,
+            overdue: due_at.is_some_and(|due| due <= now),
+            deadline: due_at.map_or(travel_starts, |due| due.min(travel_starts)),
             claim: escalation.claim.as_ref().filter(|c| c.is_live(now)),
             request: RequestView::from(record),
         })
@@ -111,7 +126,7 @@ pub async fn queue(
     Ok(response.json(QueuePage {
         items: records
             .iter()
-            .filter_map(|r| QueueItem::of(r, now))
+            .filter_map(|r| QueueItem::of(r, now, state.approvals.due(r)))
             .collect(),
         next_cursor,
     }))
@@ -179,7 +194,11 @@ pub async fn claim(
         .approvals
         .claim(&caller, item_id(&id)?, &expected)
         .await?;
-    Ok(HttpResponse::Ok().json(QueueItem::of(&record, Utc::now())))
+    Ok(HttpResponse::Ok().json(QueueItem::of(
+        &record,
+        Utc::now(),
+        state.approvals.due(&record),
+    )))
 }
 
 /// Release a claim.
@@ -210,7 +229,11 @@ pub async fn release(
         .approvals
         .release(&caller, item_id(&id)?, &expected)
         .await?;
-    Ok(HttpResponse::Ok().json(QueueItem::of(&record, Utc::now())))
+    Ok(HttpResponse::Ok().json(QueueItem::of(
+        &record,
+        Utc::now(),
+        state.approvals.due(&record),
+    )))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -297,6 +297,9 @@ fn add_webhooks(doc: &mut Value) {
             "request.rescreened" => {
                 "An SRA change or a suspension decided the request again, and its status changed."
             }
+            "request.expired" => {
+                "The request was still pending when its first leg began; it can no longer be decided."
+            }
             _ => "A change to a request.",
         };
         hooks.insert(

@@ -95,4 +95,11 @@ pub trait RequestStore: Send + Sync {
     async fn update_request(&self, change: RequestChange<'_>) -> Result<(), StoreError>;
     async fn get_request(&self, id: Uuid) -> Result<Option<RequestRecord>, StoreError>;
     async fn list_requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError>;
+    /// Requests still pending (escalated, held, returned) whose first leg begins on or
+    /// before `on`, soonest first: those that expire.
+    async fn pending_started(
+        &self,
+        on: NaiveDate,
+        limit: u32,
+    ) -> Result<Vec<RequestRecord>, StoreError>;
 }

@@ -59,6 +59,7 @@ fn record_of(traveller: &str) -> RequestRecord {
             reason: "test".into(),
             approval_chain: vec![],
             legs: vec![],
+            late: None,
         },
         escalation: None,
         version: 1,

@@ -26,6 +26,7 @@ mod sqlite {
     mod authorization;
     mod cache;
     mod cli;
+    mod clocks;
     mod conditional;
     mod decisions;
     mod durability;
@@ -65,6 +66,7 @@ mod postgres {
     mod areas_and_sras;
     mod authorization;
     mod cache;
+    mod clocks;
     mod conditional;
     mod decisions;
     mod error_codes;

@@ -4,7 +4,7 @@
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const STORAGE = "clearway.token";
-const STATUSES = ["cleared", "held", "refused", "escalated", "approved", "rejected", "returned", "withdrawn", "revoked"];
+const STATUSES = ["cleared", "held", "refused", "escalated", "approved", "rejected", "returned", "withdrawn", "revoked", "expired"];
 const PENDING = ["escalated", "held", "returned"];
 
 let session = null; // { token, sub, roles, org }
@@ -348,6 +348,7 @@ function headline(record) {
       return decided.length ? capitalise(`${decided.join(t("punct.semicolon"))}.`) : requestReason(record);
     case "withdrawn": return t("headline.withdrawn");
     case "revoked": return t("headline.revoked");
+    case "expired": return t("headline.expired");
     default: return requestReason(record);
   }
 }
@@ -864,22 +865,27 @@ async function loadQueue(stage, list, item) {
   const words = ($("#queue-filter") ? $("#queue-filter").value : "").trim().toLowerCase();
   const matches = (q) => !words || [q.request.traveller.name, q.request.traveller.id, q.request.traveller.org,
     ...q.request.legs.map((l) => l.area)].join(" ").toLowerCase().includes(words);
-  const order = QUEUE_ORDER[($("#queue-order") || { value: "travel" }).value];
+  const order = QUEUE_ORDER[($("#queue-order") || { value: "deadline" }).value];
   page.items = page.items.filter(matches).sort(order);
   list.replaceChildren(page.items.length
     ? el("ul", { class: "queue", "data-testid": "queue" }, page.items.map((q) => el("li", { class: q.urgent ? "urgent" : "" },
       el("button", { type: "button", class: "item", "data-testid": "queue-item", onclick: () => openItem(q.request.id, stage, list, item) },
         q.urgent ? el("span", { class: "flag" }, t("queue.urgent")) : null,
+        q.overdue ? el("span", { class: "flag", "data-testid": "overdue" }, t("queue.overdue")) : null,
+        q.request.decision.late ? el("span", { class: "flag", "data-testid": "late" }, t("queue.late")) : null,
         el("strong", {}, q.request.traveller.name), ` (${q.request.traveller.org}) `,
         q.request.legs.map((l) => `${l.area} ${day(l.arrival)}`).join(" → "),
         el("small", {}, t("queue.waiting", { time: t("n.minutes", { n: Math.round(q.seconds_in_queue / 60) }) })),
+        q.due_at ? el("small", {}, t("queue.due", { when: when(q.due_at) })) : null,
         q.claim ? el("small", { class: "claimed" }, t("queue.claimed_by", { holder: q.claim.holder })) : null))))
     : el("p", { "data-testid": "queue-empty" }, t("queue.empty")));
   return page.items.length;
 }
 
-/** The queue's orders: the API's (soonest travel, then oldest submission), or another. */
+/** The queue's orders: earliest deadline (the stage's response time, or travel if sooner),
+ * the API's (soonest travel, then oldest submission), or another. */
 const QUEUE_ORDER = {
+  deadline: (a, b) => Date.parse(a.deadline) - Date.parse(b.deadline),
   travel: () => 0,
   waiting: (a, b) => b.seconds_in_queue - a.seconds_in_queue,
   traveller: (a, b) => a.request.traveller.name.localeCompare(b.request.traveller.name, locale),

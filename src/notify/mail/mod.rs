@@ -25,16 +25,34 @@ use crate::store::mail::{DueMail, MailState, NewMail, SendResult};
 use crate::store::{Store, StoreError};
 use settings::{MailSettings, SmtpTls};
 
+/// The approval clocks the mailer reminds people of.
+#[derive(Debug, Clone, Default)]
+pub struct Reminders {
+    /// Each stage's response time.
+    pub times: std::collections::BTreeMap<String, chrono::Duration>,
+    /// Told of every item still undecided when its stage's time has passed.
+    pub contact: Option<crate::domain::person::EmailAddress>,
+    /// How often the queues are read for reminders.
+    pub every: Duration,
+}
+
 pub struct Mailer {
     store: Arc<dyn Store>,
     settings: MailSettings,
+    reminders: Reminders,
+    /// When the queues were last read for reminders.
+    reminded: std::sync::Mutex<Option<std::time::Instant>>,
     /// `None` when mail is off: notices are read and dropped.
     transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Option<Mailbox>,
 }
 
 impl Mailer {
-    pub fn new(store: Arc<dyn Store>, settings: MailSettings) -> anyhow::Result<Self> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        settings: MailSettings,
+        reminders: Reminders,
+    ) -> anyhow::Result<Self> {
         let (transport, from) = if settings.enabled {
             (Some(transport(&settings)?), Some(settings.from.parse()?))
         } else {
@@ -43,6 +61,8 @@ impl Mailer {
         Ok(Self {
             store,
             settings,
+            reminders,
+            reminded: std::sync::Mutex::new(None),
             transport,
             from,
         })
@@ -65,6 +85,7 @@ impl Mailer {
     pub async fn round(&self) -> Result<(), StoreError> {
         self.plan_notices().await?;
         if self.transport.is_some() {
+            self.remind().await?;
             self.post_digests().await?;
             self.send_due().await?;
         }
@@ -97,6 +118,44 @@ impl Mailer {
             }
         }
         self.store.plan_mail(&ids, &mail).await
+    }
+
+    /// Reminders for the items of each stage's queue that have waited half their stage's
+    /// response time, or all of it; each is keyed by its item's entry into the stage, so it
+    /// goes once whichever instance writes it first.
+    async fn remind(&self) -> Result<(), StoreError> {
+        if self.reminders.times.is_empty() {
+            return Ok(());
+        }
+        {
+            let mut last = self.reminded.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|at| at.elapsed() < self.reminders.every) {
+                return Ok(());
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let now = Utc::now();
+        let people = self.store.list_people().await?;
+        let mut mail = Vec::new();
+        for (stage, time) in &self.reminders.times {
+            // The queues are short (items wait hours, not weeks): read each whole.
+            let queue = self.store.escalation_queue(stage, None, 10_000).await?;
+            for record in &queue {
+                mail.extend(plan::reminders(
+                    record,
+                    stage,
+                    *time,
+                    now,
+                    &people,
+                    self.reminders.contact.as_ref(),
+                    &self.settings,
+                ));
+            }
+        }
+        if mail.is_empty() {
+            return Ok(());
+        }
+        self.store.plan_mail(&[], &mail).await
     }
 
     /// Each person's held messages, once a day from the digest hour.

@@ -261,7 +261,7 @@ fn queue_letter(
         ],
     );
     let url = settings.request_link(record.id);
-    let blocks = vec![
+    let mut blocks = vec![
         Block::Paragraph(w.t("greeting", &[("name", name)])),
         Block::Paragraph(w.t("body.queue", &[("stage", stage)])),
         Block::Paragraph(w.t(
@@ -273,6 +273,11 @@ fn queue_letter(
                 ("purpose", &r.purpose),
             ],
         )),
+    ];
+    if let Some(late) = &record.decision.late {
+        blocks.push(Block::Paragraph(late_line(late, w)));
+    }
+    blocks.extend([
         Block::Paragraph(w.t("legs", &[])),
         Block::List(legs(record, w)),
         Block::Link {
@@ -280,8 +285,141 @@ fn queue_letter(
             url,
         },
         Block::Paragraph(w.t("footer", &[])),
-    ];
+    ]);
     Letter { subject, blocks }
+}
+
+fn late_line(late: &crate::domain::lead_time::Lateness, w: Words) -> String {
+    w.t(
+        "body.late",
+        &[
+            ("leg", &late.leg.to_string()),
+            ("area", late.area.as_str()),
+            ("risk", &w.t(&format!("risk.{}", late.risk.as_str()), &[])),
+            ("required", &late.required_days.to_string()),
+            ("given", &late.given_days.max(0).to_string()),
+        ],
+    )
+}
+
+/// Which of an item's reminders is due: half its stage's time has passed, or all of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Milestone {
+    Half,
+    Due,
+}
+
+/// The reminders `record`, waiting at `stage` for `time`, calls for at `now`: to the
+/// stage's approvers (unless they turned mail off) at half of it, and when it has passed to
+/// them and to `contact`. Only the latest milestone reached: an item found overdue is not
+/// also reminded of its half.
+pub fn reminders(
+    record: &RequestRecord,
+    stage: &str,
+    time: chrono::Duration,
+    now: chrono::DateTime<chrono::Utc>,
+    people: &[Person],
+    contact: Option<&crate::domain::person::EmailAddress>,
+    settings: &MailSettings,
+) -> Vec<NewMail> {
+    let Some(escalation) = record.escalation.as_ref().filter(|e| e.stage() == stage) else {
+        return Vec::new();
+    };
+    let since = escalation.stage_since;
+    let due = since + time;
+    let milestone = if now >= due {
+        Milestone::Due
+    } else if now >= since + time / 2 {
+        Milestone::Half
+    } else {
+        return Vec::new();
+    };
+    let default = Language::parse("", &settings.default_language).unwrap_or(Language::ENGLISH);
+    let mut recipients: Vec<(&str, Option<&Person>, Language)> = people
+        .iter()
+        .filter(|p| p.decides(stage) && p.notifications != Notifications::Off)
+        .map(|p| (p.email.as_str(), Some(p), p.language))
+        .collect();
+    if milestone == Milestone::Due
+        && let Some(contact) = contact
+    {
+        recipients.push((contact.as_str(), None, default));
+    }
+    let tag = match milestone {
+        Milestone::Half => "half",
+        Milestone::Due => "due",
+    };
+    let mut out: Vec<NewMail> = Vec::new();
+    for (address, person, language) in recipients {
+        if out
+            .iter()
+            .any(|m| m.recipient.eq_ignore_ascii_case(address))
+        {
+            continue;
+        }
+        let w = Words::new(language);
+        let r = &record.request;
+        let subject = w.t(
+            match milestone {
+                Milestone::Half => "subject.reminder",
+                Milestone::Due => "subject.overdue",
+            },
+            &[
+                ("stage", stage),
+                ("traveller", &r.traveller.name),
+                ("areas", &areas(record)),
+                ("date", &w.date(r.legs.first_arrival())),
+            ],
+        );
+        let name = person.map_or("", |p| p.name.as_str());
+        let url = settings.request_link(record.id);
+        let mut blocks = Vec::new();
+        if !name.is_empty() {
+            blocks.push(Block::Paragraph(w.t("greeting", &[("name", name)])));
+        }
+        blocks.push(Block::Paragraph(w.t(
+            match milestone {
+                Milestone::Half => "body.reminder",
+                Milestone::Due => "body.overdue",
+            },
+            &[
+                ("stage", stage),
+                ("since", &w.datetime(since)),
+                ("due", &w.datetime(due)),
+            ],
+        )));
+        if let Some(late) = &record.decision.late {
+            blocks.push(Block::Paragraph(late_line(late, w)));
+        }
+        blocks.extend([
+            Block::Paragraph(w.t("legs", &[])),
+            Block::List(legs(record, w)),
+            Block::Link {
+                text: w.t("link", &[("url", &url)]),
+                url,
+            },
+            Block::Paragraph(w.t("footer", &[])),
+        ]);
+        let letter = Letter { subject, blocks };
+        out.push(NewMail {
+            key: format!(
+                "reminder/{}/{}/{}/{tag}/{}",
+                record.id,
+                escalation.stage_index,
+                since.timestamp_micros(),
+                address.to_ascii_lowercase()
+            ),
+            request_id: Some(record.id),
+            recipient: address.to_owned(),
+            person: person.map(|p| p.subject.as_str().to_owned()),
+            language: language.as_str().to_owned(),
+            subject: letter.subject.clone(),
+            text: letter.text(),
+            html: letter.html(language),
+            state: MailState::Pending,
+        });
+    }
+    out
 }
 
 /// The digest of `person`'s held messages: one line per message, with its request's link.

@@ -82,6 +82,19 @@ impl Words {
     }
 }
 
+impl Words {
+    /// `10 December 2026, 14:05 UTC`.
+    pub fn datetime(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        self.t(
+            "datetime",
+            &[
+                ("date", &self.date(at.date_naive())),
+                ("time", &at.format("%H:%M").to_string()),
+            ],
+        )
+    }
+}
+
 fn fill(raw: &str, values: &[(&str, &str)]) -> String {
     let mut out = raw.to_owned();
     for (name, value) in values {

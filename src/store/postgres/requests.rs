@@ -217,4 +217,24 @@ impl RequestStore for PostgresStore {
             .map(request_from_row)
             .collect()
     }
+
+    #[tracing::instrument(name = "store.pending_started", level = "debug", skip_all)]
+    async fn pending_started(
+        &self,
+        on: NaiveDate,
+        limit: u32,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM clearance_requests \
+             WHERE status IN ('escalated', 'held', 'returned') AND first_arrival <= $1 \
+             ORDER BY first_arrival, id LIMIT $2"
+        ))
+        .bind(on)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(request_from_row)
+        .collect()
+    }
 }

@@ -230,4 +230,23 @@ impl RequestStore for SqliteStore {
             .map(request_from_row)
             .collect()
     }
+
+    #[tracing::instrument(name = "store.pending_started", level = "debug", skip_all)]
+    async fn pending_started(
+        &self,
+        on: NaiveDate,
+        limit: u32,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM clearance_requests WHERE status IN ('escalated', 'held', 'returned') \
+             AND first_arrival <= ? ORDER BY first_arrival, id LIMIT ?",
+        )
+        .bind(on)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(request_from_row)
+        .collect()
+    }
 }
