@@ -95,6 +95,14 @@ codes! {
         "An e-mail address is not local-part@domain in its common form (a dot-atom of at most 64 characters, a domain name of two labels or more, 254 characters in all); `field` names it.";
     UnsupportedLanguage = "unsupported_language", 422, "The service does not write in this language",
         "A language is not one the service writes its page and e-mail in (`en`, `fr`); `field` names it.";
+    InvalidDateRange = "invalid_date_range", 422, "The range ends before it starts",
+        "A range of dates ends before it starts (a delegation's `until` before its `from`); `field` names the end.";
+    DelegationToSelf = "delegation_to_self", 422, "One cannot delegate to oneself",
+        "A delegation names its delegator as the delegate.";
+    DelegationLoop = "delegation_loop", 422, "The delegation would loop",
+        "Authority would come back to the delegator through delegations that hold on some of the same days.";
+    DelegationChainTooLong = "delegation_chain_too_long", 422, "The delegation chain would be too long",
+        "Authority would pass through more than two delegations on some day; ask the approver at its root to delegate directly.";
     InvalidItinerary = "invalid_itinerary", 422, "The itinerary is invalid",
         "Legs are empty, out of order, overlapping or leave before they arrive.";
     LegInPast = "leg_in_past", 422, "A leg is in the past",

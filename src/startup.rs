@@ -38,6 +38,8 @@ pub struct Services {
     pub approvals: Approvals,
     /// The approval chains' stages, in the policy's order.
     pub stages: Vec<String>,
+    /// Each stage and the role that decides it.
+    pub stage_roles: std::collections::BTreeMap<String, crate::domain::caller::Role>,
     /// Heard by every background task; pulled by `Application::run_until`, and by dropping
     /// the services (the command line's import ends its cache's tasks that way).
     pub shutdown: Shutdown,
@@ -91,6 +93,7 @@ impl Services {
             )),
             publishing: Publishing::new(store.clone(), cache.clone(), policy),
             stages: stage_roles.keys().cloned().collect(),
+            stage_roles: stage_roles.clone(),
             approvals: Approvals::new(store.clone(), lease, stage_roles, Arc::new(events.clone()))
                 .with_response_times(
                     settings
@@ -233,6 +236,10 @@ impl Application {
             sole_instance_since: instance.as_ref().map(|_| chrono::Utc::now()),
             webhooks: Webhooks::new(services.store.clone(), webhook_targets.clone()),
             people: People::new(services.store.clone(), services.stages.clone()),
+            delegations: crate::app::delegations::Delegations::new(
+                services.store.clone(),
+                services.stage_roles.clone(),
+            ),
             metrics: Arc::default(),
             metrics_token,
             verification_key: settings.server.verification_key.clone(),

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
+
+use crate::domain::delegation::principal;
 use uuid::Uuid;
 
 use super::ports::{QueueEventKind, QueueEventSink};
@@ -124,6 +126,42 @@ impl Approvals {
         caller.has(Role::Admin) || self.stage_roles.get(stage).is_some_and(|r| caller.has(*r))
     }
 
+    /// The stages the caller may watch: by role, or by a delegation that holds today.
+    pub async fn watchable(&self, caller: &Caller) -> Result<Vec<String>, AppError> {
+        let delegated = self.delegated_stages(caller).await?;
+        Ok(self
+            .stages()
+            .filter(|s| self.may_watch(caller, s) || delegated.contains(s))
+            .cloned()
+            .collect())
+    }
+
+    /// The stages whose authority reaches the caller through delegations today.
+    async fn delegated_stages(&self, caller: &Caller) -> Result<Vec<String>, AppError> {
+        let today = Utc::now().date_naive();
+        let all = self.store.delegations_on(None, today).await?;
+        Ok(self
+            .stages()
+            .filter(|s| principal(&caller.subject, s, today, &all).is_some())
+            .cloned()
+            .collect())
+    }
+
+    /// With whose authority the caller acts at `stage`: their own role (`None`), or the
+    /// approver's at the root of the delegations that reach them today.
+    async fn authority(&self, caller: &Caller, stage: &str) -> Result<Option<String>, AppError> {
+        if self.stage_roles.get(stage).is_some_and(|r| caller.has(*r)) {
+            return Ok(None);
+        }
+        let today = Utc::now().date_naive();
+        let delegations = self.store.delegations_on(Some(stage), today).await?;
+        principal(&caller.subject, stage, today, &delegations)
+            .map(|p| Some(p.to_owned()))
+            .ok_or_else(|| {
+                AppError::forbidden(format!("the {stage} stage is decided by its own approvers"))
+            })
+    }
+
     pub fn stages(&self) -> impl Iterator<Item = &String> {
         self.stage_roles.keys()
     }
@@ -144,7 +182,13 @@ impl Approvals {
                 ),
             ));
         }
-        if !self.may_watch(caller, stage) {
+        if !self.may_watch(caller, stage)
+            && !self
+                .delegated_stages(caller)
+                .await?
+                .iter()
+                .any(|s| s == stage)
+        {
             return Err(AppError::forbidden(format!(
                 "the {stage} queue is for its approvers"
             )));
@@ -198,7 +242,17 @@ impl Approvals {
         for _ in 0..3 {
             let current = self.item(caller, id).await?;
             expected.check(current.version)?;
-            let (next, audit, events) = self.apply(caller, &current, stage, &step)?;
+            let at = current
+                .escalation
+                .as_ref()
+                .map(|e| e.stage().clone())
+                .unwrap_or_default();
+            let on_behalf_of = match current.status {
+                RequestStatus::Escalated => self.authority(caller, &at).await?,
+                _ => None,
+            };
+            let (next, audit, events) =
+                self.apply(caller, on_behalf_of.as_deref(), &current, stage, &step)?;
             let change = RequestChange {
                 record: &next,
                 legs_changed: false,
@@ -220,7 +274,8 @@ impl Approvals {
 
     /// The escalated request behind a queue item, if the caller may act on its stage.
     async fn item(&self, caller: &Caller, id: Uuid) -> Result<RequestRecord, AppError> {
-        let approver = self.stage_roles.values().any(|r| caller.has(*r));
+        let approver = self.stage_roles.values().any(|r| caller.has(*r))
+            || !self.delegated_stages(caller).await?.is_empty();
         if !approver {
             return Err(AppError::forbidden(
                 "working the queue requires an approver role",
@@ -242,6 +297,7 @@ impl Approvals {
     fn apply(
         &self,
         caller: &Caller,
+        on_behalf_of: Option<&str>,
         current: &RequestRecord,
         stage: Option<&str>,
         step: &Step,
@@ -254,16 +310,15 @@ impl Approvals {
             return Err(not_pending(current.status, "decided"));
         }
         let at = escalation.stage().clone();
-        if !self.stage_roles.get(&at).is_some_and(|r| caller.has(*r)) {
-            return Err(AppError::forbidden(format!(
-                "the {at} stage is decided by its own approvers"
-            )));
-        }
         let requested = stage.unwrap_or(&at);
         let parties = [
             current.request.traveller.id.as_str(),
             current.submitted_by.as_str(),
         ];
+        // Four-eyes holds for the approver whose authority a delegate uses, too.
+        if let Some(principal) = on_behalf_of {
+            escalation.check_eligible(principal, &parties)?;
+        }
         let now = Utc::now();
         let me = caller.subject.as_str();
         let mut next = current.clone();
@@ -275,6 +330,7 @@ impl Approvals {
             to: current.status,
             stage: Some(at.clone()),
             comment: None,
+            on_behalf_of: on_behalf_of.map(str::to_owned),
         };
         let events = match step {
             Step::Claim => {
@@ -287,8 +343,15 @@ impl Approvals {
                 vec![(QueueEventKind::Released, at)]
             }
             Step::Decide(verdict, comment) => {
-                let (decision, outcome) =
-                    escalation.decide(requested, me, &parties, *verdict, comment, now)?;
+                let (decision, outcome) = escalation.decide_for(
+                    requested,
+                    me,
+                    on_behalf_of,
+                    &parties,
+                    *verdict,
+                    comment,
+                    now,
+                )?;
                 audit.action = match verdict {
                     Verdict::Approve => AuditAction::Approved,
                     Verdict::Reject => AuditAction::Rejected,

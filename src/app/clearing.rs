@@ -80,6 +80,7 @@ impl Clearing {
             to: record.status,
             stage: current_stage(&record),
             comment: None,
+            on_behalf_of: None,
         };
         let new = Arc::new(NewRequest::new(record, audit.clone())?);
         match self.store.insert_request(new.clone()).await {
@@ -286,6 +287,7 @@ impl Clearing {
                 to: next.status,
                 stage: current_stage(&current),
                 comment,
+                on_behalf_of: None,
             },
         };
         self.store
@@ -330,6 +332,7 @@ impl Clearing {
                         current.status.as_str(),
                         current.request.legs.first_arrival()
                     )),
+                    on_behalf_of: None,
                 },
             };
             match self.store.update_request(change).await {
@@ -396,6 +399,7 @@ impl Clearing {
                 to: next.status,
                 stage: current_stage(&next),
                 comment: None,
+                on_behalf_of: None,
             },
         };
         self.store
@@ -449,6 +453,7 @@ impl Clearing {
                     to: status,
                     stage: current_stage(&next),
                     comment: Some(job.reason.clone()),
+                    on_behalf_of: None,
                 },
             };
             match self.store.update_request(change).await {

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod approvals;
 pub mod clearing;
+pub mod delegations;
 pub mod error;
 pub mod json_input;
 pub mod people;

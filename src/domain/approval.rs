@@ -46,6 +46,9 @@ impl Claim {
 pub struct StageDecision {
     pub stage: Stage,
     pub approver: String,
+    /// The approver was a delegate, acting with this approver's authority.
+    #[serde(default)]
+    pub on_behalf_of: Option<String>,
     pub verdict: Verdict,
     pub comment: String,
     pub decided_at: DateTime<Utc>,
@@ -139,12 +142,18 @@ impl Escalation {
         }
     }
 
-    /// Four-eyes: not the traveller or submitter, and not someone who decided an earlier stage.
-    fn check_eligible(&self, approver: &str, parties: &[&str]) -> Result<(), ApprovalError> {
+    /// Four-eyes: not the traveller or submitter, and not someone who decided an earlier
+    /// stage, in person or through a delegate. A delegate's act is checked for them and for
+    /// the approver whose authority they use (`check_eligible` on each).
+    pub fn check_eligible(&self, approver: &str, parties: &[&str]) -> Result<(), ApprovalError> {
         if parties.contains(&approver) {
             return Err(ApprovalError::OwnRequest);
         }
-        if let Some(earlier) = self.decisions.iter().find(|d| d.approver == approver) {
+        if let Some(earlier) = self
+            .decisions
+            .iter()
+            .find(|d| d.approver == approver || d.on_behalf_of.as_deref() == Some(approver))
+        {
             return Err(ApprovalError::SameApproverTwice(earlier.stage.clone()));
         }
         Ok(())
@@ -205,6 +214,22 @@ impl Escalation {
         comment: &str,
         now: DateTime<Utc>,
     ) -> Result<(StageDecision, Outcome), ApprovalError> {
+        self.decide_for(stage, approver, None, parties, verdict, comment, now)
+    }
+
+    /// Decides the current stage as `decide` does; `on_behalf_of` names the approver whose
+    /// authority a delegate used (checked by the caller with `check_eligible`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn decide_for(
+        &self,
+        stage: &str,
+        approver: &str,
+        on_behalf_of: Option<&str>,
+        parties: &[&str],
+        verdict: Verdict,
+        comment: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(StageDecision, Outcome), ApprovalError> {
         self.check_stage(stage)?;
         self.check_eligible(approver, parties)?;
         match &self.claim {
@@ -227,6 +252,7 @@ impl Escalation {
         let decision = StageDecision {
             stage: self.stage().clone(),
             approver: approver.to_owned(),
+            on_behalf_of: on_behalf_of.map(str::to_owned),
             verdict,
             comment: comment.to_owned(),
             decided_at: now,

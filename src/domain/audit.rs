@@ -37,6 +37,8 @@ pub struct AuditDraft {
     pub to: RequestStatus,
     pub stage: Option<String>,
     pub comment: Option<String>,
+    /// A delegate acted: the approver whose authority it was (`actor` is the delegate).
+    pub on_behalf_of: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -51,6 +53,9 @@ pub struct AuditEntry {
     pub to: RequestStatus,
     pub stage: Option<String>,
     pub comment: Option<String>,
+    /// A delegate acted (`actor`) with this approver's authority.
+    #[serde(default)]
+    pub on_behalf_of: Option<String>,
     pub prev_hash: String,
     pub hash: String,
 }
@@ -67,6 +72,9 @@ struct Hashed<'a> {
     to: RequestStatus,
     stage: Option<&'a str>,
     comment: Option<&'a str>,
+    /// Left out when empty: entries written before delegation keep their hashes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_behalf_of: Option<&'a str>,
     prev_hash: &'a str,
 }
 
@@ -89,6 +97,7 @@ impl AuditEntry {
             to: draft.to,
             stage: draft.stage,
             comment: draft.comment,
+            on_behalf_of: draft.on_behalf_of,
             prev_hash: prev_hash.to_owned(),
             hash: String::new(),
         };
@@ -107,6 +116,7 @@ impl AuditEntry {
             to: self.to,
             stage: self.stage.as_deref(),
             comment: self.comment.as_deref(),
+            on_behalf_of: self.on_behalf_of.as_deref(),
             prev_hash: &self.prev_hash,
         };
         let bytes = serde_json::to_vec(&hashed).expect("audit fields serialise");
@@ -146,6 +156,7 @@ mod tests {
             to,
             stage: None,
             comment: None,
+            on_behalf_of: None,
         }
     }
 

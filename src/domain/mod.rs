@@ -7,6 +7,7 @@ pub mod area;
 pub mod audit;
 pub mod caller;
 pub mod criticality;
+pub mod delegation;
 pub mod itinerary;
 pub mod lead_time;
 pub mod notice;

@@ -76,6 +76,7 @@ mod tests {
             to: RequestStatus::Escalated,
             stage: None,
             comment: None,
+            on_behalf_of: None,
         }
     }
 

@@ -603,6 +603,7 @@ mod tests {
             to: status,
             stage: None,
             comment: None,
+            on_behalf_of: None,
         };
         NewRequest::new(record, audit).unwrap()
     }

@@ -330,10 +330,10 @@ pub async fn stream(
         .map(|(_, s)| s);
     let stages: Vec<String> = state
         .approvals
-        .stages()
-        .filter(|s| only.as_ref().is_none_or(|o| o == *s))
-        .filter(|s| state.approvals.may_watch(&caller, s))
-        .cloned()
+        .watchable(&caller)
+        .await?
+        .into_iter()
+        .filter(|s| only.as_ref().is_none_or(|o| o == s))
         .collect();
     if stages.is_empty() {
         return Err(Problem::forbidden("no queue you may watch"));

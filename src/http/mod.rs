@@ -4,6 +4,7 @@ mod areas;
 mod clearance_requests;
 pub mod conditional;
 pub mod cors;
+mod delegations;
 mod escalations;
 pub mod extract;
 pub mod guard;
@@ -61,6 +62,7 @@ pub struct AppState {
     pub publishing: Publishing,
     pub webhooks: Webhooks,
     pub people: crate::app::people::People,
+    pub delegations: crate::app::delegations::Delegations,
     pub approvals: Approvals,
     pub verifier: TokenVerifier,
     /// How large a body may be and how long it may take to arrive.
@@ -123,6 +125,8 @@ route_table! {
     "/v1/escalations/{id}/claim" => { post => escalations::claim }
     "/v1/escalations/{id}/release" => { post => escalations::release }
     "/v1/escalations/{id}/decision" => { post => escalations::decide }
+    "/v1/delegations" => { post => delegations::create, get => delegations::list }
+    "/v1/delegations/{id}" => { delete => delegations::revoke }
     "/v1/webhooks" => { post => webhooks::register, get => webhooks::list }
     "/v1/webhooks/{id}" => { delete => webhooks::remove }
     "/v1/webhooks/{id}/deliveries" => { get => webhooks::deliveries }

@@ -12,8 +12,8 @@ use utoipa::OpenApi;
 
 use super::extract::{DEFAULT_PAGE, MAX_PAGE};
 use super::{
-    areas, clearance_requests, escalations, health, mail, metrics, people, sras, ui, verification,
-    webhooks,
+    areas, clearance_requests, delegations, escalations, health, mail, metrics, people, sras, ui,
+    verification, webhooks,
 };
 use crate::domain::webhook::EVENTS;
 use crate::error_code::Code;
@@ -33,7 +33,7 @@ use crate::error_code::Code;
         clearance_requests::submit, clearance_requests::list, clearance_requests::get,
         clearance_requests::amend, clearance_requests::withdraw, clearance_requests::audit,
         escalations::queue, escalations::stream, escalations::claim, escalations::release,
-        escalations::decide,
+        escalations::decide, delegations::create, delegations::list, delegations::revoke,
         webhooks::register, webhooks::list, webhooks::remove, webhooks::deliveries,
         people::list, people::get, people::put, people::remove, people::preferences, mail::list,
         areas::create, areas::list, areas::get, areas::suspend, areas::lift, areas::personnel, areas::place, areas::headcounts,

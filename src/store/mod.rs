@@ -3,6 +3,7 @@
 
 mod areas;
 mod audit;
+mod delegations;
 mod encoding;
 mod escalations;
 mod idempotency;
@@ -22,6 +23,7 @@ use async_trait::async_trait;
 
 pub use areas::AreaStore;
 pub use audit::{AuditReport, AuditStore, BrokenLink};
+pub use delegations::DelegationStore;
 pub use encoding::NewRequest;
 pub use escalations::{EscalationStore, QueuePosition};
 pub use idempotency::{IdempotencyClaim, IdempotencyKey, IdempotencyStore, StoredResponse};
@@ -178,6 +180,7 @@ pub trait Store:
     + AuditStore
     + PeopleStore
     + MailStore
+    + DelegationStore
     + 'static
 {
 }
@@ -193,6 +196,7 @@ impl<T> Store for T where
         + AuditStore
         + PeopleStore
         + MailStore
+        + DelegationStore
         + 'static
 {
 }

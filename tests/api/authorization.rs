@@ -186,6 +186,14 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
         ("get", "/v1/sras" | "/v1/sras/{id}") => only(&[Analyst, ApproverHq, ApproverDg, Admin]),
         ("get", "/v1/rescreening/{id}" | "/v1/rescreening") => only(&[Analyst, Admin]),
         ("get", "/v1/people" | "/v1/mail") => only(&[Admin]),
+        // An `hq` delegation: HQ's approvers give their own; an admin names the delegator.
+        ("post", "/v1/delegations") => only(&[ApproverHq]),
+        ("get", "/v1/delegations") => Allow,
+        // One hq-1 gave: theirs or an admin's to end, nobody else's to know of.
+        ("delete", "/v1/delegations/{id}") => match who {
+            ApproverHq | Admin => Allow,
+            _ => Hidden,
+        },
         ("put" | "delete", "/v1/people/{subject}") => only(&[Admin]),
         // The entry is HQ approver `hq-1`'s: theirs to read and set, nobody else's to know of.
         ("get", "/v1/people/{subject}") | ("put", "/v1/people/{subject}/preferences") => {
@@ -268,6 +276,10 @@ impl Matrix {
         body["id"].as_str().unwrap().to_owned()
     }
 
+    fn delegation_body() -> Value {
+        json!({"stage": "hq", "delegate": "deputy", "from": day(0), "until": day(2)})
+    }
+
     fn person_body() -> Value {
         json!({"name": "H. Q. Approver", "email": "hq-1@undss.example", "language": "en",
                "stages": ["hq"]})
@@ -288,6 +300,15 @@ impl Matrix {
             Case::OtherOrgWebhook => Some(self.webhook(Who::UnitOtherOrg).await),
             Case::Shared if path.starts_with("/v1/sras/{id}") => Some(self.draft().await),
             Case::Shared if path.starts_with("/v1/rescreening/") => Some(self.rescreening.clone()),
+            Case::Shared if path.starts_with("/v1/delegations/{id}") => {
+                let hq = self.app.token("hq-1", &[Role::ApproverHq], None);
+                let (status, body) = self
+                    .app
+                    .post("/v1/delegations", &hq, &Self::delegation_body())
+                    .await;
+                assert_eq!(status, 201, "{body}");
+                Some(body["id"].as_str().unwrap().to_owned())
+            }
             Case::Shared if path.starts_with("/v1/people/{subject}") => {
                 let (status, body) = self
                     .app
@@ -325,6 +346,7 @@ impl Matrix {
                 Some(json!({"by": "A. Official", "on": day(0)}))
             }
             ("put", "/v1/people/{subject}") => Some(Self::person_body()),
+            ("post", "/v1/delegations") => Some(Self::delegation_body()),
             ("put", "/v1/people/{subject}/preferences") => Some(json!({"notifications": "off"})),
             ("post", "/v1/escalations/{id}/decision") => {
                 Some(json!({"decision": "approve", "comment": "Reviewed"}))

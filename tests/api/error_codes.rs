@@ -247,6 +247,43 @@ async fn every_documented_error_code_is_triggered_and_answers_as_documented() {
         )
         .await,
     );
+    let dg = app.token("dg-1", &[Role::ApproverDg], None);
+    let delegation = |body: Value| {
+        seen(
+            Some(("post", "/v1/delegations")),
+            call(&app, Method::POST, "/v1/delegations", &dg).json(&body),
+        )
+    };
+    record(
+        "delegation_to_self",
+        delegation(json!({"stage": "dg", "delegate": "dg-1", "from": day(0), "until": day(1)}))
+            .await,
+    );
+    record(
+        "invalid_date_range",
+        delegation(json!({"stage": "dg", "delegate": "deputy", "from": day(2), "until": day(1)}))
+            .await,
+    );
+    let given =
+        delegation(json!({"stage": "dg", "delegate": "deputy", "from": day(0), "until": day(1)}))
+            .await;
+    assert_eq!(given.status, 201, "{}", given.body);
+    let admin_delegates = |body: Value| {
+        seen(
+            Some(("post", "/v1/delegations")),
+            call(&app, Method::POST, "/v1/delegations", &app.admin()).json(&body),
+        )
+    };
+    record(
+        "delegation_loop",
+        admin_delegates(json!({"stage": "dg", "delegator": "deputy", "delegate": "dg-1", "from": day(0), "until": day(1)})).await,
+    );
+    let second = admin_delegates(json!({"stage": "dg", "delegator": "deputy", "delegate": "backup", "from": day(0), "until": day(1)})).await;
+    assert_eq!(second.status, 201, "{}", second.body);
+    record(
+        "delegation_chain_too_long",
+        admin_delegates(json!({"stage": "dg", "delegator": "backup", "delegate": "third", "from": day(0), "until": day(1)})).await,
+    );
     record(
         "invalid_itinerary",
         seen(

@@ -74,6 +74,7 @@ fn new_request(record: &RequestRecord) -> Arc<NewRequest> {
         to: record.status,
         stage: None,
         comment: None,
+        on_behalf_of: None,
     };
     Arc::new(NewRequest::new(record.clone(), audit).unwrap())
 }

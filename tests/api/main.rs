@@ -29,6 +29,7 @@ mod sqlite {
     mod clocks;
     mod conditional;
     mod decisions;
+    mod delegation;
     mod durability;
     mod error_codes;
     mod escalations;
@@ -69,6 +70,7 @@ mod postgres {
     mod clocks;
     mod conditional;
     mod decisions;
+    mod delegation;
     mod error_codes;
     mod escalations;
     mod idempotency;

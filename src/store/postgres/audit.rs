@@ -33,8 +33,8 @@ pub(super) async fn append_audit(
         draft,
     );
     sqlx::query(
-        "INSERT INTO audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash, on_behalf_of) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(entry.request_id)
     .bind(entry.seq)
@@ -47,6 +47,7 @@ pub(super) async fn append_audit(
     .bind(&entry.comment)
     .bind(&entry.prev_hash)
     .bind(&entry.hash)
+    .bind(&entry.on_behalf_of)
     .execute(&mut *tx)
     .await?;
     Ok(entry)

@@ -25,6 +25,7 @@ use rows::sra_from_row;
 mod areas;
 mod audit;
 mod batch;
+mod delegations;
 mod escalations;
 mod idempotency;
 mod mail;

@@ -114,6 +114,7 @@ pub(super) fn audit_from_row(row: &PgRow) -> Result<AuditEntry, StoreError> {
         to: to.parse().map_err(corrupt)?,
         stage: row.try_get("stage")?,
         comment: row.try_get("comment")?,
+        on_behalf_of: row.try_get("on_behalf_of")?,
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
     })

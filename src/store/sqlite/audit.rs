@@ -38,8 +38,8 @@ pub(super) async fn append_audit(
         draft,
     );
     sqlx::query(
-        "INSERT INTO audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash, on_behalf_of) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(entry.request_id.to_string())
     .bind(entry.seq)
@@ -52,6 +52,7 @@ pub(super) async fn append_audit(
     .bind(&entry.comment)
     .bind(&entry.prev_hash)
     .bind(&entry.hash)
+    .bind(&entry.on_behalf_of)
     .execute(&mut *tx)
     .await?;
     Ok(entry)

@@ -27,6 +27,7 @@ use rows::{request_from_row, sra_from_row};
 mod areas;
 mod audit;
 pub mod backup;
+mod delegations;
 mod escalations;
 mod group_commit;
 mod idempotency;

@@ -1,0 +1,125 @@
+//! Delegations of approvers' stage authority.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use uuid::Uuid;
+
+use super::{PostgresStore, commit};
+use crate::domain::Invalid;
+use crate::domain::delegation::{Delegation, check};
+use crate::store::{DelegationStore, StoreError};
+
+fn delegation_from_row(row: &PgRow) -> Result<Delegation, StoreError> {
+    Ok(Delegation {
+        id: row.try_get("id")?,
+        stage: row.try_get("stage")?,
+        delegator: row.try_get("delegator")?,
+        delegate: row.try_get("delegate")?,
+        from: row.try_get("starts_on")?,
+        until: row.try_get("ends_on")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+#[async_trait]
+impl DelegationStore for PostgresStore {
+    #[tracing::instrument(name = "store.add_delegation", level = "debug", skip_all)]
+    async fn add_delegation(&self, new: &Delegation) -> Result<Result<(), Invalid>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // One stage's delegations are checked and written one at a time, whichever instance
+        // writes them: the lock is held until the transaction ends.
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(hashtextextended('clearway.delegations.' || $1, 0))",
+        )
+        .bind(&new.stage)
+        .execute(&mut *tx)
+        .await?;
+        let existing: Vec<Delegation> =
+            sqlx::query("SELECT * FROM delegations WHERE stage = $1 AND revoked_at IS NULL")
+                .bind(&new.stage)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(delegation_from_row)
+                .collect::<Result<_, _>>()?;
+        if let Err(refused) = check(new, &existing) {
+            return Ok(Err(refused));
+        }
+        sqlx::query(
+            "INSERT INTO delegations (id, stage, delegator, delegate, starts_on, ends_on, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(new.id)
+        .bind(&new.stage)
+        .bind(&new.delegator)
+        .bind(&new.delegate)
+        .bind(new.from)
+        .bind(new.until)
+        .bind(&new.created_by)
+        .bind(new.created_at)
+        .execute(&mut *tx)
+        .await?;
+        commit(tx).await?;
+        Ok(Ok(()))
+    }
+
+    #[tracing::instrument(name = "store.list_delegations", level = "debug", skip_all)]
+    async fn list_delegations(&self, subject: Option<&str>) -> Result<Vec<Delegation>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM delegations WHERE $1::text IS NULL OR delegator = $1 OR delegate = $1 \
+             ORDER BY created_at DESC, id DESC",
+        )
+        .bind(subject)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(delegation_from_row)
+        .collect()
+    }
+
+    #[tracing::instrument(name = "store.get_delegation", level = "debug", skip_all)]
+    async fn get_delegation(&self, id: Uuid) -> Result<Option<Delegation>, StoreError> {
+        sqlx::query("SELECT * FROM delegations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(delegation_from_row)
+            .transpose()
+    }
+
+    #[tracing::instrument(name = "store.revoke_delegation", level = "debug", skip_all)]
+    async fn revoke_delegation(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE delegations SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    #[tracing::instrument(name = "store.delegations_on", level = "debug", skip_all)]
+    async fn delegations_on(
+        &self,
+        stage: Option<&str>,
+        on: NaiveDate,
+    ) -> Result<Vec<Delegation>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM delegations WHERE revoked_at IS NULL AND starts_on <= $2 AND ends_on >= $2 \
+             AND ($1::text IS NULL OR stage = $1)",
+        )
+        .bind(stage)
+        .bind(on)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(delegation_from_row)
+        .collect()
+    }
+}
