@@ -22,7 +22,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("app", &["domain", "error_code", "shutdown", "store"]),
     // Adapters that implement the services' ports.
     ("cache", &["app", "domain", "error_code", "metrics", "shutdown", "store", "tls"]),
-    ("notify", &["app", "domain", "error_code", "shutdown", "store", "tls"]),
+    // notify relays live events between instances over the cache's Redis connection.
+    ("notify", &["app", "cache", "domain", "error_code", "shutdown", "store", "tls"]),
     // The edges.
     ("cli", &["app", "domain", "error_code"]),
     (

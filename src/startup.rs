@@ -81,7 +81,10 @@ impl Services {
         let cache = Arc::new(
             AreaRiskCache::new(&settings.cache, &redis, store.clone(), cache_shutdown).await?,
         );
-        let events = QueueEvents::new();
+        let events = match cache.redis() {
+            Some(tier) => QueueEvents::new().relayed_by(tier, shutdown.clone()),
+            None => QueueEvents::new(),
+        };
         let lease = chrono::Duration::seconds(settings.approval.lease_seconds);
         Ok(Services {
             clearing: Arc::new(Clearing::new(

@@ -149,6 +149,15 @@ pub fn in_scope(caller: &Caller, scope: &RequestScope, record: &RequestRecord) -
     }
 }
 
+/// Whether a request of `org`'s traveller `traveller` lies in `scope`.
+pub fn covers(scope: &RequestScope, org: &OrgId, traveller: &TravellerId) -> bool {
+    match scope {
+        RequestScope::All => true,
+        RequestScope::Org(o) => o == org,
+        RequestScope::Traveller(o, id) => o == org && id == traveller,
+    }
+}
+
 /// Whether an approver is involved in a request without reading the audit trail: it waits
 /// at a stage their role decides, or they hold its claim or decided a stage of this pass.
 /// `decides` tells whether the caller's roles decide a stage.

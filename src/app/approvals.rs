@@ -10,7 +10,7 @@ use chrono::{Duration, Utc};
 use crate::domain::delegation::principal;
 use uuid::Uuid;
 
-use super::ports::{QueueEventKind, QueueEventSink};
+use super::ports::{QueueEventKind, QueueEventSink, RequestChanged};
 use super::precondition::Expected;
 use crate::app::AppError;
 use crate::app::clearing::{changed_meanwhile, not_pending};
@@ -260,6 +260,7 @@ impl Approvals {
             };
             match self.store.update_request(change).await {
                 Ok(()) => {
+                    self.events.request_changed(RequestChanged::of(&next));
                     for (kind, stage) in events {
                         self.events.publish(kind, id, &stage, &caller.subject);
                     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{SubsecRound, Utc};
 use uuid::Uuid;
 
-use super::ports::{AreaRisks, QueueEventKind, QueueEventSink};
+use super::ports::{AreaRisks, QueueEventKind, QueueEventSink, RequestChanged};
 use super::precondition::Expected;
 use crate::app::access;
 use crate::app::error::{AppError, Code};
@@ -92,6 +92,7 @@ impl Clearing {
         }
         let record = &new.record;
         self.announce_new(record, &caller.subject);
+        self.events.request_changed(RequestChanged::of(record));
         tracing::debug!(
             request_id = %record.id,
             outcome = record.decision.outcome.as_str(),
@@ -234,6 +235,15 @@ impl Clearing {
         Ok(self.store.audit_trail(id).await?)
     }
 
+    /// Whose requests' changes the caller may follow live: those they may list.
+    pub fn follow_scope(&self, caller: &Caller) -> Result<crate::store::RequestScope, AppError> {
+        access::read_scope(caller)?.ok_or_else(|| {
+            AppError::forbidden(
+                "following requests requires the traveller, travel-unit or admin role",
+            )
+        })
+    }
+
     pub async fn list(
         &self,
         caller: &Caller,
@@ -294,6 +304,7 @@ impl Clearing {
             .update_request(change)
             .await
             .map_err(changed_meanwhile)?;
+        self.events.request_changed(RequestChanged::of(&next));
         if let Some(stage) = current_stage(&current) {
             self.events
                 .publish(QueueEventKind::Removed, id, &stage, &caller.subject);
@@ -340,6 +351,7 @@ impl Clearing {
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
+            self.events.request_changed(RequestChanged::of(&next));
             if let Some(stage) = current_stage(&current) {
                 self.events
                     .publish(QueueEventKind::Removed, current.id, &stage, SYSTEM_ACTOR);
@@ -407,6 +419,7 @@ impl Clearing {
             .await
             .map_err(changed_meanwhile)?;
         self.announce_new(&next, &caller.subject);
+        self.events.request_changed(RequestChanged::of(&next));
         Ok(next)
     }
 }
@@ -458,6 +471,7 @@ impl Clearing {
             };
             match self.store.update_request(change).await {
                 Ok(()) => {
+                    self.events.request_changed(RequestChanged::of(&next));
                     if current.status != RequestStatus::Escalated {
                         self.announce_new(&next, &job.actor);
                     } else if let Some(stage) =

@@ -52,6 +52,33 @@ impl QueueEventKind {
 /// that misses one reads the queue again.
 pub trait QueueEventSink: Send + Sync {
     fn publish(&self, kind: QueueEventKind, request_id: Uuid, stage: &str, actor: &str);
+    /// A request was stored or changed: travellers' and travel units' live screens hear of
+    /// it (on every instance). Never fails and never waits, like `publish`.
+    fn request_changed(&self, change: RequestChanged);
+}
+
+/// A request's new state, as the stream of its traveller and travel unit tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RequestChanged {
+    pub request_id: Uuid,
+    pub version: i64,
+    pub status: crate::domain::request::RequestStatus,
+    pub traveller_id: crate::domain::request::TravellerId,
+    pub org: crate::domain::request::OrgId,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl RequestChanged {
+    pub fn of(record: &crate::domain::request::RequestRecord) -> Self {
+        Self {
+            request_id: record.id,
+            version: record.version,
+            status: record.status,
+            traveller_id: record.request.traveller.id.clone(),
+            org: record.request.traveller.org.clone(),
+            at: chrono::Utc::now(),
+        }
+    }
 }
 
 /// Whether a webhook may be registered for a URL: the answer is why not, in words.

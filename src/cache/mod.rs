@@ -119,6 +119,11 @@ impl AreaRiskCache {
         Ok(())
     }
 
+    /// The Redis tier, when there is one: other components share its connection.
+    pub fn redis(&self) -> Option<Arc<RedisTier>> {
+        self.redis.clone()
+    }
+
     pub fn redis_state(&self) -> RedisState {
         self.redis
             .as_ref()

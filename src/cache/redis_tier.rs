@@ -145,6 +145,19 @@ impl RedisTier {
         format!("{}area-changed", self.prefix)
     }
 
+    /// A channel of this deployment's (under its key prefix).
+    pub fn channel_named(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// Publishes `payload` on `channel`; a failure is logged as the tier's are, not returned.
+    pub async fn publish(&self, channel: &str, payload: &str) {
+        self.run("publish", async |mut c: ConnectionManager| {
+            c.publish::<_, _, ()>(channel, payload).await
+        })
+        .await;
+    }
+
     pub fn client(&self) -> &redis::Client {
         &self.client
     }

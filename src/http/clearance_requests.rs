@@ -525,6 +525,38 @@ fn decode_cursor(raw: &str) -> Result<Uuid, Problem> {
         .ok_or_else(|| Problem::invalid_query("cursor", "not a cursor this service issued"))
 }
 
+/// Follow one's requests live.
+///
+/// Server-sent events `changed` (`{"request_id", "version", "status", "traveller_id", "org",
+/// "at"}`) for every request the caller may list as it is submitted or changes, on whichever
+/// instance: a traveller's own, a travel unit's organisation's, every one for an admin. Read
+/// the request for the rest. A heartbeat comment every 15 s, `lagged` if the listener fell
+/// behind (read again), and `token_expired` when the token that opened the stream expires,
+/// after which the stream ends: reconnect with a new token.
+#[utoipa::path(
+    get, path = "/v1/clearance-requests/stream", tag = "clearance requests",
+    responses(
+        (status = 200, description = "Server-sent events `changed`, `lagged` and `token_expired`; a heartbeat comment every 15 s", content_type = "text/event-stream", body = String),
+        (status = 403, description = "forbidden, token_org_required"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn stream(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, Problem> {
+    let scope = state.clearing.follow_scope(&caller)?;
+    Ok(super::sse::stream(
+        &caller,
+        state.shutdown.clone(),
+        state.events.subscribe_requests(),
+        ": following your requests".to_owned(),
+        move |change| {
+            crate::app::access::covers(&scope, &change.org, &change.traveller_id).then(|| {
+                let data = serde_json::to_string(change).unwrap_or_default();
+                format!("event: changed\ndata: {data}\n\n")
+            })
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{Days, SubsecRound, Utc};

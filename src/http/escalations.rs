@@ -1,14 +1,10 @@
 //! `/v1/escalations`: the approvers' queue per stage, claims, decisions, and a live stream.
 
-use std::time::Duration;
-
-use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
 use super::AppState;
@@ -300,11 +296,6 @@ pub async fn decide(
     Ok(tagged(HttpResponse::Ok(), record.version).json(RequestView::single(&state, &record)))
 }
 
-/// A comment line this often keeps proxies from closing an idle stream.
-const HEARTBEAT: Duration = Duration::from_secs(15);
-/// A token valid for longer still gets its stream ended after a day; the client reconnects.
-const MAX_STREAM_SECS: u64 = 86_400;
-
 /// Follow the queue live.
 ///
 /// Server-sent events `new`, `claimed`, `released`, `decided` and `removed` for the stages
@@ -338,63 +329,17 @@ pub async fn stream(
     if stages.is_empty() {
         return Err(Problem::forbidden("no queue you may watch"));
     }
-    let receiver = state.events.subscribe();
-    // The stream lives as long as the token it was opened with: then a last event says so
-    // (the page signs in again) and the stream ends.
-    let left = caller
-        .valid_until
-        .saturating_sub(chrono::Utc::now().timestamp());
-    let expires = tokio::time::Instant::now()
-        + Duration::from_secs(u64::try_from(left).unwrap_or(0).min(MAX_STREAM_SECS));
-    let shutdown = state.shutdown.clone();
-    let events = futures_util::stream::unfold(
-        (receiver, stages, Some(true), shutdown),
-        move |(mut receiver, stages, first, mut shutdown)| async move {
-            match first {
-                None => return None,
-                Some(true) => {
-                    let hello =
-                        Bytes::from(format!(": watching {}\nretry: 3000\n\n", stages.join(", ")));
-                    return Some((
-                        Ok::<_, actix_web::Error>(hello),
-                        (receiver, stages, Some(false), shutdown),
-                    ));
-                }
-                Some(false) => {}
-            }
-            loop {
-                if tokio::time::Instant::now() >= expires {
-                    let last = Bytes::from_static(
-                        b"event: token_expired\ndata: {\"detail\": \"the token has expired; sign in again and reconnect\"}\n\n",
-                    );
-                    return Some((Ok(last), (receiver, stages, None, shutdown)));
-                }
-                let wait = HEARTBEAT.min(expires - tokio::time::Instant::now());
-                // A server shutting down ends the stream; the client reconnects elsewhere.
-                let next = tokio::select! {
-                    next = tokio::time::timeout(wait, receiver.recv()) => next,
-                    _ = shutdown.requested() => return None,
-                };
-                let frame = match next {
-                    Err(_) if tokio::time::Instant::now() >= expires => continue,
-                    Err(_) => Bytes::from_static(b": heartbeat\n\n"),
-                    Ok(Ok(event)) if stages.contains(&event.stage) => {
-                        let data = serde_json::to_string(&event).unwrap_or_default();
-                        Bytes::from(format!("event: {}\ndata: {data}\n\n", event.kind.as_str()))
-                    }
-                    Ok(Ok(_)) => continue,
-                    // Too slow to keep up: say so, so the page re-reads the queue.
-                    Ok(Err(RecvError::Lagged(missed))) => {
-                        Bytes::from(format!("event: lagged\ndata: {{\"missed\": {missed}}}\n\n"))
-                    }
-                    Ok(Err(RecvError::Closed)) => return None,
-                };
-                return Some((Ok(frame), (receiver, stages, Some(false), shutdown)));
-            }
+    let hello = format!(": watching {}", stages.join(", "));
+    Ok(super::sse::stream(
+        &caller,
+        state.shutdown.clone(),
+        state.events.subscribe(),
+        hello,
+        move |event| {
+            stages.contains(&event.stage).then(|| {
+                let data = serde_json::to_string(event).unwrap_or_default();
+                format!("event: {}\ndata: {data}\n\n", event.kind.as_str())
+            })
         },
-    );
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(events))
+    ))
 }

@@ -18,6 +18,7 @@ pub mod problem;
 mod problem_response;
 mod request_id;
 pub mod sras;
+mod sse;
 pub mod throttle;
 pub mod ui;
 mod unread_body;
@@ -117,6 +118,7 @@ route_table! {
     "/verify/{token}" => { get => verification::verify }
     "/dev/token" => { post => ui::dev_token }
     "/v1/clearance-requests" => { post => clearance_requests::submit, get => clearance_requests::list }
+    "/v1/clearance-requests/stream" => { get => clearance_requests::stream }
     "/v1/clearance-requests/{id}" => { get => clearance_requests::get, patch => clearance_requests::amend }
     "/v1/clearance-requests/{id}/withdraw" => { post => clearance_requests::withdraw }
     "/v1/clearance-requests/{id}/audit" => { get => clearance_requests::audit }

@@ -32,6 +32,7 @@ use crate::error_code::Code;
         ui::index, ui::script, ui::style, ui::strings, ui::world, ui::dev_token, verification::verify,
         clearance_requests::submit, clearance_requests::list, clearance_requests::get,
         clearance_requests::amend, clearance_requests::withdraw, clearance_requests::audit,
+        clearance_requests::stream,
         escalations::queue, escalations::stream, escalations::claim, escalations::release,
         escalations::decide, delegations::create, delegations::list, delegations::revoke,
         webhooks::register, webhooks::list, webhooks::remove, webhooks::deliveries,

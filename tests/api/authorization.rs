@@ -117,6 +117,9 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
         ("get", "/metrics") => only(&[Admin]),
         ("post", "/v1/clearance-requests") => only(&[Traveller, UnitSameOrg]),
         ("get", "/v1/clearance-requests") => only(&[Traveller, UnitSameOrg, UnitOtherOrg, Admin]),
+        ("get", "/v1/clearance-requests/stream") => {
+            only(&[Traveller, UnitSameOrg, UnitOtherOrg, Admin])
+        }
         // Reading one request: its traveller, their organisation's travel unit, an admin, and
         // the approvers of the stage it waits at (HQ here; DG approvers took no part in
         // it). Others who read requests are told it does not exist; roles that read no

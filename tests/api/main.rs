@@ -39,6 +39,7 @@ mod sqlite {
     mod idempotency;
     mod input_errors;
     mod lifecycle;
+    mod live;
     mod logs;
     mod mail;
     mod map;
@@ -76,6 +77,7 @@ mod postgres {
     mod idempotency;
     mod input_errors;
     mod lifecycle;
+    mod live;
     mod mail;
     mod map;
     mod metrics;

@@ -335,3 +335,30 @@ async fn two_instances_send_each_message_once() {
     assert_eq!(got.len(), N, "each message once");
     assert_eq!((recipients.len(), ids.len()), (N, N));
 }
+
+/// A traveller following her requests on one instance hears of changes made on another.
+#[tokio::test]
+async fn a_change_on_one_instance_reaches_a_stream_on_another() {
+    let app = TestApp::spawn().await;
+    let other = app.another_instance().await;
+    app.area("TST-LOW", Some("low")).await;
+    let alice = app.traveller("alice", "UNICEF");
+    let mut follower = super::live::Follower::open(&app.client, &app.address, &alice).await;
+    let trip = Submission::for_traveller("alice", "UNICEF").leg("TST-LOW", 3, 5);
+    let (status, body) = app
+        .post_at(&other, "/v1/clearance-requests", &alice, &trip.json)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    assert!(
+        follower
+            .until(|seen| seen.contains(&id), Duration::from_secs(5))
+            .await,
+        "{}",
+        follower.seen
+    );
+    // Once: the instance that made the change does not hear its own relay again.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    follower.until(|_| false, Duration::from_millis(200)).await;
+    assert_eq!(follower.changes().len(), 1, "{}", follower.seen);
+}

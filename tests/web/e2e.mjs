@@ -312,10 +312,21 @@ try {
 
   await test("a traveller submits a low-risk request and sees it cleared", all, async () => {
     traveller = await signIn(browser, service.base, "traveller", "alice", "UNICEF", 360);
+    // Her address and language for the e-mails go with the request; English is preselected.
+    expect((await traveller.inputValue("#f-lang")) === "en", `mail language: ${await traveller.inputValue("#f-lang")}`);
+    await traveller.fill("#f-email", "alice@unicef.example");
     await submit(traveller, { area: "CHE-GVA" });
     const status = traveller.locator('[data-testid="decision"] [data-testid="status"]').first();
     await status.waitFor();
     expect((await status.textContent()) === "Cleared", `decision: ${await status.textContent()}`);
+    const stored = await traveller.evaluate(async () => {
+      const token = sessionStorage.getItem("clearway.token");
+      const page = await (await fetch("/v1/clearance-requests", { headers: { Authorization: `Bearer ${token}` } })).json();
+      return page.items[0].traveller;
+    });
+    expect(stored.email === "alice@unicef.example" && stored.language === "en", `stored: ${JSON.stringify(stored)}`);
+    // Her page follows her requests live, from the service's stream.
+    await traveller.waitForSelector('[data-testid="live"]:has-text("live")');
     // Usable at phone width: nothing wider than the screen.
     const overflow = await traveller.evaluate(() => document.documentElement.scrollWidth);
     expect(overflow <= 360, `the page is ${overflow} px wide at 360 px`);

@@ -119,6 +119,7 @@ class ApiError extends Error {
 const FIELD_LABELS = {
   "/traveller/id": "form.traveller_id", "/traveller/name": "form.name", "/traveller/org": "form.org",
   "/traveller/bsafe_valid_until": "form.bsafe", "/traveller/ssafe_valid_until": "form.ssafe",
+  "/traveller/email": "form.email", "/traveller/language": "form.mail_language",
   "/purpose": "form.purpose", "/programme_criticality": "form.pc", "/mission_sra_reference": "form.msra",
   "/version": "sra.version", "/effective_from": "sra.from", "/review_due": "sra.review",
   "/security_level": "sra.level", "/residual_risk": "sra.risk", "/mandatory_measures": "sra.measures",
@@ -533,16 +534,15 @@ async function requestsView(view) {
     history.replaceState(null, "", location.pathname);
     await openRequest(linked, detail, list);
   }
-  // Approvals, returns and revocations happen elsewhere: look again every few seconds.
-  const timer = setInterval(async () => {
-    if (document.hidden) return;
+  // Approvals, returns, revocations and expiries happen elsewhere: the service says when.
+  const live = el("span", { class: "live", "data-testid": "live", "aria-live": "off" }, t("queue.connecting"));
+  search.before(live);
+  watch("/v1/clearance-requests/stream", live, async () => {
     await refreshList(list, detail, true);
     const open = detail.dataset.id;
     if (open) await openRequest(open, detail, list, { quiet: true });
-  }, REFRESH_MS);
-  stopWatching = () => clearInterval(timer);
+  });
 }
-const REFRESH_MS = 5000;
 
 async function requestForm(form, existing, detail, list) {
   $("#form-title").textContent = existing ? t("form.amend_title", { title: requestTitle(existing) }) : t("form.new");
@@ -560,7 +560,12 @@ async function requestForm(form, existing, detail, list) {
       field("f-name", t("form.name"), { required: true, value: who.name || session.sub }),
       field("f-org", t("form.org"), { required: true, value: who.org || session.org || "" }),
       field("f-bsafe", t("form.bsafe"), { type: "date", value: who.bsafe_valid_until || today(365) }, t("form.bsafe_hint")),
-      field("f-ssafe", t("form.ssafe"), { type: "date", value: who.ssafe_valid_until || today(365) }, t("form.ssafe_hint"))),
+      field("f-ssafe", t("form.ssafe"), { type: "date", value: who.ssafe_valid_until || today(365) }, t("form.ssafe_hint")),
+      field("f-email", t("form.email"), { type: "email", maxlength: 254, autocomplete: "email", value: who.email || "" }, t("form.email_hint")),
+      el("label", { for: "f-lang" }, t("form.mail_language")),
+      el("select", { id: "f-lang" },
+        el("option", { value: "" }, t("form.mail_language_default")),
+        [...$("#language").options].map((o) => el("option", { value: o.value, selected: (who.language || (has("travel-unit") ? "" : document.documentElement.lang)) === o.value }, o.textContent)))),
     el("fieldset", {}, el("legend", {}, t("form.mission")),
       field("f-purpose", t("form.purpose"), { required: true, value: existing ? existing.purpose : "" }),
       el("label", { for: "f-pc" }, t("form.pc")),
@@ -597,6 +602,7 @@ async function requestForm(form, existing, detail, list) {
       traveller: {
         id: $("#f-id").value.trim(), name: $("#f-name").value.trim(), org: $("#f-org").value.trim(),
         bsafe_valid_until: $("#f-bsafe").value || null, ssafe_valid_until: $("#f-ssafe").value || null,
+        email: $("#f-email").value.trim() || null, language: $("#f-lang").value || null,
       },
       purpose: $("#f-purpose").value.trim(),
       programme_criticality: $("#f-pc").value,
@@ -851,9 +857,10 @@ async function queueView(view) {
     const count = await load();
     if (count != null) $("#announce").textContent = t("queue.updated", { count: t("n.requests", { n: count }), stage: stageName(picker.value) });
   };
-  picker.onchange = () => { load(); watch(picker.value, live, reload); };
+  const stream = () => `/v1/escalations/stream?stage=${encodeURIComponent(picker.value)}`;
+  picker.onchange = () => { load(); watch(stream(), live, reload); };
   await load();
-  watch(picker.value, live, reload);
+  watch(stream(), live, reload);
 }
 
 async function loadQueue(stage, list, item) {
@@ -929,13 +936,19 @@ async function openItem(id, stage, list, item, draft = "") {
 }
 
 /** Server-sent events over fetch (EventSource cannot send the bearer token). */
-function watch(stage, indicator, reload) {
+function watch(url, indicator, reload) {
   if (stopWatching) stopWatching();
   const controller = new AbortController();
   stopWatching = () => controller.abort();
+  // A burst of events (a travel unit's busy morning) makes one reload, not one each.
+  let pending = null;
+  const soon = () => {
+    if (pending) return;
+    pending = setTimeout(() => { pending = null; reload(); }, 300);
+  };
   const connect = async () => {
     try {
-      const response = await fetch(`/v1/escalations/stream?stage=${stage}`, {
+      const response = await fetch(url, {
         headers: { Authorization: `Bearer ${session.token}`, Accept: "text/event-stream" },
         signal: controller.signal,
       });
@@ -954,7 +967,7 @@ function watch(stage, indicator, reload) {
           const frame = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
           if (/^event: token_expired/m.test(frame)) return signOut(t("signin.ended"));
-          if (/^event: /m.test(frame)) reload();
+          if (/^event: /m.test(frame)) soon();
         }
       }
     } catch (error) {
