@@ -170,6 +170,9 @@ pub struct StoreFigures {
     /// Per stage: items waiting and the submission time of the oldest.
     pub queue: Vec<(String, i64, Option<DateTime<Utc>>)>,
     pub outbox_pending: i64,
+    /// E-mail messages waiting to be sent, and given up on.
+    pub mail_pending: i64,
+    pub mail_failed: i64,
     pub rescreen_jobs_pending: i64,
     pub rescreen_requests_remaining: i64,
 }
@@ -287,6 +290,16 @@ fn scrape_registry(
             store.outbox_pending,
         ),
         (
+            "clearway_mail_pending_messages",
+            "E-mail messages not yet accepted by the SMTP relay.",
+            store.mail_pending,
+        ),
+        (
+            "clearway_mail_failed_messages",
+            "E-mail messages given up on (GET /v1/mail lists them with their error).",
+            store.mail_failed,
+        ),
+        (
             "clearway_rescreen_jobs_pending",
             "Re-screening jobs not yet finished.",
             store.rescreen_jobs_pending,
@@ -350,6 +363,8 @@ mod tests {
         let store = StoreFigures {
             queue: vec![("hq".into(), 2, Some(now - chrono::Duration::seconds(90)))],
             outbox_pending: 4,
+            mail_pending: 3,
+            mail_failed: 1,
             rescreen_jobs_pending: 1,
             rescreen_requests_remaining: 12,
         };
@@ -367,6 +382,8 @@ mod tests {
             "clearway_redis_up 1",
             "clearway_store_up 1",
             "clearway_outbox_pending_deliveries 4",
+            "clearway_mail_pending_messages 3",
+            "clearway_mail_failed_messages 1",
             "clearway_rescreen_requests_remaining 12",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");

@@ -40,3 +40,6 @@ CREATE TABLE mail_messages (
 CREATE INDEX mail_messages_due ON mail_messages (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX mail_messages_held ON mail_messages (person, id) WHERE status = 'held';
 CREATE INDEX mail_messages_by_request ON mail_messages (request_id, id);
+CREATE INDEX mail_messages_failed ON mail_messages (id) WHERE status = 'failed';
+-- Sent and digested messages are forgotten after mail.keep_days.
+CREATE INDEX mail_messages_done ON mail_messages (created_at) WHERE status IN ('sent', 'digested');

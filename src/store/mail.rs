@@ -112,6 +112,8 @@ pub trait MailStore: Send + Sync {
     /// Adds `digest` (pending) and marks `held` as digested, in one transaction; nothing
     /// if a message with the digest's key exists (another instance sent today's).
     async fn post_digest(&self, digest: &NewMail, held: &[i64]) -> Result<bool, StoreError>;
+    /// Forgets sent and digested messages created before `before`; how many.
+    async fn prune_mail(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
     /// The latest messages, newest first, optionally those about one request.
     async fn list_mail(
         &self,

@@ -297,3 +297,42 @@ async fn an_smtp_outage_queues_the_messages_and_they_catch_up() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(server.received().len(), 1, "sent once");
 }
+
+/// A delegate hears of the items entering the stage they stand in for (issue 29, item 4).
+#[tokio::test]
+async fn a_delegate_is_told_of_the_items_of_the_stage_they_stand_in_for() {
+    let server = SmtpServer::start(SmtpOptions::default());
+    let app = TestApp::spawn_with(|s| mail_to(s, server.port)).await;
+    app.area("TST-VHIGH", Some("very_high")).await;
+    put_person(
+        &app,
+        "deputy",
+        json!({"name": "Deputy", "email": "deputy@undss.example",
+        "language": "en"}),
+    )
+    .await;
+    let hq = app.token("hq-1", &[Role::ApproverHq], None);
+    let (status, body) = app
+        .post(
+            "/v1/delegations",
+            &hq,
+            &json!({"stage": "hq", "delegate": "deputy", "from": super::support::day(0),
+                    "until": super::support::day(3)}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let submission = Submission::for_traveller("gus", "UNICEF")
+        .pc("PC1")
+        .mission_sra("MSRA-2026-114")
+        .leg("TST-VHIGH", 10, 13);
+    let (status, _) = app
+        .submit(&app.traveller("gus", "UNICEF"), &submission)
+        .await;
+    assert_eq!(status, 201);
+    let got = server.wait_for(1, Duration::from_secs(10)).await;
+    find(
+        &got,
+        "deputy@undss.example",
+        "Approval needed (hq): Traveller gus",
+    );
+}

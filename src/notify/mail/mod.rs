@@ -42,6 +42,8 @@ pub struct Mailer {
     reminders: Reminders,
     /// When the queues were last read for reminders.
     reminded: std::sync::Mutex<Option<std::time::Instant>>,
+    /// When sent messages were last pruned.
+    pruned: std::sync::Mutex<Option<std::time::Instant>>,
     /// `None` when mail is off: notices are read and dropped.
     transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Option<Mailbox>,
@@ -63,6 +65,7 @@ impl Mailer {
             settings,
             reminders,
             reminded: std::sync::Mutex::new(None),
+            pruned: std::sync::Mutex::new(None),
             transport,
             from,
         })
@@ -89,6 +92,26 @@ impl Mailer {
             self.post_digests().await?;
             self.send_due().await?;
         }
+        self.prune().await
+    }
+
+    /// Forgets messages sent more than `keep_days` ago, once an hour.
+    async fn prune(&self) -> Result<(), StoreError> {
+        {
+            let mut last = self.pruned.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|at| at.elapsed() < Duration::from_secs(3600)) {
+                return Ok(());
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let before = Utc::now() - chrono::Duration::days(i64::from(self.settings.keep_days));
+        let gone = self.store.prune_mail(before).await?;
+        if gone > 0 {
+            tracing::info!(
+                messages = gone,
+                "sent e-mail forgotten after mail.keep_days"
+            );
+        }
         Ok(())
     }
 
@@ -108,9 +131,15 @@ impl Mailer {
         let mut mail: Vec<NewMail> = Vec::new();
         if self.settings.enabled {
             let people = self.store.list_people().await?;
+            let delegations = self
+                .store
+                .delegations_on(None, Utc::now().date_naive())
+                .await?;
             for notice in &due {
                 match serde_json::from_str::<Notice>(&notice.payload) {
-                    Ok(notice) => mail.extend(plan::plan(&notice, &people, &self.settings)),
+                    Ok(notice) => {
+                        mail.extend(plan::plan(&notice, &people, &delegations, &self.settings))
+                    }
                     Err(e) => {
                         tracing::error!(notice = notice.id, error = %e, "unreadable notice dropped")
                     }
@@ -136,6 +165,12 @@ impl Mailer {
         }
         let now = Utc::now();
         let people = self.store.list_people().await?;
+        let delegations = self.store.delegations_on(None, now.date_naive()).await?;
+        let audience = plan::Audience {
+            people: &people,
+            delegations: &delegations,
+            contact: self.reminders.contact.as_ref(),
+        };
         let mut mail = Vec::new();
         for (stage, time) in &self.reminders.times {
             // The queues are short (items wait hours, not weeks): read each whole.
@@ -146,8 +181,7 @@ impl Mailer {
                     stage,
                     *time,
                     now,
-                    &people,
-                    self.reminders.contact.as_ref(),
+                    &audience,
                     &self.settings,
                 ));
             }

@@ -2,6 +2,7 @@
 //! organisation's desks on a change of status; a stage's approvers when a request enters
 //! their queue. Pure: the directory is passed in.
 
+use crate::domain::delegation::{Delegation, principal};
 use crate::domain::notice::Notice;
 use crate::domain::person::{Language, Notifications, Person};
 use crate::domain::policy::{DecisionCode, Outcome};
@@ -11,8 +12,24 @@ use crate::store::mail::{MailState, NewMail};
 use super::settings::MailSettings;
 use super::templates::{Block, Letter, Words};
 
-/// The messages `notice` gives, each recipient once.
-pub fn plan(notice: &Notice, people: &[Person], settings: &MailSettings) -> Vec<NewMail> {
+/// Whether `person` decides `stage` on `day`: by the directory, or as the delegate of an
+/// approver of it.
+fn approves(
+    person: &Person,
+    stage: &str,
+    day: chrono::NaiveDate,
+    delegations: &[Delegation],
+) -> bool {
+    person.decides(stage) || principal(person.subject.as_str(), stage, day, delegations).is_some()
+}
+
+/// The messages `notice` gives, each recipient once. `delegations` are those holding today.
+pub fn plan(
+    notice: &Notice,
+    people: &[Person],
+    delegations: &[Delegation],
+    settings: &MailSettings,
+) -> Vec<NewMail> {
     let default = Language::parse("", &settings.default_language).unwrap_or(Language::ENGLISH);
     let record = &notice.record;
     let traveller = &record.request.traveller;
@@ -87,7 +104,11 @@ pub fn plan(notice: &Notice, people: &[Person], settings: &MailSettings) -> Vec<
         }
     }
     if let Some(stage) = notice.entered_stage() {
-        for person in people.iter().filter(|p| p.decides(stage)) {
+        let today = notice.occurred_at.date_naive();
+        for person in people
+            .iter()
+            .filter(|p| approves(p, stage, today, delegations))
+        {
             if let Some(state) = state_for(person) {
                 let letter = queue_letter(record, stage, &person.name, person.language, settings);
                 add(
@@ -302,6 +323,14 @@ fn late_line(late: &crate::domain::lead_time::Lateness, w: Words) -> String {
     )
 }
 
+/// Who reminders may go to: the directory, today's delegations, the escalation contact.
+#[derive(Clone, Copy)]
+pub struct Audience<'a> {
+    pub people: &'a [Person],
+    pub delegations: &'a [Delegation],
+    pub contact: Option<&'a crate::domain::person::EmailAddress>,
+}
+
 /// Which of an item's reminders is due: half its stage's time has passed, or all of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Milestone {
@@ -318,10 +347,14 @@ pub fn reminders(
     stage: &str,
     time: chrono::Duration,
     now: chrono::DateTime<chrono::Utc>,
-    people: &[Person],
-    contact: Option<&crate::domain::person::EmailAddress>,
+    audience: &Audience<'_>,
     settings: &MailSettings,
 ) -> Vec<NewMail> {
+    let Audience {
+        people,
+        delegations,
+        contact,
+    } = *audience;
     let Some(escalation) = record.escalation.as_ref().filter(|e| e.stage() == stage) else {
         return Vec::new();
     };
@@ -337,7 +370,8 @@ pub fn reminders(
     let default = Language::parse("", &settings.default_language).unwrap_or(Language::ENGLISH);
     let mut recipients: Vec<(&str, Option<&Person>, Language)> = people
         .iter()
-        .filter(|p| p.decides(stage) && p.notifications != Notifications::Off)
+        .filter(|p| approves(p, stage, now.date_naive(), delegations))
+        .filter(|p| p.notifications != Notifications::Off)
         .map(|p| (p.email.as_str(), Some(p), p.language))
         .collect();
     if milestone == Milestone::Due

@@ -53,6 +53,8 @@ pub struct MailSettings {
     pub backoff_max_secs: u64,
     /// Then the message is marked failed (an admin sees it in `GET /v1/mail`).
     pub max_attempts: u32,
+    /// Sent messages are kept this many days for `GET /v1/mail`, then forgotten.
+    pub keep_days: u32,
 }
 
 fn empty_secret() -> SecretString {
@@ -76,6 +78,9 @@ impl MailSettings {
         }
         if self.smtp_host.is_empty() {
             anyhow::bail!("mail.smtp_host is empty");
+        }
+        if !(1..=3650).contains(&self.keep_days) {
+            anyhow::bail!("mail.keep_days is 1 to 3650");
         }
         if self.digest_hour_utc > 23 {
             anyhow::bail!("mail.digest_hour_utc is an hour, 0 to 23");

@@ -225,6 +225,17 @@ impl MailStore for PostgresStore {
         Ok(true)
     }
 
+    #[tracing::instrument(name = "store.prune_mail", level = "debug", skip_all)]
+    async fn prune_mail(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM mail_messages WHERE status IN ('sent', 'digested') AND created_at < $1",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     #[tracing::instrument(name = "store.list_mail", level = "debug", skip_all)]
     async fn list_mail(
         &self,

@@ -133,6 +133,13 @@ impl StoreLifecycle for PostgresStore {
             sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'")
                 .fetch_one(&self.pool)
                 .await?;
+        let (mail_pending, mail_failed): (i64, i64) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT) FROM mail_messages \
+             WHERE status IN ('pending', 'failed')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         let (rescreen_jobs_pending, rescreen_requests_remaining): (i64, i64) = sqlx::query_as(
             "SELECT COUNT(*), CAST(COALESCE(SUM(total - processed), 0) AS BIGINT) FROM rescreen_jobs WHERE status = 'pending'",
         )
@@ -141,6 +148,8 @@ impl StoreLifecycle for PostgresStore {
         Ok(StoreFigures {
             queue,
             outbox_pending,
+            mail_pending,
+            mail_failed,
             rescreen_jobs_pending,
             rescreen_requests_remaining,
         })

@@ -259,6 +259,19 @@ impl MailStore for SqliteStore {
         Ok(true)
     }
 
+    #[tracing::instrument(name = "store.prune_mail", level = "debug", skip_all)]
+    async fn prune_mail(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let turn = self.turn().await?;
+        let done = sqlx::query(
+            "DELETE FROM mail_messages WHERE status IN ('sent', 'digested') AND created_at < ?",
+        )
+        .bind(ts(before))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| turn.judge(e))?;
+        Ok(done.rows_affected())
+    }
+
     #[tracing::instrument(name = "store.list_mail", level = "debug", skip_all)]
     async fn list_mail(
         &self,
