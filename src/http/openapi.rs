@@ -150,9 +150,16 @@ const TEXT_PATTERN: &str = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x0
 fn email() -> Value {
     json!({"format": "email", "maxLength": 254})
 }
-/// `domain::person::Language`.
-fn language() -> Value {
-    json!({"enum": crate::domain::person::LANGUAGES})
+/// `domain::person::Language`; `nullable` where it may be left out as null.
+fn language(nullable: bool) -> Value {
+    let mut tags: Vec<Value> = crate::domain::person::LANGUAGES
+        .iter()
+        .map(|l| json!(l))
+        .collect();
+    if nullable {
+        tags.push(Value::Null);
+    }
+    json!({"enum": tags})
 }
 /// `domain::area::AreaCode`: case-insensitive, 2 to 32 characters.
 const AREA_CODE: &str = "^[A-Za-z][A-Za-z0-9-]{0,30}[A-Za-z0-9]$";
@@ -203,7 +210,34 @@ fn declare_input_constraints(doc: &mut Value) {
         ("TravellerBody", "bsafe_valid_until", date.clone()),
         ("TravellerBody", "ssafe_valid_until", date.clone()),
         ("TravellerBody", "email", email()),
-        ("TravellerBody", "language", language()),
+        ("TravellerBody", "language", language(true)),
+        ("PersonBody", "name", text(200)),
+        ("PersonBody", "email", email()),
+        ("PersonBody", "language", language(false)),
+        (
+            "PersonBody",
+            "stages",
+            json!({"maxItems": 16, "items": {"type": "string", "maxLength": 64}}),
+        ),
+        (
+            "PersonBody",
+            "org",
+            json!({"maxLength": 64, "pattern": ORG_ID}),
+        ),
+        ("PreferencesBody", "language", language(true)),
+        ("DelegationBody", "stage", json!({"maxLength": 64})),
+        (
+            "DelegationBody",
+            "delegate",
+            json!({"maxLength": 64, "pattern": TRAVELLER_ID}),
+        ),
+        (
+            "DelegationBody",
+            "delegator",
+            json!({"maxLength": 64, "pattern": TRAVELLER_ID}),
+        ),
+        ("DelegationBody", "from", date.clone()),
+        ("DelegationBody", "until", date.clone()),
         ("LegBody", "area", area_code.clone()),
         ("LegBody", "arrival", date.clone()),
         ("LegBody", "departure", date.clone()),

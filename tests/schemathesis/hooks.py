@@ -35,6 +35,7 @@ RULES_BEYOND_THE_SCHEMA = {
     r"^/(traveller/(id|org))$": "an amendment cannot change the traveller or the organisation",
     r"^/url$": "a webhook URL must parse as an absolute http(s) URL without credentials",
     r"^/secret$": "a whsec_ secret must be valid base64 of 24 to 64 bytes",
+    r"^/stage$|^/stages/\d+$": "the stages are the configured approval chains' (`approval` settings), which the document, built from code, does not know",
     r"^/(endorsement|approval)$": "a draft takes no sign-offs in its body (POST /v1/sras/drafts shares SraBody with one-step publication): they come through its endorsement and approval steps",
 }
 
