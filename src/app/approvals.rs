@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 
-use crate::domain::delegation::principal;
+use crate::domain::delegation::{principal, via};
 use uuid::Uuid;
 
 use super::ports::{QueueEventKind, QueueEventSink, RequestChanged};
@@ -147,19 +147,21 @@ impl Approvals {
             .collect())
     }
 
-    /// With whose authority the caller acts at `stage`: their own role (`None`), or the
-    /// approver's at the root of the delegations that reach them today.
-    async fn authority(&self, caller: &Caller, stage: &str) -> Result<Option<String>, AppError> {
+    /// Whose hands the caller's authority at `stage` passed through: none for their own
+    /// role; else the delegators that reach them today, the approver at the root last.
+    async fn authority(&self, caller: &Caller, stage: &str) -> Result<Vec<String>, AppError> {
         if self.stage_roles.get(stage).is_some_and(|r| caller.has(*r)) {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let today = Utc::now().date_naive();
         let delegations = self.store.delegations_on(Some(stage), today).await?;
-        principal(&caller.subject, stage, today, &delegations)
-            .map(|p| Some(p.to_owned()))
-            .ok_or_else(|| {
-                AppError::forbidden(format!("the {stage} stage is decided by its own approvers"))
-            })
+        let hands = via(&caller.subject, stage, today, &delegations);
+        if hands.is_empty() {
+            return Err(AppError::forbidden(format!(
+                "the {stage} stage is decided by its own approvers"
+            )));
+        }
+        Ok(hands.into_iter().map(str::to_owned).collect())
     }
 
     pub fn stages(&self) -> impl Iterator<Item = &String> {
@@ -247,12 +249,11 @@ impl Approvals {
                 .as_ref()
                 .map(|e| e.stage().clone())
                 .unwrap_or_default();
-            let on_behalf_of = match current.status {
+            let hands = match current.status {
                 RequestStatus::Escalated => self.authority(caller, &at).await?,
-                _ => None,
+                _ => Vec::new(),
             };
-            let (next, audit, events) =
-                self.apply(caller, on_behalf_of.as_deref(), &current, stage, &step)?;
+            let (next, audit, events) = self.apply(caller, &hands, &current, stage, &step)?;
             let change = RequestChange {
                 record: &next,
                 legs_changed: false,
@@ -298,7 +299,7 @@ impl Approvals {
     fn apply(
         &self,
         caller: &Caller,
-        on_behalf_of: Option<&str>,
+        hands: &[String],
         current: &RequestRecord,
         stage: Option<&str>,
         step: &Step,
@@ -316,10 +317,12 @@ impl Approvals {
             current.request.traveller.id.as_str(),
             current.submitted_by.as_str(),
         ];
-        // Four-eyes holds for the approver whose authority a delegate uses, too.
-        if let Some(principal) = on_behalf_of {
-            escalation.check_eligible(principal, &parties)?;
+        // Four-eyes holds for every hand a delegate's authority passed through, too; the
+        // trail names the approver at its root.
+        for hand in hands {
+            escalation.check_eligible(hand, &parties)?;
         }
+        let on_behalf_of = hands.last().map(String::as_str);
         let now = Utc::now();
         let me = caller.subject.as_str();
         let mut next = current.clone();

@@ -14,6 +14,7 @@ use crate::app::error::{AppError, Code};
 use crate::domain::approval::Escalation;
 use crate::domain::audit::{AuditAction, AuditDraft, AuditEntry};
 use crate::domain::caller::{Caller, Role};
+use crate::domain::delegation::principal;
 use crate::domain::policy::{self, Decision, Outcome, PolicyRules};
 use crate::domain::request::{ClearanceRequest, RequestRecord, RequestStatus};
 use crate::domain::sra::AreaRisk;
@@ -191,10 +192,17 @@ impl Clearing {
             Err(_) if approver => None,
             scope => scope?,
         };
+        // A delegate reads as the approvers of the stages delegated to them; asked only when
+        // the caller's roles alone do not settle it.
+        let mut delegated = None;
         if scope.is_none() && !approver {
-            return Err(AppError::forbidden(
-                "reading requests requires the traveller, travel-unit, approver or admin role",
-            ));
+            let stages = self.delegated_stages(caller).await?;
+            if stages.is_empty() {
+                return Err(AppError::forbidden(
+                    "reading requests requires the traveller, travel-unit, approver or admin role",
+                ));
+            }
+            delegated = Some(stages);
         }
         let record = self
             .store
@@ -207,18 +215,43 @@ impl Clearing {
         {
             return Ok(record);
         }
-        if approver && self.involved(caller, &record).await? {
+        let delegated = match delegated {
+            Some(stages) => stages,
+            None => self.delegated_stages(caller).await?,
+        };
+        if (approver || !delegated.is_empty()) && self.involved(caller, &record, &delegated).await?
+        {
             return Ok(record);
         }
         Err(AppError::not_found())
     }
 
+    /// The stages whose authority reaches the caller through delegations today.
+    async fn delegated_stages(&self, caller: &Caller) -> Result<Vec<String>, AppError> {
+        let today = Utc::now().date_naive();
+        let delegations = self.store.delegations_on(None, today).await?;
+        Ok(self
+            .stage_roles
+            .keys()
+            .filter(|s| principal(&caller.subject, s, today, &delegations).is_some())
+            .cloned()
+            .collect())
+    }
+
     /// Whether an approver's work touches this request: now, or in an earlier pass.
-    async fn involved(&self, caller: &Caller, record: &RequestRecord) -> Result<bool, AppError> {
+    async fn involved(
+        &self,
+        caller: &Caller,
+        record: &RequestRecord,
+        delegated: &[String],
+    ) -> Result<bool, AppError> {
         if record.escalation.is_none() {
             return Ok(false);
         }
-        let decides = |stage: &str| self.stage_roles.get(stage).is_some_and(|r| caller.has(*r));
+        let decides = |stage: &str| {
+            self.stage_roles.get(stage).is_some_and(|r| caller.has(*r))
+                || delegated.iter().any(|d| d == stage)
+        };
         if access::involved_now(caller, record, decides) {
             return Ok(true);
         }
@@ -281,12 +314,7 @@ impl Clearing {
         if !current.status.is_pending() {
             return Err(not_pending(current.status, "withdrawn"));
         }
-        let mut next = current.clone();
-        next.status = RequestStatus::Withdrawn;
-        if let Some(escalation) = next.escalation.as_mut() {
-            escalation.claim = None;
-        }
-        next.version += 1;
+        let next = ended(&current, RequestStatus::Withdrawn);
         let change = RequestChange {
             record: &next,
             legs_changed: false,
@@ -313,7 +341,8 @@ impl Clearing {
     }
 
     /// Expires the requests still pending when their first leg begins (`today` or earlier):
-    /// nobody decided in time, and no decision may come after travel began. Each change is
+    /// nobody decided in time, and no decision may come after travel began. A request
+    /// submitted on its travel day has the rest of that day. Each change is
     /// audited, and its webhook and messages written with it. Returns how many expired; one
     /// changed meanwhile is left for the next round.
     pub async fn expire_started(
@@ -323,12 +352,7 @@ impl Clearing {
     ) -> Result<usize, AppError> {
         let mut expired = 0;
         for current in self.store.pending_started(today, limit).await? {
-            let mut next = current.clone();
-            next.status = RequestStatus::Expired;
-            if let Some(escalation) = next.escalation.as_mut() {
-                escalation.claim = None;
-            }
-            next.version += 1;
+            let next = ended(&current, RequestStatus::Expired);
             let change = RequestChange {
                 record: &next,
                 legs_changed: false,
@@ -522,10 +546,21 @@ fn escalation_for(decision: &Decision, now: chrono::DateTime<Utc>) -> Option<Esc
         .then(|| Escalation::start(decision.approval_chain.clone(), now))
 }
 
-/// The stage a request waits on, while escalated.
+/// A pending request ended (withdrawn, expired): its new status, no claim left on it.
+fn ended(current: &RequestRecord, status: RequestStatus) -> RequestRecord {
+    let mut next = current.clone();
+    next.status = status;
+    if let Some(escalation) = next.escalation.as_mut() {
+        escalation.claim = None;
+    }
+    next.version += 1;
+    next
+}
+
 /// The actor the audit trail names for what the service does on its own (expiry).
 pub const SYSTEM_ACTOR: &str = "clearway";
 
+/// The stage a request waits on, while escalated.
 pub fn current_stage(record: &RequestRecord) -> Option<String> {
     (record.status == RequestStatus::Escalated)
         .then(|| record.escalation.as_ref().map(|e| e.stage().clone()))

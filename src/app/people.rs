@@ -18,7 +18,7 @@ pub struct PersonDraft {
     pub email: EmailAddress,
     pub language: Language,
     pub stages: Vec<String>,
-    pub org: Option<OrgId>,
+    pub follows_org: Option<OrgId>,
     pub notifications: Notifications,
 }
 
@@ -49,7 +49,7 @@ impl People {
             email: draft.email,
             language: draft.language,
             stages: Person::check_stages(&draft.stages, &known)?,
-            org: draft.org,
+            follows_org: draft.follows_org,
             notifications: draft.notifications,
             updated_at: Utc::now(),
             updated_by: caller.subject.clone(),

@@ -142,8 +142,19 @@ pub fn principal<'a>(
     day: NaiveDate,
     delegations: &'a [Delegation],
 ) -> Option<&'a str> {
+    via(subject, stage, day, delegations).last().copied()
+}
+
+/// Whose hands the authority `subject` holds at `stage` on `day` passed through, nearest
+/// first: the approver at the root is last. Empty if no delegation reaches them.
+pub fn via<'a>(
+    subject: &str,
+    stage: &str,
+    day: NaiveDate,
+    delegations: &'a [Delegation],
+) -> Vec<&'a str> {
     let mut at = subject;
-    let mut root = None;
+    let mut hands = Vec::new();
     for _ in 0..=MAX_CHAIN {
         let Some(d) = delegations
             .iter()
@@ -152,9 +163,9 @@ pub fn principal<'a>(
             break;
         };
         at = &d.delegator;
-        root = Some(d.delegator.as_str());
+        hands.push(d.delegator.as_str());
     }
-    root
+    hands
 }
 
 #[cfg(test)]
@@ -230,5 +241,6 @@ mod tests {
         assert_eq!(principal("cai", "dg", day(5), &all), None);
         assert_eq!(principal("ben", "hq", day(2), &all), None);
         assert_eq!(principal("ana", "dg", day(2), &all), None);
+        assert_eq!(via("cai", "dg", day(3), &all), ["ben", "ana"]);
     }
 }

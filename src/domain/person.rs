@@ -177,8 +177,8 @@ pub struct Person {
     pub language: Language,
     /// The approval stages they decide (the configured chain's names), each once.
     pub stages: Vec<Stage>,
-    /// The organisation whose requests they follow (a travel unit's desk).
-    pub org: Option<OrgId>,
+    /// A travel unit's desk: the organisation whose every request it hears of.
+    pub follows_org: Option<OrgId>,
     pub notifications: Notifications,
     pub updated_at: DateTime<Utc>,
     pub updated_by: String,

@@ -221,7 +221,7 @@ fn declare_input_constraints(doc: &mut Value) {
         ),
         (
             "PersonBody",
-            "org",
+            "follows_org",
             json!({"maxLength": 64, "pattern": ORG_ID}),
         ),
         ("PreferencesBody", "language", language(true)),

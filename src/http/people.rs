@@ -24,9 +24,10 @@ struct PersonBody {
     /// travel unit's desk or a traveller.
     #[serde(default)]
     stages: Vec<String>,
-    /// A travel unit's desk: the organisation whose requests it submits.
+    /// A travel unit's desk: the organisation whose every request it hears of (leave it
+    /// out for a traveller or an approver).
     #[serde(default)]
-    org: Option<String>,
+    follows_org: Option<String>,
     /// Immediate if left out.
     #[serde(default)]
     notifications: Option<Notifications>,
@@ -50,7 +51,7 @@ pub struct PersonView<'a> {
     email: &'a EmailAddress,
     language: Language,
     stages: &'a [String],
-    org: Option<&'a OrgId>,
+    follows_org: Option<&'a OrgId>,
     notifications: Notifications,
     updated_at: DateTime<Utc>,
     updated_by: &'a str,
@@ -64,7 +65,7 @@ impl<'a> From<&'a Person> for PersonView<'a> {
             email: &p.email,
             language: p.language,
             stages: &p.stages,
-            org: p.org.as_ref(),
+            follows_org: p.follows_org.as_ref(),
             notifications: p.notifications,
             updated_at: p.updated_at,
             updated_by: &p.updated_by,
@@ -134,7 +135,10 @@ pub async fn put(
         email: EmailAddress::parse("/email", &body.email)?,
         language: Language::parse("/language", &body.language)?,
         stages: body.stages,
-        org: body.org.map(|o| OrgId::parse("/org", &o)).transpose()?,
+        follows_org: body
+            .follows_org
+            .map(|o| OrgId::parse("/follows_org", &o))
+            .transpose()?,
         notifications: body.notifications.unwrap_or(Notifications::Immediate),
     };
     let (person, created) = state.people.put(&caller, &subject, draft).await?;

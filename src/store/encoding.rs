@@ -81,6 +81,44 @@ pub(super) fn subscribes(events: &str, event: &str) -> Result<bool, StoreError> 
     Ok(events.iter().any(|e| e == "*" || e == event))
 }
 
+/// A people directory row's columns, as either backend reads them.
+pub(super) struct PersonColumns {
+    pub subject: String,
+    pub name: String,
+    pub email: String,
+    pub language: String,
+    /// JSON array of stage names.
+    pub stages: String,
+    pub org: Option<String>,
+    pub notifications: String,
+    pub updated_at: chrono::DateTime<Utc>,
+    pub updated_by: String,
+}
+
+/// A directory entry from its row; a value the domain refuses is a corrupt row.
+pub(super) fn person(c: PersonColumns) -> Result<crate::domain::person::Person, StoreError> {
+    use crate::domain::person::{EmailAddress, Language, Person};
+    use crate::domain::request::{OrgId, TravellerId};
+    let bad = |what: &str, why: String| StoreError::Corrupt(format!("person {what}: {why}"));
+    Ok(Person {
+        subject: TravellerId::parse("", &c.subject).map_err(|e| bad("subject", e.detail))?,
+        name: c.name,
+        email: EmailAddress::parse("", &c.email).map_err(|e| bad("email", e.detail))?,
+        language: Language::parse("", &c.language).map_err(|e| bad("language", e.detail))?,
+        stages: serde_json::from_str(&c.stages)?,
+        follows_org: c
+            .org
+            .map(|o| OrgId::parse("", &o).map_err(|e| bad("org", e.detail)))
+            .transpose()?,
+        notifications: c
+            .notifications
+            .parse()
+            .map_err(|e| bad("notifications", e))?,
+        updated_at: c.updated_at,
+        updated_by: c.updated_by,
+    })
+}
+
 pub(super) fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }

@@ -45,6 +45,8 @@ pub struct NewMail {
 #[derive(Debug, Clone)]
 pub struct DueMail {
     pub id: i64,
+    /// Until when this sender holds it: its result is recorded only while it still does.
+    pub lease: DateTime<Utc>,
     pub key: String,
     pub attempts: u32,
     pub recipient: String,
@@ -82,6 +84,10 @@ pub struct MailView {
 #[derive(Debug, Clone)]
 pub struct HeldMail {
     pub id: i64,
+    /// Where and in which language it was planned to go (the digest goes there if the
+    /// person has since left the directory).
+    pub recipient: String,
+    pub language: String,
     pub request_id: Option<Uuid>,
     pub subject: String,
     pub created_at: DateTime<Utc>,
@@ -106,7 +112,14 @@ pub trait MailStore: Send + Sync {
         lease: chrono::Duration,
         limit: u32,
     ) -> Result<Vec<DueMail>, StoreError>;
-    async fn finish_mail(&self, id: i64, result: &SendResult) -> Result<(), StoreError>;
+    /// Records an attempt's result, if the message is still leased as `lease` says (another
+    /// sender may have taken it over after the lease ran out: its result counts then).
+    async fn finish_mail(
+        &self,
+        id: i64,
+        lease: DateTime<Utc>,
+        result: &SendResult,
+    ) -> Result<(), StoreError>;
     /// The people with messages held for their digest, and those messages, oldest first.
     async fn held_mail(&self) -> Result<Vec<(String, Vec<HeldMail>)>, StoreError>;
     /// Adds `digest` (pending) and marks `held` as digested, in one transaction; nothing

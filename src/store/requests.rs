@@ -95,8 +95,9 @@ pub trait RequestStore: Send + Sync {
     async fn update_request(&self, change: RequestChange<'_>) -> Result<(), StoreError>;
     async fn get_request(&self, id: Uuid) -> Result<Option<RequestRecord>, StoreError>;
     async fn list_requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError>;
-    /// Requests still pending (escalated, held, returned) whose first leg begins on or
-    /// before `on`, soonest first: those that expire.
+    /// Requests still pending (escalated, held, returned) whose first leg began before `on`,
+    /// or begins on `on` and that were submitted before that day began (a request made on
+    /// its travel day has that day): those that expire, soonest first.
     async fn pending_started(
         &self,
         on: NaiveDate,

@@ -68,6 +68,10 @@ async fn a_delegate_decides_with_the_approvers_authority_and_the_trail_names_bot
     assert_eq!(status, 403);
     let (status, _) = act(&app, "deputy", COLLEAGUE, &id, "claim").await;
     assert_eq!(status, 403);
+    let (status, _) = app
+        .get(&format!("/v1/clearance-requests/{id}"), &deputy)
+        .await;
+    assert_eq!(status, 403);
 
     let dg = app.token("dg-1", DG, None);
     let (status, given) = delegate(&app, &dg, dg_to("deputy")).await;
@@ -77,7 +81,12 @@ async fn a_delegate_decides_with_the_approvers_authority_and_the_trail_names_bot
         (Some("dg-1"), Some("dg-1"))
     );
 
-    // After: the queue, the claim and the decision, with dg-1's authority.
+    // After: the request (the link in their e-mail), the queue, the claim and the decision,
+    // with dg-1's authority.
+    let (status, _) = app
+        .get(&format!("/v1/clearance-requests/{id}"), &deputy)
+        .await;
+    assert_eq!(status, 200);
     let (status, queue) = app.get("/v1/escalations?stage=dg", &deputy).await;
     assert_eq!(
         (status, queue["items"].as_array().map(Vec::len)),
@@ -278,5 +287,16 @@ async fn bad_delegations_are_refused_with_their_codes_and_change_nothing() {
             body["approval"]["decisions"][1]["on_behalf_of"].as_str()
         ),
         (200, Some("dg-1"))
+    );
+    // Four-eyes holds for every hand in the chain: deputy's own request cannot be approved
+    // by backup with authority that passed through deputy.
+    let own = escalate(&app, "deputy").await;
+    act(&app, "hq-1", HQ, &own, "claim").await;
+    act(&app, "hq-1", HQ, &own, "decision").await;
+    let (status, body) = act(&app, "backup", COLLEAGUE, &own, "claim").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("four_eyes_own_request")),
+        "{body}"
     );
 }

@@ -109,7 +109,7 @@ async fn travellers_desks_and_approvers_are_written_to_in_their_language_over_st
         &app,
         "unicef-desk",
         json!({"name": "UNICEF travel desk",
-        "email": "travel@unicef.example", "language": "en", "org": "UNICEF"}),
+        "email": "travel@unicef.example", "language": "en", "follows_org": "UNICEF"}),
     )
     .await;
     // Someone of another organisation's desk hears nothing of UNICEF's requests.
@@ -117,7 +117,7 @@ async fn travellers_desks_and_approvers_are_written_to_in_their_language_over_st
         &app,
         "wfp-desk",
         json!({"name": "WFP desk", "email": "travel@wfp.example",
-        "language": "en", "org": "WFP"}),
+        "language": "en", "follows_org": "WFP"}),
     )
     .await;
 

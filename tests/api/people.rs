@@ -34,7 +34,7 @@ async fn admins_keep_the_directory_and_people_read_their_own_entry() {
             "/v1/people/unicef-desk",
             &admin,
             &json!({"name": "UNICEF travel desk", "email": "travel@unicef.example",
-                    "language": "en", "org": "UNICEF"}),
+                    "language": "en", "follows_org": "UNICEF"}),
         )
         .await;
     assert_eq!(status, 201, "{body}");

@@ -19,6 +19,7 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
 use crate::domain::notice::Notice;
+use crate::domain::person::Language;
 use crate::domain::webhook::retry_delay;
 use crate::shutdown::{Shutdown, every};
 use crate::store::mail::{DueMail, MailState, NewMail, SendResult};
@@ -204,19 +205,28 @@ impl Mailer {
         }
         let people = self.store.list_people().await?;
         for (subject, items) in held {
-            let Some(person) = people.iter().find(|p| p.subject.as_str() == subject) else {
-                continue;
-            };
-            let letter = plan::digest_letter(person, &items, &self.settings);
+            // Someone who left the directory still gets what was planned for them, where and
+            // in the language it was planned.
+            let first = &items[0];
+            let (name, recipient, language) =
+                match people.iter().find(|p| p.subject.as_str() == subject) {
+                    Some(p) => (p.name.as_str(), p.email.as_str(), p.language),
+                    None => (
+                        subject.as_str(),
+                        first.recipient.as_str(),
+                        Language::parse("", &first.language).unwrap_or(Language::ENGLISH),
+                    ),
+                };
+            let letter = plan::digest_letter(name, language, &items, &self.settings);
             let digest = NewMail {
                 key: format!("digest/{subject}/{}", now.date_naive()),
                 request_id: None,
-                recipient: person.email.as_str().to_owned(),
+                recipient: recipient.to_owned(),
                 person: Some(subject.clone()),
-                language: person.language.as_str().to_owned(),
+                language: language.as_str().to_owned(),
                 subject: letter.subject.clone(),
                 text: letter.text(),
-                html: letter.html(person.language),
+                html: letter.html(language),
                 state: MailState::Pending,
             };
             let ids: Vec<i64> = items.iter().map(|h| h.id).collect();
@@ -225,17 +235,24 @@ impl Mailer {
         Ok(())
     }
 
+    /// Sends up to a batch, leasing one message at a time: a lease covers one send (bounded
+    /// by `timeout_ms`), so a slow relay never lets another instance take over a message
+    /// this one is still sending.
     async fn send_due(&self) -> Result<(), StoreError> {
-        let due = self
-            .store
-            .claim_due_mail(Utc::now(), self.lease(), self.settings.batch)
-            .await?;
-        for mail in due {
+        for _ in 0..self.settings.batch.max(1) {
+            let Some(mail) = self
+                .store
+                .claim_due_mail(Utc::now(), self.lease(), 1)
+                .await?
+                .pop()
+            else {
+                break;
+            };
             let result = self.send(&mail).await;
             if let SendResult::RetryAt(_, why) | SendResult::GiveUp(why) = &result {
                 tracing::warn!(mail = mail.id, attempts = mail.attempts + 1, error = %why, "e-mail not sent");
             }
-            self.store.finish_mail(mail.id, &result).await?;
+            self.store.finish_mail(mail.id, mail.lease, &result).await?;
         }
         Ok(())
     }
@@ -248,19 +265,25 @@ impl Mailer {
             Ok(m) => m,
             Err(why) => return SendResult::GiveUp(why),
         };
-        match transport.send(message).await {
+        let limit = Duration::from_millis(self.settings.timeout_ms.max(1));
+        let sent = match tokio::time::timeout(limit, transport.send(message)).await {
+            Ok(sent) => sent.map_err(|e| (e.is_permanent(), e.to_string())),
+            Err(_) => Err((
+                false,
+                format!("no answer within {} ms", self.settings.timeout_ms),
+            )),
+        };
+        match sent {
             Ok(_) => SendResult::Sent,
-            Err(e) if e.is_permanent() => SendResult::GiveUp(e.to_string()),
-            Err(e) if mail.attempts + 1 >= self.settings.max_attempts => {
-                SendResult::GiveUp(e.to_string())
-            }
-            Err(e) => {
+            Err((true, e)) => SendResult::GiveUp(e),
+            Err((_, e)) if mail.attempts + 1 >= self.settings.max_attempts => SendResult::GiveUp(e),
+            Err((_, e)) => {
                 let delay = retry_delay(
                     mail.attempts + 1,
                     chrono::Duration::milliseconds(self.settings.backoff_base_ms as i64),
                     chrono::Duration::seconds(self.settings.backoff_max_secs as i64),
                 );
-                SendResult::RetryAt(Utc::now() + delay, e.to_string())
+                SendResult::RetryAt(Utc::now() + delay, e)
             }
         }
     }

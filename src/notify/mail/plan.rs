@@ -62,7 +62,7 @@ pub fn plan(
     if notice.tells_traveller() {
         // The traveller: the address on the request, or their directory entry's.
         let own = entry(traveller.id.as_str())
-            .filter(|p| p.org.as_ref().is_none_or(|o| *o == traveller.org));
+            .filter(|p| p.follows_org.as_ref().is_none_or(|o| *o == traveller.org));
         let muted = own.is_some_and(|p| p.notifications == Notifications::Off);
         let address = traveller
             .email
@@ -88,7 +88,7 @@ pub fn plan(
         let followers = people.iter().filter(|p| {
             p.subject != traveller.id
                 && (p.subject.as_str() == record.submitted_by
-                    || p.org.as_ref() == Some(&traveller.org))
+                    || p.follows_org.as_ref() == Some(&traveller.org))
         });
         for person in followers {
             if let Some(state) = state_for(person) {
@@ -295,6 +295,13 @@ fn queue_letter(
             ],
         )),
     ];
+    blocks.extend(for_approvers(record, w, url));
+    Letter { subject, blocks }
+}
+
+/// What an approver's message ends with: lateness, the legs, the link, the footer.
+fn for_approvers(record: &RequestRecord, w: Words, url: String) -> Vec<Block> {
+    let mut blocks = Vec::new();
     if let Some(late) = &record.decision.late {
         blocks.push(Block::Paragraph(late_line(late, w)));
     }
@@ -307,7 +314,7 @@ fn queue_letter(
         },
         Block::Paragraph(w.t("footer", &[])),
     ]);
-    Letter { subject, blocks }
+    blocks
 }
 
 fn late_line(late: &crate::domain::lead_time::Lateness, w: Words) -> String {
@@ -422,18 +429,7 @@ pub fn reminders(
                 ("due", &w.datetime(due)),
             ],
         )));
-        if let Some(late) = &record.decision.late {
-            blocks.push(Block::Paragraph(late_line(late, w)));
-        }
-        blocks.extend([
-            Block::Paragraph(w.t("legs", &[])),
-            Block::List(legs(record, w)),
-            Block::Link {
-                text: w.t("link", &[("url", &url)]),
-                url,
-            },
-            Block::Paragraph(w.t("footer", &[])),
-        ]);
+        blocks.extend(for_approvers(record, w, url));
         let letter = Letter { subject, blocks };
         out.push(NewMail {
             key: format!(
@@ -458,11 +454,12 @@ pub fn reminders(
 
 /// The digest of `person`'s held messages: one line per message, with its request's link.
 pub fn digest_letter(
-    person: &Person,
+    name: &str,
+    language: Language,
     held: &[crate::store::mail::HeldMail],
     settings: &MailSettings,
 ) -> Letter {
-    let w = Words::new(person.language);
+    let w = Words::new(language);
     let items: Vec<String> = held
         .iter()
         .map(|h| match h.request_id {
@@ -473,7 +470,7 @@ pub fn digest_letter(
     Letter {
         subject: w.plural("subject.digest", held.len(), &[]),
         blocks: vec![
-            Block::Paragraph(w.t("greeting", &[("name", &person.name)])),
+            Block::Paragraph(w.t("greeting", &[("name", name)])),
             Block::Paragraph(w.t("body.digest", &[])),
             Block::List(items),
             Block::Paragraph(w.t("footer", &[])),

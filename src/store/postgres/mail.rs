@@ -3,7 +3,7 @@
 //! with `FOR UPDATE SKIP LOCKED`, and a message's unique key stops a second planning.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
@@ -128,6 +128,8 @@ impl MailStore for PostgresStore {
         lease: chrono::Duration,
         limit: u32,
     ) -> Result<Vec<DueMail>, StoreError> {
+        // Microseconds, as the column keeps them: the lease compares equal when finished.
+        let until = (now + lease).trunc_subsecs(6);
         let rows = sqlx::query(
             "UPDATE mail_messages SET locked_until = $3 WHERE id IN ( \
                SELECT id FROM mail_messages WHERE status = 'pending' AND next_attempt_at <= $1 \
@@ -136,7 +138,7 @@ impl MailStore for PostgresStore {
         )
         .bind(now)
         .bind(i64::from(limit))
-        .bind(now + lease)
+        .bind(until)
         .fetch_all(&self.pool)
         .await?;
         let mut due: Vec<DueMail> = rows
@@ -144,6 +146,7 @@ impl MailStore for PostgresStore {
             .map(|row| {
                 Ok(DueMail {
                     id: row.try_get("id")?,
+                    lease: until,
                     key: row.try_get("key")?,
                     attempts: attempts(row)?,
                     recipient: row.try_get("recipient")?,
@@ -159,35 +162,37 @@ impl MailStore for PostgresStore {
     }
 
     #[tracing::instrument(name = "store.finish_mail", level = "debug", skip_all)]
-    async fn finish_mail(&self, id: i64, result: &SendResult) -> Result<(), StoreError> {
-        let query = match result {
-            SendResult::Sent => sqlx::query(
-                "UPDATE mail_messages SET status = 'sent', attempts = attempts + 1, sent_at = now(), \
-                 locked_until = NULL, last_error = NULL WHERE id = $1",
-            )
-            .bind(id),
-            SendResult::RetryAt(at, error) => sqlx::query(
-                "UPDATE mail_messages SET attempts = attempts + 1, next_attempt_at = $2, \
-                 locked_until = NULL, last_error = $3 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(*at)
-            .bind(error.clone()),
-            SendResult::GiveUp(error) => sqlx::query(
-                "UPDATE mail_messages SET status = 'failed', attempts = attempts + 1, \
-                 locked_until = NULL, last_error = $2 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(error.clone()),
+    async fn finish_mail(
+        &self,
+        id: i64,
+        lease: DateTime<Utc>,
+        result: &SendResult,
+    ) -> Result<(), StoreError> {
+        let (status, next_attempt_at, error) = match result {
+            SendResult::Sent => ("sent", None, None),
+            SendResult::RetryAt(at, error) => ("pending", Some(*at), Some(error.clone())),
+            SendResult::GiveUp(error) => ("failed", None, Some(error.clone())),
         };
-        query.execute(&self.pool).await?;
+        sqlx::query(
+            "UPDATE mail_messages SET status = $3, attempts = attempts + 1, \
+             next_attempt_at = COALESCE($4, next_attempt_at), last_error = $5, locked_until = NULL, \
+             sent_at = CASE WHEN $3 = 'sent' THEN now() ELSE sent_at END \
+             WHERE id = $1 AND locked_until = $2",
+        )
+        .bind(id)
+        .bind(lease)
+        .bind(status)
+        .bind(next_attempt_at)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     #[tracing::instrument(name = "store.held_mail", level = "debug", skip_all)]
     async fn held_mail(&self) -> Result<Vec<(String, Vec<HeldMail>)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, person, request_id, subject, created_at FROM mail_messages \
+            "SELECT id, person, recipient, language, request_id, subject, created_at FROM mail_messages \
              WHERE status = 'held' AND person IS NOT NULL ORDER BY person, id",
         )
         .fetch_all(&self.pool)
@@ -197,6 +202,8 @@ impl MailStore for PostgresStore {
             let person: String = row.try_get("person")?;
             let held = HeldMail {
                 id: row.try_get("id")?,
+                recipient: row.try_get("recipient")?,
+                language: row.try_get("language")?,
                 request_id: row.try_get::<Option<Uuid>, _>("request_id")?,
                 subject: row.try_get("subject")?,
                 created_at: row.try_get("created_at")?,
@@ -228,7 +235,10 @@ impl MailStore for PostgresStore {
     #[tracing::instrument(name = "store.prune_mail", level = "debug", skip_all)]
     async fn prune_mail(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "DELETE FROM mail_messages WHERE status IN ('sent', 'digested') AND created_at < $1",
+            // A reminder's key is what stops it being sent again: kept while its request waits.
+            "DELETE FROM mail_messages WHERE status IN ('sent', 'digested') AND created_at < $1 \
+             AND NOT (key LIKE 'reminder/%' AND request_id IN \
+                      (SELECT id FROM clearance_requests WHERE status = 'escalated'))",
         )
         .bind(before)
         .execute(&self.pool)

@@ -6,31 +6,22 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::PostgresStore;
-use crate::domain::person::{EmailAddress, Language, Person};
-use crate::domain::request::{OrgId, TravellerId};
+use crate::domain::person::Person;
+use crate::domain::request::OrgId;
+use crate::store::encoding::{PersonColumns, person};
 use crate::store::{PeopleStore, StoreError};
 
 const COLUMNS: &str = "subject, name, email, language, stages::text AS stages, org, notifications, updated_at, updated_by";
 
 fn person_from_row(row: &PgRow) -> Result<Person, StoreError> {
-    let corrupt = |what: &str, why: String| StoreError::Corrupt(format!("person {what}: {why}"));
-    let subject: String = row.try_get("subject")?;
-    let email: String = row.try_get("email")?;
-    let language: String = row.try_get("language")?;
-    let org: Option<String> = row.try_get("org")?;
-    let notifications: String = row.try_get("notifications")?;
-    Ok(Person {
-        subject: TravellerId::parse("", &subject).map_err(|e| corrupt("subject", e.detail))?,
+    person(PersonColumns {
+        subject: row.try_get("subject")?,
         name: row.try_get("name")?,
-        email: EmailAddress::parse("", &email).map_err(|e| corrupt("email", e.detail))?,
-        language: Language::parse("", &language).map_err(|e| corrupt("language", e.detail))?,
-        stages: serde_json::from_str(&row.try_get::<String, _>("stages")?)?,
-        org: org
-            .map(|o| OrgId::parse("", &o).map_err(|e| corrupt("org", e.detail)))
-            .transpose()?,
-        notifications: notifications
-            .parse()
-            .map_err(|e| corrupt("notifications", e))?,
+        email: row.try_get("email")?,
+        language: row.try_get("language")?,
+        stages: row.try_get("stages")?,
+        org: row.try_get("org")?,
+        notifications: row.try_get("notifications")?,
         updated_at: row.try_get::<DateTime<Utc>, _>("updated_at")?,
         updated_by: row.try_get("updated_by")?,
     })
@@ -54,7 +45,7 @@ impl PeopleStore for PostgresStore {
         .bind(p.email.as_str())
         .bind(p.language.as_str())
         .bind(serde_json::to_string(&p.stages)?)
-        .bind(p.org.as_ref().map(OrgId::as_str))
+        .bind(p.follows_org.as_ref().map(OrgId::as_str))
         .bind(p.notifications.as_str())
         .bind(p.updated_at)
         .bind(&p.updated_by)

@@ -226,10 +226,12 @@ impl RequestStore for PostgresStore {
     ) -> Result<Vec<RequestRecord>, StoreError> {
         sqlx::query(&format!(
             "SELECT {REQUEST_COLUMNS} FROM clearance_requests \
-             WHERE status IN ('escalated', 'held', 'returned') AND first_arrival <= $1 \
-             ORDER BY first_arrival, id LIMIT $2"
+             WHERE status IN ('escalated', 'held', 'returned') \
+             AND (first_arrival < $1 OR (first_arrival = $1 AND submitted_at < $2)) \
+             ORDER BY first_arrival, id LIMIT $3"
         ))
         .bind(on)
+        .bind(on.and_time(chrono::NaiveTime::MIN).and_utc())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?

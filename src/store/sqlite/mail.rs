@@ -156,6 +156,7 @@ impl MailStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<DueMail>, StoreError> {
         let turn = self.turn().await?;
+        let until = now + lease;
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
             "UPDATE mail_messages SET locked_until = ?3 WHERE id IN ( \
@@ -165,7 +166,7 @@ impl MailStore for SqliteStore {
         )
         .bind(ts(now))
         .bind(i64::from(limit))
-        .bind(ts(now + lease))
+        .bind(ts(until))
         .fetch_all(&mut *tx)
         .await?;
         turn.commit(tx).await?;
@@ -173,6 +174,7 @@ impl MailStore for SqliteStore {
             .map(|row| {
                 Ok(DueMail {
                     id: row.try_get("id")?,
+                    lease: until,
                     key: row.try_get("key")?,
                     attempts: attempts(row)?,
                     recipient: row.try_get("recipient")?,
@@ -186,38 +188,40 @@ impl MailStore for SqliteStore {
     }
 
     #[tracing::instrument(name = "store.finish_mail", level = "debug", skip_all)]
-    async fn finish_mail(&self, id: i64, result: &SendResult) -> Result<(), StoreError> {
+    async fn finish_mail(
+        &self,
+        id: i64,
+        lease: DateTime<Utc>,
+        result: &SendResult,
+    ) -> Result<(), StoreError> {
         let turn = self.turn().await?;
-        let now = ts(Utc::now());
-        let query = match result {
-            SendResult::Sent => sqlx::query(
-                "UPDATE mail_messages SET status = 'sent', attempts = attempts + 1, sent_at = ?2, \
-                 locked_until = NULL, last_error = NULL WHERE id = ?1",
-            )
-            .bind(id)
-            .bind(now),
-            SendResult::RetryAt(at, error) => sqlx::query(
-                "UPDATE mail_messages SET attempts = attempts + 1, next_attempt_at = ?2, \
-                 locked_until = NULL, last_error = ?3 WHERE id = ?1",
-            )
-            .bind(id)
-            .bind(ts(*at))
-            .bind(error.clone()),
-            SendResult::GiveUp(error) => sqlx::query(
-                "UPDATE mail_messages SET status = 'failed', attempts = attempts + 1, \
-                 locked_until = NULL, last_error = ?2 WHERE id = ?1",
-            )
-            .bind(id)
-            .bind(error.clone()),
+        let (status, next_attempt_at, error) = match result {
+            SendResult::Sent => ("sent", None, None),
+            SendResult::RetryAt(at, error) => ("pending", Some(ts(*at)), Some(error.clone())),
+            SendResult::GiveUp(error) => ("failed", None, Some(error.clone())),
         };
-        query.execute(&self.pool).await.map_err(|e| turn.judge(e))?;
+        sqlx::query(
+            "UPDATE mail_messages SET status = ?3, attempts = attempts + 1, \
+             next_attempt_at = COALESCE(?4, next_attempt_at), last_error = ?5, locked_until = NULL, \
+             sent_at = CASE WHEN ?3 = 'sent' THEN ?6 ELSE sent_at END \
+             WHERE id = ?1 AND locked_until = ?2",
+        )
+        .bind(id)
+        .bind(ts(lease))
+        .bind(status)
+        .bind(next_attempt_at)
+        .bind(error)
+        .bind(ts(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| turn.judge(e))?;
         Ok(())
     }
 
     #[tracing::instrument(name = "store.held_mail", level = "debug", skip_all)]
     async fn held_mail(&self) -> Result<Vec<(String, Vec<HeldMail>)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, person, request_id, subject, created_at FROM mail_messages \
+            "SELECT id, person, recipient, language, request_id, subject, created_at FROM mail_messages \
              WHERE status = 'held' ORDER BY person, id",
         )
         .fetch_all(&self.pool)
@@ -228,6 +232,8 @@ impl MailStore for SqliteStore {
             let Some(person) = person else { continue };
             let held = HeldMail {
                 id: row.try_get("id")?,
+                recipient: row.try_get("recipient")?,
+                language: row.try_get("language")?,
                 request_id: uuid_column(row, "request_id")?,
                 subject: row.try_get("subject")?,
                 created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
@@ -263,7 +269,10 @@ impl MailStore for SqliteStore {
     async fn prune_mail(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let turn = self.turn().await?;
         let done = sqlx::query(
-            "DELETE FROM mail_messages WHERE status IN ('sent', 'digested') AND created_at < ?",
+            // A reminder's key is what stops it being sent again: kept while its request waits.
+            "DELETE FROM mail_messages WHERE status IN ('sent', 'digested') AND created_at < ? \
+             AND NOT (key LIKE 'reminder/%' AND request_id IN \
+                      (SELECT id FROM clearance_requests WHERE status = 'escalated'))",
         )
         .bind(ts(before))
         .execute(&self.pool)

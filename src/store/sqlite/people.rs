@@ -6,29 +6,20 @@ use sqlx::sqlite::SqliteRow;
 
 use super::SqliteStore;
 use super::rows::{parse_ts, ts};
-use crate::domain::person::{EmailAddress, Language, Person};
-use crate::domain::request::{OrgId, TravellerId};
+use crate::domain::person::Person;
+use crate::domain::request::OrgId;
+use crate::store::encoding::{PersonColumns, person};
 use crate::store::{PeopleStore, StoreError};
 
 fn person_from_row(row: &SqliteRow) -> Result<Person, StoreError> {
-    let corrupt = |what: &str, why: String| StoreError::Corrupt(format!("person {what}: {why}"));
-    let subject: String = row.try_get("subject")?;
-    let email: String = row.try_get("email")?;
-    let language: String = row.try_get("language")?;
-    let org: Option<String> = row.try_get("org")?;
-    let notifications: String = row.try_get("notifications")?;
-    Ok(Person {
-        subject: TravellerId::parse("", &subject).map_err(|e| corrupt("subject", e.detail))?,
+    person(PersonColumns {
+        subject: row.try_get("subject")?,
         name: row.try_get("name")?,
-        email: EmailAddress::parse("", &email).map_err(|e| corrupt("email", e.detail))?,
-        language: Language::parse("", &language).map_err(|e| corrupt("language", e.detail))?,
-        stages: serde_json::from_str(&row.try_get::<String, _>("stages")?)?,
-        org: org
-            .map(|o| OrgId::parse("", &o).map_err(|e| corrupt("org", e.detail)))
-            .transpose()?,
-        notifications: notifications
-            .parse()
-            .map_err(|e| corrupt("notifications", e))?,
+        email: row.try_get("email")?,
+        language: row.try_get("language")?,
+        stages: row.try_get("stages")?,
+        org: row.try_get("org")?,
+        notifications: row.try_get("notifications")?,
         updated_at: parse_ts(&row.try_get::<String, _>("updated_at")?)?,
         updated_by: row.try_get("updated_by")?,
     })
@@ -56,7 +47,7 @@ impl PeopleStore for SqliteStore {
         .bind(p.email.as_str())
         .bind(p.language.as_str())
         .bind(serde_json::to_string(&p.stages)?)
-        .bind(p.org.as_ref().map(OrgId::as_str))
+        .bind(p.follows_org.as_ref().map(OrgId::as_str))
         .bind(p.notifications.as_str())
         .bind(ts(p.updated_at))
         .bind(&p.updated_by)

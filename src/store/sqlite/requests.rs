@@ -239,9 +239,11 @@ impl RequestStore for SqliteStore {
     ) -> Result<Vec<RequestRecord>, StoreError> {
         sqlx::query(
             "SELECT * FROM clearance_requests WHERE status IN ('escalated', 'held', 'returned') \
-             AND first_arrival <= ? ORDER BY first_arrival, id LIMIT ?",
+             AND (first_arrival < ?1 OR (first_arrival = ?1 AND submitted_at < ?2)) \
+             ORDER BY first_arrival, id LIMIT ?3",
         )
         .bind(on)
+        .bind(on.and_time(chrono::NaiveTime::MIN).and_utc())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?
