@@ -24,7 +24,7 @@ use crate::notify::deliverer::Deliverer;
 use crate::notify::mail::Mailer;
 use crate::rate_limits::RateLimits;
 use crate::shutdown::{Shutdown, Trigger, every};
-use crate::store::settings::redact_password;
+use crate::store::settings::{DatabaseSettings, redact_password};
 use crate::store::{self, InstanceLock, Store};
 
 /// The parts every entry point needs: the serving app, and the CLI's import.
@@ -52,7 +52,12 @@ pub struct Services {
 impl Services {
     /// Opens the store, applies migrations, loads the policy and starts the cache.
     pub async fn open(settings: &Settings) -> anyhow::Result<Services> {
-        let store = store::connect(&settings.database).await.with_context(|| {
+        // Without e-mail, changes write no notice for it.
+        let database = DatabaseSettings {
+            mail_notices: settings.mail.enabled,
+            ..settings.database.clone()
+        };
+        let store = store::connect(&database).await.with_context(|| {
             format!(
                 "opening the database {}",
                 redact_password(&settings.database.url)

@@ -180,6 +180,8 @@ pub(super) struct PendingInsert {
     pub done: oneshot::Sender<Result<(), StoreError>>,
     /// When the request was handed to the writer.
     pub queued: std::time::Instant,
+    /// Write its e-mail notice with it (`DatabaseSettings::mail_notices`).
+    pub notice: bool,
 }
 
 impl std::ops::Deref for PendingInsert {

@@ -32,6 +32,14 @@ pub struct DatabaseSettings {
     /// ...or how long the oldest waits for the others.
     #[serde(default = "default_traveller_index_wait_ms")]
     pub traveller_index_wait_ms: u64,
+    /// Write each change's e-mail notice with it. Not a setting of its own: startup sets it
+    /// from `mail.enabled`, so a service without e-mail pays nothing for it.
+    #[serde(skip, default = "default_mail_notices")]
+    pub mail_notices: bool,
+}
+
+fn default_mail_notices() -> bool {
+    true
 }
 
 fn default_traveller_index_batch() -> usize {

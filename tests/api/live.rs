@@ -135,6 +135,14 @@ async fn travellers_and_travel_units_follow_their_own_requests_live() {
         wfp.seen
     );
 
+    // Mail is off here (the default): the changes wrote no e-mail notice.
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM mail_notices", &[])
+            .await,
+        0
+    );
+
     // Those who list no requests cannot follow them.
     let (status, body) = app.get("/v1/clearance-requests/stream", &hq).await;
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));

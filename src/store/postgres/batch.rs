@@ -193,6 +193,7 @@ async fn insert_all(tx: &mut PgConnection, group: &[PendingInsert]) -> Result<()
     let now = chrono::Utc::now();
     let notices: Vec<String> = group
         .iter()
+        .filter(|p| p.notice)
         .filter_map(|p| crate::domain::notice::notice_for(&p.record, &p.audit, now))
         .map(|n| serde_json::to_string(&n))
         .collect::<Result<_, _>>()?;

@@ -53,6 +53,8 @@ pub struct PostgresStore {
     pool: PgPool,
     /// New requests go to a batcher that commits them in groups (see `batch`).
     writer: mpsc::Sender<PendingInsert>,
+    /// Each change writes its e-mail notice (`DatabaseSettings::mail_notices`).
+    mail_notices: bool,
 }
 
 impl PostgresStore {
@@ -68,7 +70,11 @@ impl PostgresStore {
         // Half the pool may be committing groups of new requests; the rest serves reads and
         // decisions, which therefore never queue behind a burst of submissions.
         let writer = batch::start(pool.clone(), (connections / 2).max(1) as usize);
-        Ok(Self { pool, writer })
+        Ok(Self {
+            pool,
+            writer,
+            mail_notices: settings.mail_notices,
+        })
     }
 
     async fn published_sras(&self, area: Option<&AreaCode>) -> Result<Vec<Sra>, StoreError> {

@@ -99,6 +99,7 @@ impl RequestStore for PostgresStore {
             new,
             done,
             queued: std::time::Instant::now(),
+            notice: self.mail_notices,
         };
         self.writer
             .send(job)
@@ -149,7 +150,9 @@ impl RequestStore for PostgresStore {
             insert_legs(&mut tx, record).await?;
         }
         enqueue_event(&mut tx, record, &change.audit).await?;
-        super::mail::enqueue_notice(&mut tx, record, &change.audit).await?;
+        if self.mail_notices {
+            super::mail::enqueue_notice(&mut tx, record, &change.audit).await?;
+        }
         append_audit(&mut tx, record.id, change.audit).await?;
         commit(tx).await?;
         Ok(())

@@ -592,7 +592,9 @@ fn insert_all(
         {
             enqueue_event(conn, &pending.record, &pending.audit)?;
         }
-        super::mail::enqueue_notice_sync(conn, &pending.record, &pending.audit)?;
+        if pending.notice {
+            super::mail::enqueue_notice_sync(conn, &pending.record, &pending.audit)?;
+        }
     }
     Ok(())
 }

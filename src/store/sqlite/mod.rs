@@ -57,6 +57,8 @@ pub struct SqliteStore {
     traveller_index: Arc<traveller_index::Pending>,
     /// Set by the first commit that failed with an I/O error: no write after it.
     stop: Arc<WriteStop>,
+    /// Each change writes its e-mail notice (`DatabaseSettings::mail_notices`).
+    mail_notices: bool,
 }
 
 /// A writer's turn (`SqliteStore::turn`): its commits are judged by the store's `WriteStop`.
@@ -267,6 +269,7 @@ impl SqliteStore {
             write_turn,
             traveller_index,
             stop,
+            mail_notices: settings.mail_notices,
         })
     }
 

@@ -125,6 +125,7 @@ impl RequestStore for SqliteStore {
             new,
             done,
             queued: std::time::Instant::now(),
+            notice: self.mail_notices,
         };
         self.writer
             .send(job)
@@ -182,7 +183,9 @@ impl RequestStore for SqliteStore {
             insert_legs(&mut tx, record).await?;
         }
         enqueue_event(&mut tx, record, &change.audit).await?;
-        enqueue_notice(&mut tx, record, &change.audit).await?;
+        if self.mail_notices {
+            enqueue_notice(&mut tx, record, &change.audit).await?;
+        }
         append_audit(&mut tx, record.id, change.audit, false).await?;
         turn.commit(tx).await?;
         Ok(())
