@@ -42,6 +42,8 @@ pub struct Settings {
     pub approval: ApprovalSettings,
     pub webhooks: WebhookSettings,
     pub mail: MailSettings,
+    #[serde(default)]
+    pub incidents: crate::app::incidents::IncidentSettings,
     pub rescreening: RescreenSettings,
     pub idempotency: IdempotencySettings,
     pub rate_limits: RateLimitSettings,
@@ -183,6 +185,23 @@ struct PolicyFile {
     mission_sra_required_from: RiskLevel,
     #[serde(default)]
     lead_times: crate::domain::lead_time::LeadTimes,
+    #[serde(default)]
+    incidents: IncidentRules,
+}
+
+/// `[incidents]`: whether an open incident holds new requests to its areas.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IncidentRules {
+    hold_requests: bool,
+}
+
+impl Default for IncidentRules {
+    fn default() -> Self {
+        Self {
+            hold_requests: true,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -230,6 +249,7 @@ pub fn parse_policy(text: &str) -> anyhow::Result<PolicyRules> {
     let mut rules = PolicyRules::new(matrix, acceptance, chains, file.mission_sra_required_from)
         .map_err(anyhow::Error::msg)?;
     rules.lead_times = file.lead_times;
+    rules.incident_holds = file.incidents.hold_requests;
     Ok(rules)
 }
 

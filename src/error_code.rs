@@ -55,6 +55,8 @@ codes! {
         "Travellers and travel units act within their organisation: their token must carry it (the `org` claim, or the claim `auth` settings name).";
     Forbidden = "forbidden", 403, "Forbidden",
         "The caller's role may not do this.";
+    CheckInNotYours = "check_in_not_yours", 403, "The link is another person's",
+        "A personal check-in link was used while signed in as someone else: each link answers for the one person it was sent to.";
     FourEyesSameApprover = "four_eyes_same_approver", 403, "Four-eyes rule",
         "The approver already decided an earlier stage of this request.";
     FourEyesOwnRequest = "four_eyes_own_request", 403, "Four-eyes rule",
@@ -67,6 +69,8 @@ codes! {
         "The request's status no longer allows this change (already decided, withdrawn, ...).";
     ConcurrentUpdate = "concurrent_update", 409, "Changed meanwhile",
         "The resource changed while this change was made; read it again and retry.";
+    IncidentClosed = "incident_closed", 409, "The incident is closed",
+        "The incident was closed: it takes no more answers, reminders or changes.";
     AreaExists = "area_exists", 409, "The area exists",
         "An area with this code exists already.";
     SraVersionExists = "sra_version_exists", 409, "The SRA version exists",
@@ -103,6 +107,8 @@ codes! {
         "Authority would come back to the delegator through delegations that hold on some of the same days.";
     DelegationChainTooLong = "delegation_chain_too_long", 422, "The delegation chain would be too long",
         "Authority would pass through more than two delegations on some day; ask the approver at its root to delegate directly.";
+    IncidentInFuture = "incident_in_future", 422, "The incident starts too far ahead",
+        "An incident's `started_at` is later than `incidents.max_ahead_hours` from now.";
     InvalidItinerary = "invalid_itinerary", 422, "The itinerary is invalid",
         "Legs are empty, out of order, overlapping or leave before they arrive.";
     LegInPast = "leg_in_past", 422, "A leg is in the past",
@@ -110,7 +116,7 @@ codes! {
     TooManyLegs = "too_many_legs", 422, "Too many legs",
         "The itinerary has more legs than a request may hold.";
     UnknownArea = "unknown_area", 422, "Unknown area",
-        "A leg names an area code nobody created.";
+        "A leg or an incident names an area code nobody created.";
     ResidualRiskContradictsMatrix = "residual_risk_contradicts_matrix", 422,
         "The residual risk contradicts the matrix",
         "The SRA's residual risk is not what its likelihood and impact give in the UN SRM matrix.";

@@ -144,6 +144,30 @@ async fn expire_pending(clearing: Arc<Clearing>, interval: Duration, shutdown: S
     .await;
 }
 
+/// Asks again, on their schedule, those who have not answered an open incident's ask.
+async fn remind_unanswered(
+    incidents: Arc<crate::app::incidents::Incidents>,
+    interval: Duration,
+    shutdown: Shutdown,
+) {
+    let incidents = &incidents;
+    every(interval, shutdown, || async move {
+        match incidents.remind_due().await {
+            Ok(0) => false,
+            Ok(n) => {
+                tracing::info!(reminded = n, "people reminded of an incident's ask");
+                // A full round: there may be more.
+                n == 500
+            }
+            Err(e) => {
+                tracing::warn!(error = ?e, "reminding unanswered people failed; retrying");
+                false
+            }
+        }
+    })
+    .await;
+}
+
 /// Forgets expired idempotency keys once an hour (every instance may: deleting is idempotent).
 async fn prune_idempotency_keys(
     store: Arc<dyn Store>,
@@ -226,7 +250,22 @@ impl Application {
             )
             .map_err(|e| anyhow::anyhow!("webhooks.allowed_targets: {e}"))?,
         );
+        let incidents = Arc::new(
+            crate::app::incidents::Incidents::new(
+                services.store.clone(),
+                services.cache.clone(),
+                settings.incidents.clone(),
+                settings.server.verification_key.clone().map(|key| {
+                    crate::app::incidents::CheckInLinks {
+                        key,
+                        base_url: settings.mail.public_url.clone(),
+                    }
+                }),
+            )
+            .map_err(anyhow::Error::msg)?,
+        );
         let state = web::Data::new(AppState {
+            incidents: incidents.clone(),
             shutdown: services.shutdown.clone(),
             store: services.store.clone(),
             idempotency_keys: services.store.clone(),
@@ -284,6 +323,11 @@ impl Application {
             );
             tasks.push(tokio::spawn(rescreener.run(shutdown.clone())));
         }
+        tasks.push(tokio::spawn(remind_unanswered(
+            incidents,
+            Duration::from_secs(settings.incidents.reminder_interval_secs.max(1)),
+            shutdown.clone(),
+        )));
         tasks.push(tokio::spawn(expire_pending(
             state.clearing.clone(),
             Duration::from_secs(settings.approval.clock_interval_secs.max(1)),

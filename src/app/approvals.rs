@@ -57,7 +57,7 @@ impl ApprovalSettings {
 }
 
 /// `24h`, `90m`, `2d`, `30s`: a positive whole number and its unit, a year at most.
-fn parse_span(raw: &str) -> Option<Duration> {
+pub(crate) fn parse_span(raw: &str) -> Option<Duration> {
     let raw = raw.trim();
     let unit = raw.chars().last()?;
     let n: i64 = raw[..raw.len() - unit.len_utf8()]

@@ -7,6 +7,7 @@ pub mod approvals;
 pub mod clearing;
 pub mod delegations;
 pub mod error;
+pub mod incidents;
 pub mod json_input;
 pub mod people;
 pub mod ports;

@@ -137,6 +137,17 @@ pub struct Area {
     #[serde(default)]
     #[schema(value_type = Option<Degrees>)]
     pub location: Option<Location>,
+    /// An open incident in the area: new requests there are held while it lasts (unless
+    /// the policy says otherwise). Absent in older cache entries.
+    #[serde(default)]
+    pub incident: Option<AreaIncident>,
+}
+
+/// The open incident an area is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AreaIncident {
+    pub id: uuid::Uuid,
+    pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Area {
@@ -152,6 +163,7 @@ impl Area {
             country: bounded_text("/country", country, 100)?,
             suspension: None,
             location,
+            incident: None,
         })
     }
 }

@@ -102,6 +102,7 @@ mod tests {
             country: country.into(),
             suspension: None,
             location: None,
+            incident: None,
         }
     }
 

@@ -26,6 +26,8 @@ pub struct PolicyRules {
     mission_sra_from: RiskLevel,
     /// Days of notice each risk level asks for.
     pub lead_times: super::lead_time::LeadTimes,
+    /// Whether an open incident in an area holds requests there (`area_in_incident`).
+    pub incident_holds: bool,
 }
 
 impl PolicyRules {
@@ -61,6 +63,7 @@ impl PolicyRules {
             chains,
             mission_sra_from,
             lead_times: Default::default(),
+            incident_holds: true,
         })
     }
 
@@ -119,6 +122,7 @@ pub enum DecisionCode {
     EscalationRequired,
     NoSraInForce,
     AreaSuspended,
+    AreaInIncident,
     BsafeMissing,
     SsafeMissing,
     MissionSraRequired,
@@ -284,6 +288,24 @@ fn evaluate_leg(
         return decide(
             Outcome::Held,
             DecisionCode::AreaSuspended,
+            reason,
+            governing,
+            conditions,
+        );
+    }
+
+    if let Some(incident) = area
+        .and_then(|a| a.area.incident.as_ref())
+        .filter(|_| rules.incident_holds)
+    {
+        let reason = format!(
+            "an incident is open in the area since {} (incident {})",
+            incident.started_at.format("%Y-%m-%d %H:%M UTC"),
+            incident.id
+        );
+        return decide(
+            Outcome::Held,
+            DecisionCode::AreaInIncident,
             reason,
             governing,
             conditions,
@@ -584,6 +606,22 @@ pub(crate) mod tests {
             (d.outcome, d.code),
             (Outcome::Held, DecisionCode::AreaSuspended)
         );
+
+        // An open incident holds, unless the policy lets requests through it.
+        let mut in_incident = area_at(0, Some(Low), false);
+        in_incident.area.incident = Some(crate::domain::area::AreaIncident {
+            id: uuid::Uuid::nil(),
+            started_at: chrono::Utc::now(),
+        });
+        let d = evaluate(&pc2, |_| Some(&in_incident), &rules);
+        assert_eq!(
+            (d.outcome, d.code),
+            (Outcome::Held, DecisionCode::AreaInIncident)
+        );
+        let mut lenient = rules.clone();
+        lenient.incident_holds = false;
+        let d = evaluate(&pc2, |_| Some(&in_incident), &lenient);
+        assert_eq!(d.outcome, Outcome::Cleared);
 
         let low = area_at(0, Some(Low), false);
         let mut no_bsafe = pc2.clone();

@@ -17,7 +17,7 @@ use crate::error_code::Code;
 pub const COULD_NOT_DELIVER: &str = "could not deliver";
 
 /// Every event a webhook may subscribe to; `*` subscribes to all.
-pub const EVENTS: [&str; 8] = [
+pub const EVENTS: [&str; 9] = [
     "request.submitted",
     "request.approved",
     "request.rejected",
@@ -26,6 +26,7 @@ pub const EVENTS: [&str; 8] = [
     "request.amended",
     "request.rescreened",
     "request.expired",
+    "incident.check_requested",
 ];
 
 /// The event a state change raises; claims and releases are internal to the queue.

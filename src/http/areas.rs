@@ -11,7 +11,9 @@ use super::extract::{query_pairs, read_json};
 use super::guard::{Guarded, LocatePersonnel, RegisterAreas, SuspendAreas};
 use crate::app::publishing::Rescreening;
 use crate::auth::Caller;
-use crate::domain::area::{Area, AreaCode, Degrees, Location, Suspension, SuspensionReason};
+use crate::domain::area::{
+    Area, AreaCode, AreaIncident, Degrees, Location, Suspension, SuspensionReason,
+};
 use crate::domain::risk::RiskLevel;
 use crate::domain::sra::{AreaRisk, SecurityLevel, SraRef, SraSummary};
 use crate::http::problem::Problem;
@@ -35,6 +37,8 @@ pub struct AreaView<'a> {
     name: &'a str,
     country: &'a str,
     suspension: Option<&'a Suspension>,
+    /// The open incident the area is in: requests there are held while it lasts.
+    incident: Option<&'a AreaIncident>,
     /// Where the area lies, for the map; null until someone places it.
     location: Option<Degrees>,
     in_force: Option<InForceView<'a>>,
@@ -77,6 +81,7 @@ impl<'a> AreaView<'a> {
             name: &area.name,
             country: &area.country,
             suspension: area.suspension.as_ref(),
+            incident: area.incident.as_ref(),
             location: area.location.map(Location::degrees),
             in_force: risk.in_force_on(today).map(InForceView::of),
             review_overdue: risk.in_force_on(today).is_none()
@@ -434,7 +439,7 @@ fn personnel_csv(items: &[PersonnelEntry]) -> String {
 }
 
 /// Quotes a field for CSV (RFC 4180), and defuses values a spreadsheet would run as a formula.
-fn csv_field(value: &str) -> String {
+pub(super) fn csv_field(value: &str) -> String {
     let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {

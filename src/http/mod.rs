@@ -1,6 +1,7 @@
 //! The HTTP API (v1, JSON, bearer JWT): the route table and what every handler shares.
 
 mod areas;
+mod check_in;
 mod clearance_requests;
 pub mod conditional;
 pub mod cors;
@@ -10,6 +11,7 @@ pub mod extract;
 pub mod guard;
 mod health;
 pub mod idempotency;
+mod incidents;
 mod mail;
 pub mod metrics;
 pub mod openapi;
@@ -64,6 +66,7 @@ pub struct AppState {
     pub webhooks: Webhooks,
     pub people: crate::app::people::People,
     pub delegations: crate::app::delegations::Delegations,
+    pub incidents: Arc<crate::app::incidents::Incidents>,
     pub approvals: Approvals,
     pub verifier: TokenVerifier,
     /// How large a body may be and how long it may take to arrive.
@@ -116,6 +119,7 @@ route_table! {
     "/i18n/{language}" => { get => ui::strings }
     "/map/world.svg" => { get => ui::world }
     "/verify/{token}" => { get => verification::verify }
+    "/check-in/{token}" => { get => check_in::show, post => check_in::answer }
     "/dev/token" => { post => ui::dev_token }
     "/v1/clearance-requests" => { post => clearance_requests::submit, get => clearance_requests::list }
     "/v1/clearance-requests/stream" => { get => clearance_requests::stream }
@@ -142,6 +146,13 @@ route_table! {
     "/v1/areas/{code}/personnel" => { get => areas::personnel }
     "/v1/areas/{code}/location" => { put => areas::place }
     "/v1/headcounts" => { get => areas::headcounts }
+    "/v1/incidents" => { post => incidents::open, get => incidents::list }
+    "/v1/incidents/{id}" => { get => incidents::board }
+    "/v1/incidents/{id}/people" => { get => incidents::people }
+    "/v1/incidents/{id}/people/{entry}/answer" => { post => incidents::answer }
+    "/v1/incidents/{id}/timeline" => { get => incidents::timeline }
+    "/v1/incidents/{id}/close" => { post => incidents::close }
+    "/v1/check-ins" => { get => incidents::check_ins }
     "/v1/sras/drafts" => { post => sras::draft }
     "/v1/sras/{id}" => { get => sras::get }
     "/v1/sras/{id}/endorsement" => { post => sras::endorse }

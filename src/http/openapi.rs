@@ -12,8 +12,8 @@ use utoipa::OpenApi;
 
 use super::extract::{DEFAULT_PAGE, MAX_PAGE};
 use super::{
-    areas, clearance_requests, delegations, escalations, health, mail, metrics, people, sras, ui,
-    verification, webhooks,
+    areas, check_in, clearance_requests, delegations, escalations, health, incidents, mail,
+    metrics, people, sras, ui, verification, webhooks,
 };
 use crate::domain::webhook::EVENTS;
 use crate::error_code::Code;
@@ -30,6 +30,7 @@ use crate::error_code::Code;
     paths(
         health::healthz, health::readyz, metrics::metrics, document,
         ui::index, ui::script, ui::style, ui::strings, ui::world, ui::dev_token, verification::verify,
+        check_in::show, check_in::answer,
         clearance_requests::submit, clearance_requests::list, clearance_requests::get,
         clearance_requests::amend, clearance_requests::withdraw, clearance_requests::audit,
         clearance_requests::stream,
@@ -40,8 +41,13 @@ use crate::error_code::Code;
         areas::create, areas::list, areas::get, areas::suspend, areas::lift, areas::personnel, areas::place, areas::headcounts,
         sras::draft, sras::get, sras::endorse, sras::approve, sras::publish_draft,
         sras::withdraw, sras::publish, sras::list, sras::rescreenings, sras::rescreening,
+        incidents::open, incidents::list, incidents::board, incidents::people, incidents::answer,
+        incidents::timeline, incidents::close, incidents::check_ins,
     ),
-    components(schemas(crate::domain::webhook::WebhookEvent)),
+    components(schemas(
+        crate::domain::webhook::WebhookEvent,
+        crate::app::incidents::CheckRequestEvent
+    )),
     tags(
         (name = "clearance requests", description = "Travellers and travel units submit and follow requests"),
         (name = "escalations", description = "Approvers work the queue of Very High risk requests"),
@@ -49,6 +55,7 @@ use crate::error_code::Code;
         (name = "people", description = "Whom the service writes to: approvers with their stages, desks, travellers' preferences"),
         (name = "mail", description = "What the service wrote to whom, and what it could not deliver"),
         (name = "areas", description = "Areas, the risk in force, suspensions, the crisis locator"),
+        (name = "incidents", description = "In a crisis: everyone in the area found, asked whether they are safe, and accounted for"),
         (name = "sras", description = "Security Risk Assessments and the re-screening they start"),
         (name = "operations", description = "Probes, metrics and this document"),
         (name = "web page", description = "The page for people, served from the binary, and its development sign-in"),
@@ -335,7 +342,15 @@ fn add_webhooks(doc: &mut Value) {
             "request.expired" => {
                 "The request was still pending when its first leg began; it can no longer be decided."
             }
+            "incident.check_requested" => {
+                "An incident was opened (or its reminder is due) where one of the organisation's people may be: make sure they answer, or answer for them. The body is a CheckRequestEvent."
+            }
             _ => "A change to a request.",
+        };
+        let schema = if event.starts_with("incident.") {
+            "#/components/schemas/CheckRequestEvent"
+        } else {
+            "#/components/schemas/WebhookEvent"
         };
         hooks.insert(
             (*event).to_owned(),
@@ -351,7 +366,7 @@ fn add_webhooks(doc: &mut Value) {
                     header("Clearway-Event", "The event's name"),
                 ],
                 "requestBody": {"required": true, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/WebhookEvent"}}}},
+                    "schema": {"$ref": schema}}}},
                 "responses": {"2XX": {"description": "Acknowledged. Anything else, or no answer within the timeout, is retried with backoff."}},
                 // No scheme: the receiver authenticates clearway by the signature.
                 "security": [],
@@ -784,8 +799,14 @@ mod tests {
         assert_eq!(hooks.len(), EVENTS.len());
         for event in EVENTS {
             let body = &hooks[event]["post"]["requestBody"]["content"]["application/json"];
+            let schema = if event.starts_with("incident.") {
+                "CheckRequestEvent"
+            } else {
+                "WebhookEvent"
+            };
             assert_eq!(
-                body["schema"]["$ref"], "#/components/schemas/WebhookEvent",
+                body["schema"]["$ref"],
+                format!("#/components/schemas/{schema}"),
                 "{event}"
             );
         }

@@ -326,6 +326,7 @@ mod tests {
             EscalationRequired,
             NoSraInForce,
             AreaSuspended,
+            AreaInIncident,
             BsafeMissing,
             SsafeMissing,
             MissionSraRequired,
@@ -338,6 +339,7 @@ mod tests {
                 | EscalationRequired
                 | NoSraInForce
                 | AreaSuspended
+                | AreaInIncident
                 | BsafeMissing
                 | SsafeMissing
                 | MissionSraRequired

@@ -24,6 +24,12 @@ pub(super) fn queue_stage(record: &RequestRecord) -> Option<&str> {
         .flatten()
 }
 
+/// An area's columns and the open incident it is in, if any (the earliest begun), for
+/// `area_from_row`: `FROM areas a`.
+pub(super) const AREA_COLUMNS: &str = "a.*, \
+    (SELECT i.incident_id FROM incident_areas i WHERE i.area_code = a.code ORDER BY i.started_at LIMIT 1) AS incident_id, \
+    (SELECT i.started_at FROM incident_areas i WHERE i.area_code = a.code ORDER BY i.started_at LIMIT 1) AS incident_started_at";
+
 pub(super) fn reason_text(reason: SuspensionReason) -> &'static str {
     match reason {
         SuspensionReason::Relocation => "relocation",

@@ -7,6 +7,7 @@ mod delegations;
 mod encoding;
 mod escalations;
 mod idempotency;
+mod incidents;
 pub mod mail;
 mod people;
 mod postgres;
@@ -27,6 +28,9 @@ pub use delegations::DelegationStore;
 pub use encoding::NewRequest;
 pub use escalations::{EscalationStore, QueuePosition};
 pub use idempotency::{IdempotencyClaim, IdempotencyKey, IdempotencyStore, StoredResponse};
+pub use incidents::{
+    Ask, IncidentClosing, IncidentOpening, IncidentStore, RecordedAnswer, Reminders, RollQuery,
+};
 pub use mail::MailStore;
 pub use people::PeopleStore;
 pub use postgres::PostgresStore;
@@ -181,6 +185,7 @@ pub trait Store:
     + PeopleStore
     + MailStore
     + DelegationStore
+    + IncidentStore
     + 'static
 {
 }
@@ -197,6 +202,7 @@ impl<T> Store for T where
         + PeopleStore
         + MailStore
         + DelegationStore
+        + IncidentStore
         + 'static
 {
 }

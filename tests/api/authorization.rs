@@ -82,7 +82,7 @@ fn cases(path: &str) -> &'static [Case] {
 fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
     use Who::*;
     // Public, and a token this service did not sign (the template's own) names nothing.
-    if path == "/verify/{token}" {
+    if path == "/verify/{token}" || path == "/check-in/{token}" {
         return Some(Hidden);
     }
     if who == Anonymous {
@@ -205,6 +205,18 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
                 _ => Hidden,
             }
         }
+        ("post", "/v1/incidents" | "/v1/incidents/{id}/close") => only(&[Analyst]),
+        ("get", "/v1/incidents" | "/v1/incidents/{id}" | "/v1/incidents/{id}/people") => {
+            only(&[UnitSameOrg, UnitOtherOrg, Analyst, Admin])
+        }
+        ("get", "/v1/incidents/{id}/timeline") => only(&[Analyst, Admin]),
+        // The entry is UNICEF traveller alice's: hers, her unit's or an analyst's to answer;
+        // nobody else's to know of.
+        ("post", "/v1/incidents/{id}/people/{entry}/answer") => match who {
+            Traveller | UnitSameOrg | Analyst => Allow,
+            _ => Hidden,
+        },
+        ("get", "/v1/check-ins") => only(&[Traveller]),
         _ => return None,
     })
 }
@@ -283,6 +295,25 @@ impl Matrix {
         json!({"stage": "hq", "delegate": "deputy", "from": day(0), "until": day(2)})
     }
 
+    fn incident_body(area: &str) -> Value {
+        json!({"areas": [area], "started_at": chrono::Utc::now().to_rfc3339(),
+               "description": "Clashes"})
+    }
+
+    /// Waits for every re-screening job to finish, so that none changes the store while a
+    /// cell is checked.
+    async fn settle(&self) {
+        let analyst = self.app.analyst();
+        let done = eventually(Duration::from_secs(10), async || {
+            let (_, jobs) = self.app.get("/v1/rescreening", &analyst).await;
+            jobs["items"]
+                .as_array()
+                .is_some_and(|jobs| jobs.iter().all(|j| j["status"] == "done"))
+        })
+        .await;
+        assert!(done, "re-screening did not finish");
+    }
+
     fn person_body() -> Value {
         json!({"name": "H. Q. Approver", "email": "hq-1@undss.example", "language": "en",
                "stages": ["hq"]})
@@ -295,6 +326,7 @@ impl Matrix {
 
     /// The concrete path and body for one cell, with fresh resources where it needs them.
     async fn prepare(&mut self, method: &str, path: &str, case: Case) -> (String, Option<Value>) {
+        let mut entry = None;
         let id = match case {
             Case::OwnEscalated => Some(self.request("alice", "UNICEF", true).await),
             Case::OwnCleared => Some(self.request("alice", "UNICEF", false).await),
@@ -312,6 +344,35 @@ impl Matrix {
                 assert_eq!(status, 201, "{body}");
                 Some(body["id"].as_str().unwrap().to_owned())
             }
+            Case::Shared if path.starts_with("/v1/incidents/{id}") => {
+                // A fresh area with alice in it, so that each incident finds her.
+                let area = format!("TST-I{}", self.next);
+                self.next += 1;
+                self.app.area(&area, Some("low")).await;
+                let trip = Submission::for_traveller("alice", "UNICEF").leg(&area, 0, 3);
+                let (status, body) = self
+                    .app
+                    .submit(&self.app.traveller("alice", "UNICEF"), &trip)
+                    .await;
+                assert_eq!(status, 201, "{body}");
+                let (status, body) = self
+                    .app
+                    .post(
+                        "/v1/incidents",
+                        &self.app.analyst(),
+                        &Self::incident_body(&area),
+                    )
+                    .await;
+                assert_eq!(status, 201, "{body}");
+                let id = body["incident"]["id"].as_str().unwrap().to_owned();
+                let (_, roll) = self
+                    .app
+                    .get(&format!("/v1/incidents/{id}/people"), &self.app.analyst())
+                    .await;
+                entry = roll["items"][0]["id"].as_str().map(str::to_owned);
+                self.settle().await;
+                Some(id)
+            }
             Case::Shared if path.starts_with("/v1/people/{subject}") => {
                 let (status, body) = self
                     .app
@@ -326,7 +387,8 @@ impl Matrix {
             .replace("{id}", id.as_deref().unwrap_or(""))
             .replace("{code}", "TST-LOW")
             .replace("{language}", "en")
-            .replace("{subject}", "hq-1");
+            .replace("{subject}", "hq-1")
+            .replace("{entry}", entry.as_deref().unwrap_or(""));
         let concrete = match path {
             "/v1/escalations" | "/v1/escalations/stream" => format!("{concrete}?stage=hq"),
             _ => concrete,
@@ -350,6 +412,8 @@ impl Matrix {
             }
             ("put", "/v1/people/{subject}") => Some(Self::person_body()),
             ("post", "/v1/delegations") => Some(Self::delegation_body()),
+            ("post", "/v1/incidents") => Some(Self::incident_body("TST-INC")),
+            ("post", "/v1/incidents/{id}/people/{entry}/answer") => Some(json!({"state": "safe"})),
             ("put", "/v1/people/{subject}/preferences") => Some(json!({"notifications": "off"})),
             ("post", "/v1/escalations/{id}/decision") => {
                 Some(json!({"decision": "approve", "comment": "Reviewed"}))
@@ -367,6 +431,7 @@ async fn every_route_for_every_caller_and_owner_answers_as_the_policy_says() {
     app.area("TST-LOW", Some("low")).await;
     app.area("TST-VHIGH", Some("very_high")).await;
     app.area("TST-SRA", None).await;
+    app.area("TST-INC", Some("low")).await;
     let published = app
         .area("TST-PUB", None)
         .await

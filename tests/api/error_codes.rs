@@ -284,6 +284,69 @@ async fn every_documented_error_code_is_triggered_and_answers_as_documented() {
         "delegation_chain_too_long",
         admin_delegates(json!({"stage": "dg", "delegator": "backup", "delegate": "third", "from": day(0), "until": day(1)})).await,
     );
+    // Incidents, on an area of their own: an open one holds its area's requests.
+    app.area("TST-INC", Some("low")).await;
+    let (status, body) = app
+        .submit(
+            &alice,
+            &Submission::for_traveller("alice", "UNICEF").leg("TST-INC", 0, 2),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let open_incident = |hours: i64| {
+        seen(
+            Some(("post", "/v1/incidents")),
+            call(&app, Method::POST, "/v1/incidents", &analyst).json(&json!({
+                "areas": ["TST-INC"], "description": "Clashes",
+                "started_at": (Utc::now() + chrono::Duration::hours(hours)).to_rfc3339(),
+            })),
+        )
+    };
+    record("incident_in_future", open_incident(30).await);
+    let opened = open_incident(0).await;
+    assert_eq!(opened.status, 201, "{}", opened.body);
+    let incident = opened.body["incident"]["id"].as_str().unwrap().to_owned();
+    let (_, roll) = app
+        .get(&format!("/v1/incidents/{incident}/people"), &analyst)
+        .await;
+    let entry = uuid::Uuid::parse_str(roll["items"][0]["id"].as_str().unwrap()).unwrap();
+    let key = {
+        use secrecy::ExposeSecret;
+        let key = app.settings.server.verification_key.as_ref().unwrap();
+        key.expose_secret().as_bytes().to_vec()
+    };
+    let link = format!(
+        "/check-in/{}",
+        clearway::domain::check_in_link::seal(&key, entry)
+    );
+    record(
+        "check_in_not_yours",
+        seen(
+            Some(("post", "/check-in/{token}")),
+            app.client
+                .post(app.url(&link))
+                .bearer_auth(app.traveller("mallory", "UNICEF"))
+                .header("Accept", "application/json")
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body("state=safe"),
+        )
+        .await,
+    );
+    let close = format!("/v1/incidents/{incident}/close");
+    let closed = seen(
+        None,
+        call(&app, Method::POST, &close, &analyst).json(&json!({})),
+    )
+    .await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    record(
+        "incident_closed",
+        seen(
+            Some(("post", "/v1/incidents/{id}/close")),
+            call(&app, Method::POST, &close, &analyst).json(&json!({})),
+        )
+        .await,
+    );
     record(
         "invalid_itinerary",
         seen(

@@ -37,6 +37,7 @@ mod sqlite {
     mod group_commit;
     mod hardening;
     mod idempotency;
+    mod incidents;
     mod input_errors;
     mod lifecycle;
     mod live;
@@ -75,6 +76,7 @@ mod postgres {
     mod error_codes;
     mod escalations;
     mod idempotency;
+    mod incidents;
     mod input_errors;
     mod lifecycle;
     mod live;

@@ -185,6 +185,7 @@ fn todo_key(code: DecisionCode) -> &'static str {
     match code {
         DecisionCode::NoSraInForce => "todo.no_sra_in_force",
         DecisionCode::AreaSuspended => "todo.area_suspended",
+        DecisionCode::AreaInIncident => "todo.area_in_incident",
         DecisionCode::BsafeMissing => "todo.bsafe_missing",
         DecisionCode::SsafeMissing => "todo.ssafe_missing",
         DecisionCode::MissionSraRequired => "todo.mission_sra_required",

@@ -11,6 +11,7 @@ use super::{SRA_COLUMNS, commit};
 use crate::domain::area::{Area, AreaCode, Location, Suspension};
 use crate::domain::sra::{AreaRisk, Sra, SraStatus};
 use crate::store::AreaStore;
+use crate::store::encoding::AREA_COLUMNS;
 use crate::store::encoding::reason_text;
 use crate::store::{RescreenJob, StoreError};
 
@@ -89,12 +90,14 @@ impl AreaStore for PostgresStore {
 
     #[tracing::instrument(name = "store.list_areas", level = "debug", skip_all)]
     async fn list_areas(&self) -> Result<Vec<AreaRisk>, StoreError> {
-        let areas = sqlx::query("SELECT * FROM areas ORDER BY code")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(area_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let areas = sqlx::query(&format!(
+            "SELECT {AREA_COLUMNS} FROM areas a ORDER BY a.code"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(area_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
         let sras = self.published_sras(None).await?;
         Ok(areas
             .into_iter()
@@ -111,10 +114,12 @@ impl AreaStore for PostgresStore {
 
     #[tracing::instrument(name = "store.area_risk", level = "debug", skip_all)]
     async fn area_risk(&self, code: &AreaCode) -> Result<Option<AreaRisk>, StoreError> {
-        let Some(row) = sqlx::query("SELECT * FROM areas WHERE code = $1")
-            .bind(code.as_str())
-            .fetch_optional(&self.pool)
-            .await?
+        let Some(row) = sqlx::query(&format!(
+            "SELECT {AREA_COLUMNS} FROM areas a WHERE a.code = $1"
+        ))
+        .bind(code.as_str())
+        .fetch_optional(&self.pool)
+        .await?
         else {
             return Ok(None);
         };

@@ -28,6 +28,7 @@ mod batch;
 mod delegations;
 mod escalations;
 mod idempotency;
+mod incidents;
 mod mail;
 mod people;
 mod requests;

@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use crate::domain::area::{Area, AreaCode};
+use crate::domain::area::{Area, AreaCode, AreaIncident};
 use crate::domain::audit::AuditEntry;
 use crate::domain::request::{OrgId, RequestRecord};
 use crate::domain::sra::{SecurityLevel, Signoff, Sra};
@@ -23,6 +23,13 @@ pub(super) fn area_from_row(row: &PgRow) -> Result<Area, StoreError> {
             row.try_get("suspended_since")?,
         )?,
         location: location(row.try_get("latitude")?, row.try_get("longitude")?)?,
+        incident: match row.try_get::<Option<uuid::Uuid>, _>("incident_id")? {
+            Some(id) => Some(AreaIncident {
+                id,
+                started_at: row.try_get("incident_started_at")?,
+            }),
+            None => None,
+        },
     })
 }
 

@@ -26,17 +26,49 @@ pub(super) async fn enqueue_event(
     let Some(event) = event_for(record, audit, now) else {
         return Ok(());
     };
+    let subscribed = subscribed_hooks(tx, event.org.as_str(), event.name).await?;
+    enqueue_outbox(
+        tx,
+        &subscribed,
+        event.request_id,
+        event.org.as_str(),
+        event.name,
+        &event.payload,
+        now,
+    )
+    .await
+}
+
+/// The organisation's webhooks that subscribe to `name`.
+pub(super) async fn subscribed_hooks(
+    tx: &mut PgConnection,
+    org: &str,
+    name: &str,
+) -> Result<Vec<Uuid>, StoreError> {
     let hooks: Vec<(Uuid, String)> =
         sqlx::query_as("SELECT id, events::text FROM webhooks WHERE org = $1")
-            .bind(event.org.as_str())
+            .bind(org)
             .fetch_all(&mut *tx)
             .await?;
     let mut subscribed = Vec::new();
     for (id, events) in hooks {
-        if subscribes(&events, event.name)? {
+        if subscribes(&events, name)? {
             subscribed.push(id);
         }
     }
+    Ok(subscribed)
+}
+
+/// One event in the outbox with a delivery per webhook of `subscribed`.
+pub(super) async fn enqueue_outbox(
+    tx: &mut PgConnection,
+    subscribed: &[Uuid],
+    request_id: Uuid,
+    org: &str,
+    name: &str,
+    payload: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     if subscribed.is_empty() {
         return Ok(());
     }
@@ -45,10 +77,10 @@ pub(super) async fn enqueue_event(
          INSERT INTO webhook_deliveries (webhook_id, outbox_id, request_id, status, next_attempt_at) \
          SELECT w, event.id, $1, 'pending', $5 FROM event, UNNEST($6::uuid[]) AS w",
     )
-    .bind(event.request_id)
-    .bind(event.org.as_str())
-    .bind(event.name)
-    .bind(event.payload.to_string())
+    .bind(request_id)
+    .bind(org)
+    .bind(name)
+    .bind(payload.to_string())
     .bind(now)
     .bind(subscribed)
     .execute(&mut *tx)

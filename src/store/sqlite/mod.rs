@@ -31,6 +31,7 @@ mod delegations;
 mod escalations;
 mod group_commit;
 mod idempotency;
+mod incidents;
 pub mod instance_lock;
 mod mail;
 mod people;

@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
-use crate::domain::area::{Area, AreaCode};
+use crate::domain::area::{Area, AreaCode, AreaIncident};
 use crate::domain::audit::AuditEntry;
 use crate::domain::request::{OrgId, RequestRecord};
 use crate::domain::sra::{SecurityLevel, Signoff, Sra};
@@ -25,6 +25,13 @@ pub(super) fn area_from_row(row: &SqliteRow) -> Result<Area, StoreError> {
         country: row.try_get("country")?,
         suspension,
         location: location(row.try_get("latitude")?, row.try_get("longitude")?)?,
+        incident: match row.try_get::<Option<String>, _>("incident_id")? {
+            Some(id) => Some(AreaIncident {
+                id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                started_at: parse_ts(&row.try_get::<String, _>("incident_started_at")?)?,
+            }),
+            None => None,
+        },
     })
 }
 

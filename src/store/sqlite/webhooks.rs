@@ -25,27 +25,59 @@ pub(super) async fn enqueue_event(
     let Some(event) = event_for(record, audit, now) else {
         return Ok(());
     };
+    let subscribed = subscribed_hooks(tx, event.org.as_str(), event.name).await?;
+    enqueue_outbox(
+        tx,
+        &subscribed,
+        event.request_id,
+        event.org.as_str(),
+        event.name,
+        &event.payload,
+        now,
+    )
+    .await
+}
+
+/// The organisation's webhooks that subscribe to `name`.
+pub(super) async fn subscribed_hooks(
+    tx: &mut SqliteConnection,
+    org: &str,
+    name: &str,
+) -> Result<Vec<String>, StoreError> {
     let hooks: Vec<(String, String)> =
         sqlx::query_as("SELECT id, events FROM webhooks WHERE org = ?")
-            .bind(event.org.as_str())
+            .bind(org)
             .fetch_all(&mut *tx)
             .await?;
     let mut subscribed = Vec::new();
     for (id, events) in hooks {
-        if subscribes(&events, event.name)? {
+        if subscribes(&events, name)? {
             subscribed.push(id);
         }
     }
+    Ok(subscribed)
+}
+
+/// One event in the outbox with a delivery per webhook of `subscribed`.
+pub(super) async fn enqueue_outbox(
+    tx: &mut SqliteConnection,
+    subscribed: &[String],
+    request_id: Uuid,
+    org: &str,
+    name: &str,
+    payload: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     if subscribed.is_empty() {
         return Ok(());
     }
     let outbox_id: i64 = sqlx::query_scalar(
         "INSERT INTO outbox (request_id, org, event, payload, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
     )
-    .bind(event.request_id.to_string())
-    .bind(event.org.as_str())
-    .bind(event.name)
-    .bind(event.payload.to_string())
+    .bind(request_id.to_string())
+    .bind(org)
+    .bind(name)
+    .bind(payload.to_string())
     .bind(ts(now))
     .fetch_one(&mut *tx)
     .await?;
@@ -55,7 +87,7 @@ pub(super) async fn enqueue_event(
         )
         .bind(webhook_id)
         .bind(outbox_id)
-        .bind(event.request_id.to_string())
+        .bind(request_id.to_string())
         .bind(ts(now))
         .bind(Uuid::new_v4().to_string())
         .execute(&mut *tx)
