@@ -250,17 +250,18 @@ impl Application {
             )
             .map_err(|e| anyhow::anyhow!("webhooks.allowed_targets: {e}"))?,
         );
+        let check_in_links = settings.server.verification_key.clone().map(|key| {
+            crate::app::incidents::CheckInLinks {
+                key,
+                base_url: settings.mail.public_url.clone(),
+            }
+        });
         let incidents = Arc::new(
             crate::app::incidents::Incidents::new(
                 services.store.clone(),
                 services.cache.clone(),
                 settings.incidents.clone(),
-                settings.server.verification_key.clone().map(|key| {
-                    crate::app::incidents::CheckInLinks {
-                        key,
-                        base_url: settings.mail.public_url.clone(),
-                    }
-                }),
+                check_in_links.clone(),
             )
             .map_err(anyhow::Error::msg)?,
         );
@@ -352,7 +353,7 @@ impl Application {
                     .map_err(|e| anyhow::anyhow!("approval.escalation_contact: {}", e.detail))?,
                 every: Duration::from_secs(settings.approval.clock_interval_secs.max(1)),
             };
-            let mailer = Mailer::new(services.store.clone(), mail, reminders)?;
+            let mailer = Mailer::new(services.store.clone(), mail, reminders, check_in_links)?;
             tasks.push(tokio::spawn(mailer.run(shutdown.clone())));
         }
         if settings.webhooks.deliver {

@@ -23,6 +23,8 @@ pub enum Action {
     ManageWebhooks,
     /// Keep the people directory: approvers' stages, addresses, languages.
     ManagePeople,
+    /// Open and close incidents.
+    ManageIncidents,
 }
 
 impl Action {
@@ -33,7 +35,9 @@ impl Action {
             Action::RegisterAreas | Action::LocatePersonnel | Action::FollowRescreening => {
                 &[SecurityAnalyst, Admin]
             }
-            Action::SuspendAreas | Action::ManageSras => &[SecurityAnalyst],
+            Action::SuspendAreas | Action::ManageSras | Action::ManageIncidents => {
+                &[SecurityAnalyst]
+            }
             Action::ReadSras => &[SecurityAnalyst, Admin, ApproverHq, ApproverDg],
             Action::ManageWebhooks => &[TravelUnit],
             Action::ManagePeople => &[Admin],
@@ -54,6 +58,7 @@ impl Action {
                 "webhooks are managed by a travel unit, with its organisation in the token"
             }
             Action::ManagePeople => "the people directory is kept by admins",
+            Action::ManageIncidents => "incidents are opened and closed by security analysts",
         }
     }
 }

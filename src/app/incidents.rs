@@ -552,9 +552,10 @@ impl Incidents {
     /// asks each entry once per round).
     pub async fn remind_due(&self) -> Result<usize, AppError> {
         let now = Utc::now();
+        let asked_before = now - self.remind_every;
         let due = self
             .store
-            .unanswered(now - self.remind_every, self.settings.max_asks, 500)
+            .unanswered(asked_before, self.settings.max_asks, 500)
             .await?;
         let mut asks = Vec::new();
         for (incident, mut entry) in due {
@@ -574,6 +575,7 @@ impl Incidents {
                 entry_id: None,
                 detail: String::new(),
             },
+            asked_before,
         };
         Ok(self.store.remind(&reminders).await?)
     }
@@ -586,14 +588,9 @@ fn closed(incident: &Incident) -> AppError {
     )
 }
 
+/// The HTTP guard checks it first; the service too, whoever calls it.
 fn may_manage(caller: &Caller) -> Result<(), AppError> {
-    if caller.has(Role::SecurityAnalyst) {
-        Ok(())
-    } else {
-        Err(AppError::forbidden(
-            "incidents are opened and closed by security analysts",
-        ))
-    }
+    super::access::permits(caller, super::access::Action::ManageIncidents)
 }
 
 /// Who reads boards and roll-calls: analysts and admins all of it, a travel unit its

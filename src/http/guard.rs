@@ -69,4 +69,5 @@ guards! {
     FollowRescreening,
     ManageWebhooks,
     ManagePeople,
+    ManageIncidents,
 }

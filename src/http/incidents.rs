@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::areas::csv_field;
 use super::extract::{query_pairs, read_json};
+use super::guard::{Guarded, ManageIncidents};
 use crate::app::incidents::{AnswerDraft, IncidentBoard, Opened};
 use crate::auth::Caller;
 use crate::domain::area::AreaCode;
@@ -98,7 +99,7 @@ fn incident_id(raw: &str) -> Result<Uuid, Problem> {
 )]
 pub async fn open(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Guarded<ManageIncidents>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
@@ -348,7 +349,7 @@ pub async fn timeline(
 )]
 pub async fn close(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Guarded<ManageIncidents>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let incident = state.incidents.close(&caller, incident_id(&id)?).await?;

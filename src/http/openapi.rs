@@ -288,6 +288,34 @@ fn declare_input_constraints(doc: &mut Value) {
         ),
         ("ThreatBody", "name", text(200)),
         ("SuspensionBody", "since", date),
+        (
+            "IncidentBody",
+            "areas",
+            json!({"minItems": 1, "maxItems": crate::domain::incident::MAX_AREAS, "uniqueItems": true,
+            "items": {"type": "string", "maxLength": 32, "pattern": AREA_CODE}}),
+        ),
+        ("IncidentBody", "description", text(2000)),
+        (
+            "AnswerBody",
+            "state",
+            json!({"enum": ["safe", "needs_assistance"]}),
+        ),
+        // Line breaks and tabs are folded into spaces; other control characters are refused.
+        (
+            "AnswerBody",
+            "message",
+            json!({"maxLength": 1000, "pattern": r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"}),
+        ),
+        (
+            "AnswerBody",
+            "callback",
+            json!({"maxLength": 32, "pattern": r"^ *$|^[ +().-]*([0-9][ +().-]*){4,20}$"}),
+        ),
+        (
+            "AnswerBody",
+            "how",
+            json!({"enum": ["phone", "message", "in_person", "other", null]}),
+        ),
         // Absolute http(s) URLs only (`domain::webhook`); https outside development.
         (
             "WebhookBody",

@@ -50,10 +50,13 @@ pub async fn with_request_id(
 }
 
 /// The path as logs may hold it: a verification link opens a traveller's name and itinerary
-/// to whoever has it, so its token stays out of the logs.
+/// to whoever has it, and a check-in link answers for a person, so their tokens stay out of
+/// the logs.
 fn logged_path(path: &str) -> &str {
     if path.starts_with("/verify/") {
         "/verify/…"
+    } else if path.starts_with("/check-in/") {
+        "/check-in/…"
     } else {
         path
     }

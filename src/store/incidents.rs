@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
+use super::mail::NewMail;
 use super::{RescreenJob, StoreError};
 use crate::domain::area::AreaCode;
 use crate::domain::incident::{
@@ -64,6 +65,8 @@ pub struct IncidentClosing {
 pub struct Reminders {
     pub asks: Vec<(RollEntry, Ask)>,
     pub event: TimelineEvent,
+    /// The round's cutoff: an entry asked since (by another instance's round) is left.
+    pub asked_before: DateTime<Utc>,
 }
 
 #[async_trait]
@@ -111,6 +114,12 @@ pub trait IncidentStore: Send + Sync {
         max_asks: u32,
         limit: u32,
     ) -> Result<Vec<(Incident, RollEntry)>, StoreError>;
+    /// Entries of open incidents, not yet answered, whose latest ask is not yet written as
+    /// e-mail.
+    async fn asks_to_mail(&self, limit: u32) -> Result<Vec<(Incident, RollEntry)>, StoreError>;
+    /// Stores the e-mail of those asks (`(entry, ask)`) and records them written, in one
+    /// transaction; a message whose key is already stored is not added again.
+    async fn mail_asks(&self, asked: &[(Uuid, i32)], mail: &[NewMail]) -> Result<(), StoreError>;
     /// Records a round of reminders: entries still unanswered in an open incident are asked
     /// again; the others are left. Returns how many were.
     async fn remind(&self, reminders: &Reminders) -> Result<usize, StoreError>;

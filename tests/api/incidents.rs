@@ -767,3 +767,143 @@ async fn those_who_do_not_answer_are_reminded_until_they_do() {
         .count();
     assert_eq!(reminded, 2, "{timeline}");
 }
+
+#[tokio::test]
+async fn everyone_with_an_address_is_asked_by_email_with_their_own_link() {
+    use crate::smtp_server::{SmtpOptions, SmtpServer};
+    let server = SmtpServer::start(SmtpOptions::default());
+    let app = app_with(|s| {
+        super::mail::mail_to(s, server.port);
+        s.incidents.remind_every = "1s".into();
+        s.incidents.reminder_interval_secs = 1;
+        s.incidents.max_asks = 2;
+    })
+    .await;
+    app.area("TST-MOG", Some("low")).await;
+    // Alice's address is on her request; Bob's in the directory; Carol has none.
+    cleared(
+        &app,
+        "alice",
+        "UNICEF",
+        Submission::for_traveller("alice", "UNICEF")
+            .leg("TST-MOG", 0, 4)
+            .set("/traveller/email", json!("alice@unicef.example"))
+            .set("/traveller/language", json!("fr")),
+    )
+    .await;
+    let (status, body) = app
+        .put(
+            "/v1/people/bob",
+            &app.admin(),
+            &json!({"name": "Bob", "email": "bob@wfp.example", "language": "en", "notifications": "off"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    cleared(
+        &app,
+        "bob",
+        "WFP",
+        Submission::for_traveller("bob", "WFP").leg("TST-MOG", 0, 4),
+    )
+    .await;
+    cleared(
+        &app,
+        "carol",
+        "WFP",
+        Submission::for_traveller("carol", "WFP").leg("TST-MOG", 0, 4),
+    )
+    .await;
+    open(&app, &["TST-MOG"], 0).await;
+
+    let asks = |to: &str| {
+        server
+            .received()
+            .into_iter()
+            .filter(|m| m.rcpt_tos.join(",") == to)
+            .map(|m| {
+                let parsed = m.parsed();
+                (
+                    parsed.subject().unwrap_or_default().to_owned(),
+                    parsed.body_text(0).unwrap_or_default().into_owned(),
+                )
+            })
+            .filter(|(subject, _)| subject.contains("sécurité") || subject.contains("safe"))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        eventually(Duration::from_secs(15), async || !asks(
+            "alice@unicef.example"
+        )
+        .is_empty()
+            && !asks("bob@wfp.example").is_empty())
+        .await,
+        "{:?}",
+        server
+            .received()
+            .iter()
+            .map(|m| m.rcpt_tos.clone())
+            .collect::<Vec<_>>()
+    );
+    let (subject, text) = asks("alice@unicef.example").remove(0);
+    assert_eq!(
+        subject,
+        "Êtes-vous en sécurité ? Armed clashes near the airport"
+    );
+    assert!(
+        text.contains("Bonjour alice") || text.contains("Bonjour Traveller alice"),
+        "{text}"
+    );
+    let link = text
+        .split_whitespace()
+        .find(|w| w.starts_with("https://clearway.test/check-in/"))
+        .unwrap_or_else(|| panic!("no link in {text}"))
+        .to_owned();
+    let path = link.trim_start_matches("https://clearway.test");
+    // Her link opens her page, in French, and takes her answer.
+    let page = app
+        .client
+        .get(app.url(path))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<html lang=\"fr\">") && page.contains("Je suis en sécurité"),
+        "{page}"
+    );
+    let (status, _) = post_form(&app, &app.url(path), &[("state", "safe")], None).await;
+    assert_eq!(status, 200);
+    // Bob, who never answers, is reminded once (two asks in all); Alice is not; Carol has
+    // no address and is asked by her unit's webhook only.
+    assert!(
+        eventually(Duration::from_secs(15), async || asks("bob@wfp.example")
+            .len()
+            >= 2)
+        .await
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let bob: Vec<String> = asks("bob@wfp.example")
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(
+        bob,
+        [
+            "Are you safe? Armed clashes near the airport",
+            "Reminder, are you safe? Armed clashes near the airport"
+        ]
+    );
+    assert_eq!(asks("alice@unicef.example").len(), 1);
+    let (_, mail) = app.get("/v1/mail", &app.admin()).await;
+    assert!(
+        !mail["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["recipient"].as_str().unwrap().contains("carol")),
+        "{mail}"
+    );
+}

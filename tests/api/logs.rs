@@ -53,4 +53,28 @@ async fn store_and_cache_calls_are_logged_under_their_request_id() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Capability links (a printed clearance's, a person's check-in) stay out of the log:
+    // their paths are logged without the token.
+    for path in [
+        "/verify/0190d6a4-0000-7000-8000-000000000000.secret-tag-one.x",
+        "/check-in/0190d6a4-0000-7000-8000-000000000000.secret-tag-two",
+    ] {
+        let response = client
+            .get(format!("{}{path}", server.base))
+            .header("X-Request-Id", "trace-capability-link")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !server.log().contains("/check-in/…") {
+        assert!(std::time::Instant::now() < deadline, "{}", server.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = server.log();
+    assert!(
+        !log.contains("secret-tag-one") && !log.contains("secret-tag-two"),
+        "a link's token in the log:\n{log}"
+    );
 }

@@ -10,6 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createHmac } from "node:crypto";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -737,6 +738,91 @@ try {
   await analysteFr?.context().close();
 
   // Every view at both widths, as each role sees it with something open.
+  let coordinator, dara, phone;
+  await test("in a crisis, an analyst opens an incident and accounts for everyone in the area", () => ({ coordinator, dara, phone }), async () => {
+    // Three UNICEF travellers in Geneva from today; Dara answers on her page, Faisal on his
+    // personal link from a phone without JavaScript, and the analyst answers for Gita.
+    dara = await signIn(browser, service.base, "traveller", "dara", "UNICEF", 360, { bypassCSP: true }, true);
+    await dara.evaluate(async () => {
+      const day = (n) => new Date(Date.now() + n * 86400000).toISOString().slice(0, 10);
+      const desk = await (await fetch("/dev/token", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ sub: "unicef-desk", roles: ["travel-unit"], org: "UNICEF" }) })).json();
+      for (const [id, name] of [["dara", "Dara Okafor"], ["faisal", "Faisal Haddad"], ["gita", "Gita Rao"]]) {
+        const response = await fetch("/v1/clearance-requests", {
+          method: "POST", headers: { Authorization: `Bearer ${desk.token}`, "Content-Type": "application/json", "Idempotency-Key": `crisis-${id}-${Date.now()}` },
+          body: JSON.stringify({ traveller: { id, name, org: "UNICEF", bsafe_valid_until: day(400) }, purpose: "Donor meeting",
+            programme_criticality: "PC3", legs: [{ area: "CHE-GVA", arrival: day(0), departure: day(3) }] }),
+        });
+        if (response.status !== 201) throw new Error(`${id}: ${response.status}`);
+      }
+    });
+    coordinator = await signIn(browser, service.base, "security-analyst", "analyst-crisis", "", 1366, { bypassCSP: true }, true);
+    await coordinator.click('[data-testid="tab-incidents"]');
+    await coordinator.check('input[name="incident-area"][value="CHE-GVA"]');
+    await coordinator.fill("#i-description", "Flooding near the Palais des Nations");
+    await coordinator.click('[data-testid="open-incident"]');
+    await coordinator.waitForSelector('[data-testid="figure-incident-people"] strong:has-text("3")');
+    expect(dialogs.at(-1).includes("CHE-GVA"), `confirmation: ${dialogs.at(-1)}`);
+    const missing = () => coordinator.locator('[data-testid="missing-list"] tbody tr').count();
+    expect((await missing()) === 3, `missing: ${await missing()}`);
+
+    // Faisal's link: the service signs it under its (development) verification key.
+    const entries = await coordinator.evaluate(async () => {
+      const token = sessionStorage.getItem("clearway.token");
+      const [incident] = (await (await fetch("/v1/incidents?status=open", { headers: { Authorization: `Bearer ${token}` } })).json()).items;
+      const roll = await (await fetch(`/v1/incidents/${incident.id}/people`, { headers: { Authorization: `Bearer ${token}` } })).json();
+      return Object.fromEntries(roll.items.map((e) => [e.traveller_id, e.id]));
+    });
+    const key = readFileSync(join(root, "config", "development.toml"), "utf8").match(/verification_key = "([^"]+)"/)[1];
+    const tag = createHmac("sha256", key).update(Buffer.concat([Buffer.from("clearway incident check-in v1, entry:"),
+      Buffer.from(entries.faisal.replace(/-/g, ""), "hex")])).digest().subarray(0, 16).toString("base64url");
+    const link = `${service.base}/check-in/${entries.faisal}.${tag}`;
+    const context = await browser.newContext({ viewport: { width: 360, height: 740 }, javaScriptEnabled: false, locale: "fr-FR", bypassCSP: true });
+    phone = await context.newPage();
+    const opened = await phone.goto(link);
+    const size = (await opened.body()).length;
+    expect(opened.status() === 200 && size < 30_000, `the page: ${opened.status()}, ${size} bytes`);
+    expect((await phone.locator("h1").textContent()) === "Êtes-vous en sécurité ?", "not in French");
+    await phone.fill("#message", "Coincé au 3e étage");
+    await phone.fill("#callback", "+41 22 555 0101");
+    await phone.click('[data-testid="help"]');
+    await phone.waitForSelector('[data-testid="answer"]:has-text("besoin d\'aide")');
+    const phoneWidth = await phone.evaluate(() => document.documentElement.scrollWidth);
+    expect(phoneWidth <= 360, `the page is ${phoneWidth} px wide on a 360 px phone`);
+    // axe-core needs script: the same page in a context that runs it.
+    const checker = await (await browser.newContext({ viewport: { width: 360, height: 740 }, locale: "fr-FR", bypassCSP: true })).newPage();
+    await checker.goto(link);
+    const onPhone = await axeViolations(checker);
+    await checker.context().close();
+    expect(onPhone.length === 0, `check-in page: ${onPhone.join("; ")}`);
+
+    // Dara answers on her own overview.
+    await dara.reload();
+    await dara.click('[data-testid="check-in"] [data-testid="answer-safe"]');
+    await dara.waitForSelector('[data-testid="check-in-answer"]');
+
+    // The analyst answers for Gita; the board, redrawn meanwhile, leaves the form alone.
+    await coordinator.click('[data-testid="answer-for-gita"]');
+    await coordinator.fill('[data-testid="answer-form"] input', "Called her hotel");
+    await coordinator.waitForTimeout(6000);
+    expect((await coordinator.inputValue('[data-testid="answer-form"] input')) === "Called her hotel", "the redraw took the form");
+    await coordinator.click('[data-testid="record-answer"]');
+    await coordinator.waitForSelector('[data-testid="figure-incident-missing"] strong:has-text("0")');
+    expect((await coordinator.locator('[data-testid="figure-incident-safe"] strong').textContent()) === "2", "two accounted for");
+    const help = await coordinator.locator('[data-testid="help-list"]').textContent();
+    expect(help.includes("Faisal Haddad") && help.includes("Coincé au 3e étage") && help.includes("+41 22 555 0101"), `help list: ${help}`);
+    const violations = await axeViolations(coordinator);
+    expect(violations.length === 0, `board: ${violations.join("; ")}`);
+
+    // Closed: the link says so and takes no answer.
+    await coordinator.click('[data-testid="close-incident"]');
+    await coordinator.waitForSelector('[data-testid="incident-board"] p:has-text("closed")');
+    await phone.goto(link);
+    await phone.waitForSelector('[data-testid="closed"]');
+    expect(!(await phone.isVisible('[data-testid="safe"]')), "a closed incident still offers to answer");
+  });
+  await phone?.context().close();
+
   for (const width of [1366, 360]) {
     const views = [
       ["signed out", null, async () => {}],

@@ -256,6 +256,7 @@ function tabs(open = null) {
   if (has("traveller", "travel-unit")) views.push(["requests", requestsView]);
   if (has("approver-hq", "approver-dg", "admin")) views.push(["queue", queueView]);
   if (has("security-analyst", "admin")) views.push(["areas", areasView]);
+  if (has("security-analyst", "admin", "travel-unit")) views.push(["incidents", incidentsView]);
   if (views.length === 1) views.push(["areas-read", areasView]);
   for (const [id, render] of views) {
     nav.append(el("button", {
@@ -415,6 +416,7 @@ async function homeView(view) {
   const body = el("div", { "aria-busy": "true" }, el("p", { class: "hint" }, t("page.loading")));
   view.append(body);
   const parts = [];
+  if (has("traveller")) parts.push(await attempt(checkInsHome));
   if (has("traveller", "travel-unit")) parts.push(await attempt(travellerHome));
   if (has("approver-hq", "approver-dg", "admin")) parts.push(await attempt(approverHome));
   if (has("security-analyst", "admin")) parts.push(await attempt(analystHome));
@@ -1217,11 +1219,13 @@ async function renderMap(slot, known) {
       const n = count(a.code);
       const label = t("map.marker", { area: `${a.code} ${a.name}`, risk: riskWord(risk) })
         + (n == null ? "" : `${t("punct.semicolon")}${t("map.people", { n, date: day(counts.on) })}`);
+      // The name starts with what the marker shows (WCAG 2.5.3: a voice user says what they see).
+      const shown = n ? `${a.code} · ${n}` : a.code;
       const marker = el("button", {
         type: "button", class: `marker ${risk}`, "data-testid": "map-area", "data-area": a.code, "data-risk": risk,
-        "aria-label": label, title: label,
+        "aria-label": n ? `${shown}${t("punct.colon")}${label}` : label, title: label,
         onclick: () => { detail.textContent = `${label} (${a.country}).`; },
-      }, el("span", { class: "dot" }), el("span", { class: "code" }, n ? `${a.code} · ${n}` : a.code));
+      }, el("span", { class: "dot" }), el("span", { class: "code" }, shown));
       // Placed in percent of the frame, so it stays on its spot at any width (CSSOM, which the
       // page's content security policy allows, unlike style attributes).
       marker.style.left = `${((a.location.longitude - west) / width) * 100}%`;
@@ -1317,6 +1321,204 @@ async function renderAreas(table) {
         : a.in_force ? t("areas.in_force", { version: a.in_force.sra.version, date: day(a.in_force.review_due) }) : t("areas.no_sra")),
       el("td", {}, analyst ? suspensionControl(a, table) : null)))))
     : el("p", { "data-testid": "no-areas" }, t("areas.no_match")));
+}
+
+// ---- Incidents -------------------------------------------------------------------------
+
+/** A traveller's open asks, first on their overview: are you safe? */
+async function checkInsHome() {
+  const asks = (await api("GET", "/v1/check-ins")).items;
+  if (!asks.length) return null;
+  return el("div", {}, asks.map(({ incident, entry }) => {
+    const slot = el("section", { class: "card alert", "aria-labelledby": `ask-${entry.id}`, "data-testid": "check-in" });
+    const draw = (current) => {
+      const message = el("textarea", { id: `ask-msg-${entry.id}`, rows: 2, maxlength: 1000 });
+      const callback = el("input", { id: `ask-cb-${entry.id}`, type: "tel", autocomplete: "tel", maxlength: 32 });
+      const form = el("form", { class: "check-in-form" },
+        el("label", { for: message.id }, t("checkin.message")), message,
+        el("label", { for: callback.id }, t("checkin.callback")), callback,
+        el("div", { class: "actions" },
+          el("button", { type: "submit", value: "safe", "data-testid": "answer-safe" }, t("checkin.safe")),
+          el("button", { type: "submit", value: "needs_assistance", class: "danger", "data-testid": "answer-help" }, t("checkin.help"))));
+      form.onsubmit = async (event) => {
+        event.preventDefault();
+        const state = event.submitter ? event.submitter.value : "safe";
+        const body = { state, message: message.value || undefined, callback: callback.value || undefined };
+        const done = await attempt(() => api("POST", `/v1/incidents/${incident.id}/people/${entry.id}/answer`, body), t("checkin.thanks_short"));
+        if (done) draw(done);
+      };
+      fill(slot,
+        el("h3", { id: `ask-${entry.id}` }, t("checkin.title")),
+        el("p", {}, `${incident.description} (${incident.areas.join(", ")}, ${when(incident.started_at)})`),
+        current.state !== "no_answer"
+          ? el("p", { role: "status", "data-testid": "check-in-answer" }, `${t("checkin.answered")} ${t(`checkin.state.${current.state}`)}`)
+          : null,
+        form);
+    };
+    draw(entry);
+    return slot;
+  }));
+}
+
+/** The incidents: an analyst opens one; analysts, admins and travel units follow its board. */
+async function incidentsView(view) {
+  view.append(el("h2", {}, t("incidents.title")));
+  const list = el("div", { "data-testid": "incident-list" });
+  const board = el("section", { id: "incident-board", "data-testid": "incident-board", "aria-labelledby": "board-title" });
+  if (has("security-analyst")) view.append(await openIncidentForm(list, board));
+  view.append(el("h3", {}, t("incidents.list")), list, board);
+  await listIncidents(list, board);
+}
+
+async function openIncidentForm(list, board) {
+  const known = await areas();
+  const now = new Date(Date.now() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  const form = el("form", { class: "card", "data-testid": "incident-form" },
+    el("fieldset", {}, el("legend", {}, t("incidents.areas")),
+      el("div", { class: "checks" }, known.map((a) => el("label", {},
+        el("input", { type: "checkbox", name: "incident-area", value: a.code }), ` ${a.code} `, el("small", {}, a.name))))),
+    el("label", { for: "i-started" }, t("incidents.started")),
+    el("input", { id: "i-started", type: "datetime-local", required: true, value: now }),
+    el("label", { for: "i-description" }, t("incidents.description")),
+    el("textarea", { id: "i-description", rows: 2, required: true, maxlength: 2000 }),
+    el("div", { class: "actions" }, el("button", { type: "submit", "data-testid": "open-incident" }, t("incidents.open"))));
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    const chosen = [...form.querySelectorAll('input[name="incident-area"]:checked')].map((c) => c.value);
+    if (!chosen.length) {
+      say(t("incidents.pick_area"), "error");
+      return;
+    }
+    const body = { areas: chosen, started_at: new Date($("#i-started").value).toISOString(), description: $("#i-description").value };
+    if (!window.confirm(t("incidents.open_confirm", { areas: chosen.join(", ") }))) return;
+    const opened = await attempt(() => api("POST", "/v1/incidents", body));
+    if (!opened) return;
+    say(t("incidents.opened", { n: opened.people }), "ok");
+    form.reset();
+    $("#i-started").value = now;
+    await listIncidents(list, board, opened.incident.id);
+  };
+  return form;
+}
+
+async function listIncidents(list, board, open = null) {
+  const found = await attempt(() => api("GET", "/v1/incidents"));
+  if (!found) return;
+  if (!found.items.length) {
+    fill(list, el("p", { "data-testid": "no-incidents" }, t("incidents.none")));
+    return;
+  }
+  fill(list, el("table", { class: "stack" },
+    el("thead", {}, el("tr", {}, ["incidents.col.started", "incidents.col.areas", "incidents.col.description", "incidents.col.status", ""].map(header))),
+    el("tbody", {}, found.items.map((i) => el("tr", {},
+      el("td", {}, when(i.started_at)), el("td", {}, i.areas.join(", ")), el("th", { scope: "row" }, i.description),
+      el("td", {}, t(`incidents.status.${i.status}`)),
+      el("td", {}, el("button", { type: "button", class: "secondary", "data-testid": `board-${i.id}`,
+        onclick: () => showBoard(i.id, board, list) }, t("incidents.show"))))))));
+  const first = open || (found.items.find((i) => i.status === "open") || {}).id;
+  if (first) await showBoard(first, board, list);
+}
+
+/** The board of one incident, redrawn every few seconds while it is open and nobody is
+ * typing an answer in it (a redraw must never take a form from under a person). */
+async function showBoard(id, board, list) {
+  if (stopWatching) stopWatching();
+  const draw = async () => {
+    if (board.querySelector("form.answer-form")) return;
+    const [view, missing, help] = await Promise.all([
+      api("GET", `/v1/incidents/${id}`),
+      api("GET", `/v1/incidents/${id}/people?state=no_answer`),
+      api("GET", `/v1/incidents/${id}/people?state=needs_assistance`),
+    ]);
+    const timeline = has("security-analyst", "admin") ? (await api("GET", `/v1/incidents/${id}/timeline`)).items : [];
+    renderBoard(board, view, missing.items, help.items, timeline, () => draw(), list);
+    return view.incident.status;
+  };
+  const status = await attempt(draw);
+  if (status !== "open") return;
+  const timer = setInterval(() => draw().catch(() => {}), 5000);
+  stopWatching = () => clearInterval(timer);
+}
+
+function renderBoard(board, view, missing, help, timeline, redraw, list) {
+  const { incident, totals, lines } = view;
+  const open = incident.status === "open";
+  const person = (e) => `${e.traveller_name || e.traveller_id} (${e.org})`;
+  const csv = el("button", { type: "button", class: "secondary", "data-testid": "incident-csv" }, t("incidents.csv"));
+  csv.onclick = async () => {
+    const text = await attempt(() => api("GET", `/v1/incidents/${incident.id}/people`, undefined, "text/csv"));
+    if (text == null) return;
+    const link = el("a", { href: URL.createObjectURL(new Blob([text], { type: "text/csv" })), download: `incident-${incident.id}.csv` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+  };
+  const close = has("security-analyst") && open
+    ? el("button", { type: "button", class: "danger", "data-testid": "close-incident", onclick: async () => {
+      if (!window.confirm(t("incidents.close_confirm"))) return;
+      if (await attempt(() => api("POST", `/v1/incidents/${incident.id}/close`, {}), t("incidents.closed_done"))) {
+        await listIncidents(list, board, incident.id);
+      }
+    } }, t("incidents.close")) : null;
+  const answerFor = (e, cell) => {
+    const state = el("select", { id: `a-state-${e.id}` }, ["safe", "needs_assistance"].map((s) => el("option", { value: s }, t(`checkin.state.${s}`))));
+    const how = el("select", { id: `a-how-${e.id}` }, ["phone", "message", "in_person", "other"].map((h) => el("option", { value: h }, t(`incidents.how.${h}`))));
+    const message = el("input", { id: `a-msg-${e.id}`, maxlength: 1000 });
+    const form = el("form", { class: "answer-form", "data-testid": "answer-form" },
+      el("label", { for: state.id }, t("incidents.answer")), state,
+      el("label", { for: how.id }, t("incidents.how")), how,
+      el("label", { for: message.id }, t("checkin.message")), message,
+      el("div", { class: "actions" },
+        el("button", { type: "submit", "data-testid": "record-answer" }, t("incidents.record")),
+        el("button", { type: "button", class: "secondary", onclick: () => { form.remove(); redraw(); } }, t("page.cancel"))));
+    form.onsubmit = async (event) => {
+      event.preventDefault();
+      const body = { state: state.value, how: how.value, message: message.value || undefined };
+      if (await attempt(() => api("POST", `/v1/incidents/${incident.id}/people/${e.id}/answer`, body), t("incidents.recorded", { name: person(e) }))) {
+        form.remove();
+        await redraw();
+      }
+    };
+    fill(cell, form);
+    state.focus();
+  };
+  fill(board,
+    el("h3", { id: "board-title" }, incident.description),
+    el("p", {}, t("incidents.summary", { areas: incident.areas.join(", "), since: when(incident.started_at), status: t(`incidents.status.${incident.status}`) })),
+    el("div", { class: "figures", role: "status" },
+      figure("incident-people", totals.people, counted("incidents.people", totals.people)),
+      figure("incident-safe", totals.accounted_for, t("incidents.accounted_for")),
+      figure("incident-help", totals.needs_assistance, t("incidents.needs_assistance")),
+      figure("incident-missing", totals.no_answer, t("incidents.no_answer"))),
+    el("div", { class: "actions" }, csv, close),
+    lines.length ? el("table", { class: "stack", "data-testid": "board-lines" },
+      el("caption", {}, t("incidents.by_area")),
+      el("thead", {}, el("tr", {}, ["incidents.col.area", "incidents.col.org", "incidents.people_col", "incidents.accounted_for", "incidents.needs_assistance", "incidents.no_answer"].map(header))),
+      el("tbody", {}, lines.map((l) => el("tr", {},
+        el("th", { scope: "row" }, l.area), el("td", {}, l.org), el("td", {}, String(l.people)),
+        el("td", {}, String(l.accounted_for)), el("td", {}, String(l.needs_assistance)), el("td", {}, String(l.no_answer)))))) : null,
+    el("h4", {}, t("incidents.help_list", { n: help.length })),
+    help.length ? el("table", { class: "stack", "data-testid": "help-list" },
+      el("thead", {}, el("tr", {}, ["incidents.col.person", "incidents.col.area", "incidents.col.message", "incidents.col.callback", "incidents.col.answered"].map(header))),
+      el("tbody", {}, help.map((e) => el("tr", {},
+        el("th", { scope: "row" }, person(e)), el("td", {}, e.area), el("td", {}, e.message || ""),
+        el("td", {}, e.callback ? el("a", { href: `tel:${e.callback.replace(/[^\d+]/g, "")}` }, e.callback) : ""),
+        el("td", {}, e.answered_at ? `${when(e.answered_at)}, ${e.answered_by}` : ""))))) : null,
+    el("h4", {}, t("incidents.missing_list", { n: missing.length })),
+    missing.length ? el("table", { class: "stack", "data-testid": "missing-list" },
+      el("thead", {}, el("tr", {}, ["incidents.col.person", "incidents.col.unit", "incidents.col.area", "incidents.col.presence", "incidents.col.asks", ""].map(header))),
+      el("tbody", {}, missing.map((e) => {
+        const cell = el("td", {});
+        if (open && has("security-analyst", "travel-unit")) {
+          cell.append(el("button", { type: "button", class: "secondary", "data-testid": `answer-for-${e.traveller_id}`, onclick: () => answerFor(e, cell) }, t("incidents.answer_for")));
+        }
+        return el("tr", {},
+          el("th", { scope: "row" }, person(e)), el("td", {}, e.submitted_by), el("td", {}, e.area),
+          el("td", {}, t(`incidents.presence.${e.presence}`)), el("td", {}, String(e.asks)), cell);
+      }))) : null,
+    timeline.length ? el("details", {}, el("summary", {}, t("incidents.timeline")),
+      el("ol", { "data-testid": "incident-timeline" }, timeline.map((e) => el("li", {},
+        `${when(e.at)}: ${t(`incidents.event.${e.kind}`)}, ${e.actor}${e.detail ? ` (${e.detail})` : ""}`)))) : null);
 }
 
 /** Polls a re-screening job until it is done, showing how far it got. */

@@ -3,6 +3,7 @@
 //! it. Every step is a lease in the store, so any number of instances share the work and a
 //! restart resumes where it stopped; a message's unique key stops it being planned twice.
 
+pub mod asks;
 pub mod plan;
 pub mod settings;
 pub mod templates;
@@ -48,6 +49,8 @@ pub struct Mailer {
     /// `None` when mail is off: notices are read and dropped.
     transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Option<Mailbox>,
+    /// Makes the personal links incidents' asks carry; `None` without a verification key.
+    links: Option<crate::app::incidents::CheckInLinks>,
 }
 
 impl Mailer {
@@ -55,6 +58,7 @@ impl Mailer {
         store: Arc<dyn Store>,
         settings: MailSettings,
         reminders: Reminders,
+        links: Option<crate::app::incidents::CheckInLinks>,
     ) -> anyhow::Result<Self> {
         let (transport, from) = if settings.enabled {
             (Some(transport(&settings)?), Some(settings.from.parse()?))
@@ -69,6 +73,7 @@ impl Mailer {
             pruned: std::sync::Mutex::new(None),
             transport,
             from,
+            links,
         })
     }
 
@@ -90,6 +95,7 @@ impl Mailer {
         self.plan_notices().await?;
         if self.transport.is_some() {
             self.remind().await?;
+            self.mail_asks().await?;
             self.post_digests().await?;
             self.send_due().await?;
         }
@@ -148,6 +154,30 @@ impl Mailer {
             }
         }
         self.store.plan_mail(&ids, &mail).await
+    }
+
+    /// Incidents' asks (the first and each reminder) not yet written as e-mail.
+    async fn mail_asks(&self) -> Result<(), StoreError> {
+        let due = self.store.asks_to_mail(self.settings.batch).await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        let people = self.store.list_people().await?;
+        let mail: Vec<NewMail> = due
+            .iter()
+            .filter_map(|(incident, entry)| {
+                asks::ask(
+                    incident,
+                    entry,
+                    &people,
+                    self.links.as_ref(),
+                    &self.settings,
+                )
+            })
+            .collect();
+        // Those without an address are recorded too: nothing more can be done by e-mail.
+        let asked: Vec<(uuid::Uuid, i32)> = due.iter().map(|(_, e)| (e.id, e.asks)).collect();
+        self.store.mail_asks(&asked, &mail).await
     }
 
     /// Reminders for the items of each stage's queue that have waited half their stage's

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use super::commit;
+use super::mail::insert_mail;
 use super::rescreening::{create_rescreen_job, rescreen_scope};
 use super::webhooks::{enqueue_outbox, subscribed_hooks};
 use crate::domain::area::AreaCode;
@@ -19,6 +20,7 @@ use crate::domain::incident::{
 };
 use crate::domain::person::{EmailAddress, Language};
 use crate::store::encoding::corrupt;
+use crate::store::mail::NewMail;
 use crate::store::{
     Ask, IncidentClosing, IncidentOpening, IncidentStore, RecordedAnswer, Reminders, RollQuery,
     StoreError,
@@ -419,6 +421,38 @@ impl IncidentStore for PostgresStore {
         rows.iter().map(pair).collect()
     }
 
+    #[tracing::instrument(name = "store.asks_to_mail", level = "debug", skip_all)]
+    async fn asks_to_mail(&self, limit: u32) -> Result<Vec<(Incident, RollEntry)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.incident, p.entry FROM incidents i JOIN incident_people p ON p.incident_id = i.id \
+             WHERE i.status = 'open' AND p.state = 'no_answer' AND p.mailed_asks < (p.entry ->> 'asks')::int \
+             ORDER BY p.asked_at LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(pair).collect()
+    }
+
+    #[tracing::instrument(name = "store.mail_asks", level = "debug", skip_all)]
+    async fn mail_asks(&self, asked: &[(Uuid, i32)], mail: &[NewMail]) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        for m in mail {
+            insert_mail(&mut tx, m, now).await?;
+        }
+        sqlx::query(
+            "UPDATE incident_people p SET mailed_asks = GREATEST(p.mailed_asks, a.ask) \
+             FROM UNNEST($1::uuid[], $2::int[]) AS a(id, ask) WHERE p.id = a.id",
+        )
+        .bind(asked.iter().map(|(e, _)| *e).collect::<Vec<_>>())
+        .bind(asked.iter().map(|(_, a)| *a).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+        commit(tx).await?;
+        Ok(())
+    }
+
     #[tracing::instrument(name = "store.remind", level = "debug", skip_all)]
     async fn remind(&self, reminders: &Reminders) -> Result<usize, StoreError> {
         let at = reminders.event.at;
@@ -438,9 +472,10 @@ impl IncidentStore for PostgresStore {
             }
             // Locked, so an answer given meanwhile is neither overwritten nor reminded of.
             let found: Option<Json<RollEntry>> = sqlx::query_scalar(
-                "SELECT entry FROM incident_people WHERE id = $1 AND state = 'no_answer' FOR UPDATE",
+                "SELECT entry FROM incident_people WHERE id = $1 AND state = 'no_answer' AND asked_at < $2 FOR UPDATE",
             )
             .bind(entry.id)
+            .bind(reminders.asked_before)
             .fetch_optional(&mut *tx)
             .await?;
             let Some(Json(mut stored)) = found else {

@@ -49,7 +49,7 @@ fn attempts(row: &PgRow) -> Result<u32, StoreError> {
         .unwrap_or(u32::MAX))
 }
 
-async fn insert_mail(
+pub(super) async fn insert_mail(
     tx: &mut PgConnection,
     mail: &NewMail,
     now: DateTime<Utc>,

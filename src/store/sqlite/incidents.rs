@@ -8,6 +8,7 @@ use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
 use super::SqliteStore;
+use super::mail::insert_mail;
 use super::rescreening::{create_rescreen_job, rescreen_scope};
 use super::rows::{parse_ts, ts};
 use super::webhooks::{enqueue_outbox, subscribed_hooks};
@@ -17,6 +18,7 @@ use crate::domain::incident::{
 };
 use crate::domain::person::{EmailAddress, Language};
 use crate::store::encoding::corrupt;
+use crate::store::mail::NewMail;
 use crate::store::{
     Ask, IncidentClosing, IncidentOpening, IncidentStore, RecordedAnswer, Reminders, RollQuery,
     StoreError,
@@ -477,6 +479,47 @@ impl IncidentStore for SqliteStore {
             .collect()
     }
 
+    #[tracing::instrument(name = "store.asks_to_mail", level = "debug", skip_all)]
+    async fn asks_to_mail(&self, limit: u32) -> Result<Vec<(Incident, RollEntry)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.incident, p.entry FROM incidents i JOIN incident_people p ON p.incident_id = i.id \
+             WHERE i.status = 'open' AND p.state = 'no_answer' AND p.mailed_asks < (p.entry ->> '$.asks') \
+             ORDER BY p.asked_at LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    incident_from(&r.try_get::<String, _>("incident")?)?,
+                    entry_from(&r.try_get::<String, _>("entry")?)?,
+                ))
+            })
+            .collect()
+    }
+
+    #[tracing::instrument(name = "store.mail_asks", level = "debug", skip_all)]
+    async fn mail_asks(&self, asked: &[(Uuid, i32)], mail: &[NewMail]) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let turn = self.turn().await?;
+        let mut tx = self.pool.begin().await?;
+        for m in mail {
+            insert_mail(&mut tx, m, now).await?;
+        }
+        for (entry, ask) in asked {
+            sqlx::query(
+                "UPDATE incident_people SET mailed_asks = max(mailed_asks, ?) WHERE id = ?",
+            )
+            .bind(ask)
+            .bind(entry.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        turn.commit(tx).await?;
+        Ok(())
+    }
+
     #[tracing::instrument(name = "store.remind", level = "debug", skip_all)]
     async fn remind(&self, reminders: &Reminders) -> Result<usize, StoreError> {
         let at = reminders.event.at;
@@ -488,9 +531,10 @@ impl IncidentStore for SqliteStore {
             // Only an entry still unanswered, of an incident still open, is asked again.
             let text: Option<String> = sqlx::query_scalar(
                 "SELECT p.entry FROM incident_people p JOIN incidents i ON i.id = p.incident_id \
-                 WHERE p.id = ? AND p.state = 'no_answer' AND i.status = 'open'",
+                 WHERE p.id = ? AND p.state = 'no_answer' AND i.status = 'open' AND p.asked_at < ?",
             )
             .bind(entry.id.to_string())
+            .bind(ts(reminders.asked_before))
             .fetch_optional(&mut *tx)
             .await?;
             let Some(text) = text else {

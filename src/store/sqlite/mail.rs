@@ -71,7 +71,7 @@ fn uuid_column(row: &SqliteRow, name: &str) -> Result<Option<Uuid>, StoreError> 
         .transpose()
 }
 
-async fn insert_mail(
+pub(super) async fn insert_mail(
     tx: &mut SqliteConnection,
     mail: &NewMail,
     now: DateTime<Utc>,
