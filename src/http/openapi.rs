@@ -295,6 +295,8 @@ fn declare_input_constraints(doc: &mut Value) {
             "items": {"type": "string", "maxLength": 32, "pattern": AREA_CODE}}),
         ),
         ("IncidentBody", "description", text(2000)),
+        // RFC 3339 with a fraction of at most nine digits and an offset: 35 characters.
+        ("IncidentBody", "started_at", json!({"maxLength": 64})),
         (
             "AnswerBody",
             "state",
