@@ -8,6 +8,7 @@
 #   bash loadtests/incident.sh            # the debug build; BIN=target/release/clearway to choose
 #   BACKEND=postgres bash loadtests/incident.sh   # a fresh database on PG_ADMIN_URL's server
 #   PEOPLE=20000 bash loadtests/incident.sh
+#   KEEP_LOG=/tmp/clearway.log bash loadtests/incident.sh   # keep the server's log
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${BIN:-target/debug/clearway}"
@@ -27,14 +28,14 @@ else
   DB_URL="sqlite://$WORK/clearway.db"
 fi
 export CLEARWAY_ENV=development CLEARWAY__DATABASE__URL="$DB_URL"
-export CLEARWAY__SERVER__PORT="$PORT" CLEARWAY__RATE_LIMITS__ENABLED=false CLEARWAY__LOG__FILTER=warn
+export CLEARWAY__SERVER__PORT="$PORT" CLEARWAY__RATE_LIMITS__ENABLED=false CLEARWAY__LOG__FILTER="${CLEARWAY__LOG__FILTER:-warn}"
 export CLEARWAY__REDIS__KEY_PREFIX="clearway-incident-$$:"
-export CLEARWAY__WEBHOOKS__ALLOWED_TARGETS=127.0.0.1 CLEARWAY__WEBHOOKS__POLL_INTERVAL_MS=50
+export CLEARWAY__WEBHOOKS__ALLOWED_TARGETS=127.0.0.1
 SERVER=
 RECEIVER=
 serve() { "$BIN" serve "$@" >>"$WORK/server.log" 2>&1 & SERVER=$!; for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return; sleep 0.1; done; cat "$WORK/server.log"; exit 1; }
 stop() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
-cleanup() { stop; kill "$RECEIVER" 2>/dev/null || true; rm -rf "$WORK"; [ "$BACKEND" != postgres ] || psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)"; }
+cleanup() { stop; [ -z "${KEEP_LOG:-}" ] || cp "$WORK/server.log" "$KEEP_LOG"; kill "$RECEIVER" 2>/dev/null || true; rm -rf "$WORK"; [ "$BACKEND" != postgres ] || psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)"; }
 trap cleanup EXIT
 
 # The travel units' endpoint: counts the asks (each person once) and answers 204.
@@ -43,18 +44,25 @@ import json, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 seen, lock = set(), threading.Lock()
 class Hook(BaseHTTPRequestHandler):
+    # Keep-alive, as a real endpoint would: the deliverer's connections are reused.
+    protocol_version = "HTTP/1.1"
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         with lock:
             seen.add(body["person"]["entry_id"])
-        self.send_response(204); self.end_headers()
+        self.send_response(204); self.send_header("Content-Length", "0"); self.end_headers()
     def do_GET(self):
         with lock:
             n = len(seen)
-        self.send_response(200); self.end_headers(); self.wfile.write(str(n).encode())
+        body = str(n).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
     def log_message(self, *args):
         pass
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
+class Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops the deliverer's concurrent connections (a 1 s SYN retry).
+    request_queue_size = 1024
+    daemon_threads = True
+Server(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
 PY
 RECEIVER=$!
 

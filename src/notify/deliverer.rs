@@ -53,10 +53,14 @@ impl Deliverer {
         let interval = Duration::from_millis(self.settings.poll_interval_ms.max(10));
         let this = &self;
         every(interval, shutdown, || async move {
-            if let Err(e) = this.deliver_due().await {
-                tracing::warn!(error = %e, "webhook delivery round failed; retrying");
+            match this.deliver_due().await {
+                // A full round: more may be waiting (an incident asks thousands at once).
+                Ok(n) => n == this.settings.batch as usize,
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook delivery round failed; retrying");
+                    false
+                }
             }
-            false
         })
         .await;
     }
@@ -69,13 +73,15 @@ impl Deliverer {
             .claim_due_deliveries(Utc::now(), lease, self.settings.batch)
             .await?;
         let count = due.len();
-        for result in join_all(due.into_iter().map(|d| self.attempt(d))).await {
-            result?;
+        let results = join_all(due.into_iter().map(|d| self.attempt(d))).await;
+        if !results.is_empty() {
+            self.store.finish_attempts(&results).await?;
         }
         Ok(count)
     }
 
-    async fn attempt(&self, delivery: DueDelivery) -> Result<(), crate::store::StoreError> {
+    /// Attempts one delivery; its outcome is recorded with the round's.
+    async fn attempt(&self, delivery: DueDelivery) -> (i64, Attempt, AttemptResult) {
         let started = Instant::now();
         // The attempt's time and its retry are reckoned from its start: a time taken after
         // the connection failed would tell a refused port from a filtered one.
@@ -153,8 +159,6 @@ impl Deliverer {
             error,
             duration_ms: Some(started.elapsed().as_millis() as i64),
         };
-        self.store
-            .finish_attempt(delivery.id, &attempt, result)
-            .await
+        (delivery.id, attempt, result)
     }
 }

@@ -69,11 +69,11 @@ pub trait WebhookStore: Send + Sync {
         lease: chrono::Duration,
         limit: u32,
     ) -> Result<Vec<DueDelivery>, StoreError>;
-    async fn finish_attempt(
+    /// Records a round's attempts and their outcomes, `(delivery id, attempt, result)`, in
+    /// one transaction.
+    async fn finish_attempts(
         &self,
-        delivery_id: i64,
-        attempt: &Attempt,
-        result: AttemptResult,
+        results: &[(i64, Attempt, AttemptResult)],
     ) -> Result<(), StoreError>;
     async fn list_deliveries(
         &self,

@@ -202,15 +202,16 @@ impl WebhookStore for PostgresStore {
             .collect()
     }
 
-    #[tracing::instrument(name = "store.finish_attempt", level = "debug", skip_all)]
-    async fn finish_attempt(
+    #[tracing::instrument(name = "store.finish_attempts", level = "debug", skip_all)]
+    async fn finish_attempts(
         &self,
-        delivery_id: i64,
-        attempt: &Attempt,
-        result: AttemptResult,
+        results: &[(i64, Attempt, AttemptResult)],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        // One commit for the round, not one per delivery.
+        for (delivery_id, attempt, result) in results {
+            let (delivery_id, result) = (*delivery_id, *result);
+            sqlx::query(
             "INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -222,12 +223,12 @@ impl WebhookStore for PostgresStore {
         .bind(attempt.duration_ms)
         .execute(&mut *tx)
         .await?;
-        let (status, next, delivered) = match result {
-            AttemptResult::Delivered => ("delivered", None, Some(attempt.at)),
-            AttemptResult::RetryAt(at) => ("pending", Some(at), None),
-            AttemptResult::GiveUp => ("failed", None, None),
-        };
-        sqlx::query(
+            let (status, next, delivered) = match result {
+                AttemptResult::Delivered => ("delivered", None, Some(attempt.at)),
+                AttemptResult::RetryAt(at) => ("pending", Some(at), None),
+                AttemptResult::GiveUp => ("failed", None, None),
+            };
+            sqlx::query(
             "UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = COALESCE($3, next_attempt_at), \
              locked_until = NULL, delivered_at = $4 WHERE id = $5",
         )
@@ -238,6 +239,7 @@ impl WebhookStore for PostgresStore {
         .bind(delivery_id)
         .execute(&mut *tx)
         .await?;
+        }
         commit(tx).await?;
         Ok(())
     }

@@ -217,16 +217,17 @@ impl WebhookStore for SqliteStore {
         Ok(due)
     }
 
-    #[tracing::instrument(name = "store.finish_attempt", level = "debug", skip_all)]
-    async fn finish_attempt(
+    #[tracing::instrument(name = "store.finish_attempts", level = "debug", skip_all)]
+    async fn finish_attempts(
         &self,
-        delivery_id: i64,
-        attempt: &Attempt,
-        result: AttemptResult,
+        results: &[(i64, Attempt, AttemptResult)],
     ) -> Result<(), StoreError> {
         let turn = self.turn().await?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)")
+        // One commit for the round, not one per delivery: each is a flush of the log.
+        for (delivery_id, attempt, result) in results {
+            let (delivery_id, result) = (*delivery_id, *result);
+            sqlx::query("INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(delivery_id)
             .bind(i64::from(attempt.attempt))
             .bind(ts(attempt.at))
@@ -235,12 +236,12 @@ impl WebhookStore for SqliteStore {
             .bind(attempt.duration_ms)
             .execute(&mut *tx)
             .await?;
-        let (status, next, delivered) = match result {
-            AttemptResult::Delivered => ("delivered", None, Some(ts(attempt.at))),
-            AttemptResult::RetryAt(at) => ("pending", Some(ts(at)), None),
-            AttemptResult::GiveUp => ("failed", None, None),
-        };
-        sqlx::query(
+            let (status, next, delivered) = match result {
+                AttemptResult::Delivered => ("delivered", None, Some(ts(attempt.at))),
+                AttemptResult::RetryAt(at) => ("pending", Some(ts(at)), None),
+                AttemptResult::GiveUp => ("failed", None, None),
+            };
+            sqlx::query(
             "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = COALESCE(?, next_attempt_at), \
              locked_until = NULL, delivered_at = ? WHERE id = ?",
         )
@@ -251,6 +252,7 @@ impl WebhookStore for SqliteStore {
         .bind(delivery_id)
         .execute(&mut *tx)
         .await?;
+        }
         turn.commit(tx).await?;
         Ok(())
     }
