@@ -25,6 +25,8 @@ CREATE TABLE incident_people (
     state        TEXT NOT NULL CHECK (state IN ('no_answer', 'safe', 'needs_assistance')),
     -- When they were last asked (the first ask or a reminder): reminders go by it.
     asked_at     TEXT,
+    -- How many dependants travel with them (the board sums it).
+    dependants   INTEGER NOT NULL DEFAULT 0,
     -- The last ask written as e-mail (the asks themselves are counted in `entry`).
     mailed_asks  INTEGER NOT NULL DEFAULT 0,
     entry        TEXT NOT NULL,

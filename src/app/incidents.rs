@@ -326,6 +326,7 @@ impl Incidents {
         };
         for line in &lines {
             totals.people += line.people;
+            totals.dependants += line.dependants;
             totals.accounted_for += line.accounted_for;
             totals.needs_assistance += line.needs_assistance;
             totals.no_answer += line.no_answer;

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::area::AreaCode;
 use super::person::{EmailAddress, Language};
+use super::request::Dependant;
 use super::{Invalid, bounded_text};
 use crate::error_code::Code;
 
@@ -305,6 +306,7 @@ pub struct Sighting {
     pub departure: NaiveDate,
     /// The request's last leg: the itinerary shows no travel out of the area after it.
     pub last_leg: bool,
+    pub dependants: Vec<Dependant>,
 }
 
 /// One person in an incident's roll-call.
@@ -318,6 +320,9 @@ pub struct RollEntry {
     pub org: String,
     /// The travel unit (or traveller) who submitted the request that placed them there.
     pub submitted_by: String,
+    /// Family members the request names as travelling with them: accounted for with them.
+    #[serde(default)]
+    pub dependants: Vec<Dependant>,
     /// Where the ask was written to: the request's address for the traveller, if any.
     pub email: Option<EmailAddress>,
     pub language: Option<Language>,
@@ -408,6 +413,7 @@ pub fn roll_call(
             traveller_name: s.traveller_name,
             org: s.org,
             submitted_by: s.submitted_by,
+            dependants: s.dependants,
             email: s.email,
             language: s.language,
             request_id: s.request_id,
@@ -438,7 +444,10 @@ pub fn lookback_from(day: NaiveDate, lookback_days: u32) -> NaiveDate {
 pub struct BoardLine {
     pub area: String,
     pub org: String,
+    /// Travellers on the roll-call (each answers for the dependants with them).
     pub people: i64,
+    /// Dependants travelling with them, in `people`'s entries.
+    pub dependants: i64,
     pub accounted_for: i64,
     pub needs_assistance: i64,
     pub no_answer: i64,
@@ -500,6 +509,7 @@ mod tests {
             arrival: date(arrival),
             departure: date(departure),
             last_leg,
+            dependants: Vec::new(),
         }
     }
 

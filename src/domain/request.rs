@@ -83,6 +83,33 @@ pub struct Traveller {
     /// The language of those messages; none: the service's default.
     #[serde(default)]
     pub language: Option<Language>,
+    /// Family members travelling with them (UN: eligible dependants): counted and asked
+    /// after with them in an incident.
+    #[serde(default)]
+    pub dependants: Vec<Dependant>,
+}
+
+/// At most this many dependants on one request.
+pub const MAX_DEPENDANTS: usize = 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Dependant {
+    pub name: String,
+    /// For example "spouse", "child".
+    #[serde(default)]
+    pub relationship: Option<String>,
+}
+
+impl Dependant {
+    /// `at` is the dependant's JSON pointer, e.g. `/traveller/dependants/0`.
+    pub fn new(at: &str, name: &str, relationship: Option<&str>) -> Result<Self, Invalid> {
+        Ok(Self {
+            name: bounded_text(&format!("{at}/name"), name, 200)?,
+            relationship: relationship
+                .map(|r| bounded_text(&format!("{at}/relationship"), r, 50))
+                .transpose()?,
+        })
+    }
 }
 
 impl Traveller {
@@ -108,7 +135,21 @@ impl Traveller {
             ssafe_valid_until,
             email: None,
             language: None,
+            dependants: Vec::new(),
         })
+    }
+
+    /// With the family members travelling with them (at most [`MAX_DEPENDANTS`]).
+    pub fn with_dependants(mut self, dependants: Vec<Dependant>) -> Result<Self, Invalid> {
+        if dependants.len() > MAX_DEPENDANTS {
+            return Err(Invalid::new(
+                "/traveller/dependants",
+                crate::error_code::Code::InvalidField,
+                format!("at most {MAX_DEPENDANTS} dependants"),
+            ));
+        }
+        self.dependants = dependants;
+        Ok(self)
     }
 }
 

@@ -3,13 +3,13 @@
 //! a few kilobytes of HTML and the page's style sheet, a plain form, no script. The link's
 //! signature (`domain::check_in_link`) is the only authority and grants nothing else.
 
-use actix_web::http::header::{ACCEPT, ACCEPT_LANGUAGE, AUTHORIZATION, CONTENT_SECURITY_POLICY};
+use actix_web::http::header::{ACCEPT, ACCEPT_LANGUAGE, AUTHORIZATION};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use serde::Deserialize;
 
 use super::AppState;
 use super::extract::{authenticate, read_limited};
-use super::ui::{Strings, escape_html};
+use super::ui::{Strings, escape_html, standalone_page};
 use crate::app::AppError;
 use crate::domain::incident::{CheckState, Incident, IncidentStatus, RollEntry};
 use crate::http::problem::Problem;
@@ -194,31 +194,9 @@ fn unknown(s: &Strings) -> HttpResponse {
     page(HttpResponse::NotFound(), s, &body)
 }
 
-/// A page around `body`, in the reader's language, styled by the page's sheet, no script.
-fn page(mut status: HttpResponseBuilder, s: &Strings, body: &str) -> HttpResponse {
-    let title = escape_html(s.get("checkin.title"));
-    status
-        .content_type("text/html; charset=utf-8")
-        .insert_header((CONTENT_SECURITY_POLICY, CHECK_IN_POLICY))
-        .body(format!(
-            r#"<!doctype html>
-<html lang="{lang}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>{title}</title>
-<link rel="stylesheet" href="/app.css">
-</head>
-<body>
-<main id="main">
-<h1>{title}</h1>
-{body}</main>
-</body>
-</html>
-"#,
-            lang = s.language(),
-        ))
+/// A page around `body`, in the reader's language, no script.
+fn page(status: HttpResponseBuilder, s: &Strings, body: &str) -> HttpResponse {
+    standalone_page(status, s, "checkin.title", CHECK_IN_POLICY, body)
 }
 
 fn body(
@@ -251,6 +229,13 @@ fn body(
         areas = escape_html(&areas),
         when = e("checkin.when"),
     );
+    if !entry.dependants.is_empty() {
+        let names: Vec<&str> = entry.dependants.iter().map(|d| d.name.as_str()).collect();
+        html.push_str(&format!(
+            "<p data-testid=\"dependants\">{}</p>\n",
+            escape_html(&s.fill("checkin.dependants", &[("names", &names.join(", "))]))
+        ));
+    }
     if let Some(error) = error {
         let why = match error.code {
             crate::error_code::Code::IncidentClosed => s.get("checkin.closed").to_owned(),

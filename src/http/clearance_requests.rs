@@ -20,7 +20,7 @@ use crate::domain::itinerary::{Itinerary, Leg};
 use crate::domain::person::{EmailAddress, Language};
 use crate::domain::policy::{Decision, Stage};
 use crate::domain::request::{
-    ClearanceRequest, OrgId, RequestRecord, RequestStatus, Traveller, TravellerId,
+    ClearanceRequest, Dependant, OrgId, RequestRecord, RequestStatus, Traveller, TravellerId,
 };
 use crate::http::problem::Problem;
 use crate::store::{NewRequest, RequestFilter};
@@ -53,6 +53,18 @@ struct TravellerBody {
     /// `en` or `fr`: the language of those messages (the service's default if left out).
     #[serde(default)]
     language: Option<String>,
+    /// Family members travelling with the traveller: an incident's roll-call counts them.
+    #[serde(default)]
+    dependants: Vec<DependantBody>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DependantBody {
+    name: String,
+    /// For example `spouse` or `child`.
+    #[serde(default)]
+    relationship: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -81,7 +93,20 @@ impl SubmitBody {
             t.language
                 .map(|l| Language::parse("/traveller/language", &l))
                 .transpose()?,
-        );
+        )
+        .with_dependants(
+            t.dependants
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    Dependant::new(
+                        &format!("/traveller/dependants/{i}"),
+                        &d.name,
+                        d.relationship.as_deref(),
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        )?;
         let legs = self
             .legs
             .into_iter()

@@ -231,7 +231,7 @@ pub async fn people(
 
 fn roll_csv(items: &[RollEntry]) -> String {
     let mut csv = String::from(
-        "org,traveller_id,traveller_name,area,presence,trip_ends_in_area,state,answered_at,answered_by,answered_via,message,callback,asks,submitted_by,request_id,arrival,departure\r\n",
+        "org,traveller_id,traveller_name,area,presence,trip_ends_in_area,state,answered_at,answered_by,answered_via,message,callback,asks,submitted_by,request_id,arrival,departure,dependants\r\n",
     );
     for e in items {
         let fields = [
@@ -255,6 +255,13 @@ fn roll_csv(items: &[RollEntry]) -> String {
             e.request_id.to_string(),
             e.arrival.to_string(),
             e.departure.to_string(),
+            csv_field(
+                &e.dependants
+                    .iter()
+                    .map(|d| d.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
         ];
         csv.push_str(&fields.join(","));
         csv.push_str("\r\n");

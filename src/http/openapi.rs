@@ -218,6 +218,13 @@ fn declare_input_constraints(doc: &mut Value) {
         ("TravellerBody", "ssafe_valid_until", date.clone()),
         ("TravellerBody", "email", email()),
         ("TravellerBody", "language", language(true)),
+        (
+            "TravellerBody",
+            "dependants",
+            json!({"maxItems": crate::domain::request::MAX_DEPENDANTS}),
+        ),
+        ("DependantBody", "name", text(200)),
+        ("DependantBody", "relationship", text(50)),
         ("PersonBody", "name", text(200)),
         ("PersonBody", "email", email()),
         ("PersonBody", "language", language(false)),

@@ -285,6 +285,44 @@ pub async fn dev_token(
     Ok(HttpResponse::Ok().json(DevToken { token }))
 }
 
+/// A page of its own (a printed clearance's verdict, a check-in) around `body`: the reader's
+/// language, the page's style sheet, `title_key`'s words as title and heading, and `policy`
+/// as its content security policy. It runs no script.
+pub(super) fn standalone_page(
+    mut status: actix_web::HttpResponseBuilder,
+    s: &Strings,
+    title_key: &str,
+    policy: &str,
+    body: &str,
+) -> HttpResponse {
+    let title = escape_html(s.get(title_key));
+    status
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_SECURITY_POLICY,
+            policy.to_owned(),
+        ))
+        .body(format!(
+            r#"<!doctype html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{title}</title>
+<link rel="stylesheet" href="/app.css">
+</head>
+<body>
+<main id="main">
+<h1>{title}</h1>
+{body}</main>
+</body>
+</html>
+"#,
+            lang = s.language(),
+        ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::LANGUAGES;

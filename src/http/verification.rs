@@ -4,7 +4,7 @@
 //! request (purpose, traveller id, decisions, comments) is shown. A paper whose itinerary was
 //! amended after it was printed is not valid as printed, whatever the request's status.
 
-use actix_web::http::header::{ACCEPT, ACCEPT_LANGUAGE, CONTENT_SECURITY_POLICY};
+use actix_web::http::header::{ACCEPT, ACCEPT_LANGUAGE};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use secrecy::ExposeSecret;
@@ -12,7 +12,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::AppState;
-use super::ui::{PAGE_POLICY, Strings, escape_html};
+use super::ui::{PAGE_POLICY, Strings, escape_html, standalone_page};
 use crate::domain::area::AreaCode;
 use crate::domain::request::{RequestRecord, RequestStatus};
 use crate::domain::verification;
@@ -140,31 +140,9 @@ pub async fn verify(
     })
 }
 
-/// A page around `body`, in the reader's language, styled by the page's sheet, no script.
-fn page(mut status: HttpResponseBuilder, s: &Strings, body: &str) -> HttpResponse {
-    let title = escape_html(s.get("verify.title"));
-    status
-        .content_type("text/html; charset=utf-8")
-        .insert_header((CONTENT_SECURITY_POLICY, PAGE_POLICY))
-        .body(format!(
-            r#"<!doctype html>
-<html lang="{lang}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>{title}</title>
-<link rel="stylesheet" href="/app.css">
-</head>
-<body>
-<main id="main">
-<h1>{title}</h1>
-{body}</main>
-</body>
-</html>
-"#,
-            lang = s.language(),
-        ))
+/// A page around `body`, in the reader's language, no script.
+fn page(status: HttpResponseBuilder, s: &Strings, body: &str) -> HttpResponse {
+    standalone_page(status, s, "verify.title", PAGE_POLICY, body)
 }
 
 /// The verdict first, large, then the facts to compare with the paper and the person.

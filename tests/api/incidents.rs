@@ -103,7 +103,12 @@ async fn everyone_in_the_area_is_found_asked_and_accounted_for() {
         &app,
         "alice",
         "UNICEF",
-        Submission::for_traveller("alice", "UNICEF").leg("TST-MOG", 1, 4),
+        Submission::for_traveller("alice", "UNICEF")
+            .leg("TST-MOG", 1, 4)
+            .set(
+                "/traveller/dependants",
+                json!([{"name": "Sam Martin", "relationship": "child"}, {"name": "Lou Martin"}]),
+            ),
     )
     .await;
     cleared(
@@ -167,6 +172,11 @@ async fn everyone_in_the_area_is_found_asked_and_accounted_for() {
     assert_eq!(carol["trip_ends_in_area"], true);
     assert_eq!(carol["area"], "TST-KIS");
     assert_eq!(entry_of(&roll, "alice")["presence"], "present");
+    // Her children travel with her: they are on her entry.
+    assert_eq!(
+        entry_of(&roll, "alice")["dependants"],
+        json!([{"name": "Sam Martin", "relationship": "child"}, {"name": "Lou Martin", "relationship": null}])
+    );
     assert_eq!(entry_of(&roll, "bob")["submitted_by"], "bob");
     assert!(
         roll["items"]
@@ -308,6 +318,7 @@ async fn everyone_in_the_area_is_found_asked_and_accounted_for() {
         (&json!(3), &json!(2), &json!(1), &json!(0)),
         "{board}"
     );
+    assert_eq!(board["totals"]["dependants"], 2, "{board}");
     let lines: Vec<(String, String)> = board["lines"]
         .as_array()
         .unwrap()
@@ -365,6 +376,12 @@ async fn everyone_in_the_area_is_found_asked_and_accounted_for() {
     let mut rows = csv::ReaderBuilder::new().from_reader(export.as_bytes());
     let records: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
     assert_eq!(records.len(), 3, "{export}");
+    assert!(
+        records
+            .iter()
+            .any(|r| &r[1] == "alice" && &r[17] == "Sam Martin; Lou Martin"),
+        "{export}"
+    );
     assert!(
         records.iter().any(|r| &r[1] == "carol"
             && &r[6] == "needs_assistance"
@@ -906,4 +923,38 @@ async fn everyone_with_an_address_is_asked_by_email_with_their_own_link() {
             .any(|m| m["recipient"].as_str().unwrap().contains("carol")),
         "{mail}"
     );
+}
+
+#[tokio::test]
+async fn dependants_are_checked_like_any_input() {
+    let app = app_with(|_| {}).await;
+    app.area("TST-MOG", Some("low")).await;
+    let alice = app.traveller("alice", "UNICEF");
+    let many: Vec<Value> = (0..21)
+        .map(|i| json!({"name": format!("Child {i}")}))
+        .collect();
+    let cases = [
+        (json!(many), "/traveller/dependants"),
+        (json!([{"name": " "}]), "/traveller/dependants/0/name"),
+        (
+            json!([{"name": "Sam", "relationship": "x".repeat(51)}]),
+            "/traveller/dependants/0/relationship",
+        ),
+        (
+            json!([{"name": "Sam", "age": 7}]),
+            "/traveller/dependants/0/age",
+        ),
+    ];
+    for (dependants, field) in cases {
+        let trip = Submission::for_traveller("alice", "UNICEF")
+            .leg("TST-MOG", 1, 2)
+            .set("/traveller/dependants", dependants);
+        let (status, problem) = app.submit(&alice, &trip).await;
+        assert_eq!(
+            (status, problem["code"].as_str(), problem["field"].as_str()),
+            (422, Some("invalid_field"), Some(field)),
+            "{problem}"
+        );
+    }
+    assert_eq!(app.stored_rows().await.0, 0, "nothing stored");
 }

@@ -1443,7 +1443,8 @@ async function showBoard(id, board, list) {
 function renderBoard(board, view, missing, help, timeline, redraw, list) {
   const { incident, totals, lines } = view;
   const open = incident.status === "open";
-  const person = (e) => `${e.traveller_name || e.traveller_id} (${e.org})`;
+  const person = (e) => `${e.traveller_name || e.traveller_id} (${e.org})`
+    + (e.dependants && e.dependants.length ? `, ${t("incidents.with_dependants", { n: e.dependants.length })}` : "");
   const csv = el("button", { type: "button", class: "secondary", "data-testid": "incident-csv" }, t("incidents.csv"));
   csv.onclick = async () => {
     const text = await attempt(() => api("GET", `/v1/incidents/${incident.id}/people`, undefined, "text/csv"));

@@ -19,6 +19,7 @@ use crate::domain::incident::{
     BoardLine, CheckState, Incident, IncidentStatus, RollEntry, Sighting, TimelineEvent,
 };
 use crate::domain::person::{EmailAddress, Language};
+use crate::domain::request::Dependant;
 use crate::store::encoding::corrupt;
 use crate::store::mail::NewMail;
 use crate::store::{
@@ -121,7 +122,8 @@ impl IncidentStore for PostgresStore {
         let rows = sqlx::query(
             "SELECT r.id, r.traveller_id, r.request #>> '{traveller,name}' AS name, r.org, r.submitted_by, \
              r.request #>> '{traveller,email}' AS email, r.request #>> '{traveller,language}' AS language, \
-             l.area_code, l.arrival, l.departure, l.seq = jsonb_array_length(r.request -> 'legs') - 1 AS last_leg \
+             l.area_code, l.arrival, l.departure, l.seq = jsonb_array_length(r.request -> 'legs') - 1 AS last_leg, \
+             r.request #> '{traveller,dependants}' AS dependants \
              FROM request_legs l JOIN clearance_requests r ON r.id = l.request_id \
              WHERE l.area_code = ANY($1) AND l.arrival <= $3 AND l.departure >= $2 AND r.status IN ('cleared', 'approved')",
         )
@@ -153,6 +155,10 @@ impl IncidentStore for PostgresStore {
                     arrival: r.try_get("arrival")?,
                     departure: r.try_get("departure")?,
                     last_leg: r.try_get("last_leg")?,
+                    dependants: r
+                        .try_get::<Option<Json<Vec<Dependant>>>, _>("dependants")?
+                        .map(|Json(d)| d)
+                        .unwrap_or_default(),
                 })
             })
             .collect()
@@ -192,9 +198,9 @@ impl IncidentStore for PostgresStore {
         for chunk in opening.entries.chunks(1000) {
             let entries: Vec<Json<&RollEntry>> = chunk.iter().map(Json).collect();
             sqlx::query(
-                "INSERT INTO incident_people (id, incident_id, org, traveller_id, area_code, state, asked_at, entry) \
+                "INSERT INTO incident_people (id, incident_id, org, traveller_id, area_code, state, asked_at, dependants, entry) \
                  SELECT (e ->> 'id')::uuid, $1, e ->> 'org', e ->> 'traveller_id', e ->> 'area', e ->> 'state', \
-                 (e ->> 'last_asked_at')::timestamptz, e FROM UNNEST($2::jsonb[]) AS e",
+                 (e ->> 'last_asked_at')::timestamptz, jsonb_array_length(e -> 'dependants'), e FROM UNNEST($2::jsonb[]) AS e",
             )
             .bind(incident.id)
             .bind(entries)
@@ -244,7 +250,7 @@ impl IncidentStore for PostgresStore {
     #[tracing::instrument(name = "store.board", level = "debug", skip_all)]
     async fn board(&self, id: Uuid, org: Option<&str>) -> Result<Vec<BoardLine>, StoreError> {
         let rows = sqlx::query(
-            "SELECT area_code, org, state, COUNT(*) AS people FROM incident_people \
+            "SELECT area_code, org, state, COUNT(*) AS people, SUM(dependants)::bigint AS dependants FROM incident_people \
              WHERE incident_id = $1 AND ($2::text IS NULL OR org = $2) \
              GROUP BY area_code, org, state ORDER BY area_code, org",
         )
@@ -270,6 +276,9 @@ impl IncidentStore for PostgresStore {
                     line.add(state, people);
                     lines.push(line);
                 }
+            }
+            if let Some(line) = lines.last_mut() {
+                line.dependants += row.try_get::<i64, _>("dependants")?;
             }
         }
         Ok(lines)

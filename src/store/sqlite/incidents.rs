@@ -17,6 +17,7 @@ use crate::domain::incident::{
     BoardLine, CheckState, Incident, IncidentStatus, RollEntry, Sighting, TimelineEvent,
 };
 use crate::domain::person::{EmailAddress, Language};
+use crate::domain::request::Dependant;
 use crate::store::encoding::corrupt;
 use crate::store::mail::NewMail;
 use crate::store::{
@@ -100,6 +101,7 @@ fn sighting(area: &AreaCode, row: serde_json::Value) -> Result<Sighting, StoreEr
         NaiveDate,
         // SQLite's comparisons are integers: 1 for the request's last leg.
         i64,
+        Option<Vec<Dependant>>,
     );
     let (
         request_id,
@@ -112,6 +114,7 @@ fn sighting(area: &AreaCode, row: serde_json::Value) -> Result<Sighting, StoreEr
         arrival,
         departure,
         last_leg,
+        dependants,
     ): Row = serde_json::from_value(row).map_err(corrupt)?;
     Ok(Sighting {
         request_id,
@@ -131,11 +134,20 @@ fn sighting(area: &AreaCode, row: serde_json::Value) -> Result<Sighting, StoreEr
         arrival,
         departure,
         last_leg: last_leg != 0,
+        dependants: dependants.unwrap_or_default(),
     })
 }
 
 fn incident_from(text: &str) -> Result<Incident, StoreError> {
     serde_json::from_str(text).map_err(corrupt)
+}
+
+/// A row of an incident (`incident`) and one of its entries (`entry`).
+fn pair(row: &sqlx::sqlite::SqliteRow) -> Result<(Incident, RollEntry), StoreError> {
+    Ok((
+        incident_from(&row.try_get::<String, _>("incident")?)?,
+        entry_from(&row.try_get::<String, _>("entry")?)?,
+    ))
 }
 
 fn entry_from(text: &str) -> Result<RollEntry, StoreError> {
@@ -168,7 +180,8 @@ impl IncidentStore for SqliteStore {
             let list: String = sqlx::query_scalar(
                 "SELECT json_group_array(json_array(r.id, r.traveller_id, r.request ->> '$.traveller.name', r.org, \
                  r.submitted_by, r.request ->> '$.traveller.email', r.request ->> '$.traveller.language', \
-                 l.arrival, l.departure, l.seq = json_array_length(r.request, '$.legs') - 1)) \
+                 l.arrival, l.departure, l.seq = json_array_length(r.request, '$.legs') - 1, \
+                 r.request -> '$.traveller.dependants')) \
                  FROM request_legs l CROSS JOIN clearance_requests r ON r.id = l.request_id \
                  WHERE l.area_code = ?1 AND l.arrival <= ?3 AND l.departure >= ?2 AND +r.status IN ('cleared', 'approved')",
             )
@@ -219,7 +232,7 @@ impl IncidentStore for SqliteStore {
         }
         for entry in &opening.entries {
             sqlx::query(
-                "INSERT INTO incident_people (id, incident_id, org, traveller_id, area_code, state, asked_at, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO incident_people (id, incident_id, org, traveller_id, area_code, state, asked_at, dependants, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(entry.id.to_string())
             .bind(&id)
@@ -228,6 +241,7 @@ impl IncidentStore for SqliteStore {
             .bind(entry.area.as_str())
             .bind(entry.state.as_str())
             .bind(entry.last_asked_at.map(ts))
+            .bind(entry.dependants.len() as i64)
             .bind(serde_json::to_string(entry)?)
             .execute(&mut *tx)
             .await?;
@@ -275,7 +289,7 @@ impl IncidentStore for SqliteStore {
     #[tracing::instrument(name = "store.board", level = "debug", skip_all)]
     async fn board(&self, id: Uuid, org: Option<&str>) -> Result<Vec<BoardLine>, StoreError> {
         let rows = sqlx::query(
-            "SELECT area_code, org, state, COUNT(*) AS people FROM incident_people \
+            "SELECT area_code, org, state, COUNT(*) AS people, SUM(dependants) AS dependants FROM incident_people \
              WHERE incident_id = ?1 AND (?2 IS NULL OR org = ?2) \
              GROUP BY area_code, org, state ORDER BY area_code, org",
         )
@@ -302,6 +316,9 @@ impl IncidentStore for SqliteStore {
                     line.add(state, row.try_get("people")?);
                     lines.push(line);
                 }
+            }
+            if let Some(line) = lines.last_mut() {
+                line.dependants += row.try_get::<i64, _>("dependants")?;
             }
         }
         Ok(lines)
@@ -330,13 +347,7 @@ impl IncidentStore for SqliteStore {
         .bind(entry.to_string())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok((
-                incident_from(&r.try_get::<String, _>("incident")?)?,
-                entry_from(&r.try_get::<String, _>("entry")?)?,
-            ))
-        })
-        .transpose()
+        row.as_ref().map(pair).transpose()
     }
 
     #[tracing::instrument(name = "store.open_entries_of", level = "debug", skip_all)]
@@ -353,14 +364,7 @@ impl IncidentStore for SqliteStore {
         .bind(traveller_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    incident_from(&r.try_get::<String, _>("incident")?)?,
-                    entry_from(&r.try_get::<String, _>("entry")?)?,
-                ))
-            })
-            .collect()
+        rows.iter().map(pair).collect()
     }
 
     #[tracing::instrument(name = "store.record_answer", level = "debug", skip_all)]
@@ -469,14 +473,7 @@ impl IncidentStore for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    incident_from(&r.try_get::<String, _>("incident")?)?,
-                    entry_from(&r.try_get::<String, _>("entry")?)?,
-                ))
-            })
-            .collect()
+        rows.iter().map(pair).collect()
     }
 
     #[tracing::instrument(name = "store.asks_to_mail", level = "debug", skip_all)]
@@ -489,14 +486,7 @@ impl IncidentStore for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    incident_from(&r.try_get::<String, _>("incident")?)?,
-                    entry_from(&r.try_get::<String, _>("entry")?)?,
-                ))
-            })
-            .collect()
+        rows.iter().map(pair).collect()
     }
 
     #[tracing::instrument(name = "store.mail_asks", level = "debug", skip_all)]
