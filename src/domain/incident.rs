@@ -54,6 +54,15 @@ impl IncidentInput {
                 format!("{twice} is named twice"),
             ));
         }
+        // A year back at most: older is no crisis, and dates near chrono's limits would
+        // overflow the look-back.
+        if started_at < now - Duration::days(366) {
+            return Err(Invalid::new(
+                "/started_at",
+                Code::InvalidField,
+                "an incident began at most a year ago",
+            ));
+        }
         if started_at > now + max_ahead {
             return Err(Invalid::new(
                 "/started_at",
@@ -375,7 +384,7 @@ pub fn roll_call(
     now: DateTime<Utc>,
 ) -> Vec<RollEntry> {
     let day = incident.day();
-    let earliest = day - Duration::days(i64::from(lookback_days));
+    let earliest = lookback_from(day, lookback_days);
     let mut people: BTreeMap<(String, String), (Presence, Sighting)> = BTreeMap::new();
     for s in sightings {
         let presence = if s.arrival <= day && s.departure >= day {
@@ -436,7 +445,8 @@ pub fn roll_call(
 
 /// The earliest day a leg may have ended and still count (see [`roll_call`]).
 pub fn lookback_from(day: NaiveDate, lookback_days: u32) -> NaiveDate {
-    day - Duration::days(i64::from(lookback_days))
+    day.checked_sub_days(chrono::Days::new(u64::from(lookback_days)))
+        .unwrap_or(NaiveDate::MIN)
 }
 
 /// One line of the accountability board: an area and an organisation's people by state.
@@ -569,6 +579,16 @@ mod tests {
             "/areas"
         );
         assert_eq!(open(vec![], 0).unwrap_err().field, "/areas");
+        assert!(open(vec![area("A-B")], -24 * 365).is_ok());
+        assert_eq!(
+            open(vec![area("A-B")], -24 * 367).unwrap_err().field,
+            "/started_at"
+        );
+        let ancient = DateTime::<Utc>::MIN_UTC;
+        let refused =
+            IncidentInput::parse(vec![area("A-B")], ancient, "x", now, Duration::hours(24));
+        assert_eq!(refused.unwrap_err().field, "/started_at");
+        assert_eq!(lookback_from(NaiveDate::MIN, 14), NaiveDate::MIN);
     }
 
     #[test]

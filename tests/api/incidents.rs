@@ -548,6 +548,21 @@ async fn bad_incidents_are_refused_and_change_nothing() {
             "incident_in_future",
             Some("/started_at"),
         ),
+        // Too long ago, and at the edge of what a date can be: refused, not overflowed.
+        (
+            app.analyst(),
+            json!({"areas": ["TST-MOG"], "started_at": "2000-01-01T00:00:00Z", "description": "x"}),
+            422,
+            "invalid_field",
+            Some("/started_at"),
+        ),
+        (
+            app.analyst(),
+            json!({"areas": ["TST-MOG"], "started_at": "-262143-01-01T00:00:00Z", "description": "x"}),
+            422,
+            "invalid_field",
+            Some("/started_at"),
+        ),
         (
             app.analyst(),
             json!({"areas": ["TST-MOG"], "started_at": started, "description": " "}),
