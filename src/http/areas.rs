@@ -386,19 +386,9 @@ pub async fn personnel(
     let code = AreaCode::parse("code", &code).map_err(|_| Problem::not_found())?;
     let on = day_asked(&req)?;
     let items = state.clearing.locate(&code, on).await?;
-    let wants_csv = req
-        .headers()
-        .get(actix_web::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/csv"));
-    if wants_csv {
-        return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                actix_web::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"personnel-{code}-{on}.csv\""),
-            ))
-            .body(personnel_csv(&items)));
+    if wants_csv(&req) {
+        let name = format!("personnel-{code}-{on}.csv");
+        return Ok(csv_attachment(&name, personnel_csv(&items)));
     }
     Ok(HttpResponse::Ok().json(Personnel {
         area: &code,
@@ -436,6 +426,25 @@ fn personnel_csv(items: &[PersonnelEntry]) -> String {
         csv.push_str("\r\n");
     }
     csv
+}
+
+/// Whether the caller asked for CSV (`Accept: text/csv`) rather than JSON.
+pub(super) fn wants_csv(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/csv"))
+}
+
+/// A CSV export, downloaded as `name`.
+pub(super) fn csv_attachment(name: &str, csv: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .body(csv)
 }
 
 /// Quotes a field for CSV (RFC 4180), and defuses values a spreadsheet would run as a formula.

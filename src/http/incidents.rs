@@ -1,14 +1,13 @@
 //! `/v1/incidents`: opening an incident, its accountability board, roll-call and timeline,
 //! answers for someone, closing it; `/v1/check-ins`: a traveller's own asks.
 
-use actix_web::http::header::{ACCEPT, CONTENT_DISPOSITION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::AppState;
-use super::areas::csv_field;
+use super::areas::{csv_attachment, csv_field, wants_csv};
 use super::extract::{query_pairs, read_json};
 use super::guard::{Guarded, ManageIncidents};
 use crate::app::incidents::{AnswerDraft, IncidentBoard, Opened};
@@ -209,19 +208,11 @@ pub async fn people(
         }
     }
     let items = state.incidents.roll(&caller, id, query).await?;
-    let wants_csv = req
-        .headers()
-        .get(ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/csv"));
-    if wants_csv {
-        return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                CONTENT_DISPOSITION,
-                format!("attachment; filename=\"incident-{id}.csv\""),
-            ))
-            .body(roll_csv(&items)));
+    if wants_csv(&req) {
+        return Ok(csv_attachment(
+            &format!("incident-{id}.csv"),
+            roll_csv(&items),
+        ));
     }
     Ok(HttpResponse::Ok().json(RollList {
         count: items.len(),
