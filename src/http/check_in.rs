@@ -25,12 +25,16 @@ pub struct LinkView {
     entry: RollEntry,
 }
 
-/// The form's fields.
-#[derive(Deserialize)]
-struct Form {
+/// The form's fields: an object in the document, so that a generated client or a fuzzer
+/// sends what the page's form sends.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CheckInForm {
+    /// `safe` or `needs_assistance`.
     state: String,
+    /// Anything the person wants known (at most 1000 characters).
     #[serde(default)]
     message: Option<String>,
+    /// A number to call them back on.
     #[serde(default)]
     callback: Option<String>,
 }
@@ -97,7 +101,7 @@ pub async fn show(
 #[utoipa::path(
     post, path = "/check-in/{token}", tag = "web page",
     params(("token" = String, Path, description = "The token of a personal check-in link")),
-    request_body(content_type = "application/x-www-form-urlencoded", content = String),
+    request_body(content_type = "application/x-www-form-urlencoded", content = CheckInForm),
     responses(
         (status = 200, description = "Recorded", content((RollEntry = "application/json"), (String = "text/html"))),
         (status = 403, description = "check_in_not_yours"),
@@ -141,7 +145,7 @@ pub async fn answer(
     } else {
         None
     };
-    let form: Result<Form, _> = serde_urlencoded::from_bytes(&raw);
+    let form: Result<CheckInForm, _> = serde_urlencoded::from_bytes(&raw);
     let outcome = match form {
         Ok(form) => {
             state

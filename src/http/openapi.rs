@@ -321,6 +321,21 @@ fn declare_input_constraints(doc: &mut Value) {
             json!({"maxLength": 32, "pattern": r"^ *$|^[ +().-]*([0-9][ +().-]*){4,20}$"}),
         ),
         (
+            "CheckInForm",
+            "state",
+            json!({"enum": ["safe", "needs_assistance"]}),
+        ),
+        (
+            "CheckInForm",
+            "message",
+            json!({"maxLength": 1000, "pattern": r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"}),
+        ),
+        (
+            "CheckInForm",
+            "callback",
+            json!({"maxLength": 32, "pattern": r"^ *$|^[ +().-]*([0-9][ +().-]*){4,20}$"}),
+        ),
+        (
             "AnswerBody",
             "how",
             json!({"enum": ["phone", "message", "in_person", "other", null]}),
