@@ -32,10 +32,12 @@ fn request(areas: &[&str]) -> ClearanceRequest {
     let legs = areas
         .iter()
         .enumerate()
-        .map(|(i, area)| Leg {
-            area: AreaCode::parse("", area).unwrap(),
-            arrival: today + Days::new(10 + 3 * i as u64),
-            departure: today + Days::new(12 + 3 * i as u64),
+        .map(|(i, area)| {
+            Leg::stay(
+                AreaCode::parse("", area).unwrap(),
+                today + Days::new(10 + 3 * i as u64),
+                today + Days::new(12 + 3 * i as u64),
+            )
         })
         .collect();
     ClearanceRequest::new(
@@ -91,6 +93,7 @@ fn benches(c: &mut Criterion) {
             evaluate(
                 std::hint::black_box(&trip),
                 |code| risks.iter().find(|r| &r.area.code == code).map(Arc::as_ref),
+                |_| None,
                 &policy,
             )
         })

@@ -187,6 +187,33 @@ struct PolicyFile {
     lead_times: crate::domain::lead_time::LeadTimes,
     #[serde(default)]
     incidents: IncidentRules,
+    #[serde(default)]
+    transit: TransitRules,
+    #[serde(default)]
+    air_operators: AirOperatorRules,
+}
+
+/// `[air_operators]`: operators a flight may be on whatever the list says of them.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AirOperatorRules {
+    #[serde(default)]
+    exempt: Vec<String>,
+}
+
+/// `[transit]`: whether an airside transit (no leaving the airport) needs clearance.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransitRules {
+    airside_needs_clearance: bool,
+}
+
+impl Default for TransitRules {
+    fn default() -> Self {
+        Self {
+            airside_needs_clearance: true,
+        }
+    }
 }
 
 /// `[incidents]`: whether an open incident holds new requests to its areas.
@@ -250,6 +277,16 @@ pub fn parse_policy(text: &str) -> anyhow::Result<PolicyRules> {
         .map_err(anyhow::Error::msg)?;
     rules.lead_times = file.lead_times;
     rules.incident_holds = file.incidents.hold_requests;
+    rules.airside_transit_needs_clearance = file.transit.airside_needs_clearance;
+    rules.exempt_operators = file
+        .air_operators
+        .exempt
+        .iter()
+        .map(|code| {
+            crate::domain::air_operator::OperatorCode::parse("", code)
+                .map_err(|e| anyhow::anyhow!("air_operators.exempt: {}", e.detail))
+        })
+        .collect::<anyhow::Result<_>>()?;
     Ok(rules)
 }
 

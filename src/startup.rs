@@ -284,6 +284,7 @@ impl Application {
             sole_instance_since: instance.as_ref().map(|_| chrono::Utc::now()),
             webhooks: Webhooks::new(services.store.clone(), webhook_targets.clone()),
             people: People::new(services.store.clone(), services.stages.clone()),
+            air_operators: crate::app::air_operators::AirOperators::new(services.store.clone()),
             delegations: crate::app::delegations::Delegations::new(
                 services.store.clone(),
                 services.stage_roles.clone(),

@@ -25,6 +25,8 @@ pub enum Action {
     ManagePeople,
     /// Open and close incidents.
     ManageIncidents,
+    /// Keep the air operator list: each operator's assessment and its dates.
+    ManageAirOperators,
 }
 
 impl Action {
@@ -32,15 +34,15 @@ impl Action {
     pub const fn roles(self) -> &'static [Role] {
         use Role::*;
         match self {
-            Action::RegisterAreas | Action::LocatePersonnel | Action::FollowRescreening => {
-                &[SecurityAnalyst, Admin]
-            }
+            Action::RegisterAreas | Action::LocatePersonnel => &[SecurityAnalyst, Admin],
+            Action::FollowRescreening => &[SecurityAnalyst, Admin, AviationRisk],
             Action::SuspendAreas | Action::ManageSras | Action::ManageIncidents => {
                 &[SecurityAnalyst]
             }
             Action::ReadSras => &[SecurityAnalyst, Admin, ApproverHq, ApproverDg],
             Action::ManageWebhooks => &[TravelUnit],
             Action::ManagePeople => &[Admin],
+            Action::ManageAirOperators => &[AviationRisk],
         }
     }
 
@@ -53,12 +55,15 @@ impl Action {
             Action::LocatePersonnel => "the crisis locator is for security analysts and admins",
             Action::ManageSras => "SRAs are managed by the security-analyst role",
             Action::ReadSras => "reading SRAs requires a security, approver or admin role",
-            Action::FollowRescreening => "re-screening jobs are for security analysts and admins",
+            Action::FollowRescreening => {
+                "re-screening jobs are for security analysts, aviation risk officers and admins"
+            }
             Action::ManageWebhooks => {
                 "webhooks are managed by a travel unit, with its organisation in the token"
             }
             Action::ManagePeople => "the people directory is kept by admins",
             Action::ManageIncidents => "incidents are opened and closed by security analysts",
+            Action::ManageAirOperators => "the air operator list is kept by the aviation-risk role",
         }
     }
 }

@@ -11,6 +11,7 @@ use super::ports::{AreaRisks, QueueEventKind, QueueEventSink, RequestChanged};
 use super::precondition::Expected;
 use crate::app::access;
 use crate::app::error::{AppError, Code};
+use crate::domain::air_operator::{AirOperator, OperatorCode, Travel};
 use crate::domain::approval::Escalation;
 use crate::domain::audit::{AuditAction, AuditDraft, AuditEntry};
 use crate::domain::caller::{Caller, Role};
@@ -122,13 +123,20 @@ impl Clearing {
 
     async fn decide(&self, request: &ClearanceRequest) -> Result<Decision, AppError> {
         let risks = self.area_risks(request).await?;
-        Ok(self.decide_among(request, &risks))
+        let operators = self.air_operators(request).await?;
+        Ok(self.decide_among(request, &risks, &operators))
     }
 
-    fn decide_among(&self, request: &ClearanceRequest, risks: &[Arc<AreaRisk>]) -> Decision {
+    fn decide_among(
+        &self,
+        request: &ClearanceRequest,
+        risks: &[Arc<AreaRisk>],
+        operators: &[AirOperator],
+    ) -> Decision {
         policy::evaluate(
             request,
             |code| risks.iter().find(|r| &r.area.code == code).map(Arc::as_ref),
+            |code| operators.iter().find(|o| &o.code == code),
             &self.policy,
         )
     }
@@ -137,7 +145,8 @@ impl Clearing {
     /// came later than the policy's lead times ask.
     async fn decide_now(&self, request: &ClearanceRequest) -> Result<Decision, AppError> {
         let risks = self.area_risks(request).await?;
-        let mut decision = self.decide_among(request, &risks);
+        let operators = self.air_operators(request).await?;
+        let mut decision = self.decide_among(request, &risks, &operators);
         decision.late = crate::domain::lead_time::lateness(
             request,
             &decision,
@@ -146,6 +155,29 @@ impl Clearing {
             Utc::now().date_naive(),
         );
         Ok(decision)
+    }
+
+    /// The list's entry of every operator a leg flies with, read from the store: a change
+    /// of the list counts from its commit on every instance. Most requests name none.
+    async fn air_operators(
+        &self,
+        request: &ClearanceRequest,
+    ) -> Result<Vec<AirOperator>, AppError> {
+        let mut found: Vec<AirOperator> = Vec::new();
+        let mut asked: Vec<&OperatorCode> = Vec::new();
+        for leg in request.legs.legs() {
+            let Some(Travel::Flight { operator, .. }) = &leg.travel else {
+                continue;
+            };
+            if asked.contains(&operator) {
+                continue;
+            }
+            asked.push(operator);
+            if let Some(entry) = self.store.get_air_operator(operator).await? {
+                found.push(entry);
+            }
+        }
+        Ok(found)
     }
 
     /// Every leg's area, from the cache; an unknown area is the caller's mistake.

@@ -3,6 +3,7 @@
 //! refusals are [`AppError`]s with a stable code, turned into problem+json by `http`.
 
 pub mod access;
+pub mod air_operators;
 pub mod approvals;
 pub mod clearing;
 pub mod delegations;

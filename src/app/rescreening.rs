@@ -71,7 +71,9 @@ impl Rescreener {
         else {
             return Ok(false);
         };
-        if let Err(problem) = self.clearing.refresh_area(&job.area).await {
+        if let Some(area) = &job.area
+            && let Err(problem) = self.clearing.refresh_area(area).await
+        {
             tracing::warn!(%problem, job = %job.id, "could not refresh the area before re-screening");
             return Ok(true);
         }
@@ -116,5 +118,5 @@ impl Rescreener {
 }
 
 fn log_done(job: &RescreenJob) {
-    tracing::info!(job = %job.id, area = %job.area, processed = job.processed, changed = job.changed, reason = %job.reason, "re-screening finished");
+    tracing::info!(job = %job.id, area = ?job.area, operator = ?job.operator, processed = job.processed, changed = job.changed, reason = %job.reason, "re-screening finished");
 }

@@ -14,16 +14,19 @@ pub enum Role {
     ApproverHq,
     ApproverDg,
     Admin,
+    /// Keeps the air operator list (the Aviation Risk Management Office's advice).
+    AviationRisk,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::Traveller,
         Role::TravelUnit,
         Role::SecurityAnalyst,
         Role::ApproverHq,
         Role::ApproverDg,
         Role::Admin,
+        Role::AviationRisk,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +37,7 @@ impl Role {
             Role::ApproverHq => "approver-hq",
             Role::ApproverDg => "approver-dg",
             Role::Admin => "admin",
+            Role::AviationRisk => "aviation-risk",
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The legs of a trip, checked for shape: dates in order, no overlap, nothing in the past.
+//! The legs of a trip, checked for shape: dates in order, no overlap, nothing in the past,
+//! a transit no longer than a day.
 
 use crate::error_code::Code;
 
@@ -6,6 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::Invalid;
+use super::air_operator::Travel;
 use super::area::AreaCode;
 
 pub const MAX_LEGS: usize = 20;
@@ -15,6 +17,36 @@ pub struct Leg {
     pub area: AreaCode,
     pub arrival: NaiveDate,
     pub departure: NaiveDate,
+    /// Passing through without an overnight stay; absent for a stay. Left out of the stored
+    /// and hashed form when absent, so legs written before it read and verify as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transit: Option<Transit>,
+    /// How the leg is travelled into the area; a flight's operator must be assessed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub travel: Option<Travel>,
+}
+
+impl Leg {
+    /// A stay in `area` from `arrival` to `departure`.
+    pub fn stay(area: AreaCode, arrival: NaiveDate, departure: NaiveDate) -> Self {
+        Self {
+            area,
+            arrival,
+            departure,
+            transit: None,
+            travel: None,
+        }
+    }
+}
+
+/// How a traveller passes through an area they do not stay in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Transit {
+    /// Changes planes without leaving the airport.
+    Airside,
+    /// Leaves the airport: a connection by road, a night between flights, a meeting.
+    Landside,
 }
 
 /// A non-empty, ordered itinerary of at most [`MAX_LEGS`] legs, none starting before `today`.
@@ -50,6 +82,18 @@ impl Itinerary {
                     format!(
                         "departure {} is before arrival {}",
                         leg.departure, leg.arrival
+                    ),
+                ));
+            }
+            // A transit has no overnight stay: it leaves the day it arrives, or the next
+            // morning after a late connection.
+            if leg.transit.is_some() && leg.departure > leg.arrival + chrono::Days::new(1) {
+                return Err(Invalid::new(
+                    format!("/legs/{i}/departure"),
+                    Code::InvalidItinerary,
+                    format!(
+                        "a transit leaves on the day it arrives or the next; this one arrives {} and departs {}",
+                        leg.arrival, leg.departure
                     ),
                 ));
             }
@@ -97,10 +141,17 @@ mod tests {
     use super::*;
 
     fn leg(area: &str, arrival: &str, departure: &str) -> Leg {
+        Leg::stay(
+            AreaCode::parse("", area).unwrap(),
+            arrival.parse().unwrap(),
+            departure.parse().unwrap(),
+        )
+    }
+
+    fn transit(area: &str, arrival: &str, departure: &str) -> Leg {
         Leg {
-            area: AreaCode::parse("", area).unwrap(),
-            arrival: arrival.parse().unwrap(),
-            departure: departure.parse().unwrap(),
+            transit: Some(Transit::Airside),
+            ..leg(area, arrival, departure)
         }
     }
 
@@ -120,6 +171,17 @@ mod tests {
         .unwrap();
         assert_eq!(it.first_arrival().to_string(), "2026-12-01");
         assert_eq!(it.last_departure().to_string(), "2026-12-09");
+    }
+
+    #[test]
+    fn a_transit_leaves_the_day_it_arrives_or_the_next() {
+        for departure in ["2026-12-01", "2026-12-02"] {
+            let legs = vec![transit("ETH-ADD", "2026-12-01", departure)];
+            assert!(Itinerary::parse(legs, today()).is_ok(), "{departure}");
+        }
+        // Unchanged for the stored form of a stay: no `transit` key.
+        let stay = serde_json::to_value(leg("KEN-NBO", "2026-12-01", "2026-12-03")).unwrap();
+        assert_eq!(stay.as_object().unwrap().len(), 3, "{stay}");
     }
 
     #[test]
@@ -148,6 +210,14 @@ mod tests {
                 vec![leg("KEN-NBO", "2026-12-01", "2026-12-01"); MAX_LEGS + 1],
                 "/legs",
                 "too_many_legs",
+            ),
+            (
+                vec![
+                    leg("KEN-NBO", "2026-12-01", "2026-12-01"),
+                    transit("ETH-ADD", "2026-12-01", "2026-12-03"),
+                ],
+                "/legs/1/departure",
+                "invalid_itinerary",
             ),
         ];
         for (legs, field, code) in cases {

@@ -2,6 +2,7 @@
 
 use crate::error_code::Code;
 
+pub mod air_operator;
 pub mod approval;
 pub mod area;
 pub mod audit;

@@ -97,11 +97,11 @@ mod tests {
             None,
         )
         .unwrap();
-        let leg = Leg {
-            area: AreaCode::parse("/area", "SOM-MOG").unwrap(),
-            arrival: today + chrono::Days::new(10),
-            departure: today + chrono::Days::new(12),
-        };
+        let leg = Leg::stay(
+            AreaCode::parse("/area", "SOM-MOG").unwrap(),
+            today + chrono::Days::new(10),
+            today + chrono::Days::new(12),
+        );
         let request = ClearanceRequest::new(
             traveller,
             "Visit",

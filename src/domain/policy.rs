@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::air_operator::{AirOperator, Assessment, OperatorCode, Travel};
 use super::area::{AreaCode, SuspensionReason};
 use super::criticality::ProgrammeCriticality;
-use super::itinerary::Leg;
+use super::itinerary::{Leg, Transit};
 use super::request::ClearanceRequest;
 use super::risk::{RiskLevel, RiskMatrix};
 use super::sra::{AreaRisk, SraRef, SraSummary};
@@ -28,6 +29,11 @@ pub struct PolicyRules {
     pub lead_times: super::lead_time::LeadTimes,
     /// Whether an open incident in an area holds requests there (`area_in_incident`).
     pub incident_holds: bool,
+    /// Whether a traveller who changes planes without leaving the airport needs clearance
+    /// for that area. The older UN rule said no; the default says yes.
+    pub airside_transit_needs_clearance: bool,
+    /// Operators a flight may be on whatever their assessment (the policy's exemptions).
+    pub exempt_operators: std::collections::BTreeSet<OperatorCode>,
 }
 
 impl PolicyRules {
@@ -64,6 +70,8 @@ impl PolicyRules {
             mission_sra_from,
             lead_times: Default::default(),
             incident_holds: true,
+            airside_transit_needs_clearance: true,
+            exempt_operators: Default::default(),
         })
     }
 
@@ -123,6 +131,12 @@ pub enum DecisionCode {
     NoSraInForce,
     AreaSuspended,
     AreaInIncident,
+    /// An airside transit the policy asks no clearance for.
+    AirsideTransit,
+    /// A flight on an operator the list does not show as assessed on the day.
+    AirOperatorNotAssessed,
+    /// A flight on an operator the list restricts.
+    AirOperatorRestricted,
     BsafeMissing,
     SsafeMissing,
     MissionSraRequired,
@@ -155,18 +169,32 @@ pub struct Decision {
     pub late: Option<super::lead_time::Lateness>,
 }
 
-/// Decides a request. `area_risk` gives what is known of each area; an area it does not
-/// know is treated as having no SRA in force, never as safe.
+/// Decides a request. `area_risk` gives what is known of each area, `operator` the list's
+/// entry of each air operator; an area it does not know is treated as having no SRA in
+/// force, an operator it does not know as not assessed, never as safe.
 pub fn evaluate<'a>(
     request: &ClearanceRequest,
     area_risk: impl Fn(&AreaCode) -> Option<&'a AreaRisk>,
+    operator: impl Fn(&OperatorCode) -> Option<&'a AirOperator>,
     rules: &PolicyRules,
 ) -> Decision {
     let legs: Vec<LegDecision> = request
         .legs
         .legs()
         .iter()
-        .map(|leg| evaluate_leg(request, leg, area_risk(&leg.area), rules))
+        .map(|leg| {
+            let flown = match &leg.travel {
+                Some(Travel::Flight { operator: code, .. })
+                    if !rules.exempt_operators.contains(code) =>
+                {
+                    let standing = operator(code)
+                        .map_or(Assessment::NotAssessed, |o| o.standing_on(leg.arrival));
+                    Some((code, standing))
+                }
+                _ => None,
+            };
+            evaluate_leg(request, leg, area_risk(&leg.area), flown, rules)
+        })
         .collect();
     combine(legs, rules)
 }
@@ -218,6 +246,7 @@ fn evaluate_leg(
     request: &ClearanceRequest,
     leg: &Leg,
     area: Option<&AreaRisk>,
+    flown: Option<(&OperatorCode, Assessment)>,
     rules: &PolicyRules,
 ) -> LegDecision {
     let decide =
@@ -239,6 +268,9 @@ fn evaluate_leg(
         .max_by_key(|s| (s.residual_risk, s.version));
     let conditions = conditions_of(covering);
     let pc = request.programme_criticality;
+    // A transit the policy asks no clearance for still meets the hard stops: an unacceptable
+    // risk, a suspension, an incident. Nothing else (no SRA, training, acceptance) applies.
+    let exempt = leg.transit == Some(Transit::Airside) && !rules.airside_transit_needs_clearance;
 
     // Refusals first: a known unacceptable risk is final whatever else is missing.
     if let Some(sra) = governing {
@@ -257,7 +289,7 @@ fn evaluate_leg(
                 conditions,
             );
         }
-        if risk > accepted {
+        if risk > accepted && !exempt {
             let reason = format!(
                 "residual risk is {} (SRA v{}), above the {} that {} accepts",
                 risk.label(),
@@ -307,6 +339,48 @@ fn evaluate_leg(
             Outcome::Held,
             DecisionCode::AreaInIncident,
             reason,
+            governing,
+            conditions,
+        );
+    }
+
+    // The flight in: its operator's standing, whatever the area (UNHAS, road and the
+    // policy's exempt operators never come here).
+    match flown {
+        Some((code, Assessment::Restricted)) => {
+            let reason = format!(
+                "the flight is on {code}, an air operator the aviation risk list restricts on {}",
+                leg.arrival
+            );
+            return decide(
+                Outcome::Held,
+                DecisionCode::AirOperatorRestricted,
+                reason,
+                governing,
+                conditions,
+            );
+        }
+        Some((code, Assessment::NotAssessed)) => {
+            let reason = format!(
+                "the flight is on {code}, an air operator not assessed for {}",
+                leg.arrival
+            );
+            return decide(
+                Outcome::Held,
+                DecisionCode::AirOperatorNotAssessed,
+                reason,
+                governing,
+                conditions,
+            );
+        }
+        Some((_, Assessment::Assessed)) | None => {}
+    }
+
+    if exempt {
+        return decide(
+            Outcome::Cleared,
+            DecisionCode::AirsideTransit,
+            "an airside transit: the policy asks no clearance of a traveller who does not leave the airport".into(),
             governing,
             conditions,
         );
@@ -438,6 +512,15 @@ pub(crate) mod tests {
 
     use RiskLevel::*;
 
+    /// A decision where no operator is on the list.
+    fn evaluate_legs<'a>(
+        request: &ClearanceRequest,
+        area_risk: impl Fn(&AreaCode) -> Option<&'a AreaRisk>,
+        rules: &PolicyRules,
+    ) -> Decision {
+        evaluate(request, area_risk, |_| None, rules)
+    }
+
     pub fn un_matrix() -> RiskMatrix {
         RiskMatrix::new([
             [Low, Low, Low, Medium, Medium],
@@ -498,11 +581,7 @@ pub(crate) mod tests {
         let legs = areas
             .iter()
             .enumerate()
-            .map(|(n, &i)| Leg {
-                area: code(i),
-                arrival: day(10 + 3 * n as u64),
-                departure: day(12 + 3 * n as u64),
-            })
+            .map(|(n, &i)| Leg::stay(code(i), day(10 + 3 * n as u64), day(12 + 3 * n as u64)))
             .collect();
         ClearanceRequest::new(
             Traveller::new(
@@ -523,7 +602,7 @@ pub(crate) mod tests {
 
     fn decide_one(pc: ProgrammeCriticality, risk: RiskLevel) -> Decision {
         let area = area_at(0, Some(risk), false);
-        evaluate(&request(pc, &[0], true), |_| Some(&area), &rules())
+        evaluate_legs(&request(pc, &[0], true), |_| Some(&area), &rules())
     }
 
     /// The whole matrix x PC1..PC4: what each cell's residual risk means for each programme.
@@ -570,7 +649,7 @@ pub(crate) mod tests {
     #[test]
     fn very_high_without_a_mission_sra_reference_is_held() {
         let area = area_at(0, Some(VeryHigh), false);
-        let d = evaluate(
+        let d = evaluate_legs(
             &request(ProgrammeCriticality::Pc1, &[0], false),
             |_| Some(&area),
             &rules(),
@@ -587,13 +666,13 @@ pub(crate) mod tests {
         let pc2 = request(ProgrammeCriticality::Pc2, &[0], false);
 
         let no_sra = area_at(0, None, false);
-        let d = evaluate(&pc2, |_| Some(&no_sra), &rules);
+        let d = evaluate_legs(&pc2, |_| Some(&no_sra), &rules);
         assert_eq!(
             (d.outcome, d.code),
             (Outcome::Held, DecisionCode::NoSraInForce)
         );
         assert_eq!(d.legs[0].sra, None);
-        let d = evaluate(&pc2, |_| None, &rules);
+        let d = evaluate_legs(&pc2, |_| None, &rules);
         assert_eq!(d.code, DecisionCode::NoSraInForce);
 
         let mut suspended = area_at(0, Some(Low), false);
@@ -601,7 +680,7 @@ pub(crate) mod tests {
             reason: SuspensionReason::Evacuation,
             since: day(0),
         });
-        let d = evaluate(&pc2, |_| Some(&suspended), &rules);
+        let d = evaluate_legs(&pc2, |_| Some(&suspended), &rules);
         assert_eq!(
             (d.outcome, d.code),
             (Outcome::Held, DecisionCode::AreaSuspended)
@@ -613,20 +692,20 @@ pub(crate) mod tests {
             id: uuid::Uuid::nil(),
             started_at: chrono::Utc::now(),
         });
-        let d = evaluate(&pc2, |_| Some(&in_incident), &rules);
+        let d = evaluate_legs(&pc2, |_| Some(&in_incident), &rules);
         assert_eq!(
             (d.outcome, d.code),
             (Outcome::Held, DecisionCode::AreaInIncident)
         );
         let mut lenient = rules.clone();
         lenient.incident_holds = false;
-        let d = evaluate(&pc2, |_| Some(&in_incident), &lenient);
+        let d = evaluate_legs(&pc2, |_| Some(&in_incident), &lenient);
         assert_eq!(d.outcome, Outcome::Cleared);
 
         let low = area_at(0, Some(Low), false);
         let mut no_bsafe = pc2.clone();
         no_bsafe.traveller.bsafe_valid_until = Some(day(11));
-        let d = evaluate(&no_bsafe, |_| Some(&low), &rules);
+        let d = evaluate_legs(&no_bsafe, |_| Some(&low), &rules);
         assert_eq!(
             (d.outcome, d.code),
             (Outcome::Held, DecisionCode::BsafeMissing)
@@ -635,13 +714,201 @@ pub(crate) mod tests {
         let needs_ssafe = area_at(0, Some(Low), true);
         let mut no_ssafe = pc2.clone();
         no_ssafe.traveller.ssafe_valid_until = None;
-        let d = evaluate(&no_ssafe, |_| Some(&needs_ssafe), &rules);
+        let d = evaluate_legs(&no_ssafe, |_| Some(&needs_ssafe), &rules);
         assert_eq!(
             (d.outcome, d.code),
             (Outcome::Held, DecisionCode::SsafeMissing)
         );
-        let d = evaluate(&no_ssafe, |_| Some(&low), &rules);
+        let d = evaluate_legs(&no_ssafe, |_| Some(&low), &rules);
         assert_eq!(d.outcome, Outcome::Cleared);
+    }
+
+    /// Flight legs (issue 31, item 2): the operator's standing on the day of arrival holds
+    /// or lets through; UNHAS, road and the policy's exempt operators are not looked up.
+    #[test]
+    fn a_flight_takes_its_operators_standing() {
+        use crate::domain::air_operator::{AirOperator, Assessment as A, OperatorCode, Travel};
+        use DecisionCode::*;
+        use Outcome::*;
+        let op = |code: &str| OperatorCode::parse("", code).unwrap();
+        let listed = |code: &str, assessment, until: u64| {
+            AirOperator::new(
+                op(code),
+                "Air",
+                assessment,
+                day(0),
+                Some(day(until)),
+                None,
+                chrono::Utc::now(),
+                "armo",
+            )
+            .unwrap()
+        };
+        let list = [
+            listed("AAA", A::Assessed, 400),
+            listed("OLD", A::Assessed, 5),
+            listed("BAD", A::Restricted, 400),
+            listed("NOT", A::NotAssessed, 400),
+        ];
+        let mut exempting = rules();
+        exempting.exempt_operators.insert(op("BAD"));
+        let flight = |code: &str| {
+            Some(Travel::Flight {
+                operator: op(code),
+                flight_number: "XX1".into(),
+            })
+        };
+        let decide = |travel: Option<Travel>, risk, rules: &PolicyRules| {
+            let area = area_at(0, Some(risk), false);
+            let mut request = request(ProgrammeCriticality::Pc1, &[0], true);
+            let leg = Leg {
+                travel,
+                ..request.legs.legs()[0].clone()
+            };
+            request.legs = Itinerary::parse(vec![leg], day(0)).unwrap();
+            let d = evaluate(
+                &request,
+                |_| Some(&area),
+                |c| list.iter().find(|o| &o.code == c),
+                rules,
+            );
+            (d.outcome, d.code)
+        };
+        let cases = [
+            (flight("AAA"), Low, &rules(), (Cleared, WithinAcceptedRisk)),
+            (
+                flight("AAA"),
+                VeryHigh,
+                &rules(),
+                (Escalated, EscalationRequired),
+            ),
+            (flight("OLD"), Low, &rules(), (Held, AirOperatorNotAssessed)),
+            (flight("NOT"), Low, &rules(), (Held, AirOperatorNotAssessed)),
+            (flight("ZZZ"), Low, &rules(), (Held, AirOperatorNotAssessed)),
+            (flight("BAD"), Low, &rules(), (Held, AirOperatorRestricted)),
+            (
+                flight("BAD"),
+                Unacceptable,
+                &rules(),
+                (Refused, UnacceptableRisk),
+            ),
+            (
+                flight("BAD"),
+                Low,
+                &exempting,
+                (Cleared, WithinAcceptedRisk),
+            ),
+            (
+                Some(Travel::Unhas {
+                    flight_number: None,
+                }),
+                Low,
+                &rules(),
+                (Cleared, WithinAcceptedRisk),
+            ),
+            (
+                Some(Travel::Road),
+                Low,
+                &rules(),
+                (Cleared, WithinAcceptedRisk),
+            ),
+            (None, Low, &rules(), (Cleared, WithinAcceptedRisk)),
+        ];
+        for (travel, risk, rules, expected) in cases {
+            assert_eq!(
+                decide(travel.clone(), risk, rules),
+                expected,
+                "{travel:?} {risk:?}"
+            );
+        }
+    }
+
+    /// Transit legs (issue 31, item 4): a landside transit is a stay for the rules; an airside
+    /// one needs clearance unless the policy says otherwise, and then meets only the hard stops.
+    #[test]
+    fn airside_transits_follow_the_policy() {
+        use DecisionCode::*;
+        use Outcome::*;
+        let mut old_rule = rules();
+        old_rule.airside_transit_needs_clearance = false;
+        let decide = |transit, risk, suspended: bool, rules: &PolicyRules| {
+            let mut area = area_at(0, risk, false);
+            if suspended {
+                area.area.suspension = Some(Suspension {
+                    reason: SuspensionReason::Relocation,
+                    since: day(0),
+                });
+            }
+            let mut request = request(ProgrammeCriticality::Pc3, &[0], false);
+            request.traveller.bsafe_valid_until = None;
+            let leg = Leg {
+                transit,
+                ..Leg::stay(code(0), day(10), day(11))
+            };
+            request.legs = Itinerary::parse(vec![leg], day(0)).unwrap();
+            let d = evaluate_legs(&request, |_| Some(&area), rules);
+            (d.outcome, d.code)
+        };
+        let airside = Some(Transit::Airside);
+        let landside = Some(Transit::Landside);
+        let cases = [
+            (airside, None, false, &rules(), (Held, NoSraInForce)),
+            (
+                airside,
+                Some(High),
+                false,
+                &rules(),
+                (Refused, RiskExceedsProgrammeCriticality),
+            ),
+            (airside, None, false, &old_rule, (Cleared, AirsideTransit)),
+            (
+                airside,
+                Some(Low),
+                false,
+                &old_rule,
+                (Cleared, AirsideTransit),
+            ),
+            (
+                airside,
+                Some(High),
+                false,
+                &old_rule,
+                (Cleared, AirsideTransit),
+            ),
+            (
+                airside,
+                Some(VeryHigh),
+                false,
+                &old_rule,
+                (Cleared, AirsideTransit),
+            ),
+            (
+                airside,
+                Some(Unacceptable),
+                false,
+                &old_rule,
+                (Refused, UnacceptableRisk),
+            ),
+            (airside, Some(Low), true, &old_rule, (Held, AreaSuspended)),
+            (landside, None, false, &old_rule, (Held, NoSraInForce)),
+            (
+                landside,
+                Some(High),
+                false,
+                &old_rule,
+                (Refused, RiskExceedsProgrammeCriticality),
+            ),
+            (landside, Some(Low), false, &old_rule, (Held, BsafeMissing)),
+            (None, None, false, &old_rule, (Held, NoSraInForce)),
+        ];
+        for (transit, risk, suspended, rules, expected) in cases {
+            assert_eq!(
+                decide(transit, risk, suspended, rules),
+                expected,
+                "{transit:?} {risk:?} suspended={suspended} airside needs clearance={}",
+                rules.airside_transit_needs_clearance
+            );
+        }
     }
 
     #[test]
@@ -652,7 +919,7 @@ pub(crate) mod tests {
             (code(2), area_at(2, Some(Low), false)),
         ]
         .into();
-        let d = evaluate(
+        let d = evaluate_legs(
             &request(ProgrammeCriticality::Pc1, &[2, 0, 1], true),
             |c| areas.get(c),
             &rules(),
@@ -689,7 +956,7 @@ pub(crate) mod tests {
         ) {
             let areas: Vec<AreaRisk> = risks.iter().enumerate().map(|(i, (r, s))| area_at(i, *r, *s)).collect();
             let order: Vec<usize> = (0..areas.len()).collect();
-            let d = evaluate(&request(pc, &order, mission), |c| areas.iter().find(|a| &a.area.code == c), &rules());
+            let d = evaluate_legs(&request(pc, &order, mission), |c| areas.iter().find(|a| &a.area.code == c), &rules());
             let strictest = d.legs.iter().map(|l| l.outcome).max().unwrap();
             prop_assert_eq!(d.outcome, strictest);
             let first = d.legs.iter().find(|l| l.outcome == strictest).unwrap();
@@ -707,11 +974,11 @@ pub(crate) mod tests {
             let mut areas: Vec<AreaRisk> = risks.iter().enumerate().map(|(i, (r, s))| area_at(i, *r, *s)).collect();
             let lookup = |areas: &[AreaRisk], c: &AreaCode| areas.iter().position(|a| &a.area.code == c);
             let order: Vec<usize> = (0..areas.len()).collect();
-            let before = evaluate(&request(pc, &order, mission), |c| lookup(&areas, c).map(|i| &areas[i]), &rules());
+            let before = evaluate_legs(&request(pc, &order, mission), |c| lookup(&areas, c).map(|i| &areas[i]), &rules());
             areas.push(area_at(areas.len(), extra.0, extra.1));
             let mut longer = order.clone();
             longer.insert(at.min(order.len()), areas.len() - 1);
-            let after = evaluate(&request(pc, &longer, mission), |c| lookup(&areas, c).map(|i| &areas[i]), &rules());
+            let after = evaluate_legs(&request(pc, &longer, mission), |c| lookup(&areas, c).map(|i| &areas[i]), &rules());
             prop_assert!(after.outcome >= before.outcome, "{:?} -> {:?}", before.outcome, after.outcome);
         }
     }

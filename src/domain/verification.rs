@@ -98,11 +98,11 @@ mod tests {
 
     fn legs(departure: u32) -> Vec<Leg> {
         let day = |d| NaiveDate::from_ymd_opt(2027, 3, d).unwrap();
-        vec![Leg {
-            area: AreaCode::parse("", "SOM-MOG").unwrap(),
-            arrival: day(2),
-            departure: day(departure),
-        }]
+        vec![Leg::stay(
+            AreaCode::parse("", "SOM-MOG").unwrap(),
+            day(2),
+            day(departure),
+        )]
     }
 
     #[test]

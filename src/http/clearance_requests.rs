@@ -13,10 +13,11 @@ use super::conditional::{if_match, tagged};
 use super::extract::{DEFAULT_PAGE, next_page_link, page_limit, query_pairs, read_json};
 use super::idempotency::ClaimedRequestId;
 use crate::auth::Caller;
+use crate::domain::air_operator::{self, OperatorCode, Travel};
 use crate::domain::approval::StageDecision;
 use crate::domain::area::AreaCode;
 use crate::domain::criticality::ProgrammeCriticality;
-use crate::domain::itinerary::{Itinerary, Leg};
+use crate::domain::itinerary::{Itinerary, Leg, Transit};
 use crate::domain::person::{EmailAddress, Language};
 use crate::domain::policy::{Decision, Stage};
 use crate::domain::request::{
@@ -73,6 +74,88 @@ struct LegBody {
     area: String,
     arrival: NaiveDate,
     departure: NaiveDate,
+    /// Passing through without an overnight stay: `airside` (does not leave the airport) or
+    /// `landside` (leaves it). Leave it out for a stay. The policy says whether an airside
+    /// transit needs clearance.
+    #[serde(default)]
+    transit: Option<Transit>,
+    /// How the leg is travelled into the area. A flight names its operator (the ICAO
+    /// designator) and flight number, and is held unless the operator is assessed for the
+    /// day of arrival.
+    #[serde(default)]
+    travel: Option<TravelBody>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TravelBody {
+    mode: TravelMode,
+    /// A flight's operator: its three-letter ICAO designator (`KQA`). Flights only.
+    #[serde(default)]
+    operator: Option<String>,
+    /// `KQ310`: required for a flight, optional for UNHAS, none by road.
+    #[serde(default)]
+    flight_number: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum TravelMode {
+    Flight,
+    Unhas,
+    Road,
+}
+
+impl TravelBody {
+    fn into_domain(self, at: &str) -> Result<Travel, Problem> {
+        let number = |required: bool| -> Result<Option<String>, Problem> {
+            let field = format!("{at}/flight_number");
+            match &self.flight_number {
+                Some(n) => Ok(Some(air_operator::flight_number(&field, n)?)),
+                None if required => Err(Problem::invalid_field(
+                    &field,
+                    "a flight names its flight number",
+                )),
+                None => Ok(None),
+            }
+        };
+        let no_operator = || match self.operator {
+            Some(_) => Err(Problem::invalid_field(
+                format!("{at}/operator"),
+                "only a flight names an operator (UNHAS is its own)",
+            )),
+            None => Ok(()),
+        };
+        Ok(match self.mode {
+            TravelMode::Flight => {
+                let field = format!("{at}/operator");
+                let operator = self
+                    .operator
+                    .as_deref()
+                    .ok_or_else(|| Problem::invalid_field(&field, "a flight names its operator"))?;
+                Travel::Flight {
+                    operator: OperatorCode::parse(&field, operator)?,
+                    flight_number: number(true)?.unwrap_or_default(),
+                }
+            }
+            TravelMode::Unhas => {
+                no_operator()?;
+                Travel::Unhas {
+                    flight_number: number(false)?,
+                }
+            }
+            TravelMode::Road => {
+                no_operator()?;
+                if self.flight_number.is_some() {
+                    return Err(Problem::invalid_field(
+                        format!("{at}/flight_number"),
+                        "a leg by road has no flight number",
+                    ));
+                }
+                Travel::Road
+            }
+        })
+    }
 }
 
 impl SubmitBody {
@@ -116,6 +199,11 @@ impl SubmitBody {
                     area: AreaCode::parse(&format!("/legs/{i}/area"), &leg.area)?,
                     arrival: leg.arrival,
                     departure: leg.departure,
+                    transit: leg.transit,
+                    travel: leg
+                        .travel
+                        .map(|t| t.into_domain(&format!("/legs/{i}/travel")))
+                        .transpose()?,
                 })
             })
             .collect::<Result<Vec<_>, Problem>>()?;
@@ -595,10 +683,12 @@ mod tests {
 
     fn new_request(escalated: bool) -> NewRequest {
         let today = Utc::now().date_naive();
-        let leg = |area: &str, from: u64| Leg {
-            area: AreaCode::parse("", area).unwrap(),
-            arrival: today + Days::new(from),
-            departure: today + Days::new(from + 3),
+        let leg = |area: &str, from: u64| {
+            Leg::stay(
+                AreaCode::parse("", area).unwrap(),
+                today + Days::new(from),
+                today + Days::new(from + 3),
+            )
         };
         let request = ClearanceRequest::new(
             Traveller::new(

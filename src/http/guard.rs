@@ -70,4 +70,5 @@ guards! {
     ManageWebhooks,
     ManagePeople,
     ManageIncidents,
+    ManageAirOperators,
 }

@@ -1,5 +1,6 @@
 //! The HTTP API (v1, JSON, bearer JWT): the route table and what every handler shares.
 
+mod air_operators;
 mod areas;
 mod check_in;
 mod clearance_requests;
@@ -65,6 +66,7 @@ pub struct AppState {
     pub publishing: Publishing,
     pub webhooks: Webhooks,
     pub people: crate::app::people::People,
+    pub air_operators: crate::app::air_operators::AirOperators,
     pub delegations: crate::app::delegations::Delegations,
     pub incidents: Arc<crate::app::incidents::Incidents>,
     pub approvals: Approvals,
@@ -140,6 +142,8 @@ route_table! {
     "/v1/people/{subject}" => { get => people::get, put => people::put, delete => people::remove }
     "/v1/people/{subject}/preferences" => { put => people::preferences }
     "/v1/mail" => { get => mail::list }
+    "/v1/air-operators" => { get => air_operators::list }
+    "/v1/air-operators/{designator}" => { get => air_operators::get, put => air_operators::put }
     "/v1/areas" => { post => areas::create, get => areas::list }
     "/v1/areas/{code}" => { get => areas::get }
     "/v1/areas/{code}/suspension" => { post => areas::suspend, delete => areas::lift }

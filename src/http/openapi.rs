@@ -12,8 +12,8 @@ use utoipa::OpenApi;
 
 use super::extract::{DEFAULT_PAGE, MAX_PAGE};
 use super::{
-    areas, check_in, clearance_requests, delegations, escalations, health, incidents, mail,
-    metrics, people, sras, ui, verification, webhooks,
+    air_operators, areas, check_in, clearance_requests, delegations, escalations, health,
+    incidents, mail, metrics, people, sras, ui, verification, webhooks,
 };
 use crate::domain::webhook::EVENTS;
 use crate::error_code::Code;
@@ -43,6 +43,7 @@ use crate::error_code::Code;
         sras::withdraw, sras::publish, sras::list, sras::rescreenings, sras::rescreening,
         incidents::open, incidents::list, incidents::board, incidents::people, incidents::answer,
         incidents::timeline, incidents::close, incidents::check_ins,
+        air_operators::list, air_operators::get, air_operators::put,
     ),
     components(schemas(
         crate::domain::webhook::WebhookEvent,
@@ -55,6 +56,7 @@ use crate::error_code::Code;
         (name = "people", description = "Whom the service writes to: approvers with their stages, desks, travellers' preferences"),
         (name = "mail", description = "What the service wrote to whom, and what it could not deliver"),
         (name = "areas", description = "Areas, the risk in force, suspensions, the crisis locator"),
+        (name = "air operators", description = "The air operators flights are checked against, and their assessment"),
         (name = "incidents", description = "In a crisis: everyone in the area found, asked whether they are safe, and accounted for"),
         (name = "sras", description = "Security Risk Assessments and the re-screening they start"),
         (name = "operations", description = "Probes, metrics and this document"),
@@ -170,6 +172,10 @@ fn language(nullable: bool) -> Value {
 }
 /// `domain::area::AreaCode`: case-insensitive, 2 to 32 characters.
 const AREA_CODE: &str = "^[A-Za-z][A-Za-z0-9-]{0,30}[A-Za-z0-9]$";
+/// An ICAO airline designator, as `OperatorCode` parses it.
+const OPERATOR_CODE: &str = "^[A-Za-z]{3}$";
+/// A flight number as `air_operator::flight_number` takes it (spaces dropped, case raised).
+const FLIGHT_NUMBER: &str = "^([A-Za-z0-9][A-Za-z]|[A-Za-z][0-9]|[A-Za-z]{3})[0-9]{1,4}[A-Za-z]?$";
 /// RFC 9110's `If-Match`: `*`, or a list of entity tags, weak or strong.
 const IF_MATCH: &str = r#"^[ \t]*(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)[ \t]*$"#;
 /// A page's `next_cursor`: base64url, opaque (only one the service issued is accepted).
@@ -352,6 +358,22 @@ fn declare_input_constraints(doc: &mut Value) {
             "events",
             json!({"minItems": 1, "maxItems": events.len(),
             "items": {"type": "string", "enum": events}}),
+        ),
+        ("AirOperatorBody", "name", text(200)),
+        (
+            "AirOperatorBody",
+            "note",
+            text(crate::domain::air_operator::MAX_NOTE),
+        ),
+        (
+            "TravelBody",
+            "operator",
+            json!({"maxLength": 3, "pattern": OPERATOR_CODE}),
+        ),
+        (
+            "TravelBody",
+            "flight_number",
+            json!({"maxLength": 16, "pattern": FLIGHT_NUMBER}),
         ),
         (
             "WebhookBody",
@@ -709,6 +731,7 @@ fn bound_parameter(param: &mut Value) {
         (_, Some("date")) => json!({"maxLength": 10}),
         ("code" | "area", _) => json!({"maxLength": 32, "pattern": AREA_CODE}),
         ("traveller", _) => json!({"maxLength": 64, "pattern": TRAVELLER_ID}),
+        ("designator", _) => json!({"maxLength": 3, "pattern": OPERATOR_CODE}),
         ("cursor", _) => json!({"maxLength": 128, "pattern": CURSOR}),
         ("language", _) => json!({"enum": super::ui::language_tags()}),
         _ => json!({"maxLength": 64}),

@@ -365,6 +365,9 @@ mod tests {
             NoSraInForce,
             AreaSuspended,
             AreaInIncident,
+            AirsideTransit,
+            AirOperatorNotAssessed,
+            AirOperatorRestricted,
             BsafeMissing,
             SsafeMissing,
             MissionSraRequired,
@@ -378,6 +381,9 @@ mod tests {
                 | NoSraInForce
                 | AreaSuspended
                 | AreaInIncident
+                | AirsideTransit
+                | AirOperatorNotAssessed
+                | AirOperatorRestricted
                 | BsafeMissing
                 | SsafeMissing
                 | MissionSraRequired

@@ -125,6 +125,46 @@ pub(super) fn person(c: PersonColumns) -> Result<crate::domain::person::Person, 
     })
 }
 
+/// An air operator row's columns, as either backend reads them.
+pub(super) struct AirOperatorColumns {
+    pub code: String,
+    pub name: String,
+    pub assessment: String,
+    pub valid_from: NaiveDate,
+    pub valid_until: Option<NaiveDate>,
+    pub note: Option<String>,
+    pub updated_at: chrono::DateTime<Utc>,
+    pub updated_by: String,
+}
+
+/// An operator from its row; a value the domain refuses is a corrupt row.
+pub(super) fn air_operator(
+    c: AirOperatorColumns,
+) -> Result<crate::domain::air_operator::AirOperator, StoreError> {
+    use crate::domain::air_operator::{AirOperator, OperatorCode};
+    let bad = |what: &str, why: String| StoreError::Corrupt(format!("air operator {what}: {why}"));
+    Ok(AirOperator {
+        code: OperatorCode::parse("", &c.code).map_err(|e| bad("code", e.detail))?,
+        name: c.name,
+        assessment: c.assessment.parse().map_err(|e| bad("assessment", e))?,
+        from: c.valid_from,
+        until: c.valid_until,
+        note: c.note,
+        updated_at: c.updated_at,
+        updated_by: c.updated_by,
+    })
+}
+
+/// The operator a leg flies with, as `request_legs.operator` holds it.
+pub(super) fn leg_operator(leg: &crate::domain::itinerary::Leg) -> Option<&str> {
+    match &leg.travel {
+        Some(crate::domain::air_operator::Travel::Flight { operator, .. }) => {
+            Some(operator.as_str())
+        }
+        _ => None,
+    }
+}
+
 pub(super) fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }

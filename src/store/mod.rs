@@ -1,6 +1,7 @@
 //! Durable state behind one interface: SQLite embedded (the default, one instance), or
 //! PostgreSQL for several instances sharing one database.
 
+mod air_operators;
 mod areas;
 mod audit;
 mod delegations;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use air_operators::AirOperatorStore;
 pub use areas::AreaStore;
 pub use audit::{AuditReport, AuditStore, BrokenLink};
 pub use delegations::DelegationStore;
@@ -186,6 +188,7 @@ pub trait Store:
     + MailStore
     + DelegationStore
     + IncidentStore
+    + AirOperatorStore
     + 'static
 {
 }
@@ -203,6 +206,7 @@ impl<T> Store for T where
         + MailStore
         + DelegationStore
         + IncidentStore
+        + AirOperatorStore
         + 'static
 {
 }

@@ -5,14 +5,18 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::StoreError;
+use crate::domain::air_operator::OperatorCode;
 use crate::domain::area::AreaCode;
 
-/// A durable re-screening job: every pending or cleared request with a leg in `area` on or
-/// after `from` (and up to `until`, when set) is decided again.
+/// A durable re-screening job: every pending or cleared request with a leg in `area` (or
+/// flown with `operator`) on or after `from` (and up to `until`, when set) is decided again.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RescreenJob {
     pub id: Uuid,
-    pub area: AreaCode,
+    /// The area whose change called for it; absent for an air operator's.
+    pub area: Option<AreaCode>,
+    /// The air operator whose assessment changed; absent for an area's change.
+    pub operator: Option<OperatorCode>,
     /// The change that called for it, in words; it goes into each moved request's audit entry.
     pub reason: String,
     pub actor: String,
@@ -41,7 +45,8 @@ impl RescreenJob {
     ) -> Self {
         Self {
             id: Uuid::now_v7(),
-            area,
+            area: Some(area),
+            operator: None,
             reason,
             actor: actor.to_owned(),
             from: from.max(now.date_naive()),
@@ -53,6 +58,43 @@ impl RescreenJob {
             cursor: None,
             created_at: now,
             finished_at: None,
+        }
+    }
+}
+
+impl RescreenJob {
+    /// A job over the legs flown with `operator` from today on.
+    pub fn for_operator(
+        operator: OperatorCode,
+        reason: String,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            area: None,
+            operator: Some(operator),
+            reason,
+            actor: actor.to_owned(),
+            from: now.date_naive(),
+            until: None,
+            status: "pending".into(),
+            total: 0,
+            processed: 0,
+            changed: 0,
+            cursor: None,
+            created_at: now,
+            finished_at: None,
+        }
+    }
+
+    /// The legs' column the job selects on, and the value: a static column name, so both
+    /// backends can put it into the statement and keep the index's seek.
+    pub fn scope(&self) -> (&'static str, &str) {
+        match (&self.area, &self.operator) {
+            (_, Some(operator)) => ("operator", operator.as_str()),
+            (Some(area), None) => ("area_code", area.as_str()),
+            (None, None) => ("area_code", ""),
         }
     }
 }

@@ -22,10 +22,11 @@ enum Who {
     ApproverHq,
     ApproverDg,
     Admin,
+    Aviation,
     Anonymous,
 }
 
-const EVERYONE: [Who; 8] = [
+const EVERYONE: [Who; 9] = [
     Who::Traveller,
     Who::UnitSameOrg,
     Who::UnitOtherOrg,
@@ -33,6 +34,7 @@ const EVERYONE: [Who; 8] = [
     Who::ApproverHq,
     Who::ApproverDg,
     Who::Admin,
+    Who::Aviation,
     Who::Anonymous,
 ];
 
@@ -127,7 +129,7 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
         ("get", "/v1/clearance-requests/{id}" | "/v1/clearance-requests/{id}/audit") => {
             match (who, case) {
                 (Admin, _) => Allow,
-                (Analyst, _) => Deny,
+                (Analyst | Aviation, _) => Deny,
                 (ApproverHq, Case::OwnEscalated | Case::OtherEscalated) => Allow,
                 (_, _) if approver => Hidden,
                 (Traveller | UnitSameOrg, Case::OwnEscalated | Case::OwnCleared) => Allow,
@@ -146,7 +148,7 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
                 // Approvers may read a request at their stage, not change it.
                 (ApproverHq, Case::OwnEscalated | Case::OtherEscalated) => Deny,
                 (ApproverHq | ApproverDg, _) => Hidden,
-                (Admin | Analyst, _) => Deny,
+                (Admin | Analyst | Aviation, _) => Deny,
                 _ => return None,
             }
         }
@@ -187,7 +189,9 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
             | "/v1/sras/{id}/withdraw",
         ) => only(&[Analyst]),
         ("get", "/v1/sras" | "/v1/sras/{id}") => only(&[Analyst, ApproverHq, ApproverDg, Admin]),
-        ("get", "/v1/rescreening/{id}" | "/v1/rescreening") => only(&[Analyst, Admin]),
+        ("get", "/v1/rescreening/{id}" | "/v1/rescreening") => only(&[Analyst, Admin, Aviation]),
+        ("get", "/v1/air-operators" | "/v1/air-operators/{designator}") => Allow,
+        ("put", "/v1/air-operators/{designator}") => only(&[Aviation]),
         ("get", "/v1/people" | "/v1/mail") => only(&[Admin]),
         // An `hq` delegation: HQ's approvers give their own; an admin names the delegator.
         ("post", "/v1/delegations") => only(&[ApproverHq]),
@@ -238,6 +242,7 @@ impl Matrix {
             Who::ApproverHq => app.token("hq-1", &[Role::ApproverHq], None),
             Who::ApproverDg => app.token("dg-1", &[Role::ApproverDg], None),
             Who::Admin => app.admin(),
+            Who::Aviation => app.token("armo-1", &[Role::AviationRisk], None),
             Who::Anonymous => return None,
         })
     }
@@ -314,6 +319,10 @@ impl Matrix {
         assert!(done, "re-screening did not finish");
     }
 
+    fn operator_body() -> Value {
+        json!({"name": "Kenya Airways", "assessment": "assessed", "from": day(0)})
+    }
+
     fn person_body() -> Value {
         json!({"name": "H. Q. Approver", "email": "hq-1@undss.example", "language": "en",
                "stages": ["hq"]})
@@ -381,11 +390,22 @@ impl Matrix {
                 assert!(matches!(status, 200 | 201), "{body}");
                 None
             }
+            Case::Shared if path.starts_with("/v1/air-operators/{designator}") => {
+                let aviation = self.token(Who::Aviation).unwrap();
+                let (status, body) = self
+                    .app
+                    .put("/v1/air-operators/KQA", &aviation, &Self::operator_body())
+                    .await;
+                assert!(matches!(status, 200 | 201), "{body}");
+                self.settle().await;
+                None
+            }
             Case::Shared => None,
         };
         let concrete = path
             .replace("{id}", id.as_deref().unwrap_or(""))
             .replace("{code}", "TST-LOW")
+            .replace("{designator}", "KQA")
             .replace("{language}", "en")
             .replace("{subject}", "hq-1")
             .replace("{entry}", entry.as_deref().unwrap_or(""));
@@ -411,6 +431,7 @@ impl Matrix {
                 Some(json!({"by": "A. Official", "on": day(0)}))
             }
             ("put", "/v1/people/{subject}") => Some(Self::person_body()),
+            ("put", "/v1/air-operators/{designator}") => Some(Self::operator_body()),
             ("post", "/v1/delegations") => Some(Self::delegation_body()),
             ("post", "/v1/incidents") => Some(Self::incident_body("TST-INC")),
             ("post", "/v1/incidents/{id}/people/{entry}/answer") => Some(json!({"state": "safe"})),

@@ -263,3 +263,66 @@ async fn a_travel_unit_submits_for_travellers_of_its_organisation() {
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
     assert_eq!(app.stored_rows().await, (1, 1));
 }
+
+/// Transit legs (issue 31, item 4): an airside transit is decided as a stay unless the
+/// policy says a traveller who stays in the airport needs no clearance; a landside one
+/// always is; a transit lasts at most a day.
+#[tokio::test]
+async fn an_airside_transit_needs_clearance_unless_the_policy_says_otherwise() {
+    let transit = |kind: &str, departure: i64| {
+        Submission::for_traveller("tia", "WFP")
+            .leg("TST-NONE", 3, departure)
+            .set("/legs/0/transit", json!(kind))
+    };
+
+    let app = TestApp::spawn().await;
+    app.area("TST-NONE", None).await;
+    let token = app.traveller("tia", "WFP");
+    let (status, held) = app.submit(&token, &transit("airside", 4)).await;
+    assert_eq!(status, 201, "{held}");
+    assert_eq!(
+        (&held["status"], &held["decision"]["code"]),
+        (&json!("held"), &json!("no_sra_in_force"))
+    );
+    assert_eq!(held["legs"][0]["transit"], "airside", "{held}");
+    let (status, problem) = app.submit(&token, &transit("airside", 5)).await;
+    assert_eq!(
+        (status, &problem["code"], &problem["field"]),
+        (
+            422,
+            &json!("invalid_itinerary"),
+            &json!("/legs/0/departure")
+        ),
+        "{problem}"
+    );
+    let (status, problem) = app.submit(&token, &transit("in_orbit", 4)).await;
+    assert_eq!(status, 422, "{problem}");
+
+    // The older UN rule: only a traveller who leaves the airport needs clearance.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("risk-policy.toml");
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/risk-policy.toml"),
+    )
+    .unwrap();
+    let old_rule = shipped.replace(
+        "airside_needs_clearance = true",
+        "airside_needs_clearance = false",
+    );
+    assert_ne!(old_rule, shipped);
+    std::fs::write(&policy, old_rule).unwrap();
+    let app = TestApp::spawn_with(|s| s.policy.file = policy.clone()).await;
+    app.area("TST-NONE", None).await;
+    let token = app.traveller("tia", "WFP");
+    let (_, cleared) = app.submit(&token, &transit("airside", 4)).await;
+    assert_eq!(
+        (&cleared["status"], &cleared["decision"]["code"]),
+        (&json!("cleared"), &json!("airside_transit")),
+        "{cleared}"
+    );
+    let (_, landside) = app.submit(&token, &transit("landside", 3)).await;
+    assert_eq!(
+        landside["decision"]["code"], "no_sra_in_force",
+        "{landside}"
+    );
+}

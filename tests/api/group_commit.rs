@@ -37,11 +37,11 @@ fn record_of(traveller: &str) -> RequestRecord {
         ProgrammeCriticality::Pc3,
         None,
         Itinerary::parse(
-            vec![Leg {
-                area: AreaCode::parse("", "TST-A").unwrap(),
-                arrival: today + Days::new(1),
-                departure: today + Days::new(2),
-            }],
+            vec![Leg::stay(
+                AreaCode::parse("", "TST-A").unwrap(),
+                today + Days::new(1),
+                today + Days::new(2),
+            )],
             today,
         )
         .unwrap(),

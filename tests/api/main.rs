@@ -22,6 +22,7 @@ mod sqlite {
         pub type TestApp = crate::support::TestApp<crate::support::Sqlite>;
     }
 
+    mod air_operators;
     mod areas_and_sras;
     mod authorization;
     mod cache;
@@ -66,6 +67,7 @@ mod postgres {
         pub type TestApp = crate::support::TestApp<crate::support::Postgres>;
     }
 
+    mod air_operators;
     mod areas_and_sras;
     mod authorization;
     mod cache;

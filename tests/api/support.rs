@@ -294,6 +294,7 @@ impl App {
             "webhooks",
             "rescreen_jobs",
             "outbox",
+            "air_operators",
         ] {
             figures.push(
                 self.db

@@ -57,7 +57,7 @@ async function startService() {
 
 /** A signed-in page of its own (separate storage), at `width` pixels. */
 /** The view each role works in; signing in lands on the overview, and `land` keeps it there. */
-const WORK = { traveller: "requests", "travel-unit": "requests", "approver-hq": "queue", "approver-dg": "queue", "security-analyst": "areas" };
+const WORK = { traveller: "requests", "travel-unit": "requests", "approver-hq": "queue", "approver-dg": "queue", "security-analyst": "areas", "aviation-risk": "operators" };
 async function signIn(browser, base, role, name, org = "UNICEF", width = 1280, options = {}, land = false) {
   const context = await browser.newContext({ viewport: { width, height: 800 }, ...options });
   const page = await context.newPage();
@@ -823,6 +823,40 @@ try {
   });
   await phone?.context().close();
 
+  let armo, flyer;
+  await test("ARMO restricts an operator: a flight on it is held, and clears once it is assessed", () => ({ armo, flyer }), async () => {
+    armo = await signIn(browser, service.base, "aviation-risk", "armo-1", "");
+    const save = async (assessment) => {
+      await armo.fill("#o-code", "zzr");
+      await armo.fill("#o-name", "Sample Restricted Air");
+      await armo.selectOption("#o-assessment", assessment);
+      await armo.click('[data-testid="save-operator"]');
+      await armo.waitForSelector(`[data-testid="operators"] tr[data-code="ZZR"] [data-testid="assessment"]:has-text("${assessment === "restricted" ? "Restricted" : "Assessed"}")`);
+    };
+    await save("restricted");
+    flyer = await signIn(browser, service.base, "traveller", "felix", "UNICEF");
+    await flyer.fill("#f-purpose", "Donor visit");
+    await flyer.selectOption('[data-testid="leg"] .leg-area >> nth=0', "CHE-GVA");
+    // The operator's fields appear only for a flight.
+    expect(!(await flyer.isVisible(".leg-operator")), "the operator field shows before a flight is chosen");
+    await flyer.selectOption(".leg-mode", "flight");
+    await flyer.fill(".leg-operator", "ZZR");
+    await flyer.fill(".leg-flight-number", "ZR 101");
+    await flyer.click('[data-testid="submit"]');
+    const status = flyer.locator('[data-testid="decision"] [data-testid="status"]').first();
+    await status.waitFor();
+    expect((await status.textContent()) === "Held", `decision: ${await status.textContent()}`);
+    const reason = await flyer.locator('[data-testid="leg-reason"]').first().textContent();
+    expect(reason.includes("Air operator restricted") && reason.includes("ZZR"), `reason: ${reason}`);
+    expect((await flyer.locator('[data-testid="decision"]').textContent()).includes("Flight ZR101 (ZZR)"), "the leg does not say how it is travelled");
+    // ARMO assesses it: the traveller's page follows the re-screening by itself.
+    await save("assessed");
+    await armo.waitForSelector('[data-testid="rescreen-progress"]:has-text("1 changed; done")');
+    await flyer.waitForSelector('[data-testid="decision"] [data-testid="status"]:has-text("Cleared")');
+  });
+  await armo?.context().close();
+  await flyer?.context().close();
+
   for (const width of [1366, 360]) {
     const views = [
       ["signed out", null, async () => {}],
@@ -835,6 +869,9 @@ try {
       }],
       ["analyst's areas", ["security-analyst", "analyst-2", ""], async (page) => {
         await page.waitForSelector('[data-testid="areas"]');
+      }],
+      ["aviation risk officer's operators", ["aviation-risk", "armo-2", ""], async (page) => {
+        await page.waitForSelector('[data-testid="operators"] table');
       }],
       ["traveller's overview", ["traveller", "alice", "UNICEF", "land"], async (page) => {
         await page.waitForSelector('[data-testid="next-trip"]');

@@ -126,8 +126,8 @@ const FIELD_LABELS = {
   "/comment": "queue.comment", "/by": "sra.signed_by_placeholder",
 };
 function fieldLabel(pointer) {
-  const leg = /^\/legs\/(\d+)\/(area|arrival|departure)$/.exec(pointer);
-  if (leg) return t("error.leg_field", { n: Number(leg[1]) + 1, field: t(`leg.${leg[2]}`) });
+  const leg = /^\/legs\/(\d+)\/(area|arrival|departure|transit|travel\/operator|travel\/flight_number|travel\/mode)$/.exec(pointer);
+  if (leg) return t("error.leg_field", { n: Number(leg[1]) + 1, field: t(`leg.${leg[2].replace("travel/", "").replace("mode", "travel")}`) });
   const whole = /^\/legs\/(\d+)$/.exec(pointer);
   if (whole) return t("error.leg", { n: Number(whole[1]) + 1 });
   return FIELD_LABELS[pointer] ? t(FIELD_LABELS[pointer]) : pointer;
@@ -257,6 +257,7 @@ function tabs(open = null) {
   if (has("approver-hq", "approver-dg", "admin")) views.push(["queue", queueView]);
   if (has("security-analyst", "admin")) views.push(["areas", areasView]);
   if (has("security-analyst", "admin", "travel-unit")) views.push(["incidents", incidentsView]);
+  if (has("aviation-risk", "travel-unit", "security-analyst", "admin")) views.push(["operators", operatorsView]);
   if (views.length === 1) views.push(["areas-read", areasView]);
   for (const [id, render] of views) {
     nav.append(el("button", {
@@ -323,6 +324,7 @@ function legReason(record, index) {
   return t(`reason.${leg.code}`, {
     risk: riskWord(leg.risk), version: leg.sra ? leg.sra.version : "", pc: record.programme_criticality,
     arrival: day(asked.arrival), departure: day(asked.departure),
+    operator: asked.travel && asked.travel.operator ? asked.travel.operator : "",
     chain: (record.decision.approval_chain || []).map(stageName).join(t("reason.then")),
   });
 }
@@ -381,7 +383,9 @@ function decisionCard(record, forApprover = false) {
       el("thead", {}, el("tr", {}, ["area", "dates", "risk", "sra", "screening", "why", "conditions"].map((h) => header(`decision.${h}`)))),
       el("tbody", {}, d.legs.map((leg, index) => el("tr", {},
         el("td", {}, leg.area),
-        el("td", {}, record.legs[index] ? t("locator.stay", { arrival: day(record.legs[index].arrival), departure: day(record.legs[index].departure) }) : ""),
+        el("td", {}, record.legs[index] ? [t("locator.stay", { arrival: day(record.legs[index].arrival), departure: day(record.legs[index].departure) }),
+          record.legs[index].transit ? ` (${t(`leg.transit_${record.legs[index].transit}`)})` : "",
+          record.legs[index].travel ? el("br") : null, travelWords(record.legs[index].travel)] : ""),
         el("td", {}, riskBadge(leg.risk)),
         el("td", {}, leg.sra ? `v${leg.sra.version}` : t("page.none")),
         el("td", {}, legOutcome(leg.outcome, record.status)),
@@ -611,6 +615,8 @@ async function requestForm(form, existing, detail, list) {
       mission_sra_reference: $("#f-msra").value.trim() || null,
       legs: [...form.querySelectorAll(".leg")].map((row) => ({
         area: $(".leg-area", row).value, arrival: $(".leg-arrival", row).value, departure: $(".leg-departure", row).value,
+        transit: $(".leg-transit", row).value || null,
+        travel: legTravel(row),
       })),
     };
     if (JSON.stringify(body) !== lastSent) {
@@ -629,6 +635,24 @@ async function requestForm(form, existing, detail, list) {
   };
 }
 
+/** How a leg is travelled, in words: "Flight KQ310 (KQA)". */
+function travelWords(travel) {
+  if (!travel) return "";
+  const number = travel.flight_number ? ` ${travel.flight_number}` : "";
+  const operator = travel.operator ? ` (${travel.operator})` : "";
+  return `${t(`leg.mode_${travel.mode}`)}${number}${operator}`;
+}
+
+/** A leg row's `travel`, or null when the form does not say how it is travelled. */
+function legTravel(row) {
+  const mode = $(".leg-mode", row).value;
+  if (!mode) return null;
+  const number = $(".leg-flight-number", row).value.trim();
+  if (mode === "flight") return { mode, operator: $(".leg-operator", row).value.trim(), flight_number: number };
+  if (mode === "unhas") return { mode, flight_number: number || null };
+  return { mode };
+}
+
 let legCount = 0;
 /** Adds an itinerary leg; `focus` when the user asked for it, so the next key goes there. */
 function addLeg(known, leg = { area: "", arrival: today(7), departure: today(10) }, focus = false) {
@@ -639,10 +663,28 @@ function addLeg(known, leg = { area: "", arrival: today(7), departure: today(10)
     el("option", { value: "" }, t("leg.choose")),
     known.map((a) => el("option", { value: a.code, selected: a.code === leg.area },
       `${a.code} ${a.name}${t("punct.colon")}${riskWord(a.suspension ? "suspended" : a.in_force && a.in_force.risk)}`)));
+  // How the leg is travelled: a flight names its operator and number, UNHAS its number.
+  const travel = leg.travel || {};
+  const mode = el("select", { id: `leg-mode-${n}`, class: "leg-mode" },
+    ["", "flight", "unhas", "road"].map((v) => el("option", { value: v, selected: (travel.mode || "") === v }, t(`leg.mode_${v || "none"}`))));
+  const operatorField = field(t("leg.operator"), el("input", {
+    id: `leg-op-${n}`, class: "leg-operator", value: travel.operator || "", maxlength: 3, autocapitalize: "characters", placeholder: "KQA" }));
+  const numberField = field(t("leg.flight_number"), el("input", {
+    id: `leg-fn-${n}`, class: "leg-flight-number", value: travel.flight_number || "", maxlength: 12, placeholder: "KQ310" }));
+  const showTravel = () => {
+    operatorField.hidden = mode.value !== "flight";
+    numberField.hidden = !["flight", "unhas"].includes(mode.value);
+  };
+  mode.addEventListener("change", showTravel);
+  showTravel();
   const row = el("div", { class: "leg", "data-testid": "leg" },
     field(t("leg.area"), area),
     field(t("leg.arrival"), el("input", { id: `leg-arr-${n}`, class: "leg-arrival", type: "date", required: true, value: leg.arrival })),
     field(t("leg.departure"), el("input", { id: `leg-dep-${n}`, class: "leg-departure", type: "date", required: true, value: leg.departure })),
+    field(t("leg.transit"), el("select", { id: `leg-transit-${n}`, class: "leg-transit" },
+      ["", "airside", "landside"].map((v) => el("option", { value: v, selected: (leg.transit || "") === v }, t(`leg.transit_${v || "none"}`))))),
+    field(t("leg.travel"), mode),
+    operatorField, numberField,
     el("button", {
       type: "button", class: "link", "data-testid": "remove-leg",
       onclick: () => {
@@ -1520,6 +1562,55 @@ function renderBoard(board, view, missing, help, timeline, redraw, list) {
     timeline.length ? el("details", {}, el("summary", {}, t("incidents.timeline")),
       el("ol", { "data-testid": "incident-timeline" }, timeline.map((e) => el("li", {},
         `${when(e.at)}: ${t(`incidents.event.${e.kind}`)}, ${e.actor}${e.detail ? ` (${e.detail})` : ""}`)))) : null);
+}
+
+/** The air operator list: read by those who book and screen travel, kept by ARMO. */
+async function operatorsView(view) {
+  const table = el("div", { "data-testid": "operators" });
+  const draw = async () => {
+    const list = await attempt(() => api("GET", "/v1/air-operators"));
+    if (!list) return;
+    fill(table, list.items.length
+      ? el("table", { class: "stack" },
+        el("caption", { class: "visually-hidden" }, t("operators.caption")),
+        el("thead", {}, el("tr", {}, ["code", "name", "assessment", "dates", "note"].map((h) => header(`operators.${h}`)))),
+        el("tbody", {}, list.items.map((o) => el("tr", { "data-code": o.code },
+          el("td", {}, o.code), el("td", {}, o.name),
+          el("td", { "data-testid": "assessment" }, t(`operators.${o.assessment}`)),
+          el("td", {}, o.until ? t("locator.stay", { arrival: day(o.from), departure: day(o.until) }) : t("operators.since", { from: day(o.from) })),
+          el("td", {}, o.note || t("page.none"))))))
+      : el("p", {}, t("operators.none")));
+  };
+  view.append(el("h2", {}, t("operators.title")), el("p", { class: "hint" }, t("operators.intro")), table);
+  await draw();
+  if (!has("aviation-risk")) return;
+  const progress = el("p", { "data-testid": "rescreen-progress", role: "status" });
+  const form = el("form", { class: "card", "data-testid": "operator-form" },
+    el("h3", {}, t("operators.form")),
+    el("label", { for: "o-code" }, t("operators.code")),
+    el("input", { id: "o-code", required: true, maxlength: 3, pattern: "[A-Za-z]{3}", autocapitalize: "characters", placeholder: "KQA" }),
+    el("label", { for: "o-name" }, t("operators.name")), el("input", { id: "o-name", required: true, maxlength: 200 }),
+    el("label", { for: "o-assessment" }, t("operators.assessment")),
+    el("select", { id: "o-assessment" }, ["assessed", "not_assessed", "restricted"].map((a) => el("option", { value: a }, t(`operators.${a}`)))),
+    el("label", { for: "o-from" }, t("operators.from")), el("input", { id: "o-from", type: "date", required: true, value: today() }),
+    el("label", { for: "o-until" }, t("operators.until")), el("input", { id: "o-until", type: "date" }),
+    el("label", { for: "o-note" }, t("operators.note")), el("input", { id: "o-note", maxlength: 1000 }),
+    el("div", { class: "actions" }, el("button", { type: "submit", "data-testid": "save-operator" }, t("operators.save"))),
+    progress);
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    const code = $("#o-code").value.trim().toUpperCase();
+    const body = {
+      name: $("#o-name").value.trim(), assessment: $("#o-assessment").value, from: $("#o-from").value,
+      until: $("#o-until").value || null, note: $("#o-note").value.trim() || null,
+    };
+    const done = await attempt(() => api("PUT", `/v1/air-operators/${encodeURIComponent(code)}`, body));
+    if (!done) return;
+    say(t("operators.saved", { code: done.operator.code, count: t("n.requests_rescreened", { n: done.rescreening.requests }) }), "ok");
+    await draw();
+    followRescreening(done.rescreening, progress);
+  };
+  view.append(form);
 }
 
 /** Polls a re-screening job until it is done, showing how far it got. */

@@ -186,6 +186,8 @@ fn todo_key(code: DecisionCode) -> &'static str {
         DecisionCode::NoSraInForce => "todo.no_sra_in_force",
         DecisionCode::AreaSuspended => "todo.area_suspended",
         DecisionCode::AreaInIncident => "todo.area_in_incident",
+        DecisionCode::AirOperatorNotAssessed => "todo.air_operator_not_assessed",
+        DecisionCode::AirOperatorRestricted => "todo.air_operator_restricted",
         DecisionCode::BsafeMissing => "todo.bsafe_missing",
         DecisionCode::SsafeMissing => "todo.ssafe_missing",
         DecisionCode::MissionSraRequired => "todo.mission_sra_required",

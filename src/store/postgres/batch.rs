@@ -12,7 +12,7 @@ use tokio::sync::{Semaphore, mpsc};
 use super::webhooks::enqueue_event;
 use crate::metrics;
 use crate::store::StoreError;
-use crate::store::encoding::{PendingInsert, queue_stage};
+use crate::store::encoding::{PendingInsert, leg_operator, queue_stage};
 
 /// Most requests one transaction carries.
 const MAX_GROUP: usize = 512;
@@ -143,14 +143,15 @@ async fn insert_all(tx: &mut PgConnection, group: &[PendingInsert]) -> Result<()
         })
         .collect();
     sqlx::query(
-        "INSERT INTO request_legs (request_id, seq, area_code, arrival, departure) \
-         SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::date[], $5::date[])",
+        "INSERT INTO request_legs (request_id, seq, area_code, arrival, departure, operator) \
+         SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::date[], $5::date[], $6::text[])",
     )
     .bind(legs.iter().map(|l| l.0).collect::<Vec<_>>())
     .bind(legs.iter().map(|l| l.1).collect::<Vec<_>>())
     .bind(legs.iter().map(|l| l.2.area.as_str()).collect::<Vec<_>>())
     .bind(legs.iter().map(|l| l.2.arrival).collect::<Vec<_>>())
     .bind(legs.iter().map(|l| l.2.departure).collect::<Vec<_>>())
+    .bind(legs.iter().map(|l| leg_operator(l.2)).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
 

@@ -22,6 +22,7 @@ use crate::store::StoreLifecycle;
 use crate::store::settings::DatabaseSettings;
 use rows::sra_from_row;
 
+mod air_operators;
 mod areas;
 mod audit;
 mod batch;

@@ -16,7 +16,7 @@ use super::{REQUEST_COLUMNS, commit};
 use crate::domain::area::AreaCode;
 use crate::domain::request::RequestRecord;
 use crate::store::RequestStore;
-use crate::store::encoding::{PendingInsert, corrupt, queue_stage};
+use crate::store::encoding::{PendingInsert, corrupt, leg_operator, queue_stage};
 use crate::store::{
     NewRequest, PersonnelEntry, RequestChange, RequestQuery, RequestScope, StoreError,
 };
@@ -27,14 +27,15 @@ pub(super) async fn insert_legs(
 ) -> Result<(), StoreError> {
     let legs = record.request.legs.legs();
     sqlx::query(
-        "INSERT INTO request_legs (request_id, seq, area_code, arrival, departure) \
-         SELECT $1, seq - 1, area, arrival, departure \
-         FROM UNNEST($2::text[], $3::date[], $4::date[]) WITH ORDINALITY AS t(area, arrival, departure, seq)",
+        "INSERT INTO request_legs (request_id, seq, area_code, arrival, departure, operator) \
+         SELECT $1, seq - 1, area, arrival, departure, operator \
+         FROM UNNEST($2::text[], $3::date[], $4::date[], $5::text[]) WITH ORDINALITY AS t(area, arrival, departure, operator, seq)",
     )
     .bind(record.id)
     .bind(legs.iter().map(|l| l.area.as_str()).collect::<Vec<_>>())
     .bind(legs.iter().map(|l| l.arrival).collect::<Vec<_>>())
     .bind(legs.iter().map(|l| l.departure).collect::<Vec<_>>())
+    .bind(legs.iter().map(leg_operator).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -21,11 +21,12 @@ pub(super) async fn rescreen_scope(
     let Some(job) = job else {
         return Ok(0);
     };
+    let (column, value) = job.scope();
     Ok(sqlx::query_scalar(&format!(
         "SELECT COUNT(DISTINCT l.request_id) FROM request_legs l JOIN clearance_requests r ON r.id = l.request_id \
-         WHERE l.area_code = $1 AND l.departure >= $2 AND ($3::date IS NULL OR l.arrival <= $3) AND r.status IN {RESCREENED}"
+         WHERE l.{column} = $1 AND l.departure >= $2 AND ($3::date IS NULL OR l.arrival <= $3) AND r.status IN {RESCREENED}"
     ))
-    .bind(job.area.as_str())
+    .bind(value)
     .bind(job.from)
     .bind(job.until)
     .fetch_one(pool)
@@ -38,11 +39,12 @@ pub(super) async fn create_rescreen_job(
     total: i64,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO rescreen_jobs (id, area_code, reason, actor, window_from, window_until, status, total, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
+        "INSERT INTO rescreen_jobs (id, area_code, operator, reason, actor, window_from, window_until, status, total, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9)",
     )
     .bind(job.id)
-    .bind(job.area.as_str())
+    .bind(job.area.as_ref().map(|a| a.as_str()))
+    .bind(job.operator.as_ref().map(|o| o.as_str()))
     .bind(&job.reason)
     .bind(&job.actor)
     .bind(job.from)
@@ -84,12 +86,13 @@ impl RescreenStore for PostgresStore {
         job: &RescreenJob,
         limit: u32,
     ) -> Result<Vec<Uuid>, StoreError> {
+        let (column, value) = job.scope();
         Ok(sqlx::query_scalar(&format!(
             "SELECT DISTINCT l.request_id FROM request_legs l JOIN clearance_requests r ON r.id = l.request_id \
-             WHERE l.area_code = $1 AND l.departure >= $2 AND ($3::date IS NULL OR l.arrival <= $3) AND r.status IN {RESCREENED} \
+             WHERE l.{column} = $1 AND l.departure >= $2 AND ($3::date IS NULL OR l.arrival <= $3) AND r.status IN {RESCREENED} \
              AND ($4::uuid IS NULL OR l.request_id > $4) ORDER BY l.request_id LIMIT $5"
         ))
-        .bind(job.area.as_str())
+        .bind(value)
         .bind(job.from)
         .bind(job.until)
         .bind(job.cursor)

@@ -70,10 +70,18 @@ pub(super) fn signoff(row: &PgRow, by: &str, on: &str) -> Result<Option<Signoff>
 }
 
 pub(super) fn job_from_row(row: &PgRow) -> Result<RescreenJob, StoreError> {
-    let area: String = row.try_get("area_code")?;
+    let area: Option<String> = row.try_get("area_code")?;
+    let operator: Option<String> = row.try_get("operator")?;
     Ok(RescreenJob {
         id: row.try_get("id")?,
-        area: AreaCode::parse("area_code", &area).map_err(corrupt)?,
+        area: area
+            .map(|a| AreaCode::parse("area_code", &a).map_err(corrupt))
+            .transpose()?,
+        operator: operator
+            .map(|o| {
+                crate::domain::air_operator::OperatorCode::parse("operator", &o).map_err(corrupt)
+            })
+            .transpose()?,
         reason: row.try_get("reason")?,
         actor: row.try_get("actor")?,
         from: row.try_get("window_from")?,

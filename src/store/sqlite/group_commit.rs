@@ -39,7 +39,7 @@ use crate::domain::request::RequestRecord;
 use crate::domain::webhook::event_for;
 use crate::metrics;
 use crate::store::StoreError;
-use crate::store::encoding::{PendingInsert, queue_stage, subscribes};
+use crate::store::encoding::{PendingInsert, leg_operator, queue_stage, subscribes};
 use crate::store::write_stop::{WriteStop, is_sqlite_io_error};
 
 /// A group write slower than this is logged (at debug), so a latency tail can be
@@ -448,7 +448,14 @@ const REQUEST_COLUMNS: [&str; 15] = [
     "stage",
     "version",
 ];
-const LEG_COLUMNS: [&str; 5] = ["request_id", "seq", "area_code", "arrival", "departure"];
+const LEG_COLUMNS: [&str; 6] = [
+    "request_id",
+    "seq",
+    "area_code",
+    "arrival",
+    "departure",
+    "operator",
+];
 const AUDIT_COLUMNS: [&str; 11] = [
     "request_id",
     "seq",
@@ -546,12 +553,13 @@ fn insert_all(
         let sql = insert_sql(on_fault.insert(), "request_legs", &LEG_COLUMNS, chunk.len());
         let mut statement = conn.prepare_cached(&sql)?;
         for (row, (id, seq, leg)) in chunk.iter().enumerate() {
-            let values: [&dyn ToSql; 5] = [
+            let values: [&dyn ToSql; 6] = [
                 id,
                 &(*seq as i64),
                 &leg.area.as_str(),
                 &date_text(leg.arrival),
                 &date_text(leg.departure),
+                &leg_operator(leg),
             ];
             bind_row(&mut statement, row, &values)?;
         }

@@ -24,6 +24,7 @@ use crate::store::settings::DatabaseSettings;
 use crate::store::write_stop::{WriteStop, is_sqlite_io_error};
 use rows::{request_from_row, sra_from_row};
 
+mod air_operators;
 mod areas;
 mod audit;
 pub mod backup;

@@ -17,7 +17,7 @@ use super::webhooks::enqueue_event;
 use crate::domain::area::AreaCode;
 use crate::domain::request::RequestRecord;
 use crate::store::RequestStore;
-use crate::store::encoding::{PendingInsert, queue_stage};
+use crate::store::encoding::{PendingInsert, leg_operator, queue_stage};
 use crate::store::{
     NewRequest, PersonnelEntry, RequestChange, RequestQuery, RequestScope, StoreError,
 };
@@ -28,7 +28,7 @@ pub(super) async fn insert_legs(
 ) -> Result<(), StoreError> {
     let id = record.id.to_string();
     let mut legs = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO request_legs (request_id, seq, area_code, arrival, departure) ",
+        "INSERT INTO request_legs (request_id, seq, area_code, arrival, departure, operator) ",
     );
     legs.push_values(
         record.request.legs.legs().iter().enumerate(),
@@ -37,7 +37,8 @@ pub(super) async fn insert_legs(
                 .push_bind(seq as i64)
                 .push_bind(leg.area.as_str())
                 .push_bind(leg.arrival)
-                .push_bind(leg.departure);
+                .push_bind(leg.departure)
+                .push_bind(leg_operator(leg));
         },
     );
     legs.build().execute(&mut *tx).await?;

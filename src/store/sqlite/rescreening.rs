@@ -22,11 +22,12 @@ pub(super) async fn rescreen_scope(
     let Some(job) = job else {
         return Ok(0);
     };
+    let (column, value) = job.scope();
     Ok(sqlx::query_scalar(&format!(
         "SELECT COUNT(DISTINCT l.request_id) FROM request_legs l CROSS JOIN clearance_requests r ON r.id = l.request_id \
-         WHERE l.area_code = ?1 AND l.departure >= ?2 AND (?3 IS NULL OR l.arrival <= ?3) AND r.status IN {RESCREENED}"
+         WHERE l.{column} = ?1 AND l.departure >= ?2 AND (?3 IS NULL OR l.arrival <= ?3) AND r.status IN {RESCREENED}"
     ))
-    .bind(job.area.as_str())
+    .bind(value)
     .bind(job.from)
     .bind(job.until)
     .fetch_one(pool)
@@ -39,11 +40,12 @@ pub(super) async fn create_rescreen_job(
     total: i64,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO rescreen_jobs (id, area_code, reason, actor, window_from, window_until, status, total, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+        "INSERT INTO rescreen_jobs (id, area_code, operator, reason, actor, window_from, window_until, status, total, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
     )
     .bind(job.id.to_string())
-    .bind(job.area.as_str())
+    .bind(job.area.as_ref().map(|a| a.as_str()))
+    .bind(job.operator.as_ref().map(|o| o.as_str()))
     .bind(&job.reason)
     .bind(&job.actor)
     .bind(job.from)
@@ -91,12 +93,13 @@ impl RescreenStore for SqliteStore {
         job: &RescreenJob,
         limit: u32,
     ) -> Result<Vec<Uuid>, StoreError> {
+        let (column, value) = job.scope();
         let ids: Vec<String> = sqlx::query_scalar(&format!(
             "SELECT DISTINCT l.request_id FROM request_legs l CROSS JOIN clearance_requests r ON r.id = l.request_id \
-             WHERE l.area_code = ?1 AND l.departure >= ?2 AND (?3 IS NULL OR l.arrival <= ?3) AND r.status IN {RESCREENED} \
+             WHERE l.{column} = ?1 AND l.departure >= ?2 AND (?3 IS NULL OR l.arrival <= ?3) AND r.status IN {RESCREENED} \
              AND l.request_id > ?4 ORDER BY l.request_id LIMIT ?5"
         ))
-        .bind(job.area.as_str())
+        .bind(value)
         .bind(job.from)
         .bind(job.until)
         // Every id sorts after the empty string: a plain range the legs' key can seek to,

@@ -76,13 +76,22 @@ pub(super) fn signoff(row: &SqliteRow, by: &str, on: &str) -> Result<Option<Sign
 pub(super) fn job_from_row(row: &SqliteRow) -> Result<RescreenJob, StoreError> {
     let corrupt = |e: String| StoreError::Corrupt(e);
     let id: String = row.try_get("id")?;
-    let area: String = row.try_get("area_code")?;
+    let area: Option<String> = row.try_get("area_code")?;
+    let operator: Option<String> = row.try_get("operator")?;
     let cursor: Option<String> = row.try_get("cursor")?;
     let created_at: String = row.try_get("created_at")?;
     let finished_at: Option<String> = row.try_get("finished_at")?;
     Ok(RescreenJob {
         id: Uuid::parse_str(&id).map_err(|e| corrupt(e.to_string()))?,
-        area: AreaCode::parse("area_code", &area).map_err(|e| corrupt(e.to_string()))?,
+        area: area
+            .map(|a| AreaCode::parse("area_code", &a).map_err(|e| corrupt(e.to_string())))
+            .transpose()?,
+        operator: operator
+            .map(|o| {
+                crate::domain::air_operator::OperatorCode::parse("operator", &o)
+                    .map_err(|e| corrupt(e.to_string()))
+            })
+            .transpose()?,
         reason: row.try_get("reason")?,
         actor: row.try_get("actor")?,
         from: row.try_get("window_from")?,

@@ -1,0 +1,245 @@
+//! Flight legs and the air operator list (issue 31, item 2): a flight is decided on its
+//! operator's assessment for the day, UNHAS and road are not looked up, and a change of the
+//! list decides again every request flying with the operator.
+
+use std::time::Duration;
+
+use clearway::auth::Role;
+use serde_json::{Value, json};
+
+use super::support::{Submission, TestApp, day, eventually};
+
+fn flight(traveller: &str, travel: Value) -> Submission {
+    Submission::for_traveller(traveller, "WFP")
+        .leg("TST-LOW", 3, 6)
+        .set("/legs/0/travel", travel)
+}
+
+fn on(operator: &str) -> Value {
+    json!({"mode": "flight", "operator": operator, "flight_number": format!("{}310", &operator[..2])})
+}
+
+/// Writes an operator's assessment and waits for its re-screening job, so that each job
+/// decides again on the list as that change left it.
+async fn assess(app: &TestApp, code: &str, assessment: &str) -> (u16, Value, i64) {
+    let armo = app.token("armo-1", &[Role::AviationRisk], None);
+    let body = json!({"name": format!("Operator {code}"), "assessment": assessment,
+                      "from": day(0), "until": day(365), "note": "ARMO 2027-014"});
+    let (status, change) = app
+        .put(&format!("/v1/air-operators/{code}"), &armo, &body)
+        .await;
+    let moved = rescreened(app, &change).await;
+    (status, change, moved)
+}
+
+/// Waits for the change's re-screening job, and says how many requests it moved.
+async fn rescreened(app: &TestApp, change: &Value) -> i64 {
+    let job = change["rescreening"]["id"].as_str().unwrap();
+    let path = format!("/v1/rescreening/{job}");
+    let analyst = app.analyst();
+    assert!(
+        eventually(Duration::from_secs(10), async || app
+            .get(&path, &analyst)
+            .await
+            .1["status"]
+            == "done")
+        .await
+    );
+    app.get(&path, &analyst).await.1["changed"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_flight_is_decided_on_its_operator_and_again_when_the_list_changes() {
+    let app = TestApp::spawn().await;
+    app.area("TST-LOW", Some("low")).await;
+    let (status, added, _) = assess(&app, "kqa", "assessed").await;
+    assert_eq!(status, 201, "{added}");
+    assert_eq!(added["operator"]["code"], "KQA");
+    assert_eq!(added["rescreening"]["requests"], 0);
+    let (status, _, _) = assess(&app, "BAD", "restricted").await;
+    assert_eq!(status, 201);
+
+    let token = |who: &str| app.traveller(who, "WFP");
+    let submit = async |who: &str, travel: Value| {
+        let (status, body) = app.submit(&token(who), &flight(who, travel)).await;
+        assert_eq!(status, 201, "{body}");
+        body
+    };
+    let on_kqa = submit("kim", on("KQA")).await;
+    assert_eq!(on_kqa["status"], "cleared", "{on_kqa}");
+    assert_eq!(
+        on_kqa["legs"][0]["travel"],
+        json!({"mode": "flight", "operator": "KQA", "flight_number": "KQ310"})
+    );
+    let on_bad = submit("bea", on("BAD")).await;
+    assert_eq!(
+        (&on_bad["status"], &on_bad["decision"]["code"]),
+        (&json!("held"), &json!("air_operator_restricted"))
+    );
+    let on_unlisted = submit("uma", on("ZZZ")).await;
+    assert_eq!(on_unlisted["decision"]["code"], "air_operator_not_assessed");
+    let unhas = submit("una", json!({"mode": "unhas", "flight_number": "UNO123"})).await;
+    assert_eq!(unhas["status"], "cleared", "{unhas}");
+    let road = submit("rod", json!({"mode": "road"})).await;
+    assert_eq!(road["status"], "cleared", "{road}");
+
+    // ARMO restricts KQA: Kim's clearance is held; nobody else moves.
+    let (status, restricted, moved) = assess(&app, "KQA", "restricted").await;
+    assert_eq!(status, 200, "{restricted}");
+    assert_eq!(restricted["rescreening"]["requests"], 1, "{restricted}");
+    assert_eq!(moved, 1);
+    let read = |id: &Value, who: &str| {
+        let path = format!("/v1/clearance-requests/{}", id.as_str().unwrap());
+        let token = token(who);
+        let app = &app;
+        async move { app.get(&path, &token).await.1 }
+    };
+    let kim = read(&on_kqa["id"], "kim").await;
+    assert_eq!(
+        (&kim["status"], &kim["decision"]["code"]),
+        (&json!("held"), &json!("air_operator_restricted")),
+        "{kim}"
+    );
+    let (_, trail) = app
+        .get(
+            &format!(
+                "/v1/clearance-requests/{}/audit",
+                on_kqa["id"].as_str().unwrap()
+            ),
+            &token("kim"),
+        )
+        .await;
+    let last = trail["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "rescreened", "{trail}");
+    assert!(
+        last["comment"]
+            .as_str()
+            .unwrap()
+            .contains("air operator KQA restricted"),
+        "{last}"
+    );
+
+    // ZZZ is assessed: Uma's held request clears.
+    let (_, _, moved) = assess(&app, "ZZZ", "assessed").await;
+    assert_eq!(moved, 1);
+    assert_eq!(read(&on_unlisted["id"], "uma").await["status"], "cleared");
+
+    // Anyone signed in reads the list; only the aviation-risk role writes it.
+    let (status, list) = app.get("/v1/air-operators", &token("kim")).await;
+    assert_eq!(status, 200);
+    let codes: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["BAD", "KQA", "ZZZ"]);
+    let (status, one) = app.get("/v1/air-operators/kqa", &token("kim")).await;
+    assert_eq!(
+        (status, &one["assessment"]),
+        (200, &json!("restricted")),
+        "{one}"
+    );
+    assert_eq!(one["updated_by"], "armo-1");
+    let (status, _) = app.get("/v1/air-operators/QQQ", &token("kim")).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn bad_flights_and_assessments_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    app.area("TST-LOW", Some("low")).await;
+    let token = app.traveller("kim", "WFP");
+    let cases = [
+        (
+            json!({"mode": "flight", "flight_number": "KQ310"}),
+            "/legs/0/travel/operator",
+        ),
+        (
+            json!({"mode": "flight", "operator": "KQ", "flight_number": "KQ310"}),
+            "/legs/0/travel/operator",
+        ),
+        (
+            json!({"mode": "flight", "operator": "KQA"}),
+            "/legs/0/travel/flight_number",
+        ),
+        (
+            json!({"mode": "flight", "operator": "KQA", "flight_number": "310"}),
+            "/legs/0/travel/flight_number",
+        ),
+        (
+            json!({"mode": "unhas", "operator": "UNO"}),
+            "/legs/0/travel/operator",
+        ),
+        (
+            json!({"mode": "road", "flight_number": "KQ310"}),
+            "/legs/0/travel/flight_number",
+        ),
+    ];
+    let before = app.store_snapshot().await;
+    for (travel, field) in cases {
+        let (status, problem) = app.submit(&token, &flight("kim", travel.clone())).await;
+        assert_eq!(
+            (status, &problem["code"], &problem["field"]),
+            (422, &json!("invalid_field"), &json!(field)),
+            "{travel}: {problem}"
+        );
+    }
+    let (status, problem) = app
+        .submit(&token, &flight("kim", json!({"mode": "balloon"})))
+        .await;
+    assert_eq!(status, 422, "{problem}");
+
+    let armo = app.token("armo-1", &[Role::AviationRisk], None);
+    let (status, problem) = app
+        .put(
+            "/v1/air-operators/KQA",
+            &armo,
+            &json!({"name": "Kenya Airways", "assessment": "assessed", "from": day(10), "until": day(9)}),
+        )
+        .await;
+    assert_eq!(
+        (status, &problem["code"], &problem["field"]),
+        (422, &json!("invalid_date_range"), &json!("/until")),
+        "{problem}"
+    );
+    let (status, problem) = app
+        .put(
+            "/v1/air-operators/K1",
+            &armo,
+            &json!({"name": "Kenya Airways", "assessment": "assessed", "from": day(0)}),
+        )
+        .await;
+    assert_eq!(
+        (status, &problem["code"]),
+        (422, &json!("invalid_field")),
+        "{problem}"
+    );
+    let (status, problem) = app
+        .put(
+            "/v1/air-operators/KQA",
+            &armo,
+            &json!({"name": "Kenya Airways", "assessment": "grounded", "from": day(0)}),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    let (status, problem) = app
+        .put(
+            "/v1/air-operators/KQA",
+            &app.analyst(),
+            &json!({"name": "Kenya Airways", "assessment": "assessed", "from": day(0)}),
+        )
+        .await;
+    assert_eq!(
+        (status, &problem["code"]),
+        (403, &json!("forbidden")),
+        "{problem}"
+    );
+    assert_eq!(
+        app.store_snapshot().await,
+        before,
+        "a refusal changed the store"
+    );
+}
