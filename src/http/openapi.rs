@@ -360,6 +360,8 @@ fn declare_input_constraints(doc: &mut Value) {
             "items": {"type": "string", "enum": events}}),
         ),
         ("AirOperatorBody", "name", text(200)),
+        ("AirOperatorBody", "from", json!({"maxLength": 10})),
+        ("AirOperatorBody", "until", json!({"maxLength": 10})),
         (
             "AirOperatorBody",
             "note",
