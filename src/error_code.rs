@@ -69,6 +69,8 @@ codes! {
         "The request's status no longer allows this change (already decided, withdrawn, ...).";
     ConcurrentUpdate = "concurrent_update", 409, "Changed meanwhile",
         "The resource changed while this change was made; read it again and retry.";
+    NoBriefingDue = "no_briefing_due", 409, "No briefing to acknowledge",
+        "The request does not wait for an acknowledgement of a briefing (none, or all acknowledged).";
     IncidentClosed = "incident_closed", 409, "The incident is closed",
         "The incident was closed: it takes no more answers, reminders or changes.";
     AreaExists = "area_exists", 409, "The area exists",

@@ -119,13 +119,14 @@ impl Services {
     }
 }
 
-/// Expires the requests still pending when their first leg begins (every instance may: a
-/// request changed meanwhile is left to the next round).
+/// Expires the requests still pending when their first leg begins, and tells of clearances
+/// whose briefing is still unacknowledged then (every instance may: a request changed
+/// meanwhile is left to the next round).
 async fn expire_pending(clearing: Arc<Clearing>, interval: Duration, shutdown: Shutdown) {
     let clearing = &clearing;
     every(interval, shutdown, || async move {
         let today = chrono::Utc::now().date_naive();
-        match clearing.expire_started(today, 200).await {
+        let expired = match clearing.expire_started(today, 200).await {
             Ok(0) => false,
             Ok(n) => {
                 tracing::info!(
@@ -139,7 +140,22 @@ async fn expire_pending(clearing: Arc<Clearing>, interval: Duration, shutdown: S
                 tracing::warn!(error = ?e, "expiring pending requests failed; retrying");
                 false
             }
-        }
+        };
+        let told = match clearing.tell_unacknowledged(today, 200).await {
+            Ok(0) => false,
+            Ok(n) => {
+                tracing::info!(
+                    told = n,
+                    "travellers told their first leg began with a briefing unacknowledged"
+                );
+                n == 200
+            }
+            Err(e) => {
+                tracing::warn!(error = ?e, "telling of unacknowledged briefings failed; retrying");
+                false
+            }
+        };
+        expired || told
     })
     .await;
 }

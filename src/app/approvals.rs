@@ -376,7 +376,13 @@ impl Approvals {
                         concluded.claim = None;
                         concluded.decisions.push(decision);
                         next.escalation = Some(concluded);
-                        next.status = status;
+                        // An approval waits for the traveller's acknowledgement of a briefing
+                        // like any clearance.
+                        next.status = crate::domain::briefing::settle(
+                            status,
+                            &next.decision,
+                            status == RequestStatus::Approved,
+                        );
                         vec![(QueueEventKind::Decided, at)]
                     }
                 }

@@ -14,6 +14,7 @@ use crate::app::error::{AppError, Code};
 use crate::domain::air_operator::{AirOperator, OperatorCode, Travel};
 use crate::domain::approval::Escalation;
 use crate::domain::audit::{AuditAction, AuditDraft, AuditEntry};
+use crate::domain::briefing::{self, Acknowledgement};
 use crate::domain::caller::{Caller, Role};
 use crate::domain::delegation::principal;
 use crate::domain::policy::{self, Decision, Outcome, PolicyRules};
@@ -67,7 +68,7 @@ impl Clearing {
         let now = Utc::now().trunc_subsecs(6);
         let record = RequestRecord {
             id: claimed_id.unwrap_or_else(Uuid::now_v7),
-            status: RequestStatus::from(decision.outcome),
+            status: briefing::settle(RequestStatus::from(decision.outcome), &decision, false),
             submitted_at: now,
             submitted_by: caller.subject.clone(),
             escalation: escalation_for(&decision, now),
@@ -372,6 +373,77 @@ impl Clearing {
         Ok(next)
     }
 
+    /// The traveller acknowledges the briefings their clearance waits for: it is issued
+    /// (cleared, or approved when the chain decided it). Only the traveller themselves:
+    /// reading the briefing is theirs to confirm.
+    pub async fn acknowledge(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        expected: &Expected,
+    ) -> Result<RequestRecord, AppError> {
+        let current = self.get(caller, id).await?;
+        let traveller = &current.request.traveller;
+        if !(caller.has(Role::Traveller)
+            && caller.subject == traveller.id.as_str()
+            && caller.org.as_ref() == Some(&traveller.org))
+        {
+            return Err(AppError::forbidden(
+                "only the traveller acknowledges their briefings",
+            ));
+        }
+        expected.check(current.version)?;
+        let due = briefing::unacknowledged(&current.decision);
+        if current.status != RequestStatus::ClearedPendingAcknowledgement || due.is_empty() {
+            return Err(AppError::new(
+                Code::NoBriefingDue,
+                format!(
+                    "the request is {}; no briefing waits for an acknowledgement",
+                    current.status.as_str()
+                ),
+            )
+            .with("request_status", current.status));
+        }
+        let now = Utc::now().trunc_subsecs(6);
+        let comment = due
+            .iter()
+            .map(|d| format!("briefing of {} SRA v{}", d.area, d.sra.version))
+            .collect::<Vec<_>>()
+            .join(", ")
+            + " acknowledged";
+        let mut next = current.clone();
+        let acknowledged: Vec<Acknowledgement> = due
+            .iter()
+            .map(|d| Acknowledgement {
+                sra: d.sra,
+                at: now,
+                by: caller.subject.clone(),
+            })
+            .collect();
+        next.decision.acknowledged.extend(acknowledged);
+        next.status = briefing::settle(current.status, &next.decision, current.approved_by_chain());
+        next.version += 1;
+        let change = RequestChange {
+            record: &next,
+            legs_changed: false,
+            audit: AuditDraft {
+                actor: caller.subject.clone(),
+                action: AuditAction::Acknowledged,
+                from: Some(current.status),
+                to: next.status,
+                stage: None,
+                comment: Some(comment),
+                on_behalf_of: None,
+            },
+        };
+        self.store
+            .update_request(change)
+            .await
+            .map_err(changed_meanwhile)?;
+        self.events.request_changed(RequestChanged::of(&next));
+        Ok(next)
+    }
+
     /// Expires the requests still pending when their first leg begins (`today` or earlier):
     /// nobody decided in time, and no decision may come after travel began. A request
     /// submitted on its travel day has the rest of that day. Each change is
@@ -416,6 +488,50 @@ impl Clearing {
         Ok(expired)
     }
 
+    /// Tells the traveller and their unit (by e-mail and webhook `request.briefing_overdue`,
+    /// written with the audit entry) of each clearance whose first leg began on `today` or
+    /// earlier with a briefing still unacknowledged; once per request. The status stays: the
+    /// traveller may still acknowledge. Returns how many were told.
+    pub async fn tell_unacknowledged(
+        &self,
+        today: chrono::NaiveDate,
+        limit: u32,
+    ) -> Result<usize, AppError> {
+        let mut told = 0;
+        for current in self.store.unacknowledged_started(today, limit).await? {
+            let briefings = briefing::unacknowledged(&current.decision)
+                .iter()
+                .map(|d| format!("{} SRA v{}", d.area, d.sra.version))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut next = current.clone();
+            next.version += 1;
+            let change = RequestChange {
+                record: &next,
+                legs_changed: false,
+                audit: AuditDraft {
+                    actor: SYSTEM_ACTOR.into(),
+                    action: AuditAction::BriefingOverdue,
+                    from: Some(current.status),
+                    to: next.status,
+                    stage: None,
+                    comment: Some(format!(
+                        "the first leg began on {} and the briefing of {briefings} is not acknowledged",
+                        current.request.legs.first_arrival()
+                    )),
+                    on_behalf_of: None,
+                },
+            };
+            match self.store.update_request(change).await {
+                Ok(()) => told += 1,
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            self.events.request_changed(RequestChanged::of(&next));
+        }
+        Ok(told)
+    }
+
     /// A returned (or held) request, amended by its traveller or travel unit: decided
     /// afresh, and if escalated again it re-enters the chain at its first stage.
     pub async fn amend(
@@ -446,11 +562,13 @@ impl Clearing {
                 "the organisation of a request cannot change; submit a new request",
             ));
         }
-        let decision = self.decide_now(&request).await?;
+        let mut decision = self.decide_now(&request).await?;
+        // The traveller read those briefings already; a new version's still asks.
+        decision.acknowledged = current.decision.acknowledged.clone();
         // Microseconds are what both databases keep: the time read back is the time answered.
         let now = Utc::now().trunc_subsecs(6);
         let next = RequestRecord {
-            status: RequestStatus::from(decision.outcome),
+            status: briefing::settle(RequestStatus::from(decision.outcome), &decision, false),
             escalation: escalation_for(&decision, now),
             request,
             decision,
@@ -489,11 +607,19 @@ impl Clearing {
                 return Ok(false);
             };
             let mut decision = self.decide(&current.request).await?;
-            // Lateness is about when it was asked for, which a re-screening does not change.
+            // Lateness is about when it was asked for, which a re-screening does not change;
+            // nor does it unsay the traveller's acknowledgements.
             decision.late = current.decision.late.clone();
-            let Some(status) = current.status.after_rescreen(decision.outcome) else {
+            decision.acknowledged = current.decision.acknowledged.clone();
+            // A clearance waiting for an acknowledgement moves as the clearance it is; then
+            // a new version's briefing may ask again, or an acknowledged one stop asking.
+            let approved = current.approved_by_chain();
+            let issued = current.status.issued_as(approved);
+            let moved = issued.after_rescreen(decision.outcome).unwrap_or(issued);
+            let status = briefing::settle(moved, &decision, approved);
+            if status == current.status {
                 return Ok(false);
-            };
+            }
             let now = Utc::now();
             let escalation = match status {
                 RequestStatus::Escalated if current.status == RequestStatus::Escalated => {

@@ -9,7 +9,7 @@ use super::json_input::whole_number;
 use super::publishing::signoff_date_ok;
 use crate::domain::area::AreaCode;
 use crate::domain::risk::{Impact, Likelihood, RiskLevel};
-use crate::domain::sra::{Signoff, SraInput, Threat};
+use crate::domain::sra::{Briefing, Signoff, SraInput, Threat};
 
 /// The SRA as `POST /v1/sras` takes it; `clearway sra import` files hold the same objects.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -37,6 +37,21 @@ pub struct SraBody {
     endorsement: Option<SignoffBody>,
     #[serde(default)]
     approval: Option<SignoffBody>,
+    /// What travellers must read and acknowledge before a clearance under this version is
+    /// issued (`cleared_pending_acknowledgement` until they do): a text, a link, or both.
+    #[serde(default)]
+    briefing: Option<BriefingBody>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BriefingBody {
+    /// At most 5000 characters; line breaks are kept.
+    #[serde(default)]
+    text: Option<String>,
+    /// An absolute http(s) link to the briefing.
+    #[serde(default)]
+    url: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -95,6 +110,10 @@ impl SraBody {
                     .collect(),
                 mandatory_measures: self.mandatory_measures,
                 requires_ssafe: self.requires_ssafe,
+                briefing: match &self.briefing {
+                    Some(b) => Briefing::new("/briefing", b.text.as_deref(), b.url.as_deref())?,
+                    None => None,
+                },
             },
             endorsement: self
                 .endorsement

@@ -26,6 +26,11 @@ pub enum AuditAction {
     Rescreened,
     /// Still pending when its first leg began.
     Expired,
+    /// The traveller acknowledged the briefings the clearance waited for.
+    Acknowledged,
+    /// The first leg began with a briefing still unacknowledged: the traveller and their unit
+    /// were told.
+    BriefingOverdue,
 }
 
 /// What a state change records, before it is placed in its chain.

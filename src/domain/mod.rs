@@ -6,6 +6,7 @@ pub mod air_operator;
 pub mod approval;
 pub mod area;
 pub mod audit;
+pub mod briefing;
 pub mod caller;
 pub mod check_in_link;
 pub mod criticality;

@@ -42,7 +42,10 @@ impl Notice {
     /// The traveller and the submitter hear of every change of status, and of the
     /// submission itself.
     pub fn tells_traveller(&self) -> bool {
-        self.action == AuditAction::Submitted || self.previous_status != Some(self.record.status)
+        matches!(
+            self.action,
+            AuditAction::Submitted | AuditAction::BriefingOverdue
+        ) || self.previous_status != Some(self.record.status)
     }
 
     /// The stage whose queue the request has just entered, if it has: its approvers are told.
@@ -123,6 +126,8 @@ mod tests {
                 approval_chain: vec!["hq".into(), "dg".into()],
                 legs: Vec::new(),
                 late: None,
+                briefings: Vec::new(),
+                acknowledged: Vec::new(),
             },
             escalation: Some(Escalation::start(
                 vec!["hq".into(), "dg".into()],

@@ -167,6 +167,14 @@ pub struct Decision {
     /// shown to approvers as late. Set when the request is submitted or amended.
     #[serde(default)]
     pub late: Option<super::lead_time::Lateness>,
+    /// The briefings of the SRA versions the legs rely on: the traveller acknowledges each
+    /// before the clearance is issued (`cleared_pending_acknowledgement` until then).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub briefings: Vec<super::briefing::BriefingDue>,
+    /// The traveller's acknowledgements, kept when the request is decided again: one of an
+    /// earlier version does not count for a new one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acknowledged: Vec<super::briefing::Acknowledgement>,
 }
 
 /// Decides a request. `area_risk` gives what is known of each area, `operator` the list's
@@ -196,7 +204,34 @@ pub fn evaluate<'a>(
             evaluate_leg(request, leg, area_risk(&leg.area), flown, rules)
         })
         .collect();
-    combine(legs, rules)
+    let mut decision = combine(legs, rules);
+    decision.briefings = briefings(request, &area_risk);
+    decision
+}
+
+/// The briefing of every SRA version in force during a leg, once each, in leg order.
+fn briefings<'a>(
+    request: &ClearanceRequest,
+    area_risk: &impl Fn(&AreaCode) -> Option<&'a AreaRisk>,
+) -> Vec<super::briefing::BriefingDue> {
+    let mut due: Vec<super::briefing::BriefingDue> = Vec::new();
+    for leg in request.legs.legs() {
+        let Some(area) = area_risk(&leg.area) else {
+            continue;
+        };
+        for sra in area.coverage(leg.arrival, leg.departure).sras {
+            if let Some(briefing) = &sra.briefing
+                && !due.iter().any(|d| d.sra.id == sra.id)
+            {
+                due.push(super::briefing::BriefingDue {
+                    area: leg.area.clone(),
+                    sra: sra.reference(),
+                    briefing: briefing.clone(),
+                });
+            }
+        }
+    }
+    due
 }
 
 fn combine(legs: Vec<LegDecision>, rules: &PolicyRules) -> Decision {
@@ -239,6 +274,8 @@ fn combine(legs: Vec<LegDecision>, rules: &PolicyRules) -> Decision {
         approval_chain,
         legs,
         late: None,
+        briefings: Vec::new(),
+        acknowledged: Vec::new(),
     }
 }
 
@@ -571,6 +608,7 @@ pub(crate) mod tests {
                 endorsement: None,
                 approval: None,
                 withdrawn_at: None,
+                briefing: None,
             })
             .into_iter()
             .collect();

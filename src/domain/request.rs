@@ -201,10 +201,13 @@ pub enum RequestStatus {
     Revoked,
     /// Still pending when its first leg began: nobody decided in time.
     Expired,
+    /// Cleared (or approved), but the traveller has yet to acknowledge a briefing of the
+    /// SRA versions it relies on.
+    ClearedPendingAcknowledgement,
 }
 
 impl RequestStatus {
-    pub const ALL: [RequestStatus; 10] = [
+    pub const ALL: [RequestStatus; 11] = [
         Self::Cleared,
         Self::Held,
         Self::Refused,
@@ -215,6 +218,7 @@ impl RequestStatus {
         Self::Withdrawn,
         Self::Revoked,
         Self::Expired,
+        Self::ClearedPendingAcknowledgement,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -229,6 +233,7 @@ impl RequestStatus {
             Self::Withdrawn => "withdrawn",
             Self::Revoked => "revoked",
             Self::Expired => "expired",
+            Self::ClearedPendingAcknowledgement => "cleared_pending_acknowledgement",
         }
     }
 }
@@ -251,6 +256,18 @@ impl std::str::FromStr for RequestStatus {
             .into_iter()
             .find(|status| status.as_str() == s)
             .ok_or_else(|| format!("unknown request status `{s}`"))
+    }
+}
+
+impl RequestRecord {
+    /// Whether the approval chain approved it (every stage of the last pass).
+    pub fn approved_by_chain(&self) -> bool {
+        self.escalation.as_ref().is_some_and(|e| {
+            e.decisions.len() == e.chain.len()
+                && e.decisions
+                    .iter()
+                    .all(|d| d.verdict == super::approval::Verdict::Approve)
+        })
     }
 }
 
@@ -289,6 +306,16 @@ impl RequestStatus {
             _ => return None,
         };
         (next != self).then_some(next)
+    }
+
+    /// The clearance a status stands for when decided again: one waiting for an
+    /// acknowledgement is the clearance, or the approval, it will be.
+    pub fn issued_as(self, approved: bool) -> RequestStatus {
+        match self {
+            Self::ClearedPendingAcknowledgement if approved => Self::Approved,
+            Self::ClearedPendingAcknowledgement => Self::Cleared,
+            other => other,
+        }
     }
 
     /// Still open: a person or a change of circumstances may yet move it.

@@ -85,6 +85,76 @@ pub struct Threat {
     pub impact: Impact,
 }
 
+/// What travellers must read, and acknowledge, before travel under an SRA version: a text,
+/// a link to one, or both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Briefing {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// An absolute http(s) link to the briefing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+pub const MAX_BRIEFING: usize = 5000;
+
+impl Briefing {
+    /// A briefing from its parts (`field` is the body's pointer to it); none when both are
+    /// absent or blank.
+    pub fn new(
+        field: &str,
+        text: Option<&str>,
+        url: Option<&str>,
+    ) -> Result<Option<Self>, Invalid> {
+        let text = text
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| bounded_briefing(&format!("{field}/text"), t))
+            .transpose()?;
+        let url = url
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| {
+                let refuse = || {
+                    Invalid::new(
+                        format!("{field}/url"),
+                        Code::InvalidField,
+                        "the briefing's link is an absolute http(s) URL of at most 2000 characters",
+                    )
+                };
+                let parsed = url::Url::parse(u).map_err(|_| refuse())?;
+                if !matches!(parsed.scheme(), "http" | "https") || u.len() > 2000 {
+                    return Err(refuse());
+                }
+                Ok(parsed.to_string())
+            })
+            .transpose()?;
+        Ok((text.is_some() || url.is_some()).then_some(Self { text, url }))
+    }
+}
+
+/// A briefing's text keeps its line breaks (it is read as paragraphs); other control
+/// characters are refused.
+fn bounded_briefing(field: &str, text: &str) -> Result<String, Invalid> {
+    if text.chars().count() > MAX_BRIEFING {
+        return Err(Invalid::new(
+            field,
+            Code::InvalidField,
+            format!("must be at most {MAX_BRIEFING} characters"),
+        ));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(Invalid::new(
+            field,
+            Code::InvalidField,
+            "must not contain control characters other than line breaks and tabs",
+        ));
+    }
+    Ok(text.trim().to_owned())
+}
+
 /// A reference to the SRA version a decision relied on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SraRef {
@@ -114,6 +184,9 @@ pub struct Sra {
     /// The designated official's approval.
     pub approval: Option<Signoff>,
     pub withdrawn_at: Option<DateTime<Utc>>,
+    /// What travellers must acknowledge before a clearance under this version is issued.
+    #[serde(default)]
+    pub briefing: Option<Briefing>,
 }
 
 /// Who signed off a step of an SRA, and when.
@@ -145,6 +218,7 @@ pub struct SraInput {
     pub mandatory_measures: Vec<String>,
     pub requires_ssafe: bool,
     pub residual_risk_justification: Option<String>,
+    pub briefing: Option<Briefing>,
 }
 
 const MAX_THREATS: usize = 50;
@@ -266,6 +340,7 @@ impl Sra {
             endorsement: None,
             approval: None,
             withdrawn_at: None,
+            briefing: input.briefing,
         })
     }
 
@@ -399,6 +474,7 @@ impl Sra {
             residual_risk: self.residual_risk,
             mandatory_measures: self.mandatory_measures.clone(),
             requires_ssafe: self.requires_ssafe,
+            briefing: self.briefing.clone(),
         }
     }
 }
@@ -414,6 +490,9 @@ pub struct SraSummary {
     pub residual_risk: RiskLevel,
     pub mandatory_measures: Vec<String>,
     pub requires_ssafe: bool,
+    /// Absent in what earlier releases cached: read as none.
+    #[serde(default)]
+    pub briefing: Option<Briefing>,
 }
 
 impl SraSummary {
@@ -540,6 +619,7 @@ pub(crate) mod tests {
             endorsement: None,
             approval: None,
             withdrawn_at: None,
+            briefing: None,
         }
     }
 
@@ -627,6 +707,7 @@ pub(crate) mod tests {
             mandatory_measures: vec![],
             requires_ssafe: false,
             residual_risk_justification: None,
+            briefing: None,
         };
         let sra =
             Sra::publish_directly(input.clone(), &matrix, Uuid::now_v7(), Utc::now()).unwrap();
@@ -657,6 +738,7 @@ pub(crate) mod tests {
             mandatory_measures: vec![],
             requires_ssafe: false,
             residual_risk_justification: None,
+            briefing: None,
         };
         let err = Sra::draft(input.clone(), &matrix, Uuid::now_v7()).unwrap_err();
         assert_eq!(

@@ -17,7 +17,7 @@ use crate::error_code::Code;
 pub const COULD_NOT_DELIVER: &str = "could not deliver";
 
 /// Every event a webhook may subscribe to; `*` subscribes to all.
-pub const EVENTS: [&str; 9] = [
+pub const EVENTS: [&str; 11] = [
     "request.submitted",
     "request.approved",
     "request.rejected",
@@ -26,6 +26,8 @@ pub const EVENTS: [&str; 9] = [
     "request.amended",
     "request.rescreened",
     "request.expired",
+    "request.acknowledged",
+    "request.briefing_overdue",
     "incident.check_requested",
 ];
 
@@ -40,6 +42,8 @@ pub fn event_name(action: AuditAction) -> Option<&'static str> {
         AuditAction::Amended => Some("request.amended"),
         AuditAction::Rescreened => Some("request.rescreened"),
         AuditAction::Expired => Some("request.expired"),
+        AuditAction::Acknowledged => Some("request.acknowledged"),
+        AuditAction::BriefingOverdue => Some("request.briefing_overdue"),
         AuditAction::Claimed | AuditAction::Released => None,
     }
 }

@@ -423,6 +423,39 @@ struct WithdrawBody {
     comment: Option<String>,
 }
 
+/// Acknowledge the security briefings.
+///
+/// The traveller confirms they read the briefings of the SRA versions their clearance relies
+/// on (the request's `decision.briefings`); a clearance waiting for it
+/// (`cleared_pending_acknowledgement`) is issued: `cleared`, or `approved` when the approval
+/// chain decided it. Audited with the SRA versions. The traveller themselves only. Send the
+/// `ETag` you read as `If-Match` to acknowledge only what that version showed.
+#[utoipa::path(
+    post, path = "/v1/clearance-requests/{id}/acknowledgement", tag = "clearance requests",
+    params(
+        ("id" = Uuid, Path, description = "The request's id"),
+        ("If-Match" = Option<String>, Header, description = "If-Match"),
+    ),
+    responses(
+        (status = 200, description = "The issued clearance", body = RequestView,
+            headers(("ETag" = String, description = "ETag"))),
+        (status = 403, description = "forbidden"),
+        (status = 409, description = "no_briefing_due, concurrent_update"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn acknowledge(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found())?;
+    let expected = if_match(&req)?;
+    let record = state.clearing.acknowledge(&caller, id, &expected).await?;
+    Ok(tagged(HttpResponse::Ok(), record.version).json(RequestView::single(&state, &record)))
+}
+
 /// Withdraw a request.
 ///
 /// A pending request (escalated, held or returned) is withdrawn, with an optional comment;
@@ -726,6 +759,8 @@ mod tests {
                     vec![]
                 },
                 late: None,
+                briefings: Vec::new(),
+                acknowledged: Vec::new(),
                 legs: vec![LegDecision {
                     area: request.legs.legs()[0].area.clone(),
                     sra: Some(SraRef {

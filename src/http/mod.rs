@@ -127,6 +127,7 @@ route_table! {
     "/v1/clearance-requests/stream" => { get => clearance_requests::stream }
     "/v1/clearance-requests/{id}" => { get => clearance_requests::get, patch => clearance_requests::amend }
     "/v1/clearance-requests/{id}/withdraw" => { post => clearance_requests::withdraw }
+    "/v1/clearance-requests/{id}/acknowledgement" => { post => clearance_requests::acknowledge }
     "/v1/clearance-requests/{id}/audit" => { get => clearance_requests::audit }
     "/v1/escalations" => { get => escalations::queue }
     "/v1/escalations/stream" => { get => escalations::stream }

@@ -32,7 +32,8 @@ use crate::error_code::Code;
         ui::index, ui::script, ui::style, ui::strings, ui::world, ui::dev_token, verification::verify,
         check_in::show, check_in::answer,
         clearance_requests::submit, clearance_requests::list, clearance_requests::get,
-        clearance_requests::amend, clearance_requests::withdraw, clearance_requests::audit,
+        clearance_requests::amend, clearance_requests::withdraw, clearance_requests::acknowledge,
+        clearance_requests::audit,
         clearance_requests::stream,
         escalations::queue, escalations::stream, escalations::claim, escalations::release,
         escalations::decide, delegations::create, delegations::list, delegations::revoke,
@@ -359,6 +360,17 @@ fn declare_input_constraints(doc: &mut Value) {
             json!({"minItems": 1, "maxItems": events.len(),
             "items": {"type": "string", "enum": events}}),
         ),
+        (
+            "BriefingBody",
+            "text",
+            json!({"maxLength": crate::domain::sra::MAX_BRIEFING,
+            "pattern": r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"}),
+        ),
+        (
+            "BriefingBody",
+            "url",
+            json!({"maxLength": 2000, "format": "uri", "pattern": "^ *[Hh][Tt][Tt][Pp][Ss]?://"}),
+        ),
         ("AirOperatorBody", "name", text(200)),
         ("AirOperatorBody", "from", json!({"maxLength": 10})),
         ("AirOperatorBody", "until", json!({"maxLength": 10})),
@@ -417,6 +429,12 @@ fn add_webhooks(doc: &mut Value) {
             }
             "request.expired" => {
                 "The request was still pending when its first leg began; it can no longer be decided."
+            }
+            "request.acknowledged" => {
+                "The traveller acknowledged the security briefings the clearance waited for: it is issued."
+            }
+            "request.briefing_overdue" => {
+                "The first leg began and the traveller has not acknowledged a security briefing: the clearance is not issued. Sent once per request."
             }
             "incident.check_requested" => {
                 "An incident was opened (or its reminder is due) where one of the organisation's people may be: make sure they answer, or answer for them. The body is a CheckRequestEvent."

@@ -15,7 +15,11 @@ use crate::domain::audit::{AuditAction, AuditDraft, AuditEntry, first_broken_lin
 use crate::domain::request::{RequestRecord, RequestStatus};
 
 /// Statuses a re-screen may move: pending, or cleared to travel.
-pub(super) const RESCREENED: &str = "('held', 'cleared', 'approved', 'escalated')";
+pub(super) const RESCREENED: &str =
+    "('held', 'cleared', 'approved', 'escalated', 'cleared_pending_acknowledgement')";
+/// Issued clearances: the people the locator and an incident's roll-call find. One waiting
+/// for its traveller's acknowledgement of a briefing counts: they may be travelling.
+pub(super) const ISSUED: &str = "('cleared', 'approved', 'cleared_pending_acknowledgement')";
 
 /// The stage awaiting a decision, for the queue index; none unless escalated.
 pub(super) fn queue_stage(record: &RequestRecord) -> Option<&str> {

@@ -103,4 +103,12 @@ pub trait RequestStore: Send + Sync {
         on: NaiveDate,
         limit: u32,
     ) -> Result<Vec<RequestRecord>, StoreError>;
+    /// Clearances still waiting for their traveller's acknowledgement of a briefing whose
+    /// first leg begins on or before `on`, and whose traveller and unit were not yet told
+    /// (no `briefing_overdue` entry in their trail), soonest first.
+    async fn unacknowledged_started(
+        &self,
+        on: NaiveDate,
+        limit: u32,
+    ) -> Result<Vec<RequestRecord>, StoreError>;
 }

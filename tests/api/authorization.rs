@@ -152,6 +152,18 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
                 _ => return None,
             }
         }
+        // Acknowledging a briefing: the traveller's own word; whoever else may read the
+        // request is refused, whoever may not is told it does not exist.
+        ("post", "/v1/clearance-requests/{id}/acknowledgement") => match (who, case) {
+            (Traveller, Case::OwnEscalated | Case::OwnCleared) => Allow,
+            (UnitSameOrg, Case::OwnEscalated | Case::OwnCleared) => Deny,
+            (UnitOtherOrg, Case::OtherEscalated) => Deny,
+            (Traveller | UnitSameOrg | UnitOtherOrg, _) => Hidden,
+            (ApproverHq, Case::OwnEscalated | Case::OtherEscalated) => Deny,
+            (ApproverHq | ApproverDg, _) => Hidden,
+            (Admin | Analyst | Aviation, _) => Deny,
+            _ => return None,
+        },
         ("get", "/v1/escalations") => only(&[ApproverHq, Admin]), // the `hq` stage
         // `?stage=hq`: DG approvers watch their own stage only.
         ("get", "/v1/escalations/stream") => only(&[ApproverHq, Admin]),

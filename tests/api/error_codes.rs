@@ -475,6 +475,15 @@ async fn every_documented_error_code_is_triggered_and_answers_as_documented() {
         "not_pending",
         seen(WITHDRAW, post(&withdraw).json(&json!({}))).await,
     );
+    // Its SRA carries no briefing: nothing to acknowledge.
+    record(
+        "no_briefing_due",
+        seen(
+            Some(("post", "/v1/clearance-requests/{id}/acknowledgement")),
+            post(&format!("/v1/clearance-requests/{low_id}/acknowledgement")),
+        )
+        .await,
+    );
     // Conditional changes: an If-Match that is not one, and one naming an older version.
     record(
         "invalid_if_match",

@@ -60,6 +60,8 @@ fn record_of(traveller: &str) -> RequestRecord {
             approval_chain: vec![],
             legs: vec![],
             late: None,
+            briefings: Vec::new(),
+            acknowledged: Vec::new(),
         },
         escalation: None,
         version: 1,

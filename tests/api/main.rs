@@ -25,6 +25,7 @@ mod sqlite {
     mod air_operators;
     mod areas_and_sras;
     mod authorization;
+    mod briefings;
     mod cache;
     mod cli;
     mod clocks;
@@ -70,6 +71,7 @@ mod postgres {
     mod air_operators;
     mod areas_and_sras;
     mod authorization;
+    mod briefings;
     mod cache;
     mod clocks;
     mod conditional;

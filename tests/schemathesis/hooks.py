@@ -34,6 +34,7 @@ RULES_BEYOND_THE_SCHEMA = {
     r"^/residual_risk$": "without threats to compute it from, the residual risk must be given",
     r"^/(traveller/(id|org))$": "an amendment cannot change the traveller or the organisation",
     r"^/url$": "a webhook URL must parse as an absolute http(s) URL without credentials",
+    r"^/briefing/url$": "a briefing's link must parse as an absolute http(s) URL",
     r"^/secret$": "a whsec_ secret must be valid base64 of 24 to 64 bytes",
     r"^/stage$|^/stages/\d+$": "the stages are the configured approval chains' (`approval` settings), which the document, built from code, does not know",
     r"^/started_at$": "an incident began at most a year ago and starts at most `incidents.max_ahead_hours` ahead: the document cannot say when now is",

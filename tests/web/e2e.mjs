@@ -857,6 +857,38 @@ try {
   await armo?.context().close();
   await flyer?.context().close();
 
+  let briefer, reader;
+  await test("an SRA with a briefing: the traveller reads it, acknowledges it, and the clearance is issued", () => ({ briefer, reader }), async () => {
+    briefer = await signIn(browser, service.base, "security-analyst", "analyst-9", "");
+    // NER-NIA's version 1 was withdrawn above: the form offers version 2.
+    await briefer.selectOption("#s-area", "NER-NIA");
+    await briefer.waitForFunction(() => document.querySelector("#s-version").value === "2");
+    await briefer.fill("#s-from", new Date().toISOString().slice(0, 10));
+    await briefer.selectOption("#s-risk", "low");
+    await briefer.fill("#s-briefing", "Stay in the compound after dark.\nCarry your radio.");
+    await briefer.fill("#s-briefing-url", "https://briefings.example.org/ner");
+    await briefer.click('[data-testid="publish-form"] button[value="publish"]');
+    await briefer.waitForSelector('[data-testid="rescreen-progress"]:has-text("done")');
+    // axe-core is injected as a script, which the page's own policy rightly refuses.
+    reader = await signIn(browser, service.base, "traveller", "nadia", "UNICEF", 360, { bypassCSP: true });
+    await submit(reader, { area: "NER-NIA" });
+    const status = reader.locator('[data-testid="decision"] [data-testid="status"]').first();
+    await status.waitFor();
+    expect((await status.textContent()) === "Briefing to acknowledge", `decision: ${await status.textContent()}`);
+    const card = reader.locator('[data-testid="briefings"]');
+    const text = await card.textContent();
+    expect(text.includes("Stay in the compound after dark.") && text.includes("NER-NIA"), `briefing: ${text}`);
+    expect((await card.locator("a").getAttribute("href")) === "https://briefings.example.org/ner", "the briefing's link");
+    const violations = await axeViolations(reader);
+    expect(violations.length === 0, `briefing card: ${violations.join("; ")}`);
+    await reader.click('[data-testid="acknowledge"]');
+    await reader.waitForSelector('[data-testid="decision"] [data-testid="status"]:has-text("Cleared")');
+    await reader.waitForSelector('[data-testid="timeline"] li:has-text("briefing acknowledged")');
+    expect(!(await reader.isVisible('[data-testid="acknowledge"]')), "the button stays after acknowledging");
+  });
+  await briefer?.context().close();
+  await reader?.context().close();
+
   for (const width of [1366, 360]) {
     const views = [
       ["signed out", null, async () => {}],

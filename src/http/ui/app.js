@@ -849,10 +849,46 @@ async function openRequest(id, detail, list, { quiet = false } = {}) {
       t(record.verification_url ? "request.print_verify" : "request.print_unverifiable"),
       el("a", { href: verify }, verify), "."),
     decisionCard(record),
+    // replaceChildren would print a null as the text "null".
+    briefingCard(record, async () => {
+      await openRequest(id, detail, list);
+      await refreshList(list, detail);
+    }) || "",
     actions,
     el("h3", {}, t("request.timeline")),
     el("ol", { class: "timeline", "data-testid": "timeline" }, (trail ? trail.items : []).map(timelineEntry)));
   if (!quiet) detail.scrollIntoView({ block: "nearest" });
+}
+
+/** The security briefings the clearance relies on; the traveller acknowledges them here. */
+function briefingCard(record, reopen) {
+  const briefings = record.decision.briefings || [];
+  if (!briefings.length) return null;
+  const acknowledged = record.decision.acknowledged || [];
+  const waiting = record.status === "cleared_pending_acknowledgement";
+  const mine = session && session.roles.includes("traveller") && session.sub === record.traveller.id;
+  return el("section", { class: "card", "data-testid": "briefings", "aria-labelledby": "briefings-title" },
+    el("h3", { id: "briefings-title" }, t("briefing.title")),
+    briefings.map((b) => {
+      const done = acknowledged.find((a) => a.sra.id === b.sra.id);
+      return el("div", { class: "briefing", "data-sra": b.sra.id },
+        el("h4", {}, t("briefing.for", { area: b.area, version: b.sra.version })),
+        b.briefing.text ? el("p", { class: "briefing-text" }, b.briefing.text) : null,
+        b.briefing.url ? el("p", {}, el("a", { href: b.briefing.url, target: "_blank", rel: "noopener noreferrer" }, t("briefing.link"))) : null,
+        el("p", { class: "hint" }, done ? t("briefing.acknowledged", { when: when(done.at), by: done.by }) : t("briefing.not_yet")));
+    }),
+    waiting && mine ? el("div", { class: "actions" }, el("button", {
+      type: "button", "data-testid": "acknowledge",
+      onclick: async (event) => {
+        event.target.disabled = true;
+        const done = await attempt(() => api("POST", `/v1/clearance-requests/${record.id}/acknowledgement`));
+        event.target.disabled = false;
+        if (!done) return;
+        await reopen();
+        say(t("briefing.done"), "ok");
+      },
+    }, t("briefing.acknowledge"))) : null,
+    waiting && !mine ? el("p", {}, t("briefing.traveller_only")) : null);
 }
 
 const APPROVER_ACTIONS = ["claimed", "released", "approved", "rejected", "returned"];
@@ -1053,6 +1089,9 @@ async function areasView(view) {
       el("label", { for: "s-risk" }, t("sra.risk")),
       el("select", { id: "s-risk" }, ["low", "medium", "high", "very_high", "unacceptable"].map((r) => el("option", { value: r }, riskWord(r)))),
       el("label", { for: "s-measures" }, t("sra.measures")), el("textarea", { id: "s-measures", rows: 3 }),
+      el("label", { for: "s-briefing" }, t("sra.briefing")), el("textarea", { id: "s-briefing", rows: 3, maxlength: 5000, "aria-describedby": "s-briefing-hint" }),
+      el("small", { id: "s-briefing-hint", class: "hint" }, t("sra.briefing_hint")),
+      el("label", { for: "s-briefing-url" }, t("sra.briefing_url")), el("input", { id: "s-briefing-url", type: "url", maxlength: 2000 }),
       el("div", { class: "actions" },
         el("button", { type: "submit", value: "draft", "data-testid": "save-draft" }, t("sra.save_draft")),
         el("button", { type: "submit", value: "publish", class: "secondary" }, t("sra.publish_now"))));
@@ -1067,6 +1106,8 @@ async function areasView(view) {
         security_level: Number($("#s-level").value), residual_risk: $("#s-risk").value,
         mandatory_measures: $("#s-measures").value.split("\n").map((m) => m.trim()).filter(Boolean),
       };
+      const briefing = { text: $("#s-briefing").value.trim() || null, url: $("#s-briefing-url").value.trim() || null };
+      if (briefing.text || briefing.url) body.briefing = briefing;
       // Publishing at once changes the risk travellers are cleared against: ask first.
       if (!draft && !window.confirm(t("sra.publish_now_confirm", { version: body.version, area: body.area, risk: riskWord(body.residual_risk) }))) return;
       const done = await attempt(() => api("POST", draft ? "/v1/sras/drafts" : "/v1/sras", body));

@@ -238,7 +238,25 @@ fn status_letter(
     if status == RequestStatus::Held {
         blocks.push(Block::Paragraph(w.t(todo_key(record.decision.code), &[])));
     }
-    if matches!(status, RequestStatus::Cleared | RequestStatus::Approved) {
+    if status == RequestStatus::ClearedPendingAcknowledgement {
+        let briefings: Vec<String> = crate::domain::briefing::unacknowledged(&record.decision)
+            .iter()
+            .map(|d| {
+                let text = d.briefing.text.as_deref().unwrap_or_default();
+                let url = d.briefing.url.as_deref().unwrap_or_default();
+                format!("{} (SRA v{}): {text} {url}", d.area, d.sra.version)
+                    .trim()
+                    .to_owned()
+            })
+            .collect();
+        blocks.push(Block::List(briefings));
+    }
+    if matches!(
+        status,
+        RequestStatus::Cleared
+            | RequestStatus::Approved
+            | RequestStatus::ClearedPendingAcknowledgement
+    ) {
         let conditions: Vec<String> = record
             .decision
             .legs

@@ -139,7 +139,7 @@ impl AreaStore for PostgresStore {
         sqlx::query(
             "INSERT INTO sras (id, area_code, version, status, effective_from, review_due, security_level, residual_risk, threats, \
              mandatory_measures, requires_ssafe, published_at, residual_risk_justification, endorsed_by, endorsed_on, approved_by, \
-             approved_on, withdrawn_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12, $13, $14, $15, $16, $17, $18)",
+             approved_on, withdrawn_at, briefing) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         )
         .bind(sra.id)
         .bind(sra.area.as_str())
@@ -159,6 +159,12 @@ impl AreaStore for PostgresStore {
         .bind(sra.approval.as_ref().map(|s| s.by.clone()))
         .bind(sra.approval.as_ref().map(|s| s.on))
         .bind(sra.withdrawn_at)
+        .bind(
+            sra.briefing
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        )
         .execute(&mut *tx)
         .await
         .map_err(|e| match e {

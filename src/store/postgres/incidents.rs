@@ -20,7 +20,7 @@ use crate::domain::incident::{
 };
 use crate::domain::person::{EmailAddress, Language};
 use crate::domain::request::Dependant;
-use crate::store::encoding::corrupt;
+use crate::store::encoding::{ISSUED, corrupt};
 use crate::store::mail::NewMail;
 use crate::store::{
     Ask, IncidentClosing, IncidentOpening, IncidentStore, RecordedAnswer, Reminders, RollQuery,
@@ -120,12 +120,14 @@ impl IncidentStore for PostgresStore {
         day: NaiveDate,
     ) -> Result<Vec<Sighting>, StoreError> {
         let rows = sqlx::query(
-            "SELECT r.id, r.traveller_id, r.request #>> '{traveller,name}' AS name, r.org, r.submitted_by, \
-             r.request #>> '{traveller,email}' AS email, r.request #>> '{traveller,language}' AS language, \
+            &format!(
+"SELECT r.id, r.traveller_id, r.request #>> '{{traveller,name}}' AS name, r.org, r.submitted_by, \
+             r.request #>> '{{traveller,email}}' AS email, r.request #>> '{{traveller,language}}' AS language, \
              l.area_code, l.arrival, l.departure, l.seq = jsonb_array_length(r.request -> 'legs') - 1 AS last_leg, \
-             r.request #> '{traveller,dependants}' AS dependants \
+             r.request #> '{{traveller,dependants}}' AS dependants \
              FROM request_legs l JOIN clearance_requests r ON r.id = l.request_id \
-             WHERE l.area_code = ANY($1) AND l.arrival <= $3 AND l.departure >= $2 AND r.status IN ('cleared', 'approved')",
+             WHERE l.area_code = ANY($1) AND l.arrival <= $3 AND l.departure >= $2 AND r.status IN {ISSUED}"
+),
         )
         .bind(areas.iter().map(AreaCode::as_str).collect::<Vec<_>>())
         .bind(from)

@@ -45,7 +45,7 @@ const REQUEST_COLUMNS: &str = "id, status, submitted_at, submitted_by, request::
 
 const SRA_COLUMNS: &str = "id, area_code, version, status, effective_from, review_due, security_level, \
      residual_risk, threats::text AS threats, mandatory_measures::text AS mandatory_measures, requires_ssafe, \
-     published_at, residual_risk_justification, endorsed_by, endorsed_on, approved_by, approved_on, withdrawn_at";
+     published_at, residual_risk_justification, endorsed_by, endorsed_on, approved_by, approved_on, withdrawn_at, briefing";
 
 const WEBHOOK_COLUMNS: &str =
     "id, org, url, events::text AS events, secret, created_by, created_at";

@@ -16,7 +16,7 @@ use super::{REQUEST_COLUMNS, commit};
 use crate::domain::area::AreaCode;
 use crate::domain::request::RequestRecord;
 use crate::store::RequestStore;
-use crate::store::encoding::{PendingInsert, corrupt, leg_operator, queue_stage};
+use crate::store::encoding::{ISSUED, PendingInsert, corrupt, leg_operator, queue_stage};
 use crate::store::{
     NewRequest, PersonnelEntry, RequestChange, RequestQuery, RequestScope, StoreError,
 };
@@ -46,12 +46,12 @@ impl RequestStore for PostgresStore {
     #[tracing::instrument(name = "store.headcounts", level = "debug", skip_all)]
     async fn headcounts(&self, on: NaiveDate) -> Result<Vec<(AreaCode, i64)>, StoreError> {
         // One index range per area, as the locator reads it.
-        let rows: Vec<(String, i64)> = sqlx::query_as(
+        let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
             "SELECT a.code, (SELECT COUNT(DISTINCT (r.org, r.traveller_id)) FROM request_legs l \
              JOIN clearance_requests r ON r.id = l.request_id WHERE l.area_code = a.code \
-             AND l.arrival <= $1 AND l.departure >= $1 AND r.status IN ('cleared', 'approved')) \
-             FROM areas a ORDER BY a.code",
-        )
+             AND l.arrival <= $1 AND l.departure >= $1 AND r.status IN {ISSUED}) \
+             FROM areas a ORDER BY a.code"
+        ))
         .bind(on)
         .fetch_all(&self.pool)
         .await?;
@@ -67,10 +67,12 @@ impl RequestStore for PostgresStore {
         on: NaiveDate,
     ) -> Result<Vec<PersonnelEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT r.id, r.traveller_id, r.request->'traveller'->>'name' AS traveller_name, r.org, r.status, \
+            &format!(
+"SELECT r.id, r.traveller_id, r.request->'traveller'->>'name' AS traveller_name, r.org, r.status, \
              l.arrival, l.departure FROM request_legs l JOIN clearance_requests r ON r.id = l.request_id \
-             WHERE l.area_code = $1 AND l.arrival <= $2 AND l.departure >= $2 AND r.status IN ('cleared', 'approved') \
-             ORDER BY r.org, r.traveller_id, l.arrival",
+             WHERE l.area_code = $1 AND l.arrival <= $2 AND l.departure >= $2 AND r.status IN {ISSUED} \
+             ORDER BY r.org, r.traveller_id, l.arrival"
+),
         )
         .bind(area.as_str())
         .bind(on)
@@ -220,6 +222,27 @@ impl RequestStore for PostgresStore {
             .iter()
             .map(request_from_row)
             .collect()
+    }
+
+    #[tracing::instrument(name = "store.unacknowledged_started", level = "debug", skip_all)]
+    async fn unacknowledged_started(
+        &self,
+        on: NaiveDate,
+        limit: u32,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM clearance_requests r \
+             WHERE r.status = 'cleared_pending_acknowledgement' AND r.first_arrival <= $1 \
+             AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.request_id = r.id AND a.action = 'briefing_overdue') \
+             ORDER BY r.first_arrival, r.id LIMIT $2"
+        ))
+        .bind(on)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(request_from_row)
+        .collect()
     }
 
     #[tracing::instrument(name = "store.pending_started", level = "debug", skip_all)]

@@ -60,6 +60,11 @@ pub(super) fn sra_from_row(row: &PgRow) -> Result<Sra, StoreError> {
         endorsement: signoff(row, "endorsed_by", "endorsed_on")?,
         approval: signoff(row, "approved_by", "approved_on")?,
         withdrawn_at: row.try_get("withdrawn_at")?,
+        briefing: row
+            .try_get::<Option<String>, _>("briefing")?
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?,
     })
 }
 

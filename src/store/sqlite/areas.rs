@@ -141,7 +141,7 @@ impl AreaStore for SqliteStore {
         sqlx::query(
             "INSERT INTO sras (id, area_code, version, status, effective_from, review_due, security_level, residual_risk, threats, \
              mandatory_measures, requires_ssafe, published_at, residual_risk_justification, endorsed_by, endorsed_on, approved_by, \
-             approved_on, withdrawn_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             approved_on, withdrawn_at, briefing) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(sra.id.to_string())
         .bind(sra.area.as_str())
@@ -161,6 +161,12 @@ impl AreaStore for SqliteStore {
         .bind(sra.approval.as_ref().map(|s| s.by.clone()))
         .bind(sra.approval.as_ref().map(|s| s.on))
         .bind(sra.withdrawn_at)
+        .bind(
+            sra.briefing
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        )
         .execute(&mut *tx)
         .await
         .map_err(|e| match e {

@@ -18,7 +18,7 @@ use crate::domain::incident::{
 };
 use crate::domain::person::{EmailAddress, Language};
 use crate::domain::request::Dependant;
-use crate::store::encoding::corrupt;
+use crate::store::encoding::{ISSUED, corrupt};
 use crate::store::mail::NewMail;
 use crate::store::{
     Ask, IncidentClosing, IncidentOpening, IncidentStore, RecordedAnswer, Reminders, RollQuery,
@@ -178,12 +178,14 @@ impl IncidentStore for SqliteStore {
         for area in areas {
             // As the locator reads it (see `personnel`): from the area's legs, one JSON array.
             let list: String = sqlx::query_scalar(
-                "SELECT json_group_array(json_array(r.id, r.traveller_id, r.request ->> '$.traveller.name', r.org, \
+                &format!(
+"SELECT json_group_array(json_array(r.id, r.traveller_id, r.request ->> '$.traveller.name', r.org, \
                  r.submitted_by, r.request ->> '$.traveller.email', r.request ->> '$.traveller.language', \
                  l.arrival, l.departure, l.seq = json_array_length(r.request, '$.legs') - 1, \
                  r.request -> '$.traveller.dependants')) \
                  FROM request_legs l CROSS JOIN clearance_requests r ON r.id = l.request_id \
-                 WHERE l.area_code = ?1 AND l.arrival <= ?3 AND l.departure >= ?2 AND +r.status IN ('cleared', 'approved')",
+                 WHERE l.area_code = ?1 AND l.arrival <= ?3 AND l.departure >= ?2 AND +r.status IN {ISSUED}"
+),
             )
             .bind(area.as_str())
             .bind(from)

@@ -17,7 +17,7 @@ use super::webhooks::enqueue_event;
 use crate::domain::area::AreaCode;
 use crate::domain::request::RequestRecord;
 use crate::store::RequestStore;
-use crate::store::encoding::{PendingInsert, leg_operator, queue_stage};
+use crate::store::encoding::{ISSUED, PendingInsert, leg_operator, queue_stage};
 use crate::store::{
     NewRequest, PersonnelEntry, RequestChange, RequestQuery, RequestScope, StoreError,
 };
@@ -60,10 +60,12 @@ impl RequestStore for SqliteStore {
         // out value by value and passed across sqlx's worker thread, took three times as long
         // as the query.
         let list: String = sqlx::query_scalar(
-            "SELECT json_group_array(json_array(r.id, r.traveller_id, r.request ->> '$.traveller.name', r.org, \
+            &format!(
+"SELECT json_group_array(json_array(r.id, r.traveller_id, r.request ->> '$.traveller.name', r.org, \
              r.status, l.arrival, l.departure) ORDER BY r.org, r.traveller_id, l.arrival) \
              FROM request_legs l CROSS JOIN clearance_requests r ON r.id = l.request_id \
-             WHERE l.area_code = ?1 AND l.arrival <= ?2 AND l.departure >= ?2 AND +r.status IN ('cleared', 'approved')",
+             WHERE l.area_code = ?1 AND l.arrival <= ?2 AND l.departure >= ?2 AND +r.status IN {ISSUED}"
+),
         )
         .bind(area.as_str())
         .bind(on)
@@ -101,12 +103,12 @@ impl RequestStore for SqliteStore {
     #[tracing::instrument(name = "store.headcounts", level = "debug", skip_all)]
     async fn headcounts(&self, on: NaiveDate) -> Result<Vec<(AreaCode, i64)>, StoreError> {
         // One index range per area, as the locator reads it (see `personnel`).
-        let rows: Vec<(String, i64)> = sqlx::query_as(
+        let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
             "SELECT a.code, (SELECT COUNT(DISTINCT r.org || char(31) || r.traveller_id) \
              FROM request_legs l CROSS JOIN clearance_requests r ON r.id = l.request_id \
              WHERE l.area_code = a.code AND l.arrival <= ?1 AND l.departure >= ?1 \
-             AND +r.status IN ('cleared', 'approved')) FROM areas a ORDER BY a.code",
-        )
+             AND +r.status IN {ISSUED}) FROM areas a ORDER BY a.code"
+        ))
         .bind(on)
         .fetch_all(&self.pool)
         .await?;
@@ -233,6 +235,27 @@ impl RequestStore for SqliteStore {
             .iter()
             .map(request_from_row)
             .collect()
+    }
+
+    #[tracing::instrument(name = "store.unacknowledged_started", level = "debug", skip_all)]
+    async fn unacknowledged_started(
+        &self,
+        on: NaiveDate,
+        limit: u32,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM clearance_requests r WHERE r.status = 'cleared_pending_acknowledgement' \
+             AND r.first_arrival <= ?1 AND NOT EXISTS (SELECT 1 FROM audit_log a \
+             WHERE a.request_id = r.id AND a.action = 'briefing_overdue') \
+             ORDER BY r.first_arrival, r.id LIMIT ?2",
+        )
+        .bind(on)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(request_from_row)
+        .collect()
     }
 
     #[tracing::instrument(name = "store.pending_started", level = "debug", skip_all)]

@@ -64,6 +64,11 @@ pub(super) fn sra_from_row(row: &SqliteRow) -> Result<Sra, StoreError> {
         endorsement: signoff(row, "endorsed_by", "endorsed_on")?,
         approval: signoff(row, "approved_by", "approved_on")?,
         withdrawn_at: row.try_get::<Option<DateTime<Utc>>, _>("withdrawn_at")?,
+        briefing: row
+            .try_get::<Option<String>, _>("briefing")?
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?,
     })
 }
 
