@@ -67,9 +67,14 @@ fn benches(c: &mut Criterion) {
     let sample = std::fs::read_to_string(settings.config_dir.join("sample-sras.json")).unwrap();
     let (cache, policy): (Arc<AreaRiskCache>, _) = runtime.block_on(async {
         let services = Services::open(&settings).await.unwrap();
-        clearway::cli::sra_import::import(&services.publishing, &sample, Utc::now().date_naive())
-            .await
-            .unwrap();
+        clearway::cli::sra_import::import(
+            &services.publishing,
+            &services.air_operators,
+            &sample,
+            Utc::now().date_naive(),
+        )
+        .await
+        .unwrap();
         (services.cache.clone(), settings.load_policy().unwrap())
     });
     let areas = ["KEN-NBO", "SOM-MOG", "SSD-JUB"];

@@ -191,6 +191,17 @@ struct PolicyFile {
     transit: TransitRules,
     #[serde(default)]
     air_operators: AirOperatorRules,
+    #[serde(default)]
+    headcount: Option<HeadcountRules>,
+}
+
+/// `[headcount]`: more than `per_flight` travellers of one organisation on one flight need
+/// `stage`'s approval.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeadcountRules {
+    per_flight: usize,
+    stage: String,
 }
 
 /// `[air_operators]`: operators a flight may be on whatever the list says of them.
@@ -287,6 +298,15 @@ pub fn parse_policy(text: &str) -> anyhow::Result<PolicyRules> {
                 .map_err(|e| anyhow::anyhow!("air_operators.exempt: {}", e.detail))
         })
         .collect::<anyhow::Result<_>>()?;
+    if let Some(h) = file.headcount {
+        if h.stage.trim().is_empty() {
+            anyhow::bail!("headcount.stage names no stage");
+        }
+        rules.headcount = Some(crate::domain::team::HeadcountRule {
+            per_flight: h.per_flight,
+            stage: h.stage,
+        });
+    }
     Ok(rules)
 }
 
@@ -389,5 +409,45 @@ mod tests {
         assert!(parse_policy(&lax).is_err());
         let inverted = text.replace("PC4 = \"medium\"", "PC4 = \"high\"");
         assert!(parse_policy(&inverted).is_err());
+    }
+
+    #[test]
+    fn the_policy_reads_transit_operator_and_headcount_rules() {
+        let text = std::fs::read_to_string(shipped().join("risk-policy.toml")).unwrap();
+        let shipped_rules = parse_policy(&text).unwrap();
+        assert!(shipped_rules.airside_transit_needs_clearance);
+        assert!(shipped_rules.exempt_operators.is_empty());
+        assert!(shipped_rules.headcount.is_none());
+        let adapted = text
+            .replace(
+                "airside_needs_clearance = true",
+                "airside_needs_clearance = false",
+            )
+            .replace("exempt = []", "exempt = [\"uno\"]")
+            + "\n[headcount]\nper_flight = 30\nstage = \"hq\"\n";
+        let rules = parse_policy(&adapted).unwrap();
+        assert!(!rules.airside_transit_needs_clearance);
+        assert_eq!(
+            rules
+                .exempt_operators
+                .iter()
+                .map(|o| o.as_str())
+                .collect::<Vec<_>>(),
+            ["UNO"]
+        );
+        assert_eq!(
+            rules.headcount,
+            Some(crate::domain::team::HeadcountRule {
+                per_flight: 30,
+                stage: "hq".into()
+            })
+        );
+        assert!(parse_policy(&text.replace("exempt = []", "exempt = [\"U1\"]")).is_err());
+        assert!(
+            parse_policy(&format!(
+                "{text}\n[headcount]\nper_flight = 30\nstage = \" \"\n"
+            ))
+            .is_err()
+        );
     }
 }

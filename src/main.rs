@@ -187,14 +187,22 @@ async fn main() -> anyhow::Result<()> {
 async fn import_file(services: &Services, path: &std::path::Path) -> anyhow::Result<()> {
     let json =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let report = sra_import::import(&services.publishing, &json, Utc::now().date_naive()).await?;
+    let report = sra_import::import(
+        &services.publishing,
+        &services.air_operators,
+        &json,
+        Utc::now().date_naive(),
+    )
+    .await?;
     println!(
-        "{}: {} areas created ({} existed), {} SRAs published ({} existed)",
+        "{}: {} areas created ({} existed), {} SRAs published ({} existed), {} air operators listed ({} existed)",
         path.display(),
         report.areas_created,
         report.areas_existing,
         report.sras_published,
-        report.sras_existing
+        report.sras_existing,
+        report.air_operators,
+        report.air_operators_existing
     );
     Ok(())
 }

@@ -35,6 +35,7 @@ pub struct Services {
     pub events: QueueEvents,
     pub clearing: Arc<Clearing>,
     pub publishing: Publishing,
+    pub air_operators: crate::app::air_operators::AirOperators,
     pub approvals: Approvals,
     /// The approval chains' stages, in the policy's order.
     pub stages: Vec<String>,
@@ -100,6 +101,7 @@ impl Services {
                 stage_roles.clone(),
             )),
             publishing: Publishing::new(store.clone(), cache.clone(), policy),
+            air_operators: crate::app::air_operators::AirOperators::new(store.clone()),
             stages: stage_roles.keys().cloned().collect(),
             stage_roles: stage_roles.clone(),
             approvals: Approvals::new(store.clone(), lease, stage_roles, Arc::new(events.clone()))
@@ -300,7 +302,7 @@ impl Application {
             sole_instance_since: instance.as_ref().map(|_| chrono::Utc::now()),
             webhooks: Webhooks::new(services.store.clone(), webhook_targets.clone()),
             people: People::new(services.store.clone(), services.stages.clone()),
-            air_operators: crate::app::air_operators::AirOperators::new(services.store.clone()),
+            air_operators: services.air_operators,
             delegations: crate::app::delegations::Delegations::new(
                 services.store.clone(),
                 services.stage_roles.clone(),

@@ -1,24 +1,44 @@
-//! Loads areas and SRAs from a JSON file (the sample, or an organisation's own) into the store.
+//! Loads areas, SRAs and air operators from a JSON file (the sample, or an organisation's
+//! own) into the store.
 //! Each SRA is the object `POST /v1/sras` takes. Dates may be absolute (`2027-01-31`) or
 //! relative to the day of import (`today+30d`), so a sample stays realistic whenever it is
 //! loaded. Re-importing skips what already exists.
 
 use anyhow::{Context, bail};
-use chrono::{Days, NaiveDate};
+use chrono::{Days, NaiveDate, SubsecRound};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::app::air_operators::AirOperators;
 use crate::app::error::{AppError, Code};
 use crate::app::json_input::parse_json;
 use crate::app::publishing::Publishing;
 use crate::app::sra_document::SraBody;
+use crate::domain::air_operator::{AirOperator, Assessment, OperatorCode};
 use crate::domain::area::{Area, AreaCode, Degrees, Location, Suspension, SuspensionReason};
+use crate::domain::caller::{Caller, Role};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ImportFile {
     areas: Vec<AreaEntry>,
     sras: Vec<Value>,
+    /// ARMO's list: written as `PUT /v1/air-operators/{designator}` writes it.
+    #[serde(default)]
+    air_operators: Vec<AirOperatorEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AirOperatorEntry {
+    code: String,
+    name: String,
+    assessment: Assessment,
+    from: String,
+    #[serde(default)]
+    until: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +69,8 @@ pub struct ImportReport {
     pub areas_existing: usize,
     pub sras_published: usize,
     pub sras_existing: usize,
+    pub air_operators: usize,
+    pub air_operators_existing: usize,
 }
 
 /// `2027-01-31`, `today`, `today+30d` or `today-90d`.
@@ -86,6 +108,7 @@ fn with_absolute_dates(mut sra: Value, today: NaiveDate) -> anyhow::Result<Value
 
 pub async fn import(
     publishing: &Publishing,
+    air_operators: &AirOperators,
     json: &str,
     today: NaiveDate,
 ) -> anyhow::Result<ImportReport> {
@@ -138,6 +161,40 @@ pub async fn import(
             }) => report.sras_existing += 1,
             Err(problem) => bail!("{label}: {problem}"),
         }
+    }
+    let importer = Caller {
+        subject: IMPORTER.into(),
+        roles: vec![Role::AviationRisk],
+        org: None,
+        valid_until: i64::MAX,
+    };
+    for entry in file.air_operators {
+        let label = format!("air operator {}", entry.code);
+        let code = OperatorCode::parse("code", &entry.code)?;
+        if air_operators.get(&code).await.is_ok() {
+            report.air_operators_existing += 1;
+            continue;
+        }
+        let operator = AirOperator::new(
+            code,
+            &entry.name,
+            entry.assessment,
+            resolve_date(&entry.from, today)?,
+            entry
+                .until
+                .as_deref()
+                .map(|u| resolve_date(u, today))
+                .transpose()?,
+            entry.note.as_deref(),
+            chrono::Utc::now().trunc_subsecs(6),
+            IMPORTER,
+        )
+        .map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
+        air_operators
+            .put(&importer, operator)
+            .await
+            .map_err(|p| anyhow::anyhow!("{label}: {p}"))?;
+        report.air_operators += 1;
     }
     Ok(report)
 }

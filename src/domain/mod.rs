@@ -20,6 +20,7 @@ pub mod policy;
 pub mod request;
 pub mod risk;
 pub mod sra;
+pub mod team;
 pub mod verification;
 pub mod webhook;
 pub mod webhook_target;

@@ -34,6 +34,8 @@ pub struct PolicyRules {
     pub airside_transit_needs_clearance: bool,
     /// Operators a flight may be on whatever their assessment (the policy's exemptions).
     pub exempt_operators: std::collections::BTreeSet<OperatorCode>,
+    /// How many travellers of one organisation may share a flight before a stage approves.
+    pub headcount: Option<super::team::HeadcountRule>,
 }
 
 impl PolicyRules {
@@ -72,6 +74,7 @@ impl PolicyRules {
             incident_holds: true,
             airside_transit_needs_clearance: true,
             exempt_operators: Default::default(),
+            headcount: None,
         })
     }
 
@@ -137,6 +140,9 @@ pub enum DecisionCode {
     AirOperatorNotAssessed,
     /// A flight on an operator the list restricts.
     AirOperatorRestricted,
+    /// More travellers of the organisation on the flight than the policy's headcount rule
+    /// allows: a stage approves.
+    HeadcountApprovalRequired,
     BsafeMissing,
     SsafeMissing,
     MissionSraRequired,
@@ -383,34 +389,19 @@ fn evaluate_leg(
 
     // The flight in: its operator's standing, whatever the area (UNHAS, road and the
     // policy's exempt operators never come here).
-    match flown {
-        Some((code, Assessment::Restricted)) => {
-            let reason = format!(
-                "the flight is on {code}, an air operator the aviation risk list restricts on {}",
-                leg.arrival
-            );
-            return decide(
-                Outcome::Held,
+    if let Some((code, standing)) = flown.filter(|(_, s)| *s != Assessment::Assessed) {
+        let (code_of_leg, what) = match standing {
+            Assessment::Restricted => (
                 DecisionCode::AirOperatorRestricted,
-                reason,
-                governing,
-                conditions,
-            );
-        }
-        Some((code, Assessment::NotAssessed)) => {
-            let reason = format!(
-                "the flight is on {code}, an air operator not assessed for {}",
-                leg.arrival
-            );
-            return decide(
-                Outcome::Held,
+                "an air operator the aviation risk list restricts on",
+            ),
+            _ => (
                 DecisionCode::AirOperatorNotAssessed,
-                reason,
-                governing,
-                conditions,
-            );
-        }
-        Some((_, Assessment::Assessed)) | None => {}
+                "an air operator not assessed for",
+            ),
+        };
+        let reason = format!("the flight is on {code}, {what} {}", leg.arrival);
+        return decide(Outcome::Held, code_of_leg, reason, governing, conditions);
     }
 
     if exempt {
@@ -584,11 +575,11 @@ pub(crate) mod tests {
         NaiveDate::from_ymd_opt(2027, 1, 1).unwrap() + chrono::Days::new(offset)
     }
 
-    fn code(i: usize) -> AreaCode {
+    pub(crate) fn code(i: usize) -> AreaCode {
         AreaCode::parse("", &format!("AREA-{i}")).unwrap()
     }
 
-    fn area_at(i: usize, risk: Option<RiskLevel>, ssafe: bool) -> AreaRisk {
+    pub(crate) fn area_at(i: usize, risk: Option<RiskLevel>, ssafe: bool) -> AreaRisk {
         let area = Area::new(code(i), "Area", "Land", None).unwrap();
         let sras: Vec<Sra> = risk
             .map(|risk| Sra {

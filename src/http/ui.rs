@@ -368,6 +368,7 @@ mod tests {
             AirsideTransit,
             AirOperatorNotAssessed,
             AirOperatorRestricted,
+            HeadcountApprovalRequired,
             BsafeMissing,
             SsafeMissing,
             MissionSraRequired,
@@ -384,6 +385,7 @@ mod tests {
                 | AirsideTransit
                 | AirOperatorNotAssessed
                 | AirOperatorRestricted
+                | HeadcountApprovalRequired
                 | BsafeMissing
                 | SsafeMissing
                 | MissionSraRequired

@@ -188,17 +188,63 @@ async fn the_sample_gives_a_realistic_first_run() {
         .await
         .unwrap();
     let today = chrono::Utc::now().date_naive();
-    let report = clearway::cli::sra_import::import(&services.publishing, &json, today)
-        .await
-        .unwrap();
+    let report = clearway::cli::sra_import::import(
+        &services.publishing,
+        &services.air_operators,
+        &json,
+        today,
+    )
+    .await
+    .unwrap();
     assert!(report.areas_created >= 12, "{report:?}");
-    let again = clearway::cli::sra_import::import(&services.publishing, &json, today)
-        .await
-        .unwrap();
+    let again = clearway::cli::sra_import::import(
+        &services.publishing,
+        &services.air_operators,
+        &json,
+        today,
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        (again.areas_created, again.sras_published),
-        (0, 0),
+        (
+            again.areas_created,
+            again.sras_published,
+            again.air_operators
+        ),
+        (0, 0, 0),
         "re-importing adds nothing"
+    );
+    // The sample's air operators, and the briefing a Yemen clearance waits for.
+    assert_eq!(
+        (report.air_operators, again.air_operators_existing),
+        (2, 2),
+        "{report:?}"
+    );
+    let (_, operators) = app.get("/v1/air-operators", &app.analyst()).await;
+    let standing: Vec<(&str, &str)> = operators["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["code"].as_str().unwrap(),
+                o["assessment"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(standing, [("ZXA", "assessed"), ("ZXR", "restricted")]);
+    let pilot = app.traveller("yara", "WFP");
+    let (_, to_aden) = app
+        .submit(
+            &pilot,
+            &Submission::for_traveller("yara", "WFP")
+                .pc("PC2")
+                .leg("YEM-ADE", 2, 5),
+        )
+        .await;
+    assert_eq!(
+        to_aden["status"], "cleared_pending_acknowledgement",
+        "{to_aden}"
     );
 
     let (_, list) = app.get("/v1/areas", &app.analyst()).await;

@@ -167,6 +167,7 @@ async fn a_suspended_area_holds_every_trip_there() {
         .unwrap();
     clearway::cli::sra_import::import(
         &services.publishing,
+        &services.air_operators,
         &json.to_string(),
         chrono::Utc::now().date_naive(),
     )
