@@ -20,6 +20,7 @@ use crate::domain::delegation::principal;
 use crate::domain::policy::{self, Decision, Outcome, PolicyRules};
 use crate::domain::request::{ClearanceRequest, RequestRecord, RequestStatus};
 use crate::domain::sra::AreaRisk;
+use crate::domain::team::{self, Flight};
 use crate::store::{
     NewRequest, PersonnelEntry, RequestChange, RequestFilter, RequestQuery, RescreenJob, Store,
     StoreError,
@@ -63,7 +64,7 @@ impl Clearing {
         claimed_id: Option<Uuid>,
     ) -> Result<Arc<NewRequest>, AppError> {
         access::may_submit(caller, &request.traveller)?;
-        let decision = self.decide_now(&request).await?;
+        let decision = self.decide_now(&request, None).await?;
         // Microseconds are what both databases keep: the time read back is the time answered.
         let now = Utc::now().trunc_subsecs(6);
         let record = RequestRecord {
@@ -122,10 +123,61 @@ impl Clearing {
         }
     }
 
-    async fn decide(&self, request: &ClearanceRequest) -> Result<Decision, AppError> {
+    /// Decides a stored request again (`id`: it does not count towards its own flights).
+    async fn decide(&self, id: Uuid, request: &ClearanceRequest) -> Result<Decision, AppError> {
         let risks = self.area_risks(request).await?;
         let operators = self.air_operators(request).await?;
-        Ok(self.decide_among(request, &risks, &operators))
+        let decision = self.decide_among(request, &risks, &operators);
+        self.with_headcount(request, decision, Some(id)).await
+    }
+
+    /// The policy's headcount rule on the request's flights: the travellers of its
+    /// organisation other requests put on each flight are counted from the store (read, not
+    /// locked: two submissions at the same moment may both count one short).
+    async fn with_headcount(
+        &self,
+        request: &ClearanceRequest,
+        decision: Decision,
+        except: Option<Uuid>,
+    ) -> Result<Decision, AppError> {
+        let Some(rule) = self.policy.headcount.as_ref() else {
+            return Ok(decision);
+        };
+        let mut booked: Vec<(Flight, usize)> = Vec::new();
+        for leg in request.legs.legs() {
+            let Some(Travel::Flight {
+                operator,
+                flight_number,
+            }) = &leg.travel
+            else {
+                continue;
+            };
+            let flight = Flight {
+                operator: operator.clone(),
+                number: flight_number.clone(),
+                day: leg.arrival,
+            };
+            if booked.iter().any(|(f, _)| f == &flight) {
+                continue;
+            }
+            let others = self
+                .store
+                .travellers_on_flight(&flight, &request.traveller.org, except)
+                .await?;
+            booked.push((flight, others));
+        }
+        let mut decided = team::apply_headcount(
+            std::slice::from_ref(request),
+            vec![decision],
+            Some(rule),
+            |flight, _| {
+                booked
+                    .iter()
+                    .find(|(f, _)| f == flight)
+                    .map_or(0, |(_, n)| *n)
+            },
+        );
+        Ok(decided.remove(0))
     }
 
     fn decide_among(
@@ -144,10 +196,15 @@ impl Clearing {
 
     /// A decision for a request being asked for now (submitted or amended): with whether it
     /// came later than the policy's lead times ask.
-    async fn decide_now(&self, request: &ClearanceRequest) -> Result<Decision, AppError> {
+    async fn decide_now(
+        &self,
+        request: &ClearanceRequest,
+        stored: Option<Uuid>,
+    ) -> Result<Decision, AppError> {
         let risks = self.area_risks(request).await?;
         let operators = self.air_operators(request).await?;
-        let mut decision = self.decide_among(request, &risks, &operators);
+        let decision = self.decide_among(request, &risks, &operators);
+        let mut decision = self.with_headcount(request, decision, stored).await?;
         decision.late = crate::domain::lead_time::lateness(
             request,
             &decision,
@@ -562,7 +619,7 @@ impl Clearing {
                 "the organisation of a request cannot change; submit a new request",
             ));
         }
-        let mut decision = self.decide_now(&request).await?;
+        let mut decision = self.decide_now(&request, Some(id)).await?;
         // The traveller read those briefings already; a new version's still asks.
         decision.acknowledged = current.decision.acknowledged.clone();
         // Microseconds are what both databases keep: the time read back is the time answered.
@@ -606,7 +663,7 @@ impl Clearing {
             let Some(current) = self.store.get_request(id).await? else {
                 return Ok(false);
             };
-            let mut decision = self.decide(&current.request).await?;
+            let mut decision = self.decide(id, &current.request).await?;
             // Lateness is about when it was asked for, which a re-screening does not change;
             // nor does it unsay the traveller's acknowledgements.
             decision.late = current.decision.late.clone();

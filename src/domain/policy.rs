@@ -82,9 +82,12 @@ impl PolicyRules {
         self.acceptance[&pc]
     }
 
-    /// Every stage any approval chain names.
+    /// Every stage any approval chain, or the headcount rule, names.
     pub fn stages(&self) -> impl Iterator<Item = &Stage> {
-        self.chains.values().flatten()
+        self.chains
+            .values()
+            .flatten()
+            .chain(self.headcount.iter().map(|h| &h.stage))
     }
 
     pub fn chain_for(&self, risk: RiskLevel) -> &[Stage] {

@@ -20,6 +20,9 @@ pub(super) const RESCREENED: &str =
 /// Issued clearances: the people the locator and an incident's roll-call find. One waiting
 /// for its traveller's acknowledgement of a briefing counts: they may be travelling.
 pub(super) const ISSUED: &str = "('cleared', 'approved', 'cleared_pending_acknowledgement')";
+/// Requests that still put their traveller on their flights: pending or issued.
+pub(super) const LIVE: &str =
+    "('held', 'escalated', 'returned', 'cleared', 'approved', 'cleared_pending_acknowledgement')";
 
 /// The stage awaiting a decision, for the queue index; none unless escalated.
 pub(super) fn queue_stage(record: &RequestRecord) -> Option<&str> {

@@ -10,6 +10,7 @@ use super::{NewRequest, StoreError};
 use crate::domain::area::AreaCode;
 use crate::domain::audit::AuditDraft;
 use crate::domain::request::{OrgId, RequestRecord, RequestStatus, TravellerId};
+use crate::domain::team::Flight;
 
 /// Whose requests a list may show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +104,14 @@ pub trait RequestStore: Send + Sync {
         on: NaiveDate,
         limit: u32,
     ) -> Result<Vec<RequestRecord>, StoreError>;
+    /// How many travellers of `org` other than the request `except` hold a live request
+    /// (pending or issued) with a leg on `flight`: the headcount rule counts them.
+    async fn travellers_on_flight(
+        &self,
+        flight: &Flight,
+        org: &OrgId,
+        except: Option<Uuid>,
+    ) -> Result<usize, StoreError>;
     /// Clearances still waiting for their traveller's acknowledgement of a briefing whose
     /// first leg begins on or before `on`, and whose traveller and unit were not yet told
     /// (no `briefing_overdue` entry in their trail), soonest first.

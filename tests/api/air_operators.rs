@@ -243,3 +243,65 @@ async fn bad_flights_and_assessments_are_refused_and_change_nothing() {
         "a refusal changed the store"
     );
 }
+
+/// The headcount rule (issue 31, item 1): more travellers of one organisation on one flight
+/// than the policy allows need the named stage, counting the requests already stored.
+#[tokio::test]
+async fn more_of_an_organisation_on_one_flight_than_the_policy_allows_need_a_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("risk-policy.toml");
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/risk-policy.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        &policy,
+        format!("{shipped}\n[headcount]\nper_flight = 2\nstage = \"hq\"\n"),
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(|s| s.policy.file = policy.clone()).await;
+    app.area("TST-LOW", Some("low")).await;
+    assess(&app, "KQA", "assessed").await;
+    let submit = async |who: &str, org: &str, number: &str| {
+        let trip = Submission::for_traveller(who, org)
+            .leg("TST-LOW", 3, 6)
+            .set(
+                "/legs/0/travel",
+                json!({"mode": "flight", "operator": "KQA", "flight_number": number}),
+            );
+        let (status, body) = app.submit(&app.traveller(who, org), &trip).await;
+        assert_eq!(status, 201, "{body}");
+        body
+    };
+    for who in ["u1", "u2"] {
+        assert_eq!(submit(who, "UNDP", "KQ310").await["status"], "cleared");
+    }
+    let third = submit("u3", "UNDP", "KQ310").await;
+    assert_eq!(
+        (
+            &third["status"],
+            &third["decision"]["code"],
+            &third["decision"]["approval_chain"]
+        ),
+        (
+            &json!("escalated"),
+            &json!("headcount_approval_required"),
+            &json!(["hq"])
+        ),
+        "{third}"
+    );
+    assert!(
+        third["decision"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("3 travellers of UNDP on flight KQ310"),
+        "{third}"
+    );
+    // Another organisation, or another flight, is counted apart.
+    assert_eq!(submit("w1", "WFP", "KQ310").await["status"], "cleared");
+    assert_eq!(submit("u4", "UNDP", "KQ312").await["status"], "cleared");
+    // HQ's approvers see it in their queue.
+    let hq = app.token("hq-1", &[Role::ApproverHq], None);
+    let (_, queue) = app.get("/v1/escalations?stage=hq", &hq).await;
+    assert_eq!(queue["items"][0]["request"]["id"], third["id"], "{queue}");
+}

@@ -748,9 +748,12 @@ async function refreshList(list, detail, quiet = false) {
   query.set("limit", String(quiet ? Math.max(PAGE, shown) : PAGE));
   const path = `/v1/clearance-requests?${query}`;
   list.loading = true;
+  // Only the latest load may draw: a live refresh started before a search (or before the
+  // requests it lists were all stored) must not land after it and show older news.
+  const ticket = (list.ticket = (list.ticket || 0) + 1);
   const page = await (quiet ? api("GET", path).catch(() => null) : attempt(() => api("GET", path)))
     .finally(() => { list.loading = false; });
-  if (!page) return;
+  if (!page || ticket !== list.ticket) return;
   const fingerprint = page.items.map((r) => `${r.id}:${r.version}`).join(",");
   if (quiet && list.dataset.fingerprint === fingerprint) return;
   list.dataset.fingerprint = fingerprint;
@@ -767,9 +770,10 @@ async function moreRequests(list, detail) {
   query.set("limit", String(PAGE));
   query.set("cursor", list.next);
   list.loading = true;
+  const ticket = (list.ticket = (list.ticket || 0) + 1);
   const page = await attempt(() => api("GET", `/v1/clearance-requests?${query}`))
     .finally(() => { list.loading = false; });
-  if (!page) return;
+  if (!page || ticket !== list.ticket) return;
   list.items = [...list.items, ...page.items];
   list.next = page.next_cursor || null;
   list.dataset.fingerprint = list.items.map((r) => `${r.id}:${r.version}`).join(",");

@@ -14,9 +14,10 @@ use super::rows::request_from_row;
 use super::webhooks::enqueue_event;
 use super::{REQUEST_COLUMNS, commit};
 use crate::domain::area::AreaCode;
-use crate::domain::request::RequestRecord;
+use crate::domain::request::{OrgId, RequestRecord};
+use crate::domain::team::Flight;
 use crate::store::RequestStore;
-use crate::store::encoding::{ISSUED, PendingInsert, corrupt, leg_operator, queue_stage};
+use crate::store::encoding::{ISSUED, LIVE, PendingInsert, corrupt, leg_operator, queue_stage};
 use crate::store::{
     NewRequest, PersonnelEntry, RequestChange, RequestQuery, RequestScope, StoreError,
 };
@@ -222,6 +223,31 @@ impl RequestStore for PostgresStore {
             .iter()
             .map(request_from_row)
             .collect()
+    }
+
+    #[tracing::instrument(name = "store.travellers_on_flight", level = "debug", skip_all)]
+    async fn travellers_on_flight(
+        &self,
+        flight: &Flight,
+        org: &OrgId,
+        except: Option<Uuid>,
+    ) -> Result<usize, StoreError> {
+        // Through the operator's partial index; the flight number is the leg's, in the JSON.
+        let count: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(DISTINCT r.traveller_id) FROM request_legs l \
+             JOIN clearance_requests r ON r.id = l.request_id \
+             WHERE l.operator = $1 AND l.arrival = $2 AND r.org = $3 AND r.status IN {LIVE} \
+             AND ($4::uuid IS NULL OR r.id <> $4) \
+             AND r.request -> 'legs' -> l.seq::int -> 'travel' ->> 'flight_number' = $5"
+        ))
+        .bind(flight.operator.as_str())
+        .bind(flight.day)
+        .bind(org.as_str())
+        .bind(except)
+        .bind(&flight.number)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(usize::try_from(count).unwrap_or(0))
     }
 
     #[tracing::instrument(name = "store.unacknowledged_started", level = "debug", skip_all)]

@@ -15,9 +15,10 @@ use super::push_page;
 use super::rows::request_from_row;
 use super::webhooks::enqueue_event;
 use crate::domain::area::AreaCode;
-use crate::domain::request::RequestRecord;
+use crate::domain::request::{OrgId, RequestRecord};
+use crate::domain::team::Flight;
 use crate::store::RequestStore;
-use crate::store::encoding::{ISSUED, PendingInsert, leg_operator, queue_stage};
+use crate::store::encoding::{ISSUED, LIVE, PendingInsert, leg_operator, queue_stage};
 use crate::store::{
     NewRequest, PersonnelEntry, RequestChange, RequestQuery, RequestScope, StoreError,
 };
@@ -235,6 +236,31 @@ impl RequestStore for SqliteStore {
             .iter()
             .map(request_from_row)
             .collect()
+    }
+
+    #[tracing::instrument(name = "store.travellers_on_flight", level = "debug", skip_all)]
+    async fn travellers_on_flight(
+        &self,
+        flight: &Flight,
+        org: &OrgId,
+        except: Option<Uuid>,
+    ) -> Result<usize, StoreError> {
+        // Through the operator's partial index; the flight number is the leg's, in the JSON.
+        let count: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(DISTINCT r.traveller_id) FROM request_legs l \
+             CROSS JOIN clearance_requests r ON r.id = l.request_id \
+             WHERE l.operator = ?1 AND l.arrival = ?2 AND r.org = ?3 AND r.status IN {LIVE} \
+             AND r.id <> ?4 \
+             AND json_extract(r.request, '$.legs[' || l.seq || '].travel.flight_number') = ?5"
+        ))
+        .bind(flight.operator.as_str())
+        .bind(flight.day)
+        .bind(org.as_str())
+        .bind(except.map(|id| id.to_string()).unwrap_or_default())
+        .bind(&flight.number)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(usize::try_from(count).unwrap_or(0))
     }
 
     #[tracing::instrument(name = "store.unacknowledged_started", level = "debug", skip_all)]
