@@ -378,11 +378,7 @@ impl Approvals {
                         next.escalation = Some(concluded);
                         // An approval waits for the traveller's acknowledgement of a briefing
                         // like any clearance.
-                        next.status = crate::domain::briefing::settle(
-                            status,
-                            &next.decision,
-                            status == RequestStatus::Approved,
-                        );
+                        next.status = crate::domain::briefing::settle(status, &mut next.decision);
                         vec![(QueueEventKind::Decided, at)]
                     }
                 }

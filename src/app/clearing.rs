@@ -64,12 +64,12 @@ impl Clearing {
         claimed_id: Option<Uuid>,
     ) -> Result<Arc<NewRequest>, AppError> {
         access::may_submit(caller, &request.traveller)?;
-        let decision = self.decide_now(&request, None).await?;
+        let mut decision = self.decide_now(&request, None).await?;
         // Microseconds are what both databases keep: the time read back is the time answered.
         let now = Utc::now().trunc_subsecs(6);
         let record = RequestRecord {
             id: claimed_id.unwrap_or_else(Uuid::now_v7),
-            status: briefing::settle(RequestStatus::from(decision.outcome), &decision, false),
+            status: briefing::settle(RequestStatus::from(decision.outcome), &mut decision),
             submitted_at: now,
             submitted_by: caller.subject.clone(),
             escalation: escalation_for(&decision, now),
@@ -123,7 +123,7 @@ impl Clearing {
         }
     }
 
-    /// Decides a stored request again (`id`: it does not count towards its own flights).
+    /// Decides a stored request again (`id`: the headcount counts those booked before it).
     async fn decide(&self, id: Uuid, request: &ClearanceRequest) -> Result<Decision, AppError> {
         let risks = self.area_risks(request).await?;
         let operators = self.air_operators(request).await?;
@@ -132,13 +132,15 @@ impl Clearing {
     }
 
     /// The policy's headcount rule on the request's flights: the travellers of its
-    /// organisation other requests put on each flight are counted from the store (read, not
-    /// locked: two submissions at the same moment may both count one short).
+    /// organisation that requests made before it put on each flight are counted from the
+    /// store (all of them for a new request; read, not locked: two submissions at the same
+    /// moment may both count one short). The first to book stay as decided; those past
+    /// the limit need the stage, and stay so when decided again.
     async fn with_headcount(
         &self,
         request: &ClearanceRequest,
         decision: Decision,
-        except: Option<Uuid>,
+        before: Option<Uuid>,
     ) -> Result<Decision, AppError> {
         let Some(rule) = self.policy.headcount.as_ref() else {
             return Ok(decision);
@@ -162,7 +164,7 @@ impl Clearing {
             }
             let others = self
                 .store
-                .travellers_on_flight(&flight, &request.traveller.org, except)
+                .travellers_on_flight(&flight, &request.traveller.org, before)
                 .await?;
             booked.push((flight, others));
         }
@@ -478,7 +480,7 @@ impl Clearing {
             })
             .collect();
         next.decision.acknowledged.extend(acknowledged);
-        next.status = briefing::settle(current.status, &next.decision, current.approved_by_chain());
+        next.status = briefing::settle(current.status, &mut next.decision);
         next.version += 1;
         let change = RequestChange {
             record: &next,
@@ -625,7 +627,7 @@ impl Clearing {
         // Microseconds are what both databases keep: the time read back is the time answered.
         let now = Utc::now().trunc_subsecs(6);
         let next = RequestRecord {
-            status: briefing::settle(RequestStatus::from(decision.outcome), &decision, false),
+            status: briefing::settle(RequestStatus::from(decision.outcome), &mut decision),
             escalation: escalation_for(&decision, now),
             request,
             decision,
@@ -668,13 +670,14 @@ impl Clearing {
             // nor does it unsay the traveller's acknowledgements.
             decision.late = current.decision.late.clone();
             decision.acknowledged = current.decision.acknowledged.clone();
-            // A clearance waiting for an acknowledgement moves as the clearance it is; then
-            // a new version's briefing may ask again, or an acknowledged one stop asking.
-            let approved = current.approved_by_chain();
-            let issued = current.status.issued_as(approved);
+            // A clearance waiting for an acknowledgement moves as the clearance it will be;
+            // then a new version's briefing may ask again, or an acknowledged one stop asking.
+            let issued = briefing::issued_as(current.status, &current.decision);
             let moved = issued.after_rescreen(decision.outcome).unwrap_or(issued);
-            let status = briefing::settle(moved, &decision, approved);
-            if status == current.status {
+            let status = briefing::settle(moved, &mut decision);
+            // A briefing that changed while one still waits is news too: the traveller must
+            // read the one in force.
+            if status == current.status && decision.briefings == current.decision.briefings {
                 return Ok(false);
             }
             let now = Utc::now();

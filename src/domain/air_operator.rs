@@ -48,6 +48,20 @@ pub fn flight_number(field: &str, raw: &str) -> Result<String, Invalid> {
         .filter(|c| !c.is_whitespace())
         .collect::<String>()
         .to_ascii_uppercase();
+    // Only ASCII makes a flight number; checked first, so the byte splits below fall on
+    // characters.
+    let refuse = || {
+        Invalid::new(
+            field,
+            Code::InvalidField,
+            format!(
+                "`{raw}` is not a flight number (an airline code and 1 to 4 digits, such as KQ310)"
+            ),
+        )
+    };
+    if !number.is_ascii() {
+        return Err(refuse());
+    }
     let shape = |airline_len: usize| {
         let (airline, digits) = number.split_at(airline_len.min(number.len()));
         let digits = digits
@@ -65,13 +79,7 @@ pub fn flight_number(field: &str, raw: &str) -> Result<String, Invalid> {
     if shape(2) || shape(3) {
         Ok(number)
     } else {
-        Err(Invalid::new(
-            field,
-            Code::InvalidField,
-            format!(
-                "`{raw}` is not a flight number (an airline code and 1 to 4 digits, such as KQ310)"
-            ),
-        ))
+        Err(refuse())
     }
 }
 
@@ -215,7 +223,9 @@ mod tests {
         ] {
             assert_eq!(flight_number("", raw).unwrap(), number);
         }
-        for bad in ["KQ", "310", "KQ12345", "K-310", "KQ31O0"] {
+        for bad in [
+            "KQ", "310", "KQ12345", "K-310", "KQ31O0", "Aé1", "KQ€1", "ÉÉ12",
+        ] {
             assert!(flight_number("/f", bad).is_err(), "{bad}");
         }
     }

@@ -36,20 +36,35 @@ pub fn unacknowledged(decision: &Decision) -> Vec<&BriefingDue> {
         .collect()
 }
 
-/// The status of an issued clearance given its briefings: pending acknowledgement while any
-/// is unacknowledged, else cleared, or approved when the approval chain decided it. Other
-/// statuses are not issued clearances and stay as they are.
-pub fn settle(status: RequestStatus, decision: &Decision, approved: bool) -> RequestStatus {
+/// The status of a clearance given its briefings: waiting for an acknowledgement while any
+/// is unacknowledged (the decision keeps what it will be issued as), else issued as `cleared`
+/// or `approved`. `status` is the clearance's (or `cleared_pending_acknowledgement`, which
+/// the decision's `issues_as` resolves); other statuses are not issued clearances and stay.
+pub fn settle(status: RequestStatus, decision: &mut Decision) -> RequestStatus {
     use RequestStatus as S;
+    let issued = match status {
+        S::ClearedPendingAcknowledgement => decision.issues_as.unwrap_or(S::Cleared),
+        S::Cleared | S::Approved => status,
+        other => {
+            decision.issues_as = None;
+            return other;
+        }
+    };
+    if unacknowledged(decision).is_empty() {
+        decision.issues_as = None;
+        issued
+    } else {
+        decision.issues_as = Some(issued);
+        S::ClearedPendingAcknowledgement
+    }
+}
+
+/// The clearance a stored status stands for when decided again: one waiting for an
+/// acknowledgement is what its decision says it will be issued as.
+pub fn issued_as(status: RequestStatus, decision: &Decision) -> RequestStatus {
     match status {
-        S::Cleared | S::Approved | S::ClearedPendingAcknowledgement => {
-            if !unacknowledged(decision).is_empty() {
-                S::ClearedPendingAcknowledgement
-            } else if approved {
-                S::Approved
-            } else {
-                S::Cleared
-            }
+        RequestStatus::ClearedPendingAcknowledgement => {
+            decision.issues_as.unwrap_or(RequestStatus::Cleared)
         }
         other => other,
     }
@@ -95,68 +110,50 @@ mod tests {
                     by: "kim".into(),
                 })
                 .collect(),
+            issues_as: None,
         }
     }
 
     #[test]
     fn an_issued_clearance_waits_for_every_briefing_of_its_versions() {
         use RequestStatus as S;
+        let pending = S::ClearedPendingAcknowledgement;
+        // (status, briefed, acknowledged, issues_as before, status after, issues_as after)
         let cases = [
-            (S::Cleared, &[][..], &[][..], false, S::Cleared),
+            (S::Cleared, &[][..], &[][..], None, S::Cleared, None),
+            (S::Cleared, &[3], &[], None, pending, Some(S::Cleared)),
+            (S::Approved, &[3], &[], None, pending, Some(S::Approved)),
+            (pending, &[3], &[3], Some(S::Cleared), S::Cleared, None),
+            (pending, &[3], &[3], Some(S::Approved), S::Approved, None),
             (
-                S::Cleared,
+                pending,
                 &[3],
                 &[],
-                false,
-                S::ClearedPendingAcknowledgement,
-            ),
-            (
-                S::Approved,
-                &[3],
-                &[],
-                true,
-                S::ClearedPendingAcknowledgement,
-            ),
-            (
-                S::ClearedPendingAcknowledgement,
-                &[3],
-                &[3],
-                false,
-                S::Cleared,
-            ),
-            (
-                S::ClearedPendingAcknowledgement,
-                &[3],
-                &[3],
-                true,
-                S::Approved,
+                Some(S::Approved),
+                pending,
+                Some(S::Approved),
             ),
             // A new version asks again: v3's acknowledgement does not cover v4.
-            (
-                S::Cleared,
-                &[4],
-                &[3],
-                false,
-                S::ClearedPendingAcknowledgement,
-            ),
-            (
-                S::Cleared,
-                &[3, 4],
-                &[3],
-                false,
-                S::ClearedPendingAcknowledgement,
-            ),
-            // Not issued: nothing to acknowledge yet.
-            (S::Held, &[3], &[], false, S::Held),
-            (S::Escalated, &[3], &[], false, S::Escalated),
-            (S::Revoked, &[3], &[], false, S::Revoked),
+            (S::Cleared, &[4], &[3], None, pending, Some(S::Cleared)),
+            (S::Cleared, &[3, 4], &[3], None, pending, Some(S::Cleared)),
+            // Not issued: nothing to acknowledge yet, and nothing to issue as.
+            (S::Held, &[3], &[], Some(S::Approved), S::Held, None),
+            (S::Escalated, &[3], &[], None, S::Escalated, None),
+            (S::Revoked, &[3], &[], None, S::Revoked, None),
         ];
-        for (status, briefed, acknowledged, approved, expected) in cases {
+        for (status, briefed, acknowledged, before, expected, after) in cases {
+            let mut d = decision(briefed, acknowledged);
+            d.issues_as = before;
             assert_eq!(
-                settle(status, &decision(briefed, acknowledged), approved),
-                expected,
-                "{status:?} briefed {briefed:?} acknowledged {acknowledged:?}"
+                (settle(status, &mut d), d.issues_as),
+                (expected, after),
+                "{status:?} briefed {briefed:?} acknowledged {acknowledged:?} issued as {before:?}"
             );
         }
+        let mut approved = decision(&[3], &[]);
+        approved.issues_as = Some(S::Approved);
+        assert_eq!(issued_as(pending, &approved), S::Approved);
+        assert_eq!(issued_as(pending, &decision(&[3], &[])), S::Cleared);
+        assert_eq!(issued_as(S::Held, &approved), S::Held);
     }
 }

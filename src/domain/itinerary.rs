@@ -87,7 +87,8 @@ impl Itinerary {
             }
             // A transit has no overnight stay: it leaves the day it arrives, or the next
             // morning after a late connection.
-            if leg.transit.is_some() && leg.departure > leg.arrival + chrono::Days::new(1) {
+            let next_day = leg.arrival.checked_add_days(chrono::Days::new(1));
+            if leg.transit.is_some() && next_day.is_some_and(|next| leg.departure > next) {
                 return Err(Invalid::new(
                     format!("/legs/{i}/departure"),
                     Code::InvalidItinerary,

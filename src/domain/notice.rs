@@ -128,6 +128,7 @@ mod tests {
                 late: None,
                 briefings: Vec::new(),
                 acknowledged: Vec::new(),
+                issues_as: None,
             },
             escalation: Some(Escalation::start(
                 vec!["hq".into(), "dg".into()],

@@ -184,6 +184,10 @@ pub struct Decision {
     /// earlier version does not count for a new one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acknowledged: Vec<super::briefing::Acknowledgement>,
+    /// While the clearance waits for an acknowledgement: the status it is issued with then
+    /// (`cleared`, or `approved` when the approval chain decided it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issues_as: Option<super::request::RequestStatus>,
 }
 
 /// Decides a request. `area_risk` gives what is known of each area, `operator` the list's
@@ -285,6 +289,7 @@ fn combine(legs: Vec<LegDecision>, rules: &PolicyRules) -> Decision {
         late: None,
         briefings: Vec::new(),
         acknowledged: Vec::new(),
+        issues_as: None,
     }
 }
 

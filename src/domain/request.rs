@@ -259,18 +259,6 @@ impl std::str::FromStr for RequestStatus {
     }
 }
 
-impl RequestRecord {
-    /// Whether the approval chain approved it (every stage of the last pass).
-    pub fn approved_by_chain(&self) -> bool {
-        self.escalation.as_ref().is_some_and(|e| {
-            e.decisions.len() == e.chain.len()
-                && e.decisions
-                    .iter()
-                    .all(|d| d.verdict == super::approval::Verdict::Approve)
-        })
-    }
-}
-
 /// A request as recorded: what was asked, by whom, and what was decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RequestRecord {
@@ -306,16 +294,6 @@ impl RequestStatus {
             _ => return None,
         };
         (next != self).then_some(next)
-    }
-
-    /// The clearance a status stands for when decided again: one waiting for an
-    /// acknowledgement is the clearance, or the approval, it will be.
-    pub fn issued_as(self, approved: bool) -> RequestStatus {
-        match self {
-            Self::ClearedPendingAcknowledgement if approved => Self::Approved,
-            Self::ClearedPendingAcknowledgement => Self::Cleared,
-            other => other,
-        }
     }
 
     /// Still open: a person or a change of circumstances may yet move it.

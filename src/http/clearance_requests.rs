@@ -761,6 +761,7 @@ mod tests {
                 late: None,
                 briefings: Vec::new(),
                 acknowledged: Vec::new(),
+                issues_as: None,
                 legs: vec![LegDecision {
                     area: request.legs.legs()[0].area.clone(),
                     sra: Some(SraRef {

@@ -104,13 +104,15 @@ pub trait RequestStore: Send + Sync {
         on: NaiveDate,
         limit: u32,
     ) -> Result<Vec<RequestRecord>, StoreError>;
-    /// How many travellers of `org` other than the request `except` hold a live request
-    /// (pending or issued) with a leg on `flight`: the headcount rule counts them.
+    /// How many travellers of `org` hold a live request (pending or issued) with a leg on
+    /// `flight`, counting only requests made before the stored request `before` (ids are
+    /// time-ordered), or all of them for a request not yet stored: the headcount rule counts
+    /// who booked first, so deciding a request again gives the same answer.
     async fn travellers_on_flight(
         &self,
         flight: &Flight,
         org: &OrgId,
-        except: Option<Uuid>,
+        before: Option<Uuid>,
     ) -> Result<usize, StoreError>;
     /// Clearances still waiting for their traveller's acknowledgement of a briefing whose
     /// first leg begins on or before `on`, and whose traveller and unit were not yet told

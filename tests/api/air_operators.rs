@@ -300,6 +300,10 @@ async fn more_of_an_organisation_on_one_flight_than_the_policy_allows_need_a_sta
     // Another organisation, or another flight, is counted apart.
     assert_eq!(submit("w1", "WFP", "KQ310").await["status"], "cleared");
     assert_eq!(submit("u4", "UNDP", "KQ312").await["status"], "cleared");
+    // Decided again (the operator's entry rewritten): those who booked first stay cleared,
+    // the third still needs HQ.
+    let (_, _, moved) = assess(&app, "KQA", "assessed").await;
+    assert_eq!(moved, 0, "deciding again moved someone");
     // HQ's approvers see it in their queue.
     let hq = app.token("hq-1", &[Role::ApproverHq], None);
     let (_, queue) = app.get("/v1/escalations?stage=hq", &hq).await;

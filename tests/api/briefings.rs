@@ -154,6 +154,53 @@ async fn a_clearance_waits_for_its_briefing_and_a_new_version_asks_again() {
     assert!(plain["decision"].get("briefings").is_none(), "{plain}");
 }
 
+/// A version that replaces the one whose briefing still waits: the traveller is shown, and
+/// acknowledges, the briefing in force.
+#[tokio::test]
+async fn a_waiting_briefing_replaced_by_a_new_version_is_the_one_to_acknowledge() {
+    let app = TestApp::spawn().await;
+    app.area("TST-BRF", None).await;
+    publish(&app, "TST-BRF", 1, -2, "Version one.").await;
+    let kim = app.traveller("kim", "WFP");
+    let (_, body) = app
+        .submit(
+            &kim,
+            &Submission::for_traveller("kim", "WFP").leg("TST-BRF", 3, 6),
+        )
+        .await;
+    assert_eq!(body["status"], "cleared_pending_acknowledgement", "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    publish(&app, "TST-BRF", 2, -1, "Version two.").await;
+    settled(&app).await;
+    let (_, waiting) = app.get(&format!("/v1/clearance-requests/{id}"), &kim).await;
+    assert_eq!(waiting["status"], "cleared_pending_acknowledgement");
+    let briefed: Vec<(i64, &str)> = waiting["decision"]["briefings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["sra"]["version"].as_i64().unwrap(),
+                b["briefing"]["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(briefed, [(2, "Version two.")], "{waiting}");
+    let (status, issued) = app
+        .post(
+            &format!("/v1/clearance-requests/{id}/acknowledgement"),
+            &kim,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, &issued["status"]),
+        (200, &json!("cleared")),
+        "{issued}"
+    );
+    assert_eq!(issued["decision"]["acknowledged"][0]["sra"]["version"], 2);
+}
+
 #[tokio::test]
 async fn travel_that_begins_unacknowledged_is_told_to_the_traveller_and_their_unit_once() {
     let receiver = Receiver::start(0, Duration::ZERO);

@@ -62,6 +62,7 @@ fn record_of(traveller: &str) -> RequestRecord {
             late: None,
             briefings: Vec::new(),
             acknowledged: Vec::new(),
+            issues_as: None,
         },
         escalation: None,
         version: 1,

@@ -230,20 +230,20 @@ impl RequestStore for PostgresStore {
         &self,
         flight: &Flight,
         org: &OrgId,
-        except: Option<Uuid>,
+        before: Option<Uuid>,
     ) -> Result<usize, StoreError> {
         // Through the operator's partial index; the flight number is the leg's, in the JSON.
         let count: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(DISTINCT r.traveller_id) FROM request_legs l \
              JOIN clearance_requests r ON r.id = l.request_id \
              WHERE l.operator = $1 AND l.arrival = $2 AND r.org = $3 AND r.status IN {LIVE} \
-             AND ($4::uuid IS NULL OR r.id <> $4) \
+             AND ($4::uuid IS NULL OR r.id < $4) \
              AND r.request -> 'legs' -> l.seq::int -> 'travel' ->> 'flight_number' = $5"
         ))
         .bind(flight.operator.as_str())
         .bind(flight.day)
         .bind(org.as_str())
-        .bind(except)
+        .bind(before)
         .bind(&flight.number)
         .fetch_one(&self.pool)
         .await?;

@@ -243,20 +243,21 @@ impl RequestStore for SqliteStore {
         &self,
         flight: &Flight,
         org: &OrgId,
-        except: Option<Uuid>,
+        before: Option<Uuid>,
     ) -> Result<usize, StoreError> {
         // Through the operator's partial index; the flight number is the leg's, in the JSON.
         let count: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(DISTINCT r.traveller_id) FROM request_legs l \
              CROSS JOIN clearance_requests r ON r.id = l.request_id \
              WHERE l.operator = ?1 AND l.arrival = ?2 AND r.org = ?3 AND r.status IN {LIVE} \
-             AND r.id <> ?4 \
+             AND r.id < ?4 \
              AND json_extract(r.request, '$.legs[' || l.seq || '].travel.flight_number') = ?5"
         ))
         .bind(flight.operator.as_str())
         .bind(flight.day)
         .bind(org.as_str())
-        .bind(except.map(|id| id.to_string()).unwrap_or_default())
+        // Every stored id (lower-case hex and hyphens) sorts before "~".
+        .bind(before.map_or_else(|| "~".to_owned(), |id| id.to_string()))
         .bind(&flight.number)
         .fetch_one(&self.pool)
         .await?;
