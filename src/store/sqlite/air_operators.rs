@@ -35,16 +35,12 @@ impl AirOperatorStore for SqliteStore {
         let in_scope = rescreen_scope(&self.pool, Some(rescreen)).await?;
         let turn = self.turn().await?;
         let mut tx = self.pool.begin().await?;
-        let existed: Option<i64> = sqlx::query_scalar("SELECT 1 FROM air_operators WHERE code = ?")
-            .bind(o.code.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        sqlx::query(
+        // A write first: the transaction takes SQLite's write lock at once (waiting its
+        // busy timeout for another process's writer), where a read first would have to be
+        // upgraded and fail with SQLITE_BUSY if that writer committed meanwhile.
+        let inserted = sqlx::query(
             "INSERT INTO air_operators (code, name, assessment, valid_from, valid_until, note, updated_at, updated_by) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (code) DO UPDATE SET name = excluded.name, assessment = excluded.assessment, \
-             valid_from = excluded.valid_from, valid_until = excluded.valid_until, note = excluded.note, \
-             updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO NOTHING",
         )
         .bind(o.code.as_str())
         .bind(&o.name)
@@ -55,10 +51,28 @@ impl AirOperatorStore for SqliteStore {
         .bind(ts(o.updated_at))
         .bind(&o.updated_by)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected()
+            == 1;
+        if !inserted {
+            sqlx::query(
+                "UPDATE air_operators SET name = ?, assessment = ?, valid_from = ?, valid_until = ?, \
+                 note = ?, updated_at = ?, updated_by = ? WHERE code = ?",
+            )
+            .bind(&o.name)
+            .bind(o.assessment.as_str())
+            .bind(o.from)
+            .bind(o.until)
+            .bind(&o.note)
+            .bind(ts(o.updated_at))
+            .bind(&o.updated_by)
+            .bind(o.code.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
         create_rescreen_job(&mut tx, rescreen, in_scope).await?;
         turn.commit(tx).await?;
-        Ok((existed.is_none(), in_scope))
+        Ok((inserted, in_scope))
     }
 
     #[tracing::instrument(name = "store.get_air_operator", level = "debug", skip_all)]
