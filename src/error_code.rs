@@ -117,6 +117,10 @@ codes! {
         "A leg's departure is before today.";
     TooManyLegs = "too_many_legs", 422, "Too many legs",
         "The itinerary has more legs than a request may hold.";
+    TeamSize = "team_size", 422, "A team has 2 to 100 travellers",
+        "A team request names fewer than two travellers or more than a hundred; one traveller submits a request of their own.";
+    DuplicateTraveller = "duplicate_traveller", 422, "A traveller appears twice in the team",
+        "Two members of a team are the same traveller (organisation and id); `field` names the second.";
     UnknownArea = "unknown_area", 422, "Unknown area",
         "A leg or an incident names an area code nobody created.";
     ResidualRiskContradictsMatrix = "residual_risk_contradicts_matrix", 422,

@@ -127,6 +127,47 @@ pub fn may_submit(caller: &Caller, traveller: &Traveller) -> Result<(), AppError
     ))
 }
 
+/// A travel unit submits a team of its organisation's travellers; a traveller submits a
+/// team they lead: they travel in it, and every member is of their organisation. `field`
+/// points at the list of travellers.
+pub fn may_lead(caller: &Caller, field: &str, members: &[&Traveller]) -> Result<(), AppError> {
+    let leads =
+        caller.has(Role::Traveller) && members.iter().any(|t| t.id.as_str() == caller.subject);
+    if !leads {
+        // As for a request of one's own: the first member the caller may not submit for says why.
+        for (i, t) in members.iter().enumerate() {
+            may_submit(caller, t).map_err(|e| e.under(&format!("{field}/{i}")))?;
+        }
+        return Ok(());
+    }
+    if caller.org.is_none() {
+        return Err(org_required());
+    }
+    match members
+        .iter()
+        .position(|t| caller.org.as_ref() != Some(&t.org))
+    {
+        Some(i) => Err(AppError::forbidden(
+            "a traveller leads a team of their own organisation's travellers",
+        )
+        .at(format!("{field}/{i}/org"))),
+        None => Ok(()),
+    }
+}
+
+/// Who may withdraw or amend a stored request: as `may_submit` says for its traveller, or
+/// the traveller who led the team it was submitted in.
+pub fn may_change(caller: &Caller, record: &RequestRecord) -> Result<(), AppError> {
+    let leader = record.team.is_some()
+        && caller.has(Role::Traveller)
+        && record.submitted_by == caller.subject
+        && caller.org.as_ref() == Some(&record.request.traveller.org);
+    if leader {
+        return Ok(());
+    }
+    may_submit(caller, &record.request.traveller)
+}
+
 /// Which requests a caller may list: `Ok(None)` when no role of theirs reads requests, an
 /// error when the role does but the token names no organisation to bind it to.
 pub fn read_scope(caller: &Caller) -> Result<Option<RequestScope>, AppError> {

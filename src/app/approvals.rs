@@ -20,6 +20,9 @@ use crate::domain::caller::{Caller, Role};
 use crate::domain::request::{RequestRecord, RequestStatus};
 use crate::store::{QueuePosition, RequestChange, Store, StoreError};
 
+mod team_decisions;
+pub use team_decisions::Exception;
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct ApprovalSettings {
     /// How long a claim on an escalation lasts unless released or renewed.

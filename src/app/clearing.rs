@@ -26,6 +26,9 @@ use crate::store::{
     StoreError,
 };
 
+mod team_requests;
+pub use team_requests::{Mission, Team};
+
 pub struct Clearing {
     store: Arc<dyn Store>,
     cache: Arc<dyn AreaRisks>,
@@ -76,6 +79,7 @@ impl Clearing {
             request,
             decision,
             version: 1,
+            team: None,
         };
         let audit = AuditDraft {
             actor: caller.subject.clone(),
@@ -123,12 +127,15 @@ impl Clearing {
         }
     }
 
-    /// Decides a stored request again (`id`: the headcount counts those booked before it).
-    async fn decide(&self, id: Uuid, request: &ClearanceRequest) -> Result<Decision, AppError> {
+    /// Decides a stored request again (the headcount counts those booked before it, and
+    /// the rest of its team).
+    async fn decide(&self, stored: &RequestRecord) -> Result<Decision, AppError> {
+        let request = &stored.request;
         let risks = self.area_risks(request).await?;
         let operators = self.air_operators(request).await?;
         let decision = self.decide_among(request, &risks, &operators);
-        self.with_headcount(request, decision, Some(id)).await
+        self.with_headcount(request, decision, Some((stored.id, stored.team)))
+            .await
     }
 
     /// The policy's headcount rule on the request's flights: the travellers of its
@@ -140,7 +147,7 @@ impl Clearing {
         &self,
         request: &ClearanceRequest,
         decision: Decision,
-        before: Option<Uuid>,
+        before: Option<(Uuid, Option<Uuid>)>,
     ) -> Result<Decision, AppError> {
         let Some(rule) = self.policy.headcount.as_ref() else {
             return Ok(decision);
@@ -201,7 +208,7 @@ impl Clearing {
     async fn decide_now(
         &self,
         request: &ClearanceRequest,
-        stored: Option<Uuid>,
+        stored: Option<(Uuid, Option<Uuid>)>,
     ) -> Result<Decision, AppError> {
         let risks = self.area_risks(request).await?;
         let operators = self.air_operators(request).await?;
@@ -301,10 +308,41 @@ impl Clearing {
             .get_request(id)
             .await?
             .ok_or_else(AppError::not_found)?;
+        self.readable_in(caller, scope, delegated, approver, record)
+            .await
+    }
+
+    /// `record`, if the caller may read it (as `get` says).
+    async fn readable(
+        &self,
+        caller: &Caller,
+        record: RequestRecord,
+    ) -> Result<RequestRecord, AppError> {
+        let approver = access::is_approver(caller);
+        let scope = match access::read_scope(caller) {
+            Err(_) if approver => None,
+            scope => scope?,
+        };
+        self.readable_in(caller, scope, None, approver, record)
+            .await
+    }
+
+    async fn readable_in(
+        &self,
+        caller: &Caller,
+        scope: Option<crate::store::RequestScope>,
+        delegated: Option<Vec<String>>,
+        approver: bool,
+        record: RequestRecord,
+    ) -> Result<RequestRecord, AppError> {
         if scope
             .as_ref()
             .is_some_and(|scope| access::in_scope(caller, scope, &record))
         {
+            return Ok(record);
+        }
+        // The traveller who led a team reads the members they submitted.
+        if scope.is_some() && record.team.is_some() && record.submitted_by == caller.subject {
             return Ok(record);
         }
         let delegated = match delegated {
@@ -401,7 +439,7 @@ impl Clearing {
         comment: Option<String>,
     ) -> Result<RequestRecord, AppError> {
         let current = self.get(caller, id).await?;
-        access::may_submit(caller, &current.request.traveller)?;
+        access::may_change(caller, &current)?;
         expected.check(current.version)?;
         if !current.status.is_pending() {
             return Err(not_pending(current.status, "withdrawn"));
@@ -424,12 +462,17 @@ impl Clearing {
             .update_request(change)
             .await
             .map_err(changed_meanwhile)?;
-        self.events.request_changed(RequestChanged::of(&next));
-        if let Some(stage) = current_stage(&current) {
-            self.events
-                .publish(QueueEventKind::Removed, id, &stage, &caller.subject);
-        }
+        self.withdrawn(&current, &next, &caller.subject);
         Ok(next)
+    }
+
+    /// Tells the live views of a withdrawal: the request changed, and left its queue.
+    fn withdrawn(&self, current: &RequestRecord, next: &RequestRecord, actor: &str) {
+        self.events.request_changed(RequestChanged::of(next));
+        if let Some(stage) = current_stage(current) {
+            self.events
+                .publish(QueueEventKind::Removed, current.id, &stage, actor);
+        }
     }
 
     /// The traveller acknowledges the briefings their clearance waits for: it is issued
@@ -601,7 +644,7 @@ impl Clearing {
         request: ClearanceRequest,
     ) -> Result<RequestRecord, AppError> {
         let current = self.get(caller, id).await?;
-        access::may_submit(caller, &current.request.traveller)?;
+        access::may_change(caller, &current)?;
         expected.check(current.version)?;
         if !matches!(
             current.status,
@@ -621,7 +664,7 @@ impl Clearing {
                 "the organisation of a request cannot change; submit a new request",
             ));
         }
-        let mut decision = self.decide_now(&request, Some(id)).await?;
+        let mut decision = self.decide_now(&request, Some((id, current.team))).await?;
         // The traveller read those briefings already; a new version's still asks.
         decision.acknowledged = current.decision.acknowledged.clone();
         // Microseconds are what both databases keep: the time read back is the time answered.
@@ -665,7 +708,7 @@ impl Clearing {
             let Some(current) = self.store.get_request(id).await? else {
                 return Ok(false);
             };
-            let mut decision = self.decide(id, &current.request).await?;
+            let mut decision = self.decide(&current).await?;
             // Lateness is about when it was asked for, which a re-screening does not change;
             // nor does it unsay the traveller's acknowledgements.
             decision.late = current.decision.late.clone();

@@ -45,6 +45,15 @@ impl AppError {
         self
     }
 
+    /// Re-anchors the field under a parent (`/traveller/id` under `/travellers/2`); one
+    /// without a field is placed at the parent.
+    pub fn under(mut self, parent: &str) -> Self {
+        let field = self.field.take().unwrap_or_default();
+        let field = field.strip_prefix("/traveller").unwrap_or(&field);
+        self.field = Some(format!("{parent}{field}"));
+        self
+    }
+
     pub fn invalid_field(field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::new(Code::InvalidField, detail).at(field)
     }

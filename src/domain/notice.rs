@@ -135,6 +135,7 @@ mod tests {
                 Utc::now(),
             )),
             version: 1,
+            team: None,
         }
     }
 

@@ -273,6 +273,8 @@ pub struct RequestRecord {
     pub escalation: Option<Escalation>,
     /// Bumped by every change; a change applies only to the version it was decided on.
     pub version: i64,
+    /// The team request it was submitted in, if any: its members share the id.
+    pub team: Option<Uuid>,
 }
 
 impl RequestStatus {

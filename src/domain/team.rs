@@ -7,12 +7,42 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
+use super::Invalid;
 use super::air_operator::{OperatorCode, Travel};
 use super::policy::{Decision, DecisionCode, Outcome, Stage};
-use super::request::{ClearanceRequest, OrgId};
+use super::request::{ClearanceRequest, OrgId, Traveller};
+use crate::error_code::Code;
 
 /// At most this many travellers in one team.
 pub const MAX_MEMBERS: usize = 100;
+
+/// A team's travellers, checked: two to `MAX_MEMBERS`, none twice (a traveller id is
+/// unique within its organisation). `field` points at the list.
+pub fn check_members(field: &str, travellers: &[&Traveller]) -> Result<(), Invalid> {
+    if !(2..=MAX_MEMBERS).contains(&travellers.len()) {
+        return Err(Invalid::new(
+            field,
+            Code::TeamSize,
+            format!(
+                "a team has 2 to {MAX_MEMBERS} travellers, not {}",
+                travellers.len()
+            ),
+        ));
+    }
+    for (i, t) in travellers.iter().enumerate() {
+        if travellers[..i]
+            .iter()
+            .any(|o| o.id == t.id && o.org == t.org)
+        {
+            return Err(Invalid::new(
+                format!("{field}/{i}/id"),
+                Code::DuplicateTraveller,
+                format!("{} is already a member of the team", t.id.as_str()),
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// The policy's headcount rule (`[headcount]`): more than `per_flight` travellers of one
 /// organisation on one flight need `stage`'s approval. UNDP's rule is 30.
@@ -28,6 +58,11 @@ pub struct Flight {
     pub operator: OperatorCode,
     pub number: String,
     pub day: NaiveDate,
+}
+
+/// The flights a request's legs take.
+pub fn flights_of(request: &ClearanceRequest) -> impl Iterator<Item = Flight> + '_ {
+    flights(request).map(|(_, flight)| flight)
 }
 
 /// The flights a request's legs take, with the leg's index.

@@ -39,7 +39,7 @@ struct SubmitBody {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TravellerBody {
+pub(super) struct TravellerBody {
     id: String,
     name: String,
     org: String,
@@ -70,7 +70,7 @@ struct DependantBody {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LegBody {
+pub(super) struct LegBody {
     area: String,
     arrival: NaiveDate,
     departure: NaiveDate,
@@ -161,52 +161,8 @@ impl TravelBody {
 impl SubmitBody {
     /// The edge: raw JSON values become domain types, or the first fault is reported.
     fn into_domain(self, today: NaiveDate) -> Result<ClearanceRequest, Problem> {
-        let t = self.traveller;
-        let traveller = Traveller::new(
-            TravellerId::parse("/traveller/id", &t.id)?,
-            &t.name,
-            OrgId::parse("/traveller/org", &t.org)?,
-            t.bsafe_valid_until,
-            t.ssafe_valid_until,
-        )?
-        .with_contact(
-            t.email
-                .map(|e| EmailAddress::parse("/traveller/email", &e))
-                .transpose()?,
-            t.language
-                .map(|l| Language::parse("/traveller/language", &l))
-                .transpose()?,
-        )
-        .with_dependants(
-            t.dependants
-                .iter()
-                .enumerate()
-                .map(|(i, d)| {
-                    Dependant::new(
-                        &format!("/traveller/dependants/{i}"),
-                        &d.name,
-                        d.relationship.as_deref(),
-                    )
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        )?;
-        let legs = self
-            .legs
-            .into_iter()
-            .enumerate()
-            .map(|(i, leg)| {
-                Ok(Leg {
-                    area: AreaCode::parse(&format!("/legs/{i}/area"), &leg.area)?,
-                    arrival: leg.arrival,
-                    departure: leg.departure,
-                    transit: leg.transit,
-                    travel: leg
-                        .travel
-                        .map(|t| t.into_domain(&format!("/legs/{i}/travel")))
-                        .transpose()?,
-                })
-            })
-            .collect::<Result<Vec<_>, Problem>>()?;
+        let traveller = self.traveller.into_domain("/traveller")?;
+        let legs = legs_into_domain(self.legs)?;
         Ok(ClearanceRequest::new(
             traveller,
             &self.purpose,
@@ -215,6 +171,70 @@ impl SubmitBody {
             Itinerary::parse(legs, today)?,
         )?)
     }
+}
+
+impl TravellerBody {
+    /// The traveller at `at` (`/traveller`, or `/travellers/2` in a team).
+    pub(super) fn into_domain(self, at: &str) -> Result<Traveller, Problem> {
+        let t = self;
+        Ok(Traveller::new(
+            TravellerId::parse(&format!("{at}/id"), &t.id)?,
+            &t.name,
+            OrgId::parse(&format!("{at}/org"), &t.org)?,
+            t.bsafe_valid_until,
+            t.ssafe_valid_until,
+        )
+        .map_err(|e| rebase(e, at))?
+        .with_contact(
+            t.email
+                .map(|e| EmailAddress::parse(&format!("{at}/email"), &e))
+                .transpose()?,
+            t.language
+                .map(|l| Language::parse(&format!("{at}/language"), &l))
+                .transpose()?,
+        )
+        .with_dependants(
+            t.dependants
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    Dependant::new(
+                        &format!("{at}/dependants/{i}"),
+                        &d.name,
+                        d.relationship.as_deref(),
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+        .map_err(|e| rebase(e, at))?)
+    }
+}
+
+/// A fault the domain placed under `/traveller`, placed under `at` instead.
+fn rebase(mut e: crate::domain::Invalid, at: &str) -> crate::domain::Invalid {
+    if let Some(rest) = e.field.strip_prefix("/traveller") {
+        e.field = format!("{at}{rest}");
+    }
+    e
+}
+
+/// The legs of a body, as domain legs (their order checked by `Itinerary::parse`).
+pub(super) fn legs_into_domain(legs: Vec<LegBody>) -> Result<Vec<Leg>, Problem> {
+    legs.into_iter()
+        .enumerate()
+        .map(|(i, leg)| {
+            Ok(Leg {
+                area: AreaCode::parse(&format!("/legs/{i}/area"), &leg.area)?,
+                arrival: leg.arrival,
+                departure: leg.departure,
+                transit: leg.transit,
+                travel: leg
+                    .travel
+                    .map(|t| t.into_domain(&format!("/legs/{i}/travel")))
+                    .transpose()?,
+            })
+        })
+        .collect()
 }
 
 /// A request as the API shows it.
@@ -233,6 +253,9 @@ pub struct RequestView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     approval: Option<ApprovalView<'a>>,
     version: i64,
+    /// The team request it was submitted in (`/v1/teams/{id}`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team_id: Option<Uuid>,
     /// On a clearance (cleared or approved) answered on its own (read, submitted, amended,
     /// decided), when the service has a verification key: the path of the public link that
     /// checks it, to print with it. Lists leave it out.
@@ -274,6 +297,7 @@ impl<'a> From<&'a RequestRecord> for RequestView<'a> {
             decision: &r.decision,
             approval: approval_view(r),
             version: r.version,
+            team_id: r.team,
             verification_url: None,
         }
     }
@@ -322,6 +346,10 @@ fn created_body(
     }
     body.extend_from_slice(b",\"version\":");
     serde_json::to_writer(&mut body, &r.version)?;
+    if let Some(team) = &r.team {
+        body.extend_from_slice(b",\"team_id\":");
+        serde_json::to_writer(&mut body, team)?;
+    }
     if let Some(url) = verification_url {
         body.extend_from_slice(b",\"verification_url\":");
         serde_json::to_writer(&mut body, url)?;
@@ -778,6 +806,7 @@ mod tests {
             escalation: escalated.then(|| Escalation::start(vec!["hq".into(), "dg".into()], now)),
             request,
             version: 1,
+            team: None,
         };
         let audit = AuditDraft {
             actor: "t-1".into(),

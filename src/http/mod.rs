@@ -22,6 +22,7 @@ mod problem_response;
 mod request_id;
 pub mod sras;
 mod sse;
+mod teams;
 pub mod throttle;
 pub mod ui;
 mod unread_body;
@@ -129,6 +130,10 @@ route_table! {
     "/v1/clearance-requests/{id}/withdraw" => { post => clearance_requests::withdraw }
     "/v1/clearance-requests/{id}/acknowledgement" => { post => clearance_requests::acknowledge }
     "/v1/clearance-requests/{id}/audit" => { get => clearance_requests::audit }
+    "/v1/teams" => { post => teams::submit }
+    "/v1/teams/{id}" => { get => teams::get, patch => teams::amend }
+    "/v1/teams/{id}/withdraw" => { post => teams::withdraw }
+    "/v1/teams/{id}/decision" => { post => teams::decide }
     "/v1/escalations" => { get => escalations::queue }
     "/v1/escalations/stream" => { get => escalations::stream }
     "/v1/escalations/{id}/claim" => { post => escalations::claim }

@@ -13,7 +13,7 @@ use utoipa::OpenApi;
 use super::extract::{DEFAULT_PAGE, MAX_PAGE};
 use super::{
     air_operators, areas, check_in, clearance_requests, delegations, escalations, health,
-    incidents, mail, metrics, people, sras, ui, verification, webhooks,
+    incidents, mail, metrics, people, sras, teams, ui, verification, webhooks,
 };
 use crate::domain::webhook::EVENTS;
 use crate::error_code::Code;
@@ -35,6 +35,7 @@ use crate::error_code::Code;
         clearance_requests::amend, clearance_requests::withdraw, clearance_requests::acknowledge,
         clearance_requests::audit,
         clearance_requests::stream,
+        teams::submit, teams::get, teams::amend, teams::withdraw, teams::decide,
         escalations::queue, escalations::stream, escalations::claim, escalations::release,
         escalations::decide, delegations::create, delegations::list, delegations::revoke,
         webhooks::register, webhooks::list, webhooks::remove, webhooks::deliveries,
@@ -52,6 +53,7 @@ use crate::error_code::Code;
     )),
     tags(
         (name = "clearance requests", description = "Travellers and travel units submit and follow requests"),
+        (name = "teams", description = "One mission for several travellers, each also a request of their own"),
         (name = "escalations", description = "Approvers work the queue of Very High risk requests"),
         (name = "webhooks", description = "Travel units hear of status changes"),
         (name = "people", description = "Whom the service writes to: approvers with their stages, desks, travellers' preferences"),

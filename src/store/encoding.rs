@@ -190,6 +190,7 @@ pub(super) struct Rendered {
     pub request: String,
     pub decision: String,
     pub escalation: Option<String>,
+    pub team: Option<String>,
     pub entry: AuditEntry,
     pub action: String,
 }
@@ -206,6 +207,7 @@ impl NewRequest {
                 .as_ref()
                 .map(serde_json::to_string)
                 .transpose()?,
+            team: record.team.map(|t| t.to_string()),
             action: action_text(entry.action)?,
             entry,
         };
@@ -227,9 +229,10 @@ impl NewRequest {
     }
 }
 
-/// A new request waiting for its group's commit; `done` is answered only after it.
+/// New requests stored together or not at all (one request, or a team's members), waiting
+/// for their group's commit; `done` is answered only after it.
 pub(super) struct PendingInsert {
-    pub new: Arc<NewRequest>,
+    pub unit: Vec<Arc<NewRequest>>,
     pub done: oneshot::Sender<Result<(), StoreError>>,
     /// When the request was handed to the writer.
     pub queued: std::time::Instant,
@@ -237,11 +240,13 @@ pub(super) struct PendingInsert {
     pub notice: bool,
 }
 
-impl std::ops::Deref for PendingInsert {
-    type Target = NewRequest;
-
-    fn deref(&self) -> &NewRequest {
-        &self.new
+impl PendingInsert {
+    /// The new requests of a group of units, in order.
+    pub(super) fn requests(group: &[PendingInsert]) -> Vec<&NewRequest> {
+        group
+            .iter()
+            .flat_map(|p| p.unit.iter().map(Arc::as_ref))
+            .collect()
     }
 }
 

@@ -90,10 +90,22 @@ pub trait RequestStore: Send + Sync {
     /// many clearances they hold) `personnel` would find there on `on`.
     async fn headcounts(&self, on: NaiveDate) -> Result<Vec<(AreaCode, i64)>, StoreError>;
     /// Stores a request, its legs, its decision and its first audit entry in one transaction.
-    async fn insert_request(&self, new: Arc<NewRequest>) -> Result<(), StoreError>;
+    async fn insert_request(&self, new: Arc<NewRequest>) -> Result<(), StoreError> {
+        self.insert_unit(vec![new]).await
+    }
+    /// Stores new requests (a team's members) as `insert_request` does, all in one
+    /// transaction: all of them or none.
+    async fn insert_unit(&self, unit: Vec<Arc<NewRequest>>) -> Result<(), StoreError>;
     /// Applies a change and appends its audit entry in one transaction; `Conflict` if the
     /// request changed since it was read.
-    async fn update_request(&self, change: RequestChange<'_>) -> Result<(), StoreError>;
+    async fn update_request(&self, change: RequestChange<'_>) -> Result<(), StoreError> {
+        self.update_requests(std::slice::from_ref(&change)).await
+    }
+    /// Applies changes to several requests (a team's members) as `update_request` does, all
+    /// in one transaction: `Conflict` and nothing changes if any of them changed meanwhile.
+    async fn update_requests(&self, changes: &[RequestChange<'_>]) -> Result<(), StoreError>;
+    /// The members of a team, in the order they were submitted.
+    async fn team_members(&self, team: Uuid) -> Result<Vec<RequestRecord>, StoreError>;
     async fn get_request(&self, id: Uuid) -> Result<Option<RequestRecord>, StoreError>;
     async fn list_requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError>;
     /// Requests still pending (escalated, held, returned) whose first leg began before `on`,
@@ -107,12 +119,13 @@ pub trait RequestStore: Send + Sync {
     /// How many travellers of `org` hold a live request (pending or issued) with a leg on
     /// `flight`, counting only requests made before the stored request `before` (ids are
     /// time-ordered), or all of them for a request not yet stored: the headcount rule counts
-    /// who booked first, so deciding a request again gives the same answer.
+    /// who booked first, so deciding a request again gives the same answer. The other
+    /// members of `before`'s team count whenever they booked: a team travels as one.
     async fn travellers_on_flight(
         &self,
         flight: &Flight,
         org: &OrgId,
-        before: Option<Uuid>,
+        before: Option<(Uuid, Option<Uuid>)>,
     ) -> Result<usize, StoreError>;
     /// Clearances still waiting for their traveller's acknowledgement of a briefing whose
     /// first leg begins on or before `on`, and whose traveller and unit were not yet told

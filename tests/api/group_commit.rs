@@ -66,6 +66,7 @@ fn record_of(traveller: &str) -> RequestRecord {
         },
         escalation: None,
         version: 1,
+        team: None,
     }
 }
 

@@ -11,6 +11,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use super::webhooks::enqueue_event;
 use crate::metrics;
+use crate::store::NewRequest;
 use crate::store::StoreError;
 use crate::store::encoding::{PendingInsert, leg_operator, queue_stage};
 
@@ -60,7 +61,7 @@ async fn commit_group(pool: &PgPool, group: Vec<PendingInsert>) {
     };
     match together.await {
         Ok(()) => {
-            metrics::group_committed(group.len());
+            metrics::group_committed(PendingInsert::requests(&group).len());
             for pending in group {
                 let _ = pending.done.send(Ok(()));
             }
@@ -73,8 +74,9 @@ async fn commit_group(pool: &PgPool, group: Vec<PendingInsert>) {
                     .send(Err(StoreError::OutcomeUnknown(why.clone())));
             }
         }
-        // Should one row fail (a duplicate id), each request is written again on its own, so
-        // only the faulty one is refused; if the database is the trouble, each fails alike.
+        // Should one row fail (a duplicate id), each unit (a request, a team) is written again
+        // on its own, so only the faulty one is refused; if the database is the trouble, each
+        // fails alike.
         Err(e) if group.len() == 1 => {
             if let Some(pending) = group.into_iter().next() {
                 let _ = pending.done.send(Err(e));
@@ -90,7 +92,7 @@ async fn commit_group(pool: &PgPool, group: Vec<PendingInsert>) {
                 };
                 let result = alone.await;
                 if result.is_ok() {
-                    metrics::group_committed(1);
+                    metrics::group_committed(pending.unit.len());
                 }
                 let _ = pending.done.send(result);
             }
@@ -99,18 +101,19 @@ async fn commit_group(pool: &PgPool, group: Vec<PendingInsert>) {
 }
 
 /// Writes a group with one statement per table, each row set bound as arrays.
-async fn insert_all(tx: &mut PgConnection, group: &[PendingInsert]) -> Result<(), StoreError> {
+async fn insert_all(tx: &mut PgConnection, units: &[PendingInsert]) -> Result<(), StoreError> {
+    let group = PendingInsert::requests(units);
     let ids: Vec<uuid::Uuid> = group.iter().map(|p| p.record.id).collect();
-    let column = |f: fn(&PendingInsert) -> &str| group.iter().map(f).collect::<Vec<&str>>();
+    let column = |f: fn(&NewRequest) -> &str| group.iter().map(|p| f(p)).collect::<Vec<&str>>();
     sqlx::query(
         "INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality, first_arrival, \
-         last_departure, submitted_at, updated_at, request, decision, escalation, stage, version) \
+         last_departure, submitted_at, updated_at, request, decision, escalation, stage, version, team_id) \
          SELECT id, traveller, org, submitted_by, status, pc, first_arrival, last_departure, submitted_at, submitted_at, \
-                request::jsonb, decision::jsonb, escalation::jsonb, stage, version \
+                request::jsonb, decision::jsonb, escalation::jsonb, stage, version, team \
          FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::date[], $8::date[], \
-                     $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[]) \
+                     $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::uuid[]) \
            AS t(id, traveller, org, submitted_by, status, pc, first_arrival, last_departure, submitted_at, request, decision, \
-                escalation, stage, version)",
+                escalation, stage, version, team)",
     )
     .bind(&ids)
     .bind(column(|p| p.record.request.traveller.id.as_str()))
@@ -126,6 +129,7 @@ async fn insert_all(tx: &mut PgConnection, group: &[PendingInsert]) -> Result<()
     .bind(group.iter().map(|p| p.rendered.escalation.as_deref()).collect::<Vec<_>>())
     .bind(group.iter().map(|p| queue_stage(&p.record)).collect::<Vec<_>>())
     .bind(group.iter().map(|p| p.record.version).collect::<Vec<_>>())
+    .bind(group.iter().map(|p| p.record.team).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
 
@@ -182,7 +186,7 @@ async fn insert_all(tx: &mut PgConnection, group: &[PendingInsert]) -> Result<()
             .bind(&orgs)
             .fetch_all(&mut *tx)
             .await?;
-    for pending in group {
+    for pending in &group {
         if with_webhooks
             .iter()
             .any(|o| o == pending.record.request.traveller.org.as_str())
@@ -192,9 +196,10 @@ async fn insert_all(tx: &mut PgConnection, group: &[PendingInsert]) -> Result<()
     }
     // Every new request's notice, in one statement.
     let now = chrono::Utc::now();
-    let notices: Vec<String> = group
+    let notices: Vec<String> = units
         .iter()
         .filter(|p| p.notice)
+        .flat_map(|p| &p.unit)
         .filter_map(|p| crate::domain::notice::notice_for(&p.record, &p.audit, now))
         .map(|n| serde_json::to_string(&n))
         .collect::<Result<_, _>>()?;

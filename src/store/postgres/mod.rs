@@ -41,7 +41,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 /// Columns of a request as `request_from_row` reads them (JSONB back as text).
 const REQUEST_COLUMNS: &str = "id, status, submitted_at, submitted_by, request::text AS request, \
-     decision::text AS decision, escalation::text AS escalation, version";
+     decision::text AS decision, escalation::text AS escalation, version, team_id";
 
 const SRA_COLUMNS: &str = "id, area_code, version, status, effective_from, review_due, security_level, \
      residual_risk, threats::text AS threats, mandatory_measures::text AS mandatory_measures, requires_ssafe, \

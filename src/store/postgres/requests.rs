@@ -96,11 +96,11 @@ impl RequestStore for PostgresStore {
             .collect()
     }
 
-    #[tracing::instrument(name = "store.insert_request", level = "debug", skip_all)]
-    async fn insert_request(&self, new: Arc<NewRequest>) -> Result<(), StoreError> {
+    #[tracing::instrument(name = "store.insert_unit", level = "debug", skip_all)]
+    async fn insert_unit(&self, unit: Vec<Arc<NewRequest>>) -> Result<(), StoreError> {
         let (done, committed) = oneshot::channel();
         let job = PendingInsert {
-            new,
+            unit,
             done,
             queued: std::time::Instant::now(),
             notice: self.mail_notices,
@@ -114,52 +114,27 @@ impl RequestStore for PostgresStore {
             .map_err(|_| StoreError::Unavailable("the batcher stopped before committing".into()))?
     }
 
-    #[tracing::instrument(name = "store.update_request", level = "debug", skip_all)]
-    async fn update_request(&self, change: RequestChange<'_>) -> Result<(), StoreError> {
-        let record = change.record;
-        let request = &record.request;
+    #[tracing::instrument(name = "store.update_requests", level = "debug", skip_all)]
+    async fn update_requests(&self, changes: &[RequestChange<'_>]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        // The row lock this takes holds off any other instance's change to the request until
-        // commit; one that read the same version then finds it gone and gets `Conflict`.
-        let updated = sqlx::query(
-            "UPDATE clearance_requests SET status = $1, programme_criticality = $2, first_arrival = $3, last_departure = $4, \
-             updated_at = $5, request = $6::jsonb, decision = $7::jsonb, escalation = $8::jsonb, stage = $9, version = $10 \
-             WHERE id = $11 AND version = $12",
-        )
-        .bind(record.status.as_str())
-        .bind(request.programme_criticality.as_str())
-        .bind(request.legs.first_arrival())
-        .bind(request.legs.last_departure())
-        .bind(Utc::now())
-        .bind(serde_json::to_string(request)?)
-        .bind(serde_json::to_string(&record.decision)?)
-        .bind(record.escalation.as_ref().map(serde_json::to_string).transpose()?)
-        .bind(queue_stage(record))
-        .bind(record.version)
-        .bind(record.id)
-        .bind(record.version - 1)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!(
-                "request {} changed meanwhile",
-                record.id
-            )));
+        for change in changes {
+            apply_change(&mut tx, change, self.mail_notices).await?;
         }
-        if change.legs_changed {
-            sqlx::query("DELETE FROM request_legs WHERE request_id = $1")
-                .bind(record.id)
-                .execute(&mut *tx)
-                .await?;
-            insert_legs(&mut tx, record).await?;
-        }
-        enqueue_event(&mut tx, record, &change.audit).await?;
-        if self.mail_notices {
-            super::mail::enqueue_notice(&mut tx, record, &change.audit).await?;
-        }
-        append_audit(&mut tx, record.id, change.audit).await?;
         commit(tx).await?;
         Ok(())
+    }
+
+    #[tracing::instrument(name = "store.team_members", level = "debug", skip_all)]
+    async fn team_members(&self, team: Uuid) -> Result<Vec<RequestRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM clearance_requests WHERE team_id = $1 ORDER BY id"
+        ))
+        .bind(team)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(request_from_row)
+        .collect()
     }
 
     #[tracing::instrument(name = "store.get_request", level = "debug", skip_all)]
@@ -230,21 +205,22 @@ impl RequestStore for PostgresStore {
         &self,
         flight: &Flight,
         org: &OrgId,
-        before: Option<Uuid>,
+        before: Option<(Uuid, Option<Uuid>)>,
     ) -> Result<usize, StoreError> {
         // Through the operator's partial index; the flight number is the leg's, in the JSON.
         let count: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(DISTINCT r.traveller_id) FROM request_legs l \
              JOIN clearance_requests r ON r.id = l.request_id \
              WHERE l.operator = $1 AND l.arrival = $2 AND r.org = $3 AND r.status IN {LIVE} \
-             AND ($4::uuid IS NULL OR r.id < $4) \
+             AND ($4::uuid IS NULL OR r.id < $4 OR (r.team_id = $6 AND r.id <> $4)) \
              AND r.request -> 'legs' -> l.seq::int -> 'travel' ->> 'flight_number' = $5"
         ))
         .bind(flight.operator.as_str())
         .bind(flight.day)
         .bind(org.as_str())
-        .bind(before)
+        .bind(before.map(|(id, _)| id))
         .bind(&flight.number)
+        .bind(before.and_then(|(_, team)| team))
         .fetch_one(&self.pool)
         .await?;
         Ok(usize::try_from(count).unwrap_or(0))
@@ -292,4 +268,54 @@ impl RequestStore for PostgresStore {
         .map(request_from_row)
         .collect()
     }
+}
+
+/// One change within an open transaction.
+async fn apply_change(
+    tx: &mut PgConnection,
+    change: &RequestChange<'_>,
+    mail_notices: bool,
+) -> Result<(), StoreError> {
+    let record = change.record;
+    let request = &record.request;
+    // The row lock this takes holds off any other instance's change to the request until
+    // commit; one that read the same version then finds it gone and gets `Conflict`.
+    let updated = sqlx::query(
+            "UPDATE clearance_requests SET status = $1, programme_criticality = $2, first_arrival = $3, last_departure = $4, \
+             updated_at = $5, request = $6::jsonb, decision = $7::jsonb, escalation = $8::jsonb, stage = $9, version = $10 \
+             WHERE id = $11 AND version = $12",
+        )
+        .bind(record.status.as_str())
+        .bind(request.programme_criticality.as_str())
+        .bind(request.legs.first_arrival())
+        .bind(request.legs.last_departure())
+        .bind(Utc::now())
+        .bind(serde_json::to_string(request)?)
+        .bind(serde_json::to_string(&record.decision)?)
+        .bind(record.escalation.as_ref().map(serde_json::to_string).transpose()?)
+        .bind(queue_stage(record))
+        .bind(record.version)
+        .bind(record.id)
+        .bind(record.version - 1)
+        .execute(&mut *tx)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(StoreError::Conflict(format!(
+            "request {} changed meanwhile",
+            record.id
+        )));
+    }
+    if change.legs_changed {
+        sqlx::query("DELETE FROM request_legs WHERE request_id = $1")
+            .bind(record.id)
+            .execute(&mut *tx)
+            .await?;
+        insert_legs(&mut *tx, record).await?;
+    }
+    enqueue_event(&mut *tx, record, &change.audit).await?;
+    if mail_notices {
+        super::mail::enqueue_notice(&mut *tx, record, &change.audit).await?;
+    }
+    append_audit(&mut *tx, record.id, change.audit.clone()).await?;
+    Ok(())
 }

@@ -118,6 +118,7 @@ pub(super) fn request_from_row(row: &PgRow) -> Result<RequestRecord, StoreError>
             .map(serde_json::from_str)
             .transpose()?,
         version: row.try_get("version")?,
+        team: row.try_get("team_id")?,
     })
 }
 

@@ -162,12 +162,8 @@ fn write_in_groups(
                     .iter()
                     .zip(&results)
                     .filter(|(_, result)| result.is_ok())
-                    .map(|(pending, _)| {
-                        (
-                            pending.record.request.traveller.id.as_str(),
-                            pending.record.id,
-                        )
-                    }),
+                    .flat_map(|(pending, _)| &pending.unit)
+                    .map(|new| (new.record.request.traveller.id.as_str(), new.record.id)),
             );
             if drain.due(Instant::now()) {
                 match last_request_row(&conn) {
@@ -192,7 +188,7 @@ fn write_in_groups(
         if took > SLOW {
             tracing::debug!(
                 ?took,
-                requests = group.len(),
+                units = group.len(),
                 index_entries,
                 "slow group write"
             );
@@ -292,7 +288,7 @@ fn commit_group(
     match together() {
         Ok(()) => match commit(conn, stop) {
             Ok(()) => {
-                metrics::group_committed(group.len());
+                metrics::group_committed(PendingInsert::requests(group).len());
                 (group.iter().map(|_| Ok(())).collect(), slice.is_some())
             }
             // Never written again: it may be stored already.
@@ -349,6 +345,7 @@ fn commit_one_by_one(
         return failed_all(group.len(), &e);
     }
     let mut results = Vec::with_capacity(group.len());
+    // A unit (a team's members) is written, or undone, as one.
     for pending in group {
         let step = || {
             run(conn, "SAVEPOINT request")?;
@@ -369,7 +366,12 @@ fn commit_one_by_one(
     }
     match commit(conn, stop) {
         Ok(()) => {
-            let stored = results.iter().filter(|r| r.is_ok()).count();
+            let stored = group
+                .iter()
+                .zip(&results)
+                .filter(|(_, r)| r.is_ok())
+                .map(|(p, _)| p.unit.len())
+                .sum();
             if stored > 0 {
                 metrics::group_committed(stored);
             }
@@ -431,7 +433,7 @@ impl OnFault {
     }
 }
 
-const REQUEST_COLUMNS: [&str; 15] = [
+const REQUEST_COLUMNS: [&str; 16] = [
     "id",
     "traveller_id",
     "org",
@@ -447,6 +449,7 @@ const REQUEST_COLUMNS: [&str; 15] = [
     "escalation",
     "stage",
     "version",
+    "team_id",
 ];
 const LEG_COLUMNS: [&str; 6] = [
     "request_id",
@@ -502,7 +505,8 @@ fn insert_all(
     group: &[PendingInsert],
     on_fault: OnFault,
 ) -> Result<(), StoreError> {
-    for chunk in statement_chunks(group) {
+    let requests = PendingInsert::requests(group);
+    for chunk in statement_chunks(&requests) {
         let sql = insert_sql(
             on_fault.insert(),
             "clearance_requests",
@@ -514,7 +518,7 @@ fn insert_all(
             let (record, text) = (&pending.record, &pending.rendered);
             let r = &record.request;
             let submitted_at = timestamp_text(record.submitted_at);
-            let values: [&dyn ToSql; 15] = [
+            let values: [&dyn ToSql; 16] = [
                 &text.id,
                 &r.traveller.id.as_str(),
                 &r.traveller.org.as_str(),
@@ -530,12 +534,13 @@ fn insert_all(
                 &text.escalation,
                 &queue_stage(record),
                 &record.version,
+                &text.team,
             ];
             bind_row(&mut statement, row, &values)?;
         }
         statement.raw_execute()?;
     }
-    let legs: Vec<(&str, usize, &crate::domain::itinerary::Leg)> = group
+    let legs: Vec<(&str, usize, &crate::domain::itinerary::Leg)> = requests
         .iter()
         .flat_map(|pending| {
             let id = pending.rendered.id.as_str();
@@ -565,7 +570,7 @@ fn insert_all(
         }
         statement.raw_execute()?;
     }
-    for chunk in statement_chunks(group) {
+    for chunk in statement_chunks(&requests) {
         let sql = insert_sql(on_fault.insert(), "audit_log", &AUDIT_COLUMNS, chunk.len());
         let mut statement = conn.prepare_cached(&sql)?;
         for (row, pending) in chunk.iter().enumerate() {
@@ -594,14 +599,16 @@ fn insert_all(
         .query_map([], |row| row.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;
     for pending in group {
-        if with_webhooks
-            .iter()
-            .any(|o| o == pending.record.request.traveller.org.as_str())
-        {
-            enqueue_event(conn, &pending.record, &pending.audit)?;
-        }
-        if pending.notice {
-            super::mail::enqueue_notice_sync(conn, &pending.record, &pending.audit)?;
+        for new in &pending.unit {
+            if with_webhooks
+                .iter()
+                .any(|o| o == new.record.request.traveller.org.as_str())
+            {
+                enqueue_event(conn, &new.record, &new.audit)?;
+            }
+            if pending.notice {
+                super::mail::enqueue_notice_sync(conn, &new.record, &new.audit)?;
+            }
         }
     }
     Ok(())

@@ -122,11 +122,11 @@ impl RequestStore for SqliteStore {
             .collect()
     }
 
-    #[tracing::instrument(name = "store.insert_request", level = "debug", skip_all)]
-    async fn insert_request(&self, new: Arc<NewRequest>) -> Result<(), StoreError> {
+    #[tracing::instrument(name = "store.insert_unit", level = "debug", skip_all)]
+    async fn insert_unit(&self, unit: Vec<Arc<NewRequest>>) -> Result<(), StoreError> {
         let (done, committed) = oneshot::channel();
         let job = PendingInsert {
-            new,
+            unit,
             done,
             queued: std::time::Instant::now(),
             notice: self.mail_notices,
@@ -140,59 +140,26 @@ impl RequestStore for SqliteStore {
             .map_err(|_| StoreError::Unavailable("the writer stopped before committing".into()))?
     }
 
-    #[tracing::instrument(name = "store.update_request", level = "debug", skip_all)]
-    async fn update_request(&self, change: RequestChange<'_>) -> Result<(), StoreError> {
+    #[tracing::instrument(name = "store.update_requests", level = "debug", skip_all)]
+    async fn update_requests(&self, changes: &[RequestChange<'_>]) -> Result<(), StoreError> {
         let turn = self.turn().await?;
-        let record = change.record;
-        let request = &record.request;
         let mut tx = self.pool.begin().await?;
-        if change.legs_changed {
-            // Legs are keyed by area first: the old ones are found through the areas the stored
-            // itinerary names, so this runs before the new itinerary replaces it.
-            sqlx::query(
-                "DELETE FROM request_legs WHERE request_id = ?1 AND area_code IN \
-                 (SELECT json_extract(leg.value, '$.area') FROM clearance_requests AS r, \
-                 json_each(r.request, '$.legs') AS leg WHERE r.id = ?1)",
-            )
-            .bind(record.id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        for change in changes {
+            apply_change(&mut tx, change, self.mail_notices).await?;
         }
-        let updated = sqlx::query(
-            "UPDATE clearance_requests SET status = ?, programme_criticality = ?, first_arrival = ?, last_departure = ?, \
-             updated_at = ?, request = ?, decision = ?, escalation = ?, stage = ?, version = ? \
-             WHERE id = ? AND version = ?",
-        )
-        .bind(record.status.as_str())
-        .bind(request.programme_criticality.as_str())
-        .bind(request.legs.first_arrival())
-        .bind(request.legs.last_departure())
-        .bind(Utc::now())
-        .bind(serde_json::to_string(request)?)
-        .bind(serde_json::to_string(&record.decision)?)
-        .bind(record.escalation.as_ref().map(serde_json::to_string).transpose()?)
-        .bind(queue_stage(record))
-        .bind(record.version)
-        .bind(record.id.to_string())
-        .bind(record.version - 1)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!(
-                "request {} changed meanwhile",
-                record.id
-            )));
-        }
-        if change.legs_changed {
-            insert_legs(&mut tx, record).await?;
-        }
-        enqueue_event(&mut tx, record, &change.audit).await?;
-        if self.mail_notices {
-            enqueue_notice(&mut tx, record, &change.audit).await?;
-        }
-        append_audit(&mut tx, record.id, change.audit, false).await?;
         turn.commit(tx).await?;
         Ok(())
+    }
+
+    #[tracing::instrument(name = "store.team_members", level = "debug", skip_all)]
+    async fn team_members(&self, team: Uuid) -> Result<Vec<RequestRecord>, StoreError> {
+        sqlx::query("SELECT * FROM clearance_requests WHERE team_id = ? ORDER BY id")
+            .bind(team.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(request_from_row)
+            .collect()
     }
 
     #[tracing::instrument(name = "store.get_request", level = "debug", skip_all)]
@@ -243,22 +210,23 @@ impl RequestStore for SqliteStore {
         &self,
         flight: &Flight,
         org: &OrgId,
-        before: Option<Uuid>,
+        before: Option<(Uuid, Option<Uuid>)>,
     ) -> Result<usize, StoreError> {
         // Through the operator's partial index; the flight number is the leg's, in the JSON.
         let count: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(DISTINCT r.traveller_id) FROM request_legs l \
              CROSS JOIN clearance_requests r ON r.id = l.request_id \
              WHERE l.operator = ?1 AND l.arrival = ?2 AND r.org = ?3 AND r.status IN {LIVE} \
-             AND r.id < ?4 \
+             AND (r.id < ?4 OR (r.team_id = ?6 AND r.id <> ?4)) \
              AND json_extract(r.request, '$.legs[' || l.seq || '].travel.flight_number') = ?5"
         ))
         .bind(flight.operator.as_str())
         .bind(flight.day)
         .bind(org.as_str())
         // Every stored id (lower-case hex and hyphens) sorts before "~".
-        .bind(before.map_or_else(|| "~".to_owned(), |id| id.to_string()))
+        .bind(before.map_or_else(|| "~".to_owned(), |(id, _)| id.to_string()))
         .bind(&flight.number)
+        .bind(before.and_then(|(_, team)| team).map(|t| t.to_string()))
         .fetch_one(&self.pool)
         .await?;
         Ok(usize::try_from(count).unwrap_or(0))
@@ -305,4 +273,61 @@ impl RequestStore for SqliteStore {
         .map(request_from_row)
         .collect()
     }
+}
+
+/// One change within an open transaction; its first statement writes, so the transaction
+/// holds the write lock from its start.
+async fn apply_change(
+    tx: &mut SqliteConnection,
+    change: &RequestChange<'_>,
+    mail_notices: bool,
+) -> Result<(), StoreError> {
+    let record = change.record;
+    let request = &record.request;
+    if change.legs_changed {
+        // Legs are keyed by area first: the old ones are found through the areas the stored
+        // itinerary names, so this runs before the new itinerary replaces it.
+        sqlx::query(
+            "DELETE FROM request_legs WHERE request_id = ?1 AND area_code IN \
+                 (SELECT json_extract(leg.value, '$.area') FROM clearance_requests AS r, \
+                 json_each(r.request, '$.legs') AS leg WHERE r.id = ?1)",
+        )
+        .bind(record.id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    }
+    let updated = sqlx::query(
+            "UPDATE clearance_requests SET status = ?, programme_criticality = ?, first_arrival = ?, last_departure = ?, \
+             updated_at = ?, request = ?, decision = ?, escalation = ?, stage = ?, version = ? \
+             WHERE id = ? AND version = ?",
+        )
+        .bind(record.status.as_str())
+        .bind(request.programme_criticality.as_str())
+        .bind(request.legs.first_arrival())
+        .bind(request.legs.last_departure())
+        .bind(Utc::now())
+        .bind(serde_json::to_string(request)?)
+        .bind(serde_json::to_string(&record.decision)?)
+        .bind(record.escalation.as_ref().map(serde_json::to_string).transpose()?)
+        .bind(queue_stage(record))
+        .bind(record.version)
+        .bind(record.id.to_string())
+        .bind(record.version - 1)
+        .execute(&mut *tx)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(StoreError::Conflict(format!(
+            "request {} changed meanwhile",
+            record.id
+        )));
+    }
+    if change.legs_changed {
+        insert_legs(&mut *tx, record).await?;
+    }
+    enqueue_event(&mut *tx, record, &change.audit).await?;
+    if mail_notices {
+        enqueue_notice(&mut *tx, record, &change.audit).await?;
+    }
+    append_audit(&mut *tx, record.id, change.audit.clone(), false).await?;
+    Ok(())
 }

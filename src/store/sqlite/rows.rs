@@ -133,6 +133,10 @@ pub(super) fn request_from_row(row: &SqliteRow) -> Result<RequestRecord, StoreEr
             .map(serde_json::from_str)
             .transpose()?,
         version: row.try_get("version")?,
+        team: row
+            .try_get::<Option<String>, _>("team_id")?
+            .map(|t| Uuid::parse_str(&t).map_err(|e| corrupt(e.to_string())))
+            .transpose()?,
     })
 }
 
