@@ -52,6 +52,10 @@ enum Case {
     /// A webhook of the traveller's organisation, and one of the other organisation.
     OwnOrgWebhook,
     OtherOrgWebhook,
+    /// A team the traveller leads (with a colleague of her organisation), escalated to HQ.
+    OwnTeam,
+    /// Another organisation's team, submitted by its travel unit, escalated.
+    OtherTeam,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +79,8 @@ fn cases(path: &str) -> &'static [Case] {
         &[Case::OwnEscalated, Case::OwnCleared]
     } else if path.starts_with("/v1/webhooks/{id}") {
         &[Case::OwnOrgWebhook, Case::OtherOrgWebhook]
+    } else if path.starts_with("/v1/teams/{id}") {
+        &[Case::OwnTeam, Case::OtherTeam]
     } else {
         &[Case::Shared]
     }
@@ -164,6 +170,27 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
             (Admin | Analyst | Aviation, _) => Deny,
             _ => return None,
         },
+        // A team: a travel unit for its organisation's travellers, a traveller for one they
+        // travel in.
+        ("post", "/v1/teams") => only(&[Traveller, UnitSameOrg]),
+        // Reading a team: the members the caller may read; a team with none is not theirs to
+        // know of. HQ's approvers read the members waiting at their stage.
+        ("get", "/v1/teams/{id}") => match (who, case) {
+            (Admin | ApproverHq, _) => Allow,
+            (Traveller | UnitSameOrg, Case::OwnTeam) | (UnitOtherOrg, Case::OtherTeam) => Allow,
+            (Traveller | UnitSameOrg | UnitOtherOrg | ApproverDg, _) => Hidden,
+            (Analyst | Aviation, _) => Deny,
+            _ => return None,
+        },
+        // Changing a team: the traveller who leads it, or its organisation's travel unit.
+        ("patch", "/v1/teams/{id}") | ("post", "/v1/teams/{id}/withdraw") => match (who, case) {
+            (Traveller | UnitSameOrg, Case::OwnTeam) | (UnitOtherOrg, Case::OtherTeam) => Allow,
+            (Traveller | UnitSameOrg | UnitOtherOrg | ApproverDg, _) => Hidden,
+            (Admin | ApproverHq | Analyst | Aviation, _) => Deny,
+            _ => return None,
+        },
+        // Deciding a team: the approvers of the stage its members wait at (HQ).
+        ("post", "/v1/teams/{id}/decision") => only(&[ApproverHq]),
         ("get", "/v1/escalations") => only(&[ApproverHq, Admin]), // the `hq` stage
         // `?stage=hq`: DG approvers watch their own stage only.
         ("get", "/v1/escalations/stream") => only(&[ApproverHq, Admin]),
@@ -280,6 +307,26 @@ impl Matrix {
         body["id"].as_str().unwrap().to_owned()
     }
 
+    /// A team of `first` and a colleague of `org`, escalated, submitted by `who`.
+    async fn team(&self, who: Who, org: &str, first: &str) -> String {
+        let body = Self::team_body(org, first, true);
+        let (status, body) = self
+            .app
+            .post("/v1/teams", &self.token(who).unwrap(), &body)
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    fn team_body(org: &str, first: &str, escalated: bool) -> Value {
+        let trip = Self::trip(first, org, escalated).json;
+        let colleague = json!({"id": format!("{first}-colleague"), "name": "Colleague", "org": org,
+                               "bsafe_valid_until": day(700), "ssafe_valid_until": day(700)});
+        json!({"travellers": [trip["traveller"], colleague], "purpose": trip["purpose"],
+               "programme_criticality": trip["programme_criticality"],
+               "mission_sra_reference": trip["mission_sra_reference"], "legs": trip["legs"]})
+    }
+
     async fn webhook(&self, who: Who) -> String {
         let (status, body) = self
             .app
@@ -353,6 +400,8 @@ impl Matrix {
             Case::OwnCleared => Some(self.request("alice", "UNICEF", false).await),
             Case::OtherEscalated => Some(self.request("bob", "WFP", true).await),
             Case::OwnOrgWebhook => Some(self.webhook(Who::UnitSameOrg).await),
+            Case::OwnTeam => Some(self.team(Who::Traveller, "UNICEF", "alice").await),
+            Case::OtherTeam => Some(self.team(Who::UnitOtherOrg, "WFP", "bob").await),
             Case::OtherOrgWebhook => Some(self.webhook(Who::UnitOtherOrg).await),
             Case::Shared if path.starts_with("/v1/sras/{id}") => Some(self.draft().await),
             Case::Shared if path.starts_with("/v1/rescreening/") => Some(self.rescreening.clone()),
@@ -431,6 +480,17 @@ impl Matrix {
                 Some(Self::trip("alice", "UNICEF", false).json)
             }
             ("post", "/v1/webhooks") => Some(self.webhook_body()),
+            ("post", "/v1/teams") => Some(Self::team_body("UNICEF", "alice", false)),
+            ("patch", "/v1/teams/{id}") => {
+                let team = Self::team_body("UNICEF", "alice", false);
+                Some(
+                    json!({"purpose": team["purpose"], "programme_criticality": "PC3",
+                            "legs": team["legs"]}),
+                )
+            }
+            ("post", "/v1/teams/{id}/decision") => {
+                Some(json!({"decision": "approve", "comment": "Reviewed"}))
+            }
             ("post", "/v1/areas") => {
                 Some(json!({"code": format!("TST-N{}", self.next), "name": "New", "country": "X"}))
             }

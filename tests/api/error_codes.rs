@@ -367,6 +367,28 @@ async fn every_documented_error_code_is_triggered_and_answers_as_documented() {
         )
         .await,
     );
+    let team = |ids: &[&str]| {
+        let travellers: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"id": id, "name": "Member", "org": "UNICEF"}))
+            .collect();
+        json!({"travellers": travellers, "purpose": "Mission", "programme_criticality": "PC3",
+               "legs": [{"area": "TST-LOW", "arrival": day(1),
+                         "departure": day(2)}]})
+    };
+    const TEAM: Option<(&str, &str)> = Some(("post", "/v1/teams"));
+    record(
+        "team_size",
+        seen(TEAM, post("/v1/teams").json(&team(&["alice"]))).await,
+    );
+    record(
+        "duplicate_traveller",
+        seen(
+            TEAM,
+            post("/v1/teams").json(&team(&["alice", "bob", "alice"])),
+        )
+        .await,
+    );
     let mut many = Submission::for_traveller("alice", "UNICEF");
     for i in 0..21 {
         many = many.leg("TST-LOW", 1 + 2 * i, 2 + 2 * i);

@@ -122,6 +122,75 @@ async fn a_bad_request_in_a_group_is_refused_alone() {
     );
 }
 
+/// A team's members are one unit in the writer's groups: when one member cannot be stored,
+/// none of the team is, the rest of the group is, and the team's members that were stored
+/// show in their travellers' lists.
+#[tokio::test]
+async fn a_team_in_a_group_is_stored_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("team.db");
+    let store = Arc::new(store_at(&path, 5).await);
+    let first = record(0);
+    store.insert_request(new_request(&first)).await.unwrap();
+    let team = |members: &[&str], clash: bool| {
+        let team_id = Uuid::now_v7();
+        members
+            .iter()
+            .enumerate()
+            .map(|(i, traveller)| {
+                let mut r = record_of(traveller);
+                r.team = Some(team_id);
+                if clash && i == 1 {
+                    r.id = first.id;
+                }
+                new_request(&r)
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut writes = Vec::new();
+    for n in 1..=60 {
+        let store = store.clone();
+        let unit = match n {
+            20 => team(&["bad-a", "bad-b", "bad-c"], true),
+            40 => team(&["ok-a", "ok-b", "ok-c"], false),
+            _ => vec![new_request(&record(n))],
+        };
+        writes.push(tokio::spawn(async move { store.insert_unit(unit).await }));
+    }
+    let mut refused = 0;
+    for write in writes {
+        match write.await.unwrap() {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => refused += 1,
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(refused, 1);
+    for traveller in ["bad-a", "bad-c"] {
+        assert_eq!(
+            listed(&store, traveller, None, 10).await,
+            Vec::<Uuid>::new()
+        );
+    }
+    let ok: Vec<RequestRecord> = {
+        let a = listed(&store, "ok-a", None, 10).await;
+        assert_eq!(a.len(), 1);
+        let record = store.get_request(a[0]).await.unwrap().unwrap();
+        store.team_members(record.team.unwrap()).await.unwrap()
+    };
+    assert_eq!(
+        ok.iter()
+            .map(|r| r.request.traveller.id.as_str())
+            .collect::<Vec<_>>(),
+        ["ok-a", "ok-b", "ok-c"]
+    );
+    let report = store.verify_audit().await.unwrap();
+    assert_eq!(
+        (report.requests, report.entries, report.first_broken),
+        (1 + 58 + 3, 1 + 58 + 3, None)
+    );
+}
+
 async fn store_at(path: &std::path::Path, batch: usize) -> SqliteStore {
     let mut settings =
         clearway::config::Settings::load(&crate::support::config_dir(), "development").unwrap();

@@ -55,6 +55,7 @@ mod sqlite {
     mod rate_limits;
     mod search;
     mod shutdown;
+    mod teams;
     mod tokens;
     mod verification;
     mod visibility;
@@ -92,6 +93,7 @@ mod postgres {
     mod partition;
     mod people;
     mod search;
+    mod teams;
     mod tokens;
     mod verification;
     mod visibility;

@@ -39,6 +39,7 @@ RULES_BEYOND_THE_SCHEMA = {
     r"^/stage$|^/stages/\d+$": "the stages are the configured approval chains' (`approval` settings), which the document, built from code, does not know",
     r"^/started_at$": "an incident began at most a year ago and starts at most `incidents.max_ahead_hours` ahead: the document cannot say when now is",
     r"^/legs/\d+/travel/(operator|flight_number)$": "a flight names its operator and flight number, UNHAS no operator, a road leg neither: one object carries the three modes and the document does not tie its fields to `mode`",
+    r"^/exceptions/\d+/request_id$": "a team decision's exception names a member of that team waiting at the stage, which a generated id is not",
     r"^/(endorsement|approval)$": "a draft takes no sign-offs in its body (POST /v1/sras/drafts shares SraBody with one-step publication): they come through its endorsement and approval steps",
 }
 
