@@ -70,6 +70,7 @@ fn benches(c: &mut Criterion) {
         clearway::cli::sra_import::import(
             &services.publishing,
             &services.air_operators,
+            &services.clearing,
             &sample,
             Utc::now().date_naive(),
         )

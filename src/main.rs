@@ -190,19 +190,22 @@ async fn import_file(services: &Services, path: &std::path::Path) -> anyhow::Res
     let report = sra_import::import(
         &services.publishing,
         &services.air_operators,
+        &services.clearing,
         &json,
         Utc::now().date_naive(),
     )
     .await?;
     println!(
-        "{}: {} areas created ({} existed), {} SRAs published ({} existed), {} air operators listed ({} existed)",
+        "{}: {} areas created ({} existed), {} SRAs published ({} existed), {} air operators listed ({} existed), {} requests submitted ({} existed)",
         path.display(),
         report.areas_created,
         report.areas_existing,
         report.sras_published,
         report.sras_existing,
         report.air_operators,
-        report.air_operators_existing
+        report.air_operators_existing,
+        report.requests,
+        report.requests_existing
     );
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! Loads areas, SRAs and air operators from a JSON file (the sample, or an organisation's
-//! own) into the store.
+//! Loads areas, SRAs, air operators and requests from a JSON file (the sample, or an
+//! organisation's own) into the store.
 //! Each SRA is the object `POST /v1/sras` takes. Dates may be absolute (`2027-01-31`) or
 //! relative to the day of import (`today+30d`), so a sample stays realistic whenever it is
 //! loaded. Re-importing skips what already exists.
@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::app::air_operators::AirOperators;
+use crate::app::clearing::Clearing;
 use crate::app::error::{AppError, Code};
 use crate::app::json_input::parse_json;
 use crate::app::publishing::Publishing;
@@ -26,6 +27,9 @@ struct ImportFile {
     /// ARMO's list: written as `PUT /v1/air-operators/{designator}` writes it.
     #[serde(default)]
     air_operators: Vec<AirOperatorEntry>,
+    /// Requests and teams, decided as submissions are (`sample_requests`).
+    #[serde(default)]
+    requests: Vec<super::sample_requests::RequestEntry>,
 }
 
 #[derive(Deserialize)]
@@ -61,7 +65,7 @@ struct SuspensionEntry {
 }
 
 /// The actor the audit trail names for imported changes.
-const IMPORTER: &str = "clearway-import";
+pub(super) const IMPORTER: &str = "clearway-import";
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ImportReport {
@@ -71,6 +75,8 @@ pub struct ImportReport {
     pub sras_existing: usize,
     pub air_operators: usize,
     pub air_operators_existing: usize,
+    pub requests: usize,
+    pub requests_existing: usize,
 }
 
 /// `2027-01-31`, `today`, `today+30d` or `today-90d`.
@@ -109,6 +115,7 @@ fn with_absolute_dates(mut sra: Value, today: NaiveDate) -> anyhow::Result<Value
 pub async fn import(
     publishing: &Publishing,
     air_operators: &AirOperators,
+    clearing: &Clearing,
     json: &str,
     today: NaiveDate,
 ) -> anyhow::Result<ImportReport> {
@@ -195,6 +202,13 @@ pub async fn import(
             .await
             .map_err(|p| anyhow::anyhow!("{label}: {p}"))?;
         report.air_operators += 1;
+    }
+    for (i, entry) in file.requests.into_iter().enumerate() {
+        match super::sample_requests::submit(clearing, entry, today).await {
+            Ok(true) => report.requests += 1,
+            Ok(false) => report.requests_existing += 1,
+            Err(e) => bail!("requests[{i}]: {e}"),
+        }
     }
     Ok(report)
 }

@@ -1,5 +1,6 @@
 //! Analysts register areas and publish SRAs; the next decision follows at once.
 
+use clearway::auth::Role;
 use serde_json::json;
 
 use super::support::{Submission, TestApp, day};
@@ -191,6 +192,7 @@ async fn the_sample_gives_a_realistic_first_run() {
     let report = clearway::cli::sra_import::import(
         &services.publishing,
         &services.air_operators,
+        &services.clearing,
         &json,
         today,
     )
@@ -200,6 +202,7 @@ async fn the_sample_gives_a_realistic_first_run() {
     let again = clearway::cli::sra_import::import(
         &services.publishing,
         &services.air_operators,
+        &services.clearing,
         &json,
         today,
     )
@@ -233,6 +236,50 @@ async fn the_sample_gives_a_realistic_first_run() {
         })
         .collect();
     assert_eq!(standing, [("ZXA", "assessed"), ("ZXR", "restricted")]);
+    // The sample's requests: a team to Kabul on an assessed operator, its member without
+    // SSAFE held and the others at HQ; a flight on the restricted operator, held.
+    assert_eq!(
+        (report.requests, again.requests, again.requests_existing),
+        (2, 0, 2),
+        "{report:?}"
+    );
+    let wfp = app.token("wfp-desk", &[Role::TravelUnit], Some("WFP"));
+    let (status, team) = app
+        .get("/v1/teams/0190a000-0000-7000-8000-000000000031", &wfp)
+        .await;
+    assert_eq!(status, 200, "{team}");
+    let members: Vec<(&str, &str)> = team["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["traveller"]["id"].as_str().unwrap(),
+                m["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        members,
+        [
+            ("wfp-amina", "escalated"),
+            ("wfp-lars", "escalated"),
+            ("wfp-noor", "held")
+        ],
+        "{team}"
+    );
+    let unicef = app.token("unicef-desk", &[Role::TravelUnit], Some("UNICEF"));
+    let (_, flight) = app
+        .get(
+            "/v1/clearance-requests/0190a000-0000-7000-8000-000000000032",
+            &unicef,
+        )
+        .await;
+    assert_eq!(
+        (&flight["status"], &flight["decision"]["code"]),
+        (&json!("held"), &json!("air_operator_restricted")),
+        "{flight}"
+    );
     let pilot = app.traveller("yara", "WFP");
     let (_, to_aden) = app
         .submit(

@@ -168,6 +168,7 @@ async fn a_suspended_area_holds_every_trip_there() {
     clearway::cli::sra_import::import(
         &services.publishing,
         &services.air_operators,
+        &services.clearing,
         &json.to_string(),
         chrono::Utc::now().date_naive(),
     )
