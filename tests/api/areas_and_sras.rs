@@ -268,11 +268,11 @@ async fn the_sample_gives_a_realistic_first_run() {
         ],
         "{team}"
     );
-    let unicef = app.token("unicef-desk", &[Role::TravelUnit], Some("UNICEF"));
+    let unhcr = app.token("unhcr-desk", &[Role::TravelUnit], Some("UNHCR"));
     let (_, flight) = app
         .get(
             "/v1/clearance-requests/0190a000-0000-7000-8000-000000000032",
-            &unicef,
+            &unhcr,
         )
         .await;
     assert_eq!(

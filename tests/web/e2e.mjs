@@ -481,6 +481,30 @@ try {
     await traveller.waitForSelector('[data-testid="headline"] [data-testid="status"]:has-text("Rejected")', { timeout: 15_000 });
   });
 
+  await test("HQ decides the sample team as one queue item, returning one member with a reason", all, async () => {
+    await hq.click('[data-testid="tab-queue"]');
+    const entry = hq.locator('[data-testid="queue-team"]', { hasText: "AFG-KBL" });
+    await entry.waitFor();
+    expect(/Team of 2 travellers/.test(await entry.textContent()), `the entry: ${await entry.textContent()}`);
+    // Its members are not also listed one by one.
+    expect((await hq.locator('[data-testid="queue-item"]', { hasText: "AFG-KBL" }).count()) === 0, "members listed apart");
+    await entry.click();
+    await hq.waitForSelector('[data-testid="team-member"] >> nth=1');
+    const lars = hq.locator('[data-testid="team-member"]', { hasText: "Lars" });
+    await lars.locator('[data-testid="exception-decision"]').selectOption("return");
+    await lars.locator('[data-testid="exception-comment"]').fill("Needs the updated security plan");
+    await hq.fill("#team-comment", "Mission essential; security plan reviewed");
+    await hq.click('[data-testid="team-approve"]');
+    await hq.waitForSelector('#message:has-text("Decision recorded for 2 travellers")');
+    await hq.waitForFunction(() => !document.querySelector('[data-testid="queue-team"]'));
+    const team = await hq.evaluate(async () => {
+      const token = sessionStorage.getItem("clearway.token");
+      return (await fetch("/v1/teams/0190a000-0000-7000-8000-000000000031", { headers: { Authorization: `Bearer ${token}` } })).json();
+    });
+    const states = team.members.map((m) => `${m.traveller.id}:${m.status}:${m.approval?.stage || "-"}`).join(" ");
+    expect(states === "wfp-amina:escalated:dg wfp-lars:returned:-", `after the decision: ${states}`);
+  });
+
   await test("an analyst suspends and lifts an area and finds who is in one", all, async () => {
     analyst = await signIn(browser, service.base, "security-analyst", "analyst-1", "");
     const row = analyst.locator('[data-testid="areas"] tr', { hasText: "CHE-GVA" });
@@ -900,6 +924,11 @@ try {
       }],
       ["approver's queue", ["approver-hq", "hq-2", ""], async (page) => {
         await page.waitForSelector('[data-testid="live"]:has-text("live")');
+      }],
+      // The sample team's member HQ approved waits at the DG's office.
+      ["approver's team", ["approver-dg", "dg-2", ""], async (page) => {
+        await page.click('[data-testid="queue-team"]');
+        await page.waitForSelector('[data-testid="team-member"]');
       }],
       ["analyst's areas", ["security-analyst", "analyst-2", ""], async (page) => {
         await page.waitForSelector('[data-testid="areas"]');

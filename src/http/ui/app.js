@@ -959,7 +959,7 @@ async function loadQueue(stage, list, item) {
   const order = QUEUE_ORDER[($("#queue-order") || { value: "deadline" }).value];
   page.items = page.items.filter(matches).sort(order);
   list.replaceChildren(page.items.length
-    ? el("ul", { class: "queue", "data-testid": "queue" }, page.items.map((q) => el("li", { class: q.urgent ? "urgent" : "" },
+    ? el("ul", { class: "queue", "data-testid": "queue" }, queueEntries(page.items).map((q) => q.team ? teamEntry(q, stage, list, item) : el("li", { class: q.urgent ? "urgent" : "" },
       el("button", { type: "button", class: "item", "data-testid": "queue-item", onclick: () => openItem(q.request.id, stage, list, item) },
         q.urgent ? el("span", { class: "flag" }, t("queue.urgent")) : null,
         q.overdue ? el("span", { class: "flag", "data-testid": "overdue" }, t("queue.overdue")) : null,
@@ -971,6 +971,82 @@ async function loadQueue(stage, list, item) {
         q.claim ? el("small", { class: "claimed" }, t("queue.claimed_by", { holder: q.claim.holder })) : null))))
     : el("p", { "data-testid": "queue-empty" }, t("queue.empty")));
   return page.items.length;
+}
+
+/** The queue's entries in order: a team's members waiting at the stage make one entry, where
+ * its first member stands; a request of its own is its own entry. */
+function queueEntries(items) {
+  const entries = [];
+  const teams = new Map();
+  for (const q of items) {
+    const id = q.request.team_id;
+    if (!id) { entries.push(q); continue; }
+    if (!teams.has(id)) {
+      const entry = { team: id, members: [] };
+      teams.set(id, entry);
+      entries.push(entry);
+    }
+    teams.get(id).members.push(q);
+  }
+  return entries;
+}
+
+/** One queue entry for a team: its members' names, its itinerary, the longest wait. */
+function teamEntry(entry, stage, list, item) {
+  const first = entry.members[0];
+  const longest = Math.max(...entry.members.map((q) => q.seconds_in_queue));
+  return el("li", { class: entry.members.some((q) => q.urgent) ? "urgent" : "" },
+    el("button", { type: "button", class: "item", "data-testid": "queue-team", onclick: () => openTeam(entry.team, stage, list, item) },
+      el("span", { class: "flag" }, t("queue.team", { count: t("n.travellers", { n: entry.members.length }) })),
+      entry.members.some((q) => q.overdue) ? el("span", { class: "flag" }, t("queue.overdue")) : null,
+      el("strong", {}, entry.members.map((q) => q.request.traveller.name).join(", ")), ` (${first.request.traveller.org}) `,
+      first.request.legs.map((l) => `${l.area} ${day(l.arrival)}`).join(" → "),
+      el("small", {}, t("queue.waiting", { time: t("n.minutes", { n: Math.round(longest / 60) }) }))));
+}
+
+/** Shows a team waiting at `stage`: one decision for its members, with exceptions. */
+async function openTeam(id, stage, list, item) {
+  const team = await attempt(() => api("GET", `/v1/teams/${id}`));
+  if (!team) return;
+  const waiting = team.members.filter((m) => m.status === "escalated" && m.approval && m.approval.stage === stage);
+  if (!waiting.length) {
+    item.replaceChildren();
+    return;
+  }
+  const first = waiting[0];
+  const comment = el("textarea", { id: "team-comment", rows: 3, maxlength: 2000 });
+  const rows = waiting.map((m) => {
+    const name = m.traveller.name;
+    const choice = el("select", { "data-testid": "exception-decision", "aria-label": t("queue.team.decision_for", { name }) },
+      ["team", "approve", "reject", "return"].map((v) => el("option", { value: v }, t(`queue.team.${v}`))));
+    const why = el("input", { type: "text", maxlength: 2000, "data-testid": "exception-comment", "aria-label": t("queue.team.why_for", { name }) });
+    return { member: m, choice, why, row: el("tr", { "data-testid": "team-member" },
+      el("td", {}, name), el("td", {}, headline(m)), el("td", {}, choice), el("td", {}, why)) };
+  });
+  const decide = (decision) => async () => {
+    if (decision === "reject" && !window.confirm(t("queue.team.reject_confirm", { count: t("n.travellers", { n: waiting.length }) }))) return;
+    const exceptions = rows.filter((r) => r.choice.value !== "team")
+      .map((r) => ({ request_id: r.member.id, decision: r.choice.value, comment: r.why.value }));
+    const decided = await attempt(() => api("POST", `/v1/teams/${id}/decision`, { decision, comment: comment.value, stage, exceptions }));
+    if (!decided) return;
+    await loadQueue(stage, list, item);
+    item.replaceChildren();
+    say(t("queue.team.recorded", { count: t("n.travellers", { n: decided.members.length }) }), "ok");
+  };
+  fill(item,
+    el("h2", { "data-testid": "team-title" }, t("queue.team.title", { count: t("n.travellers", { n: waiting.length }), area: first.legs[0].area, date: day(first.legs[0].arrival) })),
+    el("p", {}, first.purpose),
+    el("p", {}, t("queue.msra", { pc: first.programme_criticality, reference: first.mission_sra_reference || t("page.none") })),
+    first.approval ? el("p", {}, t("queue.chain", { chain: first.approval.chain.map(stageName).join(" → ") })) : null,
+    el("table", { class: "team", "data-testid": "team-members" },
+      el("caption", {}, t("queue.team.caption")),
+      el("thead", {}, el("tr", {}, ["traveller", "decision", "exception", "why"].map((h) => el("th", { scope: "col" }, t(`queue.team.col.${h}`))))),
+      el("tbody", {}, rows.map((r) => r.row))),
+    el("label", { for: "team-comment" }, t("queue.comment")), comment,
+    el("div", { class: "actions" },
+      el("button", { type: "button", "data-testid": "team-approve", onclick: decide("approve") }, t("queue.team.approve")),
+      el("button", { type: "button", class: "danger", "data-testid": "team-reject", onclick: decide("reject") }, t("queue.team.reject")),
+      el("button", { type: "button", class: "secondary", "data-testid": "team-return", onclick: decide("return") }, t("queue.team.return"))));
 }
 
 /** The queue's orders: earliest deadline (the stage's response time, or travel if sooner),
