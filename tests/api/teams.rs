@@ -231,6 +231,22 @@ async fn a_traveller_leads_a_team_of_their_organisation_and_changes_it() {
         .await;
     assert_eq!(status, 403, "{problem}");
 
+    // The leader reads and amends a member's request on its own; the member cannot read the
+    // leader's.
+    let members = ids(&created);
+    let ben_path = format!("/v1/clearance-requests/{}", members[1]);
+    let (status, ben_request) = app.get(&ben_path, &lead).await;
+    assert_eq!(status, 200, "{ben_request}");
+    let (status, _) = app
+        .get(&format!("/v1/clearance-requests/{}", members[0]), &ben)
+        .await;
+    assert_eq!(status, 404);
+    let alone = json!({"traveller": ben_request["traveller"], "purpose": "Joint assessment, ben's part",
+                       "programme_criticality": "PC1", "mission_sra_reference": "MSRA-2026-114",
+                       "legs": [{"area": "TST-NEW", "arrival": day(3), "departure": day(7)}]});
+    let (status, amended) = patch(&app, &ben_path, &lead, &alone).await;
+    assert_eq!((status, &amended["status"]), (200, &json!("held")), "{amended}");
+
     // The leader amends the mission for the whole team: both decided again.
     let mission = json!({"purpose": "Joint assessment, moved", "programme_criticality": "PC2",
                          "legs": [{"area": "TST-LOW", "arrival": day(4), "departure": day(8)}]});
