@@ -57,3 +57,14 @@ const conditional: NonNullable<Amend["parameters"]["header"]> = { "If-Match": "\
 declare const amended: Amend["responses"][200]["headers"];
 const tag: string | undefined = amended["ETag"];
 const limits: string | undefined = amended["RateLimit"];
+
+// A team: several travellers in one body, answered with each member as a request that names
+// its team; the decision takes exceptions by request id.
+type SubmitTeam = operations["teams_submit"];
+declare const teamBody: NonNullable<SubmitTeam["requestBody"]>["content"]["application/json"];
+const travellerIds: string[] = teamBody.travellers.map((t) => t.id);
+declare const team: Json<SubmitTeam["responses"][201]>;
+const memberTeams: (string | null | undefined)[] = team.members.map((m) => m.team_id);
+declare const teamDecision: NonNullable<operations["teams_decide"]["requestBody"]>["content"]["application/json"];
+const excepted: string[] = (teamDecision.exceptions ?? []).map((e) => e.request_id);
+export { conditional, tag, limits, travellerIds, memberTeams, excepted };

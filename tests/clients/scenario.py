@@ -24,6 +24,7 @@ from clearway_client.api.clearance_requests import (
     clearance_requests_submit,
     clearance_requests_withdraw,
 )
+from clearway_client.api.teams import teams_get, teams_submit, teams_withdraw
 from clearway_client.api.webhooks import webhooks_register
 from clearway_client.models import (
     ErrorCode,
@@ -35,6 +36,9 @@ from clearway_client.models import (
     RequestStatus,
     RequestView,
     SubmitBody,
+    TeamBody,
+    TeamView,
+    TeamWithdrawBody,
     TravellerBody,
     WebhookBody,
     WebhookBodyEventsItem,
@@ -222,10 +226,33 @@ for body in (WithdrawBody(), None):
     check(gone.status_code == 200 and gone.parsed.status == RequestStatus.WITHDRAWN, f"withdrawn with body={body!r}: {gone.content!r}")
     submitted.add(again.parsed.id)
 
+# 6b. A team: two travellers on one mission, stored as one (held: Niamey has no SRA), read,
+# refused when too small, and withdrawn as one.
+mission = trip("team.a", "NER-NIA", 30)
+team_body = TeamBody(
+    travellers=[mission.traveller, trip("team.b", "NER-NIA", 30).traveller],
+    purpose="Joint assessment mission",
+    programme_criticality=ProgrammeCriticality.PC2,
+    legs=mission.legs,
+)
+team = teams_submit.sync_detailed(client=client, body=team_body, idempotency_key=str(uuid.uuid4()))
+check(team.status_code == 201 and isinstance(team.parsed, TeamView), f"team: {team.content!r}")
+check(team.headers["location"] == f"/v1/teams/{team.parsed.id}", "Location names the team")
+check([m.status for m in team.parsed.members] == [RequestStatus.HELD] * 2, "each member held")
+check(all(m.team_id == team.parsed.id for m in team.parsed.members), "each member names its team")
+read = teams_get.sync_detailed(team.parsed.id, client=client)
+check(read.status_code == 200 and [m.id for m in read.parsed.members] == [m.id for m in team.parsed.members], "read back")
+problem(teams_get.sync_detailed(team.parsed.id, client=outsider), 404, "not_found")
+alone = TeamBody(travellers=[mission.traveller], purpose="Alone", programme_criticality=ProgrammeCriticality.PC3, legs=mission.legs)
+problem(teams_submit.sync_detailed(client=client, body=alone), 422, "team_size")
+gone = teams_withdraw.sync_detailed(team.parsed.id, client=client, body=TeamWithdrawBody(comment="Mission cancelled"))
+check(gone.status_code == 200 and [m.status for m in gone.parsed.members] == [RequestStatus.WITHDRAWN] * 2, f"team withdrawn: {gone.content!r}")
+submitted.update(m.id for m in team.parsed.members)
+
 # 7. Every delivery verifies with the Standard Webhooks library and parses as WebhookEvent.
 verifier = Webhook(secret)
 events, delivery_ids, deadline = [], set(), time.monotonic() + 30
-expected = len(submitted) + 3  # one `request.submitted` each, three `request.withdrawn`
+expected = len(submitted) + 5  # one `request.submitted` each, five `request.withdrawn`
 while len(events) < expected and time.monotonic() < deadline:
     try:
         headers, body = deliveries.get(timeout=1)
@@ -244,7 +271,7 @@ names = sorted(e.event for e in events)
 check(len(events) == expected, f"{expected} deliveries expected, got {len(events)}: {names}")
 check(len(delivery_ids) == len(events), "each delivery has its own webhook-id")
 check(len({e.event_id for e in events}) == len(events), "each event its own event_id")
-check(names.count("request.withdrawn") == 3, "three withdrawals")
+check(names.count("request.withdrawn") == 5, "five withdrawals (three requests, a team of two)")
 check(any(e.comment == "Mission postponed" for e in events), "the comment travels with the event")
 
 receiver.shutdown()
