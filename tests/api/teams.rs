@@ -245,7 +245,11 @@ async fn a_traveller_leads_a_team_of_their_organisation_and_changes_it() {
                        "programme_criticality": "PC1", "mission_sra_reference": "MSRA-2026-114",
                        "legs": [{"area": "TST-NEW", "arrival": day(3), "departure": day(7)}]});
     let (status, amended) = patch(&app, &ben_path, &lead, &alone).await;
-    assert_eq!((status, &amended["status"]), (200, &json!("held")), "{amended}");
+    assert_eq!(
+        (status, &amended["status"]),
+        (200, &json!("held")),
+        "{amended}"
+    );
 
     // The leader amends the mission for the whole team: both decided again.
     let mission = json!({"purpose": "Joint assessment, moved", "programme_criticality": "PC2",

@@ -74,10 +74,9 @@ impl Clearing {
         let team_id = claimed_id.unwrap_or_else(Uuid::now_v7);
         let now = Utc::now().trunc_subsecs(6);
         let mut unit = Vec::with_capacity(members.len());
-        for (request, mut decision) in members.into_iter().zip(decisions) {
+        for (i, (request, mut decision)) in members.into_iter().zip(decisions).enumerate() {
             let record = RequestRecord {
-                // Time-ordered: the members keep the order they were listed in.
-                id: Uuid::now_v7(),
+                id: member_id(team_id, i),
                 status: briefing::settle(RequestStatus::from(decision.outcome), &mut decision),
                 submitted_at: now,
                 submitted_by: caller.subject.clone(),
@@ -237,7 +236,7 @@ impl Clearing {
         let all = self.store.team_members(id).await?;
         if all.len() != team.members.len() {
             return Err(AppError::forbidden(
-                "the team has members outside the caller's organisation",
+                "a team is changed as a whole by its travel unit or the traveller who submitted it",
             ));
         }
         Ok(team)
@@ -386,6 +385,19 @@ impl Clearing {
     }
 }
 
+/// Member `i`'s id: the team's (a version 7 UUID) with its 12 `rand_a` bits set to `i`. Like
+/// any request id it is ordered by time, and within the team by the members' order; and every
+/// attempt of one submission (one `Idempotency-Key`, one team id) gives the same ids, so a
+/// retry whose first attempt was stored after all conflicts instead of storing the team twice.
+fn member_id(team: Uuid, i: usize) -> Uuid {
+    let mut bytes = *team.as_bytes();
+    let i = (i & 0x0fff) as u16;
+    // Byte 6 holds the version in its high half and `rand_a`'s first four bits in its low one.
+    bytes[6] = (bytes[6] & 0xf0) | (i >> 8) as u8;
+    bytes[7] = (i & 0xff) as u8;
+    Uuid::from_bytes(bytes)
+}
+
 /// A status no person or change of circumstances moves any more.
 fn is_ended(status: RequestStatus) -> bool {
     matches!(
@@ -396,4 +408,25 @@ fn is_ended(status: RequestStatus) -> bool {
             | RequestStatus::Expired
             | RequestStatus::Revoked
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_ids_are_stable_distinct_version_7_and_in_the_members_order() {
+        let team = Uuid::now_v7();
+        let ids: Vec<Uuid> = (0..100).map(|i| member_id(team, i)).collect();
+        assert_eq!(
+            ids,
+            (0..100).map(|i| member_id(team, i)).collect::<Vec<_>>()
+        );
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "not in order");
+        assert!(ids.iter().all(|id| id.get_version_num() == 7));
+        // The time is the team's: ordered among other requests as it was submitted.
+        assert_eq!(ids[0].get_timestamp(), team.get_timestamp());
+        let other = Uuid::now_v7();
+        assert!(ids.iter().all(|id| *id != member_id(other, 0)));
+    }
 }
