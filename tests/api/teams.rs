@@ -501,3 +501,86 @@ async fn a_team_over_the_headcount_on_one_flight_needs_the_stage_and_keeps_needi
         .await;
     assert_eq!(statuses(&read), ["escalated"; 3], "{read}");
 }
+
+/// A retry under the same `Idempotency-Key` after an unknown outcome (the first attempt was
+/// stored, its answer lost) is handed the same team id: it names the same member ids, so the
+/// store refuses them and the retry is answered with what the first attempt stored.
+#[tokio::test]
+async fn a_second_attempt_with_the_same_team_id_finds_the_first_instead_of_storing_twice() {
+    use clearway::app::clearing::Mission;
+    use clearway::domain::caller::Caller;
+    use clearway::domain::criticality::ProgrammeCriticality;
+    use clearway::domain::itinerary::{Itinerary, Leg};
+    use clearway::domain::request::{OrgId, Traveller, TravellerId};
+
+    let app = TestApp::spawn().await;
+    app.area("TST-LOW", Some("low")).await;
+    let services = clearway::startup::Services::open(&app.settings)
+        .await
+        .unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let traveller = |id: &str| {
+        Traveller::new(
+            TravellerId::parse("", id).unwrap(),
+            "Member",
+            OrgId::parse("", "WFP").unwrap(),
+            Some(today + chrono::Days::new(700)),
+            Some(today + chrono::Days::new(700)),
+        )
+        .unwrap()
+    };
+    let mission = Mission {
+        purpose: "Assessment".into(),
+        programme_criticality: ProgrammeCriticality::Pc3,
+        mission_sra_reference: None,
+        legs: Itinerary::parse(
+            vec![Leg::stay(
+                clearway::domain::area::AreaCode::parse("", "TST-LOW").unwrap(),
+                today + chrono::Days::new(3),
+                today + chrono::Days::new(6),
+            )],
+            today,
+        )
+        .unwrap(),
+    };
+    let unit = Caller {
+        subject: "unit-WFP".into(),
+        roles: vec![Role::TravelUnit],
+        org: Some(OrgId::parse("", "WFP").unwrap()),
+        valid_until: i64::MAX,
+    };
+    let claimed = uuid::Uuid::now_v7();
+    let attempt = async || {
+        let (id, unit) = services
+            .clearing
+            .submit_team(
+                &unit,
+                mission.clone(),
+                vec![traveller("ana"), traveller("ben")],
+                Some(claimed),
+            )
+            .await
+            .unwrap();
+        (id, unit.iter().map(|n| n.record.id).collect::<Vec<_>>())
+    };
+    let first = attempt().await;
+    let second = attempt().await;
+    assert_eq!(first, second);
+    assert_eq!(first.0, claimed);
+    assert_eq!(app.stored_rows().await.0, 2, "the team was stored twice");
+    // Anyone else's attempt with that id is refused, not shown the team.
+    let other = Caller {
+        subject: "unit-WFP-2".into(),
+        ..unit.clone()
+    };
+    let refused = services
+        .clearing
+        .submit_team(
+            &other,
+            mission.clone(),
+            vec![traveller("ana"), traveller("ben")],
+            Some(claimed),
+        )
+        .await;
+    assert!(refused.is_err(), "another submitter was shown the team");
+}
