@@ -81,15 +81,7 @@ impl Clearing {
             version: 1,
             team: None,
         };
-        let audit = AuditDraft {
-            actor: caller.subject.clone(),
-            action: AuditAction::Submitted,
-            from: None,
-            to: record.status,
-            stage: current_stage(&record),
-            comment: None,
-            on_behalf_of: None,
-        };
+        let audit = submitted(&caller.subject, &record);
         let new = Arc::new(NewRequest::new(record, audit.clone())?);
         match self.store.insert_request(new.clone()).await {
             Ok(()) => {}
@@ -805,6 +797,19 @@ impl Clearing {
 fn escalation_for(decision: &Decision, now: chrono::DateTime<Utc>) -> Option<Escalation> {
     (decision.outcome == Outcome::Escalated && !decision.approval_chain.is_empty())
         .then(|| Escalation::start(decision.approval_chain.clone(), now))
+}
+
+/// The first entry of a new request's trail.
+fn submitted(actor: &str, record: &RequestRecord) -> AuditDraft {
+    AuditDraft {
+        actor: actor.to_owned(),
+        action: AuditAction::Submitted,
+        from: None,
+        to: record.status,
+        stage: current_stage(record),
+        comment: None,
+        on_behalf_of: None,
+    }
 }
 
 /// A pending request ended (withdrawn, expired): its new status, no claim left on it.

@@ -446,7 +446,7 @@ pub async fn amend(
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct WithdrawBody {
+pub(super) struct WithdrawBody {
     #[serde(default)]
     comment: Option<String>,
 }
@@ -513,30 +513,37 @@ pub async fn withdraw(
 ) -> Result<HttpResponse, Problem> {
     let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found())?;
     let expected = if_match(&req)?;
-    // The reason is optional, and so is the body that carries it.
-    let headers = req.headers();
-    let has_body = headers
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .is_some_and(|v| v != "0")
-        || headers.contains_key(actix_web::http::header::TRANSFER_ENCODING);
-    // No body, `null` (what generated clients send for "no body") and `{}` all mean no
-    // comment.
-    let body: WithdrawBody = if has_body {
-        read_json::<Option<WithdrawBody>>(&req, payload, &state.body)
-            .await?
-            .unwrap_or_default()
-    } else {
-        WithdrawBody::default()
-    };
-    let comment = body
-        .comment
-        .map(|c| crate::domain::bounded_text("/comment", &c, 2000))
-        .transpose()?;
+    let comment = withdrawal_comment(&req, payload, &state).await?;
     let record = state
         .clearing
         .withdraw(&caller, id, &expected, comment)
         .await?;
     Ok(tagged(HttpResponse::Ok(), record.version).json(RequestView::single(&state, &record)))
+}
+
+/// A withdrawal's reason: optional, and so is the body that carries it. No body, `null` (what
+/// generated clients send for "no body") and `{}` all mean none.
+pub(super) async fn withdrawal_comment(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<Option<String>, Problem> {
+    let headers = req.headers();
+    let has_body = headers
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .is_some_and(|v| v != "0")
+        || headers.contains_key(actix_web::http::header::TRANSFER_ENCODING);
+    let body: WithdrawBody = if has_body {
+        read_json::<Option<WithdrawBody>>(req, payload, &state.body)
+            .await?
+            .unwrap_or_default()
+    } else {
+        WithdrawBody::default()
+    };
+    Ok(body
+        .comment
+        .map(|c| crate::domain::bounded_text("/comment", &c, 2000))
+        .transpose()?)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

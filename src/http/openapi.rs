@@ -283,7 +283,6 @@ fn declare_input_constraints(doc: &mut Value) {
             "legs",
             json!({"minItems": 1, "maxItems": MAX_LEGS}),
         ),
-        ("TeamWithdrawBody", "comment", text(2000)),
         ("TeamDecisionBody", "comment", json!({"maxLength": 2000})),
         ("TeamDecisionBody", "stage", json!({"maxLength": 64})),
         (

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::AppState;
-use super::clearance_requests::{LegBody, RequestView, TravellerBody, legs_into_domain};
+use super::clearance_requests::{
+    LegBody, RequestView, TravellerBody, WithdrawBody, legs_into_domain, withdrawal_comment,
+};
 use super::extract::read_json;
 use super::idempotency::ClaimedRequestId;
 use crate::app::approvals::Exception;
@@ -54,14 +56,6 @@ impl MissionBody {
             legs: Itinerary::parse(legs, Utc::now().date_naive())?,
         })
     }
-}
-
-#[derive(Deserialize, Default, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct TeamWithdrawBody {
-    /// Why the team no longer travels.
-    #[serde(default)]
-    comment: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -218,7 +212,7 @@ pub async fn amend(
 #[utoipa::path(
     post, path = "/v1/teams/{id}/withdraw", tag = "teams",
     params(("id" = Uuid, Path, description = "The team's id")),
-    request_body(content = Option<TeamWithdrawBody>, description = "Optional: why"),
+    request_body(content = Option<WithdrawBody>, description = "Optional: why"),
     responses(
         (status = 200, description = "The team, its pending members withdrawn", body = TeamView),
         (status = 403, description = "forbidden"),
@@ -234,22 +228,7 @@ pub async fn withdraw(
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     let id = team_id(&id)?;
-    let headers = req.headers();
-    let has_body = headers
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .is_some_and(|v| v != "0")
-        || headers.contains_key(actix_web::http::header::TRANSFER_ENCODING);
-    let body: TeamWithdrawBody = if has_body {
-        read_json::<Option<TeamWithdrawBody>>(&req, payload, &state.body)
-            .await?
-            .unwrap_or_default()
-    } else {
-        TeamWithdrawBody::default()
-    };
-    let comment = body
-        .comment
-        .map(|c| crate::domain::bounded_text("/comment", &c, 2000))
-        .transpose()?;
+    let comment = withdrawal_comment(&req, payload, &state).await?;
     let team = state.clearing.withdraw_team(&caller, id, comment).await?;
     Ok(HttpResponse::Ok().json(team_view(team.id, &team.members)))
 }

@@ -248,17 +248,8 @@ async fn bad_flights_and_assessments_are_refused_and_change_nothing() {
 /// than the policy allows need the named stage, counting the requests already stored.
 #[tokio::test]
 async fn more_of_an_organisation_on_one_flight_than_the_policy_allows_need_a_stage() {
-    let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().join("risk-policy.toml");
-    let shipped = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/risk-policy.toml"),
-    )
-    .unwrap();
-    std::fs::write(
-        &policy,
-        format!("{shipped}\n[headcount]\nper_flight = 2\nstage = \"hq\"\n"),
-    )
-    .unwrap();
+    let (_dir, policy) =
+        super::support::policy_with("[headcount]\nper_flight = 2\nstage = \"hq\"\n");
     let app = TestApp::spawn_with(|s| s.policy.file = policy.clone()).await;
     app.area("TST-LOW", Some("low")).await;
     assess(&app, "KQA", "assessed").await;

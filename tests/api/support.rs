@@ -35,6 +35,16 @@ pub fn redis_url() -> String {
 }
 
 /// A date `offset` days from today, as the API writes it.
+/// The shipped policy file with `extra` appended, in a directory of the test's own (kept
+/// while the directory lives).
+pub fn policy_with(extra: &str) -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("risk-policy.toml");
+    let shipped = std::fs::read_to_string(config_dir().join("risk-policy.toml")).unwrap();
+    std::fs::write(&policy, format!("{shipped}\n{extra}")).unwrap();
+    (dir, policy)
+}
+
 pub fn day(offset: i64) -> String {
     date(offset).to_string()
 }

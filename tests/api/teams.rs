@@ -446,17 +446,8 @@ async fn a_retried_team_submission_is_stored_once() {
 /// the stage, however the team is split in time.
 #[tokio::test]
 async fn a_team_over_the_headcount_on_one_flight_needs_the_stage_and_keeps_needing_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().join("risk-policy.toml");
-    let shipped = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/risk-policy.toml"),
-    )
-    .unwrap();
-    std::fs::write(
-        &policy,
-        format!("{shipped}\n[headcount]\nper_flight = 2\nstage = \"hq\"\n"),
-    )
-    .unwrap();
+    let (_dir, policy) =
+        super::support::policy_with("[headcount]\nper_flight = 2\nstage = \"hq\"\n");
     let app = TestApp::spawn_with(|s| s.policy.file = policy.clone()).await;
     app.area("TST-LOW", Some("low")).await;
     let armo = app.token("armo-1", &[Role::AviationRisk], None);

@@ -38,7 +38,6 @@ from clearway_client.models import (
     SubmitBody,
     TeamBody,
     TeamView,
-    TeamWithdrawBody,
     TravellerBody,
     WebhookBody,
     WebhookBodyEventsItem,
@@ -245,7 +244,7 @@ check(read.status_code == 200 and [m.id for m in read.parsed.members] == [m.id f
 problem(teams_get.sync_detailed(team.parsed.id, client=outsider), 404, "not_found")
 alone = TeamBody(travellers=[mission.traveller], purpose="Alone", programme_criticality=ProgrammeCriticality.PC3, legs=mission.legs)
 problem(teams_submit.sync_detailed(client=client, body=alone), 422, "team_size")
-gone = teams_withdraw.sync_detailed(team.parsed.id, client=client, body=TeamWithdrawBody(comment="Mission cancelled"))
+gone = teams_withdraw.sync_detailed(team.parsed.id, client=client, body=WithdrawBody(comment="Mission cancelled"))
 check(gone.status_code == 200 and [m.status for m in gone.parsed.members] == [RequestStatus.WITHDRAWN] * 2, f"team withdrawn: {gone.content!r}")
 submitted.update(m.id for m in team.parsed.members)
 

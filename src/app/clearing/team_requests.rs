@@ -7,7 +7,9 @@ use std::sync::Arc;
 use chrono::{SubsecRound, Utc};
 use uuid::Uuid;
 
-use super::{Clearing, changed_meanwhile, current_stage, ended, escalation_for, not_pending};
+use super::{
+    Clearing, changed_meanwhile, current_stage, ended, escalation_for, not_pending, submitted,
+};
 use crate::app::access;
 use crate::app::error::AppError;
 use crate::app::ports::RequestChanged;
@@ -86,15 +88,7 @@ impl Clearing {
                 version: 1,
                 team: Some(team_id),
             };
-            let audit = AuditDraft {
-                actor: caller.subject.clone(),
-                action: AuditAction::Submitted,
-                from: None,
-                to: record.status,
-                stage: current_stage(&record),
-                comment: None,
-                on_behalf_of: None,
-            };
+            let audit = submitted(&caller.subject, &record);
             unit.push(Arc::new(NewRequest::new(record, audit)?));
         }
         match self.store.insert_unit(unit.clone()).await {
@@ -126,15 +120,7 @@ impl Clearing {
         let unit = members
             .into_iter()
             .map(|record| {
-                let audit = AuditDraft {
-                    actor: caller.subject.clone(),
-                    action: AuditAction::Submitted,
-                    from: None,
-                    to: record.status,
-                    stage: current_stage(&record),
-                    comment: None,
-                    on_behalf_of: None,
-                };
+                let audit = submitted(&caller.subject, &record);
                 NewRequest::new(record, audit).map(Arc::new)
             })
             .collect::<Result<Vec<_>, _>>()?;
