@@ -155,14 +155,20 @@ pub fn may_lead(caller: &Caller, field: &str, members: &[&Traveller]) -> Result<
     }
 }
 
+/// Whether the caller is the traveller who submitted the team `record` is a member of: a
+/// traveller of the member's organisation (a subject is unique only within one) who
+/// submitted it.
+pub fn leads(caller: &Caller, record: &RequestRecord) -> bool {
+    record.team.is_some()
+        && caller.has(Role::Traveller)
+        && record.submitted_by == caller.subject
+        && caller.org.as_ref() == Some(&record.request.traveller.org)
+}
+
 /// Who may withdraw or amend a stored request: as `may_submit` says for its traveller, or
 /// the traveller who led the team it was submitted in.
 pub fn may_change(caller: &Caller, record: &RequestRecord) -> Result<(), AppError> {
-    let leader = record.team.is_some()
-        && caller.has(Role::Traveller)
-        && record.submitted_by == caller.subject
-        && caller.org.as_ref() == Some(&record.request.traveller.org);
-    if leader {
+    if leads(caller, record) {
         return Ok(());
     }
     may_submit(caller, &record.request.traveller)

@@ -163,7 +163,12 @@ impl Clearing {
             }
             let others = self
                 .store
-                .travellers_on_flight(&flight, &request.traveller.org, before)
+                .travellers_on_flight(
+                    &flight,
+                    &request.traveller.org,
+                    before,
+                    &[&request.traveller.id],
+                )
                 .await?;
             booked.push((flight, others));
         }
@@ -334,7 +339,7 @@ impl Clearing {
             return Ok(record);
         }
         // The traveller who led a team reads the members they submitted.
-        if scope.is_some() && record.team.is_some() && record.submitted_by == caller.subject {
+        if access::leads(caller, &record) {
             return Ok(record);
         }
         let delegated = match delegated {

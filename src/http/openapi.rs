@@ -291,6 +291,11 @@ fn declare_input_constraints(doc: &mut Value) {
             json!({"maxItems": crate::domain::team::MAX_MEMBERS}),
         ),
         ("ExceptionBody", "comment", json!({"maxLength": 2000})),
+        (
+            "TeamDecisionBody",
+            "members",
+            json!({"maxItems": crate::domain::team::MAX_MEMBERS}),
+        ),
         ("DecisionBody", "comment", json!({"maxLength": 2000})),
         ("DecisionBody", "stage", json!({"maxLength": 64})),
         ("WithdrawBody", "comment", text(2000)),

@@ -70,6 +70,10 @@ struct TeamDecisionBody {
     /// Members decided otherwise: "approve all but X".
     #[serde(default)]
     exceptions: Vec<ExceptionBody>,
+    /// The members the approver saw waiting at the stage (their request ids). When given,
+    /// nothing is decided if others wait there now (409 `concurrent_update` with `waiting`).
+    #[serde(default)]
+    members: Option<Vec<Uuid>>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -237,7 +241,9 @@ pub async fn withdraw(
 ///
 /// One decision for every member waiting at the approver's stage, but for the exceptions
 /// named ("approve all but X", each with its comment). Each member is claimed and decided as
-/// on its own (four-eyes, nobody else's live claim), and nothing is decided unless all can be.
+/// on its own (nobody else's live claim), nobody decides a team they travel in, and nothing
+/// is decided unless all can be. Name the members you saw in `members` so that one who
+/// reached the stage since is not decided unseen.
 #[utoipa::path(
     post, path = "/v1/teams/{id}/decision", tag = "teams",
     params(("id" = Uuid, Path, description = "The team's id")),
@@ -245,7 +251,8 @@ pub async fn withdraw(
     responses(
         (status = 200, description = "The members decided, in their new state", body = TeamView),
         (status = 403, description = "forbidden, four_eyes_same_approver, four_eyes_own_request"),
-        (status = 409, description = "not_pending, wrong_stage, claimed_by_another, concurrent_update"),
+        (status = 404, description = "not_found"),
+        (status = 409, description = "wrong_stage, claimed_by_another, concurrent_update"),
         (status = 422, description = "comment_required, invalid_field"),
     ),
     security(("bearer" = []))
@@ -268,9 +275,18 @@ pub async fn decide(
     if body.stage.as_ref().is_some_and(|s| s.chars().count() > 64) {
         return Err(Problem::invalid_field("/stage", "at most 64 characters"));
     }
-    if body.exceptions.len() > crate::domain::team::MAX_MEMBERS {
+    if body.exceptions.len() > crate::domain::team::MAX_MEMBERS
+        || body
+            .members
+            .as_ref()
+            .is_some_and(|m| m.len() > crate::domain::team::MAX_MEMBERS)
+    {
         return Err(Problem::invalid_field(
-            "/exceptions",
+            if body.exceptions.len() > crate::domain::team::MAX_MEMBERS {
+                "/exceptions"
+            } else {
+                "/members"
+            },
             "at most one per member of a team",
         ));
     }
@@ -297,6 +313,7 @@ pub async fn decide(
             body.decision,
             &body.comment,
             &exceptions,
+            body.members.as_deref(),
         )
         .await?;
     Ok(HttpResponse::Ok().json(team_view(id, &members)))

@@ -120,12 +120,15 @@ pub trait RequestStore: Send + Sync {
     /// `flight`, counting only requests made before the stored request `before` (ids are
     /// time-ordered), or all of them for a request not yet stored: the headcount rule counts
     /// who booked first, so deciding a request again gives the same answer. The other
-    /// members of `before`'s team count whenever they booked: a team travels as one.
+    /// members of `before`'s team count whenever they booked: a team travels as one. The
+    /// travellers `except` names (the request's own, a new team's members) are not counted:
+    /// the caller counts them, once each.
     async fn travellers_on_flight(
         &self,
         flight: &Flight,
         org: &OrgId,
         before: Option<(Uuid, Option<Uuid>)>,
+        except: &[&TravellerId],
     ) -> Result<usize, StoreError>;
     /// Clearances still waiting for their traveller's acknowledgement of a briefing whose
     /// first leg begins on or before `on`, and whose traveller and unit were not yet told

@@ -189,8 +189,13 @@ fn rule(method: &str, path: &str, who: Who, case: Case) -> Option<Expect> {
             (Admin | ApproverHq | Analyst | Aviation, _) => Deny,
             _ => return None,
         },
-        // Deciding a team: the approvers of the stage its members wait at (HQ).
-        ("post", "/v1/teams/{id}/decision") => only(&[ApproverHq]),
+        // Deciding a team: the approvers of the stage its members wait at (HQ); to other
+        // approvers it is not there.
+        ("post", "/v1/teams/{id}/decision") => match who {
+            ApproverHq => Allow,
+            ApproverDg => Hidden,
+            _ => Deny,
+        },
         ("get", "/v1/escalations") => only(&[ApproverHq, Admin]), // the `hq` stage
         // `?stage=hq`: DG approvers watch their own stage only.
         ("get", "/v1/escalations/stream") => only(&[ApproverHq, Admin]),

@@ -217,6 +217,17 @@ async fn a_traveller_leads_a_team_of_their_organisation_and_changes_it() {
     assert_eq!(status, 201, "{created}");
     assert_eq!(statuses(&created), ["held", "held"]);
     let id = created["id"].as_str().unwrap().to_owned();
+    // A traveller of another organisation with the same id reads nothing of it.
+    let namesake = app.traveller("ana", "UNDP");
+    let (status, _) = app.get(&format!("/v1/teams/{id}"), &namesake).await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .get(
+            &format!("/v1/clearance-requests/{}", ids(&created)[1]),
+            &namesake,
+        )
+        .await;
+    assert_eq!(status, 404);
     // A traveller may not lead a team they are not in.
     let (status, problem) = app
         .post("/v1/teams", &app.traveller("cyd", "WFP"), &body)
@@ -334,7 +345,32 @@ async fn an_approver_decides_a_team_as_one_item_but_for_the_exceptions() {
         (422, &json!("/exceptions/0/request_id"))
     );
 
+    // An HQ approver who travels in the team decides none of it.
+    let (status, problem) = app
+        .post(
+            &path,
+            &app.token("cyd", &[Role::ApproverHq], None),
+            &decision,
+        )
+        .await;
+    assert_eq!(
+        (status, &problem["code"]),
+        (403, &json!("four_eyes_own_request"))
+    );
+    // Naming the members seen: one fewer than wait now decides nobody.
+    let mut partial = decision.clone();
+    partial["members"] = json!([members[0], members[2]]);
+    let (status, problem) = app.post(&path, &hq, &partial).await;
+    assert_eq!(
+        (status, &problem["code"]),
+        (409, &json!("concurrent_update")),
+        "{problem}"
+    );
+    assert_eq!(problem["waiting"].as_array().unwrap().len(), 3);
+
     // All but cyd approved at HQ, on to the DG; cyd rejected with their own comment.
+    let mut decision = decision;
+    decision["members"] = json!(members);
     let (status, decided) = app.post(&path, &hq, &decision).await;
     assert_eq!(status, 200, "{decided}");
     assert_eq!(statuses(&decided), ["escalated", "escalated", "rejected"]);
@@ -366,8 +402,13 @@ async fn an_approver_decides_a_team_as_one_item_but_for_the_exceptions() {
         .await;
     assert_eq!(status, 200, "{decided}");
     assert_eq!(statuses(&decided), ["approved", "approved"]);
+    // Nothing of the team waits at the DG's stage any more.
     let (status, problem) = app.post(&path, &dg, &decision).await;
-    assert_eq!((status, &problem["code"]), (409, &json!("not_pending")));
+    assert_eq!(
+        (status, &problem["code"]),
+        (404, &json!("not_found")),
+        "{problem}"
+    );
     // A travel unit cannot decide its own team.
     let (status, _) = app.post(&path, &wfp, &decision).await;
     assert_eq!(status, 403);
@@ -574,4 +615,51 @@ async fn a_second_attempt_with_the_same_team_id_finds_the_first_instead_of_stori
         )
         .await;
     assert!(refused.is_err(), "another submitter was shown the team");
+}
+
+/// A traveller counts once on a flight, however many of their requests name it: a team
+/// member who also booked the flight alone is one of the people on board, at submission and
+/// when decided again.
+#[tokio::test]
+async fn a_member_already_booked_on_the_flight_counts_once() {
+    let (_dir, policy) =
+        super::support::policy_with("[headcount]\nper_flight = 3\nstage = \"hq\"\n");
+    let app = TestApp::spawn_with(|s| s.policy.file = policy.clone()).await;
+    app.area("TST-LOW", Some("low")).await;
+    let armo = app.token("armo-1", &[Role::AviationRisk], None);
+    let assess = json!({"name": "Operator KQA", "assessment": "assessed",
+                        "from": day(0), "until": day(365)});
+    app.put("/v1/air-operators/KQA", &armo, &assess).await;
+    let flight = json!({"mode": "flight", "operator": "KQA", "flight_number": "KQ310"});
+    let wfp = unit(&app, "WFP");
+    let mut alone = super::support::Submission::for_traveller("ana", "WFP").leg("TST-LOW", 3, 6);
+    alone = alone.set("/legs/0/travel", flight.clone());
+    let (status, first) = app.submit(&wfp, &alone).await;
+    assert_eq!((status, &first["status"]), (201, &json!("cleared")));
+    let mut body = team(
+        vec![
+            member("ana", "WFP", 700),
+            member("ben", "WFP", 700),
+            member("cyd", "WFP", 700),
+        ],
+        "TST-LOW",
+    );
+    body["legs"][0]["travel"] = flight;
+    let (status, created) = app.post("/v1/teams", &wfp, &body).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(statuses(&created), ["cleared"; 3], "three people, not four");
+    // Decided again: still three.
+    let (_, change) = app.put("/v1/air-operators/KQA", &armo, &assess).await;
+    let job = change["rescreening"]["id"].as_str().unwrap().to_owned();
+    let analyst = app.analyst();
+    assert!(
+        super::support::eventually(std::time::Duration::from_secs(10), async || app
+            .get(&format!("/v1/rescreening/{job}"), &analyst)
+            .await
+            .1["status"]
+            == "done")
+        .await
+    );
+    let (_, done) = app.get(&format!("/v1/rescreening/{job}"), &analyst).await;
+    assert_eq!(done["changed"], 0, "{done}");
 }

@@ -10,7 +10,7 @@ use crate::app::AppError;
 use crate::app::clearing::changed_meanwhile;
 use crate::app::error::Code;
 use crate::app::ports::RequestChanged;
-use crate::domain::approval::Verdict;
+use crate::domain::approval::{ApprovalError, Verdict};
 use crate::domain::caller::Caller;
 use crate::domain::request::{RequestRecord, RequestStatus};
 use crate::store::{RequestChange, StoreError};
@@ -24,10 +24,13 @@ pub struct Exception {
 }
 
 impl Approvals {
-    /// Decides the members of team `team` waiting at `stage` (the one stage they wait at,
-    /// if not named): `verdict` with `comment` for all but the `exceptions`. Nothing is
-    /// written unless every member can be decided. Returns the members decided, in their
-    /// new state (the others are not the approver's to read).
+    /// Decides the members of team `team` waiting at `stage` (the one stage they wait at that
+    /// the caller decides, if not named): `verdict` with `comment` for all but the
+    /// `exceptions`. `seen`, when given, lists the members the approver saw waiting; if
+    /// others wait now (moved there since), nothing is decided. Nothing is written unless
+    /// every member can be decided. Returns the members decided, in their new state (the
+    /// others are not the approver's to read).
+    #[allow(clippy::too_many_arguments)]
     pub async fn decide_team(
         &self,
         caller: &Caller,
@@ -36,6 +39,7 @@ impl Approvals {
         verdict: Verdict,
         comment: &str,
         exceptions: &[Exception],
+        seen: Option<&[Uuid]>,
     ) -> Result<Vec<RequestRecord>, AppError> {
         for _ in 0..3 {
             let members = self.store.team_members(team).await?;
@@ -46,10 +50,14 @@ impl Approvals {
                     "deciding a team requires an approver role",
                 ));
             }
-            if members.iter().all(|m| m.escalation.is_none()) {
-                return Err(AppError::not_found());
+            // Only the stages the caller decides are theirs to know of.
+            let mut mine = Vec::new();
+            for waiting in waiting_stages(&members) {
+                if let Ok(hands) = self.authority(caller, &waiting).await {
+                    mine.push((waiting, hands));
+                }
             }
-            let stage = waiting_stage(&members, stage)?;
+            let (stage, hands) = chosen_stage(mine, stage)?;
             let items: Vec<&RequestRecord> = members
                 .iter()
                 .filter(|m| {
@@ -57,22 +65,28 @@ impl Approvals {
                         && m.escalation.as_ref().is_some_and(|e| e.stage() == &stage)
                 })
                 .collect();
-            for (i, exception) in exceptions.iter().enumerate() {
-                let field = format!("/exceptions/{i}/request_id");
-                if !items.iter().any(|m| m.id == exception.request) {
-                    return Err(AppError::invalid_field(
-                        field,
-                        format!("not a member of the team waiting at the {stage} stage"),
-                    ));
-                }
-                if exceptions[..i]
-                    .iter()
-                    .any(|e| e.request == exception.request)
-                {
-                    return Err(AppError::invalid_field(field, "named twice"));
+            if let Some(seen) = seen {
+                let mut seen = seen.to_vec();
+                seen.sort();
+                seen.dedup();
+                if items.iter().map(|m| m.id).ne(seen) {
+                    return Err(AppError::new(
+                        Code::ConcurrentUpdate,
+                        "the members waiting at the stage changed since the team was read; read it again",
+                    )
+                    .with("waiting", items.iter().map(|m| m.id).collect::<Vec<_>>()));
                 }
             }
-            let hands = self.authority(caller, &stage).await?;
+            check_exceptions(exceptions, &items, &stage)?;
+            // Four eyes over the whole team: nobody decides for the people they travel with.
+            for hand in std::iter::once(&caller.subject).chain(&hands) {
+                if members
+                    .iter()
+                    .any(|m| m.request.traveller.id.as_str() == hand)
+                {
+                    return Err(AppError::from(ApprovalError::OwnRequest).with("team_id", team));
+                }
+            }
             let mut decided = Vec::with_capacity(items.len());
             for current in &items {
                 let (verdict, comment) = exceptions
@@ -119,44 +133,71 @@ impl Approvals {
     }
 }
 
-/// The stage the decision is for: the one named, or the only one members wait at.
-fn waiting_stage(members: &[RequestRecord], named: Option<&str>) -> Result<String, AppError> {
-    let mut waiting: Vec<&String> = members
+/// The stages members of a team wait at, each once.
+fn waiting_stages(members: &[RequestRecord]) -> Vec<String> {
+    let mut waiting: Vec<String> = members
         .iter()
         .filter(|m| m.status == RequestStatus::Escalated)
-        .filter_map(|m| m.escalation.as_ref().map(|e| e.stage()))
+        .filter_map(|m| m.escalation.as_ref().map(|e| e.stage().clone()))
         .collect();
     waiting.sort();
     waiting.dedup();
-    let stage = match (named, waiting.as_slice()) {
-        (Some(named), _) => named.to_owned(),
-        (None, [one]) => (*one).clone(),
-        (None, []) => {
-            return Err(AppError::new(
-                Code::NotPending,
-                "no member of the team waits for a decision",
-            ));
-        }
-        (None, several) => {
-            return Err(AppError::invalid_field(
-                "/stage",
-                format!(
-                    "members wait at several stages ({}); name the one to decide",
-                    several
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        }
-    };
-    if !waiting.iter().any(|s| **s == stage) {
-        return Err(AppError::new(
-            Code::WrongStage,
-            format!("no member of the team waits at the {stage} stage"),
-        )
-        .with("stage", &stage));
+    waiting
+}
+
+/// The stage decided, with whose hands the caller's authority there passed through: the one
+/// named, or the only one the caller decides. A team with no member waiting at a stage the
+/// caller decides is not theirs to know of.
+fn chosen_stage(
+    mut mine: Vec<(String, Vec<String>)>,
+    named: Option<&str>,
+) -> Result<(String, Vec<String>), AppError> {
+    if mine.is_empty() {
+        return Err(AppError::not_found());
     }
-    Ok(stage)
+    match named {
+        Some(named) => match mine.iter().position(|(s, _)| s == named) {
+            Some(i) => Ok(mine.swap_remove(i)),
+            None => Err(AppError::new(
+                Code::WrongStage,
+                format!("no member of the team waits at the {named} stage"),
+            )
+            .with("stage", named)),
+        },
+        None if mine.len() == 1 => Ok(mine.remove(0)),
+        None => Err(AppError::invalid_field(
+            "/stage",
+            format!(
+                "members wait at several of your stages ({}); name the one to decide",
+                mine.iter()
+                    .map(|(s, _)| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+/// Each exception names a member waiting at the stage, once.
+fn check_exceptions(
+    exceptions: &[Exception],
+    items: &[&RequestRecord],
+    stage: &str,
+) -> Result<(), AppError> {
+    for (i, exception) in exceptions.iter().enumerate() {
+        let field = format!("/exceptions/{i}/request_id");
+        if !items.iter().any(|m| m.id == exception.request) {
+            return Err(AppError::invalid_field(
+                field,
+                format!("not a member of the team waiting at the {stage} stage"),
+            ));
+        }
+        if exceptions[..i]
+            .iter()
+            .any(|e| e.request == exception.request)
+        {
+            return Err(AppError::invalid_field(field, "named twice"));
+        }
+    }
+    Ok(())
 }

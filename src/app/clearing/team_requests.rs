@@ -19,7 +19,9 @@ use crate::domain::caller::Caller;
 use crate::domain::criticality::ProgrammeCriticality;
 use crate::domain::itinerary::Itinerary;
 use crate::domain::policy::Decision;
-use crate::domain::request::{ClearanceRequest, RequestRecord, RequestStatus, Traveller};
+use crate::domain::request::{
+    ClearanceRequest, RequestRecord, RequestStatus, Traveller, TravellerId,
+};
 use crate::domain::team::{self, Flight};
 use crate::store::{NewRequest, RequestChange, StoreError};
 
@@ -151,9 +153,15 @@ impl Clearing {
                     if booked.iter().any(|(f, o, _)| f == &flight && *o == org) {
                         continue;
                     }
+                    // The team's own travellers are counted by the rule, once each.
+                    let team: Vec<&TravellerId> = members
+                        .iter()
+                        .filter(|m| &m.traveller.org == org)
+                        .map(|m| &m.traveller.id)
+                        .collect();
                     let others = self
                         .store
-                        .travellers_on_flight(&flight, org, before.map(|id| (id, None)))
+                        .travellers_on_flight(&flight, org, before.map(|id| (id, None)), &team)
                         .await?;
                     booked.push((flight, org, others));
                 }
@@ -371,16 +379,15 @@ impl Clearing {
     }
 }
 
-/// Member `i`'s id: the team's (a version 7 UUID) with its 12 `rand_a` bits set to `i`. Like
-/// any request id it is ordered by time, and within the team by the members' order; and every
-/// attempt of one submission (one `Idempotency-Key`, one team id) gives the same ids, so a
-/// retry whose first attempt was stored after all conflicts instead of storing the team twice.
+/// Member `i`'s id: the team's (a version 7 UUID) with its last two bytes set to `i`. The
+/// time and the counter that orders ids made in the same millisecond come first and stay the
+/// team's, so members sort among other requests where the team was made, and among
+/// themselves in the members' order; and every attempt of one submission (one
+/// `Idempotency-Key`, one team id) gives the same ids, so a retry whose first attempt was
+/// stored after all conflicts instead of storing the team twice.
 fn member_id(team: Uuid, i: usize) -> Uuid {
     let mut bytes = *team.as_bytes();
-    let i = (i & 0x0fff) as u16;
-    // Byte 6 holds the version in its high half and `rand_a`'s first four bits in its low one.
-    bytes[6] = (bytes[6] & 0xf0) | (i >> 8) as u8;
-    bytes[7] = (i & 0xff) as u8;
+    bytes[14..].copy_from_slice(&(i as u16).to_be_bytes());
     Uuid::from_bytes(bytes)
 }
 
@@ -410,8 +417,13 @@ mod tests {
         );
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "not in order");
         assert!(ids.iter().all(|id| id.get_version_num() == 7));
-        // The time is the team's: ordered among other requests as it was submitted.
+        // The time and the counter are the team's: ordered among other requests as it was
+        // submitted.
         assert_eq!(ids[0].get_timestamp(), team.get_timestamp());
+        let before = Uuid::now_v7();
+        let team = Uuid::now_v7();
+        let after = Uuid::now_v7();
+        assert!((0..100).all(|i| before < member_id(team, i) && member_id(team, i) < after));
         let other = Uuid::now_v7();
         assert!(ids.iter().all(|id| *id != member_id(other, 0)));
     }

@@ -1027,7 +1027,7 @@ async function openTeam(id, stage, list, item) {
     if (decision === "reject" && !window.confirm(t("queue.team.reject_confirm", { count: t("n.travellers", { n: waiting.length }) }))) return;
     const exceptions = rows.filter((r) => r.choice.value !== "team")
       .map((r) => ({ request_id: r.member.id, decision: r.choice.value, comment: r.why.value }));
-    const decided = await attempt(() => api("POST", `/v1/teams/${id}/decision`, { decision, comment: comment.value, stage, exceptions }));
+    const decided = await attempt(() => api("POST", `/v1/teams/${id}/decision`, { decision, comment: comment.value, stage, exceptions, members: waiting.map((m) => m.id) }));
     if (!decided) return;
     await loadQueue(stage, list, item);
     item.replaceChildren();

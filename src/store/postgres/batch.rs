@@ -15,7 +15,7 @@ use crate::store::NewRequest;
 use crate::store::StoreError;
 use crate::store::encoding::{PendingInsert, leg_operator, queue_stage};
 
-/// Most requests one transaction carries.
+/// Most units (requests, or teams of up to 100) one transaction carries.
 const MAX_GROUP: usize = 512;
 
 /// Starts the batcher; up to `in_flight` groups commit at the same time.

@@ -14,7 +14,7 @@ use super::rows::request_from_row;
 use super::webhooks::enqueue_event;
 use super::{REQUEST_COLUMNS, commit};
 use crate::domain::area::AreaCode;
-use crate::domain::request::{OrgId, RequestRecord};
+use crate::domain::request::{OrgId, RequestRecord, TravellerId};
 use crate::domain::team::Flight;
 use crate::store::RequestStore;
 use crate::store::encoding::{ISSUED, LIVE, PendingInsert, corrupt, leg_operator, queue_stage};
@@ -206,6 +206,7 @@ impl RequestStore for PostgresStore {
         flight: &Flight,
         org: &OrgId,
         before: Option<(Uuid, Option<Uuid>)>,
+        except: &[&TravellerId],
     ) -> Result<usize, StoreError> {
         // Through the operator's partial index; the flight number is the leg's, in the JSON.
         let count: i64 = sqlx::query_scalar(&format!(
@@ -213,6 +214,7 @@ impl RequestStore for PostgresStore {
              JOIN clearance_requests r ON r.id = l.request_id \
              WHERE l.operator = $1 AND l.arrival = $2 AND r.org = $3 AND r.status IN {LIVE} \
              AND ($4::uuid IS NULL OR r.id < $4 OR (r.team_id = $6 AND r.id <> $4)) \
+             AND NOT (r.traveller_id = ANY($7::text[])) \
              AND r.request -> 'legs' -> l.seq::int -> 'travel' ->> 'flight_number' = $5"
         ))
         .bind(flight.operator.as_str())
@@ -221,6 +223,7 @@ impl RequestStore for PostgresStore {
         .bind(before.map(|(id, _)| id))
         .bind(&flight.number)
         .bind(before.and_then(|(_, team)| team))
+        .bind(except.iter().map(|t| t.as_str()).collect::<Vec<_>>())
         .fetch_one(&self.pool)
         .await?;
         Ok(usize::try_from(count).unwrap_or(0))

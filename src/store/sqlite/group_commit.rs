@@ -46,7 +46,7 @@ use crate::store::write_stop::{WriteStop, is_sqlite_io_error};
 /// timed against what else the service did.
 const SLOW: Duration = Duration::from_millis(10);
 
-/// Most requests one transaction carries.
+/// Most requests one transaction carries, unless one team alone has more.
 const MAX_GROUP: usize = 256;
 
 /// Page cache of the writer's connection: 512 pages hold the upper levels of the indexes new
@@ -139,7 +139,8 @@ fn write_in_groups(
         let due = first.queued + target.commit_window;
         group.push(first);
         gather(&mut queue, &mut group);
-        if let Some(wait) = wait_for_more(due, Instant::now(), group.len()) {
+        let gathered = group.iter().map(|p| p.unit.len()).sum();
+        if let Some(wait) = wait_for_more(due, Instant::now(), gathered) {
             std::thread::sleep(wait);
             gather(&mut queue, &mut group);
         }
@@ -220,9 +221,14 @@ fn wait_for_more(due: Instant, now: Instant, gathered: usize) -> Option<Duration
 
 /// Adds what is queued to the group, up to a full group.
 fn gather(queue: &mut mpsc::Receiver<PendingInsert>, group: &mut Vec<PendingInsert>) {
-    while group.len() < MAX_GROUP {
+    // Counted in requests: a team's members weigh as many.
+    let mut requests: usize = group.iter().map(|p| p.unit.len()).sum();
+    while requests < MAX_GROUP {
         match queue.try_recv() {
-            Ok(next) => group.push(next),
+            Ok(next) => {
+                requests += next.unit.len();
+                group.push(next);
+            }
             Err(_) => break,
         }
     }

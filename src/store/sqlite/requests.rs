@@ -15,7 +15,7 @@ use super::push_page;
 use super::rows::request_from_row;
 use super::webhooks::enqueue_event;
 use crate::domain::area::AreaCode;
-use crate::domain::request::{OrgId, RequestRecord};
+use crate::domain::request::{OrgId, RequestRecord, TravellerId};
 use crate::domain::team::Flight;
 use crate::store::RequestStore;
 use crate::store::encoding::{ISSUED, LIVE, PendingInsert, leg_operator, queue_stage};
@@ -211,6 +211,7 @@ impl RequestStore for SqliteStore {
         flight: &Flight,
         org: &OrgId,
         before: Option<(Uuid, Option<Uuid>)>,
+        except: &[&TravellerId],
     ) -> Result<usize, StoreError> {
         // Through the operator's partial index; the flight number is the leg's, in the JSON.
         let count: i64 = sqlx::query_scalar(&format!(
@@ -218,6 +219,7 @@ impl RequestStore for SqliteStore {
              CROSS JOIN clearance_requests r ON r.id = l.request_id \
              WHERE l.operator = ?1 AND l.arrival = ?2 AND r.org = ?3 AND r.status IN {LIVE} \
              AND (r.id < ?4 OR (r.team_id = ?6 AND r.id <> ?4)) \
+             AND r.traveller_id NOT IN (SELECT value FROM json_each(?7)) \
              AND json_extract(r.request, '$.legs[' || l.seq || '].travel.flight_number') = ?5"
         ))
         .bind(flight.operator.as_str())
@@ -227,6 +229,9 @@ impl RequestStore for SqliteStore {
         .bind(before.map_or_else(|| "~".to_owned(), |(id, _)| id.to_string()))
         .bind(&flight.number)
         .bind(before.and_then(|(_, team)| team).map(|t| t.to_string()))
+        .bind(serde_json::to_string(
+            &except.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+        )?)
         .fetch_one(&self.pool)
         .await?;
         Ok(usize::try_from(count).unwrap_or(0))
