@@ -12,6 +12,8 @@
 #   KEEP_LOG=/tmp/clearway.log bash loadtests/run.sh  # keep the server's log
 #   BACKEND=postgres bash loadtests/run.sh # the same on PostgreSQL: a fresh database on the
 #                                          # server PG_ADMIN_URL names, dropped afterwards
+#   GENERATOR=wrk bash loadtests/run.sh    # ceiling and submit from wrk (Debian's package),
+#                                          # an independent generator, instead of clearway-load
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,6 +81,36 @@ for _ in $(seq 1 100); do
 done
 curl -fs "http://127.0.0.1:$app_port/readyz" || { cat "$work/clearway.log"; exit 1; }
 echo
+
+if [ "${GENERATOR:-}" = wrk ]; then
+  # An independent generator: wrk's own threads and connections, its own counting. Any answer
+  # but 2xx fails the run.
+  command -v wrk > /dev/null || { echo "GENERATOR=wrk needs wrk (apt-get install wrk)" >&2; exit 2; }
+  seconds=${WRK_SECONDS:-$([ "$PROFILE" = short ] && echo 5 || echo 30)}
+  base="http://127.0.0.1:$app_port"
+  run_wrk() {
+    local label=$1; shift
+    wrk -t2 -c"$CONCURRENCY" -d"${seconds}s" --latency "$@" > "$work/wrk-$label.txt"
+    cat "$work/wrk-$label.txt" >&2
+    if grep -q "Non-2xx or 3xx responses" "$work/wrk-$label.txt"; then
+      echo "wrk $label: answers other than 2xx" >&2; exit 1
+    fi
+    awk '/Requests\/sec/ {print $2}' "$work/wrk-$label.txt"
+  }
+  ceiling=$(run_wrk ceiling "$base/healthz" | tail -1)
+  TOKEN=$("$bin/clearway" token --sub wrk-unit --role travel-unit --org UNICEF)
+  ARRIVAL=$(date -d '+7 days' +%F) DEPARTURE=$(date -d '+10 days' +%F) VALID_UNTIL=$(date -d '+700 days' +%F)
+  export TOKEN ARRIVAL DEPARTURE VALID_UNTIL
+  submit=$(run_wrk submit -s loadtests/wrk/submit.lua "$base/v1/clearance-requests" | tail -1)
+  stored=$(python3 - "$store" <<'PY' 2>/dev/null || echo "?"
+import sqlite3, sys
+print(sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True).execute("SELECT COUNT(*) FROM clearance_requests").fetchone()[0])
+PY
+)
+  python3 -c "import sys; c, s = float(sys.argv[1]), float(sys.argv[2]); print(f'wrk, {sys.argv[3]} connections, {sys.argv[4]} s each: ceiling {c:,.0f}/s, submit {s:,.0f}/s ({s / c:.0%} of the ceiling); requests stored: {sys.argv[5]}')" \
+    "$ceiling" "$submit" "$CONCURRENCY" "$seconds" "$stored"
+  exit 0
+fi
 
 "$bin/clearway-load" \
   --base-url "http://127.0.0.1:$app_port" \

@@ -294,8 +294,10 @@ fn declare_input_constraints(doc: &mut Value) {
         (
             "TeamDecisionBody",
             "members",
-            json!({"maxItems": crate::domain::team::MAX_MEMBERS}),
+            json!({"maxItems": crate::domain::team::MAX_MEMBERS,
+                   "items": {"type": "string", "format": "uuid", "maxLength": 36}}),
         ),
+        ("ExceptionBody", "request_id", json!({"maxLength": 36})),
         ("DecisionBody", "comment", json!({"maxLength": 2000})),
         ("DecisionBody", "stage", json!({"maxLength": 64})),
         ("WithdrawBody", "comment", text(2000)),
