@@ -102,11 +102,15 @@ if [ "${GENERATOR:-}" = wrk ]; then
   ARRIVAL=$(date -d '+7 days' +%F) DEPARTURE=$(date -d '+10 days' +%F) VALID_UNTIL=$(date -d '+700 days' +%F)
   export TOKEN ARRIVAL DEPARTURE VALID_UNTIL
   submit=$(run_wrk submit -s loadtests/wrk/submit.lua "$base/v1/clearance-requests" | tail -1)
-  stored=$(python3 - "$store" <<'PY' 2>/dev/null || echo "?"
+  if [ "$BACKEND" = postgres ]; then
+    stored=$(psql "$store" -tAc "SELECT COUNT(*) FROM clearance_requests")
+  else
+    stored=$(python3 - "$store" <<'PY'
 import sqlite3, sys
 print(sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True).execute("SELECT COUNT(*) FROM clearance_requests").fetchone()[0])
 PY
 )
+  fi
   python3 -c "import sys; c, s = float(sys.argv[1]), float(sys.argv[2]); print(f'wrk, {sys.argv[3]} connections, {sys.argv[4]} s each: ceiling {c:,.0f}/s, submit {s:,.0f}/s ({s / c:.0%} of the ceiling); requests stored: {sys.argv[5]}')" \
     "$ceiling" "$submit" "$CONCURRENCY" "$seconds" "$stored"
   exit 0
