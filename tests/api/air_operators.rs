@@ -2,12 +2,10 @@
 //! operator's assessment for the day, UNHAS and road are not looked up, and a change of the
 //! list decides again every request flying with the operator.
 
-use std::time::Duration;
-
 use clearway::auth::Role;
 use serde_json::{Value, json};
 
-use super::support::{Submission, TestApp, day, eventually};
+use super::support::{Submission, TestApp, day, rescreened};
 
 fn flight(traveller: &str, travel: Value) -> Submission {
     Submission::for_traveller(traveller, "WFP")
@@ -30,24 +28,6 @@ async fn assess(app: &TestApp, code: &str, assessment: &str) -> (u16, Value, i64
         .await;
     let moved = rescreened(app, &change).await;
     (status, change, moved)
-}
-
-/// Waits for the change's re-screening job, and says how many requests it moved.
-async fn rescreened(app: &TestApp, change: &Value) -> i64 {
-    let job = change["rescreening"]["id"].as_str().unwrap();
-    let path = format!("/v1/rescreening/{job}");
-    let analyst = app.analyst();
-    assert!(
-        eventually(Duration::from_secs(10), async || app
-            .get(&path, &analyst)
-            .await
-            .1["status"]
-            == "done")
-        .await
-    );
-    app.get(&path, &analyst).await.1["changed"]
-        .as_i64()
-        .unwrap()
 }
 
 #[tokio::test]

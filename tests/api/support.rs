@@ -955,3 +955,21 @@ pub async fn stalled_body(
     .unwrap_or(false);
     (String::from_utf8_lossy(&answer).into_owned(), closed)
 }
+
+/// Waits for the change's re-screening job, and says how many requests it moved.
+pub async fn rescreened(app: &App, change: &Value) -> i64 {
+    let job = change["rescreening"]["id"].as_str().unwrap();
+    let path = format!("/v1/rescreening/{job}");
+    let analyst = app.analyst();
+    assert!(
+        eventually(Duration::from_secs(10), async || app
+            .get(&path, &analyst)
+            .await
+            .1["status"]
+            == "done")
+        .await
+    );
+    app.get(&path, &analyst).await.1["changed"]
+        .as_i64()
+        .unwrap()
+}

@@ -6,7 +6,7 @@
 use clearway::auth::Role;
 use serde_json::{Value, json};
 
-use super::support::{TestApp, day};
+use super::support::{TestApp, day, rescreened};
 
 fn member(id: &str, org: &str, bsafe_days: i64) -> Value {
     json!({"id": id, "name": format!("Traveller {id}"), "org": org,
@@ -515,16 +515,7 @@ async fn a_team_over_the_headcount_on_one_flight_needs_the_stage_and_keeps_needi
     }
     // Decided again (the operator's entry rewritten): the team still counts as three.
     let (_, change) = app.put("/v1/air-operators/KQA", &armo, &assess).await;
-    let job = change["rescreening"]["id"].as_str().unwrap().to_owned();
-    let analyst = app.analyst();
-    assert!(
-        super::support::eventually(std::time::Duration::from_secs(10), async || app
-            .get(&format!("/v1/rescreening/{job}"), &analyst)
-            .await
-            .1["status"]
-            == "done")
-        .await
-    );
+    rescreened(&app, &change).await;
     let (_, read) = app
         .get(
             &format!("/v1/teams/{}", created["id"].as_str().unwrap()),
@@ -650,16 +641,5 @@ async fn a_member_already_booked_on_the_flight_counts_once() {
     assert_eq!(statuses(&created), ["cleared"; 3], "three people, not four");
     // Decided again: still three.
     let (_, change) = app.put("/v1/air-operators/KQA", &armo, &assess).await;
-    let job = change["rescreening"]["id"].as_str().unwrap().to_owned();
-    let analyst = app.analyst();
-    assert!(
-        super::support::eventually(std::time::Duration::from_secs(10), async || app
-            .get(&format!("/v1/rescreening/{job}"), &analyst)
-            .await
-            .1["status"]
-            == "done")
-        .await
-    );
-    let (_, done) = app.get(&format!("/v1/rescreening/{job}"), &analyst).await;
-    assert_eq!(done["changed"], 0, "{done}");
+    assert_eq!(rescreened(&app, &change).await, 0, "someone moved");
 }
