@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::support::{OwnRedis, Submission, TestApp, eventually, redis_entry};
+use super::support::{OwnRedis, Submission, TestApp, eventually, redis_entry, reserved_port};
 
 async fn readiness(app: &TestApp) -> Value {
     let response = app.client.get(app.url("/readyz")).send().await.unwrap();
@@ -95,11 +95,7 @@ async fn the_service_keeps_deciding_when_redis_stops_and_catches_up_when_it_retu
 
 #[tokio::test]
 async fn the_service_starts_and_decides_without_redis() {
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed_port = reserved_port();
     let app =
         TestApp::spawn_with(|s| s.redis.url = format!("redis://127.0.0.1:{closed_port}/0")).await;
     app.area("TST-NOREDIS", Some("low")).await;

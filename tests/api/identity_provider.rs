@@ -69,7 +69,10 @@ impl IdentityProvider {
             port,
             env,
             dir,
-            client: reqwest::Client::new(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
         };
         idp.launch().await;
         idp
@@ -110,11 +113,20 @@ impl IdentityProvider {
         self.port = ready["port"].as_u64().unwrap() as u16;
     }
 
-    /// Takes the provider down (its keys are kept for a restart).
+    /// Takes the provider down (its keys are kept for a restart): SIGTERM, and SIGKILL if
+    /// it has not exited within five seconds, so that a stuck provider cannot hang the test.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             // SAFETY: signalling our own child by its pid.
             unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if matches!(child.try_wait(), Ok(None)) {
+                eprintln!("the OpenID Provider ignored SIGTERM for 5 s; killing it");
+                let _ = child.kill();
+            }
             let _ = child.wait();
         }
     }

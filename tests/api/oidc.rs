@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clearway::config::OidcIssuerSettings;
 use serde_json::{Value, json};
 
-use super::support::{App, Submission, TestApp, eventually, readiness};
+use super::support::{App, Submission, TestApp, eventually, readiness, reserved_port};
 use crate::identity_provider::{IdentityProvider, client};
 
 fn issuer(idp_issuer: &str, adjust: impl FnOnce(&mut OidcIssuerSettings)) -> OidcIssuerSettings {
@@ -235,11 +235,7 @@ async fn unknown_key_ids_do_not_make_the_service_hammer_the_provider() {
 async fn a_provider_down_at_start_or_later_is_reported_and_its_cached_keys_serve_until_they_expire()
 {
     // A port nothing listens on yet: the provider will come up there later.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = reserved_port();
     // The provider is the only source of tokens, as in production.
     let app = TestApp::spawn_with(|s| {
         s.auth.hs256_secret = None;

@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::support::{Submission, config_dir, redis_url};
+use super::support::{Submission, config_dir, redis_url, reserved_port};
 
 /// Requests the server answered 201: id and status.
 pub type Acknowledged = Arc<Mutex<Vec<(String, String)>>>;
@@ -43,11 +43,7 @@ impl Server {
 
     /// `start`, with more environment variables for the process.
     pub async fn start_with(db: &Path, env: &[(&str, &str)]) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = reserved_port();
         // The server's log, beside its database, for a test to show when it fails.
         let log = std::fs::OpenOptions::new()
             .create(true)

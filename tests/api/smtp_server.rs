@@ -81,13 +81,9 @@ impl Received {
     }
 }
 
-/// A port nothing listens on right now.
+/// A port nothing listens on now (see `reserved_port`).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    crate::support::reserved_port()
 }
 
 impl SmtpServer {

@@ -45,6 +45,33 @@ pub fn policy_with(extra: &str) -> (TempDir, PathBuf) {
     (dir, policy)
 }
 
+/// A port nothing listens on now, for a server a test starts (or restarts) there later. It
+/// lies below the kernel's ephemeral range, so no `bind(0)` elsewhere (another test's server,
+/// proxy or client) can take it in the meantime; each call in this process gets another.
+pub fn reserved_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const FIRST: u16 = 20_000;
+    const LAST: u16 = 32_000; // Linux's ephemeral ports start at 32768.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Another test process (a second run beside this one) starts elsewhere in the range.
+    let _ = NEXT.compare_exchange(
+        0,
+        FIRST + (std::process::id() % u32::from(LAST - FIRST)) as u16,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    loop {
+        let port = NEXT
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |p| {
+                Some(if p + 1 >= LAST { FIRST } else { p + 1 })
+            })
+            .unwrap();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 pub fn day(offset: i64) -> String {
     date(offset).to_string()
 }
@@ -477,11 +504,8 @@ impl OwnRedis {
     /// A server that takes only TLS (a certificate for 127.0.0.1 from a CA made for the test
     /// with `openssl`) and, with `password`, only authenticated clients.
     pub fn start_with(tls: bool, password: Option<&str>) -> OwnRedis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        // Reserved: the server is killed and restarted there.
+        let port = reserved_port();
         let mut redis = OwnRedis {
             port,
             child: None,
