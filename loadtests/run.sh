@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PROFILE=${PROFILE:-full}
-SCENARIOS=${SCENARIOS:-ceiling,areas,submit,fixed-rate,mixed,soak}
+SCENARIOS=${SCENARIOS:-ceiling,areas,submit,fixed-rate,mixed,rescreen,soak}
 RATE=${RATE:-2000}
 CONCURRENCY=${CONCURRENCY:-256}
 BACKEND=${BACKEND:-sqlite}

@@ -10,14 +10,14 @@ mod workload;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
 use clearway::auth::{Role, issue_development_token};
 use clearway::config::Settings;
-use runner::{Figures, Outcome, closed_loop, open_loop, with_cpu};
+use runner::{Figures, Outcome, closed_loop, open_loop, open_loop_until, with_cpu};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use server_metrics::StoreCounters;
@@ -40,8 +40,11 @@ struct Cli {
     /// `full` (the documented run) or `short` (CI: seconds, a few thousand requests).
     #[arg(long, default_value = "full")]
     profile: String,
-    /// Comma-separated: ceiling,areas,submit,fixed-rate,mixed,soak.
-    #[arg(long, default_value = "ceiling,areas,submit,fixed-rate,mixed,soak")]
+    /// Comma-separated: ceiling,areas,submit,fixed-rate,mixed,rescreen,soak.
+    #[arg(
+        long,
+        default_value = "ceiling,areas,submit,fixed-rate,mixed,rescreen,soak"
+    )]
     scenarios: String,
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
@@ -181,6 +184,7 @@ struct Report {
     submit_to_ceiling: Option<f64>,
     areas_to_ceiling: Option<f64>,
     mixed: Option<serde_json::Value>,
+    rescreen: Option<Rescreen>,
     soak: Option<Soak>,
     while_serving: verify::WhileServing,
     verification: Verification,
@@ -325,6 +329,7 @@ async fn main() -> anyhow::Result<()> {
     let run = Duration::from_secs(plan.seconds);
     let mut figures = Vec::new();
     let mut mixed = None;
+    let mut rescreen = None;
     let mut soak = None;
     // A second process reading the store while the server serves, every two seconds.
     let (stop_checks, checks_stop) = tokio::sync::watch::channel(false);
@@ -395,6 +400,16 @@ async fn main() -> anyhow::Result<()> {
         figures.push(f);
         mixed = Some(summary);
     }
+    if wanted.contains(&"rescreen") {
+        let (fresh, during, summary) =
+            run_rescreen(bench.clone(), cli.concurrency, cli.rate, run).await?;
+        for f in [fresh, during.0, during.1] {
+            f.print();
+            figures.push(f);
+        }
+        println!("             {}", summary.describe());
+        rescreen = Some(summary);
+    }
     if wanted.contains(&"soak") {
         let mut summary = None;
         let soaking = async {
@@ -454,6 +469,7 @@ async fn main() -> anyhow::Result<()> {
         areas_to_ceiling: ratio("areas"),
         scenarios: figures,
         mixed: mixed.map(|m| json!(m)),
+        rescreen,
         soak,
         while_serving: while_serving.clone(),
         verification: verification.clone(),
@@ -471,7 +487,7 @@ async fn main() -> anyhow::Result<()> {
         .filter(|f| {
             matches!(
                 f.scenario.as_str(),
-                "submit" | "fixed-rate" | "soak" | "mixed"
+                "submit" | "fixed-rate" | "soak" | "mixed" | "rescreen-new" | "rescreen-sub"
             )
         })
         .map(|f| f.errors)
@@ -576,6 +592,170 @@ async fn run_mixed(bench: Arc<Bench>, run: Duration) -> (Figures, String) {
         publications.load(Ordering::Relaxed)
     );
     (figures, summary)
+}
+
+/// What the `rescreen` scenario's job came to, from the service's own record of it.
+#[derive(Serialize, Clone)]
+struct Rescreen {
+    area: &'static str,
+    total: i64,
+    processed: i64,
+    changed: i64,
+    /// From the job's creation (the SRA's publication) to its end, by the server's clock.
+    seconds: f64,
+    per_second: f64,
+    /// The closed-loop submissions just before, in this run.
+    fresh_per_second: f64,
+    to_fresh: f64,
+}
+
+impl Rescreen {
+    fn describe(&self) -> String {
+        format!(
+            "re-screening {}: {} requests ({} moved) in {:.1} s = {:.0}/s; fresh submissions {:.0}/s; re-screening / fresh = {:.0}%",
+            self.area,
+            self.processed,
+            self.changed,
+            self.seconds,
+            self.per_second,
+            self.fresh_per_second,
+            self.to_fresh * 100.0
+        )
+    }
+}
+
+/// The area whose risk the `rescreen` scenario raises: the low-risk area most generated
+/// itineraries visit.
+const RESCREENED_AREA: &str = "CHE-GVA";
+
+/// Re-screening under load (issue 32). Fresh submissions for `run` (closed loop: the rate to
+/// compare with, and requests to screen), then an SRA raises the area to Very High, which
+/// moves nearly every request there, while submissions and status reads go on at `rate`
+/// (half each, open loop) until the job is done. Fails if the job's counts do not add up.
+async fn run_rescreen(
+    bench: Arc<Bench>,
+    concurrency: usize,
+    rate: u64,
+    run: Duration,
+) -> anyhow::Result<(Figures, (Figures, Figures), Rescreen)> {
+    let b = bench.clone();
+    let fresh = closed_loop("rescreen-new", concurrency, run, None, move |n| {
+        let b = b.clone();
+        async move { b.submit(n).await }
+    })
+    .await;
+    let today = chrono::Utc::now().date_naive();
+    // Above any version published before, in this run or an earlier one on the same store.
+    let version = 1_000_000 + (chrono::Utc::now().timestamp() % 1_000_000_000);
+    let body = json!({
+        "area": RESCREENED_AREA, "version": version,
+        "effective_from": today.to_string(),
+        "review_due": (today + chrono::Days::new(90)).to_string(),
+        "security_level": 5, "residual_risk": "very_high",
+        "mandatory_measures": ["Armoured vehicle movement only"],
+    });
+    let response = bench
+        .client
+        .post(format!("{}/v1/sras", bench.base))
+        .bearer_auth(&bench.analyst)
+        .json(&body)
+        .send()
+        .await?;
+    if response.status() != 201 {
+        bail!(
+            "publishing the SRA: {} {}",
+            response.status(),
+            response.text().await?
+        );
+    }
+    let published: serde_json::Value = response.json().await?;
+    let job = published["rescreening"]["id"]
+        .as_str()
+        .context("the publication names its re-screening")?
+        .to_owned();
+
+    let done = Arc::new(AtomicBool::new(false));
+    let longest = Duration::from_secs(900);
+    let b = bench.clone();
+    let submitting = tokio::spawn(open_loop_until(
+        "rescreen-sub",
+        rate.div_ceil(2),
+        longest,
+        4096,
+        done.clone(),
+        move |n| {
+            let b = b.clone();
+            // Other bodies than the fresh phase's: new requests, not replays.
+            async move { b.submit(n + 10_000).await }
+        },
+    ));
+    let b = bench.clone();
+    let reading = tokio::spawn(open_loop_until(
+        "rescreen-read",
+        rate / 2,
+        longest,
+        4096,
+        done.clone(),
+        move |n| {
+            let b = b.clone();
+            async move {
+                match b.acks.seen_id(n as usize % 64) {
+                    Some(id) => {
+                        b.get(&format!("/v1/clearance-requests/{id}"), &b.admin)
+                            .await
+                    }
+                    None => Outcome::Error,
+                }
+            }
+        },
+    ));
+    let started = Instant::now();
+    let finished = loop {
+        let state: serde_json::Value = bench
+            .client
+            .get(format!("{}/v1/rescreening/{job}", bench.base))
+            .bearer_auth(&bench.analyst)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if state["status"] == "done" {
+            break state;
+        }
+        if started.elapsed() > longest {
+            done.store(true, Ordering::Relaxed);
+            bail!("re-screening job {job} not done after {longest:?}: {state}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    done.store(true, Ordering::Relaxed);
+    let during = (submitting.await?, reading.await?);
+    let number = |key: &str| finished[key].as_i64().unwrap_or(-1);
+    let at = |key: &str| {
+        finished[key]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    };
+    let (Some(created), Some(ended)) = (at("created_at"), at("finished_at")) else {
+        bail!("the job's times are missing: {finished}");
+    };
+    let seconds = ((ended - created).num_microseconds().unwrap_or(0) as f64 / 1e6).max(1e-3);
+    let (total, processed, changed) = (number("total"), number("processed"), number("changed"));
+    if processed != total || changed > processed || processed <= 0 {
+        bail!("the job's counts do not add up: {finished}");
+    }
+    let per_second = processed as f64 / seconds;
+    let summary = Rescreen {
+        area: RESCREENED_AREA,
+        total,
+        processed,
+        changed,
+        seconds,
+        per_second,
+        fresh_per_second: fresh.per_second,
+        to_fresh: per_second / fresh.per_second,
+    };
+    Ok((fresh, during, summary))
 }
 
 /// Lists a stage's queue, claims its first item and approves it. Returns whether it decided.

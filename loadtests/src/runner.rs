@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -234,6 +234,22 @@ where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Outcome> + Send + 'static,
 {
+    open_loop_until(scenario, rate, duration, in_flight, Arc::default(), send).await
+}
+
+/// `open_loop`, which also stops sending once `stop` is set (what the load accompanies ended).
+pub async fn open_loop_until<F, Fut>(
+    scenario: &str,
+    rate: u64,
+    duration: Duration,
+    in_flight: usize,
+    stop: Arc<AtomicBool>,
+    send: F,
+) -> Figures
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
     let send = Arc::new(send);
     let slots = Arc::new(Semaphore::new(in_flight));
     let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
@@ -243,6 +259,9 @@ where
     let pacer = std::thread::spawn(move || {
         let mut tasks = Vec::with_capacity(count as usize);
         for n in 0..count {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
             let scheduled = started + interval.mul_f64(n as f64);
             if let Some(wait) = scheduled.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);

@@ -705,63 +705,16 @@ impl Clearing {
             let Some(current) = self.store.get_request(id).await? else {
                 return Ok(false);
             };
-            let mut decision = self.decide(&current).await?;
-            // Lateness is about when it was asked for, which a re-screening does not change;
-            // nor does it unsay the traveller's acknowledgements.
-            decision.late = current.decision.late.clone();
-            decision.acknowledged = current.decision.acknowledged.clone();
-            // A clearance waiting for an acknowledgement moves as the clearance it will be;
-            // then a new version's briefing may ask again, or an acknowledged one stop asking.
-            let issued = briefing::issued_as(current.status, &current.decision);
-            let moved = issued.after_rescreen(decision.outcome).unwrap_or(issued);
-            let status = briefing::settle(moved, &mut decision);
-            // A briefing that changed while one still waits is news too: the traveller must
-            // read the one in force.
-            if status == current.status && decision.briefings == current.decision.briefings {
+            let Some(next) = self.rescreened(&current).await? else {
                 return Ok(false);
-            }
-            let now = Utc::now();
-            let escalation = match status {
-                RequestStatus::Escalated if current.status == RequestStatus::Escalated => {
-                    current.escalation.clone()
-                }
-                RequestStatus::Escalated => escalation_for(&decision, now),
-                _ => current.escalation.clone().map(|mut e| {
-                    e.claim = None;
-                    e
-                }),
             };
-            let next = RequestRecord {
-                status,
-                decision,
-                escalation,
-                version: current.version + 1,
-                ..current.clone()
-            };
-            let change = RequestChange {
-                record: &next,
-                legs_changed: false,
-                audit: AuditDraft {
-                    actor: job.actor.clone(),
-                    action: AuditAction::Rescreened,
-                    from: Some(current.status),
-                    to: status,
-                    stage: current_stage(&next),
-                    comment: Some(job.reason.clone()),
-                    on_behalf_of: None,
-                },
-            };
-            match self.store.update_request(change).await {
+            match self
+                .store
+                .update_request(rescreen_change(&next, &current, job))
+                .await
+            {
                 Ok(()) => {
-                    self.events.request_changed(RequestChanged::of(&next));
-                    if current.status != RequestStatus::Escalated {
-                        self.announce_new(&next, &job.actor);
-                    } else if let Some(stage) =
-                        current_stage(&current).filter(|_| status != RequestStatus::Escalated)
-                    {
-                        self.events
-                            .publish(QueueEventKind::Removed, id, &stage, &job.actor);
-                    }
+                    self.announce_rescreened(&current, &next, job);
                     return Ok(true);
                 }
                 Err(StoreError::Conflict(_)) => continue,
@@ -771,7 +724,97 @@ impl Clearing {
         Err(changed_meanwhile(StoreError::Conflict(id.to_string())))
     }
 
-    /// Makes sure this instance decides on what the store holds for the area now.
+    /// `rescreen` for a batch of requests (a job's page, in id order): read together,
+    /// decided one by one, and the moves written in one transaction. If one of them changed
+    /// meanwhile, nothing of the batch is written and each is re-screened on its own.
+    /// Returns how many moved.
+    pub async fn rescreen_batch(&self, ids: &[Uuid], job: &RescreenJob) -> Result<u64, AppError> {
+        let currents = self.store.get_requests(ids).await?;
+        let mut moves = Vec::new();
+        for current in &currents {
+            if let Some(next) = self.rescreened(current).await? {
+                moves.push((current, next));
+            }
+        }
+        let changes: Vec<RequestChange<'_>> = moves
+            .iter()
+            .map(|(current, next)| rescreen_change(next, current, job))
+            .collect();
+        if changes.is_empty() {
+            return Ok(0);
+        }
+        match self.store.update_requests(&changes).await {
+            Ok(()) => {
+                for (current, next) in &moves {
+                    self.announce_rescreened(current, next, job);
+                }
+                Ok(moves.len() as u64)
+            }
+            Err(StoreError::Conflict(_)) => {
+                let mut moved = 0;
+                for id in ids {
+                    moved += u64::from(self.rescreen(*id, job).await?);
+                }
+                Ok(moved)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// What a stored request becomes when decided again, if that moves it.
+    async fn rescreened(&self, current: &RequestRecord) -> Result<Option<RequestRecord>, AppError> {
+        let mut decision = self.decide(current).await?;
+        // Lateness is about when it was asked for, which a re-screening does not change;
+        // nor does it unsay the traveller's acknowledgements.
+        decision.late = current.decision.late.clone();
+        decision.acknowledged = current.decision.acknowledged.clone();
+        // A clearance waiting for an acknowledgement moves as the clearance it will be;
+        // then a new version's briefing may ask again, or an acknowledged one stop asking.
+        let issued = briefing::issued_as(current.status, &current.decision);
+        let moved = issued.after_rescreen(decision.outcome).unwrap_or(issued);
+        let status = briefing::settle(moved, &mut decision);
+        // A briefing that changed while one still waits is news too: the traveller must
+        // read the one in force.
+        if status == current.status && decision.briefings == current.decision.briefings {
+            return Ok(None);
+        }
+        let escalation = match status {
+            RequestStatus::Escalated if current.status == RequestStatus::Escalated => {
+                current.escalation.clone()
+            }
+            RequestStatus::Escalated => escalation_for(&decision, Utc::now()),
+            _ => current.escalation.clone().map(|mut e| {
+                e.claim = None;
+                e
+            }),
+        };
+        Ok(Some(RequestRecord {
+            status,
+            decision,
+            escalation,
+            version: current.version + 1,
+            ..current.clone()
+        }))
+    }
+
+    /// Tells the live views, webhooks and queues of a move a re-screening wrote.
+    fn announce_rescreened(
+        &self,
+        current: &RequestRecord,
+        next: &RequestRecord,
+        job: &RescreenJob,
+    ) {
+        self.events.request_changed(RequestChanged::of(next));
+        if current.status != RequestStatus::Escalated {
+            self.announce_new(next, &job.actor);
+        } else if let Some(stage) =
+            current_stage(current).filter(|_| next.status != RequestStatus::Escalated)
+        {
+            self.events
+                .publish(QueueEventKind::Removed, current.id, &stage, &job.actor);
+        }
+    }
+
     /// The crisis locator: who holds a cleared or approved leg in the area on `on`. An area
     /// nobody registered is not found.
     pub async fn locate(
@@ -793,8 +836,30 @@ impl Clearing {
         Ok(self.store.headcounts(on).await?)
     }
 
+    /// Makes sure this instance decides on what the store holds for the area now.
     pub async fn refresh_area(&self, code: &crate::domain::area::AreaCode) -> Result<(), AppError> {
         Ok(self.cache.forget(code).await?)
+    }
+}
+
+/// The stored change of a re-screening's move, with its audit entry.
+fn rescreen_change<'a>(
+    next: &'a RequestRecord,
+    current: &RequestRecord,
+    job: &RescreenJob,
+) -> RequestChange<'a> {
+    RequestChange {
+        record: next,
+        legs_changed: false,
+        audit: AuditDraft {
+            actor: job.actor.clone(),
+            action: AuditAction::Rescreened,
+            from: Some(current.status),
+            to: next.status,
+            stage: current_stage(next),
+            comment: Some(job.reason.clone()),
+            on_behalf_of: None,
+        },
     }
 }
 

@@ -82,23 +82,29 @@ impl Rescreener {
                 .store
                 .rescreen_candidates(&job, self.settings.batch)
                 .await?;
-            for id in &batch {
-                match self.clearing.rescreen(*id, &job).await {
-                    Ok(true) => job.changed += 1,
-                    Ok(false) => {}
+            if let Some(last) = batch.last() {
+                match self.clearing.rescreen_batch(&batch, &job).await {
+                    Ok(moved) => job.changed += moved as i64,
                     Err(problem) => {
-                        // Leave the cursor before this request: the next attempt starts here.
-                        tracing::warn!(%problem, request = %id, job = %job.id, "re-screening a request failed");
+                        // Leave the cursor before this batch: the next attempt starts here.
+                        tracing::warn!(%problem, job = %job.id, "re-screening a batch failed");
                         self.store
                             .advance_rescreen_job(&job, Utc::now(), false)
                             .await?;
                         return Ok(true);
                     }
                 }
-                job.processed += 1;
-                job.cursor = Some(*id);
+                job.processed += batch.len() as i64;
+                job.cursor = Some(*last);
             }
+            // Requests submitted after the change was counted are screened too (one decided
+            // on an instance's stale cache must not slip through): the total grows with them.
+            job.total = job.total.max(job.processed);
             let done = batch.len() < self.settings.batch as usize;
+            if done {
+                // Exact at the end: requests withdrawn before their turn are not counted.
+                job.total = job.processed;
+            }
             self.store
                 .advance_rescreen_job(&job, Utc::now() + self.lease(), done)
                 .await?;

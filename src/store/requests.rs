@@ -107,6 +107,8 @@ pub trait RequestStore: Send + Sync {
     /// The members of a team, in the order they were submitted.
     async fn team_members(&self, team: Uuid) -> Result<Vec<RequestRecord>, StoreError>;
     async fn get_request(&self, id: Uuid) -> Result<Option<RequestRecord>, StoreError>;
+    /// The requests of `ids` that exist, in id order (a re-screening batch).
+    async fn get_requests(&self, ids: &[Uuid]) -> Result<Vec<RequestRecord>, StoreError>;
     async fn list_requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError>;
     /// Requests still pending (escalated, held, returned) whose first leg began before `on`,
     /// or begins on `on` and that were submitted before that day began (a request made on

@@ -23,8 +23,12 @@ pub struct RescreenJob {
     pub from: NaiveDate,
     pub until: Option<NaiveDate>,
     pub status: String,
+    /// The requests it covers: counted when the change was made, raised by those submitted
+    /// since that it screens too, so `processed` never exceeds it; exact once `done`.
     pub total: i64,
+    /// The requests decided again so far.
     pub processed: i64,
+    /// Of those, the ones whose status (or briefing) moved.
     pub changed: i64,
     #[serde(skip)]
     pub cursor: Option<Uuid>,

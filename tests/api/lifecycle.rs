@@ -472,6 +472,17 @@ async fn an_interrupted_re_screen_finishes_after_a_restart() {
         ),
         (Some("pending"), Some(0), Some(3))
     );
+    // Submitted after the change was counted: screened too (a stale cache elsewhere may have
+    // decided them on the old SRA), and counted, so `processed` never passes `total`.
+    for start in 4..=5 {
+        let (_, body) = first
+            .submit(
+                &alice,
+                &Submission::for_traveller("alice", "UNICEF").leg("TST-LATE", start, start),
+            )
+            .await;
+        assert_eq!(body["status"], "cleared", "{body}");
+    }
 
     let url = first.settings.database.url.clone();
     let prefix = first.settings.redis.key_prefix.clone();
@@ -479,10 +490,20 @@ async fn an_interrupted_re_screen_finishes_after_a_restart() {
         s.database.url = url;
         s.redis.key_prefix = prefix;
         s.rescreening.poll_interval_ms = 50;
+        // Three batches: the cursor carries the job from one to the next.
+        s.rescreening.batch = 2;
     })
     .await;
     let job = finished(&second, &published["rescreening"]).await;
-    assert_eq!(job["changed"], 3);
+    assert_eq!(
+        (
+            job["total"].as_i64(),
+            job["processed"].as_i64(),
+            job["changed"].as_i64()
+        ),
+        (Some(5), Some(5), Some(3)),
+        "{job}"
+    );
     for id in ids {
         assert_eq!(status_of(&second, &id).await, "cleared");
     }

@@ -150,6 +150,19 @@ impl RequestStore for PostgresStore {
         .transpose()
     }
 
+    #[tracing::instrument(name = "store.get_requests", level = "debug", skip_all)]
+    async fn get_requests(&self, ids: &[Uuid]) -> Result<Vec<RequestRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM clearance_requests WHERE id = ANY($1) ORDER BY id"
+        ))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(request_from_row)
+        .collect()
+    }
+
     #[tracing::instrument(name = "store.list_requests", level = "debug", skip_all)]
     async fn list_requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError> {
         let mut sql = QueryBuilder::<Postgres>::new(format!(

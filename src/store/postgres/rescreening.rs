@@ -110,7 +110,7 @@ impl RescreenStore for PostgresStore {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE rescreen_jobs SET cursor = $1, processed = $2, changed = $3, status = $4, locked_until = $5, \
-             finished_at = $6 WHERE id = $7",
+             finished_at = $6, total = $8 WHERE id = $7",
         )
         .bind(job.cursor)
         .bind(job.processed)
@@ -119,6 +119,7 @@ impl RescreenStore for PostgresStore {
         .bind((!done).then_some(lease_until))
         .bind(done.then(Utc::now))
         .bind(job.id)
+        .bind(job.total)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -173,6 +173,24 @@ impl RequestStore for SqliteStore {
             .transpose()
     }
 
+    #[tracing::instrument(name = "store.get_requests", level = "debug", skip_all)]
+    async fn get_requests(&self, ids: &[Uuid]) -> Result<Vec<RequestRecord>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement per batch, the ids as a JSON array: no limit on bound parameters.
+        let ids = serde_json::to_string(&ids.iter().map(Uuid::to_string).collect::<Vec<_>>())?;
+        sqlx::query(
+            "SELECT * FROM clearance_requests WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(request_from_row)
+        .collect()
+    }
+
     #[tracing::instrument(name = "store.list_requests", level = "debug", skip_all)]
     async fn list_requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError> {
         let mut sql = QueryBuilder::<Sqlite>::new("SELECT * FROM clearance_requests WHERE 1 = 1");

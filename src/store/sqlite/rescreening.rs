@@ -122,7 +122,8 @@ impl RescreenStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let turn = self.turn().await?;
         sqlx::query(
-            "UPDATE rescreen_jobs SET cursor = ?, processed = ?, changed = ?, status = ?, locked_until = ?, finished_at = ? WHERE id = ?",
+            "UPDATE rescreen_jobs SET cursor = ?, processed = ?, changed = ?, status = ?, locked_until = ?, finished_at = ?, \
+             total = ? WHERE id = ?",
         )
         .bind(job.cursor.map(|c| c.to_string()))
         .bind(job.processed)
@@ -130,6 +131,7 @@ impl RescreenStore for SqliteStore {
         .bind(if done { "done" } else { "pending" })
         .bind(if done { None } else { Some(ts(lease_until)) })
         .bind(done.then(|| ts(Utc::now())))
+        .bind(job.total)
         .bind(job.id.to_string())
         .execute(&self.pool)
         .await
