@@ -1,5 +1,7 @@
 //! The audit trail: appended with each change, read per request, its hash chain verified.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::Utc;
 use futures_util::TryStreamExt;
@@ -8,49 +10,63 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use super::rows::audit_from_row;
-use crate::domain::audit::{AuditDraft, AuditEntry};
+use crate::domain::audit::AuditEntry;
 use crate::store::AuditStore;
 use crate::store::encoding::{ChainWalk, action_text, missing_trail};
-use crate::store::{AuditReport, StoreError};
+use crate::store::{AuditReport, RequestChange, StoreError};
 
-/// Appends an entry to the request's chain, after its current last entry. The caller has
-/// already updated the request row, whose lock keeps other writers out of the chain meanwhile.
-pub(super) async fn append_audit(
+/// Appends each change's entry to its request's chain, in two statements for the set: the
+/// chains' last entries read together, the new entries written together. The caller has
+/// already updated the request rows, whose locks keep other writers out of the chains.
+pub(super) async fn append_audits(
     tx: &mut PgConnection,
-    request_id: Uuid,
-    draft: AuditDraft,
-) -> Result<AuditEntry, StoreError> {
-    let last: Option<(i64, String)> = sqlx::query_as(
-        "SELECT seq, hash FROM audit_log WHERE request_id = $1 ORDER BY seq DESC LIMIT 1",
+    changes: &[RequestChange<'_>],
+) -> Result<(), StoreError> {
+    let ids: Vec<Uuid> = changes.iter().map(|c| c.record.id).collect();
+    let last: HashMap<Uuid, (i64, String)> = sqlx::query_as::<_, (Uuid, i64, String)>(
+        "SELECT DISTINCT ON (request_id) request_id, seq, hash FROM audit_log \
+         WHERE request_id = ANY($1) ORDER BY request_id, seq DESC",
     )
-    .bind(request_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let entry = AuditEntry::chain(
-        request_id,
-        last.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
-        Utc::now(),
-        draft,
-    );
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|(id, seq, hash)| (id, (seq, hash)))
+    .collect();
+    let now = Utc::now();
+    let entries: Vec<AuditEntry> = changes
+        .iter()
+        .map(|change| {
+            let prev = last
+                .get(&change.record.id)
+                .map(|(seq, hash)| (*seq, hash.as_str()));
+            AuditEntry::chain(change.record.id, prev, now, change.audit.clone())
+        })
+        .collect();
+    let actions = entries
+        .iter()
+        .map(|e| action_text(e.action))
+        .collect::<Result<Vec<_>, _>>()?;
     sqlx::query(
         "INSERT INTO audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash, on_behalf_of) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                              $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])",
     )
-    .bind(entry.request_id)
-    .bind(entry.seq)
-    .bind(&entry.at)
-    .bind(&entry.actor)
-    .bind(action_text(entry.action)?)
-    .bind(entry.from.map(|s| s.as_str()))
-    .bind(entry.to.as_str())
-    .bind(&entry.stage)
-    .bind(&entry.comment)
-    .bind(&entry.prev_hash)
-    .bind(&entry.hash)
-    .bind(&entry.on_behalf_of)
+    .bind(&ids)
+    .bind(entries.iter().map(|e| e.seq).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.at.as_str()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.actor.as_str()).collect::<Vec<_>>())
+    .bind(actions)
+    .bind(entries.iter().map(|e| e.from.map(|s| s.as_str())).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.to.as_str()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.stage.as_deref()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.comment.as_deref()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.prev_hash.as_str()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.hash.as_str()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.on_behalf_of.as_deref()).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
-    Ok(entry)
+    Ok(())
 }
 
 #[async_trait]

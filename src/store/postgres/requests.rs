@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::PostgresStore;
-use super::audit::append_audit;
+use super::audit::append_audits;
 use super::rows::request_from_row;
 use super::webhooks::enqueue_event;
 use super::{REQUEST_COLUMNS, commit};
@@ -117,9 +117,7 @@ impl RequestStore for PostgresStore {
     #[tracing::instrument(name = "store.update_requests", level = "debug", skip_all)]
     async fn update_requests(&self, changes: &[RequestChange<'_>]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for change in changes {
-            apply_change(&mut tx, change, self.mail_notices).await?;
-        }
+        apply_changes(&mut tx, changes, self.mail_notices).await?;
         commit(tx).await?;
         Ok(())
     }
@@ -286,52 +284,80 @@ impl RequestStore for PostgresStore {
     }
 }
 
-/// One change within an open transaction.
-async fn apply_change(
+/// Applies `changes` in the transaction `tx`: each request's row (only at the version it
+/// was read at: `Conflict` otherwise), its legs when they changed, its webhook event and mail
+/// notice, and its audit entry. A statement per table for the whole set, the rows bound as
+/// arrays, so a re-screening batch costs a few round trips rather than a few per request.
+async fn apply_changes(
     tx: &mut PgConnection,
-    change: &RequestChange<'_>,
+    changes: &[RequestChange<'_>],
     mail_notices: bool,
 ) -> Result<(), StoreError> {
-    let record = change.record;
-    let request = &record.request;
-    // The row lock this takes holds off any other instance's change to the request until
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let records: Vec<&RequestRecord> = changes.iter().map(|c| c.record).collect();
+    let json = |f: fn(&RequestRecord) -> Result<Option<String>, serde_json::Error>| {
+        records.iter().map(|r| f(r)).collect::<Result<Vec<_>, _>>()
+    };
+    // The row locks this takes hold off any other instance's change to the requests until
     // commit; one that read the same version then finds it gone and gets `Conflict`.
     let updated = sqlx::query(
-            "UPDATE clearance_requests SET status = $1, programme_criticality = $2, first_arrival = $3, last_departure = $4, \
-             updated_at = $5, request = $6::jsonb, decision = $7::jsonb, escalation = $8::jsonb, stage = $9, version = $10 \
-             WHERE id = $11 AND version = $12",
-        )
-        .bind(record.status.as_str())
-        .bind(request.programme_criticality.as_str())
-        .bind(request.legs.first_arrival())
-        .bind(request.legs.last_departure())
-        .bind(Utc::now())
-        .bind(serde_json::to_string(request)?)
-        .bind(serde_json::to_string(&record.decision)?)
-        .bind(record.escalation.as_ref().map(serde_json::to_string).transpose()?)
-        .bind(queue_stage(record))
-        .bind(record.version)
-        .bind(record.id)
-        .bind(record.version - 1)
-        .execute(&mut *tx)
-        .await?;
-    if updated.rows_affected() == 0 {
-        return Err(StoreError::Conflict(format!(
-            "request {} changed meanwhile",
-            record.id
-        )));
+        "UPDATE clearance_requests AS r SET status = t.status, programme_criticality = t.pc, \
+         first_arrival = t.first_arrival, last_departure = t.last_departure, updated_at = $11, \
+         request = t.request::jsonb, decision = t.decision::jsonb, escalation = t.escalation::jsonb, \
+         stage = t.stage, version = t.version \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::date[], $5::date[], $6::text[], $7::text[], \
+                     $8::text[], $9::text[], $10::bigint[]) \
+           AS t(id, status, pc, first_arrival, last_departure, request, decision, escalation, stage, version) \
+         WHERE r.id = t.id AND r.version = t.version - 1",
+    )
+    .bind(records.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind(records.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())
+    .bind(records.iter().map(|r| r.request.programme_criticality.as_str()).collect::<Vec<_>>())
+    .bind(records.iter().map(|r| r.request.legs.first_arrival()).collect::<Vec<_>>())
+    .bind(records.iter().map(|r| r.request.legs.last_departure()).collect::<Vec<_>>())
+    .bind(json(|r| serde_json::to_string(&r.request).map(Some))?)
+    .bind(json(|r| serde_json::to_string(&r.decision).map(Some))?)
+    .bind(json(|r| r.escalation.as_ref().map(serde_json::to_string).transpose())?)
+    .bind(records.iter().map(|r| queue_stage(r)).collect::<Vec<_>>())
+    .bind(records.iter().map(|r| r.version).collect::<Vec<_>>())
+    .bind(Utc::now())
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() != changes.len() as u64 {
+        return Err(StoreError::Conflict(match changes {
+            [one] => format!("request {} changed meanwhile", one.record.id),
+            _ => format!("one of {} requests changed meanwhile", changes.len()),
+        }));
     }
-    if change.legs_changed {
+    for change in changes.iter().filter(|c| c.legs_changed) {
         sqlx::query("DELETE FROM request_legs WHERE request_id = $1")
-            .bind(record.id)
+            .bind(change.record.id)
             .execute(&mut *tx)
             .await?;
-        insert_legs(&mut *tx, record).await?;
+        insert_legs(&mut *tx, change.record).await?;
     }
-    enqueue_event(&mut *tx, record, &change.audit).await?;
+    // Most organisations have no webhook: one query tells which do.
+    let orgs: Vec<&str> = records
+        .iter()
+        .map(|r| r.request.traveller.org.as_str())
+        .collect();
+    let with_webhooks: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT org FROM webhooks WHERE org = ANY($1)")
+            .bind(&orgs)
+            .fetch_all(&mut *tx)
+            .await?;
+    for change in changes {
+        if with_webhooks
+            .iter()
+            .any(|o| o == change.record.request.traveller.org.as_str())
+        {
+            enqueue_event(&mut *tx, change.record, &change.audit).await?;
+        }
+    }
     if mail_notices {
-        super::mail::enqueue_notice(&mut *tx, record, &change.audit).await?;
+        super::mail::enqueue_notices(&mut *tx, changes).await?;
     }
-    append_audit(&mut *tx, record.id, change.audit.clone()).await?;
-    Ok(())
+    append_audits(&mut *tx, changes).await
 }

@@ -1,5 +1,7 @@
 //! The audit trail: appended with each change, read per request, its hash chain verified.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::Utc;
 use futures_util::TryStreamExt;
@@ -8,54 +10,64 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use super::rows::audit_from_row;
-use crate::domain::audit::{AuditDraft, AuditEntry};
+use crate::domain::audit::AuditEntry;
 use crate::store::AuditStore;
 use crate::store::encoding::{ChainWalk, action_text, corrupt, missing_trail};
-use crate::store::{AuditReport, StoreError};
+use crate::store::{AuditReport, RequestChange, StoreError};
 
-/// Appends an entry to the request's chain, after its current last entry.
-/// `first` says the request is new, so there is no earlier entry to look up.
-pub(super) async fn append_audit(
+/// Appends each change's entry to its request's chain, in two statements for the set: the
+/// chains' last entries read together, the new entries written together.
+pub(super) async fn append_audits(
     tx: &mut SqliteConnection,
-    request_id: Uuid,
-    draft: AuditDraft,
-    first: bool,
-) -> Result<AuditEntry, StoreError> {
-    let last: Option<(i64, String)> = if first {
-        None
-    } else {
-        sqlx::query_as(
-            "SELECT seq, hash FROM audit_log WHERE request_id = ? ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(request_id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?
-    };
-    let entry = AuditEntry::chain(
-        request_id,
-        last.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
-        Utc::now(),
-        draft,
-    );
+    changes: &[RequestChange<'_>],
+) -> Result<(), StoreError> {
+    let ids: Vec<String> = changes.iter().map(|c| c.record.id.to_string()).collect();
+    // With max(), SQLite takes the bare column `hash` from the row holding the maximum.
+    let last: HashMap<String, (i64, String)> = sqlx::query_as::<_, (String, i64, String)>(
+        "SELECT request_id, MAX(seq), hash FROM audit_log \
+         WHERE request_id IN (SELECT value FROM json_each(?)) GROUP BY request_id",
+    )
+    .bind(serde_json::to_string(&ids)?)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|(id, seq, hash)| (id, (seq, hash)))
+    .collect();
+    let now = Utc::now();
+    let rows = changes
+        .iter()
+        .zip(&ids)
+        .map(|(change, id)| {
+            let prev = last.get(id).map(|(seq, hash)| (*seq, hash.as_str()));
+            let entry = AuditEntry::chain(change.record.id, prev, now, change.audit.clone());
+            Ok(serde_json::json!([
+                id,
+                entry.seq,
+                entry.at,
+                entry.actor,
+                action_text(entry.action)?,
+                entry.from.map(|s| s.as_str()),
+                entry.to.as_str(),
+                entry.stage,
+                entry.comment,
+                entry.prev_hash,
+                entry.hash,
+                entry.on_behalf_of,
+            ]))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
     sqlx::query(
         "INSERT INTO audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash, on_behalf_of) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), \
+                json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), \
+                json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'), \
+                json_extract(value, '$[9]'), json_extract(value, '$[10]'), json_extract(value, '$[11]') \
+         FROM json_each(?)",
     )
-    .bind(entry.request_id.to_string())
-    .bind(entry.seq)
-    .bind(&entry.at)
-    .bind(&entry.actor)
-    .bind(action_text(entry.action)?)
-    .bind(entry.from.map(|s| s.as_str()))
-    .bind(entry.to.as_str())
-    .bind(&entry.stage)
-    .bind(&entry.comment)
-    .bind(&entry.prev_hash)
-    .bind(&entry.hash)
-    .bind(&entry.on_behalf_of)
+    .bind(serde_json::to_string(&rows)?)
     .execute(&mut *tx)
     .await?;
-    Ok(entry)
+    Ok(())
 }
 
 #[async_trait]

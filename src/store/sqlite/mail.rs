@@ -12,25 +12,29 @@ use super::rows::{parse_ts, ts};
 use crate::domain::audit::AuditDraft;
 use crate::domain::notice::notice_for;
 use crate::domain::request::RequestRecord;
-use crate::store::StoreError;
 use crate::store::mail::{
     DueMail, DueNotice, HeldMail, MailState, MailStore, MailView, NewMail, SendResult,
 };
+use crate::store::{RequestChange, StoreError};
 
-/// Writes the change's notice in the change's own transaction: no message is lost to a
-/// crash between the change and its planning.
-pub(super) async fn enqueue_notice(
+/// The mail notice of each change that calls for one, in the changes' own transaction (no
+/// message is lost to a crash between a change and its planning), in one statement.
+pub(super) async fn enqueue_notices(
     tx: &mut SqliteConnection,
-    record: &RequestRecord,
-    audit: &AuditDraft,
+    changes: &[RequestChange<'_>],
 ) -> Result<(), StoreError> {
     let now = Utc::now();
-    let Some(notice) = notice_for(record, audit, now) else {
+    let notices = changes
+        .iter()
+        .filter_map(|c| notice_for(c.record, &c.audit, now))
+        .map(|n| serde_json::to_string(&n))
+        .collect::<Result<Vec<_>, _>>()?;
+    if notices.is_empty() {
         return Ok(());
-    };
-    sqlx::query("INSERT INTO mail_notices (payload, created_at) VALUES (?, ?)")
-        .bind(serde_json::to_string(&notice)?)
+    }
+    sqlx::query("INSERT INTO mail_notices (payload, created_at) SELECT value, ? FROM json_each(?)")
         .bind(ts(now))
+        .bind(serde_json::to_string(&notices)?)
         .execute(&mut *tx)
         .await?;
     Ok(())

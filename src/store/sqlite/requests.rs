@@ -9,8 +9,8 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::SqliteStore;
-use super::audit::append_audit;
-use super::mail::enqueue_notice;
+use super::audit::append_audits;
+use super::mail::enqueue_notices;
 use super::push_page;
 use super::rows::request_from_row;
 use super::webhooks::enqueue_event;
@@ -144,9 +144,7 @@ impl RequestStore for SqliteStore {
     async fn update_requests(&self, changes: &[RequestChange<'_>]) -> Result<(), StoreError> {
         let turn = self.turn().await?;
         let mut tx = self.pool.begin().await?;
-        for change in changes {
-            apply_change(&mut tx, change, self.mail_notices).await?;
-        }
+        apply_changes(&mut tx, changes, self.mail_notices).await?;
         turn.commit(tx).await?;
         Ok(())
     }
@@ -298,16 +296,20 @@ impl RequestStore for SqliteStore {
     }
 }
 
-/// One change within an open transaction; its first statement writes, so the transaction
-/// holds the write lock from its start.
-async fn apply_change(
+/// Applies `changes` in the transaction `tx`: each request's row (only at the version it
+/// was read at: `Conflict` otherwise), its legs when they changed, its webhook event and mail
+/// notice, and its audit entry. A statement per table for the whole set, the rows as a JSON
+/// array, so a re-screening batch costs a few statements rather than a few per request. The
+/// first statement writes, so the transaction holds the write lock from its start.
+async fn apply_changes(
     tx: &mut SqliteConnection,
-    change: &RequestChange<'_>,
+    changes: &[RequestChange<'_>],
     mail_notices: bool,
 ) -> Result<(), StoreError> {
-    let record = change.record;
-    let request = &record.request;
-    if change.legs_changed {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    for change in changes.iter().filter(|c| c.legs_changed) {
         // Legs are keyed by area first: the old ones are found through the areas the stored
         // itinerary names, so this runs before the new itinerary replaces it.
         sqlx::query(
@@ -315,42 +317,85 @@ async fn apply_change(
                  (SELECT json_extract(leg.value, '$.area') FROM clearance_requests AS r, \
                  json_each(r.request, '$.legs') AS leg WHERE r.id = ?1)",
         )
-        .bind(record.id.to_string())
+        .bind(change.record.id.to_string())
         .execute(&mut *tx)
         .await?;
     }
+    let rows = changes
+        .iter()
+        .map(|change| {
+            let record = change.record;
+            let request = &record.request;
+            Ok(serde_json::json!([
+                record.id.to_string(),
+                record.status.as_str(),
+                request.programme_criticality.as_str(),
+                request.legs.first_arrival(),
+                request.legs.last_departure(),
+                serde_json::to_string(request)?,
+                serde_json::to_string(&record.decision)?,
+                record
+                    .escalation
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()?,
+                queue_stage(record),
+                record.version,
+            ]))
+        })
+        .collect::<Result<Vec<_>, serde_json::Error>>()?;
     let updated = sqlx::query(
-            "UPDATE clearance_requests SET status = ?, programme_criticality = ?, first_arrival = ?, last_departure = ?, \
-             updated_at = ?, request = ?, decision = ?, escalation = ?, stage = ?, version = ? \
-             WHERE id = ? AND version = ?",
-        )
-        .bind(record.status.as_str())
-        .bind(request.programme_criticality.as_str())
-        .bind(request.legs.first_arrival())
-        .bind(request.legs.last_departure())
-        .bind(Utc::now())
-        .bind(serde_json::to_string(request)?)
-        .bind(serde_json::to_string(&record.decision)?)
-        .bind(record.escalation.as_ref().map(serde_json::to_string).transpose()?)
-        .bind(queue_stage(record))
-        .bind(record.version)
-        .bind(record.id.to_string())
-        .bind(record.version - 1)
-        .execute(&mut *tx)
-        .await?;
-    if updated.rows_affected() == 0 {
-        return Err(StoreError::Conflict(format!(
-            "request {} changed meanwhile",
-            record.id
-        )));
+        "UPDATE clearance_requests AS r SET status = t.status, programme_criticality = t.pc, \
+         first_arrival = t.first_arrival, last_departure = t.last_departure, updated_at = ?2, \
+         request = t.request, decision = t.decision, escalation = t.escalation, stage = t.stage, \
+         version = t.version \
+         FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS status, \
+                      json_extract(value, '$[2]') AS pc, json_extract(value, '$[3]') AS first_arrival, \
+                      json_extract(value, '$[4]') AS last_departure, json_extract(value, '$[5]') AS request, \
+                      json_extract(value, '$[6]') AS decision, json_extract(value, '$[7]') AS escalation, \
+                      json_extract(value, '$[8]') AS stage, json_extract(value, '$[9]') AS version \
+               FROM json_each(?1)) AS t \
+         WHERE r.id = t.id AND r.version = t.version - 1",
+    )
+    .bind(serde_json::to_string(&rows)?)
+    .bind(Utc::now())
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() != changes.len() as u64 {
+        return Err(changed_meanwhile(changes));
     }
-    if change.legs_changed {
-        insert_legs(&mut *tx, record).await?;
+    for change in changes.iter().filter(|c| c.legs_changed) {
+        insert_legs(&mut *tx, change.record).await?;
     }
-    enqueue_event(&mut *tx, record, &change.audit).await?;
+    // Most organisations have no webhook: one query tells which do.
+    let orgs: Vec<&str> = changes
+        .iter()
+        .map(|c| c.record.request.traveller.org.as_str())
+        .collect();
+    let with_webhooks: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT org FROM webhooks WHERE org IN (SELECT value FROM json_each(?))",
+    )
+    .bind(serde_json::to_string(&orgs)?)
+    .fetch_all(&mut *tx)
+    .await?;
+    for change in changes {
+        if with_webhooks
+            .iter()
+            .any(|o| o == change.record.request.traveller.org.as_str())
+        {
+            enqueue_event(&mut *tx, change.record, &change.audit).await?;
+        }
+    }
     if mail_notices {
-        enqueue_notice(&mut *tx, record, &change.audit).await?;
+        enqueue_notices(&mut *tx, changes).await?;
     }
-    append_audit(&mut *tx, record.id, change.audit.clone(), false).await?;
-    Ok(())
+    append_audits(&mut *tx, changes).await
+}
+
+/// `Conflict`: a request changed since it was read (named when there is one).
+fn changed_meanwhile(changes: &[RequestChange<'_>]) -> StoreError {
+    StoreError::Conflict(match changes {
+        [one] => format!("request {} changed meanwhile", one.record.id),
+        _ => format!("one of {} requests changed meanwhile", changes.len()),
+    })
 }
