@@ -724,35 +724,45 @@ impl Clearing {
         Err(changed_meanwhile(StoreError::Conflict(id.to_string())))
     }
 
-    /// `rescreen` for a batch of requests (a job's page, in id order): read together,
-    /// decided one by one, and the moves written in one transaction. If one of them changed
-    /// meanwhile, nothing of the batch is written and each is re-screened on its own.
-    /// Returns how many moved.
-    pub async fn rescreen_batch(&self, ids: &[Uuid], job: &RescreenJob) -> Result<u64, AppError> {
-        let currents = self.store.get_requests(ids).await?;
+    /// The first half of `rescreen` for a batch of requests (a job's page, in id order):
+    /// read together and decided one by one; nothing written. The re-screener reads and
+    /// decides the next batch while the last one is written.
+    pub async fn prepare_rescreen(&self, ids: Vec<Uuid>) -> Result<RescreenBatch, AppError> {
         let mut moves = Vec::new();
-        for current in &currents {
-            if let Some(next) = self.rescreened(current).await? {
+        for current in self.store.get_requests(&ids).await? {
+            if let Some(next) = self.rescreened(&current).await? {
                 moves.push((current, next));
             }
         }
-        let changes: Vec<RequestChange<'_>> = moves
+        Ok(RescreenBatch { ids, moves })
+    }
+
+    /// The second half: the batch's moves written in one transaction. If one of them changed
+    /// since it was read, nothing of the batch is written and each is re-screened on its own.
+    /// Returns how many moved.
+    pub async fn write_rescreen(
+        &self,
+        batch: &RescreenBatch,
+        job: &RescreenJob,
+    ) -> Result<u64, AppError> {
+        if batch.moves.is_empty() {
+            return Ok(0);
+        }
+        let changes: Vec<RequestChange<'_>> = batch
+            .moves
             .iter()
             .map(|(current, next)| rescreen_change(next, current, job))
             .collect();
-        if changes.is_empty() {
-            return Ok(0);
-        }
         match self.store.update_requests(&changes).await {
             Ok(()) => {
-                for (current, next) in &moves {
+                for (current, next) in &batch.moves {
                     self.announce_rescreened(current, next, job);
                 }
-                Ok(moves.len() as u64)
+                Ok(batch.moves.len() as u64)
             }
             Err(StoreError::Conflict(_)) => {
                 let mut moved = 0;
-                for id in ids {
+                for id in &batch.ids {
                     moved += u64::from(self.rescreen(*id, job).await?);
                 }
                 Ok(moved)
@@ -840,6 +850,14 @@ impl Clearing {
     pub async fn refresh_area(&self, code: &crate::domain::area::AreaCode) -> Result<(), AppError> {
         Ok(self.cache.forget(code).await?)
     }
+}
+
+/// A re-screening batch read and decided: its ids, and the requests that move with what
+/// they become.
+#[derive(Default)]
+pub struct RescreenBatch {
+    pub ids: Vec<Uuid>,
+    moves: Vec<(RequestRecord, RequestRecord)>,
 }
 
 /// The stored change of a re-screening's move, with its audit entry.

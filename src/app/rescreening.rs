@@ -8,7 +8,8 @@ use std::time::Duration;
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::app::clearing::Clearing;
+use crate::app::clearing::{Clearing, RescreenBatch};
+use crate::app::error::AppError;
 use crate::shutdown::{Shutdown, every};
 use crate::store::{RescreenJob, Store, StoreError};
 
@@ -77,30 +78,35 @@ impl Rescreener {
             tracing::warn!(%problem, job = %job.id, "could not refresh the area before re-screening");
             return Ok(true);
         }
+        // Reading and deciding the next batch overlaps writing this one.
+        let mut next = self.read_batch(&job, job.cursor).await;
         loop {
-            let batch = self
-                .store
-                .rescreen_candidates(&job, self.settings.batch)
-                .await?;
-            if let Some(last) = batch.last() {
-                match self.clearing.rescreen_batch(&batch, &job).await {
-                    Ok(moved) => job.changed += moved as i64,
-                    Err(problem) => {
-                        // Leave the cursor before this batch: the next attempt starts here.
-                        tracing::warn!(%problem, job = %job.id, "re-screening a batch failed");
-                        self.store
-                            .advance_rescreen_job(&job, Utc::now(), false)
-                            .await?;
-                        return Ok(true);
+            let batch = match next {
+                Ok(batch) => batch,
+                Err(problem) => return self.give_back(&job, problem).await,
+            };
+            let done = batch.ids.len() < self.settings.batch as usize;
+            let mut following = None;
+            if let Some(&last) = batch.ids.last() {
+                let read_on = async {
+                    match done {
+                        true => None,
+                        false => Some(self.read_batch(&job, Some(last)).await),
                     }
+                };
+                let (written, read) =
+                    tokio::join!(self.clearing.write_rescreen(&batch, &job), read_on);
+                match written {
+                    Ok(moved) => job.changed += moved as i64,
+                    Err(problem) => return self.give_back(&job, problem).await,
                 }
-                job.processed += batch.len() as i64;
-                job.cursor = Some(*last);
+                job.processed += batch.ids.len() as i64;
+                job.cursor = Some(last);
+                following = read;
             }
             // Requests submitted after the change was counted are screened too (one decided
             // on an instance's stale cache must not slip through): the total grows with them.
             job.total = job.total.max(job.processed);
-            let done = batch.len() < self.settings.batch as usize;
             if done {
                 // Exact at the end: requests withdrawn before their turn are not counted.
                 job.total = job.processed;
@@ -119,7 +125,35 @@ impl Rescreener {
                     .await?;
                 return Ok(true);
             }
+            next = following.unwrap_or_else(|| Ok(RescreenBatch::default()));
         }
+    }
+
+    /// The job's next batch after `cursor`, read and decided.
+    async fn read_batch(
+        &self,
+        job: &RescreenJob,
+        cursor: Option<uuid::Uuid>,
+    ) -> Result<RescreenBatch, AppError> {
+        let at = RescreenJob {
+            cursor,
+            ..job.clone()
+        };
+        let ids = self
+            .store
+            .rescreen_candidates(&at, self.settings.batch)
+            .await?;
+        self.clearing.prepare_rescreen(ids).await
+    }
+
+    /// A batch failed: the job keeps its cursor before it, for the next attempt to start
+    /// there, and its lease ends now.
+    async fn give_back(&self, job: &RescreenJob, problem: AppError) -> Result<bool, StoreError> {
+        tracing::warn!(%problem, job = %job.id, "re-screening a batch failed");
+        self.store
+            .advance_rescreen_job(job, Utc::now(), false)
+            .await?;
+        Ok(true)
     }
 }
 
