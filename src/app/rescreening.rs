@@ -22,6 +22,9 @@ pub struct RescreenSettings {
     pub lease_seconds: i64,
 }
 
+/// How often a running job's progress (its cursor and counts) and lease are saved.
+const SAVE_EVERY: Duration = Duration::from_millis(250);
+
 pub struct Rescreener {
     store: Arc<dyn Store>,
     clearing: Arc<Clearing>,
@@ -80,6 +83,7 @@ impl Rescreener {
         }
         // Reading and deciding the next batch overlaps writing this one.
         let mut next = self.read_batch(&job, job.cursor).await;
+        let mut saved = std::time::Instant::now();
         loop {
             let batch = match next {
                 Ok(batch) => batch,
@@ -111,9 +115,14 @@ impl Rescreener {
                 // Exact at the end: requests withdrawn before their turn are not counted.
                 job.total = job.processed;
             }
-            self.store
-                .advance_rescreen_job(&job, Utc::now() + self.lease(), done)
-                .await?;
+            // Progress is saved a few times a second, not after every batch: a commit less
+            // per batch, and after a crash the batches since are only decided again.
+            if done || saved.elapsed() >= SAVE_EVERY || self.shutdown.is_requested() {
+                self.store
+                    .advance_rescreen_job(&job, Utc::now() + self.lease(), done)
+                    .await?;
+                saved = std::time::Instant::now();
+            }
             if done {
                 log_done(&job);
                 return Ok(true);
