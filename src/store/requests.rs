@@ -61,7 +61,8 @@ impl LegFilter {
 #[derive(Debug, Clone)]
 pub struct RequestChange<'a> {
     pub record: &'a RequestRecord,
-    /// The itinerary changed (an amendment): the legs are rewritten too.
+    /// The request itself changed (an amendment): its body and legs are rewritten too.
+    /// Otherwise only the status, decision and what follows from them are written.
     pub legs_changed: bool,
     pub audit: AuditDraft,
 }

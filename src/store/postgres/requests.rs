@@ -284,6 +284,17 @@ impl RequestStore for PostgresStore {
     }
 }
 
+/// A column's values for an UPDATE FROM UNNEST: null where the request itself is unchanged.
+fn amended<'a, T>(
+    changes: &'a [RequestChange<'_>],
+    f: impl Fn(&'a RequestRecord) -> T,
+) -> Vec<Option<T>> {
+    changes
+        .iter()
+        .map(|c| c.legs_changed.then(|| f(c.record)))
+        .collect()
+}
+
 /// Applies `changes` in the transaction `tx`: each request's row (only at the version it
 /// was read at: `Conflict` otherwise), its legs when they changed, its webhook event and mail
 /// notice, and its audit entry. A statement per table for the whole set, the rows bound as
@@ -303,9 +314,12 @@ async fn apply_changes(
     // The row locks this takes hold off any other instance's change to the requests until
     // commit; one that read the same version then finds it gone and gets `Conflict`.
     let updated = sqlx::query(
-        "UPDATE clearance_requests AS r SET status = t.status, programme_criticality = t.pc, \
-         first_arrival = t.first_arrival, last_departure = t.last_departure, updated_at = $11, \
-         request = t.request::jsonb, decision = t.decision::jsonb, escalation = t.escalation::jsonb, \
+        "UPDATE clearance_requests AS r SET status = t.status, \
+         programme_criticality = coalesce(t.pc, r.programme_criticality), \
+         first_arrival = coalesce(t.first_arrival, r.first_arrival), \
+         last_departure = coalesce(t.last_departure, r.last_departure), updated_at = $11, \
+         request = coalesce(t.request::jsonb, r.request), decision = t.decision::jsonb, \
+         escalation = t.escalation::jsonb, \
          stage = t.stage, version = t.version \
          FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::date[], $5::date[], $6::text[], $7::text[], \
                      $8::text[], $9::text[], $10::bigint[]) \
@@ -314,10 +328,17 @@ async fn apply_changes(
     )
     .bind(records.iter().map(|r| r.id).collect::<Vec<_>>())
     .bind(records.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())
-    .bind(records.iter().map(|r| r.request.programme_criticality.as_str()).collect::<Vec<_>>())
-    .bind(records.iter().map(|r| r.request.legs.first_arrival()).collect::<Vec<_>>())
-    .bind(records.iter().map(|r| r.request.legs.last_departure()).collect::<Vec<_>>())
-    .bind(json(|r| serde_json::to_string(&r.request).map(Some))?)
+    // An unchanged request is not written again (null: the column keeps its value, and
+    // PostgreSQL its stored body).
+    .bind(amended(changes, |r| r.request.programme_criticality.as_str()))
+    .bind(amended(changes, |r| r.request.legs.first_arrival()))
+    .bind(amended(changes, |r| r.request.legs.last_departure()))
+    .bind(
+        changes
+            .iter()
+            .map(|c| c.legs_changed.then(|| serde_json::to_string(&c.record.request)).transpose())
+            .collect::<Result<Vec<_>, _>>()?,
+    )
     .bind(json(|r| serde_json::to_string(&r.decision).map(Some))?)
     .bind(json(|r| r.escalation.as_ref().map(serde_json::to_string).transpose())?)
     .bind(records.iter().map(|r| queue_stage(r)).collect::<Vec<_>>())

@@ -326,13 +326,17 @@ async fn apply_changes(
         .map(|change| {
             let record = change.record;
             let request = &record.request;
+            // An unchanged request is not written again (null: the column keeps its value).
+            let amended = change.legs_changed;
             Ok(serde_json::json!([
                 record.id.to_string(),
                 record.status.as_str(),
-                request.programme_criticality.as_str(),
-                request.legs.first_arrival(),
-                request.legs.last_departure(),
-                serde_json::to_string(request)?,
+                amended.then(|| request.programme_criticality.as_str()),
+                amended.then(|| request.legs.first_arrival()),
+                amended.then(|| request.legs.last_departure()),
+                amended
+                    .then(|| serde_json::to_string(request))
+                    .transpose()?,
                 serde_json::to_string(&record.decision)?,
                 record
                     .escalation
@@ -345,10 +349,12 @@ async fn apply_changes(
         })
         .collect::<Result<Vec<_>, serde_json::Error>>()?;
     let updated = sqlx::query(
-        "UPDATE clearance_requests AS r SET status = t.status, programme_criticality = t.pc, \
-         first_arrival = t.first_arrival, last_departure = t.last_departure, updated_at = ?2, \
-         request = t.request, decision = t.decision, escalation = t.escalation, stage = t.stage, \
-         version = t.version \
+        "UPDATE clearance_requests AS r SET status = t.status, \
+         programme_criticality = coalesce(t.pc, r.programme_criticality), \
+         first_arrival = coalesce(t.first_arrival, r.first_arrival), \
+         last_departure = coalesce(t.last_departure, r.last_departure), updated_at = ?2, \
+         request = coalesce(t.request, r.request), decision = t.decision, escalation = t.escalation, \
+         stage = t.stage, version = t.version \
          FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS status, \
                       json_extract(value, '$[2]') AS pc, json_extract(value, '$[3]') AS first_arrival, \
                       json_extract(value, '$[4]') AS last_departure, json_extract(value, '$[5]') AS request, \
