@@ -90,12 +90,14 @@ impl RescreenStore for PostgresStore {
         Ok(sqlx::query_scalar(&format!(
             "SELECT DISTINCT l.request_id FROM request_legs l JOIN clearance_requests r ON r.id = l.request_id \
              WHERE l.{column} = $1 AND l.departure >= $2 AND ($3::date IS NULL OR l.arrival <= $3) AND r.status IN {RESCREENED} \
-             AND ($4::uuid IS NULL OR l.request_id > $4) ORDER BY l.request_id LIMIT $5"
+             AND l.request_id > $4 ORDER BY l.request_id LIMIT $5"
         ))
         .bind(value)
         .bind(job.from)
         .bind(job.until)
-        .bind(job.cursor)
+        // Every id sorts after the nil one: a plain range the index can seek to, where
+        // `$4 IS NULL OR` would make each page read the area from its start.
+        .bind(job.cursor.unwrap_or(Uuid::nil()))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?)
