@@ -729,24 +729,62 @@ impl Clearing {
     /// decides the next batch while the last one is written.
     pub async fn prepare_rescreen(&self, ids: Vec<Uuid>) -> Result<RescreenBatch, AppError> {
         let mut moves = Vec::new();
+        let mut one_by_one = Vec::new();
         for current in self.store.get_requests(&ids).await? {
-            if let Some(next) = self.rescreened(&current).await? {
+            if self.counts_heads(&current.request) {
+                // Its decision counts who else is on its flights, which the moves before it
+                // may change: decided when they are written.
+                one_by_one.push(current.id);
+            } else if let Some(next) = self.rescreened(&current).await? {
                 moves.push((current, next));
             }
         }
-        Ok(RescreenBatch { ids, moves })
+        Ok(RescreenBatch {
+            ids,
+            moves,
+            one_by_one,
+        })
+    }
+
+    /// Whether the policy's headcount rule applies to the request (it flies).
+    fn counts_heads(&self, request: &ClearanceRequest) -> bool {
+        self.policy.headcount.is_some()
+            && request
+                .legs
+                .legs()
+                .iter()
+                .any(|leg| matches!(leg.travel, Some(Travel::Flight { .. })))
     }
 
     /// The second half: the batch's moves written in one transaction. If one of them changed
     /// since it was read, nothing of the batch is written and each is re-screened on its own.
-    /// Returns how many moved.
+    /// Then those the headcount rule counts, one at a time, in id order. Returns how many
+    /// moved.
     pub async fn write_rescreen(
         &self,
         batch: &RescreenBatch,
         job: &RescreenJob,
     ) -> Result<u64, AppError> {
+        let moved = match self.write_moves(batch, job).await? {
+            Written::Together(moved) => moved,
+            // A conflict: every request of the batch was re-screened on its own.
+            Written::OneByOne(moved) => return Ok(moved),
+        };
+        let mut one_by_one = 0;
+        for id in &batch.one_by_one {
+            one_by_one += u64::from(self.rescreen(*id, job).await?);
+        }
+        Ok(moved + one_by_one)
+    }
+
+    /// The batch's moves in one transaction, or each request on its own after a conflict.
+    async fn write_moves(
+        &self,
+        batch: &RescreenBatch,
+        job: &RescreenJob,
+    ) -> Result<Written, AppError> {
         if batch.moves.is_empty() {
-            return Ok(0);
+            return Ok(Written::Together(0));
         }
         let changes: Vec<RequestChange<'_>> = batch
             .moves
@@ -758,14 +796,14 @@ impl Clearing {
                 for (current, next) in &batch.moves {
                     self.announce_rescreened(current, next, job);
                 }
-                Ok(batch.moves.len() as u64)
+                Ok(Written::Together(batch.moves.len() as u64))
             }
             Err(StoreError::Conflict(_)) => {
                 let mut moved = 0;
                 for id in &batch.ids {
                     moved += u64::from(self.rescreen(*id, job).await?);
                 }
-                Ok(moved)
+                Ok(Written::OneByOne(moved))
             }
             Err(e) => Err(e.into()),
         }
@@ -858,6 +896,14 @@ impl Clearing {
 pub struct RescreenBatch {
     pub ids: Vec<Uuid>,
     moves: Vec<(RequestRecord, RequestRecord)>,
+    /// Those the headcount rule counts, decided one at a time after the moves are written.
+    one_by_one: Vec<Uuid>,
+}
+
+/// How a batch's moves were written, with how many moved.
+enum Written {
+    Together(u64),
+    OneByOne(u64),
 }
 
 /// The stored change of a re-screening's move, with its audit entry.

@@ -280,3 +280,58 @@ async fn more_of_an_organisation_on_one_flight_than_the_policy_allows_need_a_sta
     let (_, queue) = app.get("/v1/escalations?stage=hq", &hq).await;
     assert_eq!(queue["items"][0]["request"]["id"], third["id"], "{queue}");
 }
+
+/// Re-screening decides a batch of requests together, but a request the headcount rule counts
+/// is decided after the moves before it are written: one revoked frees its seat.
+#[tokio::test]
+async fn a_re_screening_counts_heads_after_the_moves_before_them() {
+    let (_dir, policy) =
+        super::support::policy_with("[headcount]\nper_flight = 2\nstage = \"hq\"\n");
+    let app = TestApp::spawn_with(|s| s.policy.file = policy.clone()).await;
+    app.area("TST-RISING", Some("low")).await;
+    assess(&app, "KQA", "assessed").await;
+    let mut ids = Vec::new();
+    for (who, pc) in [("u1", "PC3"), ("u2", "PC1"), ("u3", "PC1")] {
+        let trip = Submission::for_traveller(who, "UNDP")
+            .pc(pc)
+            .leg("TST-RISING", 3, 6)
+            .set(
+                "/legs/0/travel",
+                json!({"mode": "flight", "operator": "KQA", "flight_number": "KQ410"}),
+            );
+        let (status, body) = app.submit(&app.traveller(who, "UNDP"), &trip).await;
+        assert_eq!(status, 201, "{body}");
+        ids.push((
+            body["id"].as_str().unwrap().to_owned(),
+            body["status"].clone(),
+        ));
+    }
+    assert_eq!(
+        ids.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>(),
+        [json!("cleared"), json!("cleared"), json!("escalated")]
+    );
+    // High: PC3's clearance is revoked, PC1's stand; the third is now the second on board.
+    let (status, published) = app
+        .post(
+            "/v1/sras",
+            &app.analyst(),
+            &json!({
+                "area": "TST-RISING", "version": 2, "effective_from": day(0), "review_due": day(300),
+                "security_level": 4, "residual_risk": "high", "threats": [], "mandatory_measures": [],
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{published}");
+    assert_eq!(rescreened(&app, &published).await, 2);
+    let mut statuses = Vec::new();
+    for (id, _) in &ids {
+        let (_, body) = app
+            .get(&format!("/v1/clearance-requests/{id}"), &app.admin())
+            .await;
+        statuses.push(body["status"].clone());
+    }
+    assert_eq!(
+        statuses,
+        [json!("revoked"), json!("cleared"), json!("cleared")]
+    );
+}
