@@ -685,8 +685,7 @@ async fn run_rescreen(
         done.clone(),
         move |n| {
             let b = b.clone();
-            // Other bodies than the fresh phase's: new requests, not replays.
-            async move { b.submit(n + 10_000).await }
+            async move { b.submit(n).await }
         },
     ));
     let b = bench.clone();
