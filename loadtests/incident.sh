@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# An incident at scale (issue 30): 10,000 people with a clearance in one area today, each of
-# ten organisations with a webhook for `incident.check_requested` pointing at a receiver this
-# script starts. Times opening the incident (the roll-call and every ask written), the
-# delivery of every ask to the receiver, and the board and the list of those not yet
-# accounted for (the best of 5 answers).
+# An incident at scale (issues 30 and 32): 10,000 people with a clearance in one area today,
+# each of ten organisations with a webhook for `incident.check_requested` pointing at a
+# receiver this script starts; with STORED, as many requests in all, the others spread over
+# the sample areas and two years around today, none in that area within the incident's
+# reach. Times the crisis locator for the area, opening the incident (the roll-call and every
+# ask written), the delivery of every ask to the receiver, and the board and the list of
+# those not yet accounted for (the best of 5 answers).
 #
 #   bash loadtests/incident.sh            # the debug build; BIN=target/release/clearway to choose
 #   BACKEND=postgres bash loadtests/incident.sh   # a fresh database on PG_ADMIN_URL's server
 #   PEOPLE=20000 bash loadtests/incident.sh
+#   STORED=1000000 BIN=target/release/clearway bash loadtests/incident.sh   # issue 32, item 4
 #   KEEP_LOG=/tmp/clearway.log bash loadtests/incident.sh   # keep the server's log
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${BIN:-target/debug/clearway}"
 [ -x "$BIN" ] || cargo build -q --bin clearway
 PEOPLE="${PEOPLE:-10000}"
+STORED="${STORED:-$PEOPLE}"
+OTHERS=$((STORED > PEOPLE ? STORED - PEOPLE : 0))
 WORK=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
@@ -35,7 +40,7 @@ SERVER=
 RECEIVER=
 serve() { "$BIN" serve "$@" >>"$WORK/server.log" 2>&1 & SERVER=$!; for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return; sleep 0.1; done; cat "$WORK/server.log"; exit 1; }
 stop() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
-cleanup() { stop; [ -z "${KEEP_LOG:-}" ] || cp "$WORK/server.log" "$KEEP_LOG"; kill "$RECEIVER" 2>/dev/null || true; rm -rf "$WORK"; [ "$BACKEND" != postgres ] || psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)"; }
+cleanup() { stop; [ -z "${KEEP_DB:-}" ] || cp "$WORK/clearway.db" "$KEEP_DB"; [ -z "${KEEP_LOG:-}" ] || cp "$WORK/server.log" "$KEEP_LOG"; kill "$RECEIVER" 2>/dev/null || true; rm -rf "$WORK"; [ "$BACKEND" != postgres ] || psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)"; }
 trap cleanup EXIT
 
 # The travel units' endpoint: counts the asks (each person once) and answers 204.
@@ -87,9 +92,26 @@ INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, pro
   first_arrival, last_departure, submitted_at, updated_at, request, decision, version)
 SELECT ('01000000-0000-7000-8000-' || lpad(to_hex(k), 12, '0'))::uuid, 't-' || k, 'ORG-' || (k % 10), 'seed',
        'cleared', 'PC3', r.first_arrival, r.last_departure, r.submitted_at, r.updated_at, r.request, r.decision, 1
-FROM generate_series(1, $PEOPLE) AS k, (SELECT * FROM clearance_requests LIMIT 1) AS r;
+FROM generate_series(1, $PEOPLE) AS k, (SELECT * FROM clearance_requests WHERE submitted_by = 'seed-desk') AS r;
 INSERT INTO request_legs (request_id, seq, area_code, arrival, departure)
 SELECT id, 0, 'CHE-GVA', first_arrival, last_departure FROM clearance_requests WHERE submitted_by = 'seed';
+-- OTHERS more: area k % 14 (the sample areas), arriving a day in the year before or after
+-- today; in CHE-GVA never within the incident's reach (the lookback and today). One in ten
+-- is pending, or expired once its day has passed (as the service's sweep leaves them).
+CREATE TEMP TABLE codes AS SELECT (row_number() OVER (ORDER BY code) - 1)::int AS i, code FROM areas;
+CREATE TEMP TABLE others AS
+SELECT k, c.code, current_date + CASE WHEN c.code = 'CHE-GVA' AND d BETWEEN -40 AND 1 THEN d + 50 ELSE d END AS arrival
+FROM generate_series(1, $OTHERS) AS k
+CROSS JOIN LATERAL (SELECT (k / 14) % 730 - 365 AS d) AS o
+JOIN codes c ON c.i = k % 14;
+INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality,
+  first_arrival, last_departure, submitted_at, updated_at, request, decision, version)
+SELECT ('02000000-0000-7000-8000-' || lpad(to_hex(k), 12, '0'))::uuid, 'o-' || (k % 50000), 'ORG-' || (k % 10), 'other',
+       CASE WHEN k % 10 = 1 THEN 'refused' WHEN k % 10 <> 0 THEN 'cleared' WHEN o.arrival > current_date THEN 'held' ELSE 'expired' END,
+       'PC3', o.arrival, o.arrival + 3, r.submitted_at, r.updated_at, r.request, r.decision, 1
+FROM others o, (SELECT * FROM clearance_requests WHERE submitted_by = 'seed-desk') AS r;
+INSERT INTO request_legs (request_id, seq, area_code, arrival, departure)
+SELECT ('02000000-0000-7000-8000-' || lpad(to_hex(k), 12, '0'))::uuid, 0, code, arrival, arrival + 3 FROM others;
 COMMIT;
 ANALYZE;
 SQL
@@ -101,15 +123,38 @@ INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, pro
   first_arrival, last_departure, submitted_at, updated_at, request, decision, version)
 SELECT '01000000-0000-7000-8000-' || printf('%012x', k), 't-' || k, 'ORG-' || (k % 10), 'seed',
        'cleared', 'PC3', r.first_arrival, r.last_departure, r.submitted_at, r.updated_at, r.request, r.decision, 1
-FROM n, (SELECT * FROM clearance_requests LIMIT 1) r;
+FROM n, (SELECT * FROM clearance_requests WHERE submitted_by = 'seed-desk') r;
 INSERT INTO request_legs (request_id, seq, area_code, arrival, departure)
 SELECT id, 0, 'CHE-GVA', first_arrival, last_departure FROM clearance_requests WHERE submitted_by = 'seed';
+CREATE TEMP TABLE codes AS SELECT row_number() OVER (ORDER BY code) - 1 AS i, code FROM areas;
+CREATE TEMP TABLE others AS
+WITH RECURSIVE n(k) AS (SELECT 1 WHERE $OTHERS > 0 UNION ALL SELECT k + 1 FROM n WHERE k < $OTHERS)
+SELECT k, '02000000-0000-7000-8000-' || printf('%012x', k) AS id, c.code,
+       date('now', (CASE WHEN c.code = 'CHE-GVA' AND (k / 14) % 730 - 365 BETWEEN -40 AND 1
+                    THEN (k / 14) % 730 - 315 ELSE (k / 14) % 730 - 365 END) || ' days') AS arrival
+FROM n JOIN codes c ON c.i = k % 14;
+INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality,
+  first_arrival, last_departure, submitted_at, updated_at, request, decision, version)
+SELECT o.id, 'o-' || (k % 50000), 'ORG-' || (k % 10), 'other',
+       CASE WHEN k % 10 = 1 THEN 'refused' WHEN k % 10 <> 0 THEN 'cleared' WHEN o.arrival > date('now') THEN 'held' ELSE 'expired' END,
+       'PC3', o.arrival, date(o.arrival, '+3 days'), r.submitted_at, r.updated_at, r.request, r.decision, 1
+FROM others o, (SELECT * FROM clearance_requests WHERE submitted_by = 'seed-desk') r;
+INSERT INTO request_legs (request_id, seq, area_code, arrival, departure)
+SELECT id, 0, code, arrival, date(arrival, '+3 days') FROM others;
 INSERT INTO requests_by_traveller (traveller_id, id)
-SELECT traveller_id, id FROM clearance_requests WHERE submitted_by = 'seed';
+SELECT traveller_id, id FROM clearance_requests WHERE submitted_by IN ('seed', 'other');
 COMMIT;
 SQL
 fi
 serve
+# The best of 5 answers to a GET (further curl arguments after the address).
+best() { local best=999; for _ in 1 2 3 4 5; do t=$(curl -fsS -o "$WORK/answer.json" -w "%{time_total}" -H "Authorization: Bearer $ANALYST" "$@"); best=$(python3 -c "print(min($best, $t))"); done; python3 -c "print(f'{$best * 1000:.1f} ms')"; }
+LOCATOR="http://127.0.0.1:$PORT/v1/areas/CHE-GVA/personnel"
+LOCATED_JSON=$(best "$LOCATOR")
+LOCATED=$(python3 -c "import json; print(json.load(open('$WORK/answer.json'))['count'])")
+# The seed must have put everyone there (it broke once, unnoticed, when the schema moved on).
+[ "$LOCATED" -ge "$PEOPLE" ] || { echo "the locator found $LOCATED people in CHE-GVA, $PEOPLE seeded"; exit 1; }
+LOCATED_CSV=$(best "$LOCATOR" -H 'Accept: text/csv')
 now() { python3 -c 'import time; print(time.time())'; }
 STARTED=$(now)
 curl -fsS -o "$WORK/opened.json" "http://127.0.0.1:$PORT/v1/incidents" -H "Authorization: Bearer $ANALYST" \
@@ -121,10 +166,11 @@ until [ "$(curl -fs "http://127.0.0.1:$HOOK_PORT/")" -ge "$FOUND" ]; do
   if python3 -c "import sys; sys.exit(0 if $(now) - $STARTED < 600 else 1)"; then sleep 0.2; else echo "asks still undelivered after 600 s"; exit 1; fi
 done
 DELIVERED=$(now)
-best() { local best=999; for _ in 1 2 3 4 5; do t=$(curl -fsS -o "$WORK/answer.json" -w "%{time_total}" "$1" -H "Authorization: Bearer $ANALYST"); best=$(python3 -c "print(min($best, $t))"); done; python3 -c "print(f'{$best * 1000:.1f} ms')"; }
-echo "backend: $BACKEND, binary: $BIN, $PEOPLE people seeded"
+echo "backend: $BACKEND, binary: $BIN, $PEOPLE people seeded, $STORED requests stored in all"
 echo "| step | figure |"
 echo "|---|---|"
+echo "| GET /v1/areas/CHE-GVA/personnel (the crisis locator, $LOCATED people), best of 5 | $LOCATED_JSON |"
+echo "| the same as CSV, best of 5 | $LOCATED_CSV |"
 echo "| people found | $FOUND |"
 echo "| POST /v1/incidents (roll-call and every ask written) | $(python3 -c "print(f'{($OPENED - $STARTED):.2f} s')") |"
 echo "| every ask delivered to the travel units' webhook, from the POST | $(python3 -c "print(f'{($DELIVERED - $STARTED):.2f} s')") |"

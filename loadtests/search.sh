@@ -7,6 +7,7 @@
 #
 #   bash loadtests/search.sh            # the debug build; BIN=target/release/clearway to choose
 #   BACKEND=postgres bash loadtests/search.sh   # a fresh database on PG_ADMIN_URL's server
+#   ROWS=5000 bash loadtests/search.sh          # fewer requests written beside it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${BIN:-target/debug/clearway}"
@@ -14,6 +15,7 @@ BIN="${BIN:-target/debug/clearway}"
 WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BACKEND="${BACKEND:-sqlite}"
+ROWS="${ROWS:-100000}"
 PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 PG_DB="clearway_search_$$"
 if [ "$BACKEND" = postgres ]; then
@@ -39,7 +41,7 @@ curl -fsS -o /dev/null "http://127.0.0.1:$PORT/v1/clearance-requests" -H "Author
   "purpose":"Template","programme_criticality":"PC3","legs":[{"area":"CHE-GVA","arrival":"'"$(date -d '+3 days' +%F)"'","departure":"'"$(date -d '+5 days' +%F)"'"}]}'
 stop
 if [ "$BACKEND" = postgres ]; then
-psql -q "$DB_URL" <<'SQL'
+psql -q "$DB_URL" <<SQL
 BEGIN;
 CREATE TEMP TABLE codes AS SELECT (row_number() OVER (ORDER BY code) - 1)::int AS i, code FROM areas;
 INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality,
@@ -49,7 +51,7 @@ SELECT ('01000000-0000-7000-8000-' || lpad(to_hex(k), 12, '0'))::uuid, 't-' || (
        CASE WHEN k % 10 = 0 THEN 'held' ELSE 'cleared' END, 'PC3',
        current_date + (k % 365), current_date + (k % 365 + 3),
        r.submitted_at, r.updated_at, r.request, r.decision, 1
-FROM generate_series(1, 100000) AS k, (SELECT * FROM clearance_requests LIMIT 1) AS r;
+FROM generate_series(1, $ROWS) AS k, (SELECT * FROM clearance_requests WHERE submitted_by = 'unicef-desk') AS r;
 INSERT INTO request_legs (request_id, seq, area_code, arrival, departure)
 SELECT c.id, 0, codes.code, c.first_arrival, c.last_departure
 FROM clearance_requests c JOIN codes ON codes.i = ('x' || substr(replace(c.id::text, '-', ''), 21))::bit(48)::bigint % 14
@@ -58,10 +60,10 @@ COMMIT;
 ANALYZE;
 SQL
 else
-sqlite3 "$WORK/clearway.db" <<'SQL'
+sqlite3 "$WORK/clearway.db" <<SQL
 BEGIN;
 CREATE TEMP TABLE codes AS SELECT row_number() OVER (ORDER BY code) - 1 AS i, code FROM areas;
-WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 100000)
+WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < $ROWS)
 INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality,
   first_arrival, last_departure, submitted_at, updated_at, request, decision, version)
 SELECT '01000000-0000-7000-8000-' || printf('%012x', k), 't-' || (k % 1000),
@@ -69,7 +71,7 @@ SELECT '01000000-0000-7000-8000-' || printf('%012x', k), 't-' || (k % 1000),
        CASE WHEN k % 10 = 0 THEN 'held' ELSE 'cleared' END, 'PC3',
        date('now', '+' || (k % 365) || ' days'), date('now', '+' || (k % 365 + 3) || ' days'),
        r.submitted_at, r.updated_at, r.request, r.decision, 1
-FROM n, (SELECT * FROM clearance_requests LIMIT 1) r;
+FROM n, (SELECT * FROM clearance_requests WHERE submitted_by = 'unicef-desk') r;
 INSERT INTO request_legs (request_id, seq, area_code, arrival, departure)
 SELECT id, 0, (SELECT code FROM codes WHERE i = (CAST(substr(id, 25) AS INTEGER) % 14)), first_arrival, last_departure
 FROM clearance_requests WHERE submitted_by = 'seed';
