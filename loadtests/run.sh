@@ -14,6 +14,8 @@
 #                                          # server PG_ADMIN_URL names, dropped afterwards
 #   GENERATOR=wrk bash loadtests/run.sh    # ceiling and submit from wrk (Debian's package),
 #                                          # an independent generator, instead of clearway-load
+#   BACKEND=postgres INSTANCES=2 bash loadtests/run.sh  # two instances on the one database,
+#                                          # submissions and the ceiling's reads by turns
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +24,12 @@ SCENARIOS=${SCENARIOS:-ceiling,areas,submit,fixed-rate,mixed,rescreen,soak}
 RATE=${RATE:-2000}
 CONCURRENCY=${CONCURRENCY:-256}
 BACKEND=${BACKEND:-sqlite}
+INSTANCES=${INSTANCES:-1}
+case "$INSTANCES" in
+  1) ;;
+  2) [ "$BACKEND" = postgres ] || { echo "INSTANCES=2 needs BACKEND=postgres (SQLite serves one instance)" >&2; exit 2; } ;;
+  *) echo "INSTANCES must be 1 or 2" >&2; exit 2 ;;
+esac
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -81,6 +89,19 @@ for _ in $(seq 1 100); do
 done
 curl -fs "http://127.0.0.1:$app_port/readyz" || { cat "$work/clearway.log"; exit 1; }
 echo
+also=()
+if [ "$INSTANCES" = 2 ]; then
+  other_port=$(free_port)
+  CLEARWAY__SERVER__PORT=$other_port "$bin/clearway" serve > "$work/clearway-2.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$other_port/healthz" > /dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -fs "http://127.0.0.1:$other_port/readyz" || { cat "$work/clearway-2.log"; exit 1; }
+  echo
+  also=(--also-base-url "http://127.0.0.1:$other_port")
+fi
 
 if [ "${GENERATOR:-}" = wrk ]; then
   # An independent generator: wrk's own threads and connections, its own counting. Any answer
@@ -117,7 +138,7 @@ PY
 fi
 
 "$bin/clearway-load" \
-  --base-url "http://127.0.0.1:$app_port" \
+  --base-url "http://127.0.0.1:$app_port" "${also[@]}" \
   --db "$store" \
   --backend "$BACKEND" \
   --server-pid "$server" \

@@ -29,6 +29,11 @@ use workload::{ORGS, Workload};
 struct Cli {
     #[arg(long)]
     base_url: String,
+    /// Another instance of the service on the same store: submissions and the ceiling's reads
+    /// alternate between the two; the other scenarios, the counters and the CPU figures are
+    /// the first instance's.
+    #[arg(long)]
+    also_base_url: Option<String>,
     /// The service's SQLite file or PostgreSQL URL, read after the load to check for losses.
     #[arg(long)]
     db: String,
@@ -74,6 +79,8 @@ struct Ack {
 /// Everything the scenarios share: the client, tokens, bodies, and what was acknowledged.
 struct Bench {
     base: String,
+    /// Where submissions and the ceiling's reads go, by turns (`base` first).
+    spread: Vec<String>,
     client: reqwest::Client,
     units: Vec<String>,
     admin: String,
@@ -89,7 +96,10 @@ impl Bench {
         let (org, body) = &self.bodies[n as usize % self.bodies.len()];
         let sent = self
             .client
-            .post(format!("{}/v1/clearance-requests", self.base))
+            .post(format!(
+                "{}/v1/clearance-requests",
+                self.spread[n as usize % self.spread.len()]
+            ))
             .bearer_auth(&self.units[*org])
             .header("content-type", "application/json")
             .body(body.clone())
@@ -155,6 +165,18 @@ impl Bench {
                 server_metrics::waits(&before.submissions_answered, &after.submissions_answered);
         }
         figures
+    }
+
+    /// `GET /healthz` of the instance whose turn `n` is.
+    async fn health(&self, n: u64) -> Outcome {
+        let base = &self.spread[n as usize % self.spread.len()];
+        match self.client.get(format!("{base}/healthz")).send().await {
+            Ok(r) if r.status().is_success() => match r.bytes().await {
+                Ok(_) => Outcome::Ok,
+                Err(_) => Outcome::Error,
+            },
+            _ => Outcome::Error,
+        }
     }
 
     async fn get(&self, path: &str, token: &str) -> Outcome {
@@ -315,8 +337,17 @@ async fn main() -> anyhow::Result<()> {
         .pool_idle_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .build()?;
+    let base = cli.base_url.trim_end_matches('/').to_owned();
+    let spread = std::iter::once(base.clone())
+        .chain(
+            cli.also_base_url
+                .iter()
+                .map(|u| u.trim_end_matches('/').to_owned()),
+        )
+        .collect();
     let bench = Arc::new(Bench {
-        base: cli.base_url.trim_end_matches('/').to_owned(),
+        base,
+        spread,
         client,
         units,
         admin: token("load-admin", Role::Admin, None)?,
@@ -342,13 +373,16 @@ async fn main() -> anyhow::Result<()> {
 
     println!(
         "clearway-load: {} profile against {} ({} store), {} connections",
-        cli.profile, bench.base, cli.backend, cli.concurrency
+        cli.profile,
+        bench.spread.join(" and "),
+        cli.backend,
+        cli.concurrency
     );
     if wanted.contains(&"ceiling") {
         let b = bench.clone();
-        let scenario = closed_loop("ceiling", cli.concurrency, run, None, move |_| {
+        let scenario = closed_loop("ceiling", cli.concurrency, run, None, move |n| {
             let b = b.clone();
-            async move { b.get("/healthz", "").await }
+            async move { b.health(n).await }
         });
         let f = with_cpu(cli.server_pid, scenario).await;
         f.print();

@@ -1,4 +1,4 @@
-//! New requests reach PostgreSQL in groups: one transaction and one statement per table for
+//! New requests reach PostgreSQL in groups: one transaction and one statement for
 //! everything that arrived together, so a submission costs a share of a few round trips
 //! instead of a dozen of its own. Several groups commit at once, each on its own connection;
 //! PostgreSQL flushes their commits together, and every request is acknowledged only after
@@ -100,39 +100,14 @@ async fn commit_group(pool: &PgPool, group: Vec<PendingInsert>) {
     }
 }
 
-/// Writes a group with one statement per table, each row set bound as arrays.
+/// Writes a group in one statement, each table's rows bound as arrays (data-modifying
+/// `WITH` clauses, run once each; the foreign keys are checked at the statement's end), which
+/// also answers which of the group's organisations have a webhook: a group costs one round
+/// trip between BEGIN and COMMIT, where a statement per table cost six.
 async fn insert_all(tx: &mut PgConnection, units: &[PendingInsert]) -> Result<(), StoreError> {
     let group = PendingInsert::requests(units);
     let ids: Vec<uuid::Uuid> = group.iter().map(|p| p.record.id).collect();
     let column = |f: fn(&NewRequest) -> &str| group.iter().map(|p| f(p)).collect::<Vec<&str>>();
-    sqlx::query(
-        "INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality, first_arrival, \
-         last_departure, submitted_at, updated_at, request, decision, escalation, stage, version, team_id) \
-         SELECT id, traveller, org, submitted_by, status, pc, first_arrival, last_departure, submitted_at, submitted_at, \
-                request::jsonb, decision::jsonb, escalation::jsonb, stage, version, team \
-         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::date[], $8::date[], \
-                     $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::uuid[]) \
-           AS t(id, traveller, org, submitted_by, status, pc, first_arrival, last_departure, submitted_at, request, decision, \
-                escalation, stage, version, team)",
-    )
-    .bind(&ids)
-    .bind(column(|p| p.record.request.traveller.id.as_str()))
-    .bind(column(|p| p.record.request.traveller.org.as_str()))
-    .bind(column(|p| p.record.submitted_by.as_str()))
-    .bind(column(|p| p.record.status.as_str()))
-    .bind(column(|p| p.record.request.programme_criticality.as_str()))
-    .bind(group.iter().map(|p| p.record.request.legs.first_arrival()).collect::<Vec<_>>())
-    .bind(group.iter().map(|p| p.record.request.legs.last_departure()).collect::<Vec<_>>())
-    .bind(group.iter().map(|p| p.record.submitted_at).collect::<Vec<_>>())
-    .bind(column(|p| p.rendered.request.as_str()))
-    .bind(column(|p| p.rendered.decision.as_str()))
-    .bind(group.iter().map(|p| p.rendered.escalation.as_deref()).collect::<Vec<_>>())
-    .bind(group.iter().map(|p| queue_stage(&p.record)).collect::<Vec<_>>())
-    .bind(group.iter().map(|p| p.record.version).collect::<Vec<_>>())
-    .bind(group.iter().map(|p| p.record.team).collect::<Vec<_>>())
-    .execute(&mut *tx)
-    .await?;
-
     let legs: Vec<(uuid::Uuid, i64, &crate::domain::itinerary::Leg)> = group
         .iter()
         .flat_map(|p| {
@@ -146,26 +121,59 @@ async fn insert_all(tx: &mut PgConnection, units: &[PendingInsert]) -> Result<()
                 .map(move |(seq, leg)| (id, seq as i64, leg))
         })
         .collect();
-    sqlx::query(
-        "INSERT INTO request_legs (request_id, seq, area_code, arrival, departure, operator) \
-         SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::date[], $5::date[], $6::text[])",
+    let entries: Vec<_> = group.iter().map(|p| &p.rendered.entry).collect();
+    // Every new request's notice.
+    let now = chrono::Utc::now();
+    let notices: Vec<String> = units
+        .iter()
+        .filter(|p| p.notice)
+        .flat_map(|p| &p.unit)
+        .filter_map(|p| crate::domain::notice::notice_for(&p.record, &p.audit, now))
+        .map(|n| serde_json::to_string(&n))
+        .collect::<Result<_, _>>()?;
+    let orgs = column(|p| p.record.request.traveller.org.as_str());
+    let with_webhooks: Vec<String> = sqlx::query_scalar(
+        "WITH requests AS ( \
+           INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality, first_arrival, \
+             last_departure, submitted_at, updated_at, request, decision, escalation, stage, version, team_id) \
+           SELECT id, traveller, org, submitted_by, status, pc, first_arrival, last_departure, submitted_at, submitted_at, \
+                  request::jsonb, decision::jsonb, escalation::jsonb, stage, version, team \
+           FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::date[], $8::date[], \
+                       $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::uuid[]) \
+             AS t(id, traveller, org, submitted_by, status, pc, first_arrival, last_departure, submitted_at, request, decision, \
+                  escalation, stage, version, team)), \
+         legs AS ( \
+           INSERT INTO request_legs (request_id, seq, area_code, arrival, departure, operator) \
+           SELECT * FROM UNNEST($16::uuid[], $17::bigint[], $18::text[], $19::date[], $20::date[], $21::text[])), \
+         audit AS ( \
+           INSERT INTO audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash) \
+           SELECT * FROM UNNEST($1::uuid[], $22::bigint[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], \
+                                $28::text[], $29::text[], $30::text[], $31::text[])), \
+         notices AS ( \
+           INSERT INTO mail_notices (payload, created_at) SELECT unnest($32::text[]), $33) \
+         SELECT DISTINCT org FROM webhooks WHERE org = ANY($3)",
     )
+    .bind(&ids)
+    .bind(column(|p| p.record.request.traveller.id.as_str()))
+    .bind(&orgs)
+    .bind(column(|p| p.record.submitted_by.as_str()))
+    .bind(column(|p| p.record.status.as_str()))
+    .bind(column(|p| p.record.request.programme_criticality.as_str()))
+    .bind(group.iter().map(|p| p.record.request.legs.first_arrival()).collect::<Vec<_>>())
+    .bind(group.iter().map(|p| p.record.request.legs.last_departure()).collect::<Vec<_>>())
+    .bind(group.iter().map(|p| p.record.submitted_at).collect::<Vec<_>>())
+    .bind(column(|p| p.rendered.request.as_str()))
+    .bind(column(|p| p.rendered.decision.as_str()))
+    .bind(group.iter().map(|p| p.rendered.escalation.as_deref()).collect::<Vec<_>>())
+    .bind(group.iter().map(|p| queue_stage(&p.record)).collect::<Vec<_>>())
+    .bind(group.iter().map(|p| p.record.version).collect::<Vec<_>>())
+    .bind(group.iter().map(|p| p.record.team).collect::<Vec<_>>())
     .bind(legs.iter().map(|l| l.0).collect::<Vec<_>>())
     .bind(legs.iter().map(|l| l.1).collect::<Vec<_>>())
     .bind(legs.iter().map(|l| l.2.area.as_str()).collect::<Vec<_>>())
     .bind(legs.iter().map(|l| l.2.arrival).collect::<Vec<_>>())
     .bind(legs.iter().map(|l| l.2.departure).collect::<Vec<_>>())
     .bind(legs.iter().map(|l| leg_operator(l.2)).collect::<Vec<_>>())
-    .execute(&mut *tx)
-    .await?;
-
-    let entries: Vec<_> = group.iter().map(|p| &p.rendered.entry).collect();
-    sqlx::query(
-        "INSERT INTO audit_log (request_id, seq, at, actor, action, from_status, to_status, stage, comment, prev_hash, hash) \
-         SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-                              $8::text[], $9::text[], $10::text[], $11::text[])",
-    )
-    .bind(&ids)
     .bind(entries.iter().map(|e| e.seq).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.at.as_str()).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.actor.as_str()).collect::<Vec<_>>())
@@ -176,16 +184,10 @@ async fn insert_all(tx: &mut PgConnection, units: &[PendingInsert]) -> Result<()
     .bind(entries.iter().map(|e| e.comment.as_deref()).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.prev_hash.as_str()).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.hash.as_str()).collect::<Vec<_>>())
-    .execute(&mut *tx)
+    .bind(&notices)
+    .bind(now)
+    .fetch_all(&mut *tx)
     .await?;
-
-    // Most organisations have no webhook: one query tells which do.
-    let orgs = column(|p| p.record.request.traveller.org.as_str());
-    let with_webhooks: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT org FROM webhooks WHERE org = ANY($1)")
-            .bind(&orgs)
-            .fetch_all(&mut *tx)
-            .await?;
     for pending in &group {
         if with_webhooks
             .iter()
@@ -194,19 +196,5 @@ async fn insert_all(tx: &mut PgConnection, units: &[PendingInsert]) -> Result<()
             enqueue_event(&mut *tx, &pending.record, &pending.audit).await?;
         }
     }
-    // Every new request's notice, in one statement.
-    let now = chrono::Utc::now();
-    let notices: Vec<String> = units
-        .iter()
-        .filter(|p| p.notice)
-        .flat_map(|p| &p.unit)
-        .filter_map(|p| crate::domain::notice::notice_for(&p.record, &p.audit, now))
-        .map(|n| serde_json::to_string(&n))
-        .collect::<Result<_, _>>()?;
-    sqlx::query("INSERT INTO mail_notices (payload, created_at) SELECT unnest($1::text[]), $2")
-        .bind(&notices)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
     Ok(())
 }
