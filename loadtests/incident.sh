@@ -12,6 +12,7 @@
 #   PEOPLE=20000 bash loadtests/incident.sh
 #   STORED=1000000 BIN=target/release/clearway bash loadtests/incident.sh   # issue 32, item 4
 #   KEEP_LOG=/tmp/clearway.log bash loadtests/incident.sh   # keep the server's log
+#   KEEP_DB=/tmp/incident.db bash loadtests/incident.sh     # keep the SQLite file
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${BIN:-target/debug/clearway}"
@@ -40,7 +41,7 @@ SERVER=
 RECEIVER=
 serve() { "$BIN" serve "$@" >>"$WORK/server.log" 2>&1 & SERVER=$!; for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return; sleep 0.1; done; cat "$WORK/server.log"; exit 1; }
 stop() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
-cleanup() { stop; [ -z "${KEEP_DB:-}" ] || cp "$WORK/clearway.db" "$KEEP_DB"; [ -z "${KEEP_LOG:-}" ] || cp "$WORK/server.log" "$KEEP_LOG"; kill "$RECEIVER" 2>/dev/null || true; rm -rf "$WORK"; [ "$BACKEND" != postgres ] || psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)"; }
+cleanup() { stop; [ -z "${KEEP_DB:-}" ] || [ "$BACKEND" != sqlite ] || cp "$WORK/clearway.db" "$KEEP_DB" || true; [ -z "${KEEP_LOG:-}" ] || cp "$WORK/server.log" "$KEEP_LOG"; kill "$RECEIVER" 2>/dev/null || true; rm -rf "$WORK"; [ "$BACKEND" != postgres ] || psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)"; }
 trap cleanup EXIT
 
 # The travel units' endpoint: counts the asks (each person once) and answers 204.
@@ -95,7 +96,7 @@ SELECT ('01000000-0000-7000-8000-' || lpad(to_hex(k), 12, '0'))::uuid, 't-' || k
 FROM generate_series(1, $PEOPLE) AS k, (SELECT * FROM clearance_requests WHERE submitted_by = 'seed-desk') AS r;
 INSERT INTO request_legs (request_id, seq, area_code, arrival, departure)
 SELECT id, 0, 'CHE-GVA', first_arrival, last_departure FROM clearance_requests WHERE submitted_by = 'seed';
--- OTHERS more: area k % 14 (the sample areas), arriving a day in the year before or after
+-- OTHERS more: area k modulo the areas' count (the 14 samples), arriving a day in the year before or after
 -- today; in CHE-GVA never within the incident's reach (the lookback and today). One in ten
 -- is pending, or expired once its day has passed (as the service's sweep leaves them).
 CREATE TEMP TABLE codes AS SELECT (row_number() OVER (ORDER BY code) - 1)::int AS i, code FROM areas;
@@ -103,7 +104,7 @@ CREATE TEMP TABLE others AS
 SELECT k, c.code, current_date + CASE WHEN c.code = 'CHE-GVA' AND d BETWEEN -40 AND 1 THEN d + 50 ELSE d END AS arrival
 FROM generate_series(1, $OTHERS) AS k
 CROSS JOIN LATERAL (SELECT (k / 14) % 730 - 365 AS d) AS o
-JOIN codes c ON c.i = k % 14;
+JOIN codes c ON c.i = k % (SELECT count(*) FROM codes);
 INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality,
   first_arrival, last_departure, submitted_at, updated_at, request, decision, version)
 SELECT ('02000000-0000-7000-8000-' || lpad(to_hex(k), 12, '0'))::uuid, 'o-' || (k % 50000), 'ORG-' || (k % 10), 'other',
@@ -132,7 +133,7 @@ WITH RECURSIVE n(k) AS (SELECT 1 WHERE $OTHERS > 0 UNION ALL SELECT k + 1 FROM n
 SELECT k, '02000000-0000-7000-8000-' || printf('%012x', k) AS id, c.code,
        date('now', (CASE WHEN c.code = 'CHE-GVA' AND (k / 14) % 730 - 365 BETWEEN -40 AND 1
                     THEN (k / 14) % 730 - 315 ELSE (k / 14) % 730 - 365 END) || ' days') AS arrival
-FROM n JOIN codes c ON c.i = k % 14;
+FROM n JOIN codes c ON c.i = k % (SELECT count(*) FROM codes);
 INSERT INTO clearance_requests (id, traveller_id, org, submitted_by, status, programme_criticality,
   first_arrival, last_departure, submitted_at, updated_at, request, decision, version)
 SELECT o.id, 'o-' || (k % 50000), 'ORG-' || (k % 10), 'other',
@@ -166,7 +167,7 @@ until [ "$(curl -fs "http://127.0.0.1:$HOOK_PORT/")" -ge "$FOUND" ]; do
   if python3 -c "import sys; sys.exit(0 if $(now) - $STARTED < 600 else 1)"; then sleep 0.2; else echo "asks still undelivered after 600 s"; exit 1; fi
 done
 DELIVERED=$(now)
-echo "backend: $BACKEND, binary: $BIN, $PEOPLE people seeded, $STORED requests stored in all"
+echo "backend: $BACKEND, binary: $BIN, $PEOPLE people seeded, $((PEOPLE + OTHERS)) requests beside the API's"
 echo "| step | figure |"
 echo "|---|---|"
 echo "| GET /v1/areas/CHE-GVA/personnel (the crisis locator, $LOCATED people), best of 5 | $LOCATED_JSON |"

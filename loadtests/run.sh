@@ -9,7 +9,8 @@
 #   SKIP_BUILD=1 bash loadtests/run.sh    # reuse the release binaries already built
 #   CARGO_PROFILE=dev bash loadtests/run.sh  # the binaries the tests use (CI: one build for all;
 #                                            # its figures are not the service's)
-#   KEEP_LOG=/tmp/clearway.log bash loadtests/run.sh  # keep the server's log
+#   KEEP_LOG=/tmp/clearway.log bash loadtests/run.sh  # keep the server's log (a second
+#                                          # instance's in /tmp/clearway.log.2)
 #   BACKEND=postgres bash loadtests/run.sh # the same on PostgreSQL: a fresh database on the
 #                                          # server PG_ADMIN_URL names, dropped afterwards
 #   GENERATOR=wrk bash loadtests/run.sh    # ceiling and submit from wrk (Debian's package),
@@ -27,7 +28,8 @@ BACKEND=${BACKEND:-sqlite}
 INSTANCES=${INSTANCES:-1}
 case "$INSTANCES" in
   1) ;;
-  2) [ "$BACKEND" = postgres ] || { echo "INSTANCES=2 needs BACKEND=postgres (SQLite serves one instance)" >&2; exit 2; } ;;
+  2) [ "$BACKEND" = postgres ] || { echo "INSTANCES=2 needs BACKEND=postgres (SQLite serves one instance)" >&2; exit 2; }
+     [ "${GENERATOR:-}" != wrk ] || { echo "INSTANCES=2 is for clearway-load, not GENERATOR=wrk" >&2; exit 2; } ;;
   *) echo "INSTANCES must be 1 or 2" >&2; exit 2 ;;
 esac
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}
@@ -48,7 +50,10 @@ cleanup() {
   if [ -n "$pg_database" ]; then
     psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $pg_database WITH (FORCE)" || true
   fi
-  if [ -n "${KEEP_LOG:-}" ]; then cp "$work/clearway.log" "$KEEP_LOG" || true; fi
+  if [ -n "${KEEP_LOG:-}" ]; then
+    cp "$work/clearway.log" "$KEEP_LOG" || true
+    if [ -f "$work/clearway-2.log" ]; then cp "$work/clearway-2.log" "$KEEP_LOG.2" || true; fi
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -79,6 +84,8 @@ export CLEARWAY__LOG__FILTER=${CLEARWAY__LOG__FILTER:-warn}
 # The generator is one address playing thousands of callers: it measures the service, not
 # its limits (which cost a hash lookup per request).
 export CLEARWAY__RATE_LIMITS__ENABLED=false
+# The `rescreen` scenario's travel units listen on this machine.
+export CLEARWAY__WEBHOOKS__ALLOWED_TARGETS=127.0.0.1
 "$bin/clearway" serve --demo > "$work/clearway.log" 2>&1 &
 server=$!
 pids+=($server)
@@ -93,14 +100,15 @@ also=()
 if [ "$INSTANCES" = 2 ]; then
   other_port=$(free_port)
   CLEARWAY__SERVER__PORT=$other_port "$bin/clearway" serve > "$work/clearway-2.log" 2>&1 &
-  pids+=($!)
+  other=$!
+  pids+=($other)
   for _ in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$other_port/healthz" > /dev/null 2>&1 && break
     sleep 0.1
   done
   curl -fs "http://127.0.0.1:$other_port/readyz" || { cat "$work/clearway-2.log"; exit 1; }
   echo
-  also=(--also-base-url "http://127.0.0.1:$other_port")
+  also=(--also-base-url "http://127.0.0.1:$other_port" --server-pid "$other")
 fi
 
 if [ "${GENERATOR:-}" = wrk ]; then

@@ -3,6 +3,7 @@
 //! `loadtests/run.sh` starts everything this needs; see loadtests/README.md. One file: the
 //! scenarios share the driver and the loss check, and each is a page long.
 
+mod receiver;
 mod runner;
 mod server_metrics;
 mod verify;
@@ -30,16 +31,17 @@ struct Cli {
     #[arg(long)]
     base_url: String,
     /// Another instance of the service on the same store: submissions and the ceiling's reads
-    /// alternate between the two; the other scenarios, the counters and the CPU figures are
-    /// the first instance's.
+    /// alternate between the two; the other scenarios and the server's counters are the first
+    /// instance's.
     #[arg(long)]
     also_base_url: Option<String>,
     /// The service's SQLite file or PostgreSQL URL, read after the load to check for losses.
     #[arg(long)]
     db: String,
-    /// The service's process id, for its memory (RSS) during the soak.
+    /// The service's process id: its CPU time per request, and its memory (RSS) during the
+    /// soak. Once per instance: the CPU time is theirs together, the memory the first's.
     #[arg(long)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
     #[arg(long, default_value = "config")]
     config_dir: PathBuf,
     /// `full` (the documented run) or `short` (CI: seconds, a few thousand requests).
@@ -200,6 +202,8 @@ impl Bench {
 struct Report {
     generated_at: String,
     backend: String,
+    /// How many instances of the service served the submissions.
+    instances: usize,
     profile: String,
     machine: Machine,
     scenarios: Vec<Figures>,
@@ -384,7 +388,7 @@ async fn main() -> anyhow::Result<()> {
             let b = b.clone();
             async move { b.health(n).await }
         });
-        let f = with_cpu(cli.server_pid, scenario).await;
+        let f = with_cpu(&cli.server_pid, scenario).await;
         f.print();
         figures.push(f);
     }
@@ -397,7 +401,7 @@ async fn main() -> anyhow::Result<()> {
                 b.get(&format!("/v1/areas/{area}"), &b.units[0]).await
             }
         });
-        let f = with_cpu(cli.server_pid, scenario).await;
+        let f = with_cpu(&cli.server_pid, scenario).await;
         f.print();
         figures.push(f);
     }
@@ -407,7 +411,7 @@ async fn main() -> anyhow::Result<()> {
             let b = b.clone();
             async move { b.submit(n).await }
         });
-        let f = bench.writing(with_cpu(cli.server_pid, scenario)).await;
+        let f = bench.writing(with_cpu(&cli.server_pid, scenario)).await;
         f.print();
         figures.push(f);
     }
@@ -423,7 +427,7 @@ async fn main() -> anyhow::Result<()> {
                 async move { b.submit(n).await }
             },
         );
-        let f = bench.writing(with_cpu(cli.server_pid, scenario)).await;
+        let f = bench.writing(with_cpu(&cli.server_pid, scenario)).await;
         f.print();
         figures.push(f);
     }
@@ -447,11 +451,17 @@ async fn main() -> anyhow::Result<()> {
     if wanted.contains(&"soak") {
         let mut summary = None;
         let soaking = async {
-            let (f, s) = run_soak(bench.clone(), cli.concurrency, soak_total, cli.server_pid).await;
+            let (f, s) = run_soak(
+                bench.clone(),
+                cli.concurrency,
+                soak_total,
+                cli.server_pid.first().copied(),
+            )
+            .await;
             summary = Some(s);
             f
         };
-        let f = bench.writing(with_cpu(cli.server_pid, soaking)).await;
+        let f = bench.writing(with_cpu(&cli.server_pid, soaking)).await;
         let s = summary.expect("the soak ran");
         f.print();
         println!("             {}", s.describe());
@@ -494,6 +504,7 @@ async fn main() -> anyhow::Result<()> {
     let report = Report {
         generated_at: chrono::Utc::now().to_rfc3339(),
         backend: cli.backend.clone(),
+        instances: bench.spread.len(),
         profile: cli.profile.clone(),
         machine: Machine {
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -641,19 +652,26 @@ struct Rescreen {
     /// The closed-loop submissions just before, in this run.
     fresh_per_second: f64,
     to_fresh: f64,
+    /// Distinct requests whose `request.rescreened` webhook event reached their travel unit.
+    events_delivered: usize,
+    /// How long after the job was seen done the last of them arrived (0: before).
+    last_event_after_job_seconds: f64,
 }
 
 impl Rescreen {
     fn describe(&self) -> String {
         format!(
-            "re-screening {}: {} requests ({} moved) in {:.1} s = {:.0}/s; fresh submissions {:.0}/s; re-screening / fresh = {:.0}%",
+            "re-screening {}: {} requests ({} moved) in {:.1} s = {:.0}/s; fresh submissions {:.0}/s; re-screening / fresh = {:.0}%\n\
+             webhooks: {} moved requests' events delivered to their travel units, the last {:.1} s after the job was done",
             self.area,
             self.processed,
             self.changed,
             self.seconds,
             self.per_second,
             self.fresh_per_second,
-            self.to_fresh * 100.0
+            self.to_fresh * 100.0,
+            self.events_delivered,
+            self.last_event_after_job_seconds
         )
     }
 }
@@ -678,6 +696,28 @@ async fn run_rescreen(
         async move { b.submit(n).await }
     })
     .await;
+    // Every organisation's travel unit hears of its requests' re-screening, from here on.
+    let receiver = receiver::Receiver::start()?;
+    let mut hooks = Vec::new();
+    for token in &bench.units {
+        let response = bench
+            .client
+            .post(format!("{}/v1/webhooks", bench.base))
+            .bearer_auth(token)
+            .json(&json!({ "url": receiver.url, "events": ["request.rescreened"] }))
+            .send()
+            .await?;
+        if response.status() != 201 {
+            bail!(
+                "registering a webhook: {} {}",
+                response.status(),
+                response.text().await?
+            );
+        }
+        let made: serde_json::Value = response.json().await?;
+        let id = made["id"].as_str().context("the webhook's id")?.to_owned();
+        hooks.push((token, id));
+    }
     let today = chrono::Utc::now().date_naive();
     // Above any version published before, in this run or an earlier one on the same store.
     let version = 1_000_000 + (chrono::Utc::now().timestamp() % 1_000_000_000);
@@ -778,6 +818,31 @@ async fn run_rescreen(
         bail!("the job's counts do not add up: {finished}");
     }
     let per_second = processed as f64 / seconds;
+    // Each moved request's event, delivered: the last one's delay after the job ended.
+    let job_done = Instant::now();
+    let wanted = usize::try_from(changed).unwrap_or(0);
+    while receiver.heard.lock().map(|h| h.count()).unwrap_or(0) < wanted
+        && job_done.elapsed() < Duration::from_secs(300)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (delivered, last_new) = {
+        let heard = receiver.heard.lock().unwrap_or_else(|e| e.into_inner());
+        (heard.count(), heard.last_new())
+    };
+    receiver.stop().await;
+    for (token, id) in hooks {
+        bench
+            .client
+            .delete(format!("{}/v1/webhooks/{id}", bench.base))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    if delivered < wanted {
+        bail!("{delivered} of {wanted} re-screening events reached the travel units in 300 s");
+    }
     let summary = Rescreen {
         area: RESCREENED_AREA,
         total,
@@ -787,6 +852,9 @@ async fn run_rescreen(
         per_second,
         fresh_per_second: fresh.per_second,
         to_fresh: per_second / fresh.per_second,
+        events_delivered: delivered,
+        last_event_after_job_seconds: last_new
+            .map_or(0.0, |t| t.saturating_duration_since(job_done).as_secs_f64()),
     };
     Ok((fresh, during, summary))
 }

@@ -328,12 +328,19 @@ fn worst_seconds(by_second: &[Histogram<u64>], keep: usize) -> Vec<Second> {
     seconds
 }
 
-/// Runs a scenario and charges it the CPU time the server (`server`, a pid) and this process
-/// spent meanwhile.
-pub async fn with_cpu<F: Future<Output = Figures>>(server: Option<u32>, scenario: F) -> Figures {
-    let before = (server.and_then(cpu_seconds), cpu_seconds_of("self"));
+/// Runs a scenario and charges it the CPU time the servers (`servers`, their pids) and this
+/// process spent meanwhile.
+pub async fn with_cpu<F: Future<Output = Figures>>(servers: &[u32], scenario: F) -> Figures {
+    let of_servers = || -> Option<f64> {
+        let mut total = 0.0;
+        for pid in servers {
+            total += cpu_seconds(*pid)?;
+        }
+        (!servers.is_empty()).then_some(total)
+    };
+    let before = (of_servers(), cpu_seconds_of("self"));
     let mut figures = scenario.await;
-    let after = (server.and_then(cpu_seconds), cpu_seconds_of("self"));
+    let after = (of_servers(), cpu_seconds_of("self"));
     let per_request =
         |a: Option<f64>, b: Option<f64>| Some((b? - a?) * 1e6 / figures.requests.max(1) as f64);
     figures.server_cpu_us_per_request = per_request(before.0, after.0);

@@ -10,7 +10,7 @@ use clearway::auth::Role;
 use clearway::domain::webhook::verify_signature;
 use serde_json::{Value, json};
 
-use super::support::{Submission, TestApp, eventually};
+use super::support::{Submission, TestApp, eventually, rescreened};
 
 const SECRET: &str = "unicef-webhook-secret-0123456789";
 
@@ -166,7 +166,11 @@ fn fast_webhooks(s: &mut clearway::config::Settings) {
 }
 
 async fn register(app: &TestApp, url: &str, events: Value) -> String {
-    let unit = app.token("unicef-desk", &[Role::TravelUnit], Some("UNICEF"));
+    register_for(app, "UNICEF", url, events).await
+}
+
+async fn register_for(app: &TestApp, org: &str, url: &str, events: Value) -> String {
+    let unit = app.token(&format!("{org}-desk"), &[Role::TravelUnit], Some(org));
     let (status, body) = app
         .post(
             "/v1/webhooks",
@@ -307,6 +311,73 @@ async fn a_travel_unit_receives_each_status_change_signed_and_in_order() {
         let id = uuid::Uuid::parse_str(id).unwrap();
         assert_eq!(id.get_version(), Some(uuid::Version::Random), "{id}");
     }
+}
+
+/// A re-screening batch writes its events together: each organisation's webhook hears of
+/// its own moved requests, once each, and a webhook that did not subscribe hears nothing.
+#[tokio::test]
+async fn a_re_screening_batch_tells_each_organisation_of_its_own_moves() {
+    let unicef = Receiver::start(0, Duration::ZERO);
+    let wfp = Receiver::start(0, Duration::ZERO);
+    let unsubscribed = Receiver::start(0, Duration::ZERO);
+    let app = TestApp::spawn_with(fast_webhooks).await;
+    let area = app.area("TST-RISE", Some("low")).await;
+    let mut submitted: Vec<(&str, String)> = Vec::new();
+    for (n, org) in ["UNICEF", "WFP", "UNICEF", "WFP", "UNICEF"]
+        .into_iter()
+        .enumerate()
+    {
+        let traveller = format!("t-{n}");
+        let token = app.traveller(&traveller, org);
+        let (status, body) = app
+            .submit(
+                &token,
+                &Submission::for_traveller(&traveller, org).leg("TST-RISE", 5, 8),
+            )
+            .await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (201, Some("cleared")),
+            "{body}"
+        );
+        submitted.push((org, body["id"].as_str().unwrap().to_owned()));
+    }
+    register_for(&app, "UNICEF", &unicef.url, json!(["request.rescreened"])).await;
+    register_for(&app, "WFP", &wfp.url, json!(["*"])).await;
+    register_for(
+        &app,
+        "UNICEF",
+        &unsubscribed.url,
+        json!(["request.submitted"]),
+    )
+    .await;
+
+    let change = area.publish(2, "very_high", -1, 90, false, &[]).await;
+    assert_eq!(rescreened(&app, &change).await, 5);
+    for (receiver, org) in [(&unicef, "UNICEF"), (&wfp, "WFP")] {
+        let mut expected: Vec<&str> = submitted
+            .iter()
+            .filter(|(o, _)| *o == org)
+            .map(|(_, id)| id.as_str())
+            .collect();
+        assert!(
+            eventually(Duration::from_secs(10), async || receiver.delivered().len()
+                >= expected.len())
+            .await,
+            "{org}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let delivered = receiver.delivered();
+        assert!(delivered.iter().all(|c| c.event == "request.rescreened"));
+        let mut heard: Vec<String> = delivered
+            .iter()
+            .map(|c| c.json()["request"]["id"].as_str().unwrap().to_owned())
+            .collect();
+        heard.sort();
+        expected.sort();
+        assert_eq!(heard, expected, "{org} hears of its own moves, once each");
+    }
+    assert!(unsubscribed.calls().is_empty());
 }
 
 #[tokio::test]

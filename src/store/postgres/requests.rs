@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::PostgresStore;
 use super::audit::append_audits;
 use super::rows::request_from_row;
-use super::webhooks::enqueue_event;
+use super::webhooks::enqueue_events;
 use super::{REQUEST_COLUMNS, commit};
 use crate::domain::area::AreaCode;
 use crate::domain::request::{OrgId, RequestRecord, TravellerId};
@@ -369,14 +369,16 @@ async fn apply_changes(
             .bind(&orgs)
             .fetch_all(&mut *tx)
             .await?;
-    for change in changes {
-        if with_webhooks
-            .iter()
-            .any(|o| o == change.record.request.traveller.org.as_str())
-        {
-            enqueue_event(&mut *tx, change.record, &change.audit).await?;
-        }
-    }
+    let hooked: Vec<_> = changes
+        .iter()
+        .filter(|c| {
+            with_webhooks
+                .iter()
+                .any(|o| o == c.record.request.traveller.org.as_str())
+        })
+        .map(|c| (c.record, &c.audit))
+        .collect();
+    enqueue_events(&mut *tx, &hooked).await?;
     if mail_notices {
         super::mail::enqueue_notices(&mut *tx, changes).await?;
     }
