@@ -13,6 +13,7 @@ use super::{
 use crate::domain::area::{Degrees, Location, Suspension, SuspensionReason};
 use crate::domain::audit::{AuditAction, AuditDraft, AuditEntry, first_broken_link};
 use crate::domain::request::{RequestRecord, RequestStatus};
+use crate::domain::webhook::OutboxEvent;
 
 /// Statuses a re-screen may move: pending, or cleared to travel.
 pub(super) const RESCREENED: &str =
@@ -86,6 +87,40 @@ pub(super) fn action_text(action: AuditAction) -> Result<String, StoreError> {
 
 pub(super) fn action_from_text(action: String) -> Result<AuditAction, StoreError> {
     Ok(serde_json::from_value(serde_json::Value::String(action))?)
+}
+
+/// The events some webhook subscribes to, and their deliveries: (request id, webhook id).
+pub(super) type Subscribed<'e, H> = (Vec<&'e OutboxEvent>, Vec<(Uuid, H)>);
+
+/// Which of `events` some webhook of `hooks` (id, organisation, stored event list)
+/// subscribes to, and every delivery they make. An event nobody subscribes to is not written.
+pub(super) fn subscribed_events<'e, H: Clone>(
+    events: &'e [OutboxEvent],
+    hooks: &[(H, String, String)],
+) -> Result<Subscribed<'e, H>, StoreError> {
+    let (mut written, mut deliveries) = (Vec::new(), Vec::new());
+    for event in events {
+        let mut subscribed = false;
+        for (hook, org, names) in hooks {
+            if org == event.org.as_str() && subscribes(names, event.name)? {
+                deliveries.push((event.request_id, hook.clone()));
+                subscribed = true;
+            }
+        }
+        if subscribed {
+            written.push(event);
+        }
+    }
+    Ok((written, deliveries))
+}
+
+/// Whether each request appears once among `changes` (a batch's events can then be matched
+/// to their outbox rows by request).
+pub(super) fn one_each(changes: &[(&RequestRecord, &AuditDraft)]) -> bool {
+    let mut ids: Vec<Uuid> = changes.iter().map(|(r, _)| r.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.len() == changes.len()
 }
 
 /// Whether a webhook's stored event list (JSON) asks for `event`.

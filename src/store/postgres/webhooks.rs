@@ -12,7 +12,7 @@ use crate::domain::audit::AuditDraft;
 use crate::domain::request::{OrgId, RequestRecord};
 use crate::domain::webhook::{Webhook, event_for};
 use crate::store::WebhookStore;
-use crate::store::encoding::subscribes;
+use crate::store::encoding::{one_each, subscribed_events, subscribes};
 use crate::store::{Attempt, AttemptResult, DeliveryView, DueDelivery, StoreError};
 
 /// Writes the change's event to the outbox, with one delivery per subscribed webhook of the
@@ -47,10 +47,7 @@ pub(super) async fn enqueue_events(
     tx: &mut PgConnection,
     changes: &[(&RequestRecord, &AuditDraft)],
 ) -> Result<(), StoreError> {
-    let mut ids: Vec<Uuid> = changes.iter().map(|(r, _)| r.id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.len() != changes.len() {
+    if !one_each(changes) {
         for (record, audit) in changes {
             enqueue_event(&mut *tx, record, audit).await?;
         }
@@ -70,20 +67,7 @@ pub(super) async fn enqueue_events(
             .bind(&orgs)
             .fetch_all(&mut *tx)
             .await?;
-    // Only an event some webhook subscribes to is written (as `enqueue_outbox` does).
-    let (mut written, mut deliveries) = (Vec::new(), Vec::new());
-    for event in &events {
-        let mut subscribed = false;
-        for (hook, org, names) in &hooks {
-            if org == event.org.as_str() && subscribes(names, event.name)? {
-                deliveries.push((event.request_id, *hook));
-                subscribed = true;
-            }
-        }
-        if subscribed {
-            written.push(event);
-        }
-    }
+    let (written, deliveries) = subscribed_events(&events, &hooks)?;
     if written.is_empty() {
         return Ok(());
     }
@@ -103,7 +87,7 @@ pub(super) async fn enqueue_events(
     .bind(written.iter().map(|e| e.payload.to_string()).collect::<Vec<_>>())
     .bind(now)
     .bind(deliveries.iter().map(|d| d.0).collect::<Vec<_>>())
-    .bind(deliveries.iter().map(|d| d.1).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|d| d.1).collect::<Vec<Uuid>>())
     .execute(&mut *tx)
     .await?;
     Ok(())

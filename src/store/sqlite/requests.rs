@@ -13,7 +13,7 @@ use super::audit::append_audits;
 use super::mail::enqueue_notices;
 use super::push_page;
 use super::rows::request_from_row;
-use super::webhooks::enqueue_event;
+use super::webhooks::enqueue_events;
 use crate::domain::area::AreaCode;
 use crate::domain::request::{OrgId, RequestRecord, TravellerId};
 use crate::domain::team::Flight;
@@ -384,14 +384,16 @@ async fn apply_changes(
     .bind(serde_json::to_string(&orgs)?)
     .fetch_all(&mut *tx)
     .await?;
-    for change in changes {
-        if with_webhooks
-            .iter()
-            .any(|o| o == change.record.request.traveller.org.as_str())
-        {
-            enqueue_event(&mut *tx, change.record, &change.audit).await?;
-        }
-    }
+    let hooked: Vec<_> = changes
+        .iter()
+        .filter(|c| {
+            with_webhooks
+                .iter()
+                .any(|o| o == c.record.request.traveller.org.as_str())
+        })
+        .map(|c| (c.record, &c.audit))
+        .collect();
+    enqueue_events(&mut *tx, &hooked).await?;
     if mail_notices {
         enqueue_notices(&mut *tx, changes).await?;
     }

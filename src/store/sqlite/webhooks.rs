@@ -11,7 +11,7 @@ use crate::domain::audit::AuditDraft;
 use crate::domain::request::{OrgId, RequestRecord};
 use crate::domain::webhook::{Webhook, event_for};
 use crate::store::WebhookStore;
-use crate::store::encoding::subscribes;
+use crate::store::encoding::{one_each, subscribed_events, subscribes};
 use crate::store::{Attempt, AttemptResult, DeliveryView, DueDelivery, StoreError};
 
 /// Writes the change's event to the outbox, with one delivery per subscribed webhook of the
@@ -36,6 +36,85 @@ pub(super) async fn enqueue_event(
         now,
     )
     .await
+}
+
+/// The events of several changes, as `enqueue_event` writes one: a query for the
+/// organisations' webhooks, one statement for every event and one for every delivery, where
+/// each request took three or more of its own. Each request may appear once; several changes
+/// to one request go one by one, in order.
+pub(super) async fn enqueue_events(
+    tx: &mut SqliteConnection,
+    changes: &[(&RequestRecord, &AuditDraft)],
+) -> Result<(), StoreError> {
+    if !one_each(changes) {
+        for (record, audit) in changes {
+            enqueue_event(&mut *tx, record, audit).await?;
+        }
+        return Ok(());
+    }
+    let now = Utc::now();
+    let events: Vec<_> = changes
+        .iter()
+        .filter_map(|(record, audit)| event_for(record, audit, now))
+        .collect();
+    if events.is_empty() {
+        return Ok(());
+    }
+    let orgs: Vec<&str> = events.iter().map(|e| e.org.as_str()).collect();
+    let hooks: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT id, org, events FROM webhooks WHERE org IN (SELECT value FROM json_each(?))",
+    )
+    .bind(serde_json::to_string(&orgs)?)
+    .fetch_all(&mut *tx)
+    .await?;
+    let (written, deliveries) = subscribed_events(&events, &hooks)?;
+    if written.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<serde_json::Value> = written
+        .iter()
+        .map(|e| {
+            serde_json::json!([
+                e.request_id.to_string(),
+                e.org.as_str(),
+                e.name,
+                e.payload.to_string()
+            ])
+        })
+        .collect();
+    let outbox: Vec<(i64, String)> = sqlx::query_as(
+        "INSERT INTO outbox (request_id, org, event, payload, created_at) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ? FROM json_each(?) \
+         RETURNING id, request_id",
+    )
+    .bind(ts(now))
+    .bind(serde_json::to_string(&rows)?)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut rows = Vec::with_capacity(deliveries.len());
+    for (request_id, hook) in deliveries {
+        let request_id = request_id.to_string();
+        let outbox_id = outbox
+            .iter()
+            .find(|(_, r)| *r == request_id)
+            .map(|(id, _)| *id)
+            .ok_or_else(|| StoreError::Corrupt(format!("no outbox row for {request_id}")))?;
+        rows.push(serde_json::json!([
+            hook,
+            outbox_id,
+            request_id,
+            Uuid::new_v4().to_string()
+        ]));
+    }
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (webhook_id, outbox_id, request_id, status, next_attempt_at, public_id) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, 'pending', ?, value ->> 3 FROM json_each(?)",
+    )
+    .bind(ts(now))
+    .bind(serde_json::to_string(&rows)?)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// The organisation's webhooks that subscribe to `name`.
