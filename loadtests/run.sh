@@ -90,24 +90,23 @@ export CLEARWAY__WEBHOOKS__ALLOWED_TARGETS=127.0.0.1
 server=$!
 pids+=($server)
 
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$app_port/healthz" > /dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fs "http://127.0.0.1:$app_port/readyz" || { cat "$work/clearway.log"; exit 1; }
-echo
+# Waits for the instance on port $1 to answer, and shows its log $2 if it is not ready.
+ready() {
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$1/healthz" > /dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -fs "http://127.0.0.1:$1/readyz" || { cat "$2"; exit 1; }
+  echo
+}
+ready "$app_port" "$work/clearway.log"
 also=()
 if [ "$INSTANCES" = 2 ]; then
   other_port=$(free_port)
   CLEARWAY__SERVER__PORT=$other_port "$bin/clearway" serve > "$work/clearway-2.log" 2>&1 &
   other=$!
   pids+=($other)
-  for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$other_port/healthz" > /dev/null 2>&1 && break
-    sleep 0.1
-  done
-  curl -fs "http://127.0.0.1:$other_port/readyz" || { cat "$work/clearway-2.log"; exit 1; }
-  echo
+  ready "$other_port" "$work/clearway-2.log"
   also=(--also-base-url "http://127.0.0.1:$other_port" --server-pid "$other")
 fi
 

@@ -114,6 +114,31 @@ pub(super) fn subscribed_events<'e, H: Clone>(
     Ok((written, deliveries))
 }
 
+/// Those of `changes` whose organisation is among `with_webhooks`.
+pub(super) fn of_hooked_orgs<'a>(
+    changes: impl Iterator<Item = (&'a RequestRecord, &'a AuditDraft)>,
+    with_webhooks: &[String],
+) -> Vec<(&'a RequestRecord, &'a AuditDraft)> {
+    changes
+        .filter(|(record, _)| {
+            with_webhooks
+                .iter()
+                .any(|o| o == record.request.traveller.org.as_str())
+        })
+        .collect()
+}
+
+/// The webhook events of `changes`, as of `now`.
+pub(super) fn events_of(
+    changes: &[(&RequestRecord, &AuditDraft)],
+    now: chrono::DateTime<Utc>,
+) -> Vec<OutboxEvent> {
+    changes
+        .iter()
+        .filter_map(|(record, audit)| crate::domain::webhook::event_for(record, audit, now))
+        .collect()
+}
+
 /// Whether each request appears once among `changes` (a batch's events can then be matched
 /// to their outbox rows by request).
 pub(super) fn one_each(changes: &[(&RequestRecord, &AuditDraft)]) -> bool {

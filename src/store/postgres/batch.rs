@@ -13,6 +13,7 @@ use super::webhooks::enqueue_events;
 use crate::metrics;
 use crate::store::NewRequest;
 use crate::store::StoreError;
+use crate::store::encoding::of_hooked_orgs;
 use crate::store::encoding::{PendingInsert, leg_operator, queue_stage};
 
 /// Most units (requests, or teams of up to 100) one transaction carries.
@@ -189,15 +190,7 @@ async fn insert_all(tx: &mut PgConnection, units: &[PendingInsert]) -> Result<()
     .bind(now)
     .fetch_all(&mut *tx)
     .await?;
-    let hooked: Vec<_> = group
-        .iter()
-        .filter(|p| {
-            with_webhooks
-                .iter()
-                .any(|o| o == p.record.request.traveller.org.as_str())
-        })
-        .map(|p| (&p.record, &p.audit))
-        .collect();
+    let hooked = of_hooked_orgs(group.iter().map(|p| (&p.record, &p.audit)), &with_webhooks);
     enqueue_events(&mut *tx, &hooked).await?;
     Ok(())
 }

@@ -17,6 +17,7 @@ use crate::domain::area::AreaCode;
 use crate::domain::request::{OrgId, RequestRecord, TravellerId};
 use crate::domain::team::Flight;
 use crate::store::RequestStore;
+use crate::store::encoding::of_hooked_orgs;
 use crate::store::encoding::{ISSUED, LIVE, PendingInsert, corrupt, leg_operator, queue_stage};
 use crate::store::{
     NewRequest, PersonnelEntry, RequestChange, RequestQuery, RequestScope, StoreError,
@@ -369,15 +370,7 @@ async fn apply_changes(
             .bind(&orgs)
             .fetch_all(&mut *tx)
             .await?;
-    let hooked: Vec<_> = changes
-        .iter()
-        .filter(|c| {
-            with_webhooks
-                .iter()
-                .any(|o| o == c.record.request.traveller.org.as_str())
-        })
-        .map(|c| (c.record, &c.audit))
-        .collect();
+    let hooked = of_hooked_orgs(changes.iter().map(|c| (c.record, &c.audit)), &with_webhooks);
     enqueue_events(&mut *tx, &hooked).await?;
     if mail_notices {
         super::mail::enqueue_notices(&mut *tx, changes).await?;

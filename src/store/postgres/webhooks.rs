@@ -12,7 +12,7 @@ use crate::domain::audit::AuditDraft;
 use crate::domain::request::{OrgId, RequestRecord};
 use crate::domain::webhook::{Webhook, event_for};
 use crate::store::WebhookStore;
-use crate::store::encoding::{one_each, subscribed_events, subscribes};
+use crate::store::encoding::{events_of, one_each, subscribed_events, subscribes};
 use crate::store::{Attempt, AttemptResult, DeliveryView, DueDelivery, StoreError};
 
 /// Writes the change's event to the outbox, with one delivery per subscribed webhook of the
@@ -54,10 +54,7 @@ pub(super) async fn enqueue_events(
         return Ok(());
     }
     let now = Utc::now();
-    let events: Vec<_> = changes
-        .iter()
-        .filter_map(|(record, audit)| event_for(record, audit, now))
-        .collect();
+    let events = events_of(changes, now);
     if events.is_empty() {
         return Ok(());
     }
