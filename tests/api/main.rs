@@ -92,6 +92,7 @@ mod postgres {
     mod openapi;
     mod partition;
     mod people;
+    mod planner_statistics;
     mod search;
     mod teams;
     mod tokens;

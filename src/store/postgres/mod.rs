@@ -106,13 +106,11 @@ pub(super) async fn commit(tx: sqlx::Transaction<'_, sqlx::Postgres>) -> Result<
 #[async_trait]
 impl StoreLifecycle for PostgresStore {
     #[tracing::instrument(name = "store.ping", level = "debug", skip_all)]
-    #[tracing::instrument(name = "store.ping", level = "debug", skip_all)]
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
-    #[tracing::instrument(name = "store.migrate", level = "debug", skip_all)]
     #[tracing::instrument(name = "store.migrate", level = "debug", skip_all)]
     async fn migrate(&self) -> Result<(), StoreError> {
         // sqlx holds an advisory lock while migrating: instances starting together take turns.
@@ -123,12 +121,10 @@ impl StoreLifecycle for PostgresStore {
     }
 
     #[tracing::instrument(name = "store.close", level = "debug", skip_all)]
-    #[tracing::instrument(name = "store.close", level = "debug", skip_all)]
     async fn close(&self) {
         self.pool.close().await;
     }
 
-    #[tracing::instrument(name = "store.figures", level = "debug", skip_all)]
     #[tracing::instrument(name = "store.figures", level = "debug", skip_all)]
     async fn figures(&self) -> Result<StoreFigures, StoreError> {
         let queue: Vec<(String, i64, Option<DateTime<Utc>>)> = sqlx::query_as(

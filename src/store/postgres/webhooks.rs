@@ -258,40 +258,57 @@ impl WebhookStore for PostgresStore {
         &self,
         results: &[(i64, Attempt, AttemptResult)],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        // One commit for the round, not one per delivery.
+        if results.is_empty() {
+            return Ok(());
+        }
+        // The round's outcomes as columns of arrays: one statement, one round trip and one
+        // commit for the round, however many deliveries it attempted.
+        let mut ids = Vec::with_capacity(results.len());
+        let mut numbers = Vec::with_capacity(results.len());
+        let mut ats = Vec::with_capacity(results.len());
+        let mut codes = Vec::with_capacity(results.len());
+        let mut errors = Vec::with_capacity(results.len());
+        let mut durations = Vec::with_capacity(results.len());
+        let mut statuses = Vec::with_capacity(results.len());
+        let mut nexts = Vec::with_capacity(results.len());
+        let mut delivereds = Vec::with_capacity(results.len());
         for (delivery_id, attempt, result) in results {
-            let (delivery_id, result) = (*delivery_id, *result);
-            sqlx::query(
-            "INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(delivery_id)
-        .bind(i64::from(attempt.attempt))
-        .bind(attempt.at)
-        .bind(attempt.status_code.map(i64::from))
-        .bind(&attempt.error)
-        .bind(attempt.duration_ms)
-        .execute(&mut *tx)
-        .await?;
-            let (status, next, delivered) = match result {
+            let (status, next, delivered) = match *result {
                 AttemptResult::Delivered => ("delivered", None, Some(attempt.at)),
                 AttemptResult::RetryAt(at) => ("pending", Some(at), None),
                 AttemptResult::GiveUp => ("failed", None, None),
             };
-            sqlx::query(
-            "UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = COALESCE($3, next_attempt_at), \
-             locked_until = NULL, delivered_at = $4 WHERE id = $5",
-        )
-        .bind(status)
-        .bind(i64::from(attempt.attempt))
-        .bind(next)
-        .bind(delivered)
-        .bind(delivery_id)
-        .execute(&mut *tx)
-        .await?;
+            ids.push(*delivery_id);
+            numbers.push(i64::from(attempt.attempt));
+            ats.push(attempt.at);
+            codes.push(attempt.status_code.map(i64::from));
+            errors.push(attempt.error.clone());
+            durations.push(attempt.duration_ms);
+            statuses.push(status);
+            nexts.push(next);
+            delivereds.push(delivered);
         }
-        commit(tx).await?;
+        sqlx::query(
+            "WITH t AS (SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::timestamptz[], $4::bigint[], \
+                          $5::text[], $6::bigint[], $7::text[], $8::timestamptz[], $9::timestamptz[]) \
+                        AS t(id, attempt, at, status_code, error, duration_ms, status, next, delivered)), \
+             attempts AS (INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms) \
+                          SELECT id, attempt, at, status_code, error, duration_ms FROM t) \
+             UPDATE webhook_deliveries d SET status = t.status, attempts = t.attempt, \
+             next_attempt_at = COALESCE(t.next, d.next_attempt_at), locked_until = NULL, delivered_at = t.delivered \
+             FROM t WHERE d.id = t.id",
+        )
+        .bind(&ids)
+        .bind(&numbers)
+        .bind(&ats)
+        .bind(&codes)
+        .bind(&errors)
+        .bind(&durations)
+        .bind(&statuses)
+        .bind(&nexts)
+        .bind(&delivereds)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -289,13 +289,11 @@ impl SqliteStore {
 #[async_trait]
 impl StoreLifecycle for SqliteStore {
     #[tracing::instrument(name = "store.ping", level = "debug", skip_all)]
-    #[tracing::instrument(name = "store.ping", level = "debug", skip_all)]
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
-    #[tracing::instrument(name = "store.migrate", level = "debug", skip_all)]
     #[tracing::instrument(name = "store.migrate", level = "debug", skip_all)]
     async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR
@@ -306,7 +304,6 @@ impl StoreLifecycle for SqliteStore {
     }
 
     #[tracing::instrument(name = "store.close", level = "debug", skip_all)]
-    #[tracing::instrument(name = "store.close", level = "debug", skip_all)]
     async fn close(&self) {
         self.pool.close().await;
     }
@@ -315,7 +312,6 @@ impl StoreLifecycle for SqliteStore {
         self.stop.reason().map(str::to_owned)
     }
 
-    #[tracing::instrument(name = "store.figures", level = "debug", skip_all)]
     #[tracing::instrument(name = "store.figures", level = "debug", skip_all)]
     async fn figures(&self) -> Result<StoreFigures, StoreError> {
         let queue: Vec<(String, i64, Option<DateTime<Utc>>)> = sqlx::query_as(

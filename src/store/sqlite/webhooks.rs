@@ -262,19 +262,26 @@ impl WebhookStore for SqliteStore {
         .bind(ts(now + lease))
         .fetch_all(&mut *tx)
         .await?;
-        let mut due = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row = sqlx::query(
-                "SELECT d.id, d.public_id, d.attempts, d.webhook_id, w.url, w.secret, o.event, o.payload FROM webhook_deliveries d \
-                 JOIN webhooks w ON w.id = d.webhook_id JOIN outbox o ON o.id = d.outbox_id WHERE d.id = ?",
-            )
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
+        if ids.is_empty() {
+            turn.commit(tx).await?;
+            return Ok(Vec::new());
+        }
+        // What the leased deliveries carry, read in one statement (the rows are this
+        // transaction's own now).
+        let rows = sqlx::query(
+            "SELECT d.id, d.public_id, d.attempts, d.webhook_id, w.url, w.secret, o.event, o.payload FROM webhook_deliveries d \
+             JOIN webhooks w ON w.id = d.webhook_id JOIN outbox o ON o.id = d.outbox_id \
+             WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id",
+        )
+        .bind(serde_json::to_string(&ids)?)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut due = Vec::with_capacity(rows.len());
+        for row in rows {
             let webhook_id: String = row.try_get("webhook_id")?;
             let public_id: String = row.try_get("public_id")?;
             due.push(DueDelivery {
-                id,
+                id: row.try_get("id")?,
                 public_id: Uuid::parse_str(&public_id)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 attempts: row
@@ -298,37 +305,55 @@ impl WebhookStore for SqliteStore {
         &self,
         results: &[(i64, Attempt, AttemptResult)],
     ) -> Result<(), StoreError> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        // The round's outcomes as one JSON array: two statements and one commit for the
+        // round, however many deliveries it attempted, so the writer's turn stays short.
+        let rows = results
+            .iter()
+            .map(|(delivery_id, attempt, result)| {
+                let (status, next, delivered) = match *result {
+                    AttemptResult::Delivered => ("delivered", None, Some(ts(attempt.at))),
+                    AttemptResult::RetryAt(at) => ("pending", Some(ts(at)), None),
+                    AttemptResult::GiveUp => ("failed", None, None),
+                };
+                serde_json::json!([
+                    delivery_id,
+                    attempt.attempt,
+                    ts(attempt.at),
+                    attempt.status_code,
+                    attempt.error,
+                    attempt.duration_ms,
+                    status,
+                    next,
+                    delivered,
+                ])
+            })
+            .collect::<Vec<_>>();
+        let rows = serde_json::to_string(&rows)?;
         let turn = self.turn().await?;
         let mut tx = self.pool.begin().await?;
-        // One commit for the round, not one per delivery: each is a flush of the log.
-        for (delivery_id, attempt, result) in results {
-            let (delivery_id, result) = (*delivery_id, *result);
-            sqlx::query("INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(delivery_id)
-            .bind(i64::from(attempt.attempt))
-            .bind(ts(attempt.at))
-            .bind(attempt.status_code.map(i64::from))
-            .bind(&attempt.error)
-            .bind(attempt.duration_ms)
-            .execute(&mut *tx)
-            .await?;
-            let (status, next, delivered) = match result {
-                AttemptResult::Delivered => ("delivered", None, Some(ts(attempt.at))),
-                AttemptResult::RetryAt(at) => ("pending", Some(ts(at)), None),
-                AttemptResult::GiveUp => ("failed", None, None),
-            };
-            sqlx::query(
-            "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = COALESCE(?, next_attempt_at), \
-             locked_until = NULL, delivered_at = ? WHERE id = ?",
+        sqlx::query(
+            "INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms) \
+             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), \
+                    json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]') \
+             FROM json_each(?)",
         )
-        .bind(status)
-        .bind(i64::from(attempt.attempt))
-        .bind(next)
-        .bind(delivered)
-        .bind(delivery_id)
+        .bind(&rows)
         .execute(&mut *tx)
         .await?;
-        }
+        sqlx::query(
+            "UPDATE webhook_deliveries AS d SET status = t.status, attempts = t.attempt, \
+             next_attempt_at = coalesce(t.next, d.next_attempt_at), locked_until = NULL, delivered_at = t.delivered \
+             FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS attempt, \
+                          json_extract(value, '$[6]') AS status, json_extract(value, '$[7]') AS next, \
+                          json_extract(value, '$[8]') AS delivered FROM json_each(?)) AS t \
+             WHERE d.id = t.id",
+        )
+        .bind(&rows)
+        .execute(&mut *tx)
+        .await?;
         turn.commit(tx).await?;
         Ok(())
     }
