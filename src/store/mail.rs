@@ -56,6 +56,25 @@ pub struct DueMail {
     pub created_at: DateTime<Utc>,
 }
 
+/// An attempt's result, for the message (`id`) leased until `lease`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMail {
+    pub id: i64,
+    pub lease: DateTime<Utc>,
+    pub result: SendResult,
+}
+
+impl SentMail {
+    /// The stored status, the next attempt (if any) and the error.
+    pub fn outcome(&self) -> (&'static str, Option<DateTime<Utc>>, Option<&str>) {
+        match &self.result {
+            SendResult::Sent => ("sent", None, None),
+            SendResult::RetryAt(at, error) => ("pending", Some(*at), Some(error)),
+            SendResult::GiveUp(error) => ("failed", None, Some(error)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendResult {
     Sent,
@@ -112,14 +131,10 @@ pub trait MailStore: Send + Sync {
         lease: chrono::Duration,
         limit: u32,
     ) -> Result<Vec<DueMail>, StoreError>;
-    /// Records an attempt's result, if the message is still leased as `lease` says (another
-    /// sender may have taken it over after the lease ran out: its result counts then).
-    async fn finish_mail(
-        &self,
-        id: i64,
-        lease: DateTime<Utc>,
-        result: &SendResult,
-    ) -> Result<(), StoreError>;
+    /// Records attempts' results, together: each only if its message is still leased as its
+    /// `lease` says (another sender may have taken it over after the lease ran out: its
+    /// result counts then).
+    async fn finish_mail(&self, results: &[SentMail]) -> Result<(), StoreError>;
     /// The people with messages held for their digest, and those messages, oldest first.
     async fn held_mail(&self) -> Result<Vec<(String, Vec<HeldMail>)>, StoreError>;
     /// Adds `digest` (pending) and marks `held` as digested, in one transaction; nothing

@@ -345,3 +345,44 @@ async fn a_delegate_is_told_of_the_items_of_the_stage_they_stand_in_for() {
         "Approval needed (hq): Traveller gus",
     );
 }
+
+/// A burst larger than a round's batch (a re-screening writes one notice per moved request)
+/// goes out in back-to-back rounds, several messages at a time, not a batch per poll.
+#[tokio::test]
+async fn a_burst_of_messages_goes_out_without_waiting_for_the_next_poll() {
+    const TRAVELLERS: usize = 25;
+    let server = SmtpServer::start(SmtpOptions::default());
+    let app = TestApp::spawn_with(|s| {
+        mail_to(s, server.port);
+        s.mail.poll_interval_ms = 5_000;
+        s.mail.batch = 10;
+        s.mail.connections = 4;
+    })
+    .await;
+    app.area("TST-LOW", Some("low")).await;
+    for n in 0..TRAVELLERS {
+        let traveller = format!("t-{n}");
+        let submission = Submission::for_traveller(&traveller, "WFP")
+            .leg("TST-LOW", 3, 5)
+            .set(
+                "/traveller/email",
+                json!(format!("{traveller}@wfp.example")),
+            );
+        let (status, body) = app
+            .submit(&app.traveller(&traveller, "WFP"), &submission)
+            .await;
+        assert_eq!((status, body["status"].as_str()), (201, Some("cleared")));
+    }
+    let first = server.wait_for(1, Duration::from_secs(15)).await;
+    assert!(!first.is_empty(), "nothing was sent");
+    // A batch a poll would take two more polls (10 s) for the rest.
+    let all = server.wait_for(TRAVELLERS, Duration::from_secs(4)).await;
+    let mut recipients: Vec<String> = all.iter().map(to).collect();
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(
+        (all.len(), recipients.len()),
+        (TRAVELLERS, TRAVELLERS),
+        "each traveller written to once, in one go"
+    );
+}

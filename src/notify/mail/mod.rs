@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{Timelike, Utc};
+use futures_util::future::join_all;
 use lettre::message::{Mailbox, MultiPart, header};
+use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -23,7 +25,7 @@ use crate::domain::notice::Notice;
 use crate::domain::person::Language;
 use crate::domain::webhook::retry_delay;
 use crate::shutdown::{Shutdown, every};
-use crate::store::mail::{DueMail, MailState, NewMail, SendResult};
+use crate::store::mail::{DueMail, MailState, NewMail, SendResult, SentMail};
 use crate::store::{Store, StoreError};
 use settings::{MailSettings, SmtpTls};
 
@@ -82,24 +84,32 @@ impl Mailer {
         let interval = Duration::from_millis(self.settings.poll_interval_ms.max(10));
         let this = &self;
         every(interval, shutdown, || async move {
-            if let Err(e) = this.round().await {
-                tracing::warn!(error = %e, "mail round failed; retrying");
+            match this.round().await {
+                // A full batch: more may be waiting (a re-screening or an incident writes
+                // thousands at once), so the next round starts now.
+                Ok(more) => more,
+                Err(e) => {
+                    tracing::warn!(error = %e, "mail round failed; retrying");
+                    false
+                }
             }
-            false
         })
         .await;
     }
 
     /// One round: plan the new notices, post the digests that are due, send what is due.
-    pub async fn round(&self) -> Result<(), StoreError> {
-        self.plan_notices().await?;
+    /// Returns whether a step found a full batch.
+    pub async fn round(&self) -> Result<bool, StoreError> {
+        let batch = self.settings.batch.max(1) as usize;
+        let mut full = self.plan_notices().await? >= batch;
         if self.transport.is_some() {
             self.remind().await?;
-            self.mail_asks().await?;
+            full |= self.mail_asks().await? >= batch;
             self.post_digests().await?;
-            self.send_due().await?;
+            full |= self.send_due().await? >= batch;
         }
-        self.prune().await
+        self.prune().await?;
+        Ok(full)
     }
 
     /// Forgets messages sent more than `keep_days` ago, once an hour.
@@ -126,13 +136,14 @@ impl Mailer {
         chrono::Duration::milliseconds(self.settings.timeout_ms as i64 * 2 + 5000)
     }
 
-    async fn plan_notices(&self) -> Result<(), StoreError> {
+    /// Plans a batch of notices into messages; returns how many notices it read.
+    async fn plan_notices(&self) -> Result<usize, StoreError> {
         let due = self
             .store
             .claim_notices(Utc::now(), self.lease(), self.settings.batch)
             .await?;
         if due.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let ids: Vec<i64> = due.iter().map(|n| n.id).collect();
         let mut mail: Vec<NewMail> = Vec::new();
@@ -153,14 +164,16 @@ impl Mailer {
                 }
             }
         }
-        self.store.plan_mail(&ids, &mail).await
+        self.store.plan_mail(&ids, &mail).await?;
+        Ok(due.len())
     }
 
-    /// Incidents' asks (the first and each reminder) not yet written as e-mail.
-    async fn mail_asks(&self) -> Result<(), StoreError> {
+    /// Incidents' asks (the first and each reminder) not yet written as e-mail; returns how
+    /// many it read.
+    async fn mail_asks(&self) -> Result<usize, StoreError> {
         let due = self.store.asks_to_mail(self.settings.batch).await?;
         if due.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let people = self.store.list_people().await?;
         let mail: Vec<NewMail> = due
@@ -177,7 +190,8 @@ impl Mailer {
             .collect();
         // Those without an address are recorded too: nothing more can be done by e-mail.
         let asked: Vec<(uuid::Uuid, i32)> = due.iter().map(|(_, e)| (e.id, e.asks)).collect();
-        self.store.mail_asks(&asked, &mail).await
+        self.store.mail_asks(&asked, &mail).await?;
+        Ok(due.len())
     }
 
     /// Reminders for the items of each stage's queue that have waited half their stage's
@@ -265,26 +279,44 @@ impl Mailer {
         Ok(())
     }
 
-    /// Sends up to a batch, leasing one message at a time: a lease covers one send (bounded
+    /// Sends up to a batch, `connections` messages at a time: each group is leased, sent
+    /// at once (one connection each) and recorded together. A lease covers one send (bounded
     /// by `timeout_ms`), so a slow relay never lets another instance take over a message
-    /// this one is still sending.
-    async fn send_due(&self) -> Result<(), StoreError> {
-        for _ in 0..self.settings.batch.max(1) {
-            let Some(mail) = self
+    /// this one is still sending. Returns how many it sent or tried.
+    async fn send_due(&self) -> Result<usize, StoreError> {
+        let batch = self.settings.batch.max(1) as usize;
+        let connections = self
+            .settings
+            .connections
+            .clamp(1, self.settings.batch.max(1));
+        let mut done = 0;
+        while done < batch {
+            let due = self
                 .store
-                .claim_due_mail(Utc::now(), self.lease(), 1)
-                .await?
-                .pop()
-            else {
+                .claim_due_mail(Utc::now(), self.lease(), connections)
+                .await?;
+            if due.is_empty() {
                 break;
-            };
-            let result = self.send(&mail).await;
-            if let SendResult::RetryAt(_, why) | SendResult::GiveUp(why) = &result {
-                tracing::warn!(mail = mail.id, attempts = mail.attempts + 1, error = %why, "e-mail not sent");
             }
-            self.store.finish_mail(mail.id, mail.lease, &result).await?;
+            let sends = due.iter().map(|mail| async move {
+                let result = self.send(mail).await;
+                if let SendResult::RetryAt(_, why) | SendResult::GiveUp(why) = &result {
+                    tracing::warn!(mail = mail.id, attempts = mail.attempts + 1, error = %why, "e-mail not sent");
+                }
+                SentMail {
+                    id: mail.id,
+                    lease: mail.lease,
+                    result,
+                }
+            });
+            let results = join_all(sends).await;
+            self.store.finish_mail(&results).await?;
+            done += results.len();
+            if results.len() < connections as usize {
+                break;
+            }
         }
-        Ok(())
+        Ok(done)
     }
 
     async fn send(&self, mail: &DueMail) -> SendResult {
@@ -372,7 +404,10 @@ fn transport(settings: &MailSettings) -> anyhow::Result<AsyncSmtpTransport<Tokio
     };
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
         .port(settings.smtp_port)
-        .timeout(Some(Duration::from_millis(settings.timeout_ms)));
+        .timeout(Some(Duration::from_millis(settings.timeout_ms)))
+        // Connections are kept open between messages (a handshake, STARTTLS and AUTH once
+        // per connection, not per message), as many as are sent at once.
+        .pool_config(PoolConfig::new().max_size(settings.connections.max(1)));
     builder = match settings.tls {
         SmtpTls::Starttls => builder.tls(Tls::Required(tls()?)),
         SmtpTls::Tls => builder.tls(Tls::Wrapper(tls()?)),

@@ -47,6 +47,9 @@ pub struct MailSettings {
     pub digest_hour_utc: u32,
     pub poll_interval_ms: u64,
     pub batch: u32,
+    /// Messages sent at once, each on its own connection to the relay (kept open between
+    /// messages). Relays limit connections per client: stay under the relay's limit.
+    pub connections: u32,
     /// Per message, connection included.
     pub timeout_ms: u64,
     pub backoff_base_ms: u64,

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{PostgresStore, commit};
 use crate::domain::notice::notice_for;
 use crate::store::mail::{
-    DueMail, DueNotice, HeldMail, MailState, MailStore, MailView, NewMail, SendResult,
+    DueMail, DueNotice, HeldMail, MailState, MailStore, MailView, NewMail, SentMail,
 };
 use crate::store::{RequestChange, StoreError};
 
@@ -165,28 +165,37 @@ impl MailStore for PostgresStore {
     }
 
     #[tracing::instrument(name = "store.finish_mail", level = "debug", skip_all)]
-    async fn finish_mail(
-        &self,
-        id: i64,
-        lease: DateTime<Utc>,
-        result: &SendResult,
-    ) -> Result<(), StoreError> {
-        let (status, next_attempt_at, error) = match result {
-            SendResult::Sent => ("sent", None, None),
-            SendResult::RetryAt(at, error) => ("pending", Some(*at), Some(error.clone())),
-            SendResult::GiveUp(error) => ("failed", None, Some(error.clone())),
-        };
+    async fn finish_mail(&self, results: &[SentMail]) -> Result<(), StoreError> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let mut ids = Vec::with_capacity(results.len());
+        let mut leases = Vec::with_capacity(results.len());
+        let mut statuses = Vec::with_capacity(results.len());
+        let mut nexts = Vec::with_capacity(results.len());
+        let mut errors = Vec::with_capacity(results.len());
+        for sent in results {
+            let (status, next, error) = sent.outcome();
+            ids.push(sent.id);
+            leases.push(sent.lease);
+            statuses.push(status);
+            nexts.push(next);
+            errors.push(error);
+        }
+        // The round's results as columns of arrays: one statement, one commit.
         sqlx::query(
-            "UPDATE mail_messages SET status = $3, attempts = attempts + 1, \
-             next_attempt_at = COALESCE($4, next_attempt_at), last_error = $5, locked_until = NULL, \
-             sent_at = CASE WHEN $3 = 'sent' THEN now() ELSE sent_at END \
-             WHERE id = $1 AND locked_until = $2",
+            "UPDATE mail_messages AS m SET status = t.status, attempts = m.attempts + 1, \
+             next_attempt_at = COALESCE(t.next, m.next_attempt_at), last_error = t.error, locked_until = NULL, \
+             sent_at = CASE WHEN t.status = 'sent' THEN now() ELSE m.sent_at END \
+             FROM UNNEST($1::bigint[], $2::timestamptz[], $3::text[], $4::timestamptz[], $5::text[]) \
+               AS t(id, lease, status, next, error) \
+             WHERE m.id = t.id AND m.locked_until = t.lease",
         )
-        .bind(id)
-        .bind(lease)
-        .bind(status)
-        .bind(next_attempt_at)
-        .bind(error)
+        .bind(&ids)
+        .bind(&leases)
+        .bind(&statuses)
+        .bind(&nexts)
+        .bind(&errors)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -13,7 +13,7 @@ use crate::domain::audit::AuditDraft;
 use crate::domain::notice::notice_for;
 use crate::domain::request::RequestRecord;
 use crate::store::mail::{
-    DueMail, DueNotice, HeldMail, MailState, MailStore, MailView, NewMail, SendResult,
+    DueMail, DueNotice, HeldMail, MailState, MailStore, MailView, NewMail, SentMail,
 };
 use crate::store::{RequestChange, StoreError};
 
@@ -192,29 +192,29 @@ impl MailStore for SqliteStore {
     }
 
     #[tracing::instrument(name = "store.finish_mail", level = "debug", skip_all)]
-    async fn finish_mail(
-        &self,
-        id: i64,
-        lease: DateTime<Utc>,
-        result: &SendResult,
-    ) -> Result<(), StoreError> {
+    async fn finish_mail(&self, results: &[SentMail]) -> Result<(), StoreError> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        // The round's results as one JSON array: one statement, one commit.
+        let rows = results
+            .iter()
+            .map(|sent| {
+                let (status, next, error) = sent.outcome();
+                serde_json::json!([sent.id, ts(sent.lease), status, next.map(ts), error])
+            })
+            .collect::<Vec<_>>();
         let turn = self.turn().await?;
-        let (status, next_attempt_at, error) = match result {
-            SendResult::Sent => ("sent", None, None),
-            SendResult::RetryAt(at, error) => ("pending", Some(ts(*at)), Some(error.clone())),
-            SendResult::GiveUp(error) => ("failed", None, Some(error.clone())),
-        };
         sqlx::query(
-            "UPDATE mail_messages SET status = ?3, attempts = attempts + 1, \
-             next_attempt_at = COALESCE(?4, next_attempt_at), last_error = ?5, locked_until = NULL, \
-             sent_at = CASE WHEN ?3 = 'sent' THEN ?6 ELSE sent_at END \
-             WHERE id = ?1 AND locked_until = ?2",
+            "UPDATE mail_messages AS m SET status = t.status, attempts = m.attempts + 1, \
+             next_attempt_at = COALESCE(t.next, m.next_attempt_at), last_error = t.error, locked_until = NULL, \
+             sent_at = CASE WHEN t.status = 'sent' THEN ?2 ELSE m.sent_at END \
+             FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS lease, \
+                          json_extract(value, '$[2]') AS status, json_extract(value, '$[3]') AS next, \
+                          json_extract(value, '$[4]') AS error FROM json_each(?1)) AS t \
+             WHERE m.id = t.id AND m.locked_until = t.lease",
         )
-        .bind(id)
-        .bind(ts(lease))
-        .bind(status)
-        .bind(next_attempt_at)
-        .bind(error)
+        .bind(serde_json::to_string(&rows)?)
         .bind(ts(Utc::now()))
         .execute(&self.pool)
         .await
