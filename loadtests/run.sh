@@ -17,6 +17,8 @@
 #                                          # an independent generator, instead of clearway-load
 #   BACKEND=postgres INSTANCES=2 bash loadtests/run.sh  # two instances on the one database,
 #                                          # submissions and the ceiling's reads by turns
+#   MAIL=1 SCENARIOS=rescreen bash loadtests/run.sh  # e-mail on, to a relay in the generator:
+#                                          # the re-screening's messages are counted and timed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -86,6 +88,17 @@ export CLEARWAY__LOG__FILTER=${CLEARWAY__LOG__FILTER:-warn}
 export CLEARWAY__RATE_LIMITS__ENABLED=false
 # The `rescreen` scenario's travel units listen on this machine.
 export CLEARWAY__WEBHOOKS__ALLOWED_TARGETS=127.0.0.1
+# MAIL=1: e-mail on, to a relay the generator runs; the `rescreen` scenario gives its
+# travellers addresses and waits for their mail. Off by default: each change then writes no
+# notice, as in a deployment without mail, and the other scenarios' figures stay comparable.
+mail=()
+if [ -n "${MAIL:-}" ]; then
+  smtp_port=$(free_port)
+  export CLEARWAY__MAIL__ENABLED=true CLEARWAY__MAIL__SMTP_HOST=127.0.0.1 \
+    CLEARWAY__MAIL__SMTP_PORT=$smtp_port CLEARWAY__MAIL__TLS=none \
+    CLEARWAY__MAIL__PUBLIC_URL="http://127.0.0.1:$app_port"
+  mail=(--smtp-sink-port "$smtp_port")
+fi
 "$bin/clearway" serve --demo > "$work/clearway.log" 2>&1 &
 server=$!
 pids+=($server)
@@ -152,6 +165,6 @@ fi
   --profile "$PROFILE" \
   --scenarios "$SCENARIOS" \
   --rate "$RATE" \
-  --concurrency "$CONCURRENCY" \
+  --concurrency "$CONCURRENCY" "${mail[@]}" \
   ${SOAK_TOTAL:+--soak-total "$SOAK_TOTAL"} \
   --report-dir loadtests/reports

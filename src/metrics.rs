@@ -173,6 +173,8 @@ pub struct StoreFigures {
     /// E-mail messages waiting to be sent, and given up on.
     pub mail_pending: i64,
     pub mail_failed: i64,
+    /// Changes whose e-mail is not yet planned (who is written to, and what).
+    pub mail_notices_pending: i64,
     pub rescreen_jobs_pending: i64,
     pub rescreen_requests_remaining: i64,
 }
@@ -300,6 +302,11 @@ fn scrape_registry(
             store.mail_failed,
         ),
         (
+            "clearway_mail_pending_notices",
+            "Changes whose e-mail messages are not yet planned.",
+            store.mail_notices_pending,
+        ),
+        (
             "clearway_rescreen_jobs_pending",
             "Re-screening jobs not yet finished.",
             store.rescreen_jobs_pending,
@@ -365,6 +372,7 @@ mod tests {
             outbox_pending: 4,
             mail_pending: 3,
             mail_failed: 1,
+            mail_notices_pending: 5,
             rescreen_jobs_pending: 1,
             rescreen_requests_remaining: 12,
         };
@@ -384,6 +392,7 @@ mod tests {
             "clearway_outbox_pending_deliveries 4",
             "clearway_mail_pending_messages 3",
             "clearway_mail_failed_messages 1",
+            "clearway_mail_pending_notices 5",
             "clearway_rescreen_requests_remaining 12",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");

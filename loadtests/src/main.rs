@@ -6,6 +6,7 @@
 mod receiver;
 mod runner;
 mod server_metrics;
+mod smtp_sink;
 mod verify;
 mod workload;
 
@@ -64,6 +65,10 @@ struct Cli {
     /// A label for the store behind the service, for the report (sqlite, postgres).
     #[arg(long, default_value = "sqlite")]
     backend: String,
+    /// The port the service sends e-mail to (`mail.smtp_port`, no TLS): a relay listens there,
+    /// and the `rescreen` scenario gives its travellers addresses and waits for their mail.
+    #[arg(long)]
+    smtp_sink_port: Option<u16>,
 }
 
 struct Plan {
@@ -439,8 +444,12 @@ async fn main() -> anyhow::Result<()> {
         mixed = Some(summary);
     }
     if wanted.contains(&"rescreen") {
+        let sink = match cli.smtp_sink_port {
+            Some(port) => Some(smtp_sink::SmtpSink::start(port).await?),
+            None => None,
+        };
         let (fresh, during, summary) =
-            run_rescreen(bench.clone(), cli.concurrency, cli.rate, run).await?;
+            run_rescreen(bench.clone(), cli.concurrency, cli.rate, run, sink.as_ref()).await?;
         for f in [fresh, during.0, during.1] {
             f.print();
             figures.push(f);
@@ -656,6 +665,15 @@ struct Rescreen {
     events_delivered: usize,
     /// How long after the job was seen done the last of them arrived (0: before).
     last_event_after_job_seconds: f64,
+    /// With a relay: the messages it accepted from the SRA's publication on (the moves'
+    /// and the submissions' meanwhile), and how long after the job the last arrived.
+    mail: Option<MailFigures>,
+}
+
+#[derive(Serialize, Clone)]
+struct MailFigures {
+    messages: usize,
+    last_after_job_seconds: f64,
 }
 
 impl Rescreen {
@@ -672,7 +690,12 @@ impl Rescreen {
             self.to_fresh * 100.0,
             self.events_delivered,
             self.last_event_after_job_seconds
-        )
+        ) + &self.mail.as_ref().map_or(String::new(), |m| {
+            format!(
+                "\ne-mail: {} messages accepted by the relay, the last {:.1} s after the job was done",
+                m.messages, m.last_after_job_seconds
+            )
+        })
     }
 }
 
@@ -689,6 +712,7 @@ async fn run_rescreen(
     concurrency: usize,
     rate: u64,
     run: Duration,
+    sink: Option<&smtp_sink::SmtpSink>,
 ) -> anyhow::Result<(Figures, (Figures, Figures), Rescreen)> {
     let b = bench.clone();
     let fresh = closed_loop("rescreen-new", concurrency, run, None, move |n| {
@@ -718,6 +742,16 @@ async fn run_rescreen(
         let id = made["id"].as_str().context("the webhook's id")?.to_owned();
         hooks.push((token, id));
     }
+    // With a relay, the travellers get addresses once the submissions' own notices are
+    // planned (to nobody): from here on every change to their requests is written to them.
+    let mail_before = match sink {
+        Some(sink) => {
+            mail_settled(&bench, false).await?;
+            directory(&bench, true).await?;
+            Some(sink.messages().0)
+        }
+        None => None,
+    };
     let today = chrono::Utc::now().date_naive();
     // Above any version published before, in this run or an earlier one on the same store.
     let version = 1_000_000 + (chrono::Utc::now().timestamp() % 1_000_000_000);
@@ -843,6 +877,19 @@ async fn run_rescreen(
     if delivered < wanted {
         bail!("{delivered} of {wanted} re-screening events reached the travel units in 300 s");
     }
+    let mail = match (sink, mail_before) {
+        (Some(sink), Some(before)) => {
+            mail_settled(&bench, true).await?;
+            let (messages, last) = sink.messages();
+            directory(&bench, false).await?;
+            Some(MailFigures {
+                messages: messages - before,
+                last_after_job_seconds: last
+                    .map_or(0.0, |t| t.saturating_duration_since(job_done).as_secs_f64()),
+            })
+        }
+        _ => None,
+    };
     let summary = Rescreen {
         area: RESCREENED_AREA,
         total,
@@ -855,8 +902,65 @@ async fn run_rescreen(
         events_delivered: delivered,
         last_event_after_job_seconds: last_new
             .map_or(0.0, |t| t.saturating_duration_since(job_done).as_secs_f64()),
+        mail,
     };
     Ok((fresh, during, summary))
+}
+
+/// Waits (up to 300 s) until the service has planned every change's e-mail and, if `sent`,
+/// handed every message to the relay, by its own `/metrics`.
+async fn mail_settled(bench: &Bench, sent: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let text = bench
+            .client
+            .get(format!("{}/metrics", bench.base))
+            .bearer_auth(&bench.admin)
+            .send()
+            .await?
+            .text()
+            .await?;
+        let gauge = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+        };
+        let notices = gauge("clearway_mail_pending_notices").context("no notices gauge")?;
+        let messages = gauge("clearway_mail_pending_messages").context("no messages gauge")?;
+        if notices == 0.0 && (!sent || messages == 0.0) {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            bail!("e-mail not settled after 300 s: {notices} notices, {messages} messages pending");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Gives every generated traveller a directory entry with an address, or takes it away.
+async fn directory(bench: &Bench, present: bool) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    let results: Vec<anyhow::Result<()>> =
+        futures_util::stream::iter((0..workload::TRAVELLERS).map(|n| async move {
+            let url = format!("{}/v1/people/t-{n:05}", bench.base);
+            let request = if present {
+                bench.client.put(url).json(&json!({
+                    "name": format!("Traveller {n}"),
+                    "email": format!("t-{n:05}@travellers.example"),
+                    "language": "en",
+                }))
+            } else {
+                bench.client.delete(url)
+            };
+            let response = request.bearer_auth(&bench.admin).send().await?;
+            if !response.status().is_success() {
+                bail!("directory entry t-{n:05}: {}", response.status());
+            }
+            Ok(())
+        }))
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    results.into_iter().collect()
 }
 
 /// Lists a stage's queue, claims its first item and approves it. Returns whether it decided.

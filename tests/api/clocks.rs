@@ -261,10 +261,16 @@ async fn late_requests_are_flagged_and_stages_reminded_then_the_contact() {
         "{hana:?}"
     );
     assert_eq!(subjects_to("duty@undss.example").len(), 1);
+    // Messages go out several at a time: eve's is found by its subject, not its turn.
     let first = server
         .received()
         .into_iter()
-        .find(|m| m.rcpt_tos == ["hana@undss.example"])
+        .find(|m| {
+            m.rcpt_tos == ["hana@undss.example"]
+                && m.parsed().subject().is_some_and(|s| {
+                    s.starts_with("Approval needed (hq)") && s.contains("Traveller eve")
+                })
+        })
         .unwrap();
     let text = first.parsed().body_text(0).unwrap().into_owned();
     assert!(

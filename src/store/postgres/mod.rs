@@ -144,6 +144,9 @@ impl StoreLifecycle for PostgresStore {
         )
         .fetch_one(&self.pool)
         .await?;
+        let mail_notices_pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mail_notices")
+            .fetch_one(&self.pool)
+            .await?;
         let (rescreen_jobs_pending, rescreen_requests_remaining): (i64, i64) = sqlx::query_as(
             "SELECT COUNT(*), CAST(COALESCE(SUM(total - processed), 0) AS BIGINT) FROM rescreen_jobs WHERE status = 'pending'",
         )
@@ -154,6 +157,7 @@ impl StoreLifecycle for PostgresStore {
             outbox_pending,
             mail_pending,
             mail_failed,
+            mail_notices_pending,
             rescreen_jobs_pending,
             rescreen_requests_remaining,
         })
