@@ -746,9 +746,9 @@ async fn run_rescreen(
     // planned (to nobody): from here on every change to their requests is written to them.
     let mail_before = match sink {
         Some(sink) => {
-            mail_settled(&bench, false).await?;
+            let failed = mail_settled(&bench, false).await?;
             directory(&bench, true).await?;
-            Some(sink.messages().0)
+            Some((sink.messages().0, failed))
         }
         None => None,
     };
@@ -878,8 +878,11 @@ async fn run_rescreen(
         bail!("{delivered} of {wanted} re-screening events reached the travel units in 300 s");
     }
     let mail = match (sink, mail_before) {
-        (Some(sink), Some(before)) => {
-            mail_settled(&bench, true).await?;
+        (Some(sink), Some((before, failed_before))) => {
+            let failed = mail_settled(&bench, true).await?;
+            if failed > failed_before {
+                bail!("{} e-mail messages given up on", failed - failed_before);
+            }
             let (messages, last) = sink.messages();
             directory(&bench, false).await?;
             Some(MailFigures {
@@ -908,8 +911,9 @@ async fn run_rescreen(
 }
 
 /// Waits (up to 300 s) until the service has planned every change's e-mail and, if `sent`,
-/// handed every message to the relay, by its own `/metrics`.
-async fn mail_settled(bench: &Bench, sent: bool) -> anyhow::Result<()> {
+/// handed every message to the relay, by its own `/metrics`; returns how many messages it
+/// has given up on.
+async fn mail_settled(bench: &Bench, sent: bool) -> anyhow::Result<f64> {
     let started = Instant::now();
     loop {
         let text = bench
@@ -927,7 +931,7 @@ async fn mail_settled(bench: &Bench, sent: bool) -> anyhow::Result<()> {
         let notices = gauge("clearway_mail_pending_notices").context("no notices gauge")?;
         let messages = gauge("clearway_mail_pending_messages").context("no messages gauge")?;
         if notices == 0.0 && (!sent || messages == 0.0) {
-            return Ok(());
+            return gauge("clearway_mail_failed_messages").context("no failed gauge");
         }
         if started.elapsed() > Duration::from_secs(300) {
             bail!("e-mail not settled after 300 s: {notices} notices, {messages} messages pending");

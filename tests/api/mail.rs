@@ -9,7 +9,7 @@ use clearway::config::Settings;
 use clearway::notify::mail::settings::SmtpTls;
 use serde_json::{Value, json};
 
-use super::support::{Submission, TestApp, eventually, test_certificates};
+use super::support::{Submission, TestApp, eventually, rescreened, test_certificates};
 use crate::smtp_server::{Received, SmtpOptions, SmtpServer, free_port};
 
 const PUBLIC_URL: &str = "https://clearway.test";
@@ -346,24 +346,25 @@ async fn a_delegate_is_told_of_the_items_of_the_stage_they_stand_in_for() {
     );
 }
 
-/// A burst larger than a round's batch (a re-screening writes one notice per moved request)
-/// goes out in back-to-back rounds, several messages at a time, not a batch per poll.
+/// A burst larger than a round's batch (a re-screening writes one notice per moved request,
+/// all in one transaction) goes out in back-to-back rounds, several messages at a time, not
+/// a batch per poll.
 #[tokio::test]
 async fn a_burst_of_messages_goes_out_without_waiting_for_the_next_poll() {
     const TRAVELLERS: usize = 25;
     let server = SmtpServer::start(SmtpOptions::default());
     let app = TestApp::spawn_with(|s| {
         mail_to(s, server.port);
-        s.mail.poll_interval_ms = 5_000;
+        s.mail.poll_interval_ms = 4_000;
         s.mail.batch = 10;
         s.mail.connections = 4;
     })
     .await;
-    app.area("TST-LOW", Some("low")).await;
+    let area = app.area("TST-RISE", Some("low")).await;
     for n in 0..TRAVELLERS {
         let traveller = format!("t-{n}");
         let submission = Submission::for_traveller(&traveller, "WFP")
-            .leg("TST-LOW", 3, 5)
+            .leg("TST-RISE", 3, 5)
             .set(
                 "/traveller/email",
                 json!(format!("{traveller}@wfp.example")),
@@ -373,16 +374,27 @@ async fn a_burst_of_messages_goes_out_without_waiting_for_the_next_poll() {
             .await;
         assert_eq!((status, body["status"].as_str()), (201, Some("cleared")));
     }
-    let first = server.wait_for(1, Duration::from_secs(15)).await;
-    assert!(!first.is_empty(), "nothing was sent");
-    // A batch a poll would take two more polls (10 s) for the rest.
-    let all = server.wait_for(TRAVELLERS, Duration::from_secs(4)).await;
-    let mut recipients: Vec<String> = all.iter().map(to).collect();
-    recipients.sort();
-    recipients.dedup();
+    // Each is told of their clearance, at whatever pace.
+    let cleared = server.wait_for(TRAVELLERS, Duration::from_secs(30)).await;
+    assert_eq!(cleared.len(), TRAVELLERS);
+
+    // One job moves them all, writing their notices together.
+    let change = area.publish(2, "very_high", -1, 90, false, &[]).await;
+    assert_eq!(rescreened(&app, &change).await, TRAVELLERS as i64);
+    let first = server
+        .wait_for(TRAVELLERS + 1, Duration::from_secs(15))
+        .await;
+    assert!(first.len() > TRAVELLERS, "nothing was sent of the moves");
+    // A batch a poll would take two more polls (8 s) for the rest.
+    let all = server
+        .wait_for(2 * TRAVELLERS, Duration::from_secs(3))
+        .await;
+    let mut moved: Vec<String> = all[TRAVELLERS.min(all.len())..].iter().map(to).collect();
+    moved.sort();
+    moved.dedup();
     assert_eq!(
-        (all.len(), recipients.len()),
-        (TRAVELLERS, TRAVELLERS),
-        "each traveller written to once, in one go"
+        (all.len(), moved.len()),
+        (2 * TRAVELLERS, TRAVELLERS),
+        "each traveller told of the move once, in one go"
     );
 }

@@ -291,9 +291,10 @@ impl Mailer {
             .clamp(1, self.settings.batch.max(1));
         let mut done = 0;
         while done < batch {
+            let group = connections.min((batch - done) as u32);
             let due = self
                 .store
-                .claim_due_mail(Utc::now(), self.lease(), connections)
+                .claim_due_mail(Utc::now(), self.lease(), group)
                 .await?;
             if due.is_empty() {
                 break;
@@ -312,7 +313,7 @@ impl Mailer {
             let results = join_all(sends).await;
             self.store.finish_mail(&results).await?;
             done += results.len();
-            if results.len() < connections as usize {
+            if results.len() < group as usize {
                 break;
             }
         }
